@@ -1,0 +1,26 @@
+/**
+ * Connection arguments: a URL or key=value string, or `env:NAME` to read it from an environment variable.
+ * A password given in argv is visible to every local user through `ps`, so we warn about it.
+ */
+import { CutoverError } from '../errors.js';
+import { type ConnParams, parseConnString } from '../pg/conninfo.js';
+
+export function resolveConnArg(label: string, value: string | undefined, fallbackEnv: string, warn: (m: string) => void): ConnParams {
+  let text = value;
+  let fromEnv: string | undefined;
+  if (text?.startsWith('env:')) fromEnv = text.slice(4);
+  else if (text === undefined && process.env[fallbackEnv]) fromEnv = fallbackEnv;
+  if (fromEnv !== undefined) {
+    text = process.env[fromEnv];
+    if (!text) throw new CutoverError('E_USAGE', `--${label}: environment variable ${fromEnv} is not set`);
+  }
+  if (!text) {
+    throw new CutoverError('E_USAGE', `--${label} is required`, { hint: `pass --${label} URL, --${label} env:VAR, or set ${fallbackEnv}` });
+  }
+  const params = parseConnString(text);
+  if (fromEnv === undefined && params.passwordSource === 'conninfo') {
+    warn(`warning: the --${label} password is visible to other local users in the process list; ` +
+      `prefer ~/.pgpass, PGPASSWORD or --${label} env:VAR`);
+  }
+  return params;
+}

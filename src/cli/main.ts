@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+/** The `cutover` command: a thin shell over the library; errors become one clear message and an exit code. */
+import { Command, CommanderError } from 'commander';
+import { EXIT, isCutoverError } from '../errors.js';
+import { scrub } from '../pg/conninfo.js';
+import { registerDoctor } from './commands/doctor.js';
+import { registerDemo } from './commands/demo.js';
+
+const program = new Command();
+program
+  .name('cutover')
+  .description('Move a PostgreSQL database to another server from a Markdown runbook, and prove nothing was lost.')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerDoctor(program);
+registerDemo(program);
+
+function fail(e: unknown): never {
+  if (e instanceof CommanderError) {
+    process.exit(e.exitCode === 0 ? EXIT.ok : EXIT.usage);
+  }
+  if (isCutoverError(e)) {
+    process.stderr.write(`cutover: ${scrub(e.message)}\n${e.hint ? `  hint: ${scrub(e.hint)}\n` : ''}`);
+    if (process.env.CUTOVER_DEBUG && e.cause) process.stderr.write(`${String((e.cause as Error).stack ?? e.cause)}\n`);
+    process.exit(e.exitCode);
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`cutover: unexpected error: ${scrub(msg)}\n  (this is a bug; rerun with CUTOVER_DEBUG=1 for details)\n`);
+  if (process.env.CUTOVER_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+  process.exit(EXIT.internal);
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  fail(e);
+}

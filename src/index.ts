@@ -1,0 +1,11 @@
+/** cutover's library API: what the CLI uses, for other code and users' CI. */
+export * from './errors.js';
+export * from './pg/conninfo.js';
+export { connect, withClient, applicationName } from './pg/connect.js';
+export { withPgpass } from './pg/pgpass.js';
+export * from './pg/facts.js';
+export * from './pg/sqlstate.js';
+export { childCredentials } from './pg/child-env.js';
+export { findClientTools, requireClientTool } from './pg/tools.js';
+export * from './budget/capacity.js';
+export * from './doctor/doctor.js';

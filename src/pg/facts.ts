@@ -1,0 +1,81 @@
+/** Server facts in one call: version, limits, connections, role attributes, objects that matter. */
+import type pg from 'pg';
+import { loadSql } from './sql.js';
+
+export interface ServerFacts {
+  versionNum: number;
+  major: number;
+  version: string;
+  maxConnections: number;
+  superuserReservedConnections: number;
+  /** PG16+ `reserved_connections`; 0 before. */
+  reservedConnections: number;
+  walLevel: string;
+  connections: { total: number; ours: number; role: number; database: number };
+  role: {
+    name: string; isSuperuser: boolean; canCreateDb: boolean; canCreateRole: boolean;
+    canReplicate: boolean; bypassRls: boolean; connLimit: number;
+  };
+  database: { name: string; connLimit: number; canCreateSchema: boolean; bytes: number; tablespace: string };
+  largeObjects: number;
+  eventTriggers: number;
+  publications: { name: string; all_tables: boolean }[];
+  extensions: { name: string; version: string }[];
+  availableExtensions: string[];
+  customTablespaces: string[];
+}
+
+export interface TableFacts {
+  schema: string;
+  name: string;
+  kind: 'r' | 'p';
+  isPartition: boolean;
+  owned: boolean;
+  canTrigger: boolean;
+  canSelect: boolean;
+  primaryKey: string[] | null;
+  estimatedRows: number;
+  bytes: number;
+}
+
+export function majorOf(versionNum: number): number {
+  return versionNum >= 100000 ? Math.floor(versionNum / 10000) : Math.floor(versionNum / 100) / 100;
+}
+
+export async function serverFacts(c: pg.Client): Promise<ServerFacts> {
+  const { rows } = await c.query(loadSql(import.meta.url, 'sql/server-facts.sql'));
+  const r = rows[0] as Record<string, never>;
+  return {
+    versionNum: r.version_num,
+    major: majorOf(r.version_num),
+    version: r.version,
+    maxConnections: r.max_connections,
+    superuserReservedConnections: r.superuser_reserved_connections,
+    reservedConnections: r.reserved_connections,
+    walLevel: r.wal_level,
+    connections: { total: r.connections_total, ours: r.connections_ours, role: r.connections_role, database: r.connections_database },
+    role: {
+      name: r.role, isSuperuser: r.is_superuser, canCreateDb: r.can_create_db, canCreateRole: r.can_create_role,
+      canReplicate: r.can_replicate, bypassRls: r.bypass_rls, connLimit: r.role_conn_limit,
+    },
+    database: {
+      name: r.database, connLimit: r.database_conn_limit, canCreateSchema: r.can_create_schema,
+      bytes: Number(r.database_bytes), tablespace: r.database_tablespace,
+    },
+    largeObjects: Number(r.large_objects),
+    eventTriggers: r.event_triggers,
+    publications: r.publications,
+    extensions: r.extensions,
+    availableExtensions: r.available_extensions,
+    customTablespaces: r.custom_tablespaces,
+  };
+}
+
+export async function tableFacts(c: pg.Client): Promise<TableFacts[]> {
+  const { rows } = await c.query(loadSql(import.meta.url, 'sql/tables.sql'));
+  return rows.map((r: Record<string, never>) => ({
+    schema: r.schema, name: r.name, kind: r.kind, isPartition: r.is_partition, owned: r.owned,
+    canTrigger: r.can_trigger, canSelect: r.can_select, primaryKey: r.primary_key,
+    estimatedRows: Number(r.estimated_rows), bytes: Number(r.bytes),
+  }));
+}

@@ -1,0 +1,32 @@
+/** Loads SQL from `.sql` files that sit beside the code (runnable as-is in psql). */
+import { readFileSync } from 'node:fs';
+
+const cache = new Map<string, string>();
+
+/** `loadSql(import.meta.url, 'sql/server-facts.sql')` */
+export function loadSql(base: string, relPath: string): string {
+  const url = new URL(relPath, base);
+  const key = url.href;
+  let text = cache.get(key);
+  if (text === undefined) {
+    text = readFileSync(url, 'utf8');
+    cache.set(key, text);
+  }
+  return text;
+}
+
+/** Quotes an identifier exactly as Postgres' quote_ident does for any input. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** Schema-qualified, quoted table name. */
+export function qualify(schema: string, name: string): string {
+  return `${quoteIdent(schema)}.${quoteIdent(name)}`;
+}
+
+export function quoteLiteral(value: string): string {
+  // E'' with doubled backslashes keeps meaning independent of standard_conforming_strings.
+  const body = value.replace(/\\/g, '\\\\').replace(/'/g, "''");
+  return value.includes('\\') ? `E'${body}'` : `'${body}'`;
+}
