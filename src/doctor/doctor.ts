@@ -81,7 +81,10 @@ const list = (xs: string[], max = 8) => xs.slice(0, max).join(', ') + (xs.length
 
 export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
   const checks: Check[] = [];
-  const [src, tgt] = await Promise.all([probe(opts.source, 'source', checks), probe(opts.target, 'target', checks)]);
+  // Probe both sides at once, but report in a fixed order (source first).
+  const srcChecks: Check[] = [], tgtChecks: Check[] = [];
+  const [src, tgt] = await Promise.all([probe(opts.source, 'source', srcChecks), probe(opts.target, 'target', tgtChecks)]);
+  checks.push(...srcChecks, ...tgtChecks);
   const headroom = opts.headroom ?? 0;
   const report: DoctorReport = {
     ok: false, checks,

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { parseConnString, parseKeywordValue, redact, scrub, urlWithoutPassword } from '../src/pg/conninfo.js';
+import { CutoverError } from '../src/errors.js';
+import { classifySqlState, isRetryable } from '../src/pg/sqlstate.js';
+import { parseHeadroom, headroomCount } from '../src/budget/capacity.js';
+
+describe('connection strings', () => {
+  it('parses URLs with encoded passwords, query parameters and defaults', () => {
+    const p = parseConnString('postgresql://alice:p%40ss%3Aword@db.example.com:6543/app%20db?sslmode=require&connect_timeout=5', { env: {} });
+    expect(p).toMatchObject({ host: 'db.example.com', port: 6543, user: 'alice', password: 'p@ss:word', dbname: 'app db', sslmode: 'require', connectTimeoutSec: 5, passwordSource: 'conninfo' });
+  });
+
+  it('parses libpq key=value strings with quoting and escapes', () => {
+    expect(parseKeywordValue(`host=h port = 5433 password='it\\'s a " secret' dbname='a b'`)).toEqual({ host: 'h', port: '5433', password: `it's a " secret`, dbname: 'a b' });
+    const p = parseConnString(`host=h user=bob dbname=x`, { env: {} });
+    expect(p).toMatchObject({ host: 'h', port: 5432, user: 'bob', dbname: 'x', sslmode: 'prefer' });
+  });
+
+  it('fills gaps from PG* variables, explicit values winning', () => {
+    const env = { PGHOST: 'envhost', PGPORT: '7000', PGUSER: 'envuser', PGPASSWORD: 'envpw', PGDATABASE: 'envdb', PGSSLMODE: 'verify-full' };
+    expect(parseConnString('', { env })).toMatchObject({ host: 'envhost', port: 7000, user: 'envuser', dbname: 'envdb', password: 'envpw', passwordSource: 'PGPASSWORD', sslmode: 'verify-full' });
+    expect(parseConnString('postgres://u@h/d', { env })).toMatchObject({ host: 'h', port: 7000, user: 'u', dbname: 'd' });
+    // dbname defaults to the user name, as in libpq
+    expect(parseConnString('host=h user=carol', { env: {} }).dbname).toBe('carol');
+  });
+
+  it('rejects bad input with a clear CutoverError', () => {
+    expect(() => parseConnString('postgres://h:99999/d', { env: {} })).toThrow(CutoverError);
+    expect(() => parseConnString('host=h colour=blue', { env: {} })).toThrow(/unknown parameter.*colour/);
+    expect(() => parseConnString('host=h sslmode=sometimes', { env: {} })).toThrow(/sslmode "sometimes"/);
+    expect(() => parseConnString("host='unterminated", { env: {} })).toThrow(/unterminated/);
+    expect(() => parseConnString('host', { env: {} })).toThrow(/missing "="/);
+  });
+
+  it('never shows the password in the redacted forms', () => {
+    const p = parseConnString('postgres://alice:hunter2@h:5432/db', { env: {} });
+    expect(redact(p)).toBe('postgres://alice:****@h:5432/db');
+    expect(redact(p)).not.toContain('hunter2');
+    expect(urlWithoutPassword(p)).toBe('postgres://alice@h:5432/db');
+  });
+
+  it('scrubs secrets and credential-shaped text from foreign messages', () => {
+    expect(scrub('failed for postgres://bob:s3cret@host/db and password=abc123 x', [])).toBe('failed for postgres://bob:****@host/db and password=**** x');
+    expect(scrub('the word hunter2 appears', ['hunter2'])).toBe('the word **** appears');
+  });
+});
+
+describe('SQLSTATE classification', () => {
+  it('classifies by code, not message', () => {
+    expect(classifySqlState('28P01')).toBe('auth');
+    expect(classifySqlState('53300')).toBe('no_slots');
+    expect(classifySqlState('08006')).toBe('connection');
+    expect(classifySqlState('40001')).toBe('retryable');
+    expect(classifySqlState('23505')).toBe('data');
+    expect(isRetryable({ code: '40P01' })).toBe(true);
+    expect(isRetryable({ code: '55P03' })).toBe(true);
+    expect(isRetryable({ code: '42501' })).toBe(false);
+    expect(isRetryable(new Error('deadlock detected'))).toBe(false);
+  });
+});
+
+describe('headroom', () => {
+  it('accepts counts and percentages', () => {
+    expect(parseHeadroom('12')).toBe(12);
+    expect(parseHeadroom('20%')).toBe('20%');
+    expect(headroomCount('20%', 25)).toBe(5);
+    expect(() => parseHeadroom('lots')).toThrow(/number of connections or a percentage/);
+  });
+});

@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { stat } from 'node:fs/promises';
+import { availableMajors, createSampleDatabase, startClusters, stopAllClusters, type Cluster } from '../src/testing/index.js';
+import { doctor } from '../src/doctor/doctor.js';
+import { childCredentials } from '../src/pg/child-env.js';
+import { parseConnString } from '../src/pg/conninfo.js';
+import { cutover } from './helpers/cli.js';
+
+let src: Cluster, tgt: Cluster, newest: Cluster;
+let srcUrl: string, tgtUrl: string;
+const SECRET = 'S3cr3t-pw!';
+
+beforeAll(async () => {
+  const majors = await availableMajors();
+  [src, tgt, newest] = (await startClusters([
+    { version: 15, password: SECRET },
+    { version: majors.at(-1)!, password: SECRET, settings: { max_connections: 20 } },
+    { version: majors.at(-1)! },
+  ])) as [Cluster, Cluster, Cluster];
+  srcUrl = await src.createDatabase('shop');
+  tgtUrl = await tgt.createDatabase('shop');
+  await createSampleDatabase(srcUrl, { rows: 200 });
+});
+afterAll(() => stopAllClusters());
+
+const check = (r: Awaited<ReturnType<typeof doctor>>, side: string, id: string) => r.checks.find((c) => c.side === side && c.id === id);
+
+describe('cutover doctor', () => {
+  it('reports versions, tools, headroom and the table without a primary key', async () => {
+    const r = await doctor({ source: src.params('shop'), target: tgt.params('shop') });
+    expect(check(r, 'source', 'connect')?.status).toBe('ok');
+    expect(check(r, 'target', 'connect')?.status).toBe('ok');
+    expect(check(r, 'client', 'pg_dump')?.status).toBe('ok');
+    expect(r.source.major).toBe(15);
+    expect(r.target.capacity?.maxConnections).toBe(20);
+    const pk = check(r, 'source', 'primary-keys')!;
+    expect(pk.status).toBe('fail');
+    expect(pk.message).toContain('billing.audit_log');
+    expect(pk.message).not.toContain('app.orders');
+    expect(r.ok).toBe(false);
+    // Partitions of a keyed partitioned table have the key: not reported.
+    expect(pk.message).not.toContain('invoices');
+    const copyOnly = await doctor({ source: src.params('shop'), target: tgt.params('shop'), copyOnly: true });
+    expect(check(copyOnly, 'source', 'primary-keys')?.status).toBe('warn');
+    expect(copyOnly.ok).toBe(true);
+  });
+
+  it('computes connection headroom from what others hold', async () => {
+    const { default: pg } = await import('pg');
+    const held: InstanceType<typeof pg.Client>[] = [];
+    for (let i = 0; i < 12; i++) {
+      const c = new pg.Client({ connectionString: tgt.url('shop'), application_name: 'the-app' });
+      await c.connect();
+      held.push(c);
+    }
+    try {
+      const r = await doctor({ source: src.params('shop'), target: tgt.params('shop'), headroom: 3 });
+      // 20 max - 12 app connections - 3 headroom (superuser: no reserved slots apply) = 5
+      expect(r.target.capacity?.available).toBe(5);
+      const r2 = await doctor({ source: src.params('shop'), target: tgt.params('shop'), headroom: 7 });
+      expect(r2.target.capacity?.available).toBe(1);
+      expect(check(r2, 'target', 'connections')?.status).toBe('fail');
+      expect(check(r2, 'target', 'connections')?.message).toMatch(/only 1 connection.*12 in use by others.*7 kept for the application/);
+    } finally {
+      await Promise.all(held.map((c) => c.end()));
+    }
+  });
+
+  it('checks a non-superuser role: reserved slots, connection limit, trigger rights, schema creation', async () => {
+    await src.query(`CREATE ROLE app_reader LOGIN PASSWORD 'reader-pw' CONNECTION LIMIT 4`);
+    await src.query(`GRANT USAGE ON SCHEMA app, billing, "Ünïcode ""Schema""" TO app_reader`, [], 'shop');
+    await src.query(`GRANT SELECT ON ALL TABLES IN SCHEMA app, billing, "Ünïcode ""Schema""" TO app_reader`, [], 'shop');
+    await src.query(`REVOKE SELECT ON billing.audit_log FROM app_reader`, [], 'shop');
+    await src.query(`REVOKE CREATE ON DATABASE shop FROM PUBLIC`);
+    const reader = parseConnString(`postgres://app_reader:reader-pw@${src.host}:${src.port}/shop?sslmode=disable`, { env: {} });
+    const r = await doctor({ source: reader, target: tgt.params('shop') });
+    expect(check(r, 'source', 'select')?.message).toContain('billing.audit_log');
+    expect(check(r, 'source', 'trigger')?.status).toBe('fail');
+    expect(check(r, 'source', 'create-schema')?.status).toBe('fail');
+    expect(r.source.capacity?.limitedBy).toBe('role');
+    expect(r.source.capacity?.roleLimit).toBe(4);
+    expect(r.source.capacity?.reservedSlots).toBeGreaterThanOrEqual(3);
+  });
+
+  it('refuses a pg_dump older than the source server, and a missing one, with how to fix it', async () => {
+    const r = await doctor({ source: newest.params(), target: tgt.params('shop'), copyOnly: true });
+    if (newest.version > 15) {
+      const d = check(r, 'client', 'pg_dump')!;
+      expect(d.status).toBe('fail');
+      expect(d.message).toMatch(new RegExp(`pg_dump 15\\.\\d+ .* older than the PostgreSQL ${newest.version} server`));
+      expect(d.hint).toContain(`postgresql-client-${newest.version}`);
+    }
+    const missing = await doctor({ source: src.params('shop'), target: tgt.params('shop'), binDir: '/nonexistent', copyOnly: true });
+    expect(check(missing, 'client', 'pg_dump')?.message).toMatch(/pg_dump was not found in \/nonexistent/);
+    expect(missing.ok).toBe(false);
+  });
+
+  it('flags extensions missing on the target', async () => {
+    await src.query('CREATE EXTENSION IF NOT EXISTS pg_trgm', [], 'shop');
+    // The npm-packaged servers ship no contrib extensions, so pg_trgm is missing on a non-system target.
+    const r = await doctor({ source: src.params('shop'), target: tgt.params('shop'), copyOnly: true });
+    const avail = (await tgt.query(`SELECT count(*)::int n FROM pg_available_extensions WHERE name = 'pg_trgm'`)).rows[0]!.n;
+    expect(check(r, 'target', 'extensions')?.status).toBe(avail ? 'ok' : 'fail');
+    if (!avail) expect(check(r, 'target', 'extensions')?.message).toContain('pg_trgm');
+    await src.query('DROP EXTENSION pg_trgm', [], 'shop');
+  });
+});
+
+describe('cutover doctor (CLI)', () => {
+  it('prints a table and exits 4 when a check fails, 0 with --copy-only', async () => {
+    const r = await cutover(['doctor', '--source', 'env:SRC', '--target', 'env:TGT'], { SRC: srcUrl, TGT: tgtUrl });
+    expect(r.code).toBe(4);
+    expect(r.stdout).toMatch(/FAIL\s+source\s+primary-keys/);
+    expect(r.stdout).not.toContain(SECRET);
+    const ok = await cutover(['doctor', '--source', 'env:SRC', '--target', 'env:TGT', '--copy-only', '--json'], { SRC: srcUrl, TGT: tgtUrl });
+    expect(ok.code).toBe(0);
+    const json = JSON.parse(ok.stdout) as { ok: boolean; source: { connection: string } };
+    expect(json.ok).toBe(true);
+    expect(json.source.connection).toContain('****');
+    expect(ok.stdout).not.toContain(SECRET);
+  });
+
+  it('a wrong password: exit 3, a clear message, no password, no stack trace', async () => {
+    const wrong = srcUrl.replace(encodeURIComponent(SECRET), 'not-the-password');
+    const r = await cutover(['doctor', '--source', wrong, '--target', 'env:TGT', '--copy-only'], { TGT: tgtUrl });
+    expect(r.code).toBe(4);
+    expect(r.stdout).toMatch(/FAIL\s+source\s+connect\s+.*authentication failed/);
+    expect(r.stdout + r.stderr).not.toContain('not-the-password');
+    expect(r.stderr).toContain('visible to other local users');
+    expect(r.stdout + r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('an unreachable host and a bad URL: clear messages', async () => {
+    const r = await cutover(['doctor', '--source', 'postgres://u:pw@127.0.0.1:1/db?connect_timeout=2', '--target', 'env:TGT'], { TGT: tgtUrl });
+    expect(r.stdout).toMatch(/nothing is listening at 127\.0\.0\.1:1/);
+    expect(r.stdout).not.toContain(':pw@');
+    const bad = await cutover(['doctor', '--source', 'host=x colour=red', '--target', 'env:TGT'], { TGT: tgtUrl });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^cutover: connection string: unknown parameter\(s\) "colour"/);
+    const none = await cutover(['doctor', '--target', 'env:TGT'], { TGT: tgtUrl, CUTOVER_SOURCE_URL: undefined });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('--source is required');
+  });
+});
+
+describe('child process credentials', () => {
+  it('gives psql the password through a 0600 passfile, never argv', async () => {
+    const p = parseConnString(srcUrl, { env: {} });
+    const creds = await childCredentials('test-psql', p);
+    try {
+      expect((await stat(creds.env.PGPASSFILE!)).mode & 0o777).toBe(0o600);
+      const r = await execa('psql', ['-XAtc', 'select current_setting($$application_name$$)'], { env: { ...creds.env }, extendEnv: true });
+      expect(r.stdout).toBe('cutover/test-psql');
+      expect(r.command).not.toContain(SECRET);
+    } finally {
+      await creds.cleanup();
+    }
+  });
+});
