@@ -9,3 +9,6 @@ export { childCredentials } from './pg/child-env.js';
 export { findClientTools, requireClientTool } from './pg/tools.js';
 export * from './budget/capacity.js';
 export * from './doctor/doctor.js';
+export * from './verify/verify.js';
+export type { TableResult, RowDifference } from './verify/compare-table.js';
+export { renderVerify } from './verify/render.js';

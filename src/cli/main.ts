@@ -5,6 +5,7 @@ import { EXIT, isCutoverError } from '../errors.js';
 import { scrub } from '../pg/conninfo.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerDemo } from './commands/demo.js';
+import { registerVerify } from './commands/verify.js';
 
 const program = new Command();
 program
@@ -15,6 +16,7 @@ program
   .exitOverride();
 
 registerDoctor(program);
+registerVerify(program);
 registerDemo(program);
 
 function fail(e: unknown): never {

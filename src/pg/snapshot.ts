@@ -1,0 +1,56 @@
+/**
+ * A group of sessions on one server that all read the same snapshot: a leader opens a REPEATABLE READ
+ * transaction and exports its snapshot; each worker imports it. The leader must stay open until the
+ * workers are done (an exported snapshot dies with its transaction).
+ */
+import type pg from 'pg';
+import type { ConnParams } from './conninfo.js';
+import { connect } from './connect.js';
+import { withPgpass } from './pgpass.js';
+
+export interface SnapshotGroup {
+  snapshotId: string;
+  leader: pg.Client;
+  workers: pg.Client[];
+  close(): Promise<void>;
+}
+
+export const READ_SETTINGS: Record<string, string> = {
+  // Pinned so that text forms are identical whatever the server's or role's defaults are.
+  TimeZone: 'UTC',
+  DateStyle: 'ISO, YMD',
+  IntervalStyle: 'postgres',
+  extra_float_digits: '3',
+  bytea_output: 'hex',
+  lock_timeout: '5s',
+  idle_in_transaction_session_timeout: '0',
+};
+
+export async function openSnapshotGroup(p: ConnParams, step: string, workers: number,
+  opts: { snapshotId?: string; settings?: Record<string, string> } = {}): Promise<SnapshotGroup> {
+  const params = await withPgpass(p);
+  const settings = { ...READ_SETTINGS, ...opts.settings };
+  const opened: pg.Client[] = [];
+  const close = async () => {
+    await Promise.all(opened.map((c) => c.query('ROLLBACK').catch(() => undefined).then(() => c.end()).catch(() => undefined)));
+  };
+  try {
+    const leader = await connect(params, `${step}/leader`, { settings });
+    opened.push(leader);
+    await leader.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    let snapshotId = opts.snapshotId;
+    if (snapshotId) await leader.query(`SET TRANSACTION SNAPSHOT '${snapshotId.replace(/'/g, "''")}'`);
+    else snapshotId = (await leader.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
+    const ws = await Promise.all(Array.from({ length: workers }, async (_, i) => {
+      const c = await connect(params, `${step}/worker-${i + 1}`, { settings });
+      opened.push(c);
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      await c.query(`SET TRANSACTION SNAPSHOT '${snapshotId!.replace(/'/g, "''")}'`);
+      return c;
+    }));
+    return { snapshotId, leader, workers: ws, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}

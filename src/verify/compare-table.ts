@@ -1,0 +1,221 @@
+/**
+ * Compares one table on both sides. With an integer leading key column the key range is cut into chunks
+ * (count + sum of 64-bit row hashes per chunk, both sides at once); a differing chunk is bisected until it
+ * is small, then its rows are compared by key and the differing columns named. Other keys compare the
+ * whole table the same way; tables without a key are compared as multisets of rows.
+ */
+import type pg from 'pg';
+import { qualify, quoteIdent } from '../pg/sql.js';
+import { type ColumnInfo, rowHash64, rowText } from './normalize.js';
+import type { Pair, PairPool } from './pairs.js';
+
+export interface TableSpec {
+  schema: string;
+  name: string;
+  /** Primary key columns, or null (multiset comparison). */
+  key: string[] | null;
+  /** Columns present on both sides (compared), in source order. */
+  columns: ColumnInfo[];
+  /** Columns that exist on one side only (a schema difference that makes every row differ). */
+  columnMismatch: string[];
+  sourceMajor: number;
+  targetMajor: number;
+}
+
+export interface RowDifference {
+  kind: 'missing on target' | 'extra on target' | 'changed';
+  /** Primary key values as text (null for tables without a key). */
+  key: Record<string, string | null> | null;
+  /** Columns whose values differ (changed rows). */
+  columns?: string[];
+  /** For tables without a key: the row's text and how many more copies one side has. */
+  row?: string;
+  count?: number;
+}
+
+export interface TableResult {
+  schema: string;
+  name: string;
+  sourceRows: number;
+  targetRows: number;
+  status: 'same' | 'differs';
+  chunks: number;
+  differenceCount: number;
+  differences: RowDifference[];
+  note?: string;
+  durationMs: number;
+}
+
+export interface CompareOptions {
+  /** Rows per checksum chunk (default 100,000). */
+  chunkRows: number;
+  /** Below this many rows a differing range is compared row by row (default 2,000). */
+  leafRows: number;
+  /** Most row differences reported per table (the total is always counted). */
+  maxReported: number;
+  /** Tables larger than this are not drilled into without an integer key (memory). */
+  maxDrillRows: number;
+}
+
+const INT_TYPES = new Set(['int2', 'int4', 'int8']);
+
+interface Agg { n: number; h: string }
+
+function sql(spec: TableSpec, side: 'source' | 'target') {
+  const major = side === 'source' ? spec.sourceMajor : spec.targetMajor;
+  const rt = rowText(spec.columns, major);
+  return { rowText: rt, hash: rowHash64(rt), table: qualify(spec.schema, spec.name) };
+}
+
+async function agg(c: pg.Client, spec: TableSpec, side: 'source' | 'target', where: string, params: unknown[]): Promise<Agg> {
+  const s = sql(spec, side);
+  const r = await c.query<{ n: string; h: string }>(
+    `SELECT count(*) AS n, coalesce(sum(${s.hash}), 0)::text AS h FROM ${s.table} WHERE ${where}`, params);
+  return { n: Number(r.rows[0]!.n), h: r.rows[0]!.h };
+}
+
+async function both<T>(pair: Pair, fn: (c: pg.Client, side: 'source' | 'target') => Promise<T>): Promise<[T, T]> {
+  return Promise.all([fn(pair.source, 'source'), fn(pair.target, 'target')]);
+}
+
+export async function countTable(pool: PairPool, spec: TableSpec): Promise<TableResult> {
+  const t0 = Date.now();
+  const [s, t] = await pool.use((pair) => both(pair, async (c) =>
+    Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${qualify(spec.schema, spec.name)}`)).rows[0]!.n)));
+  return {
+    schema: spec.schema, name: spec.name, sourceRows: s, targetRows: t, status: s === t ? 'same' : 'differs',
+    chunks: 1, differenceCount: Math.abs(s - t), differences: [], durationMs: Date.now() - t0,
+    note: s === t ? undefined : `${Math.abs(s - t)} row(s) ${s > t ? 'missing on' : 'extra on'} target`,
+  };
+}
+
+export async function checksumTable(pool: PairPool, spec: TableSpec, opts: CompareOptions): Promise<TableResult> {
+  const t0 = Date.now();
+  const result: TableResult = {
+    schema: spec.schema, name: spec.name, sourceRows: 0, targetRows: 0, status: 'same', chunks: 0,
+    differenceCount: 0, differences: [], durationMs: 0,
+  };
+  const record = (d: RowDifference, count = 1) => {
+    result.differenceCount += count;
+    if (result.differences.length < opts.maxReported) result.differences.push(d);
+  };
+  const keyCol = spec.key?.[0];
+  const keyType = spec.columns.find((c) => c.name === keyCol)?.base_type;
+  if (spec.columnMismatch.length) result.note = `columns on one side only: ${spec.columnMismatch.join(', ')}`;
+
+  if (spec.key && keyCol && keyType && INT_TYPES.has(keyType)) {
+    const k = quoteIdent(keyCol);
+    const bounds = await pool.use((pair) => both(pair, async (c) => {
+      const r = await c.query<{ lo: string | null; hi: string | null; n: string }>(
+        `SELECT min(${k})::text AS lo, max(${k})::text AS hi, count(*) AS n FROM ${qualify(spec.schema, spec.name)}`);
+      return r.rows[0]!;
+    }));
+    const los = bounds.map((b) => b.lo).filter((x): x is string => x !== null).map(BigInt);
+    const his = bounds.map((b) => b.hi).filter((x): x is string => x !== null).map(BigInt);
+    result.sourceRows = Number(bounds[0].n);
+    result.targetRows = Number(bounds[1].n);
+    if (los.length === 0) { result.durationMs = Date.now() - t0; return result; }
+    const lo = los.reduce((a, b) => (b < a ? b : a));
+    const hi = his.reduce((a, b) => (b > a ? b : a)) + 1n;
+    const rows = Math.max(result.sourceRows, result.targetRows, 1);
+    const nChunks = BigInt(Math.max(1, Math.ceil(rows / opts.chunkRows)));
+    const span = hi - lo;
+    const step = span / nChunks + (span % nChunks ? 1n : 0n);
+    const ranges: [bigint, bigint][] = [];
+    for (let a = lo; a < hi; a += step) ranges.push([a, a + step < hi ? a + step : hi]);
+    result.chunks = ranges.length;
+    const where = `${k} >= $1 AND ${k} < $2`;
+    const compareRange = async (pair: Pair, a: bigint, b: bigint): Promise<void> => {
+      const [s, t] = await both(pair, (c, side) => agg(c, spec, side, where, [a.toString(), b.toString()]));
+      if (s.n === t.n && s.h === t.h) return;
+      if (Math.max(s.n, t.n) <= opts.leafRows || b - a <= 1n) {
+        await compareRows(pair, spec, where, [a.toString(), b.toString()], record, opts);
+        return;
+      }
+      const mid = a + (b - a) / 2n;
+      await compareRange(pair, a, mid);
+      await compareRange(pair, mid, b);
+    };
+    await Promise.all(ranges.map(([a, b]) => pool.use((pair) => compareRange(pair, a, b))));
+  } else {
+    result.chunks = 1;
+    await pool.use(async (pair) => {
+      const [s, t] = await both(pair, (c, side) => agg(c, spec, side, 'true', []));
+      result.sourceRows = s.n;
+      result.targetRows = t.n;
+      if (s.n === t.n && s.h === t.h) return;
+      if (Math.max(s.n, t.n) > opts.maxDrillRows) {
+        result.differenceCount += Math.max(1, Math.abs(s.n - t.n));
+        result.note = `differs; not drilled into (${Math.max(s.n, t.n)} rows, no integer key: add one or raise maxDrillRows)`;
+        return;
+      }
+      if (spec.key) await compareRows(pair, spec, 'true', [], record, opts);
+      else await compareMultiset(pair, spec, record);
+    });
+  }
+  result.status = result.differenceCount === 0 && !spec.columnMismatch.length ? 'same' : 'differs';
+  result.durationMs = Date.now() - t0;
+  return result;
+}
+
+/** Row-by-row comparison of one range, by primary key. */
+async function compareRows(pair: Pair, spec: TableSpec, where: string, params: unknown[],
+  record: (d: RowDifference, n?: number) => void, opts: CompareOptions): Promise<void> {
+  const key = spec.key!;
+  const keyList = key.map((k) => `${quoteIdent(k)}::text`).join(', ');
+  const fetch = (c: pg.Client, side: 'source' | 'target') =>
+    c.query<{ k: (string | null)[]; h: string }>({
+      text: `SELECT ARRAY[${keyList}] AS k, md5(${sql(spec, side).rowText}) AS h FROM ${qualify(spec.schema, spec.name)} WHERE ${where}`,
+      values: params,
+    });
+  const [s, t] = await both(pair, fetch);
+  const tmap = new Map(t.rows.map((r) => [JSON.stringify(r.k), r.h]));
+  const changed: (string | null)[][] = [];
+  const keyObj = (k: (string | null)[]) => Object.fromEntries(key.map((name, i) => [name, k[i] ?? null]));
+  for (const r of s.rows) {
+    const id = JSON.stringify(r.k);
+    const th = tmap.get(id);
+    if (th === undefined) record({ kind: 'missing on target', key: keyObj(r.k) });
+    else if (th !== r.h) changed.push(r.k);
+    tmap.delete(id);
+  }
+  for (const id of tmap.keys()) record({ kind: 'extra on target', key: keyObj(JSON.parse(id) as (string | null)[]) });
+  if (!changed.length) return;
+  // Name the columns that differ, for the rows we will report.
+  const detail = changed.slice(0, opts.maxReported);
+  const keyArrays = key.map((_, i) => detail.map((k) => k[i] ?? null));
+  const match = key.map((k, i) => `${quoteIdent(k)}::text = u.k${i}`).join(' AND ');
+  const unnest = `unnest(${key.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS u(${key.map((_, i) => `k${i}`).join(', ')})`;
+  const values = (side: 'source' | 'target') => spec.columns.map((c) => normalisedColumn(spec, c, side)).join(', ');
+  const [sd, td] = await both(pair, (c, side) => c.query<{ k: (string | null)[]; v: (string | null)[] }>({
+    text: `SELECT ARRAY[${keyList}] AS k, ARRAY[${values(side)}]::text[] AS v FROM ${qualify(spec.schema, spec.name)} t, ${unnest} WHERE ${match}`,
+    values: keyArrays,
+  }));
+  const tv = new Map(td.rows.map((r) => [JSON.stringify(r.k), r.v]));
+  for (const r of sd.rows) {
+    const other = tv.get(JSON.stringify(r.k)) ?? [];
+    const differing = spec.columns.filter((_, i) => r.v[i] !== other[i]).map((c) => c.name);
+    record({ kind: 'changed', key: keyObj(r.k), columns: differing });
+  }
+  // Changed rows beyond the reported ones are still counted.
+  for (let i = detail.length; i < changed.length; i++) record({ kind: 'changed', key: keyObj(changed[i]!) });
+}
+
+function normalisedColumn(spec: TableSpec, c: ColumnInfo, side: 'source' | 'target'): string {
+  return rowText([c], side === 'source' ? spec.sourceMajor : spec.targetMajor);
+}
+
+/** Tables without a key: rows compared as multisets (row text -> number of copies). */
+async function compareMultiset(pair: Pair, spec: TableSpec, record: (d: RowDifference, n?: number) => void): Promise<void> {
+  const [s, t] = await both(pair, (c, side) => c.query<{ h: string; n: string; r: string }>(
+    `SELECT md5(x.r) AS h, count(*) AS n, min(x.r) AS r FROM (SELECT ${sql(spec, side).rowText} AS r FROM ${qualify(spec.schema, spec.name)}) x GROUP BY 1`));
+  const tmap = new Map(t.rows.map((r) => [r.h, r]));
+  for (const r of s.rows) {
+    const o = tmap.get(r.h);
+    const diff = Number(r.n) - Number(o?.n ?? 0);
+    if (diff > 0) record({ kind: 'missing on target', key: null, row: r.r, count: diff }, diff);
+    else if (diff < 0) record({ kind: 'extra on target', key: null, row: r.r, count: -diff }, -diff);
+    tmap.delete(r.h);
+  }
+  for (const o of tmap.values()) record({ kind: 'extra on target', key: null, row: o.r, count: Number(o.n) }, Number(o.n));
+}
