@@ -12,3 +12,6 @@ export * from './doctor/doctor.js';
 export * from './verify/verify.js';
 export type { TableResult, RowDifference } from './verify/compare-table.js';
 export { renderVerify } from './verify/render.js';
+export { copy, copyConnections, type CopyOptions, type CopySummary } from './dump/copy/copy.js';
+export { dump, requireCompleteDump, type DumpOptions } from './dump/dump.js';
+export { restore, type RestoreOptions } from './dump/restore.js';

@@ -6,6 +6,7 @@ import { scrub } from '../pg/conninfo.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerDemo } from './commands/demo.js';
 import { registerVerify } from './commands/verify.js';
+import { registerCopy } from './commands/copy.js';
 
 const program = new Command();
 program
@@ -16,6 +17,7 @@ program
   .exitOverride();
 
 registerDoctor(program);
+registerCopy(program);
 registerVerify(program);
 registerDemo(program);
 

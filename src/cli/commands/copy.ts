@@ -1,0 +1,96 @@
+import type { Command } from 'commander';
+import { copy, defaultCopyDir, type CopySummary } from '../../dump/copy/copy.js';
+import { dump } from '../../dump/dump.js';
+import { restore, SECTIONS, type Section } from '../../dump/restore.js';
+import { resolveConnArg } from '../connection-args.js';
+import { positiveInt } from '../options.js';
+import { table, humanBytes, humanDuration } from '../format.js';
+import { progressLine } from '../progress.js';
+import { CutoverError } from '../../errors.js';
+
+interface Selection { schema?: string[]; excludeSchema?: string[]; table?: string[]; excludeTable?: string[] }
+const warn = (m: string) => process.stderr.write(m + '\n');
+
+function withSelection(cmd: Command): Command {
+  return cmd
+    .option('-n, --schema <name...>', 'only these schemas (exact names)')
+    .option('-N, --exclude-schema <name...>', 'leave out these schemas')
+    .option('-t, --table <schema.table...>', 'only these tables (exact names; quote parts with dots: "a.b".c)')
+    .option('-T, --exclude-table <schema.table...>', 'leave out these tables')
+    .option('--pg-bindir <dir>', 'directory holding pg_dump/pg_restore');
+}
+const sel = (o: Selection) => ({ schemas: o.schema, excludeSchemas: o.excludeSchema, tables: o.table, excludeTables: o.excludeTable });
+
+export function renderCopySummary(s: CopySummary): string {
+  const phases = table(['phase', 'side', 'duration', 'concurrency'], s.phases.map((p) => [p.phase, p.side, humanDuration(p.durationMs), String(p.concurrency)]));
+  const tables = table(['table', 'rows', 'streamed', 'duration', 'parts'], s.tables.map((t) => [t.table, String(t.rows), humanBytes(t.bytes), t.skipped ? 'done earlier' : humanDuration(t.durationMs), String(t.parts)]));
+  return `${phases}\n\n${tables}\n\ncopy: ${s.tables.length} tables, ${s.indexes} indexes, ${s.sequences} sequences, ${s.largeObjects} large objects in ${humanDuration(s.durationMs)}` +
+    `${s.resumed ? ' (resumed)' : ''}; peak connections: source ${s.connections.source}, target ${s.connections.target}`;
+}
+
+export function registerCopy(program: Command): void {
+  withSelection(program.command('copy'))
+    .description('stream every table from source to target (COPY to COPY, no disk), indexes as tables land, then constraints, sequences, ANALYZE')
+    .option('--source <conn>', 'source connection (URL, key=value, or env:VAR); default $CUTOVER_SOURCE_URL')
+    .option('--target <conn>', 'target connection; default $CUTOVER_TARGET_URL')
+    .option('-j, --jobs <n>', 'tables copied at once (one source and one target connection each)', positiveInt, 2)
+    .option('--index-jobs <n>', 'indexes built at once (target connections)', positiveInt)
+    .option('--split-tables-larger-than <MB>', 'split bigger tables with an integer key into ranges copied in parallel', (v) => Number(v), 256)
+    .option('--dir <dir>', 'work directory (journal, schema dump, summary.json)')
+    .option('--resume', 'continue an interrupted copy from its journal')
+    .option('--json', 'print the summary as JSON')
+    .action(async (o: Selection & { source?: string; target?: string; jobs: number; indexJobs?: number; splitTablesLargerThan: number; dir?: string; resume?: boolean; json?: boolean; pgBindir?: string }) => {
+      const source = resolveConnArg('source', o.source, 'CUTOVER_SOURCE_URL', warn);
+      const target = resolveConnArg('target', o.target, 'CUTOVER_TARGET_URL', warn);
+      const p = progressLine();
+      const summary = await copy({
+        ...sel(o), source, target, jobs: o.jobs, indexJobs: o.indexJobs, dir: o.dir ?? defaultCopyDir(source, target), resume: o.resume,
+        splitTablesLargerThan: o.splitTablesLargerThan * 1024 * 1024, binDir: o.pgBindir,
+        onNote: (m) => warn(`note: ${m}`),
+        onProgress: (x) => p.update(`copy ${x.phase}: tables ${x.tablesDone}/${x.tablesTotal}, ${humanBytes(x.bytesDone)} streamed of ~${humanBytes(x.bytesTotal)}, indexes ${x.indexesDone}/${x.indexesTotal}`),
+      });
+      p.done();
+      process.stdout.write((o.json ? JSON.stringify(summary, null, 2) : renderCopySummary(summary)) + '\n');
+    });
+
+  withSelection(program.command('dump'))
+    .description('pg_dump -Fd -j N into a directory (N+1 source connections); a partial dump is never taken for complete')
+    .option('--source <conn>', 'source connection; default $CUTOVER_SOURCE_URL')
+    .requiredOption('--dir <dir>', 'dump directory')
+    .option('-j, --jobs <n>', 'pg_dump -j', positiveInt, 2)
+    .option('-Z, --compress <0-9>', 'compression level', (v) => Number(v), 1)
+    .option('--snapshot <id>', 'dump from this exported snapshot')
+    .option('--force', 'replace a complete dump made with other options')
+    .action(async (o: Selection & { source?: string; dir: string; jobs: number; compress: number; snapshot?: string; force?: boolean; pgBindir?: string }) => {
+      const source = resolveConnArg('source', o.source, 'CUTOVER_SOURCE_URL', warn);
+      const p = progressLine();
+      const r = await dump({ ...sel(o), source, dir: o.dir, jobs: o.jobs, compress: o.compress, snapshot: o.snapshot, force: o.force, binDir: o.pgBindir,
+        onProgress: (x) => p.update(`dump: tables ${x.tablesDone}/${x.tablesTotal} (~${humanBytes(x.bytesDone)} of ${humanBytes(x.bytesTotal)})${x.current ? `, last ${x.current}` : ''}`) });
+      p.done();
+      process.stdout.write(r.skipped ? `dump: ${o.dir} is already complete with these options (skipped)\n`
+        : `dump: ${r.tables} tables into ${o.dir} (${humanBytes(r.bytesOnDisk)}) in ${humanDuration(r.durationMs)} with pg_dump ${r.pgDumpVersion} -j ${r.jobs}\n`);
+    });
+
+  program.command('restore')
+    .description('pg_restore -j M from a complete dump directory, section by section, with managed-target defaults')
+    .option('--target <conn>', 'target connection; default $CUTOVER_TARGET_URL')
+    .requiredOption('--dir <dir>', 'dump directory (made by cutover dump)')
+    .option('-j, --jobs <n>', 'pg_restore -j (at least 2)', positiveInt, 2)
+    .option('--section <name...>', `sections to restore (${SECTIONS.join(', ')})`)
+    .option('--keep-owner', 'restore ownership (default: --no-owner)')
+    .option('--keep-acl', 'restore GRANTs (default: --no-acl)')
+    .option('--skip-extensions', 'do not CREATE EXTENSION (the provider installs them)')
+    .option('--pg-bindir <dir>', 'directory holding pg_restore')
+    .action(async (o: { target?: string; dir: string; jobs: number; section?: string[]; keepOwner?: boolean; keepAcl?: boolean; skipExtensions?: boolean; pgBindir?: string }) => {
+      const target = resolveConnArg('target', o.target, 'CUTOVER_TARGET_URL', warn);
+      const bad = (o.section ?? []).filter((s) => !(SECTIONS as readonly string[]).includes(s));
+      if (bad.length) throw new CutoverError('E_USAGE', `unknown section(s) ${bad.join(', ')}: use ${SECTIONS.join(', ')}`);
+      const p = progressLine();
+      const r = await restore({ target, dir: o.dir, jobs: o.jobs, sections: o.section as Section[] | undefined, noOwner: !o.keepOwner, noAcl: !o.keepAcl,
+        skipExtensions: o.skipExtensions, binDir: o.pgBindir,
+        onProgress: (x) => p.update(`restore ${x.section}: ${x.itemsDone}/${x.itemsTotal}${x.current ? ` ${x.current}` : ''}`) });
+      p.done();
+      process.stdout.write(table(['section', 'items', 'duration'], r.sections.map((s) => [s.section, String(s.items), s.skipped ? 'done earlier' : humanDuration(s.durationMs)])) +
+        `\nrestore: ${humanDuration(r.durationMs)} with -j ${r.jobs}${r.dropped.length ? `; left out ${r.dropped.length} entr(ies) that fail on managed targets` : ''}\n`);
+    });
+}

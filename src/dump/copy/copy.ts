@@ -1,0 +1,416 @@
+/**
+ * The streaming copy: schema with pg_dump --schema-only / pg_restore (pre-data first), then every table
+ * streamed COPY TO STDOUT -> COPY FROM STDIN (no disk), all source workers on one exported snapshot,
+ * largest tables first, whole tables as TRUNCATE + COPY FREEZE in one transaction, big tables split into
+ * key ranges. A table's indexes start the moment its data has landed (shared index pool); primary keys and
+ * unique constraints are built as unique indexes and attached with ADD CONSTRAINT ... USING INDEX. Then
+ * large objects, the rest of post-data (foreign keys, triggers, partition indexes), sequences, ANALYZE.
+ * Every finished unit is journaled: a killed copy resumes with only what was unfinished.
+ *
+ * Locks on the source: ACCESS SHARE only (COPY TO, pg_dump). The snapshot is held for the whole copy,
+ * which holds back vacuum on the source: progress output says so.
+ */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import { CutoverError } from '../../errors.js';
+import type { ConnParams } from '../../pg/conninfo.js';
+import { withPgpass } from '../../pg/pgpass.js';
+import { connect, withClient } from '../../pg/connect.js';
+import { serverFacts } from '../../pg/facts.js';
+import { openSnapshotGroup, READ_SETTINGS, type SnapshotGroup } from '../../pg/snapshot.js';
+import { qualify, quoteIdent } from '../../pg/sql.js';
+import { sqlStateOf } from '../../pg/sqlstate.js';
+import { requireClientTool } from '../../pg/tools.js';
+import { TaskPool, mapLimit } from '../../lib/pool.js';
+import { dump } from '../dump.js';
+import { restore } from '../restore.js';
+import type { RestoreDefaults, SelectionOptions } from '../options.js';
+import { Journal } from './journal.js';
+import { type CopyIndex, type CopyTable, type CopyUnit, planUnits, rangePredicate, readIndexes, readTables, tableKey } from './plan.js';
+import { streamCopy } from './stream.js';
+
+export interface CopyOptions extends SelectionOptions, RestoreDefaults {
+  source: ConnParams;
+  target: ConnParams;
+  /** Tables copied at once: source and target connections each. Default 2. */
+  jobs?: number;
+  /** Indexes built at once (target connections). Default = jobs. */
+  indexJobs?: number;
+  /** Work directory for the schema dump, the journal and summary.json. */
+  dir: string;
+  /** Continue a previous copy from its journal. Without it, an existing journal is an error. */
+  resume?: boolean;
+  /** Split tables bigger than this (bytes) into key ranges. Default 256 MiB; 0 disables. */
+  splitTablesLargerThan?: number;
+  /** maintenance_work_mem for index builds on the target. Default '512MB'. */
+  maintenanceWorkMem?: string;
+  binDir?: string;
+  onProgress?: (p: CopyProgress) => void;
+  /** Human-readable notes (e.g. "holding a snapshot on the source since ..."). */
+  onNote?: (message: string) => void;
+}
+
+export interface CopyProgress {
+  phase: 'schema' | 'data' | 'indexes' | 'large-objects' | 'post-data' | 'sequences' | 'analyze' | 'done';
+  tablesDone: number;
+  tablesTotal: number;
+  /** Bytes streamed so far (COPY text), against the tables' on-disk size: a close estimate, not exact. */
+  bytesDone: number;
+  bytesTotal: number;
+  indexesDone: number;
+  indexesTotal: number;
+}
+
+export interface PhaseTiming { phase: string; side: 'source' | 'target' | 'both'; durationMs: number; skipped?: boolean; concurrency: number }
+
+export interface CopySummary {
+  ok: boolean;
+  resumed: boolean;
+  snapshot: string;
+  newSnapshotOnResume: boolean;
+  durationMs: number;
+  phases: PhaseTiming[];
+  tables: { table: string; rows: number; bytes: number; durationMs: number; parts: number; skipped: boolean }[];
+  indexes: number;
+  largeObjects: number;
+  sequences: number;
+  connections: { source: number; target: number };
+}
+
+/** Peak connections the copy opens (docs/connections.md). */
+export function copyConnections(jobs: number, indexJobs: number): { source: number; target: number } {
+  // source: snapshot leader + one per table job + pg_dump --schema-only (at the start only)
+  // target: one per table job + one per index job (they overlap); pg_restore uses max(2, indexJobs)
+  return { source: jobs + 2, target: Math.max(jobs + indexJobs, 2) };
+}
+
+const TARGET_SETTINGS = { ...READ_SETTINGS, synchronous_commit: 'off' };
+
+export async function copy(o: CopyOptions): Promise<CopySummary> {
+  const t0 = Date.now();
+  const jobs = Math.max(1, o.jobs ?? 2);
+  const indexJobs = Math.max(1, o.indexJobs ?? jobs);
+  const note = o.onNote ?? (() => undefined);
+  const source = await withPgpass(o.source);
+  const target = await withPgpass(o.target);
+  const journal = await Journal.open(o.dir);
+  if (!journal.isEmpty && !o.resume) {
+    throw new CutoverError('E_USAGE', `${o.dir} holds the journal of an earlier copy`, {
+      hint: 'pass --resume to continue it, or remove the directory (and empty the target) to start over',
+    });
+  }
+  const resumed = !journal.isEmpty;
+  const [sf, tf] = await Promise.all([withClient(source, 'copy-plan', serverFacts), withClient(target, 'copy-plan', serverFacts)]);
+  if (tf.major < sf.major) note(`the target (PostgreSQL ${tf.major}) is older than the source (${sf.major}): a downgrade; objects using newer features will fail`);
+  await requireClientTool('pg_dump', sf.major, o.binDir);
+  await requireClientTool('pg_restore', sf.major, o.binDir);
+  if (!resumed) {
+    const existing = await withClient(target, 'copy-plan', async (c) =>
+      (await c.query<{ n: number }>(`SELECT count(*)::int n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname !~ '^pg_'`)).rows[0]!.n);
+    if (existing > 0) {
+      throw new CutoverError('E_PREFLIGHT', `the target database "${target.dbname}" already holds ${existing} table(s)`, {
+        hint: 'copy into an empty database (DROP and CREATE it), or pass --resume to continue an interrupted copy',
+      });
+    }
+  }
+  const phases: PhaseTiming[] = [];
+  const summary: CopySummary = {
+    ok: false, resumed, snapshot: '', newSnapshotOnResume: false, durationMs: 0, phases, tables: [], indexes: 0,
+    largeObjects: 0, sequences: 0, connections: copyConnections(jobs, indexJobs),
+  };
+  const timed = async <T>(phase: string, side: PhaseTiming['side'], concurrency: number, fn: () => Promise<T>): Promise<T> => {
+    const s = Date.now();
+    const r = await fn();
+    phases.push({ phase, side, durationMs: Date.now() - s, concurrency });
+    return r;
+  };
+
+  let group: SnapshotGroup | undefined;
+  const targets: pg.Client[] = [];
+  try {
+    // One exported snapshot for everything read from the source. A resumed copy tries the old one
+    // (alive only if its exporter still is); otherwise it must take a new one, and says what that means.
+    const old = journal.get('snapshot')?.key;
+    if (old) {
+      try {
+        group = await openSnapshotGroup(source, 'copy', jobs, { snapshotId: old });
+      } catch (e) {
+        if (sqlStateOf(e) === undefined) throw e;
+        summary.newSnapshotOnResume = true;
+        note('the original snapshot is gone: tables copied before the interruption reflect it, the rest a new one; ' +
+          'this is consistent only if writes are stopped, or change capture started before the first snapshot');
+      }
+    }
+    group ??= await openSnapshotGroup(source, 'copy', jobs);
+    summary.snapshot = group.snapshotId;
+    if (!journal.has('snapshot', group.snapshotId)) await journal.record({ kind: 'snapshot', key: group.snapshotId });
+    note(`holding snapshot ${group.snapshotId} on the source until the copy ends (this holds back vacuum there)`);
+
+    // 1. Schema: pre-data.
+    const schemaDir = join(o.dir, 'schema');
+    await timed('pre-data', 'both', 1, async () => {
+      if (journal.has('pre-data')) return;
+      await dump({ ...selection(o), source, dir: schemaDir, jobs: 1, schemaOnly: true, snapshot: group!.snapshotId, binDir: o.binDir, force: !resumed });
+      await restore({ ...restoreDefaults(o), target, dir: schemaDir, jobs: 2, sections: ['pre-data'], binDir: o.binDir });
+      await journal.record({ kind: 'pre-data', key: '' });
+    });
+
+    // 2. Plan (in the snapshot) and keep only tables that the schema dump selected (present on the target).
+    const [allTables, allIndexes] = [await readTables(group.leader), await readIndexes(group.leader)];
+    const onTarget = await withClient(target, 'copy-plan', async (c) => new Set((await c.query<{ schema: string; name: string }>(
+      `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r'`)).rows.map(tableKey)));
+    const tables = allTables.filter((t) => onTarget.has(tableKey(t)));
+    const tableSet = new Set(tables.map(tableKey));
+    const indexes = allIndexes.filter((i) => tableSet.has(tableKey({ schema: i.schema, name: i.table })));
+    const units = await planUnits(group.leader, tables, o.splitTablesLargerThan ?? 256 * 1024 * 1024, jobs * 4);
+    const progress: CopyProgress = {
+      phase: 'data', tablesDone: 0, tablesTotal: tables.length, bytesDone: 0, bytesTotal: tables.reduce((n, t) => n + t.bytes, 0),
+      indexesDone: 0, indexesTotal: indexes.length,
+    };
+    const report = () => o.onProgress?.({ ...progress });
+
+    // Target sessions: one per table job, one per index job.
+    for (let i = 0; i < jobs + indexJobs; i++) {
+      targets.push(await connect(target, i < jobs ? `copy/target-${i + 1}` : `copy/index-${i - jobs + 1}`,
+        { settings: i < jobs ? TARGET_SETTINGS : { ...TARGET_SETTINGS, maintenance_work_mem: o.maintenanceWorkMem ?? '512MB' } }));
+    }
+    const copyTargets = targets.slice(0, jobs);
+    const indexTargets = targets.slice(jobs);
+    const freeSources = [...group.workers];
+    const freeTargets = [...copyTargets];
+    const freeIndex = [...indexTargets];
+
+    // 3. Data, with indexes queued as each table completes.
+    const indexPool = new TaskPool<void>(indexJobs);
+    const byTable = new Map<string, CopyIndex[]>();
+    for (const i of indexes) {
+      const k = tableKey({ schema: i.schema, name: i.table });
+      byTable.set(k, [...(byTable.get(k) ?? []), i]);
+    }
+    const queueIndexes = (t: CopyTable) => {
+      for (const ix of byTable.get(tableKey(t)) ?? []) {
+        indexPool.add(async () => {
+          const c = freeIndex.pop()!;
+          try {
+            await buildIndex(c, ix, journal);
+          } finally {
+            freeIndex.push(c);
+          }
+          progress.indexesDone++;
+          report();
+        });
+      }
+    };
+    const partsLeft = new Map<string, number>();
+    const tableStats = new Map<string, { rows: number; bytes: number; ms: number; parts: number; skipped: boolean }>();
+    for (const u of units) partsLeft.set(tableKey(u.table), u.parts);
+    for (const t of tables) {
+      if (journal.has('table', tableKey(t))) {
+        const e = journal.get('table', tableKey(t))!;
+        tableStats.set(tableKey(t), { rows: e.rows ?? 0, bytes: e.bytes ?? 0, ms: e.ms ?? 0, parts: 1, skipped: true });
+        progress.tablesDone++;
+        progress.bytesDone += e.bytes ?? 0;
+        queueIndexes(t); // built already? buildIndex checks the journal and the catalog
+      }
+    }
+    // Split tables are emptied once before their parts run in parallel (no FREEZE for them).
+    const splitTables = tables.filter((t) => units.some((u) => u.table === t && u.range) && !journal.has('table', tableKey(t)));
+    const dataStart = Date.now();
+    for (const t of splitTables) {
+      if (!journal.has('truncate', tableKey(t))) {
+        await copyTargets[0]!.query(`TRUNCATE ONLY ${qualify(t.schema, t.name)}`);
+        await journal.record({ kind: 'truncate', key: tableKey(t) });
+      }
+    }
+    report();
+    const todo = units.filter((u) => !journal.has('table', tableKey(u.table)) && !journal.has('part', u.key));
+    await mapLimit(todo, jobs, async (u) => {
+      const src = freeSources.pop()!, dst = freeTargets.pop()!;
+      try {
+        const r = await copyUnit(src, dst, u, (n) => { progress.bytesDone += n; });
+        const k = tableKey(u.table);
+        const st = tableStats.get(k) ?? { rows: 0, bytes: 0, ms: 0, parts: u.parts, skipped: false };
+        st.rows += r.rows; st.bytes += r.bytes; st.ms += r.ms;
+        tableStats.set(k, st);
+        if (u.range) await journal.record({ kind: 'part', key: u.key, rows: r.rows, bytes: r.bytes, ms: r.ms });
+        const left = (partsLeft.get(k) ?? 1) - 1;
+        partsLeft.set(k, left);
+        if (left <= 0 || !u.range) {
+          await journal.record({ kind: 'table', key: k, rows: st.rows, bytes: st.bytes, ms: st.ms });
+          progress.tablesDone++;
+          queueIndexes(u.table);
+        }
+        report();
+      } finally {
+        freeSources.push(src);
+        freeTargets.push(dst);
+      }
+    });
+    // Split tables whose parts all finished in an earlier run still need their table entry.
+    for (const t of tables) {
+      const k = tableKey(t);
+      if (!journal.has('table', k) && units.filter((u) => u.table === t).every((u) => journal.has('part', u.key))) {
+        await journal.record({ kind: 'table', key: k });
+        progress.tablesDone++;
+        queueIndexes(t);
+      }
+    }
+    phases.push({ phase: 'data', side: 'both', durationMs: Date.now() - dataStart, concurrency: jobs });
+    progress.phase = 'indexes';
+    report();
+    await timed('indexes (after last table)', 'target', indexJobs, () => indexPool.drain());
+    phases.push({ phase: 'data + indexes', side: 'both', durationMs: Date.now() - dataStart, concurrency: jobs + indexJobs });
+
+    // 4. Large objects, in the snapshot.
+    progress.phase = 'large-objects';
+    report();
+    summary.largeObjects = await timed('large-objects', 'both', 1, async () =>
+      journal.has('large-objects') ? 0 : copyLargeObjects(group!.leader, copyTargets[0]!, journal));
+
+    // 5. The rest of post-data: foreign keys, triggers, partition indexes, exclusion constraints...
+    progress.phase = 'post-data';
+    report();
+    await timed('post-data', 'target', Math.max(2, indexJobs), async () => {
+      if (journal.has('post-data')) return;
+      const built = new Set<string>();
+      for (const i of indexes) {
+        built.add(`1259:${i.indexOid}`);
+        if (i.constraintOid !== null) built.add(`2606:${i.constraintOid}`);
+      }
+      await restore({ ...restoreDefaults(o), target, dir: schemaDir, jobs: Math.max(2, indexJobs), sections: ['post-data'], dropObjects: built, binDir: o.binDir });
+      await journal.record({ kind: 'post-data', key: '' });
+    });
+
+    // 6. Sequences from the snapshot.
+    progress.phase = 'sequences';
+    report();
+    summary.sequences = await timed('sequences', 'both', 1, () => copySequences(group!.leader, copyTargets[0]!));
+
+    // 7. ANALYZE, so the target plans well from its first query.
+    progress.phase = 'analyze';
+    report();
+    await timed('analyze', 'target', indexJobs, async () => {
+      if (journal.has('analyze')) return;
+      await mapLimit(tables, indexJobs, async (t) => {
+        const c = freeIndex.pop()!;
+        try { await c.query(`ANALYZE ${qualify(t.schema, t.name)}`); } finally { freeIndex.push(c); }
+      });
+      await journal.record({ kind: 'analyze', key: '' });
+    });
+
+    summary.tables = tables.map((t) => {
+      const s = tableStats.get(tableKey(t));
+      return { table: `${t.schema}.${t.name}`, rows: s?.rows ?? 0, bytes: s?.bytes ?? 0, durationMs: s?.ms ?? 0, parts: s?.parts ?? 1, skipped: s?.skipped ?? false };
+    });
+    summary.indexes = indexes.length;
+    summary.ok = true;
+    summary.durationMs = Date.now() - t0;
+    progress.phase = 'done';
+    report();
+    await journal.record({ kind: 'done', key: '', ms: summary.durationMs });
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(join(o.dir, 'summary.json'), JSON.stringify(summary, null, 2));
+    return summary;
+  } finally {
+    await Promise.all(targets.map((c) => c.end().catch(() => undefined)));
+    await group?.close();
+  }
+}
+
+function selection(o: CopyOptions): SelectionOptions {
+  return { schemas: o.schemas, excludeSchemas: o.excludeSchemas, tables: o.tables, excludeTables: o.excludeTables };
+}
+function restoreDefaults(o: CopyOptions): RestoreDefaults {
+  return { noOwner: o.noOwner, noAcl: o.noAcl, dropManagedHazards: o.dropManagedHazards, skipExtensions: o.skipExtensions };
+}
+
+async function copyUnit(src: pg.Client, dst: pg.Client, u: CopyUnit, onBytes: (n: number) => void) {
+  const t = u.table;
+  const cols = t.columns.map(quoteIdent).join(', ');
+  const name = qualify(t.schema, t.name);
+  if (!u.range) {
+    // TRUNCATE + COPY FREEZE in one transaction: rows arrive frozen (no later anti-wraparound vacuum),
+    // and an interrupted copy of this table leaves it as it was.
+    await dst.query('BEGIN');
+    try {
+      await dst.query(`TRUNCATE ONLY ${name}`);
+      const r = await streamCopy(src, dst, `COPY ${name} (${cols}) TO STDOUT`, `COPY ${name} (${cols}) FROM STDIN WITH (FREEZE)`, onBytes);
+      await dst.query('COMMIT');
+      return r;
+    } catch (e) {
+      await dst.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
+  }
+  const where = rangePredicate(u);
+  await dst.query('BEGIN');
+  try {
+    // A part interrupted in an earlier run may have committed nothing, but be safe: clear its range.
+    await dst.query(`DELETE FROM ONLY ${name} WHERE ${where}`);
+    const r = await streamCopy(src, dst, `COPY (SELECT ${cols} FROM ONLY ${name} WHERE ${where}) TO STDOUT`, `COPY ${name} (${cols}) FROM STDIN`, onBytes);
+    await dst.query('COMMIT');
+    return r;
+  } catch (e) {
+    await dst.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+}
+
+async function buildIndex(c: pg.Client, ix: CopyIndex, journal: Journal): Promise<void> {
+  const key = `${quoteIdent(ix.schema)}.${quoteIdent(ix.indexName)}`;
+  if (journal.has('index', key)) return;
+  const s = Date.now();
+  const exists = (await c.query<{ r: string | null }>(`SELECT to_regclass($1)::text AS r`, [key])).rows[0]!.r !== null;
+  if (!exists) await c.query(ix.indexdef);
+  if (ix.constraintType && ix.constraintName) {
+    const table = qualify(ix.schema, ix.table);
+    const has = (await c.query(`SELECT 1 FROM pg_constraint WHERE conrelid = $1::regclass AND conname = $2`, [table, ix.constraintName])).rowCount;
+    if (!has) {
+      const kind = ix.constraintType === 'p' ? 'PRIMARY KEY' : 'UNIQUE';
+      const defer = ix.deferrable ? ` DEFERRABLE INITIALLY ${ix.deferred ? 'DEFERRED' : 'IMMEDIATE'}` : '';
+      await c.query(`ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdent(ix.constraintName)} ${kind} USING INDEX ${quoteIdent(ix.indexName)}${defer}`);
+    }
+  }
+  await journal.record({ kind: 'index', key, ms: Date.now() - s });
+}
+
+async function copyLargeObjects(src: pg.Client, dst: pg.Client, journal: Journal): Promise<number> {
+  const { rows } = await src.query<{ oid: number }>('SELECT oid::int8 AS oid FROM pg_largeobject_metadata ORDER BY oid');
+  for (const { oid } of rows) {
+    const data = (await src.query<{ d: Buffer }>('SELECT lo_get($1::oid) AS d', [oid])).rows[0]!.d;
+    await dst.query('BEGIN');
+    await dst.query('SELECT lo_unlink($1::oid) FROM pg_largeobject_metadata WHERE oid = $1::oid', [oid]);
+    await dst.query('SELECT lo_from_bytea($1::oid, $2)', [oid, data]);
+    await dst.query('COMMIT');
+  }
+  await journal.record({ kind: 'large-objects', key: '', rows: rows.length });
+  return rows.length;
+}
+
+async function copySequences(src: pg.Client, dst: pg.Client): Promise<number> {
+  const { rows } = await src.query<{ s: string; n: string }>(`SELECT n.nspname AS s, c.relname AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover') AND n.nspname !~ '^pg_'`);
+  let n = 0;
+  for (const r of rows) {
+    const name = qualify(r.s, r.n);
+    const v = (await src.query<{ last_value: string; is_called: boolean }>(`SELECT last_value::text, is_called FROM ${name}`)).rows[0]!;
+    const exists = (await dst.query<{ r: string | null }>('SELECT to_regclass($1)::text AS r', [name])).rows[0]!.r;
+    if (!exists) continue;
+    await dst.query('SELECT setval($1::regclass, $2::bigint, $3)', [name, v.last_value, v.is_called]);
+    n++;
+  }
+  return n;
+}
+
+/** Default work directory for a source/target pair. */
+export function defaultCopyDir(source: ConnParams, target: ConnParams): string {
+  const h = createHash('sha256').update(`${source.host}:${source.port}/${source.dbname}->${target.host}:${target.port}/${target.dbname}`).digest('hex').slice(0, 10);
+  return join('.cutover', `copy-${h}`);
+}
+
+export async function removeCopyDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,57 @@
+/**
+ * The copy's journal: one JSON line per finished unit (schema, table part, table, index, post-data, ...)
+ * in the work directory. A resumed copy skips every unit already in it (pgcopydb does the same with its
+ * SQLite catalog). Appends are small single writes, so a kill leaves at worst a torn last line, ignored.
+ */
+import { appendFile, readFile, mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface JournalEntry {
+  kind: 'snapshot' | 'pre-data' | 'truncate' | 'part' | 'table' | 'index' | 'large-objects' | 'post-data' | 'sequences' | 'analyze' | 'done';
+  key: string;
+  at: string;
+  ms?: number;
+  rows?: number;
+  bytes?: number;
+  detail?: string;
+}
+
+export class Journal {
+  private done = new Map<string, JournalEntry>();
+  readonly entries: JournalEntry[] = [];
+  private constructor(readonly file: string) {}
+
+  static async open(dir: string): Promise<Journal> {
+    await mkdir(dir, { recursive: true });
+    const j = new Journal(join(dir, 'journal.jsonl'));
+    if (existsSync(j.file)) {
+      for (const line of (await readFile(j.file, 'utf8')).split('\n')) {
+        if (!line.trim()) continue;
+        try {
+          const e = JSON.parse(line) as JournalEntry;
+          j.entries.push(e);
+          j.done.set(`${e.kind}\u0000${e.key}`, e);
+        } catch { /* torn last line from a kill */ }
+      }
+    }
+    return j;
+  }
+
+  get isEmpty(): boolean { return this.entries.length === 0; }
+
+  has(kind: JournalEntry['kind'], key = ''): boolean {
+    return this.done.has(`${kind}\u0000${key}`);
+  }
+
+  get(kind: JournalEntry['kind'], key = ''): JournalEntry | undefined {
+    return this.done.get(`${kind}\u0000${key}`);
+  }
+
+  async record(e: Omit<JournalEntry, 'at'>): Promise<void> {
+    const full = { ...e, at: new Date().toISOString() };
+    this.entries.push(full);
+    this.done.set(`${e.kind}\u0000${e.key}`, full);
+    await appendFile(this.file, JSON.stringify(full) + '\n');
+  }
+}

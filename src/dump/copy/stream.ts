@@ -1,0 +1,24 @@
+/** One COPY stream from a source session into a target session, no disk in between. */
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+
+export interface StreamResult { rows: number; bytes: number; ms: number }
+
+export async function streamCopy(source: pg.Client, target: pg.Client, copyOutSql: string, copyInSql: string,
+  onBytes?: (n: number) => void): Promise<StreamResult> {
+  const t0 = Date.now();
+  let bytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      bytes += chunk.length;
+      onBytes?.(chunk.length);
+      cb(null, chunk);
+    },
+  });
+  const out = source.query(copyTo(copyOutSql));
+  const into = target.query(copyFrom(copyInSql));
+  await pipeline(out, counter, into);
+  return { rows: Number(into.rowCount ?? 0), bytes, ms: Date.now() - t0 };
+}

@@ -1,0 +1,126 @@
+/**
+ * Parallel directory-format dump: `pg_dump -Fd -j N` (N+1 source connections). The directory is written
+ * as DIR.partial and renamed to DIR with a completion marker only when pg_dump succeeded, so a partial
+ * dump is never mistaken for a complete one; a finished dump with the same options is skipped (resume).
+ */
+import { existsSync } from 'node:fs';
+import { readFile, rename, rm, writeFile, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { CutoverError } from '../errors.js';
+import type { ConnParams } from '../pg/conninfo.js';
+import { withPgpass } from '../pg/pgpass.js';
+import { withClient } from '../pg/connect.js';
+import { serverFacts, tableFacts } from '../pg/facts.js';
+import { requireClientTool } from '../pg/tools.js';
+import { runTool } from '../pg/run-tool.js';
+import { type SelectionOptions, selectionArgs } from './options.js';
+
+export const COMPLETE_MARKER = 'cutover-complete.json';
+
+export interface DumpOptions extends SelectionOptions {
+  source: ConnParams;
+  dir: string;
+  /** pg_dump -j (opens jobs + 1 source connections). Default 2. */
+  jobs?: number;
+  /** 0-9 (pg_dump -Z). Default: pg_dump's own (gzip 6 for directory format)... we default to 1: fast. */
+  compress?: number;
+  /** Start from this exported snapshot (e.g. the one change capture recorded). */
+  snapshot?: string;
+  binDir?: string;
+  /** Only the schema (the streaming copy moves the data itself). */
+  schemaOnly?: boolean;
+  /** Dump again even if a complete dump with the same options exists. */
+  force?: boolean;
+  onProgress?: (p: DumpProgress) => void;
+}
+
+export interface DumpProgress {
+  tablesDone: number;
+  tablesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  current?: string;
+}
+
+export interface DumpResult {
+  dir: string;
+  skipped: boolean;
+  durationMs: number;
+  tables: number;
+  bytesOnDisk: number;
+  pgDumpVersion: string;
+  jobs: number;
+}
+
+interface Marker { optionsHash: string; finishedAt: string; durationMs: number; tables: number; pgDumpVersion: string; jobs: number }
+
+async function dirBytes(dir: string): Promise<number> {
+  let n = 0;
+  for (const f of await readdir(dir).catch(() => [] as string[])) n += (await stat(join(dir, f)).catch(() => ({ size: 0 }))).size;
+  return n;
+}
+
+/** Reads a dump directory's completion marker; throws if the dump is missing or incomplete. */
+export async function requireCompleteDump(dir: string): Promise<Marker> {
+  if (!existsSync(join(dir, 'toc.dat'))) {
+    const partial = existsSync(`${dir}.partial`);
+    throw new CutoverError('E_USAGE', `${dir} is not a dump directory${partial ? ` (a partial dump is at ${dir}.partial: pg_dump did not finish)` : ''}`, {
+      hint: 'run `cutover dump` (again) to produce a complete dump',
+    });
+  }
+  if (!existsSync(join(dir, COMPLETE_MARKER))) {
+    throw new CutoverError('E_USAGE', `${dir} is incomplete: it has no ${COMPLETE_MARKER} (pg_dump was interrupted or the dump was not made by cutover)`, {
+      hint: 'rerun `cutover dump`; to restore a dump made elsewhere, use pg_restore directly',
+    });
+  }
+  return JSON.parse(await readFile(join(dir, COMPLETE_MARKER), 'utf8')) as Marker;
+}
+
+export async function dump(o: DumpOptions): Promise<DumpResult> {
+  const jobs = Math.max(1, o.jobs ?? 2);
+  const source = await withPgpass(o.source);
+  const { facts, tables } = await withClient(source, 'dump-plan', async (c) => ({ facts: await serverFacts(c), tables: await tableFacts(c) }));
+  const tool = await requireClientTool('pg_dump', facts.major, o.binDir);
+  const args = ['-Fd', '-j', String(jobs), '--verbose', '-Z', String(o.compress ?? 1), ...selectionArgs(o),
+    ...(o.snapshot ? ['--snapshot', o.snapshot] : []), ...(o.schemaOnly ? ['--schema-only'] : [])];
+  // The snapshot id is left out: a resumed copy dumps from a new snapshot but the same options.
+  const hashed = args.filter((a, i) => a !== '--snapshot' && args[i - 1] !== '--snapshot');
+  const optionsHash = createHash('sha256').update(JSON.stringify({ hashed, db: `${source.host}:${source.port}/${source.dbname}` })).digest('hex').slice(0, 16);
+
+  if (!o.force && existsSync(join(o.dir, COMPLETE_MARKER))) {
+    const m = JSON.parse(await readFile(join(o.dir, COMPLETE_MARKER), 'utf8')) as Marker;
+    if (m.optionsHash === optionsHash) {
+      return { dir: o.dir, skipped: true, durationMs: 0, tables: m.tables, bytesOnDisk: await dirBytes(o.dir), pgDumpVersion: m.pgDumpVersion, jobs: m.jobs };
+    }
+    throw new CutoverError('E_USAGE', `${o.dir} holds a complete dump made with other options`, { hint: 'choose another directory, or pass --force to replace it' });
+  }
+  const partial = `${o.dir}.partial`;
+  await rm(partial, { recursive: true, force: true });
+  const dataTables = tables.filter((t) => t.kind === 'r');
+  const sizeOf = new Map(dataTables.map((t) => [`${t.schema}.${t.name}`, t.bytes]));
+  const progress: DumpProgress = { tablesDone: 0, tablesTotal: dataTables.length, bytesDone: 0, bytesTotal: dataTables.reduce((n, t) => n + t.bytes, 0) };
+  const r = await runTool(tool.path, [...args, '-f', partial], source, 'dump', {
+    onStderrLine: (line) => {
+      // pg_dump -v: 'finished item 1234 TABLE DATA schema name' (parallel) or 'dumping contents of table "s.t"'.
+      const fin = /finished item \d+ TABLE DATA (\S+) (.+)$/.exec(line);
+      const dumping = /dumping contents of table "(.+)"$/.exec(line);
+      if (fin) {
+        progress.tablesDone++;
+        progress.bytesDone += sizeOf.get(`${fin[1]}.${fin[2]}`) ?? 0;
+        progress.current = `${fin[1]}.${fin[2]}`;
+        o.onProgress?.({ ...progress });
+      } else if (dumping && jobs === 1) {
+        progress.tablesDone++;
+        progress.bytesDone += sizeOf.get(dumping[1]!) ?? 0;
+        progress.current = dumping[1];
+        o.onProgress?.({ ...progress });
+      }
+    },
+  });
+  const marker: Marker = { optionsHash, finishedAt: new Date().toISOString(), durationMs: r.durationMs, tables: dataTables.length, pgDumpVersion: tool.version, jobs };
+  await writeFile(join(partial, COMPLETE_MARKER), JSON.stringify(marker, null, 2));
+  await rm(o.dir, { recursive: true, force: true });
+  await rename(partial, o.dir);
+  return { dir: o.dir, skipped: false, durationMs: r.durationMs, tables: dataTables.length, bytesOnDisk: await dirBytes(o.dir), pgDumpVersion: tool.version, jobs };
+}

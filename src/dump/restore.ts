@@ -1,0 +1,146 @@
+/**
+ * `pg_restore -j M` from a complete dump directory, one section at a time (pre-data, data, post-data) so
+ * each is timed on its own, with managed-target defaults (--no-owner --no-acl --no-tablespaces, no
+ * COMMENT ON EXTENSION / event triggers / publications). Resumable: finished sections and items
+ * (pg_restore's "finished item N") are recorded in the dump directory per target and skipped next time.
+ */
+import { existsSync } from 'node:fs';
+import { readFile, writeFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { CutoverError } from '../errors.js';
+import type { ConnParams } from '../pg/conninfo.js';
+import { withPgpass } from '../pg/pgpass.js';
+import { withClient } from '../pg/connect.js';
+import { serverFacts } from '../pg/facts.js';
+import { requireClientTool } from '../pg/tools.js';
+import { runTool } from '../pg/run-tool.js';
+import { qualify } from '../pg/sql.js';
+import { requireCompleteDump } from './dump.js';
+import { filterToc, parseToc } from './toc.js';
+import type { RestoreDefaults } from './options.js';
+
+export const SECTIONS = ['pre-data', 'data', 'post-data'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+export interface RestoreOptions extends RestoreDefaults {
+  target: ConnParams;
+  dir: string;
+  /** pg_restore -j (at least 2: pg_restore reports per-item completion only in parallel mode). Default 2. */
+  jobs?: number;
+  sections?: Section[];
+  /** Objects to leave out, as "catalogOid:objectOid" (the copy engine builds some itself). */
+  dropObjects?: Set<string>;
+  binDir?: string;
+  onProgress?: (p: { section: Section; itemsDone: number; itemsTotal: number; current?: string }) => void;
+}
+
+export interface RestoreResult {
+  sections: { section: Section; durationMs: number; skipped: boolean; items: number }[];
+  durationMs: number;
+  jobs: number;
+  dropped: string[];
+}
+
+interface RestoreState { sectionsDone: Section[]; itemsDone: number[]; started: Section[] }
+
+const PRE = new Set(['SCHEMA', 'TYPE', 'DOMAIN', 'FUNCTION', 'PROCEDURE', 'AGGREGATE', 'TABLE', 'SEQUENCE', 'SEQUENCE OWNED BY', 'VIEW',
+  'DEFAULT', 'TABLE ATTACH', 'COMMENT', 'EXTENSION', 'COLLATION', 'OPERATOR', 'CAST', 'FOREIGN TABLE', 'MATERIALIZED VIEW', 'SHELL TYPE']);
+const DATA = new Set(['TABLE DATA', 'SEQUENCE SET', 'BLOB', 'BLOBS', 'LARGE OBJECT', 'BLOB DATA', 'MATERIALIZED VIEW DATA']);
+
+export async function restore(o: RestoreOptions): Promise<RestoreResult> {
+  const t0 = Date.now();
+  const jobs = Math.max(2, o.jobs ?? 2);
+  const marker = await requireCompleteDump(o.dir);
+  const target = await withPgpass(o.target);
+  const facts = await withClient(target, 'restore-plan', (c) => serverFacts(c));
+  const dumpMajor = Number(/^(\d+)/.exec(marker.pgDumpVersion)?.[1] ?? 0);
+  const tool = await requireClientTool('pg_restore', Math.max(dumpMajor, 0), o.binDir);
+  const fullList = (await runTool(tool.path, ['-l', o.dir], target, 'restore-list')).stdout;
+  const { list, dropped } = filterToc(fullList, {
+    dropManagedHazards: o.dropManagedHazards ?? true, dropExtensions: o.skipExtensions ?? false, dropObjects: o.dropObjects,
+  });
+  const entries = parseToc(list.split('\n').filter((l) => !l.startsWith(';')).join('\n'));
+  const stateFile = join(o.dir, `restore-state-${createHash('sha256').update(`${target.host}:${target.port}/${target.dbname}`).digest('hex').slice(0, 12)}.json`);
+  const state: RestoreState = existsSync(stateFile)
+    ? (JSON.parse(await readFile(stateFile, 'utf8')) as RestoreState)
+    : { sectionsDone: [], itemsDone: [], started: [] };
+  const save = () => writeFile(stateFile, JSON.stringify(state));
+  const done = new Set(state.itemsDone);
+  const result: RestoreResult = { sections: [], durationMs: 0, jobs, dropped: dropped.map((d) => d.line) };
+  const common = ['--no-owner', '--no-acl', '--no-tablespaces', '--exit-on-error', '--verbose', '-d', `dbname='${target.dbname.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`];
+  if (o.noOwner === false) common.splice(common.indexOf('--no-owner'), 1);
+  if (o.noAcl === false) common.splice(common.indexOf('--no-acl'), 1);
+
+  for (const section of o.sections ?? SECTIONS) {
+    const inSection = entries.filter((e) => sectionOf(e.desc) === section);
+    if (state.sectionsDone.includes(section)) {
+      result.sections.push({ section, durationMs: 0, skipped: true, items: inSection.length });
+      continue;
+    }
+    const todo = inSection.filter((e) => !done.has(e.dumpId));
+    const resuming = state.started.includes(section);
+    if (resuming && section === 'data') {
+      // COPY is atomic per table, but a table whose finish was not recorded may hold rows: empty it.
+      // TOC lines are "schema name owner" and names may hold spaces: match against the target's catalog.
+      const pendingData = todo.filter((e) => e.desc === 'TABLE DATA').map((e) => e.rest);
+      await withClient(target, 'restore-resume', async (c) => {
+        const { rows } = await c.query<{ s: string; n: string }>(
+          `SELECT n.nspname AS s, c.relname AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r'`);
+        for (const t of rows) {
+          if (pendingData.some((r) => r.startsWith(`${t.s} ${t.n} `))) await c.query(`TRUNCATE ${qualify(t.s, t.n)}`);
+        }
+      });
+    }
+    if (!state.started.includes(section)) { state.started.push(section); await save(); }
+    const listFile = join(o.dir, `.restore-${section}.list`);
+    // pg_restore --section picks the section's entries; we only leave out what already finished.
+    const keepIds = new Set(entries.filter((e) => !done.has(e.dumpId)).map((e) => e.dumpId));
+    await writeFile(listFile, list.split('\n').map((l) => {
+      const m = /^(\d+);/.exec(l);
+      return m && !keepIds.has(Number(m[1])) ? `;${l}` : l;
+    }).join('\n'));
+    const s0 = Date.now();
+    let itemsDone = inSection.length - todo.length;
+    const args = [...common, '-j', String(jobs), `--section=${section}`, '-L', listFile,
+      // An interrupted pre-data is redone from scratch: drop what it had created.
+      ...(resuming && section === 'pre-data' ? ['--clean', '--if-exists'] : []), o.dir];
+    let pending = Promise.resolve();
+    try {
+      await runTool(tool.path, args, target, `restore-${section}`, {
+        onStderrLine: (line) => {
+          const m = /finished item (\d+) (.*)$/.exec(line) ?? /processing item (\d+) (.*)$/.exec(line);
+          if (!m) return;
+          const id = Number(m[1]);
+          if (!done.has(id) && keepIds.has(id)) {
+            done.add(id);
+            state.itemsDone.push(id);
+            itemsDone++;
+            pending = pending.then(save);
+            o.onProgress?.({ section, itemsDone, itemsTotal: inSection.length, current: m[2] });
+          }
+        },
+      });
+    } catch (e) {
+      await pending;
+      if (e instanceof CutoverError && facts.major < dumpMajor) {
+        throw new CutoverError('E_CHILD', `${e.message}\n(the target runs PostgreSQL ${facts.major}, older than the dump's ${dumpMajor}: a downgrade may not restore)`, { cause: e });
+      }
+      throw e;
+    } finally {
+      await rm(listFile, { force: true });
+    }
+    await pending;
+    state.sectionsDone.push(section);
+    await save();
+    result.sections.push({ section, durationMs: Date.now() - s0, skipped: false, items: inSection.length });
+  }
+  result.durationMs = Date.now() - t0;
+  return result;
+}
+
+function sectionOf(desc: string): Section {
+  if (PRE.has(desc)) return 'pre-data';
+  if (DATA.has(desc)) return 'data';
+  return 'post-data';
+}

@@ -1,0 +1,59 @@
+/**
+ * Runs a PostgreSQL client tool (pg_dump, pg_restore, psql) through execa with credentials in the
+ * environment and a 0600 passfile. A failure becomes E_CHILD with the command line (no secrets: there are
+ * none in argv), the exit code, the duration and the tool's own stderr, scrubbed.
+ */
+import { execa } from 'execa';
+import { CutoverError } from '../errors.js';
+import { type ConnParams, scrub } from './conninfo.js';
+import { childCredentials } from './child-env.js';
+
+export interface ToolRun {
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+export interface RunToolOptions {
+  /** Called with each stderr line as it arrives (pg_dump/pg_restore --verbose progress). */
+  onStderrLine?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export async function runTool(path: string, args: string[], conn: ConnParams, step: string, opts: RunToolOptions = {}): Promise<ToolRun> {
+  const creds = await childCredentials(step, conn);
+  const t0 = Date.now();
+  const stderrLines: string[] = [];
+  try {
+    const child = execa(path, args, {
+      env: creds.env, extendEnv: true, reject: false, stdin: 'ignore', all: false, cancelSignal: opts.signal,
+      // LC_MESSAGES=C: the tool's messages are parsed for progress only, and shown to the user as-is.
+      lines: false,
+    });
+    let buf = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        stderrLines.push(line);
+        if (stderrLines.length > 400) stderrLines.splice(0, 200);
+        opts.onStderrLine?.(line);
+      }
+    });
+    const r = await child;
+    const durationMs = Date.now() - t0;
+    if (buf) stderrLines.push(buf);
+    if (r.exitCode !== 0 || r.isCanceled) {
+      const errors = stderrLines.filter((l) => !/^\S+: (dumping|processing|creating|finished|launching|reading|saving|last built-in|identifying|flagging|executing|restoring|connecting|implied data-only|entering|skipping|setting owner|saving)/.test(l));
+      const tail = (errors.length ? errors : stderrLines).slice(-15).join('\n');
+      throw new CutoverError('E_CHILD',
+        `${step}: ${r.isCanceled ? 'cancelled' : `exited with code ${r.exitCode ?? r.signal}`} after ${(durationMs / 1000).toFixed(1)} s: ${scrub(r.escapedCommand, [conn.password])}\n${scrub(tail, [conn.password])}`,
+        { details: { exitCode: r.exitCode, signal: r.signal, durationMs } });
+    }
+    return { stdout: String(r.stdout ?? ''), stderr: stderrLines.join('\n'), durationMs };
+  } finally {
+    await creds.cleanup();
+  }
+}
