@@ -133,7 +133,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
   try {
     // One exported snapshot for everything read from the source. A resumed copy tries the old one
     // (alive only if its exporter still is); otherwise it must take a new one, and says what that means.
-    const old = journal.get('snapshot')?.key;
+    const old = journal.entries.filter((e) => e.kind === 'snapshot').at(-1)?.key;
     if (old) {
       try {
         group = await openSnapshotGroup(source, 'copy', jobs, { snapshotId: old });
