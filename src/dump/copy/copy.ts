@@ -4,7 +4,8 @@
  * largest tables first, whole tables as TRUNCATE + COPY FREEZE in one transaction, big tables split into
  * key ranges. A table's indexes start the moment its data has landed (shared index pool); primary keys and
  * unique constraints are built as unique indexes and attached with ADD CONSTRAINT ... USING INDEX. Then
- * large objects, the rest of post-data (foreign keys, triggers, partition indexes), sequences, ANALYZE.
+ * ANALYZE per table in the same pool; then large objects, the rest of post-data (foreign keys, triggers,
+ * partition indexes), sequences.
  * Every finished unit is journaled: a killed copy resumes with only what was unfinished.
  *
  * Locks on the source: ACCESS SHARE only (COPY TO, pg_dump). The snapshot is held for the whole copy,
@@ -53,7 +54,7 @@ export interface CopyOptions extends SelectionOptions, RestoreDefaults {
 }
 
 export interface CopyProgress {
-  phase: 'schema' | 'data' | 'indexes' | 'large-objects' | 'post-data' | 'sequences' | 'analyze' | 'done';
+  phase: 'schema' | 'data' | 'indexes' | 'large-objects' | 'post-data' | 'sequences' | 'done';
   tablesDone: number;
   tablesTotal: number;
   /** Bytes streamed so far (COPY text), against the tables' on-disk size: a close estimate, not exact. */
@@ -190,8 +191,18 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
       const k = tableKey({ schema: i.schema, name: i.table });
       byTable.set(k, [...(byTable.get(k) ?? []), i]);
     }
+    // A table's indexes, then its ANALYZE, go to the shared index pool the moment its data has landed.
     const queueIndexes = (t: CopyTable) => {
-      for (const ix of byTable.get(tableKey(t)) ?? []) {
+      const mine = byTable.get(tableKey(t)) ?? [];
+      let left = mine.length;
+      const analyze = () => indexPool.add(async () => {
+        if (journal.has('analyze', tableKey(t))) return;
+        const c = freeIndex.pop()!;
+        try { await c.query(`ANALYZE ${qualify(t.schema, t.name)}`); } finally { freeIndex.push(c); }
+        await journal.record({ kind: 'analyze', key: tableKey(t) });
+      });
+      if (left === 0) analyze();
+      for (const ix of mine) {
         indexPool.add(async () => {
           const c = freeIndex.pop()!;
           try {
@@ -201,6 +212,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
           }
           progress.indexesDone++;
           report();
+          if (--left === 0) analyze();
         });
       }
     };
@@ -261,7 +273,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
     phases.push({ phase: 'data', side: 'both', durationMs: Date.now() - dataStart, concurrency: jobs });
     progress.phase = 'indexes';
     report();
-    await timed('indexes (after last table)', 'target', indexJobs, () => indexPool.drain());
+    await timed('indexes + analyze (after last table)', 'target', indexJobs, () => indexPool.drain());
     phases.push({ phase: 'data + indexes', side: 'both', durationMs: Date.now() - dataStart, concurrency: jobs + indexJobs });
 
     // 4. Large objects, in the snapshot.
@@ -288,18 +300,6 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
     progress.phase = 'sequences';
     report();
     summary.sequences = await timed('sequences', 'both', 1, () => copySequences(group!.leader, copyTargets[0]!));
-
-    // 7. ANALYZE, so the target plans well from its first query.
-    progress.phase = 'analyze';
-    report();
-    await timed('analyze', 'target', indexJobs, async () => {
-      if (journal.has('analyze')) return;
-      await mapLimit(tables, indexJobs, async (t) => {
-        const c = freeIndex.pop()!;
-        try { await c.query(`ANALYZE ${qualify(t.schema, t.name)}`); } finally { freeIndex.push(c); }
-      });
-      await journal.record({ kind: 'analyze', key: '' });
-    });
 
     summary.tables = tables.map((t) => {
       const s = tableStats.get(tableKey(t));

@@ -1,0 +1,76 @@
+/**
+ * Copy benchmark: on a generated database of about --gb GB, alternating rounds of
+ *   cutover copy (-j J), cutover dump + restore (-j J), pg_dump -Fd -j J + pg_restore -j J, and
+ *   pgcopydb clone --table-jobs J --index-jobs J (if installed: apt install pgcopydb),
+ * between two local PostgreSQL 15 servers. Prints each run, medians and ratios, and cutover copy's phases.
+ *   npx tsx bench/copy.ts --gb 3 --rounds 3 --jobs 2
+ */
+import { mkdtemp, rm, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { startClusters, stopAllClusters, createSampleDatabase } from '../src/testing/index.js';
+import { arg, report, timed, type Sample } from './lib.js';
+
+const gb = Number(arg('gb', '3'));
+const rounds = Number(arg('rounds', '3'));
+const jobs = arg('jobs', '2');
+const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+// Same settings on both servers for every method (durability off as in the test harness).
+const settings = { shared_buffers: '1GB', maintenance_work_mem: '1GB', max_wal_size: '8GB', checkpoint_timeout: '30min', max_connections: 100 };
+
+const [src, dst] = await startClusters([{ version: 15, settings }, { version: 15, settings }]);
+const work = await mkdtemp(join(tmpdir(), 'cutover-bench-'));
+try {
+  await src!.createDatabase('bench');
+  // ~820 bytes of table data per base row in the sample schema (measured), indexes excluded.
+  const rows = Math.round((gb * 1024 ** 3) / 820);
+  const t0 = Date.now();
+  await createSampleDatabase(src!.url('bench'), { rows });
+  // pgcopydb 0.10 (Debian bookworm) fails on identifiers containing double quotes (it does not escape
+  // them); the two tiny hostile-name tables are dropped so every tool copies the same database.
+  await src!.query('DROP SCHEMA "Ünïcode ""Schema""" CASCADE; DROP TABLE app."Table With Spaces & ""Quotes"""', [], 'bench');
+  console.log('note: hostile-name tables dropped for the benchmark (pgcopydb 0.10 cannot copy them)');
+  const size = (await src!.query<{ s: string }>(`SELECT pg_size_pretty(pg_database_size('bench')) s`)).rows[0]!.s;
+  console.log(`source: ${size} (rows=${rows}), generated in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+
+  const S = src!.url('bench'), T = dst!.url('bench');
+  const hasPgcopydb = (await execa('pgcopydb', ['--version'], { reject: false })).exitCode === 0;
+  const reset = async () => { await dst!.createDatabase('bench'); await rm(join(work, 'x'), { recursive: true, force: true }); };
+  const methods: Record<string, () => Promise<number>> = {
+    'cutover copy': () => timed('node', [CLI, 'copy', '--source', 'env:S', '--target', 'env:T', '-j', jobs, '--dir', join(work, 'x')], { S, T }),
+    'cutover dump+restore': async () =>
+      (await timed('node', [CLI, 'dump', '--source', 'env:S', '--dir', join(work, 'x'), '-j', jobs], { S })) +
+      (await timed('node', [CLI, 'restore', '--target', 'env:T', '--dir', join(work, 'x'), '-j', jobs], { T })),
+    'pg_dump+pg_restore': async () =>
+      (await timed('pg_dump', ['-d', S, '-Fd', '-j', jobs, '--no-owner', '--no-acl', '-f', join(work, 'x')])) +
+      (await timed('pg_restore', ['-d', T, '-j', jobs, '--no-owner', '--no-acl', join(work, 'x')])),
+    ...(hasPgcopydb ? {
+      pgcopydb: () => timed('pgcopydb', ['clone', '--source', S, '--target', T, '--table-jobs', jobs, '--index-jobs', jobs,
+        '--dir', join(work, 'x'), '--no-owner', '--no-acl'], {}, true),
+    } : {}),
+  };
+  if (!hasPgcopydb) console.log('pgcopydb not installed (apt install pgcopydb): left out');
+  const samples: Sample[] = [];
+  let lastSummary = '';
+  for (let round = 1; round <= rounds; round++) {
+    // Alternate the order each round so no method always runs on a warmer cache.
+    const order = Object.keys(methods);
+    if (round % 2 === 0) order.reverse();
+    for (const m of order) {
+      await reset();
+      const seconds = await methods[m]!();
+      samples.push({ method: m, round, seconds });
+      console.log(`round ${round}: ${m} ${seconds.toFixed(1)} s`);
+      if (m === 'cutover copy') lastSummary = await readFile(join(work, 'x', 'summary.json'), 'utf8');
+    }
+  }
+  console.log('\n' + report(samples, ['pg_dump+pg_restore', ...(hasPgcopydb ? ['pgcopydb'] : [])]));
+  const s = JSON.parse(lastSummary) as { phases: { phase: string; durationMs: number; concurrency: number }[] };
+  console.log('\ncutover copy phases (last run):');
+  for (const p of s.phases) console.log(`  ${p.phase.padEnd(28)} ${(p.durationMs / 1000).toFixed(1).padStart(6)} s  x${p.concurrency}`);
+} finally {
+  await stopAllClusters();
+  await rm(work, { recursive: true, force: true });
+}
