@@ -15,3 +15,8 @@ export { renderVerify } from './verify/render.js';
 export { copy, copyConnections, type CopyOptions, type CopySummary } from './dump/copy/copy.js';
 export { dump, requireCompleteDump, type DumpOptions } from './dump/dump.js';
 export { restore, type RestoreOptions } from './dump/restore.js';
+export { parseRunbook, loadRunbook } from './runbook/parse.js';
+export type { Runbook, Step, Marker, RunbookProblem } from './runbook/model.js';
+export { runRunbook, type RunOptions, type RunResult } from './runbook/runner.js';
+export { renderRunbook } from './runbook/render.js';
+export type { RunSummary, StepTiming } from './runbook/timings.js';

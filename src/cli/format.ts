@@ -17,6 +17,6 @@ export function humanDuration(ms: number): string {
   const s = ms / 1000;
   if (s < 60) return `${s.toFixed(1)} s`;
   const m = Math.floor(s / 60), rs = Math.round(s % 60);
-  if (m < 60) return `${m} min ${rs} s`;
-  return `${Math.floor(m / 60)} h ${m % 60} min`;
+  if (m < 60) return rs ? `${m} min ${rs} s` : `${m} min`;
+  return m % 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${Math.floor(m / 60)} h`;
 }

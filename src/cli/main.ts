@@ -7,6 +7,7 @@ import { registerDoctor } from './commands/doctor.js';
 import { registerDemo } from './commands/demo.js';
 import { registerVerify } from './commands/verify.js';
 import { registerCopy } from './commands/copy.js';
+import { registerRunbook } from './commands/runbook.js';
 
 const program = new Command();
 program
@@ -17,6 +18,7 @@ program
   .exitOverride();
 
 registerDoctor(program);
+registerRunbook(program);
 registerCopy(program);
 registerVerify(program);
 registerDemo(program);

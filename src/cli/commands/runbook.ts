@@ -1,0 +1,98 @@
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Command, Option } from 'commander';
+import { CutoverError, EXIT, describeError, isCutoverError } from '../../errors.js';
+import { loadRunbook } from '../../runbook/parse.js';
+import { renderRunbook, type RenderFormat } from '../../runbook/render.js';
+import { loadTimings, projectOutage, type RunSummary } from '../../runbook/timings.js';
+import { resolveConnections, type Mode } from '../../runbook/connections.js';
+import { runRunbook } from '../../runbook/runner.js';
+import { outageText, writeReport } from '../../runbook/report.js';
+import { parseDuration } from '../../runbook/duration.js';
+import type { Runbook } from '../../runbook/model.js';
+import { humanDuration, table } from '../format.js';
+
+export function stateDirFor(rb: Runbook, mode: Mode, base = '.cutover'): string {
+  const slug = rb.front.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 50) || 'runbook';
+  return join(base, slug, mode);
+}
+
+export function describePlan(rb: Runbook): string {
+  const rows = rb.steps.map((s) => [String(s.line), s.phase + (s.rollback ? ' (rollback)' : ''), s.id,
+    s.kind === 'action' ? `cutover ${s.action}` : s.kind === 'sql' ? `sql on ${s.on}` : s.kind, s.parallel ?? '', s.estimateMs !== undefined ? humanDuration(s.estimateMs) : '', s.title.length > 70 ? `${s.title.slice(0, 69)}…` : s.title]);
+  const o = projectOutage(rb, (s) => s.estimateMs);
+  const conn = (r: { env?: string; url?: string }) => (r.env ? `$${r.env}${process.env[r.env] ? '' : ' (not set here)'}` : 'URL in the runbook');
+  return [`${rb.front.name}: ${rb.steps.filter((s) => !s.rollback).length} step(s) in ${rb.phases.filter((p) => !/^rollback/i.test(p)).length} phase(s), ` +
+    `${rb.steps.filter((s) => s.rollback).length} rollback step(s)`,
+  `source ${conn(rb.front.connections.source)}, target ${conn(rb.front.connections.target)}` +
+    `${rb.front.connections.rehearsal ? `; rehearsal source ${conn(rb.front.connections.rehearsal.source)}, target ${conn(rb.front.connections.rehearsal.target)}` : ''}`,
+  '', table(['line', 'phase', 'id', 'kind', 'parallel', 'est.', 'title'], rows), '',
+  rb.markers.length ? `write outage: ${o.criticalPath.length} step(s) between the markers, estimated ${humanDuration(o.projectedMs)} (from est. notes)` +
+      `${o.budgetMs !== undefined ? ` of a ${humanDuration(o.budgetMs)} budget` : ''}` : 'no write outage marked'].join('\n');
+}
+
+interface RunFlags { yes?: boolean; resume?: boolean; fresh?: boolean; rollback?: boolean; stateDir?: string; timings?: string; renderer?: 'default' | 'simple' | 'verbose'; manualDuration?: string }
+
+async function runOrRehearse(file: string, mode: Mode, o: RunFlags): Promise<void> {
+  const rb = await loadRunbook(file);
+  const { source, target } = await resolveConnections(rb, mode);
+  const stateDir = o.stateDir ?? stateDirFor(rb, mode);
+  let timings: RunSummary | undefined;
+  const rehearsalSummary = join(stateDirFor(rb, 'rehearse'), 'summary.json');
+  if (o.timings) timings = await loadTimings(o.timings);
+  else if (mode === 'run' && existsSync(rehearsalSummary)) timings = await loadTimings(rehearsalSummary);
+  const manualDurationMs = o.manualDuration ? parseDuration(o.manualDuration) : undefined;
+  if (o.manualDuration && manualDurationMs === undefined) throw new CutoverError('E_USAGE', `--manual-duration "${o.manualDuration}" is not a duration`);
+  const r = await runRunbook({ runbook: rb, mode, source, target, stateDir, yes: o.yes, resume: o.resume, fresh: o.fresh, rollbackOnly: o.rollback, timings, manualDurationMs, renderer: o.renderer });
+  const lines = [`${mode === 'rehearse' ? 'rehearsal' : 'run'} ${r.outcome}${r.rolledBack ? ' (rollback ran)' : ''} in ${humanDuration(r.summary.durationMs)}; ${outageText(r.summary)}`,
+    `journal and summary.json in ${stateDir}`];
+  if (mode === 'rehearse') lines.push(`report: ${(await writeReport(stateDir, r.summary)).join(', ')}`);
+  process.stdout.write(lines.join('\n') + '\n');
+  if (r.outcome === 'interrupted') process.exitCode = EXIT.interrupted;
+  else if (r.outcome !== 'ok') {
+    process.stderr.write(`cutover: ${describeError(r.error)}\n`);
+    process.exitCode = isCutoverError(r.error) && r.error.exitCode !== EXIT.internal ? r.error.exitCode : EXIT.stepFailed;
+  }
+}
+
+export function registerRunbook(program: Command): void {
+  program.command('check <runbook>')
+    .description('validate a runbook (every problem at once, as FILE:LINE: message) and print the plan')
+    .action(async (file: string) => {
+      const rb = await loadRunbook(file);
+      process.stdout.write(describePlan(rb) + '\n');
+    });
+
+  program.command('render <runbook>')
+    .description('the runbook as a checklist to tick, in Markdown or one printable HTML file, with expected durations')
+    .addOption(new Option('--format <format>', 'output format').choices(['md', 'html']).default('md'))
+    .option('--timings <summary.json>', 'durations from a rehearsal (default: the last rehearsal of this runbook, if any)')
+    .option('-o, --output <file>', 'write to a file instead of stdout')
+    .action(async (file: string, o: { format: RenderFormat; timings?: string; output?: string }) => {
+      const rb = await loadRunbook(file);
+      const last = join(stateDirFor(rb, 'rehearse'), 'summary.json');
+      const timings = o.timings ? await loadTimings(o.timings) : existsSync(last) ? await loadTimings(last) : undefined;
+      const text = renderRunbook(rb, o.format, timings);
+      if (o.output) await writeFile(o.output, text);
+      else process.stdout.write(text);
+    });
+
+  const runFlags = (c: Command) => c
+    .option('-y, --yes', 'confirm manual steps (and the rollback after a failure) without asking')
+    .option('--resume', 'continue the last run from its journal, skipping finished steps')
+    .option('--fresh', 'start over (the old journal is kept aside)')
+    .option('--state-dir <dir>', 'journal, work files and summary.json (default .cutover/<name>/<mode>)')
+    .option('--timings <summary.json>', 'rehearsal timings for ETAs and overrun warnings')
+    .addOption(new Option('--renderer <name>', 'task list style (default: live on a terminal, plain lines otherwise)').choices(['default', 'simple', 'verbose']));
+
+  runFlags(program.command('run <runbook>'))
+    .description('run the runbook against the production connections as a live task list')
+    .option('--rollback', 'run only the Rollback phase')
+    .action((file: string, o: RunFlags) => runOrRehearse(file, 'run', o));
+
+  runFlags(program.command('rehearse <runbook>'))
+    .description('run the runbook against the rehearsal connections, timing every step; writes summary.json and a report')
+    .option('--manual-duration <duration>', 'time counted for an auto-confirmed manual step without (est. ...)', '0s')
+    .action((file: string, o: RunFlags) => runOrRehearse(file, 'rehearse', o));
+}

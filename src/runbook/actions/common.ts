@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { withClient } from '../../pg/connect.js';
+import { withPgpass } from '../../pg/pgpass.js';
+import { serverFacts } from '../../pg/facts.js';
+import { capacity, type Capacity } from '../../budget/capacity.js';
+import { autoJobs, type Demand } from '../../budget/auto.js';
+import type { ActionContext } from './types.js';
+
+export const jobsOption = z.union([z.literal('auto'), z.number().int().min(1).max(64)], { error: 'must be "auto" or a whole number from 1 to 64' }).default('auto');
+export const nameList = z.array(z.string().min(1)).optional();
+export const selection = {
+  schemas: nameList, exclude_schemas: nameList, tables: nameList, exclude_tables: nameList,
+};
+
+export async function capacities(ctx: ActionContext, sides: { source?: boolean; target?: boolean }): Promise<{ source?: Capacity; target?: Capacity }> {
+  const one = async (side: 'source' | 'target') =>
+    withClient(await withPgpass(ctx[side]), `${ctx.stepId}/budget`, async (c) => capacity(await serverFacts(c), ctx.headroom));
+  const [s, t] = await Promise.all([sides.source ? one('source') : undefined, sides.target ? one('target') : undefined]);
+  return { source: s, target: t };
+}
+
+/** Resolves `jobs: auto` from what both sides have available now. */
+export async function resolveJobs(ctx: ActionContext, action: string, jobs: number | 'auto', demand: Demand): Promise<number> {
+  if (jobs !== 'auto') return jobs;
+  const caps = await capacities(ctx, { source: demand.source(1) > 0, target: demand.target(1) > 0 });
+  const j = autoJobs(action, demand, caps.source, caps.target);
+  ctx.log(`${action}: jobs auto -> ${j} (available: source ${caps.source?.available ?? '-'}, target ${caps.target?.available ?? '-'})`);
+  return j;
+}

@@ -1,0 +1,33 @@
+import { join } from 'node:path';
+import { z } from 'zod';
+import { copy } from '../../dump/copy/copy.js';
+import { DEMANDS } from '../../budget/auto.js';
+import { humanBytes } from '../../cli/format.js';
+import { defineAction } from './types.js';
+import { jobsOption, resolveJobs, selection } from './common.js';
+
+export const copyAction = defineAction({
+  name: 'copy',
+  description: 'stream every table source -> target (COPY to COPY), indexes as tables land, constraints, sequences, ANALYZE',
+  schema: z.strictObject({
+    jobs: jobsOption,
+    index_jobs: z.number().int().min(1).optional(),
+    split_tables_larger_than_mb: z.number().min(0).default(256),
+    ...selection,
+  }),
+  async run(ctx, o) {
+    const jobs = await resolveJobs(ctx, 'copy', o.jobs, DEMANDS.copy);
+    const s = await copy({
+      source: ctx.source, target: ctx.target, dir: join(ctx.stateDir, `copy-${ctx.stepId}`), resume: true, jobs, indexJobs: o.index_jobs ?? jobs,
+      splitTablesLargerThan: o.split_tables_larger_than_mb * 1024 * 1024,
+      schemas: o.schemas, excludeSchemas: o.exclude_schemas, tables: o.tables, excludeTables: o.exclude_tables,
+      onNote: (m) => ctx.log(m),
+      onProgress: (p) => ctx.progress(`${p.phase}: tables ${p.tablesDone}/${p.tablesTotal}, ${humanBytes(p.bytesDone)} of ~${humanBytes(p.bytesTotal)}, indexes ${p.indexesDone}/${p.indexesTotal}`),
+    });
+    return {
+      rows: s.tables.reduce((n, t) => n + t.rows, 0), bytes: s.tables.reduce((n, t) => n + t.bytes, 0),
+      connections: s.connections, concurrency: jobs, phases: s.phases,
+      summary: `${s.tables.length} tables, ${s.indexes} indexes, ${s.sequences} sequences`,
+    };
+  },
+});

@@ -1,0 +1,11 @@
+/** The actions a `cutover <action>` block can run. */
+import type { Action } from './types.js';
+import { copyAction } from './copy.js';
+import { dumpAction, restoreAction } from './dump-restore.js';
+import { verifyAction } from './verify.js';
+import { budgetAction, doctorAction, waitForAction } from './checks.js';
+
+export const ACTIONS: ReadonlyMap<string, Action> = new Map<string, Action>(
+  [doctorAction, budgetAction, dumpAction, restoreAction, copyAction, verifyAction, waitForAction].map((a) => [a.name, a as unknown as Action]),
+);
+export type { Action, ActionContext, StepOutputs } from './types.js';

@@ -1,0 +1,39 @@
+import type { z } from 'zod';
+import type { ConnParams } from '../../pg/conninfo.js';
+import type { Headroom } from '../../budget/capacity.js';
+
+export interface ActionContext {
+  stepId: string;
+  source: ConnParams;
+  target: ConnParams;
+  /** Where the run keeps its files (journal, dumps, copy work dirs). */
+  stateDir: string;
+  headroom: Headroom;
+  signal: AbortSignal;
+  /** Live one-line progress for the task list. */
+  progress(text: string): void;
+  /** A line worth keeping in the log. */
+  log(text: string): void;
+}
+
+/** Key outputs of a step, kept in the journal and the rehearsal summary. */
+export interface StepOutputs {
+  rows?: number;
+  bytes?: number;
+  /** Connections the step held at most, per side. */
+  connections?: { source: number; target: number };
+  concurrency?: number;
+  summary?: string;
+  [key: string]: unknown;
+}
+
+export interface Action<S extends z.ZodType = z.ZodType> {
+  name: string;
+  description: string;
+  schema: S;
+  run(ctx: ActionContext, options: z.infer<S>): Promise<StepOutputs>;
+}
+
+export function defineAction<S extends z.ZodType>(a: Action<S>): Action<S> {
+  return a;
+}

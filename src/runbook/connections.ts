@@ -1,0 +1,30 @@
+/** Resolves the runbook's connection references (env var names or password-less URLs) for a mode. */
+import { CutoverError } from '../errors.js';
+import { type ConnParams, parseConnString } from '../pg/conninfo.js';
+import { withPgpass } from '../pg/pgpass.js';
+import type { ConnectionRef, Runbook } from './model.js';
+
+export type Mode = 'run' | 'rehearse';
+
+function resolveRef(ref: ConnectionRef, label: string, env: NodeJS.ProcessEnv): ConnParams {
+  if (ref.env) {
+    const v = env[ref.env];
+    if (!v) throw new CutoverError('E_USAGE', `${label}: environment variable ${ref.env} is not set`, { hint: `export ${ref.env}=postgres://user@host:5432/db (password in ~/.pgpass or PGPASSWORD)` });
+    return parseConnString(v, { env });
+  }
+  return parseConnString(ref.url!, { env });
+}
+
+export async function resolveConnections(rb: Runbook, mode: Mode, env: NodeJS.ProcessEnv = process.env): Promise<{ source: ConnParams; target: ConnParams }> {
+  const refs = mode === 'rehearse' ? rb.front.connections.rehearsal : rb.front.connections;
+  if (!refs) {
+    throw new CutoverError('E_RUNBOOK', `${rb.file}: no connections.rehearsal in the front matter`, {
+      hint: 'add connections: rehearsal: { source: env:REHEARSAL_SOURCE_URL, target: env:REHEARSAL_TARGET_URL }',
+    });
+  }
+  const prefix = mode === 'rehearse' ? 'connections.rehearsal' : 'connections';
+  return {
+    source: await withPgpass(resolveRef(refs.source, `${prefix}.source`, env)),
+    target: await withPgpass(resolveRef(refs.target, `${prefix}.target`, env)),
+  };
+}

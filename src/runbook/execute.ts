@@ -1,0 +1,57 @@
+/** Runs one executable step: sql on a side, sh with the connections in its environment, or an action. */
+import { execa } from 'execa';
+import { CutoverError } from '../errors.js';
+import { scrub } from '../pg/conninfo.js';
+import { withClient } from '../pg/connect.js';
+import { childCredentials } from '../pg/child-env.js';
+import { sqlStateOf } from '../pg/sqlstate.js';
+import { ACTIONS, type ActionContext, type StepOutputs } from './actions/index.js';
+import type { Step } from './model.js';
+
+export async function executeStep(step: Step, ctx: ActionContext): Promise<StepOutputs> {
+  const secrets = [ctx.source.password, ctx.target.password];
+  if (step.kind === 'sql') {
+    const side = step.on ?? 'source';
+    try {
+      return await withClient(ctx[side], step.id, async (c) => {
+        const res = await c.query(step.body);
+        const results = Array.isArray(res) ? res : [res];
+        const last = [...results].reverse().find((r) => r.rows?.length) ?? results.at(-1)!;
+        const shown = (last.rows ?? []).slice(0, 5).map((r: Record<string, unknown>) => Object.entries(r).map(([k, v]) => `${k}=${v === null ? 'NULL' : String(v)}`).join(' '));
+        for (const l of shown) ctx.log(l);
+        return { rows: last.rowCount ?? 0, connections: { source: side === 'source' ? 1 : 0, target: side === 'target' ? 1 : 0 }, summary: shown[0] };
+      });
+    } catch (e) {
+      if (e instanceof CutoverError) throw e;
+      const state = sqlStateOf(e);
+      throw new CutoverError('E_SQL', `sql on ${side} failed${state ? ` (SQLSTATE ${state})` : ''}: ${scrub((e as Error).message, secrets)}`, { cause: e });
+    }
+  }
+  if (step.kind === 'sh') {
+    const creds = await childCredentials(step.id, undefined, [
+      { params: ctx.source, urlVar: 'SOURCE_URL' }, { params: ctx.target, urlVar: 'TARGET_URL' },
+    ]);
+    try {
+      const child = execa('sh', ['-c', step.body], { env: { ...creds.env, CUTOVER_STATE_DIR: ctx.stateDir }, extendEnv: true, all: true, reject: false, cancelSignal: ctx.signal, stdin: 'ignore' });
+      child.all?.on('data', (d: Buffer) => {
+        const lines = d.toString().split('\n').filter(Boolean);
+        for (const l of lines) ctx.progress(scrub(l, secrets));
+      });
+      const r = await child;
+      const out = scrub(String(r.all ?? ''), secrets).trimEnd();
+      if (r.exitCode !== 0 || r.isCanceled) {
+        throw new CutoverError('E_CHILD', `sh step exited with ${r.isCanceled ? 'cancellation' : `code ${r.exitCode ?? r.signal}`} after ${(r.durationMs / 1000).toFixed(1)} s:\n${out.split('\n').slice(-15).join('\n')}`);
+      }
+      const lines = out.split('\n').filter(Boolean);
+      for (const l of lines.slice(-5)) ctx.log(l);
+      return { summary: lines.at(-1), connections: { source: 0, target: 0 } };
+    } finally {
+      await creds.cleanup();
+    }
+  }
+  if (step.kind === 'action') {
+    const action = ACTIONS.get(step.action!)!;
+    return action.run(ctx, step.options as never);
+  }
+  throw new CutoverError('E_INTERNAL', `executeStep: ${step.kind} steps are confirmed, not executed`);
+}

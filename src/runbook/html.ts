@@ -1,0 +1,24 @@
+/** Small helpers for the self-contained, printable HTML files (checklist, rehearsal report). */
+export function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+const CSS = `
+body{font:14px/1.45 -apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1d2125;max-width:60rem;margin:2rem auto;padding:0 1rem}
+h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;border-bottom:2px solid #d0d7de;padding-bottom:.2rem;margin-top:1.8rem}
+.meta{color:#57606a}.total{color:#57606a;font-weight:normal;font-size:.9rem;float:right}
+ul.steps{list-style:none;padding-left:0}ul.steps li{margin:.6rem 0;page-break-inside:avoid}
+input[type=checkbox]{transform:scale(1.3);margin-right:.5rem;vertical-align:middle}
+.kind{font:12px ui-monospace,Menlo,Consolas,monospace;background:#eef1f4;border-radius:4px;padding:1px 5px;margin-left:.4rem}
+.exp{color:#57606a;font-size:.9rem;margin-left:.4rem}
+pre{background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:.5rem .7rem;overflow:auto;font-size:12px;margin:.3rem 0 0 1.9rem}
+.marker{background:#fff4e5;border-left:4px solid #d97706;padding:.4rem .7rem;margin:.8rem 0;font-weight:600}
+.ok{color:#1a7f37}.bad{color:#cf222e}
+table{border-collapse:collapse;width:100%;font-size:13px}th,td{border-bottom:1px solid #d0d7de;padding:3px 6px;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.rollback h2{border-color:#cf222e}
+@media print{body{margin:0;max-width:none}pre{white-space:pre-wrap}a{color:inherit}}
+`;
+
+export function page(title: string, body: string): string {
+  return `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>\n<style>${CSS}</style></head>\n<body>\n${body}\n</body></html>\n`;
+}

@@ -1,0 +1,73 @@
+/** The parsed runbook: front matter, phases, steps, outage markers. */
+export type StepKind = 'manual' | 'sql' | 'sh' | 'action';
+export type Side = 'source' | 'target';
+
+export interface ConnectionRef {
+  /** Environment variable holding the connection string (preferred: no secret in the file). */
+  env?: string;
+  /** A URL or key=value string without a password (validated). */
+  url?: string;
+}
+
+export interface FrontMatter {
+  name: string;
+  connections: { source: ConnectionRef; target: ConnectionRef; rehearsal?: { source: ConnectionRef; target: ConnectionRef } };
+  /** Milliseconds of write outage allowed. */
+  downtimeBudgetMs?: number;
+  /** Connections kept free for the application on each side: a count or "20%". */
+  headroom?: number | string;
+  /** Steps of one parallel group run at most this many at once. */
+  maxParallel: number;
+  /** Default options per action, merged under each step's own. */
+  defaults: Record<string, Record<string, unknown>>;
+}
+
+export interface Step {
+  id: string;
+  index: number;
+  phase: string;
+  rollback: boolean;
+  title: string;
+  kind: StepKind;
+  /** 1-based line in the runbook file. */
+  line: number;
+  /** For 'action': e.g. "copy", "verify". */
+  action?: string;
+  /** Validated options (actions) merged with defaults. */
+  options: Record<string, unknown>;
+  /** For sql: which side. For sh: unused. */
+  on?: Side;
+  /** SQL text or shell script (sql/sh), the YAML source (action), or the checklist text (manual). */
+  body: string;
+  /** Steps sharing a group name and adjacent run concurrently. */
+  parallel?: string;
+  /** "(est. 5 min)" from the text, if any. */
+  estimateMs?: number;
+  /** sha256 of what the step does: a finished step whose hash changed blocks resume. */
+  hash: string;
+}
+
+export interface Marker {
+  kind: 'writes-stopped' | 'writes-resumed';
+  line: number;
+  /** The marker sits before the step with this index (steps.length if at the end). */
+  beforeStep: number;
+}
+
+export interface Runbook {
+  file: string;
+  front: FrontMatter;
+  steps: Step[];
+  markers: Marker[];
+  phases: string[];
+}
+
+export interface RunbookProblem {
+  file: string;
+  line: number;
+  message: string;
+}
+
+export function formatProblem(p: RunbookProblem): string {
+  return `${p.file}:${p.line}: ${p.message}`;
+}

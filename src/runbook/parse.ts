@@ -1,0 +1,249 @@
+/**
+ * Markdown runbook -> Runbook. Headings (##) are phases; fenced blocks are executable steps
+ * (`cutover <action> {attrs}` with YAML options, `sql {on=source}`, `sh`); checklist items `- [ ] ...`
+ * are manual steps, or give their title to the fenced block inside them; HTML comments
+ * `<!-- cutover: writes-stopped -->` / `writes-resumed` delimit the write outage. Everything is checked in
+ * one pass and every problem is reported as FILE:LINE: message.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import MarkdownIt from 'markdown-it';
+import { CutoverError } from '../errors.js';
+import { ACTIONS } from './actions/index.js';
+import { estimateIn } from './duration.js';
+import { checkFrontMatter, lineOf, parseYaml, type Located } from './front-matter.js';
+import { type Marker, type Runbook, type RunbookProblem, type Step, formatProblem } from './model.js';
+
+const md = new MarkdownIt('commonmark');
+const EXEC_LANGS = new Set(['sql', 'sh', 'bash', 'shell', 'cutover']);
+const ATTRS = new Set(['id', 'on', 'parallel']);
+const MARKER_RE = /<!--\s*cutover:\s*([a-z-]+)\s*-->/g;
+
+export interface ParseResult { runbook?: Runbook; problems: RunbookProblem[] }
+
+export async function loadRunbook(path: string): Promise<Runbook> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new CutoverError('E_USAGE', `cannot read runbook ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const r = parseRunbook(text, path);
+  if (!r.runbook) {
+    throw new CutoverError('E_RUNBOOK', `${r.problems.length} problem(s) in ${basename(path)}:\n${r.problems.map(formatProblem).join('\n')}`, {
+      hint: 'fix them and run `cutover check` again; nothing was run',
+    });
+  }
+  return r.runbook;
+}
+
+function parseInfo(info: string): { lang: string; words: string[]; attrs: Record<string, string>; bad: string[] } {
+  const brace = /\{([^}]*)\}\s*$/.exec(info);
+  const head = (brace ? info.slice(0, brace.index) : info).trim().split(/\s+/).filter(Boolean);
+  const attrs: Record<string, string> = {};
+  const bad: string[] = [];
+  if (brace) {
+    const re = /([A-Za-z_][\w-]*)\s*=\s*("([^"]*)"|'([^']*)'|[^\s"']+)/g;
+    const seen = brace[1]!.replace(re, (...g: string[]) => { attrs[g[1]!] = g[3] ?? g[4] ?? g[2]!; return ''; }).trim();
+    if (seen) bad.push(`cannot read "${seen}" in {...}: use key=value`);
+  }
+  return { lang: (head[0] ?? '').toLowerCase(), words: head.slice(1), attrs, bad };
+}
+
+function slug(s: string): string {
+  return s.toLowerCase().normalize('NFKD').replace(/[\u0300-\u036f]/g, '').replace(/\(est\.?[^)]*\)/g, '')
+    .replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'step';
+}
+
+function cleanTitle(s: string): string {
+  return s.replace(/^\[[ xX]\]\s*/, '').replace(MARKER_RE, '').replace(/\(est\.?[^)]*\)/gi, '').replace(/\s+/g, ' ')
+    .replace(/\s+([.:;,])/g, '$1').replace(/[:\s]+$/, '').trim();
+}
+
+export function parseRunbook(text: string, file = 'runbook.md'): ParseResult {
+  const name = basename(file);
+  const problems: RunbookProblem[] = [];
+  const add = (line: number, message: string) => problems.push({ file: name, line, message });
+
+  // Front matter: a leading --- ... --- block (YAML).
+  const fm = /^---\r?\n([\s\S]*?)\r?\n---[ \t]*(\r?\n|$)/.exec(text);
+  let front: Runbook['front'] | undefined;
+  let bodyOffset = 0;
+  let body = text;
+  if (!fm) {
+    add(1, 'no front matter: start the file with a --- YAML block (name, connections: source, target)');
+  } else {
+    const r = checkFrontMatter(fm[1]!, 1);
+    r.problems.forEach((p: Located) => add(p.line, p.message));
+    front = r.front;
+    bodyOffset = fm[0].split('\n').length - 1;
+    body = text.slice(fm[0].length);
+  }
+
+  const tokens = md.parse(body, {});
+  const steps: Step[] = [];
+  const markers: Marker[] = [];
+  const phases: string[] = [];
+  const ids = new Map<string, number>();
+  let phase = '';
+  let rollback = false;
+  let heading = '';
+  let lastParagraph: { text: string; endLine: number; level: number } | undefined;
+  let pendingCheck: { text: string; line: number; used: boolean; extra: string[] } | undefined;
+  let listDepth = 0;
+  const checkStack: (typeof pendingCheck)[] = [];
+  const lineOfTok = (map: [number, number] | null | undefined) => (map ? map[0] + 1 + bodyOffset : bodyOffset + 1);
+
+  const addStep = (s: Omit<Step, 'index' | 'id' | 'hash' | 'phase' | 'rollback'> & { explicitId?: string }) => {
+    if (!phase) add(s.line, 'a step before the first ## phase heading: put it under a phase (e.g. ## Pre-checks)');
+    let id = s.explicitId ?? slug(s.title);
+    if (s.explicitId) {
+      // Explicit ids were registered (and duplicates reported) when their block was read.
+      if (!/^[A-Za-z0-9][\w.-]*$/.test(id)) add(s.line, `id "${id}": use letters, digits, -, _ and .`);
+    } else {
+      for (let n = 2; ids.has(id); n++) id = `${slug(s.title)}-${n}`;
+    }
+    ids.set(id, s.line);
+    const { explicitId: _e, ...rest } = s;
+    void _e;
+    const hash = createHash('sha256').update(JSON.stringify({ k: s.kind, a: s.action, o: s.options, on: s.on, b: s.body })).digest('hex').slice(0, 16);
+    steps.push({ ...rest, id, index: steps.length, phase, rollback, hash });
+  };
+
+  const scanMarkers = (content: string, line: number) => {
+    for (const m of content.matchAll(MARKER_RE)) {
+      const kind = m[1];
+      if (kind !== 'writes-stopped' && kind !== 'writes-resumed') {
+        add(line, `unknown marker "cutover: ${kind}": use writes-stopped or writes-resumed`);
+        continue;
+      }
+      markers.push({ kind, line, beforeStep: steps.length });
+    }
+  };
+
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    switch (t.type) {
+      case 'heading_open': {
+        const textTok = tokens[i + 1]!;
+        const title = textTok.content.trim();
+        if (t.tag === 'h2') {
+          phase = title;
+          rollback = /^rollback\b/i.test(title);
+          if (phases.includes(title)) add(lineOfTok(t.map), `duplicate phase "${title}"`);
+          phases.push(title);
+          heading = '';
+        } else if (t.tag !== 'h1') heading = title;
+        lastParagraph = undefined;
+        break;
+      }
+      case 'bullet_list_open': case 'ordered_list_open': listDepth++; break;
+      case 'bullet_list_close': case 'ordered_list_close': listDepth--; break;
+      case 'list_item_open': checkStack.push(pendingCheck); pendingCheck = undefined; break;
+      case 'list_item_close': {
+        if (pendingCheck && !pendingCheck.used) {
+          const title = cleanTitle(pendingCheck.text);
+          addStep({ kind: 'manual', title, line: pendingCheck.line, options: {}, body: [pendingCheck.text.replace(/^\[[ xX]\]\s*/, ''), ...pendingCheck.extra].join('\n').replace(MARKER_RE, '').trim(), estimateMs: estimateIn(pendingCheck.text) });
+        }
+        pendingCheck = checkStack.pop();
+        break;
+      }
+      case 'inline': {
+        scanMarkers(t.content, lineOfTok(t.map));
+        if (tokens[i - 1]?.type === 'paragraph_open') {
+          if (listDepth > 0 && /^\[[ xX]\]\s/.test(t.content) && pendingCheck === undefined && tokens[i - 2]?.type === 'list_item_open') {
+            pendingCheck = { text: t.content, line: lineOfTok(t.map), used: false, extra: [] };
+          }
+          lastParagraph = { text: t.content, endLine: t.map ? t.map[1] : -1, level: tokens[i - 1]!.level };
+        }
+        break;
+      }
+      case 'html_block': scanMarkers(t.content, lineOfTok(t.map)); break;
+      case 'fence': {
+        const line = lineOfTok(t.map);
+        const info = parseInfo(t.info);
+        if (!EXEC_LANGS.has(info.lang)) {
+          // Not executable: part of the surrounding checklist item's text, if any.
+          if (pendingCheck) pendingCheck.extra.push('```' + t.info + '\n' + t.content + '```');
+          break;
+        }
+        info.bad.forEach((b) => add(line, b));
+        for (const k of Object.keys(info.attrs)) if (!ATTRS.has(k)) add(line, `unknown attribute "${k}" (known: ${[...ATTRS].join(', ')})`);
+        // A paragraph right above the block (same nesting, at most one blank line between) describes it.
+        const para = lastParagraph && t.map && lastParagraph.level === t.level && t.map[0] - lastParagraph.endLine <= 1 ? lastParagraph.text : undefined;
+        const precedingPara = para !== undefined ? cleanTitle(para) : undefined;
+        const titleText = pendingCheck && !pendingCheck.used ? cleanTitle(pendingCheck.text) : precedingPara ?? heading;
+        const estimateMs = estimateIn(pendingCheck?.text ?? para ?? heading ?? '');
+        if (pendingCheck) pendingCheck.used = true;
+        if (info.attrs.id !== undefined && ids.has(info.attrs.id)) {
+          add(line, `duplicate id "${info.attrs.id}" (also at line ${ids.get(info.attrs.id)})`);
+        } else if (info.attrs.id !== undefined) ids.set(info.attrs.id, line);
+        const common = { line, explicitId: info.attrs.id, parallel: info.attrs.parallel, estimateMs };
+        if (info.lang === 'cutover') {
+          const actionName = info.words[0];
+          const action = actionName ? ACTIONS.get(actionName) : undefined;
+          if (!actionName || !action) {
+            add(line, `${actionName ? `unknown action "${actionName}"` : 'missing action after "cutover"'} (known: ${[...ACTIONS.keys()].join(', ')})`);
+            break;
+          }
+          if (info.attrs.on) add(line, `"on" is for sql blocks; cutover ${actionName} uses both connections`);
+          const y = parseYaml(t.content, line);
+          y.problems.forEach((p) => add(p.line, p.message));
+          if (y.problems.length) break;
+          const own = (y.doc.toJS() ?? {}) as unknown;
+          if (typeof own !== 'object' || own === null || Array.isArray(own)) { add(line + 1, `options of cutover ${actionName} must be a YAML mapping`); break; }
+          const merged = { ...(front?.defaults[actionName] ?? {}), ...(own as Record<string, unknown>) };
+          const parsed = action.schema.safeParse(merged);
+          if (!parsed.success) {
+            for (const issue of parsed.error.issues) {
+              const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+              const where = path.join('.');
+              const msg = issue.code === 'unrecognized_keys'
+                ? `cutover ${actionName}: unknown option(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`
+                : `cutover ${actionName}: ${where ? `${where}: ` : ''}${issue.message}`;
+              const keyLine = issue.code === 'unrecognized_keys' ? lineOf(y.doc, y.lc, [issue.keys[0]!], line) : lineOf(y.doc, y.lc, path, line);
+              add(keyLine, msg);
+            }
+            break;
+          }
+          addStep({ ...common, kind: 'action', action: actionName, title: titleText || `cutover ${actionName}`, options: parsed.data as Record<string, unknown>, body: t.content });
+        } else if (info.lang === 'sql') {
+          const on = info.attrs.on;
+          if (on !== 'source' && on !== 'target') add(line, on ? `sql {on=${on}}: on must be source or target` : 'sql block without {on=source} or {on=target}');
+          if (!t.content.trim()) add(line, 'empty sql block');
+          addStep({ ...common, kind: 'sql', on: on === 'target' ? 'target' : 'source', title: titleText || `SQL on ${on ?? '?'}`, options: {}, body: t.content });
+        } else {
+          if (info.attrs.on) add(line, '"on" is for sql blocks: a sh step gets SOURCE_URL and TARGET_URL');
+          if (!t.content.trim()) add(line, 'empty sh block');
+          addStep({ ...common, kind: 'sh', title: titleText || 'shell', options: {}, body: t.content });
+        }
+        break;
+      }
+      default: break;
+    }
+  }
+
+  // Parallel groups: adjacent steps only, no manual steps (a prompt cannot share the terminal).
+  for (const s of steps) {
+    if (!s.parallel) continue;
+    if (s.kind === 'manual') add(s.line, `manual step "${s.title}" cannot be in parallel group "${s.parallel}"`);
+    const members = steps.filter((x) => x.parallel === s.parallel);
+    const contiguous = members.every((m, k) => k === 0 || m.index === members[k - 1]!.index + 1);
+    if (!contiguous && members[0] === s) add(s.line, `parallel group "${s.parallel}": its steps must be next to each other`);
+  }
+  const stopped = markers.filter((m) => m.kind === 'writes-stopped');
+  const resumed = markers.filter((m) => m.kind === 'writes-resumed');
+  if (stopped.length > 1) add(stopped[1]!.line, 'writes-stopped appears more than once');
+  if (resumed.length > 1) add(resumed[1]!.line, 'writes-resumed appears more than once');
+  if (resumed[0] && !stopped[0]) add(resumed[0].line, 'writes-resumed without an earlier writes-stopped');
+  if (stopped[0] && resumed[0] && resumed[0].line < stopped[0].line) add(resumed[0].line, 'writes-resumed comes before writes-stopped');
+  if (stopped[0] && !resumed[0]) add(stopped[0].line, 'writes-stopped without a writes-resumed: mark where writes come back');
+  const rb = phases.filter((p) => /^rollback\b/i.test(p));
+  if (rb.length > 1) add(1, 'more than one Rollback phase');
+  if (front && !steps.some((s) => !s.rollback)) add(bodyOffset + 1, 'no steps: add checklist items or fenced blocks under ## phases');
+
+  problems.sort((a, b) => a.line - b.line);
+  if (problems.length || !front) return { problems };
+  return { runbook: { file, front, steps, markers, phases }, problems };
+}

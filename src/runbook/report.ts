@@ -1,0 +1,52 @@
+/**
+ * The rehearsal report: a table per step like pgcopydb's summary (phase, side, duration, rows, bytes,
+ * connections, concurrency), the projected and measured write outage against the budget with its critical
+ * path, and the SVG timeline (embedded in the HTML, a separate file beside the Markdown).
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { humanBytes, humanDuration } from '../cli/format.js';
+import { esc, page } from './html.js';
+import type { RunSummary, StepTiming } from './timings.js';
+import { timelineSvg } from './timeline-svg.js';
+
+const cols = ['phase', 'step', 'side', 'duration', 'rows', 'bytes', 'conn. (src/tgt)', 'concurrency', 'outcome'];
+function cells(t: StepTiming): string[] {
+  return [t.phase, t.title, t.side, `${humanDuration(t.durationMs)}${t.simulated ? ' (stated)' : ''}`, t.rows !== undefined ? String(t.rows) : '',
+    t.bytes !== undefined ? humanBytes(t.bytes) : '', t.connections ? `${t.connections.source}/${t.connections.target}` : '',
+    t.concurrency !== undefined ? String(t.concurrency) : '', t.outcome];
+}
+
+export function outageText(s: RunSummary): string {
+  const o = s.outage;
+  if (!o.outageIds?.length) return 'No write outage is marked in the runbook.';
+  const budget = o.budgetMs !== undefined ? ` against a budget of ${humanDuration(o.budgetMs)}: ${o.withinBudget ? 'within budget' : `OVER BUDGET by ${humanDuration(o.projectedMs - o.budgetMs)}`}` : '';
+  return `Projected write outage ${humanDuration(o.projectedMs)}${budget}${o.measuredMs !== undefined ? ` (measured in this ${s.mode === 'rehearse' ? 'rehearsal' : 'run'}: ${humanDuration(o.measuredMs)})` : ''}. Critical path: ${o.criticalPath.join(' → ')}.`;
+}
+
+export function reportMarkdown(s: RunSummary): string {
+  return [`# ${s.name}: ${s.mode === 'rehearse' ? 'rehearsal' : 'run'} report`, '',
+    `${s.startedAt.slice(0, 19).replace('T', ' ')} UTC, ${humanDuration(s.durationMs)} in all, outcome **${s.outcome}**.`, '',
+    `**${outageText(s)}**`, '', '![timeline](timeline.svg)', '',
+    `| ${cols.join(' | ')} |`, `|${cols.map(() => '---').join('|')}|`,
+    ...s.steps.map((t) => `| ${cells(t).map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`), '',
+    '## Phases', '', '| phase | duration |', '|---|---|', ...s.phases.map((p) => `| ${p.phase} | ${humanDuration(p.durationMs)} |`), ''].join('\n');
+}
+
+export function reportHtml(s: RunSummary): string {
+  const rows = s.steps.map((t) => `<tr class="${t.outcome === 'ok' ? '' : 'bad'}">${cells(t).map((c, i) => `<td${i >= 3 && i <= 7 ? ' class="n"' : ''}>${esc(c)}</td>`).join('')}</tr>`).join('\n');
+  return page(`${s.name}: ${s.mode} report`, [
+    `<h1>${esc(s.name)}: ${s.mode === 'rehearse' ? 'rehearsal' : 'run'} report</h1>`,
+    `<p class="meta">${esc(s.startedAt.slice(0, 19).replace('T', ' '))} UTC · ${esc(humanDuration(s.durationMs))} in all · outcome <b class="${s.outcome === 'ok' ? 'ok' : 'bad'}">${esc(s.outcome)}</b></p>`,
+    `<p><b class="${s.outage.withinBudget === false ? 'bad' : 'ok'}">${esc(outageText(s))}</b></p>`,
+    `<h2>Timeline</h2>${timelineSvg(s)}`,
+    `<h2>Steps</h2><table><tr>${cols.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>\n${rows}</table>`,
+    `<h2>Phases</h2><table><tr><th>phase</th><th>duration</th></tr>${s.phases.map((p) => `<tr><td>${esc(p.phase)}</td><td class="n">${esc(humanDuration(p.durationMs))}</td></tr>`).join('')}</table>`,
+  ].join('\n'));
+}
+
+export async function writeReport(dir: string, s: RunSummary): Promise<string[]> {
+  const files = [join(dir, 'report.md'), join(dir, 'report.html'), join(dir, 'timeline.svg')];
+  await Promise.all([writeFile(files[0]!, reportMarkdown(s)), writeFile(files[1]!, reportHtml(s)), writeFile(files[2]!, timelineSvg(s))]);
+  return files;
+}

@@ -1,0 +1,259 @@
+/**
+ * `cutover run` / `cutover rehearse`: the runbook as a live task list (listr2: a live view on a terminal,
+ * plain lines otherwise), one journaled step at a time (parallel groups concurrently, up to max_parallel),
+ * manual steps confirmed on a TTY or by --yes, a per-target lock, resume from the journal, the Rollback
+ * phase on failure (after confirmation) or on demand, ETAs from a rehearsal, and summary.json at the end.
+ */
+import { Listr, PRESET_TIMER, type ListrTask, type ListrTaskWrapper, type ListrRendererFactory } from 'listr2';
+import { ListrInquirerPromptAdapter } from '@listr2/prompt-adapter-inquirer';
+import { confirm } from '@inquirer/prompts';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type pg from 'pg';
+import { CutoverError, describeError } from '../errors.js';
+import { type ConnParams, scrub } from '../pg/conninfo.js';
+import { parseHeadroom } from '../budget/capacity.js';
+import { humanDuration } from '../cli/format.js';
+import type { ActionContext, StepOutputs } from './actions/index.js';
+import { executeStep } from './execute.js';
+import { RunJournal, type Outcome, type JournalEvent } from './journal.js';
+import { acquireRunLock } from './lock.js';
+import type { Mode } from './connections.js';
+import type { Runbook, Step } from './model.js';
+import { type RunSummary, type StepTiming, expectedDuration, outageSteps, outputsOf, projectOutage, sideOf, units } from './timings.js';
+
+export interface RunOptions {
+  runbook: Runbook;
+  mode: Mode;
+  source: ConnParams;
+  target: ConnParams;
+  stateDir: string;
+  /** Confirm manual steps and the rollback without asking. */
+  yes?: boolean;
+  resume?: boolean;
+  /** Start over: the old journal is archived. */
+  fresh?: boolean;
+  /** Run only the Rollback phase. */
+  rollbackOnly?: boolean;
+  /** Rehearsal timings for ETAs and overrun warnings. */
+  timings?: RunSummary;
+  /** Rehearsal: duration recorded for an auto-confirmed manual step without an (est. ...). */
+  manualDurationMs?: number;
+  /** listr2 renderer; default: live on a TTY, plain lines otherwise. */
+  renderer?: 'default' | 'simple' | 'verbose' | 'silent';
+  interactive?: boolean;
+}
+
+export interface RunResult { outcome: Outcome; summary: RunSummary; rolledBack: boolean; error?: unknown }
+
+type Ctx = Record<string, never>;
+type Task = ListrTaskWrapper<Ctx, ListrRendererFactory, ListrRendererFactory>;
+
+export async function runRunbook(o: RunOptions): Promise<RunResult> {
+  const rb = o.runbook;
+  const interactive = o.interactive ?? (process.stdin.isTTY === true && process.stdout.isTTY === true);
+  await mkdir(o.stateDir, { recursive: true });
+  const journal = await RunJournal.open(o.stateDir);
+
+  // Resume rules, decided before anything runs.
+  if (journal.started && !o.rollbackOnly) {
+    const end = journal.lastEnd;
+    if (o.fresh) await journal.archive();
+    else if (!o.resume) {
+      throw new CutoverError('E_USAGE', end?.outcome === 'ok'
+        ? `this runbook already ran to completion (${end.at}; journal ${journal.file})`
+        : `a previous ${rb.front.name ? `run of "${rb.front.name}"` : 'run'} did not finish (journal ${journal.file})`, {
+        hint: end?.outcome === 'ok' ? 'pass --fresh to run it again from the start' : 'pass --resume to continue it, or --fresh to start over',
+      });
+    }
+  }
+  const finished = o.fresh ? new Map() : journal.finished();
+  if (o.resume) {
+    const changed = rb.steps.filter((s) => finished.has(s.id) && finished.get(s.id)!.hash !== s.hash);
+    if (changed.length) {
+      throw new CutoverError('E_RUNBOOK', `cannot resume: ${changed.length} finished step(s) changed since they ran:\n` +
+        changed.map((s) => `  ${rb.file}:${s.line}: "${s.id}" finished at ${finished.get(s.id)!.at}, its text is different now`).join('\n'), {
+        hint: 'undo the edit to resume, or pass --fresh to run everything again',
+      });
+    }
+  }
+
+  const lock = await acquireRunLock(o.target, rb.front.name);
+  const abort = new AbortController();
+  let interrupted = false;
+  const onSigint = () => { interrupted = true; abort.abort(); };
+  process.on('SIGINT', onSigint);
+  const running = new Map<string, { startedAt: string; t0: number }>();
+  const headroom = parseHeadroom(rb.front.headroom);
+  const stepsToRun = rb.steps.filter((s) => (o.rollbackOnly ? s.rollback : !s.rollback));
+  const expected = (s: Step) => (o.mode === 'run' ? expectedDuration(s, o.timings) : undefined);
+
+  await journal.append({ event: 'run-start', at: new Date().toISOString(), mode: o.fresh ? 'fresh' : o.resume ? 'resume' : o.mode, runbook: rb.front.name, pid: process.pid });
+
+  const stepTask = (s: Step): ListrTask<Ctx> => {
+    const rehearsed = o.timings?.steps.find((t) => t.id === s.id)?.durationMs;
+    return {
+      title: `${s.title}${o.mode === 'run' && rehearsed !== undefined ? ` (rehearsed ${humanDuration(rehearsed)})` : ''}`,
+      task: async (_ctx, task) => {
+        if (finished.has(s.id) && !o.rollbackOnly) {
+          task.skip(`${s.title} (done ${finished.get(s.id)!.at})`);
+          return;
+        }
+        if (interrupted) throw new CutoverError('E_USAGE', 'interrupted');
+        const startedAt = new Date().toISOString();
+        const t0 = Date.now();
+        running.set(s.id, { startedAt, t0 });
+        await journal.append({ event: 'step-start', at: startedAt, id: s.id, hash: s.hash });
+        let progressText = '';
+        const logLines: string[] = [];
+        const ticker = setInterval(() => {
+          const el = Date.now() - t0;
+          let line = `${humanDuration(el)}${progressText ? ` | ${progressText}` : ''}`;
+          if (rehearsed !== undefined && o.mode === 'run') {
+            const remaining = stepsToRun.filter((x) => !finished.has(x.id) && !running.has(x.id) && x.index > s.index).reduce((n, x) => n + (expected(x) ?? 0), 0);
+            const eta = new Date(Date.now() + Math.max(0, rehearsed - el) + remaining);
+            line += ` | rehearsed ${humanDuration(rehearsed)}, run ETA ${eta.toISOString().slice(11, 16)} UTC`;
+            if (el > rehearsed * 1.5) {
+              line = `WARNING: ${Math.round((el / rehearsed - 1) * 100)}% past its rehearsal | ${line}`;
+              if (!overrunWarned.has(s.id)) {
+                overrunWarned.add(s.id);
+                void journal.append({ event: 'warning', at: new Date().toISOString(), id: s.id, message: `running 50% past its rehearsal (${humanDuration(rehearsed)})` });
+              }
+            }
+          }
+          task.output = line;
+        }, 1000);
+        const ctx: ActionContext = {
+          stepId: s.id, source: o.source, target: o.target, stateDir: o.stateDir, headroom, signal: abort.signal,
+          progress: (t) => { progressText = t; },
+          log: (t) => { logLines.push(t); task.output = t; },
+        };
+        let outputs: StepOutputs | undefined;
+        let durationMs = 0;
+        let simulated = false;
+        try {
+          if (s.kind === 'manual') {
+            const r = await confirmManual(s, task, o, interactive);
+            simulated = r.simulated;
+            durationMs = r.simulated ? r.durationMs : Date.now() - t0;
+          } else {
+            outputs = await executeStep(s, ctx);
+            durationMs = Date.now() - t0;
+          }
+          if (interrupted) throw new CutoverError('E_USAGE', 'interrupted');
+          await journal.append({ event: 'step-end', at: new Date().toISOString(), id: s.id, hash: s.hash, outcome: 'ok', startedAt, durationMs, simulated, outputs });
+          if (outputs?.summary) task.output = outputs.summary;
+        } catch (e) {
+          const outcome: Outcome = interrupted ? 'interrupted' : 'failed';
+          await journal.append({ event: 'step-end', at: new Date().toISOString(), id: s.id, hash: s.hash, outcome, startedAt, durationMs: Date.now() - t0,
+            error: scrub(describeError(e), [o.source.password, o.target.password]) });
+          throw e;
+        } finally {
+          clearInterval(ticker);
+          running.delete(s.id);
+        }
+      },
+    };
+  };
+  const overrunWarned = new Set<string>();
+
+  const phaseTasks = (steps: Step[]): ListrTask<Ctx>[] => {
+    const phases = [...new Set(steps.map((s) => s.phase))];
+    return phases.map((phase) => ({
+      title: phase,
+      task: (_ctx, task) => task.newListr(units(steps.filter((s) => s.phase === phase)).map((u) => u.length === 1
+        ? stepTask(u[0]!)
+        : { title: `parallel: ${u[0]!.parallel}`, task: (_c: Ctx, t: Task) => t.newListr(u.map(stepTask), { concurrent: rb.front.maxParallel, exitOnError: true }) }),
+      { concurrent: false, exitOnError: true }),
+    }));
+  };
+
+  const listOptions = {
+    concurrent: false, exitOnError: true, registerSignalListeners: false,
+    renderer: o.renderer ?? 'default', fallbackRenderer: 'simple',
+    rendererOptions: { timer: PRESET_TIMER, collapseSubtasks: false, collapseSkips: false },
+    fallbackRendererOptions: { timer: PRESET_TIMER },
+  } as const;
+
+  let outcome: Outcome = 'ok';
+  let error: unknown;
+  let rolledBack = false;
+  try {
+    await new Listr<Ctx>(phaseTasks(stepsToRun), listOptions as never).run();
+  } catch (e) {
+    error = e;
+    outcome = interrupted ? 'interrupted' : 'failed';
+  }
+  const rollback = rb.steps.filter((s) => s.rollback);
+  if (outcome === 'failed' && !o.rollbackOnly && rollback.length) {
+    const go = o.yes ? true : interactive
+      ? await confirm({ message: `The run failed (${describeError(error).split('\n')[0]}). Run the Rollback phase (${rollback.length} step(s))?`, default: false })
+      : false;
+    if (go) {
+      try {
+        await new Listr<Ctx>(phaseTasks(rollback), listOptions as never).run();
+        rolledBack = true;
+      } catch (e) {
+        error = new CutoverError('E_CHILD', `the run failed (${describeError(error).split('\n')[0]}) and then the rollback failed too: ${describeError(e)}`, { cause: e });
+      }
+    } else {
+      process.stderr.write(`rollback not run${interactive ? '' : ' (no terminal to confirm; pass --yes, or run `cutover run --rollback` later)'}\n`);
+    }
+  }
+  await journal.append({ event: 'run-end', at: new Date().toISOString(), outcome });
+  process.off('SIGINT', onSigint);
+  await lock.end().catch(() => undefined);
+  const summary = buildSummary(rb, o.mode, journal.events, outcome);
+  await writeFile(join(o.stateDir, 'summary.json'), JSON.stringify(summary, null, 2));
+  return { outcome, summary, rolledBack, error };
+}
+
+async function confirmManual(s: Step, task: Task, o: RunOptions, interactive: boolean): Promise<{ simulated: boolean; durationMs: number }> {
+  if (o.yes || (o.mode === 'rehearse' && !interactive)) {
+    const stated = s.estimateMs ?? o.manualDurationMs ?? 0;
+    task.output = o.mode === 'rehearse' ? `auto-confirmed, counted as ${humanDuration(stated)}` : 'confirmed by --yes';
+    return { simulated: o.mode === 'rehearse', durationMs: o.mode === 'rehearse' ? stated : 0 };
+  }
+  if (!interactive) {
+    throw new CutoverError('E_USAGE', `manual step "${s.title}" needs a confirmation`, { hint: 'run on a terminal to confirm it, or pass --yes' });
+  }
+  const ok = await task.prompt(ListrInquirerPromptAdapter).run(confirm, { message: `${s.title}: done?`, default: true });
+  if (!ok) throw new CutoverError('E_USAGE', `manual step "${s.title}" was not confirmed`);
+  return { simulated: false, durationMs: 0 };
+}
+
+/** summary.json from the journal: this run's steps plus those finished in earlier (resumed) runs. */
+export function buildSummary(rb: Runbook, mode: Mode, events: JournalEvent[], outcome: Outcome): RunSummary {
+  const ends = new Map<string, Extract<JournalEvent, { event: 'step-end' }>>();
+  for (const e of events) if (e.event === 'step-end') ends.set(e.id, e);
+  const starts = [...ends.values()].map((e) => Date.parse(e.startedAt));
+  const t0 = starts.length ? Math.min(...starts) : Date.now();
+  // Simulated manual steps take no wall time: lay steps out on a timeline that adds their stated time.
+  let shift = 0;
+  const steps: StepTiming[] = [];
+  for (const s of rb.steps) {
+    const e = ends.get(s.id);
+    if (!e) continue;
+    const startMs = Date.parse(e.startedAt) - t0 + shift;
+    if (e.simulated) shift += e.durationMs;
+    steps.push({
+      id: s.id, title: s.title, phase: s.phase, kind: s.kind, action: s.action, side: sideOf(s), startMs, durationMs: e.durationMs,
+      outcome: e.outcome, simulated: e.simulated, ...outputsOf(e.outputs),
+    });
+  }
+  const byId = new Map(steps.map((s) => [s.id, s]));
+  const outage = projectOutage(rb, (s) => byId.get(s.id)?.durationMs ?? s.estimateMs);
+  const inOutage = outageSteps(rb).map((s) => byId.get(s.id)).filter((x): x is StepTiming => x !== undefined);
+  const measuredMs = inOutage.length ? Math.max(...inOutage.map((s) => s.startMs + s.durationMs)) - Math.min(...inOutage.map((s) => s.startMs)) : undefined;
+  const phases = rb.phases.map((p) => {
+    const ps = steps.filter((s) => s.phase === p);
+    return { phase: p, durationMs: ps.length ? Math.max(...ps.map((s) => s.startMs + s.durationMs)) - Math.min(...ps.map((s) => s.startMs)) : 0 };
+  });
+  const endMs = steps.length ? Math.max(...steps.map((s) => s.startMs + s.durationMs)) : 0;
+  return {
+    runbook: rb.file, name: rb.front.name, mode, startedAt: new Date(t0).toISOString(), endedAt: new Date(t0 + endMs).toISOString(), outcome,
+    durationMs: endMs, steps, outage: { ...outage, measuredMs, outageIds: outageSteps(rb).map((x) => x.id) }, phases,
+  };
+}
+
+export type { pg };

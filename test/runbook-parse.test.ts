@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { parseRunbook } from '../src/runbook/parse.js';
+import { formatProblem } from '../src/runbook/model.js';
+import { projectOutage } from '../src/runbook/timings.js';
+import { parseDuration } from '../src/runbook/duration.js';
+import { cutover } from './helpers/cli.js';
+
+const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url);
+
+describe('runbook validation', () => {
+  it('reports every problem at once with its line number', () => {
+    const r = parseRunbook(readFileSync(fixture('broken.md'), 'utf8'), 'broken.md');
+    expect(r.runbook).toBeUndefined();
+    const lines = r.problems.map(formatProblem);
+    const expected: [number, RegExp][] = [
+      [5, /connections\.target: the connection string contains a password/],
+      [6, /downtime_budget: "soon" is not a duration/],
+      [7, /unknown key\(s\) "colour"/],
+      [14, /unknown action "frobnicate"/],
+    ];
+    for (const [line, re] of expected) expect(lines.some((l) => l.startsWith(`broken.md:${line}: `) && re.test(l)), `${line} ${re}\n${lines.join('\n')}`).toBe(true);
+  });
+
+  it('reports body problems with their lines: unknown action and option, bad YAML, duplicate id, sql side, markers', () => {
+    const text = readFileSync(fixture('broken.md'), 'utf8').replace('  target: postgres://app:hunter2@db.example.com/app\n', '  target: env:TARGET_URL\n')
+      .replace('downtime_budget: soon\n', '').replace('colour: blue\n', '');
+    const r = parseRunbook(text, 'broken.md');
+    const lines = r.problems.map(formatProblem);
+    const at = (n: number, re: RegExp) => expect(lines.some((l) => l.startsWith(`broken.md:${n}: `) && re.test(l)), `line ${n}: ${re}\n${lines.join('\n')}`).toBe(true);
+    // (three front matter lines were removed above: the body starts two lines earlier than in the file)
+    at(12, /unknown action "frobnicate" \(known: doctor, budget, dump, restore, copy, verify, wait-for\)/);
+    at(17, /cutover copy: jobs: must be "auto" or a whole number from 1 to 64/);
+    at(18, /cutover copy: unknown option\(s\) "turbo"/);
+    at(21, /duplicate id "copy" \(also at line 16\)/);
+    at(22, /cutover verify: level: /);
+    at(25, /sql block without \{on=source\} or \{on=target\}/);
+    at(29, /sql \{on=replica\}: on must be source or target/);
+    at(35, /bad YAML/);
+    at(37, /writes-resumed without an earlier writes-stopped/);
+    at(43, /unknown attribute "wat"/);
+    expect(lines.length).toBeGreaterThanOrEqual(10);
+    // Sorted by line.
+    const nums = r.problems.map((p) => p.line);
+    expect(nums).toEqual([...nums].sort((a, b) => a - b));
+  });
+
+  it('accepts the shipped runbooks and computes the outage from the estimates', () => {
+    for (const f of ['heroku-to-cloudsql.md', 'demo.md']) {
+      const r = parseRunbook(readFileSync(new URL(`../runbooks/${f}`, import.meta.url), 'utf8'), f);
+      expect(r.problems).toEqual([]);
+    }
+    const rb = parseRunbook(readFileSync(new URL('../runbooks/heroku-to-cloudsql.md', import.meta.url), 'utf8'), 'h.md').runbook!;
+    const o = projectOutage(rb, (s) => s.estimateMs);
+    // Writes stop after maintenance mode: check (no est.) + copy 1 h 30 + verify 20 min + switch 5 min
+    expect(o.projectedMs).toBe((90 + 20 + 5) * 60_000);
+    expect(o.criticalPath).toEqual(['check-writers', 'copy', 'verify', 'point-database-url-at-the-target-restart']);
+    expect(o.withinBudget).toBe(true);
+    const manual = rb.steps.find((s) => s.id === 'check-writers')!;
+    expect(manual.kind).toBe('sql');
+    expect(manual.title).toBe('Check nothing is writing');
+  });
+
+  it('parses durations as people write them', () => {
+    expect(parseDuration('6h')).toBe(6 * 3_600_000);
+    expect(parseDuration('1 h 30')).toBe(90 * 60_000);
+    expect(parseDuration('90s')).toBe(90_000);
+    expect(parseDuration('5 min')).toBe(300_000);
+    expect(parseDuration('2h30m')).toBe(150 * 60_000);
+    expect(parseDuration('soon')).toBeUndefined();
+  });
+
+  it('cutover check: exit 2 and FILE:LINE lines for a broken runbook, the plan for a good one', async () => {
+    const bad = await cutover(['check', 'test/fixtures/broken.md']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/problem\(s\) in broken\.md:\nbroken\.md:5: /);
+    expect(bad.stderr).toContain('broken.md:14: unknown action');
+    expect(bad.stderr).not.toContain('hunter2');
+    const good = await cutover(['check', 'runbooks/heroku-to-cloudsql.md']);
+    expect(good.code).toBe(0);
+    expect(good.stdout).toMatch(/write outage: 4 step\(s\) between the markers, estimated 1 h 55 min \(from est\. notes\) of a 6 h budget/);
+  });
+});
