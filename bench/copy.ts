@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { startClusters, stopAllClusters, createSampleDatabase } from '../src/testing/index.js';
 import { arg, report, timed, type Sample } from './lib.js';
+import { childCredentials } from '../src/pg/child-env.js';
+import { urlWithoutPassword } from '../src/pg/conninfo.js';
 
 const gb = Number(arg('gb', '3'));
 const rounds = Number(arg('rounds', '3'));
@@ -35,20 +37,23 @@ try {
   const size = (await src!.query<{ s: string }>(`SELECT pg_size_pretty(pg_database_size('bench')) s`)).rows[0]!.s;
   console.log(`source: ${size} (rows=${rows}), generated in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 
-  const S = src!.url('bench'), T = dst!.url('bench');
+  // Reference tools get passwords from a 0600 passfile (PGPASSFILE), never argv.
+  const creds = await childCredentials('bench', undefined, [{ params: src!.params('bench') }, { params: dst!.params('bench') }]);
+  const S = urlWithoutPassword(src!.params('bench')), T = urlWithoutPassword(dst!.params('bench'));
+  const SP = { PGPASSFILE: creds.env.PGPASSFILE }, TP = SP;
   const hasPgcopydb = (await execa('pgcopydb', ['--version'], { reject: false })).exitCode === 0;
   const reset = async () => { await dst!.createDatabase('bench'); await rm(join(work, 'x'), { recursive: true, force: true }); };
   const methods: Record<string, () => Promise<number>> = {
-    'cutover copy': () => timed('node', [CLI, 'copy', '--source', 'env:S', '--target', 'env:T', '-j', jobs, '--dir', join(work, 'x')], { S, T }),
+    'cutover copy': () => timed('node', [CLI, 'copy', '--source', 'env:S', '--target', 'env:T', '-j', jobs, '--dir', join(work, 'x')], { S: src!.url('bench'), T: dst!.url('bench') }),
     'cutover dump+restore': async () =>
-      (await timed('node', [CLI, 'dump', '--source', 'env:S', '--dir', join(work, 'x'), '-j', jobs], { S })) +
-      (await timed('node', [CLI, 'restore', '--target', 'env:T', '--dir', join(work, 'x'), '-j', jobs], { T })),
+      (await timed('node', [CLI, 'dump', '--source', 'env:S', '--dir', join(work, 'x'), '-j', jobs], { S: src!.url('bench') })) +
+      (await timed('node', [CLI, 'restore', '--target', 'env:T', '--dir', join(work, 'x'), '-j', jobs], { T: dst!.url('bench') })),
     'pg_dump+pg_restore': async () =>
-      (await timed('pg_dump', ['-d', S, '-Fd', '-j', jobs, '--no-owner', '--no-acl', '-f', join(work, 'x')])) +
-      (await timed('pg_restore', ['-d', T, '-j', jobs, '--no-owner', '--no-acl', join(work, 'x')])),
+      (await timed('pg_dump', ['-d', S, '-Fd', '-j', jobs, '--no-owner', '--no-acl', '-f', join(work, 'x')], SP)) +
+      (await timed('pg_restore', ['-d', T, '-j', jobs, '--no-owner', '--no-acl', join(work, 'x')], TP)),
     ...(hasPgcopydb ? {
       pgcopydb: () => timed('pgcopydb', ['clone', '--source', S, '--target', T, '--table-jobs', jobs, '--index-jobs', jobs,
-        '--dir', join(work, 'x'), '--no-owner', '--no-acl'], {}, true),
+        '--dir', join(work, 'x'), '--no-owner', '--no-acl'], SP, true),
     } : {}),
   };
   if (!hasPgcopydb) console.log('pgcopydb not installed (apt install pgcopydb): left out');

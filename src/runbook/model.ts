@@ -41,6 +41,8 @@ export interface Step {
   body: string;
   /** Steps sharing a group name and adjacent run concurrently. */
   parallel?: string;
+  /** Manual steps: code blocks and text shown under the checkbox (not executed). */
+  details?: string;
   /** "(est. 5 min)" from the text, if any. */
   estimateMs?: number;
   /** sha256 of what the step does: a finished step whose hash changed blocks resume. */
@@ -52,6 +54,8 @@ export interface Marker {
   line: number;
   /** The marker sits before the step with this index (steps.length if at the end). */
   beforeStep: number;
+  /** The phase it was written in (a marker may end a phase rather than start the next). */
+  phase: string;
 }
 
 export interface Runbook {

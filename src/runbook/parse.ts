@@ -118,7 +118,7 @@ export function parseRunbook(text: string, file = 'runbook.md'): ParseResult {
         add(line, `unknown marker "cutover: ${kind}": use writes-stopped or writes-resumed`);
         continue;
       }
-      markers.push({ kind, line, beforeStep: steps.length });
+      markers.push({ kind, line, beforeStep: steps.length, phase });
     }
   };
 
@@ -144,7 +144,8 @@ export function parseRunbook(text: string, file = 'runbook.md'): ParseResult {
       case 'list_item_close': {
         if (pendingCheck && !pendingCheck.used) {
           const title = cleanTitle(pendingCheck.text);
-          addStep({ kind: 'manual', title, line: pendingCheck.line, options: {}, body: [pendingCheck.text.replace(/^\[[ xX]\]\s*/, ''), ...pendingCheck.extra].join('\n').replace(MARKER_RE, '').trim(), estimateMs: estimateIn(pendingCheck.text) });
+          addStep({ kind: 'manual', title, line: pendingCheck.line, options: {}, body: [pendingCheck.text.replace(/^\[[ xX]\]\s*/, ''), ...pendingCheck.extra].join('\n').replace(MARKER_RE, '').trim(),
+            details: pendingCheck.extra.length ? pendingCheck.extra.join('\n') : undefined, estimateMs: estimateIn(pendingCheck.text) });
         }
         pendingCheck = checkStack.pop();
         break;

@@ -56,9 +56,12 @@ export function renderRunbook(rb: Runbook, format: RenderFormat, timings?: RunSu
   return format === 'md' ? renderMd(rb, timings) : renderHtml(rb, timings);
 }
 
-function markerAt(rb: Runbook, index: number): string[] {
-  return rb.markers.filter((m) => m.beforeStep === index).map((m) => m.kind);
+/** Markers before step `index`: those written at the end of the previous phase, or at this point of it. */
+function markerAt(rb: Runbook, index: number, phase: string | undefined, endOfPrevious: boolean): string[] {
+  return rb.markers.filter((m) => m.beforeStep === index && (endOfPrevious ? m.phase !== phase : m.phase === phase)).map((m) => m.kind);
 }
+const MD_MARK = (m: string) => (m === 'writes-stopped' ? '> **⏸ WRITES STOPPED: the outage starts here**' : '> **▶ WRITES RESUMED: the outage ends here**');
+const HTML_MARK = (m: string) => `<li class="marker">${m === 'writes-stopped' ? '⏸ WRITES STOPPED: the outage starts here' : '▶ WRITES RESUMED: the outage ends here'}</li>`;
 
 function renderMd(rb: Runbook, timings?: RunSummary): string {
   const p = plan(rb, timings);
@@ -69,18 +72,19 @@ function renderMd(rb: Runbook, timings?: RunSummary): string {
   let phase = '';
   for (const s of rb.steps) {
     if (s.phase !== phase) {
+      for (const m of markerAt(rb, s.index, s.phase, true)) out.push('', MD_MARK(m));
       phase = s.phase;
       const total = p.phaseTotal.get(phase) ?? 0;
       out.push('', `## ${phase}${s.rollback ? ' (only if the run fails)' : ''}${total ? ` (expected ${humanDuration(total)})` : ''}`, '');
     }
-    for (const m of markerAt(rb, s.index)) out.push(m === 'writes-stopped' ? '> **⏸ WRITES STOPPED: the outage starts here**' : '> **▶ WRITES RESUMED: the outage ends here**', '');
+    for (const m of markerAt(rb, s.index, s.phase, false)) out.push('', MD_MARK(m), '');
     const exp = p.expected(s);
     out.push(`- [ ] **${s.title}** \`${kindLabel(s)}\`${s.parallel ? ` (parallel: ${s.parallel})` : ''}${exp !== undefined ? ` (expected ${humanDuration(exp)})` : ''} <sub>${s.id}, line ${s.line}</sub>`);
     const cmd = command(s);
     if (cmd && cmd.code) out.push(`  \`\`\`${cmd.lang.split(' ')[0] === 'cutover' ? 'yaml' : cmd.lang.split(' ')[0]}`, ...cmd.code.split('\n').map((l) => `  ${l}`), '  ```');
-    else if (s.kind === 'manual' && s.body.includes('\n')) out.push(...s.body.split('\n').slice(1).map((l) => `  ${l}`));
+    else if (s.details) out.push(...scrub(s.details).split('\n').map((l) => `  ${l}`));
   }
-  for (const m of markerAt(rb, rb.steps.length)) out.push('', m === 'writes-resumed' ? '> **▶ WRITES RESUMED: the outage ends here**' : '> **⏸ WRITES STOPPED**');
+  for (const m of rb.markers.filter((x) => x.beforeStep === rb.steps.length)) out.push('', MD_MARK(m.kind));
   return out.join('\n') + '\n';
 }
 
@@ -95,21 +99,22 @@ function renderHtml(rb: Runbook, timings?: RunSummary): string {
   let open = false;
   for (const s of rb.steps) {
     if (s.phase !== phase) {
+      for (const m of markerAt(rb, s.index, s.phase, true)) b.push(HTML_MARK(m));
       if (open) b.push('</ul></section>');
       phase = s.phase;
       const total = p.phaseTotal.get(phase) ?? 0;
       b.push(`<section${s.rollback ? ' class="rollback"' : ''}><h2>${esc(phase)}${s.rollback ? ' <small>(only if the run fails)</small>' : ''}${total ? `<span class="total">expected ${esc(humanDuration(total))}</span>` : ''}</h2><ul class="steps">`);
       open = true;
     }
-    for (const m of markerAt(rb, s.index)) b.push(`<li class="marker">${m === 'writes-stopped' ? '⏸ WRITES STOPPED: the outage starts here' : '▶ WRITES RESUMED: the outage ends here'}</li>`);
+    for (const m of markerAt(rb, s.index, s.phase, false)) b.push(HTML_MARK(m));
     const exp = p.expected(s);
     const cmd = command(s);
     b.push(`<li><label><input type="checkbox"> <b>${esc(s.title)}</b></label><span class="kind">${esc(kindLabel(s))}</span>` +
       `${s.parallel ? `<span class="kind">parallel: ${esc(s.parallel)}</span>` : ''}${exp !== undefined ? `<span class="exp">expected ${esc(humanDuration(exp))}</span>` : ''}` +
       `<span class="exp">${esc(s.id)} · line ${s.line}</span>` +
-      `${cmd && cmd.code ? `<pre>${esc(cmd.code)}</pre>` : ''}${s.kind === 'manual' && s.body.includes('\n') ? `<pre>${esc(s.body.split('\n').slice(1).join('\n'))}</pre>` : ''}</li>`);
+      `${cmd && cmd.code ? `<pre>${esc(cmd.code)}</pre>` : ''}${s.details ? `<pre>${esc(scrub(s.details))}</pre>` : ''}</li>`);
   }
-  for (const m of markerAt(rb, rb.steps.length)) b.push(`<li class="marker">${m === 'writes-resumed' ? '▶ WRITES RESUMED' : '⏸ WRITES STOPPED'}</li>`);
+  for (const m of rb.markers.filter((x) => x.beforeStep === rb.steps.length)) b.push(HTML_MARK(m.kind));
   if (open) b.push('</ul></section>');
   return page(`${rb.front.name}: checklist`, b.join('\n'));
 }

@@ -35,17 +35,17 @@ export function registerCopy(program: Command): void {
     .option('--target <conn>', 'target connection; default $CUTOVER_TARGET_URL')
     .option('-j, --jobs <n>', 'tables copied at once (one source and one target connection each)', positiveInt, 2)
     .option('--index-jobs <n>', 'indexes built at once (target connections)', positiveInt)
-    .option('--split-tables-larger-than <MB>', 'split bigger tables with an integer key into ranges copied in parallel', (v) => Number(v), 256)
+    .option('--split-tables-larger-than <MB>', 'split bigger tables with an integer key into ranges copied in parallel (default: tables over 1 GiB and over one job\'s share)', (v) => Number(v))
     .option('--dir <dir>', 'work directory (journal, schema dump, summary.json)')
     .option('--resume', 'continue an interrupted copy from its journal')
     .option('--json', 'print the summary as JSON')
-    .action(async (o: Selection & { source?: string; target?: string; jobs: number; indexJobs?: number; splitTablesLargerThan: number; dir?: string; resume?: boolean; json?: boolean; pgBindir?: string }) => {
+    .action(async (o: Selection & { source?: string; target?: string; jobs: number; indexJobs?: number; splitTablesLargerThan?: number; dir?: string; resume?: boolean; json?: boolean; pgBindir?: string }) => {
       const source = resolveConnArg('source', o.source, 'CUTOVER_SOURCE_URL', warn);
       const target = resolveConnArg('target', o.target, 'CUTOVER_TARGET_URL', warn);
       const p = progressLine();
       const summary = await copy({
         ...sel(o), source, target, jobs: o.jobs, indexJobs: o.indexJobs, dir: o.dir ?? defaultCopyDir(source, target), resume: o.resume,
-        splitTablesLargerThan: o.splitTablesLargerThan * 1024 * 1024, binDir: o.pgBindir,
+        splitTablesLargerThan: o.splitTablesLargerThan === undefined ? undefined : o.splitTablesLargerThan * 1024 * 1024, binDir: o.pgBindir,
         onNote: (m) => warn(`note: ${m}`),
         onProgress: (x) => p.update(`copy ${x.phase}: tables ${x.tablesDone}/${x.tablesTotal}, ${humanBytes(x.bytesDone)} streamed of ~${humanBytes(x.bytesTotal)}, indexes ${x.indexesDone}/${x.indexesTotal}`),
       });

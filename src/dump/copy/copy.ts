@@ -29,7 +29,8 @@ import { dump } from '../dump.js';
 import { restore } from '../restore.js';
 import type { RestoreDefaults, SelectionOptions } from '../options.js';
 import { Journal } from './journal.js';
-import { type CopyIndex, type CopyTable, type CopyUnit, planUnits, rangePredicate, readIndexes, readTables, tableKey } from './plan.js';
+import { type CopyForeignKey, type CopyIndex, type CopyTable, type CopyUnit, planUnits, rangePredicate, readForeignKeys, readIndexes, readTables, tableKey } from './plan.js';
+import { withRetry } from '../../pg/sqlstate.js';
 import { streamCopy } from './stream.js';
 
 export interface CopyOptions extends SelectionOptions, RestoreDefaults {
@@ -43,7 +44,11 @@ export interface CopyOptions extends SelectionOptions, RestoreDefaults {
   dir: string;
   /** Continue a previous copy from its journal. Without it, an existing journal is an error. */
   resume?: boolean;
-  /** Split tables bigger than this (bytes) into key ranges. Default 256 MiB; 0 disables. */
+  /**
+   * Split tables bigger than this (bytes) into key ranges copied in parallel; 0 disables. Default: only
+   * tables over 1 GiB that exceed one job's fair share of the data (split parts lose COPY FREEZE, which
+   * costs more later than the balance gains unless one table dominates; measured in bench/copy.ts).
+   */
   splitTablesLargerThan?: number;
   /** maintenance_work_mem for index builds on the target. Default '512MB'. */
   maintenanceWorkMem?: string;
@@ -87,7 +92,10 @@ export function copyConnections(jobs: number, indexJobs: number): { source: numb
   return { source: jobs + 2, target: Math.max(jobs + indexJobs, 2) };
 }
 
-const TARGET_SETTINGS = { ...READ_SETTINGS, synchronous_commit: 'off' };
+// search_path '' as pg_dump/pg_restore do: catalog definitions are printed fully qualified on the source
+// and mean the same on the target whatever the roles' own search_path.
+const TARGET_SETTINGS = { ...READ_SETTINGS, synchronous_commit: 'off', search_path: '' };
+const SOURCE_SETTINGS = { search_path: '' };
 
 export async function copy(o: CopyOptions): Promise<CopySummary> {
   const t0 = Date.now();
@@ -137,7 +145,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
     const old = journal.entries.filter((e) => e.kind === 'snapshot').at(-1)?.key;
     if (old) {
       try {
-        group = await openSnapshotGroup(source, 'copy', jobs, { snapshotId: old });
+        group = await openSnapshotGroup(source, 'copy', jobs, { snapshotId: old, settings: SOURCE_SETTINGS });
       } catch (e) {
         if (sqlStateOf(e) === undefined) throw e;
         summary.newSnapshotOnResume = true;
@@ -145,7 +153,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
           'this is consistent only if writes are stopped, or change capture started before the first snapshot');
       }
     }
-    group ??= await openSnapshotGroup(source, 'copy', jobs);
+    group ??= await openSnapshotGroup(source, 'copy', jobs, { settings: SOURCE_SETTINGS });
     summary.snapshot = group.snapshotId;
     if (!journal.has('snapshot', group.snapshotId)) await journal.record({ kind: 'snapshot', key: group.snapshotId });
     note(`holding snapshot ${group.snapshotId} on the source until the copy ends (this holds back vacuum there)`);
@@ -160,13 +168,16 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
     });
 
     // 2. Plan (in the snapshot) and keep only tables that the schema dump selected (present on the target).
-    const [allTables, allIndexes] = [await readTables(group.leader), await readIndexes(group.leader)];
+    const [allTables, allIndexes, allFks] = [await readTables(group.leader), await readIndexes(group.leader), await readForeignKeys(group.leader)];
     const onTarget = await withClient(target, 'copy-plan', async (c) => new Set((await c.query<{ schema: string; name: string }>(
       `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r'`)).rows.map(tableKey)));
     const tables = allTables.filter((t) => onTarget.has(tableKey(t)));
     const tableSet = new Set(tables.map(tableKey));
     const indexes = allIndexes.filter((i) => tableSet.has(tableKey({ schema: i.schema, name: i.table })));
-    const units = await planUnits(group.leader, tables, o.splitTablesLargerThan ?? 256 * 1024 * 1024, jobs * 4);
+    const fks = allFks.filter((f) => tableSet.has(tableKey({ schema: f.schema, name: f.table })) && tableSet.has(tableKey({ schema: f.refSchema, name: f.refTable })));
+    const totalBytes = tables.reduce((n, t) => n + t.bytes, 0);
+    const splitAt = o.splitTablesLargerThan ?? Math.max(1024 ** 3, Math.ceil(totalBytes / jobs));
+    const units = await planUnits(group.leader, tables, splitAt, jobs * 4);
     const progress: CopyProgress = {
       phase: 'data', tablesDone: 0, tablesTotal: tables.length, bytesDone: 0, bytesTotal: tables.reduce((n, t) => n + t.bytes, 0),
       indexesDone: 0, indexesTotal: indexes.length,
@@ -191,11 +202,28 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
       const k = tableKey({ schema: i.schema, name: i.table });
       byTable.set(k, [...(byTable.get(k) ?? []), i]);
     }
+    // Foreign keys are validated as soon as both their tables have data and indexes (not all at the end):
+    // that overlaps the validation scans with the copy of other tables.
+    const ready = new Set<string>();
+    const fkQueued = new Set<number>();
+    const tableReady = (k: string) => {
+      ready.add(k);
+      for (const fk of fks) {
+        const a = tableKey({ schema: fk.schema, name: fk.table }), b = tableKey({ schema: fk.refSchema, name: fk.refTable });
+        if (fkQueued.has(fk.constraintOid) || !ready.has(a) || !ready.has(b)) continue;
+        fkQueued.add(fk.constraintOid);
+        indexPool.add(async () => {
+          const c = freeIndex.pop()!;
+          try { await addForeignKey(c, fk, journal); } finally { freeIndex.push(c); }
+        });
+      }
+    };
     // A table's indexes, then its ANALYZE, go to the shared index pool the moment its data has landed.
     const queueIndexes = (t: CopyTable) => {
       const mine = byTable.get(tableKey(t)) ?? [];
       let left = mine.length;
       const analyze = () => indexPool.add(async () => {
+        tableReady(tableKey(t));
         if (journal.has('analyze', tableKey(t))) return;
         const c = freeIndex.pop()!;
         try { await c.query(`ANALYZE ${qualify(t.schema, t.name)}`); } finally { freeIndex.push(c); }
@@ -242,7 +270,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
     await mapLimit(todo, jobs, async (u) => {
       const src = freeSources.pop()!, dst = freeTargets.pop()!;
       try {
-        const r = await copyUnit(src, dst, u, (n) => { progress.bytesDone += n; });
+        const r = await copyUnit(src, dst, u, resumed, (n) => { progress.bytesDone += n; });
         const k = tableKey(u.table);
         const st = tableStats.get(k) ?? { rows: 0, bytes: 0, ms: 0, parts: u.parts, skipped: false };
         st.rows += r.rows; st.bytes += r.bytes; st.ms += r.ms;
@@ -292,6 +320,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
         built.add(`1259:${i.indexOid}`);
         if (i.constraintOid !== null) built.add(`2606:${i.constraintOid}`);
       }
+      for (const fk of fks) built.add(`2606:${fk.constraintOid}`);
       await restore({ ...restoreDefaults(o), target, dir: schemaDir, jobs: Math.max(2, indexJobs), sections: ['post-data'], dropObjects: built, binDir: o.binDir });
       await journal.record({ kind: 'post-data', key: '' });
     });
@@ -327,17 +356,20 @@ function restoreDefaults(o: CopyOptions): RestoreDefaults {
   return { noOwner: o.noOwner, noAcl: o.noAcl, dropManagedHazards: o.dropManagedHazards, skipExtensions: o.skipExtensions };
 }
 
-async function copyUnit(src: pg.Client, dst: pg.Client, u: CopyUnit, onBytes: (n: number) => void) {
+async function copyUnit(src: pg.Client, dst: pg.Client, u: CopyUnit, resumed: boolean, onBytes: (n: number) => void) {
   const t = u.table;
   const cols = t.columns.map(quoteIdent).join(', ');
   const name = qualify(t.schema, t.name);
+  // Binary skips text parsing on the target (most of COPY's CPU) where every column allows it.
+  const fmt = t.binarySafe && process.env.CUTOVER_COPY_FORMAT !== 'text' ? ' WITH (FORMAT binary)' : '';
+  const fmtFreeze = fmt ? ' WITH (FORMAT binary, FREEZE)' : ' WITH (FREEZE)';
   if (!u.range) {
     // TRUNCATE + COPY FREEZE in one transaction: rows arrive frozen (no later anti-wraparound vacuum),
     // and an interrupted copy of this table leaves it as it was.
     await dst.query('BEGIN');
     try {
       await dst.query(`TRUNCATE ONLY ${name}`);
-      const r = await streamCopy(src, dst, `COPY ${name} (${cols}) TO STDOUT`, `COPY ${name} (${cols}) FROM STDIN WITH (FREEZE)`, onBytes);
+      const r = await streamCopy(src, dst, `COPY ${name} (${cols}) TO STDOUT${fmt}`, `COPY ${name} (${cols}) FROM STDIN${fmtFreeze}`, onBytes);
       await dst.query('COMMIT');
       return r;
     } catch (e) {
@@ -348,9 +380,10 @@ async function copyUnit(src: pg.Client, dst: pg.Client, u: CopyUnit, onBytes: (n
   const where = rangePredicate(u);
   await dst.query('BEGIN');
   try {
-    // A part interrupted in an earlier run may have committed nothing, but be safe: clear its range.
-    await dst.query(`DELETE FROM ONLY ${name} WHERE ${where}`);
-    const r = await streamCopy(src, dst, `COPY (SELECT ${cols} FROM ONLY ${name} WHERE ${where}) TO STDOUT`, `COPY ${name} (${cols}) FROM STDIN`, onBytes);
+    // On resume, a part whose commit was not journaled may hold rows: clear its range first. Only then:
+    // before the indexes exist this DELETE scans the whole table.
+    if (resumed) await dst.query(`DELETE FROM ONLY ${name} WHERE ${where}`);
+    const r = await streamCopy(src, dst, `COPY (SELECT ${cols} FROM ONLY ${name} WHERE ${where}) TO STDOUT${fmt}`, `COPY ${name} (${cols}) FROM STDIN${fmt}`, onBytes);
     await dst.query('COMMIT');
     return r;
   } catch (e) {
@@ -375,6 +408,19 @@ async function buildIndex(c: pg.Client, ix: CopyIndex, journal: Journal): Promis
     }
   }
   await journal.record({ kind: 'index', key, ms: Date.now() - s });
+}
+
+async function addForeignKey(c: pg.Client, fk: CopyForeignKey, journal: Journal): Promise<void> {
+  const key = `${quoteIdent(fk.schema)}.${quoteIdent(fk.table)}.${quoteIdent(fk.name)}`;
+  if (journal.has('fkey', key)) return;
+  const s = Date.now();
+  const table = qualify(fk.schema, fk.table);
+  // Two foreign keys added at once may lock their tables in opposite orders: a deadlock (40P01) is retried.
+  await withRetry(async () => {
+    const has = (await c.query(`SELECT 1 FROM pg_constraint WHERE conrelid = $1::regclass AND conname = $2`, [table, fk.name])).rowCount;
+    if (!has) await c.query(`ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition}`);
+  });
+  await journal.record({ kind: 'fkey', key, ms: Date.now() - s });
 }
 
 async function copyLargeObjects(src: pg.Client, dst: pg.Client, journal: Journal): Promise<number> {

@@ -10,6 +10,8 @@ export interface CopyTable {
   columns: string[];
   splitKey: string | null;
   isPartition: boolean;
+  /** Every column can travel in COPY's binary format between any two servers. */
+  binarySafe: boolean;
 }
 
 export interface CopyUnit {
@@ -37,11 +39,11 @@ export interface CopyIndex {
 export const tableKey = (t: { schema: string; name: string }) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
 
 export async function readTables(c: pg.Client): Promise<CopyTable[]> {
-  const { rows } = await c.query<{ schema: string; name: string; bytes: string; estimated_rows: string; columns: string[] | null; split_key: string | null; is_partition: boolean }>(
+  const { rows } = await c.query<{ schema: string; name: string; bytes: string; estimated_rows: string; columns: string[] | null; split_key: string | null; is_partition: boolean; binary_safe: boolean }>(
     loadSql(import.meta.url, '../sql/copy-tables.sql'));
   return rows.map((r) => ({
     schema: r.schema, name: r.name, bytes: Number(r.bytes), estimatedRows: Number(r.estimated_rows),
-    columns: r.columns ?? [], splitKey: r.split_key, isPartition: r.is_partition,
+    columns: r.columns ?? [], splitKey: r.split_key, isPartition: r.is_partition, binarySafe: r.binary_safe,
   }));
 }
 
@@ -86,4 +88,20 @@ export function rangePredicate(u: CopyUnit): string {
   const [lo, hi] = u.range;
   const conds = [lo !== null ? `${k} >= ${BigInt(lo).toString()}` : '', hi !== null ? `${k} < ${BigInt(hi).toString()}` : ''].filter(Boolean);
   return conds.length ? conds.join(' AND ') : 'true';
+}
+
+export interface CopyForeignKey {
+  constraintOid: number;
+  name: string;
+  schema: string;
+  table: string;
+  refSchema: string;
+  refTable: string;
+  definition: string;
+}
+
+export async function readForeignKeys(c: pg.Client): Promise<CopyForeignKey[]> {
+  const { rows } = await c.query<{ constraint_oid: string; name: string; schema: string; table_name: string; ref_schema: string; ref_table: string; definition: string }>(
+    loadSql(import.meta.url, '../sql/copy-fkeys.sql'));
+  return rows.map((r) => ({ constraintOid: Number(r.constraint_oid), name: r.name, schema: r.schema, table: r.table_name, refSchema: r.ref_schema, refTable: r.ref_table, definition: r.definition }));
 }

@@ -12,7 +12,18 @@ SELECT n.nspname::text                                   AS schema,
        (SELECT a.attname::text FROM pg_constraint con
           JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = con.conkey[1]
           JOIN pg_type t ON t.oid = a.atttypid
-         WHERE con.conrelid = c.oid AND con.contype = 'p' AND t.typname IN ('int2', 'int4', 'int8')) AS split_key
+         WHERE con.conrelid = c.oid AND con.contype = 'p' AND t.typname IN ('int2', 'int4', 'int8')) AS split_key,
+       -- Binary COPY is safe when no copied column embeds a type OID that may differ between servers:
+       -- built-in base types and arrays of them, enums (sent as labels), domains over those. Composites
+       -- and arrays of user-defined types carry OIDs in their binary form; extension types may change it.
+       NOT EXISTS (
+         SELECT 1 FROM pg_attribute a
+           JOIN pg_type t ON t.oid = a.atttypid
+           JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+            AND NOT ((bt.typtype = 'b' AND bt.oid < 16384 AND (bt.typelem = 0 OR bt.typelem < 16384))
+                     OR (bt.typtype = 'e'))
+       )                                                 AS binary_safe
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind = 'r'

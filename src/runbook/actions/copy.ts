@@ -12,14 +12,14 @@ export const copyAction = defineAction({
   schema: z.strictObject({
     jobs: jobsOption,
     index_jobs: z.number().int().min(1).optional(),
-    split_tables_larger_than_mb: z.number().min(0).default(256),
+    split_tables_larger_than_mb: z.number().min(0).optional(),
     ...selection,
   }),
   async run(ctx, o) {
     const jobs = await resolveJobs(ctx, 'copy', o.jobs, DEMANDS.copy);
     const s = await copy({
       source: ctx.source, target: ctx.target, dir: join(ctx.stateDir, `copy-${ctx.stepId}`), resume: true, jobs, indexJobs: o.index_jobs ?? jobs,
-      splitTablesLargerThan: o.split_tables_larger_than_mb * 1024 * 1024,
+      splitTablesLargerThan: o.split_tables_larger_than_mb === undefined ? undefined : o.split_tables_larger_than_mb * 1024 * 1024,
       schemas: o.schemas, excludeSchemas: o.exclude_schemas, tables: o.tables, excludeTables: o.exclude_tables,
       onNote: (m) => ctx.log(m),
       onProgress: (p) => ctx.progress(`${p.phase}: tables ${p.tablesDone}/${p.tablesTotal}, ${humanBytes(p.bytesDone)} of ~${humanBytes(p.bytesTotal)}, indexes ${p.indexesDone}/${p.indexesTotal}`),
