@@ -156,3 +156,45 @@ describe('cutover run', () => {
     expect(html).not.toMatch(/<(script|link)\b|src="http/);
   });
 });
+
+describe('cutover run: SIGINT', () => {
+  it('cancels the running SQL on the server, journals the step as interrupted, exits 130, and resumes', async () => {
+    await tgt.query('DROP TABLE IF EXISTS runlog; CREATE TABLE runlog (n serial, step text)', [], 'app');
+    const rb = await tempRunbook(`${FRONT}\n# T\n\n## Steps\n\n${marks(['first'])}\n\`\`\`sql {on=target id=slow}\nSELECT pg_sleep(3); INSERT INTO runlog (step) VALUES ('slow');\n\`\`\`\n\n${marks(['last'])}`);
+    const child = execa('node', [CLI, 'run', rb.file, '--state-dir', rb.stateDir], { env, reject: false });
+    for (let i = 0; i < 200; i++) {
+      const n = (await tgt.query<{ n: number }>(`SELECT count(*)::int n FROM pg_stat_activity WHERE application_name = 'cutover/slow' AND state = 'active'`)).rows[0]!.n;
+      if (n > 0) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill('SIGINT');
+    const r = await child;
+    expect(r.exitCode).toBe(130);
+    expect(r.stderr).toContain('interrupted: cancelling the running step(s)');
+    const j = journalOf(rb.stateDir);
+    expect(j.find((e) => e.event === 'step-end' && e.id === 'slow')?.outcome).toBe('interrupted');
+    expect(j.at(-1)).toMatchObject({ event: 'run-end', outcome: 'interrupted' });
+    // The statement was cancelled, not left running or committed.
+    expect(await ranSteps()).toEqual(['first']);
+    const resumed = await cutover(['run', rb.file, '--state-dir', rb.stateDir, '--resume'], env);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(await ranSteps()).toEqual(['first', 'slow', 'last']);
+  });
+});
+
+describe('cutover run with rehearsal timings', () => {
+  it('shows rehearsed durations and journals a warning when a step runs 50% past its rehearsal', async () => {
+    const rb = await tempRunbook(`${FRONT}\n# T\n\n## Steps\n\n\`\`\`sql {on=target id=slow}\nSELECT pg_sleep(1.6)\n\`\`\`\n\n\`\`\`sql {on=target id=quick}\nSELECT 1\n\`\`\`\n`);
+    const timings = join(rb.dir, 'rehearsal.json');
+    await writeFile(timings, JSON.stringify({
+      runbook: 'x', name: 'test runbook', mode: 'rehearse', startedAt: '2026-11-20T00:00:00Z', endedAt: '2026-11-20T00:00:01Z', outcome: 'ok', durationMs: 1000, phases: [],
+      outage: { projectedMs: 0, criticalPath: [] },
+      steps: [{ id: 'slow', title: 'slow', phase: 'Steps', kind: 'sql', side: 'target', startMs: 0, durationMs: 200, outcome: 'ok' }],
+    }));
+    const r = await cutover(['run', rb.file, '--state-dir', rb.stateDir, '--timings', timings], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('(rehearsed 200 ms)');
+    const warnings = readFileSync(join(rb.stateDir, 'journal.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { event: string; id?: string; message?: string }).filter((e) => e.event === 'warning');
+    expect(warnings).toEqual([expect.objectContaining({ id: 'slow', message: 'running 50% past its rehearsal (200 ms)' })]);
+  });
+});

@@ -4,7 +4,7 @@
  * one job does not fit.
  */
 import { CutoverError } from '../errors.js';
-import type { Capacity } from './capacity.js';
+import { type Capacity, describeCapacity } from './capacity.js';
 
 export interface Demand {
   /** Connections on each side for `jobs` parallel workers. */
@@ -34,15 +34,10 @@ export function autoJobs(action: string, demand: Demand, source: Capacity | unde
   }
   if (best === 0) {
     const need = `one job needs ${demand.source(1)} source and ${demand.target(1)} target connection(s)`;
-    const have = `available: source ${source ? describe(source) : 'n/a'}; target ${target ? describe(target) : 'n/a'}`;
+    const have = `source ${source ? describeCapacity(source) : 'not used'}; target ${target ? describeCapacity(target) : 'not used'}`;
     throw new CutoverError('E_BUDGET', `${action}: not enough connections: ${need}; ${have}`, {
       hint: 'free connections (stop clients), lower the runbook headroom, or raise max_connections / the role or database limit',
     });
   }
   return best;
-}
-
-function describe(c: Capacity): string {
-  return `${c.available} (max_connections ${c.maxConnections}, ${c.reservedSlots} reserved, ${c.inUse - c.ours} used by others, ${c.headroom} headroom` +
-    `${c.limitedBy !== 'server' ? `, bound by the ${c.limitedBy} limit` : ''})`;
 }

@@ -3,7 +3,8 @@
  *   min( max_connections - reserved slots we cannot use - others' connections,
  *        role CONNECTION LIMIT - others' connections as our role,
  *        database CONNECTION LIMIT - others' connections to the database ) - application headroom
- * "Others" excludes cutover's own sessions (application_name cutover/*), which are ours to reuse.
+ * Everything connected now counts as in use, cutover's own long-lived sessions too (the run lock, the
+ * sampler): only the probing connection itself, released right after, is left out.
  */
 import { CutoverError } from '../errors.js';
 import type { ServerFacts } from '../pg/facts.js';
@@ -38,7 +39,9 @@ export interface Capacity {
   maxConnections: number;
   /** Slots we cannot use: superuser_reserved_connections (+ reserved_connections) unless we are superuser. */
   reservedSlots: number;
+  /** Client sessions now, the probing one excluded. */
   inUse: number;
+  /** Of which cutover's own (application_name cutover/*). */
   ours: number;
   headroom: number;
   /** Connections cutover may hold at once (>= 0). */
@@ -52,24 +55,32 @@ export interface Capacity {
 export function capacity(f: ServerFacts, headroom: Headroom = 0): Capacity {
   const su = f.role.isSuperuser;
   const reservedSlots = su ? 0 : f.superuserReservedConnections + f.reservedConnections;
-  const others = Math.max(0, f.connections.total - f.connections.ours);
+  // The facts were read over one connection of ours (same role, same database) that is about to close.
+  const others = Math.max(0, f.connections.total - 1);
   const room = headroomCount(headroom, f.maxConnections);
   const limits: { by: Capacity['limitedBy']; free: number }[] = [
     { by: 'server', free: f.maxConnections - reservedSlots - others },
   ];
   // Superusers are exempt from role and database connection limits.
-  if (!su && f.role.connLimit >= 0) limits.push({ by: 'role', free: f.role.connLimit - Math.max(0, f.connections.role - f.connections.ours) });
-  if (!su && f.database.connLimit >= 0) limits.push({ by: 'database', free: f.database.connLimit - Math.max(0, f.connections.database - f.connections.ours) });
+  if (!su && f.role.connLimit >= 0) limits.push({ by: 'role', free: f.role.connLimit - Math.max(0, f.connections.role - 1) });
+  if (!su && f.database.connLimit >= 0) limits.push({ by: 'database', free: f.database.connLimit - Math.max(0, f.connections.database - 1) });
   const binding = limits.reduce((a, b) => (b.free < a.free ? b : a));
   return {
     maxConnections: f.maxConnections,
     reservedSlots,
-    inUse: f.connections.total,
-    ours: f.connections.ours,
+    inUse: others,
+    ours: Math.max(0, f.connections.ours - 1),
     headroom: room,
     available: Math.max(0, binding.free - room),
     limitedBy: binding.by,
     roleLimit: !su && f.role.connLimit >= 0 ? f.role.connLimit : null,
     databaseLimit: !su && f.database.connLimit >= 0 ? f.database.connLimit : null,
   };
+}
+
+/** One line for people: "5 available (max_connections 20, 3 reserved, 12 in use, 0 headroom)". */
+export function describeCapacity(c: Capacity): string {
+  return `${c.available} available (max_connections ${c.maxConnections}, ${c.reservedSlots} reserved, ${c.inUse} in use` +
+    `${c.ours ? ` of which ${c.ours} cutover's` : ''}${c.headroom ? `, ${c.headroom} kept for the application` : ''}` +
+    `${c.limitedBy !== 'server' ? `, bound by the ${c.limitedBy} connection limit` : ''})`;
 }

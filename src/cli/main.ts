@@ -8,6 +8,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerVerify } from './commands/verify.js';
 import { registerCopy } from './commands/copy.js';
 import { registerRunbook } from './commands/runbook.js';
+import { registerBudget } from './commands/budget.js';
 
 const program = new Command();
 program
@@ -20,6 +21,7 @@ program
 registerDoctor(program);
 registerRunbook(program);
 registerCopy(program);
+registerBudget(program);
 registerVerify(program);
 registerDemo(program);
 

@@ -9,7 +9,7 @@ import { connect } from '../pg/connect.js';
 import { type ServerFacts, type TableFacts, serverFacts, tableFacts } from '../pg/facts.js';
 import { withPgpass } from '../pg/pgpass.js';
 import { requireClientTool } from '../pg/tools.js';
-import { type Capacity, type Headroom, capacity } from '../budget/capacity.js';
+import { type Capacity, type Headroom, capacity, describeCapacity } from '../budget/capacity.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 export type Side = 'source' | 'target' | 'client';
@@ -126,8 +126,7 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
 }
 
 function checkHeadroom(side: Side, cap: Capacity, checks: Check[]): void {
-  const detail = `max_connections ${cap.maxConnections}, ${cap.reservedSlots} reserved, ${cap.inUse - cap.ours} in use by others` +
-    `${cap.headroom ? `, ${cap.headroom} kept for the application` : ''}${cap.limitedBy !== 'server' ? `, bound by the ${cap.limitedBy} connection limit` : ''}`;
+  const detail = describeCapacity(cap).replace(/^\d+ available \((.*)\)$/, '$1');
   if (cap.available < MIN_CONNECTIONS) {
     checks.push({
       id: 'connections', side, status: 'fail',

@@ -14,7 +14,11 @@ export async function executeStep(step: Step, ctx: ActionContext): Promise<StepO
     const side = step.on ?? 'source';
     try {
       return await withClient(ctx[side], step.id, async (c) => {
-        const res = await c.query(step.body);
+        // Ctrl-C cancels the statement on the server (a vanished client does not stop a running query).
+        const pid = (c as unknown as { processID?: number }).processID;
+        const cancel = () => { if (pid) void withClient(ctx[side], `${step.id}/cancel`, (k) => k.query('SELECT pg_cancel_backend($1)', [pid])).catch(() => undefined); };
+        ctx.signal.addEventListener('abort', cancel, { once: true });
+        const res = await c.query(step.body).finally(() => ctx.signal.removeEventListener('abort', cancel));
         const results = Array.isArray(res) ? res : [res];
         const last = [...results].reverse().find((r) => r.rows?.length) ?? results.at(-1)!;
         const shown = (last.rows ?? []).slice(0, 5).map((r: Record<string, unknown>) => Object.entries(r).map(([k, v]) => `${k}=${v === null ? 'NULL' : String(v)}`).join(' '));

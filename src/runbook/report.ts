@@ -24,10 +24,17 @@ export function outageText(s: RunSummary): string {
   return `Projected write outage ${humanDuration(o.projectedMs)}${budget}${o.measuredMs !== undefined ? ` (measured in this ${s.mode === 'rehearse' ? 'rehearsal' : 'run'}: ${humanDuration(o.measuredMs)})` : ''}. Critical path: ${o.criticalPath.join(' → ')}.`;
 }
 
+export function connectionsText(s: RunSummary): string {
+  const c = s.connections;
+  if (!c?.source && !c?.target) return '';
+  const side = (n: string, p?: { peakOurs: number; peakTotal: number; maxConnections: number }) => (p ? `${n} ${p.peakOurs} of cutover's, ${p.peakTotal} in all (max_connections ${p.maxConnections})` : `${n} not sampled`);
+  return `Peak connections: ${side('source', c.source)}; ${side('target', c.target)}.`;
+}
+
 export function reportMarkdown(s: RunSummary): string {
   return [`# ${s.name}: ${s.mode === 'rehearse' ? 'rehearsal' : 'run'} report`, '',
     `${s.startedAt.slice(0, 19).replace('T', ' ')} UTC, ${humanDuration(s.durationMs)} in all, outcome **${s.outcome}**.`, '',
-    `**${outageText(s)}**`, '', '![timeline](timeline.svg)', '',
+    `**${outageText(s)}**`, '', connectionsText(s), '', '![timeline](timeline.svg)', '',
     `| ${cols.join(' | ')} |`, `|${cols.map(() => '---').join('|')}|`,
     ...s.steps.map((t) => `| ${cells(t).map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`), '',
     '## Phases', '', '| phase | duration |', '|---|---|', ...s.phases.map((p) => `| ${p.phase} | ${humanDuration(p.durationMs)} |`), ''].join('\n');
@@ -39,6 +46,7 @@ export function reportHtml(s: RunSummary): string {
     `<h1>${esc(s.name)}: ${s.mode === 'rehearse' ? 'rehearsal' : 'run'} report</h1>`,
     `<p class="meta">${esc(s.startedAt.slice(0, 19).replace('T', ' '))} UTC · ${esc(humanDuration(s.durationMs))} in all · outcome <b class="${s.outcome === 'ok' ? 'ok' : 'bad'}">${esc(s.outcome)}</b></p>`,
     `<p><b class="${s.outage.withinBudget === false ? 'bad' : 'ok'}">${esc(outageText(s))}</b></p>`,
+    `<p class="meta">${esc(connectionsText(s))}</p>`,
     `<h2>Timeline</h2>${timelineSvg(s)}`,
     `<h2>Steps</h2><table><tr>${cols.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>\n${rows}</table>`,
     `<h2>Phases</h2><table><tr><th>phase</th><th>duration</th></tr>${s.phases.map((p) => `<tr><td>${esc(p.phase)}</td><td class="n">${esc(humanDuration(p.durationMs))}</td></tr>`).join('')}</table>`,

@@ -18,6 +18,7 @@ import type { ActionContext, StepOutputs } from './actions/index.js';
 import { executeStep } from './execute.js';
 import { RunJournal, type Outcome, type JournalEvent } from './journal.js';
 import { acquireRunLock } from './lock.js';
+import { ConnectionSampler } from '../budget/sampler.js';
 import type { Mode } from './connections.js';
 import type { Runbook, Step } from './model.js';
 import { type RunSummary, type StepTiming, expectedDuration, outageSteps, outputsOf, projectOutage, sideOf, units } from './timings.js';
@@ -79,11 +80,29 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
   }
 
   const lock = await acquireRunLock(o.target, rb.front.name);
+  const sampler = await ConnectionSampler.start({ source: o.source, target: o.target });
   const abort = new AbortController();
   let interrupted = false;
-  const onSigint = () => { interrupted = true; abort.abort(); };
-  process.on('SIGINT', onSigint);
   const running = new Map<string, { startedAt: string; t0: number }>();
+  // First Ctrl-C: cancel what runs (SQL on the server, shell steps) and start nothing new; the run ends
+  // by itself with the journal up to date. A second Ctrl-C, or 10 s without an end, exits at once after
+  // journaling the steps still running as interrupted.
+  const hardStop = async () => {
+    for (const [id, r] of running) {
+      await journal.append({ event: 'step-end', at: new Date().toISOString(), id, hash: rb.steps.find((x) => x.id === id)?.hash ?? '', outcome: 'interrupted', startedAt: r.startedAt, durationMs: Date.now() - r.t0 });
+    }
+    await journal.append({ event: 'run-end', at: new Date().toISOString(), outcome: 'interrupted' });
+    await lock.end().catch(() => undefined);
+    process.exit(130);
+  };
+  const onSigint = () => {
+    if (interrupted) { void hardStop(); return; }
+    interrupted = true;
+    process.stderr.write('\ninterrupted: cancelling the running step(s); Ctrl-C again to stop at once\n');
+    abort.abort();
+    setTimeout(() => { void hardStop(); }, 10_000).unref();
+  };
+  process.on('SIGINT', onSigint);
   const headroom = parseHeadroom(rb.front.headroom);
   const stepsToRun = rb.steps.filter((s) => (o.rollbackOnly ? s.rollback : !s.rollback));
   const expected = (s: Step) => (o.mode === 'run' ? expectedDuration(s, o.timings) : undefined);
@@ -131,6 +150,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
         let outputs: StepOutputs | undefined;
         let durationMs = 0;
         let simulated = false;
+        let recorded = false;
         try {
           if (s.kind === 'manual') {
             const r = await confirmManual(s, task, o, interactive);
@@ -140,10 +160,15 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
             outputs = await executeStep(s, ctx);
             durationMs = Date.now() - t0;
           }
-          if (interrupted) throw new CutoverError('E_USAGE', 'interrupted');
+          // A step that finished is recorded as finished, even after Ctrl-C: resume must not run it again.
           await journal.append({ event: 'step-end', at: new Date().toISOString(), id: s.id, hash: s.hash, outcome: 'ok', startedAt, durationMs, simulated, outputs });
+          recorded = true;
+          running.delete(s.id);
           if (outputs?.summary) task.output = outputs.summary;
+          if (interrupted) throw new CutoverError('E_USAGE', 'interrupted');
         } catch (e) {
+          if (recorded) throw e; // finished and journaled; only the run stops
+
           const outcome: Outcome = interrupted ? 'interrupted' : 'failed';
           await journal.append({ event: 'step-end', at: new Date().toISOString(), id: s.id, hash: s.hash, outcome, startedAt, durationMs: Date.now() - t0,
             error: scrub(describeError(e), [o.source.password, o.target.password]) });
@@ -202,8 +227,9 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
   }
   await journal.append({ event: 'run-end', at: new Date().toISOString(), outcome });
   process.off('SIGINT', onSigint);
+  const connections = await sampler.stop();
   await lock.end().catch(() => undefined);
-  const summary = buildSummary(rb, o.mode, journal.events, outcome);
+  const summary = { ...buildSummary(rb, o.mode, journal.events, outcome), connections };
   await writeFile(join(o.stateDir, 'summary.json'), JSON.stringify(summary, null, 2));
   return { outcome, summary, rolledBack, error };
 }

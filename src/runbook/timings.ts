@@ -8,6 +8,7 @@ import { CutoverError } from '../errors.js';
 import type { Runbook, Step } from './model.js';
 import type { Outcome } from './journal.js';
 import type { StepOutputs } from './actions/index.js';
+import type { ConnectionPeaks } from '../budget/sampler.js';
 
 export interface StepTiming {
   id: string;
@@ -40,6 +41,8 @@ export interface RunSummary {
   steps: StepTiming[];
   outage: OutageEstimate & { measuredMs?: number; outageIds?: string[] };
   phases: { phase: string; durationMs: number }[];
+  /** Peaks sampled from pg_stat_activity during the run (cutover's own sessions and all of them). */
+  connections?: ConnectionPeaks;
 }
 
 export interface OutageEstimate {

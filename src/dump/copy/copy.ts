@@ -310,7 +310,15 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
     summary.largeObjects = await timed('large-objects', 'both', 1, async () =>
       journal.has('large-objects') ? 0 : copyLargeObjects(group!.leader, copyTargets[0]!, journal));
 
-    // 5. The rest of post-data: foreign keys, triggers, partition indexes, exclusion constraints...
+    // 5. Sequences from the snapshot.
+    progress.phase = 'sequences';
+    report();
+    summary.sequences = await timed('sequences', 'both', 1, () => copySequences(group!.leader, copyTargets[0]!));
+
+    // 6. The rest of post-data (triggers, partition indexes, exclusion constraints, foreign keys on
+    // partitioned tables...). Our target sessions close first: pg_restore opens its own, and the
+    // connection budget counts max(table + index sessions, pg_restore's) rather than their sum.
+    await Promise.all(targets.splice(0).map((t) => t.end().catch(() => undefined)));
     progress.phase = 'post-data';
     report();
     await timed('post-data', 'target', Math.max(2, indexJobs), async () => {
@@ -324,11 +332,6 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
       await restore({ ...restoreDefaults(o), target, dir: schemaDir, jobs: Math.max(2, indexJobs), sections: ['post-data'], dropObjects: built, binDir: o.binDir });
       await journal.record({ kind: 'post-data', key: '' });
     });
-
-    // 6. Sequences from the snapshot.
-    progress.phase = 'sequences';
-    report();
-    summary.sequences = await timed('sequences', 'both', 1, () => copySequences(group!.leader, copyTargets[0]!));
 
     summary.tables = tables.map((t) => {
       const s = tableStats.get(tableKey(t));

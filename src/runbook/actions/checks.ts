@@ -7,6 +7,7 @@ import { withPgpass } from '../../pg/pgpass.js';
 import { parseDuration } from '../duration.js';
 import { defineAction } from './types.js';
 import { capacities } from './common.js';
+import { describeCapacity } from '../../budget/capacity.js';
 
 export const doctorAction = defineAction({
   name: 'doctor',
@@ -26,8 +27,7 @@ export const budgetAction = defineAction({
   schema: z.strictObject({ min: z.number().int().min(1).default(2) }),
   async run(ctx, o) {
     const caps = await capacities(ctx, { source: true, target: true });
-    const line = (side: string, c = caps.source!) =>
-      `${side}: ${c.available} available (max_connections ${c.maxConnections}, ${c.reservedSlots} reserved, ${c.inUse - c.ours} used by others, headroom ${c.headroom})`;
+    const line = (side: string, c = caps.source!) => `${side}: ${describeCapacity(c)}`;
     ctx.log(line('source', caps.source!));
     ctx.log(line('target', caps.target!));
     for (const [side, c] of [['source', caps.source!], ['target', caps.target!]] as const) {

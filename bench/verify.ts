@@ -1,0 +1,73 @@
+/**
+ * Verify benchmark on a generated database of about --gb GB copied by cutover: alternating rounds of
+ *   cutover verify (checksums, -j J),
+ *   pgcopydb compare data's method: per table count(1) + sum(hashtext(row::text)), both sides at once,
+ *     J sessions per side (run here as SQL: Debian's pgcopydb 0.10 has no `compare` command),
+ *   the floor: count(*) of every table on both sides, J sessions per side (one read of each side).
+ *   npx tsx bench/verify.ts --gb 3 --rounds 3 --jobs 2
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { startClusters, stopAllClusters, createSampleDatabase } from '../src/testing/index.js';
+import { copy } from '../src/dump/copy/copy.js';
+import { mapLimit } from '../src/lib/pool.js';
+import { qualify } from '../src/pg/sql.js';
+import { arg, report, timed, type Sample } from './lib.js';
+
+const gb = Number(arg('gb', '3'));
+const rounds = Number(arg('rounds', '3'));
+const jobs = Number(arg('jobs', '2'));
+const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const settings = { shared_buffers: '1GB', maintenance_work_mem: '1GB', max_wal_size: '8GB', checkpoint_timeout: '30min' };
+
+const [src, dst] = await startClusters([{ version: 15, settings }, { version: 15, settings }]);
+const work = await mkdtemp(join(tmpdir(), 'cutover-vbench-'));
+
+/** Runs `sql(table)` for every table on both sides, `jobs` sessions per side. */
+async function perTable(sqlFor: (table: string) => string): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  const sides = [src!.url('bench'), dst!.url('bench')];
+  await Promise.all(sides.map(async (url) => {
+    const clients = await Promise.all(Array.from({ length: jobs }, async () => { const c = new pg.Client({ connectionString: url }); await c.connect(); return c; }));
+    const tables = (await clients[0]!.query<{ s: string; n: string }>(`SELECT n.nspname s, c.relname n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_' ORDER BY pg_table_size(c.oid) DESC`)).rows;
+    const free = [...clients];
+    await mapLimit(tables, jobs, async (t) => {
+      const c = free.pop()!;
+      try { await c.query(sqlFor(qualify(t.s, t.n))); } finally { free.push(c); }
+    });
+    await Promise.all(clients.map((c) => c.end()));
+  }));
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+try {
+  await src!.createDatabase('bench');
+  await dst!.createDatabase('bench');
+  await createSampleDatabase(src!.url('bench'), { rows: Math.round((gb * 1024 ** 3) / 820) });
+  await copy({ source: src!.params('bench'), target: dst!.params('bench'), dir: join(work, 'copy'), jobs: 2 });
+  const size = (await src!.query<{ s: string }>(`SELECT pg_size_pretty(pg_database_size('bench')) s`)).rows[0]!.s;
+  console.log(`source and target: ${size} each (identical copy)`);
+  const methods: Record<string, () => Promise<number>> = {
+    'cutover verify': () => timed('node', [CLI, 'verify', '--source', 'env:S', '--target', 'env:T', '-j', String(jobs)], { S: src!.url('bench'), T: dst!.url('bench') }),
+    'pgcopydb compare data (method)': () => perTable((t) => `SELECT count(1), sum(hashtext(x::text)::bigint) FROM ONLY ${t} x`),
+    'count(*) floor': () => perTable((t) => `SELECT count(*) FROM ONLY ${t}`),
+  };
+  const samples: Sample[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    const order = Object.keys(methods);
+    if (round % 2 === 0) order.reverse();
+    for (const m of order) {
+      const seconds = await methods[m]!();
+      samples.push({ method: m, round, seconds });
+      console.log(`round ${round}: ${m} ${seconds.toFixed(1)} s`);
+    }
+  }
+  console.log('\n' + report(samples, ['pgcopydb compare data (method)', 'count(*) floor']));
+} finally {
+  await stopAllClusters();
+  await rm(work, { recursive: true, force: true });
+}

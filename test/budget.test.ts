@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { createSampleDatabase, startClusters, stopAllClusters, type Cluster } from '../src/testing/index.js';
+import { verify } from '../src/verify/verify.js';
+import { cutover } from './helpers/cli.js';
+import { tempRunbook } from './helpers/runbook.js';
+import type { RunSummary } from '../src/runbook/timings.js';
+
+// Both servers allow 20 connections; "the application" holds 12 on each for the whole test.
+let src: Cluster, tgt: Cluster;
+const app: pg.Client[] = [];
+
+beforeAll(async () => {
+  [src, tgt] = (await startClusters([{ version: 15, settings: { max_connections: 20 } }, { version: 15, settings: { max_connections: 20 } }])) as [Cluster, Cluster];
+  await src.createDatabase('shop');
+  await createSampleDatabase(src.url('shop'), { rows: 3000 });
+  for (const c of [src, tgt]) {
+    for (let i = 0; i < 12; i++) {
+      const client = new pg.Client({ connectionString: c.url(), application_name: 'the-app' });
+      await client.connect();
+      app.push(client);
+    }
+  }
+});
+afterAll(async () => {
+  await Promise.all(app.map((c) => c.end().catch(() => undefined)));
+  await stopAllClusters();
+});
+
+const RUNBOOK = `---
+name: budget test
+connections:
+  source: env:SOURCE_URL
+  target: env:TARGET_URL
+---
+
+# Budget
+
+## Dump and restore
+
+\`\`\`cutover dump {id=dump}
+jobs: auto
+\`\`\`
+
+\`\`\`cutover restore {id=restore}
+jobs: auto
+\`\`\`
+
+\`\`\`cutover verify {id=verify-restore}
+jobs: auto
+\`\`\`
+
+## Copy
+
+\`\`\`sql {on=target id=reset}
+DROP SCHEMA app CASCADE; DROP SCHEMA billing CASCADE; DROP SCHEMA "Ünïcode ""Schema""" CASCADE;
+\`\`\`
+
+\`\`\`cutover copy {id=copy}
+jobs: auto
+\`\`\`
+
+\`\`\`cutover verify {id=verify-copy}
+jobs: auto
+level: full
+\`\`\`
+`;
+
+describe('connection budget', () => {
+  it('runs dump, restore, copy and verify on automatic parallelism within what the servers have left', async () => {
+    await tgt.createDatabase('shop');
+    const rb = await tempRunbook(RUNBOOK);
+    // Our own watcher: one more connection per server (counted as someone else's by cutover).
+    const watch = await Promise.all([src, tgt].map(async (c) => { const w = new pg.Client({ connectionString: c.url(), application_name: 'watcher' }); await w.connect(); return w; }));
+    const peaks = [0, 0];
+    const totals = [0, 0];
+    let stop = false;
+    const sampling = (async () => {
+      while (!stop) {
+        await Promise.all(watch.map(async (w, i) => {
+          const r = (await w.query<{ ours: number; total: number }>(`SELECT count(*) FILTER (WHERE application_name LIKE 'cutover/%')::int ours, count(*)::int total FROM pg_stat_activity WHERE backend_type = 'client backend'`)).rows[0]!;
+          peaks[i] = Math.max(peaks[i]!, r.ours);
+          totals[i] = Math.max(totals[i]!, r.total);
+        }));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const r = await cutover(['run', rb.file, '--state-dir', rb.stateDir], { SOURCE_URL: src.url('shop'), TARGET_URL: tgt.url('shop') });
+    stop = true;
+    await sampling;
+    await Promise.all(watch.map((w) => w.end()));
+    expect(r.code, r.stderr).toBe(0);
+    // 20 slots - 12 application - 1 watcher = 7 for cutover on each side, everything included.
+    expect(peaks[0]).toBeLessThanOrEqual(7);
+    expect(peaks[1]).toBeLessThanOrEqual(7);
+    expect(Math.max(...totals)).toBeLessThanOrEqual(20);
+    expect(peaks[0]).toBeGreaterThanOrEqual(3); // it did use parallelism
+    // Nothing failed for lack of slots: the application kept its 12 and the data arrived.
+    expect((await src.query<{ n: number }>(`SELECT count(*)::int n FROM pg_stat_activity WHERE application_name = 'the-app'`)).rows[0]!.n).toBe(12);
+    expect((await verify({ source: src.params('shop'), target: tgt.params('shop'), level: 'counts', jobs: 2 })).ok).toBe(true);
+    const summary = JSON.parse(readFileSync(join(rb.stateDir, 'summary.json'), 'utf8')) as RunSummary;
+    expect(summary.connections?.source?.peakOurs).toBeLessThanOrEqual(7);
+    expect(summary.steps.find((s) => s.id === 'copy')?.concurrency).toBeGreaterThanOrEqual(1);
+  });
+
+  it('refuses before touching anything when not even one worker fits, with the numbers', async () => {
+    await tgt.createDatabase('small');
+    const more: pg.Client[] = [];
+    for (let i = 0; i < 5; i++) {
+      const c = new pg.Client({ connectionString: tgt.url(), application_name: 'the-app' });
+      await c.connect();
+      more.push(c);
+    }
+    try {
+      // Target: 20 - 17 application - run lock - sampler = 1 left; a copy needs 2 there.
+      const rb = await tempRunbook(RUNBOOK.replace(/## Dump and restore[\s\S]*## Copy/, '## Copy').replace(/```sql \{on=target id=reset\}[\s\S]*?```\n/, ''));
+      const r = await cutover(['run', rb.file, '--state-dir', rb.stateDir], { SOURCE_URL: src.url('shop'), TARGET_URL: tgt.url('small') });
+      expect(r.code).toBe(4);
+      expect(r.stderr).toMatch(/copy: not enough connections: one job needs 3 source and 2 target connection\(s\); source \d+ available .*; target 1 available \(max_connections 20, 0 reserved, 19 in use of which 2 cutover's\)/);
+      expect((await tgt.query<{ n: number }>(`SELECT count(*)::int n FROM pg_class WHERE relnamespace NOT IN (SELECT oid FROM pg_namespace WHERE nspname IN ('pg_catalog','information_schema','pg_toast'))`, [], 'small')).rows[0]!.n).toBe(0);
+    } finally {
+      await Promise.all(more.map((c) => c.end()));
+    }
+  });
+
+  it('cutover budget prints each side, who holds the connections, and the plan per action', async () => {
+    const r = await cutover(['budget', '--source', 'env:S', '--target', 'env:T', '--headroom', '2'], { S: src.url('shop'), T: tgt.url('shop') });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/source: 6 available \(max_connections 20, 0 reserved, 12 in use, 2 kept for the application\)/);
+    expect(r.stdout).toMatch(/by application: the-app 12/);
+    expect(r.stdout).toMatch(/copy\s+3\s+5\s+6/);
+    expect(r.stdout).toMatch(/dump\s+5\s+6\s+0/);
+  });
+});
