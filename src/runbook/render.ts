@@ -60,8 +60,10 @@ export function renderRunbook(rb: Runbook, format: RenderFormat, timings?: RunSu
 function markerAt(rb: Runbook, index: number, phase: string | undefined, endOfPrevious: boolean): string[] {
   return rb.markers.filter((m) => m.beforeStep === index && (endOfPrevious ? m.phase !== phase : m.phase === phase)).map((m) => m.kind);
 }
-const MD_MARK = (m: string) => (m === 'writes-stopped' ? '> **⏸ WRITES STOPPED: the outage starts here**' : '> **▶ WRITES RESUMED: the outage ends here**');
-const HTML_MARK = (m: string) => `<li class="marker">${m === 'writes-stopped' ? '⏸ WRITES STOPPED: the outage starts here' : '▶ WRITES RESUMED: the outage ends here'}</li>`;
+const MD_MARK = (m: string) => (m === 'writes-stopped' ? '> **■ WRITES STOPPED: the outage starts here**' : '> **▶ WRITES RESUMED: the outage ends here**');
+const HTML_MARK = (m: string) => `<li class="marker">${m === 'writes-stopped' ? '■ WRITES STOPPED: the outage starts here' : '▶ WRITES RESUMED: the outage ends here'}</li>`;
+/** Escaped text with `code` spans, as written in the runbook. */
+const inline = (t: string) => esc(t).replace(/`([^`]+)`/g, '<code>$1</code>');
 
 function renderMd(rb: Runbook, timings?: RunSummary): string {
   const p = plan(rb, timings);
@@ -103,13 +105,13 @@ function renderHtml(rb: Runbook, timings?: RunSummary): string {
       if (open) b.push('</ul></section>');
       phase = s.phase;
       const total = p.phaseTotal.get(phase) ?? 0;
-      b.push(`<section${s.rollback ? ' class="rollback"' : ''}><h2>${esc(phase)}${s.rollback ? ' <small>(only if the run fails)</small>' : ''}${total ? `<span class="total">expected ${esc(humanDuration(total))}</span>` : ''}</h2><ul class="steps">`);
+      b.push(`<section${s.rollback ? ' class="rollback"' : ''}><h2>${inline(phase)}${s.rollback ? ' <small>(only if the run fails)</small>' : ''}${total ? `<span class="total">expected ${esc(humanDuration(total))}</span>` : ''}</h2><ul class="steps">`);
       open = true;
     }
     for (const m of markerAt(rb, s.index, s.phase, false)) b.push(HTML_MARK(m));
     const exp = p.expected(s);
     const cmd = command(s);
-    b.push(`<li><label><input type="checkbox"> <b>${esc(s.title)}</b></label><span class="kind">${esc(kindLabel(s))}</span>` +
+    b.push(`<li><label><input type="checkbox"> <b>${inline(s.title)}</b></label><span class="kind">${esc(kindLabel(s))}</span>` +
       `${s.parallel ? `<span class="kind">parallel: ${esc(s.parallel)}</span>` : ''}${exp !== undefined ? `<span class="exp">expected ${esc(humanDuration(exp))}</span>` : ''}` +
       `<span class="exp">${esc(s.id)} · line ${s.line}</span>` +
       `${cmd && cmd.code ? `<pre>${esc(cmd.code)}</pre>` : ''}${s.details ? `<pre>${esc(scrub(s.details))}</pre>` : ''}</li>`);

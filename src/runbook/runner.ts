@@ -164,7 +164,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
           await journal.append({ event: 'step-end', at: new Date().toISOString(), id: s.id, hash: s.hash, outcome: 'ok', startedAt, durationMs, simulated, outputs });
           recorded = true;
           running.delete(s.id);
-          if (outputs?.summary) task.output = outputs.summary;
+          if (outputs?.summary && outputs.summary !== logLines.at(-1)) task.output = outputs.summary;
           if (interrupted) throw new CutoverError('E_USAGE', 'interrupted');
         } catch (e) {
           if (recorded) throw e; // finished and journaled; only the run stops
@@ -271,9 +271,9 @@ export function buildSummary(rb: Runbook, mode: Mode, events: JournalEvent[], ou
   const outage = projectOutage(rb, (s) => byId.get(s.id)?.durationMs ?? s.estimateMs);
   const inOutage = outageSteps(rb).map((s) => byId.get(s.id)).filter((x): x is StepTiming => x !== undefined);
   const measuredMs = inOutage.length ? Math.max(...inOutage.map((s) => s.startMs + s.durationMs)) - Math.min(...inOutage.map((s) => s.startMs)) : undefined;
-  const phases = rb.phases.map((p) => {
+  const phases = rb.phases.filter((p) => steps.some((s) => s.phase === p)).map((p) => {
     const ps = steps.filter((s) => s.phase === p);
-    return { phase: p, durationMs: ps.length ? Math.max(...ps.map((s) => s.startMs + s.durationMs)) - Math.min(...ps.map((s) => s.startMs)) : 0 };
+    return { phase: p, durationMs: Math.max(...ps.map((s) => s.startMs + s.durationMs)) - Math.min(...ps.map((s) => s.startMs)) };
   });
   const endMs = steps.length ? Math.max(...steps.map((s) => s.startMs + s.durationMs)) : 0;
   return {

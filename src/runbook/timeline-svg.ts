@@ -12,7 +12,7 @@ function tickStep(totalMs: number): number {
 }
 
 export function timelineSvg(s: RunSummary): string {
-  const labelW = 280, chartW = 620, rowH = 22, top = 34, bottom = 28;
+  const labelW = 280, chartW = 620, rowH = 22, top = 58, bottom = 28;
   const total = Math.max(1, ...s.steps.map((x) => x.startMs + x.durationMs));
   const x = (ms: number) => labelW + (ms / total) * chartW;
   const h = top + s.steps.length * rowH + bottom;
@@ -36,8 +36,15 @@ export function timelineSvg(s: RunSummary): string {
     const w = Math.max(2, x(st.startMs + st.durationMs) - x(st.startMs));
     const fill = st.outcome === 'ok' ? (COLORS[st.kind] ?? '#1a7f37') : '#cf222e';
     parts.push(`<rect x="${x(st.startMs).toFixed(1)}" y="${y + 4}" width="${w.toFixed(1)}" height="${rowH - 8}" rx="3" fill="${fill}"${st.simulated ? ' fill-opacity="0.45" stroke="#57606a" stroke-dasharray="3 2"' : ''}><title>${esc(`${st.id}: ${humanDuration(st.durationMs)}${st.simulated ? ' (stated, not measured)' : ''}`)}</title></rect>`);
-    parts.push(`<text x="${Math.min(x(st.startMs) + w + 4, labelW + chartW - 2).toFixed(1)}" y="${y + 15}" font-size="10" fill="#57606a">${esc(humanDuration(st.durationMs))}</text>`);
+    // Duration after the bar, or before it when the bar reaches the right edge.
+    const end = x(st.startMs) + w + 4;
+    const after = end + 50 < labelW + chartW + 60;
+    parts.push(`<text x="${(after ? end : x(st.startMs) - 4).toFixed(1)}" y="${y + 15}" font-size="10" fill="#57606a"${after ? '' : ' text-anchor="end"'}>${esc(humanDuration(st.durationMs))}</text>`);
   });
+  const legend = [['action', COLORS.action!], ['sql', COLORS.sql!], ['sh', COLORS.sh!], ['manual', COLORS.manual!], ['failed', '#cf222e']]
+    .map(([name, color], i) => `<rect x="${8 + i * 90}" y="24" width="12" height="10" rx="2" fill="${color}"/><text x="${24 + i * 90}" y="33" font-size="11" fill="#57606a">${name}</text>`).join('')
+    + `<text x="${8 + 5 * 90}" y="33" font-size="11" fill="#57606a">dashed bar: stated duration, not measured</text>`;
+  parts.unshift(legend);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${labelW + chartW + 60}" height="${h}" viewBox="0 0 ${labelW + chartW + 60} ${h}" font-family="Helvetica, Arial, sans-serif">\n` +
     `<rect width="100%" height="100%" fill="#ffffff"/>\n<text x="8" y="16" font-size="13" font-weight="bold">${esc(s.name)}: ${s.mode === 'rehearse' ? 'rehearsal' : 'run'} timeline</text>\n${parts.join('\n')}\n</svg>\n`;
 }
