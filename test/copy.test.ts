@@ -92,6 +92,19 @@ describe('streaming copy', () => {
     }
   });
 
+  it('copies only the selected schemas, minus excluded tables (exact names)', async () => {
+    await c15.createDatabase('selected');
+    const s = await copy({ source: c14.params('shop'), target: c15.params('selected'), dir: await work(), schemas: ['app', 'billing'], excludeTables: ['billing.audit_log'] });
+    const tables = s.tables.map((t) => t.table).sort();
+    expect(tables).toContain('app.Table With Spaces & "Quotes"');
+    expect(tables).toContain('billing.invoices_2024');
+    expect(tables).not.toContain('billing.audit_log');
+    expect(tables.some((t) => t.startsWith('Ünïcode'))).toBe(false);
+    const r = await verify({ source: c14.params('shop'), target: c15.params('selected'), level: 'checksums', tables: tables });
+    expect(r.tables.filter((t) => t.status !== 'same')).toEqual([]);
+    expect(r.tables.length).toBe(tables.length);
+  });
+
   it('resumes a copy killed with SIGKILL, re-copying only unfinished work', async () => {
     await c15.createDatabase('killed');
     const dir = await work();

@@ -6,7 +6,7 @@
  */
 import type pg from 'pg';
 import { qualify, quoteIdent } from '../pg/sql.js';
-import { type ColumnInfo, rowHash64, rowText } from './normalize.js';
+import { type ColumnInfo, columnExpr, rowHash64, rowText } from './normalize.js';
 import type { Pair, PairPool } from './pairs.js';
 
 export interface TableSpec {
@@ -18,6 +18,8 @@ export interface TableSpec {
   columns: ColumnInfo[];
   /** Columns that exist on one side only (a schema difference that makes every row differ). */
   columnMismatch: string[];
+  /** Same columns in the same order on both sides and none to normalise: hash the record text itself. */
+  wholeRow: boolean;
   sourceMajor: number;
   targetMajor: number;
 }
@@ -61,14 +63,14 @@ const INT_TYPES = new Set(['int2', 'int4', 'int8']);
 
 interface Agg { n: number; h: string }
 
-function sql(spec: TableSpec, side: 'source' | 'target') {
-  const major = side === 'source' ? spec.sourceMajor : spec.targetMajor;
-  const rt = rowText(spec.columns, major);
-  return { rowText: rt, hash: rowHash64(rt), table: qualify(spec.schema, spec.name) };
+// Every query reads the table as alias "r".
+function sql(spec: TableSpec) {
+  const rt = rowText(spec.columns, 'r', spec.wholeRow);
+  return { rowText: rt, hash: rowHash64(rt), table: `${qualify(spec.schema, spec.name)} r` };
 }
 
-async function agg(c: pg.Client, spec: TableSpec, side: 'source' | 'target', where: string, params: unknown[]): Promise<Agg> {
-  const s = sql(spec, side);
+async function agg(c: pg.Client, spec: TableSpec, where: string, params: unknown[]): Promise<Agg> {
+  const s = sql(spec);
   const r = await c.query<{ n: string; h: string }>(
     `SELECT count(*) AS n, coalesce(sum(${s.hash}), 0)::text AS h FROM ${s.table} WHERE ${where}`, params);
   return { n: Number(r.rows[0]!.n), h: r.rows[0]!.h };
@@ -105,16 +107,20 @@ export async function checksumTable(pool: PairPool, spec: TableSpec, opts: Compa
 
   if (spec.key && keyCol && keyType && INT_TYPES.has(keyType)) {
     const k = quoteIdent(keyCol);
-    const bounds = await pool.use((pair) => both(pair, async (c) => {
-      const r = await c.query<{ lo: string | null; hi: string | null; n: string }>(
-        `SELECT min(${k})::text AS lo, max(${k})::text AS hi, count(*) AS n FROM ${qualify(spec.schema, spec.name)}`);
+    // One pass per side: bounds, count and hash sum together. Identical tables (the usual case) cost
+    // exactly one read of each side; only a differing table is chunked and bisected.
+    const whole = await pool.use((pair) => both(pair, async (c) => {
+      const r = await c.query<{ lo: string | null; hi: string | null; n: string; h: string }>(
+        `SELECT min(r.${k})::text AS lo, max(r.${k})::text AS hi, count(*) AS n, coalesce(sum(${sql(spec).hash}), 0)::text AS h FROM ${sql(spec).table}`);
       return r.rows[0]!;
     }));
+    const bounds = whole;
     const los = bounds.map((b) => b.lo).filter((x): x is string => x !== null).map(BigInt);
     const his = bounds.map((b) => b.hi).filter((x): x is string => x !== null).map(BigInt);
     result.sourceRows = Number(bounds[0].n);
     result.targetRows = Number(bounds[1].n);
-    if (los.length === 0) { result.durationMs = Date.now() - t0; return result; }
+    result.chunks = 1;
+    if (los.length === 0 || (whole[0].n === whole[1].n && whole[0].h === whole[1].h)) { result.durationMs = Date.now() - t0; return result; }
     const lo = los.reduce((a, b) => (b < a ? b : a));
     const hi = his.reduce((a, b) => (b > a ? b : a)) + 1n;
     const rows = Math.max(result.sourceRows, result.targetRows, 1);
@@ -124,9 +130,9 @@ export async function checksumTable(pool: PairPool, spec: TableSpec, opts: Compa
     const ranges: [bigint, bigint][] = [];
     for (let a = lo; a < hi; a += step) ranges.push([a, a + step < hi ? a + step : hi]);
     result.chunks = ranges.length;
-    const where = `${k} >= $1 AND ${k} < $2`;
-    const compareRange = async (pair: Pair, a: bigint, b: bigint): Promise<void> => {
-      const [s, t] = await both(pair, (c, side) => agg(c, spec, side, where, [a.toString(), b.toString()]));
+    const where = `r.${k} >= $1 AND r.${k} < $2`;
+    const compareRange = async (pair: Pair, a: bigint, b: bigint, known?: [Agg, Agg]): Promise<void> => {
+      const [s, t] = known ?? await both(pair, (c) => agg(c, spec, where, [a.toString(), b.toString()]));
       if (s.n === t.n && s.h === t.h) return;
       if (Math.max(s.n, t.n) <= opts.leafRows || b - a <= 1n) {
         await compareRows(pair, spec, where, [a.toString(), b.toString()], record, opts);
@@ -136,11 +142,22 @@ export async function checksumTable(pool: PairPool, spec: TableSpec, opts: Compa
       await compareRange(pair, a, mid);
       await compareRange(pair, mid, b);
     };
-    await Promise.all(ranges.map(([a, b]) => pool.use((pair) => compareRange(pair, a, b))));
+    // The table differs: every chunk's count and hash sum in one more pass per side, then only the
+    // differing chunks are bisected with range queries down to their rows.
+    const chunkSql = `SELECT ((r.${k}::int8 - $1::int8) / $2::int8)::int8 AS c, count(*) AS n, coalesce(sum(${sql(spec).hash}), 0)::text AS h FROM ${sql(spec).table} GROUP BY 1`;
+    await pool.use(async (pair) => {
+      const [sa, ta] = await both(pair, async (c) => new Map((await c.query<{ c: string; n: string; h: string }>(chunkSql, [lo.toString(), step.toString()])).rows
+        .map((r) => [Number(r.c), { n: Number(r.n), h: r.h }])));
+      for (let i = 0; i < ranges.length; i++) {
+        const empty = { n: 0, h: '0' };
+        const sv = sa.get(i) ?? empty, tv = ta.get(i) ?? empty;
+        if (sv.n !== tv.n || sv.h !== tv.h) await compareRange(pair, ranges[i]![0], ranges[i]![1], [sv, tv]);
+      }
+    });
   } else {
     result.chunks = 1;
     await pool.use(async (pair) => {
-      const [s, t] = await both(pair, (c, side) => agg(c, spec, side, 'true', []));
+      const [s, t] = await both(pair, (c) => agg(c, spec, 'true', []));
       result.sourceRows = s.n;
       result.targetRows = t.n;
       if (s.n === t.n && s.h === t.h) return;
@@ -162,10 +179,10 @@ export async function checksumTable(pool: PairPool, spec: TableSpec, opts: Compa
 async function compareRows(pair: Pair, spec: TableSpec, where: string, params: unknown[],
   record: (d: RowDifference, n?: number) => void, opts: CompareOptions): Promise<void> {
   const key = spec.key!;
-  const keyList = key.map((k) => `${quoteIdent(k)}::text`).join(', ');
-  const fetch = (c: pg.Client, side: 'source' | 'target') =>
+  const keyList = key.map((k) => `r.${quoteIdent(k)}::text`).join(', ');
+  const fetch = (c: pg.Client) =>
     c.query<{ k: (string | null)[]; h: string }>({
-      text: `SELECT ARRAY[${keyList}] AS k, md5(${sql(spec, side).rowText}) AS h FROM ${qualify(spec.schema, spec.name)} WHERE ${where}`,
+      text: `SELECT ARRAY[${keyList}] AS k, md5(${sql(spec).rowText}) AS h FROM ${sql(spec).table} WHERE ${where}`,
       values: params,
     });
   const [s, t] = await both(pair, fetch);
@@ -184,11 +201,11 @@ async function compareRows(pair: Pair, spec: TableSpec, where: string, params: u
   // Name the columns that differ, for the rows we will report.
   const detail = changed.slice(0, opts.maxReported);
   const keyArrays = key.map((_, i) => detail.map((k) => k[i] ?? null));
-  const match = key.map((k, i) => `${quoteIdent(k)}::text = u.k${i}`).join(' AND ');
+  const match = key.map((k, i) => `r.${quoteIdent(k)}::text = u.k${i}`).join(' AND ');
   const unnest = `unnest(${key.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS u(${key.map((_, i) => `k${i}`).join(', ')})`;
-  const values = (side: 'source' | 'target') => spec.columns.map((c) => normalisedColumn(spec, c, side)).join(', ');
-  const [sd, td] = await both(pair, (c, side) => c.query<{ k: (string | null)[]; v: (string | null)[] }>({
-    text: `SELECT ARRAY[${keyList}] AS k, ARRAY[${values(side)}]::text[] AS v FROM ${qualify(spec.schema, spec.name)} t, ${unnest} WHERE ${match}`,
+  const values = spec.columns.map((c) => columnExpr(c, 'r')).join(', ');
+  const [sd, td] = await both(pair, (c) => c.query<{ k: (string | null)[]; v: (string | null)[] }>({
+    text: `SELECT ARRAY[${keyList}] AS k, ARRAY[${values}]::text[] AS v FROM ${sql(spec).table}, ${unnest} WHERE ${match}`,
     values: keyArrays,
   }));
   const tv = new Map(td.rows.map((r) => [JSON.stringify(r.k), r.v]));
@@ -201,14 +218,10 @@ async function compareRows(pair: Pair, spec: TableSpec, where: string, params: u
   for (let i = detail.length; i < changed.length; i++) record({ kind: 'changed', key: keyObj(changed[i]!) });
 }
 
-function normalisedColumn(spec: TableSpec, c: ColumnInfo, side: 'source' | 'target'): string {
-  return rowText([c], side === 'source' ? spec.sourceMajor : spec.targetMajor);
-}
-
 /** Tables without a key: rows compared as multisets (row text -> number of copies). */
 async function compareMultiset(pair: Pair, spec: TableSpec, record: (d: RowDifference, n?: number) => void): Promise<void> {
-  const [s, t] = await both(pair, (c, side) => c.query<{ h: string; n: string; r: string }>(
-    `SELECT md5(x.r) AS h, count(*) AS n, min(x.r) AS r FROM (SELECT ${sql(spec, side).rowText} AS r FROM ${qualify(spec.schema, spec.name)}) x GROUP BY 1`));
+  const [s, t] = await both(pair, (c) => c.query<{ h: string; n: string; r: string }>(
+    `SELECT md5(x.t) AS h, count(*) AS n, min(x.t) AS r FROM (SELECT ${sql(spec).rowText} AS t FROM ${sql(spec).table}) x GROUP BY 1`));
   const tmap = new Map(t.rows.map((r) => [r.h, r]));
   for (const r of s.rows) {
     const o = tmap.get(r.h);

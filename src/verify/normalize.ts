@@ -1,8 +1,10 @@
 /**
- * The normalised text form each row is hashed over. Sessions are pinned (UTC, ISO dates,
+ * The text each row is hashed over. Sessions are pinned (UTC, ISO dates, IntervalStyle=postgres,
  * extra_float_digits=3, hex bytea: see READ_SETTINGS) so two servers of different major versions that
- * hold the same data produce the same text; json is compared as jsonb (key order and whitespace do not
- * matter) and numerics in canonical form (trailing zeros trimmed). ROW(...)::text keeps NULL and '' apart.
+ * hold the same data print it the same way. json columns are compared as jsonb (key order and whitespace
+ * do not matter); every other type's output function is canonical for a given value (a numeric's scale is
+ * part of its value: a different typmod is a schema difference, reported by the schema comparison).
+ * Record text keeps NULL and '' apart.
  */
 import { quoteIdent } from '../pg/sql.js';
 
@@ -14,22 +16,31 @@ export interface ColumnInfo {
   element_type: string;
 }
 
-export function columnExpr(c: ColumnInfo, serverMajor: number): string {
-  const q = quoteIdent(c.name);
+export function needsNormalising(c: ColumnInfo): boolean {
+  return c.base_type === 'json' || c.base_type === '_json';
+}
+
+export function columnExpr(c: ColumnInfo, alias?: string): string {
+  const q = alias ? `${alias}.${quoteIdent(c.name)}` : quoteIdent(c.name);
   if (c.base_type === 'json') return `(${q})::jsonb::text`;
   if (c.base_type === '_json') return `(${q})::jsonb[]::text`;
-  // trim_scale exists from PostgreSQL 13.
-  if (c.base_type === 'numeric' && serverMajor >= 13) return `trim_scale(${q})::text`;
   return `(${q})::text`;
 }
 
-/** ROW(expr, ...)::text over the given columns: the canonical text of a row. */
-export function rowText(cols: ColumnInfo[], serverMajor: number): string {
+/**
+ * The row's text. With `wholeRow`, the table alias's own record text (one output call per column, the
+ * cheapest form); otherwise ROW(col::text, ...) over the given columns, normalising json.
+ */
+export function rowText(cols: ColumnInfo[], alias: string, wholeRow: boolean): string {
+  if (wholeRow) return `${alias}::text`;
   if (cols.length === 0) return `''`;
-  return `ROW(${cols.map((c) => columnExpr(c, serverMajor)).join(', ')})::text`;
+  return `ROW(${cols.map((c) => columnExpr(c, alias)).join(', ')})::text`;
 }
 
-/** A 64-bit signed integer from the row text's md5: summed (as numeric) it is order-independent. */
+/**
+ * 64-bit hash of the row text, summed per chunk (as numeric: order-independent, no overflow).
+ * hashtextextended is the hash behind hash partitioning, kept stable across versions for pg_upgrade.
+ */
 export function rowHash64(rowTextExpr: string): string {
-  return `('x' || substr(md5(${rowTextExpr}), 1, 16))::bit(64)::bigint`;
+  return `hashtextextended(${rowTextExpr}, 0)`;
 }

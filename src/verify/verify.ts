@@ -9,7 +9,7 @@ import { openSnapshotGroup, type SnapshotGroup } from '../pg/snapshot.js';
 import { serverFacts, tableFacts, type TableFacts } from '../pg/facts.js';
 import { loadSql } from '../pg/sql.js';
 import { mapLimit } from '../lib/pool.js';
-import { type ColumnInfo } from './normalize.js';
+import { type ColumnInfo, needsNormalising } from './normalize.js';
 import { PairPool } from './pairs.js';
 import { type CompareOptions, type TableResult, type TableSpec, checksumTable, countTable } from './compare-table.js';
 import { compareSequences, type SequenceResult } from './sequences.js';
@@ -122,11 +122,14 @@ async function tableSpec(s: pg.Client, t: pg.Client, tf: TableFacts, sMajor: num
   const [sc, tc] = [await columns(s, tf.schema, tf.name), await columns(t, tf.schema, tf.name)];
   const tnames = new Set(tc.map((c) => c.name));
   const snames = new Set(sc.map((c) => c.name));
+  const columnMismatch = [...sc.filter((c) => !tnames.has(c.name)).map((c) => `${c.name} (source only)`),
+    ...tc.filter((c) => !snames.has(c.name)).map((c) => `${c.name} (target only)`)];
+  const sameOrder = sc.length === tc.length && sc.every((c, i) => c.name === tc[i]!.name);
   return {
     schema: tf.schema, name: tf.name, key: tf.primaryKey,
+    wholeRow: columnMismatch.length === 0 && sameOrder && !sc.some(needsNormalising),
     columns: sc.filter((c) => tnames.has(c.name)),
-    columnMismatch: [...sc.filter((c) => !tnames.has(c.name)).map((c) => `${c.name} (source only)`),
-      ...tc.filter((c) => !snames.has(c.name)).map((c) => `${c.name} (target only)`)],
+    columnMismatch,
     sourceMajor: sMajor, targetMajor: tMajor,
   };
 }
