@@ -93,9 +93,12 @@ export function copyConnections(jobs: number, indexJobs: number): { source: numb
 }
 
 // search_path '' as pg_dump/pg_restore do: catalog definitions are printed fully qualified on the source
-// and mean the same on the target whatever the roles' own search_path.
-const TARGET_SETTINGS = { ...READ_SETTINGS, synchronous_commit: 'off', search_path: '' };
-const SOURCE_SETTINGS = { search_path: '' };
+// and mean the same on the target whatever the roles' own search_path. No lock_timeout: on the target,
+// waits are among cutover's own sessions (an ANALYZE behind a foreign-key validation of the same table
+// can take minutes on a big table); on the source, a COPY's ACCESS SHARE request queued behind
+// application DDL blocks nobody else.
+const TARGET_SETTINGS = { ...READ_SETTINGS, synchronous_commit: 'off', search_path: '', lock_timeout: '0' };
+const SOURCE_SETTINGS = { search_path: '', lock_timeout: '0' };
 
 export async function copy(o: CopyOptions): Promise<CopySummary> {
   const t0 = Date.now();
