@@ -109,18 +109,16 @@ export async function checksumTable(pool: PairPool, spec: TableSpec, opts: Compa
     const k = quoteIdent(keyCol);
     // One pass per side: bounds, count and hash sum together. Identical tables (the usual case) cost
     // exactly one read of each side; only a differing table is chunked and bisected.
-    const whole = await pool.use((pair) => both(pair, async (c) => {
-      const r = await c.query<{ lo: string | null; hi: string | null; n: string; h: string }>(
-        `SELECT min(r.${k})::text AS lo, max(r.${k})::text AS hi, count(*) AS n, coalesce(sum(${sql(spec).hash}), 0)::text AS h FROM ${sql(spec).table}`);
-      return r.rows[0]!;
-    }));
-    const bounds = whole;
+    const whole = await pool.use((pair) => both(pair, (c) => agg(c, spec, 'true', [])));
+    result.sourceRows = whole[0].n;
+    result.targetRows = whole[1].n;
+    result.chunks = 1;
+    if (whole[0].n === whole[1].n && whole[0].h === whole[1].h) { result.durationMs = Date.now() - t0; return result; }
+    // It differs: the key's bounds on both sides (an index lookup) to cut it into ranges.
+    const bounds = await pool.use((pair) => both(pair, async (c) =>
+      (await c.query<{ lo: string | null; hi: string | null }>(`SELECT min(r.${k})::text AS lo, max(r.${k})::text AS hi FROM ${sql(spec).table}`)).rows[0]!));
     const los = bounds.map((b) => b.lo).filter((x): x is string => x !== null).map(BigInt);
     const his = bounds.map((b) => b.hi).filter((x): x is string => x !== null).map(BigInt);
-    result.sourceRows = Number(bounds[0].n);
-    result.targetRows = Number(bounds[1].n);
-    result.chunks = 1;
-    if (los.length === 0 || (whole[0].n === whole[1].n && whole[0].h === whole[1].h)) { result.durationMs = Date.now() - t0; return result; }
     const lo = los.reduce((a, b) => (b < a ? b : a));
     const hi = his.reduce((a, b) => (b > a ? b : a)) + 1n;
     const rows = Math.max(result.sourceRows, result.targetRows, 1);
