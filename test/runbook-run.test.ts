@@ -72,10 +72,22 @@ describe('cutover run', () => {
     const final = await cutover(['run', rb.file, '--state-dir', rb.stateDir, '--resume'], env);
     expect([0, 2]).toContain(final.code); // 2 = already complete
     expect(kills).toBeGreaterThanOrEqual(2);
-    // Every step ran exactly once, in order, despite the kills.
-    expect(await ranSteps()).toEqual(ids);
+    // The contract: no step the journal recorded as finished ever starts again. (A step killed while
+    // running, even after its SQL committed, is not finished: it runs again on resume. Steps should be
+    // idempotent; docs/runbook-format.md says so.)
     const j = journalOf(rb.stateDir);
+    const finishedAt = new Map<string, number>();
+    j.forEach((e, i) => {
+      if (e.event === 'step-start' && finishedAt.has(e.id!)) throw new Error(`step ${e.id} started again at journal line ${i + 1} after finishing at line ${finishedAt.get(e.id!)! + 1}`);
+      if (e.event === 'step-end' && e.outcome === 'ok') finishedAt.set(e.id!, i);
+    });
+    expect([...finishedAt.keys()].sort()).toEqual(ids);
     expect(j.filter((e) => e.event === 'run-start').length).toBeGreaterThanOrEqual(kills + 1);
+    // Every step's effect is there, in order; a step appears twice only if a kill caught it in flight.
+    const ran = await ranSteps();
+    expect([...new Set(ran)]).toEqual(ids);
+    const inFlightAtSomeKill = new Set(j.filter((e) => e.event === 'step-start').map((e) => e.id!).filter((id) => j.filter((e) => e.event === 'step-start' && e.id === id).length > 1));
+    for (const id of ids) if (!inFlightAtSomeKill.has(id)) expect(ran.filter((x) => x === id)).toHaveLength(1);
   });
 
   it('refuses to resume when a finished step was edited', async () => {
