@@ -27,7 +27,8 @@ export async function loadRunbook(path: string): Promise<Runbook> {
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
-    throw new CutoverError('E_USAGE', `cannot read runbook ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CutoverError('E_USAGE', `cannot read runbook ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
   }
   const r = parseRunbook(text, path);
   if (!r.runbook) {

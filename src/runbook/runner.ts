@@ -9,7 +9,6 @@ import { ListrInquirerPromptAdapter } from '@listr2/prompt-adapter-inquirer';
 import { confirm } from '@inquirer/prompts';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type pg from 'pg';
 import { CutoverError, describeError } from '../errors.js';
 import { type ConnParams, scrub } from '../pg/conninfo.js';
 import { parseHeadroom } from '../budget/capacity.js';
@@ -282,4 +281,3 @@ export function buildSummary(rb: Runbook, mode: Mode, events: JournalEvent[], ou
   };
 }
 
-export type { pg };

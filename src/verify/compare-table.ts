@@ -20,8 +20,6 @@ export interface TableSpec {
   columnMismatch: string[];
   /** Same columns in the same order on both sides and none to normalise: hash the record text itself. */
   wholeRow: boolean;
-  sourceMajor: number;
-  targetMajor: number;
 }
 
 export interface RowDifference {

@@ -9,7 +9,6 @@ export class PairPool {
   constructor(sources: pg.Client[], targets: pg.Client[]) {
     this.free = sources.map((s, i) => ({ source: s, target: targets[i]!, index: i }));
   }
-  get size(): number { return this.free.length + 0; }
   async use<T>(fn: (p: Pair) => Promise<T>): Promise<T> {
     const pair = this.free.pop() ?? (await new Promise<Pair>((r) => this.waiters.push(r)));
     try {

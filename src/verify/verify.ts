@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import type { ConnParams } from '../pg/conninfo.js';
 import { openSnapshotGroup, type SnapshotGroup } from '../pg/snapshot.js';
-import { serverFacts, tableFacts, type TableFacts } from '../pg/facts.js';
+import { tableFacts, type TableFacts } from '../pg/facts.js';
 import { loadSql } from '../pg/sql.js';
 import { mapLimit } from '../lib/pool.js';
 import { type ColumnInfo, needsNormalising } from './normalize.js';
@@ -62,9 +62,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
   let src: SnapshotGroup | undefined, tgt: SnapshotGroup | undefined;
   try {
     [src, tgt] = await Promise.all([openSnapshotGroup(o.source, 'verify-source', jobs), openSnapshotGroup(o.target, 'verify-target', jobs)]);
-    const [sf, tf, stables, ttables] = await Promise.all([
-      serverFacts(src.leader), serverFacts(tgt.leader), tableFacts(src.leader), tableFacts(tgt.leader),
-    ]);
+    const [stables, ttables] = await Promise.all([tableFacts(src.leader), tableFacts(tgt.leader)]);
     // Data lives in plain tables and partitions; partitioned parents hold none.
     const leaves = (ts: TableFacts[]) => new Map(ts.filter((t) => t.kind === 'r').map((t) => [key(t), t]));
     const sl = leaves(stables), tl = leaves(ttables);
@@ -74,7 +72,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
     for (const [k, t] of sl) {
       if (wanted && !wanted.has(k)) continue;
       if (!tl.has(k)) { missingTables.push({ schema: t.schema, name: t.name, side: 'target' }); continue; }
-      specs.push(await tableSpec(src.leader, tgt.leader, t, sf.major, tf.major));
+      specs.push(await tableSpec(src.leader, tgt.leader, t));
     }
     for (const [k, t] of tl) if (!sl.has(k) && (!wanted || wanted.has(k))) missingTables.push({ schema: t.schema, name: t.name, side: 'source' });
     // Largest first, so the long ones start early.
@@ -118,7 +116,7 @@ async function columns(c: pg.Client, schema: string, name: string): Promise<Colu
   return (await c.query<ColumnInfo>(loadSql(import.meta.url, 'sql/columns.sql'), [schema, name])).rows;
 }
 
-async function tableSpec(s: pg.Client, t: pg.Client, tf: TableFacts, sMajor: number, tMajor: number): Promise<TableSpec> {
+async function tableSpec(s: pg.Client, t: pg.Client, tf: TableFacts): Promise<TableSpec> {
   const [sc, tc] = [await columns(s, tf.schema, tf.name), await columns(t, tf.schema, tf.name)];
   const tnames = new Set(tc.map((c) => c.name));
   const snames = new Set(sc.map((c) => c.name));
@@ -130,6 +128,5 @@ async function tableSpec(s: pg.Client, t: pg.Client, tf: TableFacts, sMajor: num
     wholeRow: columnMismatch.length === 0 && sameOrder && !sc.some(needsNormalising),
     columns: sc.filter((c) => tnames.has(c.name)),
     columnMismatch,
-    sourceMajor: sMajor, targetMajor: tMajor,
   };
 }

@@ -11,7 +11,6 @@
  * Locks on the source: ACCESS SHARE only (COPY TO, pg_dump). The snapshot is held for the whole copy,
  * which holds back vacuum on the source: progress output says so.
  */
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
@@ -461,8 +460,4 @@ async function copySequences(src: pg.Client, dst: pg.Client): Promise<number> {
 export function defaultCopyDir(source: ConnParams, target: ConnParams): string {
   const h = createHash('sha256').update(`${source.host}:${source.port}/${source.dbname}->${target.host}:${target.port}/${target.dbname}`).digest('hex').slice(0, 10);
   return join('.cutover', `copy-${h}`);
-}
-
-export async function removeCopyDir(dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
 }
