@@ -125,6 +125,19 @@ describe('connection budget', () => {
     }
   });
 
+  it('steps of a parallel group share the budget instead of each taking all of it', async () => {
+    const rb = await tempRunbook(`---\nname: parallel budget\nconnections:\n  source: env:SOURCE_URL\n  target: env:TARGET_URL\nmax_parallel: 2\n---\n# P\n\n## Checks\n\n` +
+      ['a', 'b'].map((id) => `\`\`\`cutover verify {id=${id} parallel=both}\njobs: auto\n\`\`\`\n`).join('\n'));
+    const r = await cutover(['run', rb.file, '--state-dir', rb.stateDir], { SOURCE_URL: src.url('shop'), TARGET_URL: tgt.url('shop') });
+    // 20 - 12 application - sampler (and the lock on the target) - probe: 6 on the source, 5 on the target;
+    // halves of that fit two verifies side by side (each jobs + 1 per side). Without sharing, each would
+    // take jobs 4 and the pair would need 10 slots: "too many clients".
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/verify: jobs auto -> 1 \(available, its 1\/2 share: source 3, target 2\)/);
+    const summary = JSON.parse(readFileSync(join(rb.stateDir, 'summary.json'), 'utf8')) as RunSummary;
+    expect(summary.connections?.target?.peakOurs).toBeLessThanOrEqual(8);
+  });
+
   it('cutover budget prints each side, who holds the connections, and the plan per action', async () => {
     const r = await cutover(['budget', '--source', 'env:S', '--target', 'env:T', '--headroom', '2'], { S: src.url('shop'), T: tgt.url('shop') });
     expect(r.code, r.stderr).toBe(0);

@@ -108,7 +108,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
 
   await journal.append({ event: 'run-start', at: new Date().toISOString(), mode: o.fresh ? 'fresh' : o.resume ? 'resume' : o.mode, runbook: rb.front.name, pid: process.pid });
 
-  const stepTask = (s: Step): ListrTask<Ctx> => {
+  const stepTask = (s: Step, budgetShare = 1): ListrTask<Ctx> => {
     const rehearsed = o.timings?.steps.find((t) => t.id === s.id)?.durationMs;
     return {
       title: `${s.title}${o.mode === 'run' && rehearsed !== undefined ? ` (rehearsed ${humanDuration(rehearsed)})` : ''}`,
@@ -142,7 +142,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
           task.output = line;
         }, 1000);
         const ctx: ActionContext = {
-          stepId: s.id, source: o.source, target: o.target, stateDir: o.stateDir, headroom, signal: abort.signal,
+          stepId: s.id, source: o.source, target: o.target, stateDir: o.stateDir, headroom, budgetShare, signal: abort.signal,
           progress: (t) => { progressText = t; },
           log: (t) => { logLines.push(t); task.output = t; },
         };
@@ -187,7 +187,11 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
       title: phase,
       task: (_ctx, task) => task.newListr(units(steps.filter((s) => s.phase === phase)).map((u) => u.length === 1
         ? stepTask(u[0]!)
-        : { title: `parallel: ${u[0]!.parallel}`, task: (_c: Ctx, t: Task) => t.newListr(u.map(stepTask), { concurrent: rb.front.maxParallel, exitOnError: true }) }),
+        : {
+          title: `parallel: ${u[0]!.parallel}`,
+          // Up to max_parallel steps run at once; each gets an equal share of the connection budget.
+          task: (_c: Ctx, t: Task) => t.newListr(u.map((x) => stepTask(x, 1 / Math.min(u.length, rb.front.maxParallel))), { concurrent: rb.front.maxParallel, exitOnError: true }),
+        }),
       { concurrent: false, exitOnError: true }),
     }));
   };

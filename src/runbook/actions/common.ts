@@ -23,7 +23,10 @@ export async function capacities(ctx: ActionContext, sides: { source?: boolean; 
 export async function resolveJobs(ctx: ActionContext, action: string, jobs: number | 'auto', demand: Demand): Promise<number> {
   if (jobs !== 'auto') return jobs;
   const caps = await capacities(ctx, { source: demand.source(1) > 0, target: demand.target(1) > 0 });
-  const j = autoJobs(action, demand, caps.source, caps.target);
-  ctx.log(`${action}: jobs auto -> ${j} (available: source ${caps.source?.available ?? '-'}, target ${caps.target?.available ?? '-'})`);
+  // Steps running side by side in a parallel group split what is available.
+  const share = (c?: Capacity) => (c && ctx.budgetShare < 1 ? { ...c, available: Math.floor(c.available * ctx.budgetShare) } : c);
+  const [s, t] = [share(caps.source), share(caps.target)];
+  const j = autoJobs(action, demand, s, t);
+  ctx.log(`${action}: jobs auto -> ${j} (available${ctx.budgetShare < 1 ? `, its 1/${Math.round(1 / ctx.budgetShare)} share` : ''}: source ${s?.available ?? '-'}, target ${t?.available ?? '-'})`);
   return j;
 }

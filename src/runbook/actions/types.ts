@@ -9,6 +9,8 @@ export interface ActionContext {
   /** Where the run keeps its files (journal, dumps, copy work dirs). */
   stateDir: string;
   headroom: Headroom;
+  /** Share of the available connections this step may take (1/k when k steps of a parallel group run at once). */
+  budgetShare: number;
   signal: AbortSignal;
   /** Live one-line progress for the task list. */
   progress(text: string): void;
