@@ -11,7 +11,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CutoverError, describeError } from '../errors.js';
 import { type ConnParams, scrub } from '../pg/conninfo.js';
-import { parseHeadroom } from '../budget/capacity.js';
+import { type Capacity, parseHeadroom } from '../budget/capacity.js';
+import { capacities } from './actions/common.js';
 import { humanDuration } from '../cli/format.js';
 import type { ActionContext, StepOutputs } from './actions/index.js';
 import { executeStep } from './execute.js';
@@ -108,7 +109,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
 
   await journal.append({ event: 'run-start', at: new Date().toISOString(), mode: o.fresh ? 'fresh' : o.resume ? 'resume' : o.mode, runbook: rb.front.name, pid: process.pid });
 
-  const stepTask = (s: Step, budgetShare = 1): ListrTask<Ctx> => {
+  const stepTask = (s: Step, budgetShare?: () => ActionContext['budgetShare']): ListrTask<Ctx> => {
     const rehearsed = o.timings?.steps.find((t) => t.id === s.id)?.durationMs;
     return {
       title: `${s.title}${o.mode === 'run' && rehearsed !== undefined ? ` (rehearsed ${humanDuration(rehearsed)})` : ''}`,
@@ -142,7 +143,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
           task.output = line;
         }, 1000);
         const ctx: ActionContext = {
-          stepId: s.id, source: o.source, target: o.target, stateDir: o.stateDir, headroom, budgetShare, signal: abort.signal,
+          stepId: s.id, source: o.source, target: o.target, stateDir: o.stateDir, headroom, budgetShare: budgetShare?.(), signal: abort.signal,
           progress: (t) => { progressText = t; },
           log: (t) => { logLines.push(t); task.output = t; },
         };
@@ -189,8 +190,15 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
         ? stepTask(u[0]!)
         : {
           title: `parallel: ${u[0]!.parallel}`,
-          // Up to max_parallel steps run at once; each gets an equal share of the connection budget.
-          task: (_c: Ctx, t: Task) => t.newListr(u.map((x) => stepTask(x, 1 / Math.min(u.length, rb.front.maxParallel))), { concurrent: rb.front.maxParallel, exitOnError: true }),
+          // Up to max_parallel steps run at once. The budget is measured once, before any of them opens a
+          // connection, and each gets an equal share (measuring per step would race with its siblings).
+          task: async (_c: Ctx, t: Task) => {
+            const k = Math.min(u.length, rb.front.maxParallel);
+            const caps = await capacities({ source: o.source, target: o.target, stepId: `group-${u[0]!.parallel}`, headroom }, { source: true, target: true });
+            const part = (c?: Capacity) => (c ? { ...c, available: Math.floor(c.available / k) } : undefined);
+            const share = { source: part(caps.source), target: part(caps.target), of: k };
+            return t.newListr(u.map((x) => stepTask(x, () => share)), { concurrent: rb.front.maxParallel, exitOnError: true });
+          },
         }),
       { concurrent: false, exitOnError: true }),
     }));

@@ -12,7 +12,7 @@ export const selection = {
   schemas: nameList, exclude_schemas: nameList, tables: nameList, exclude_tables: nameList,
 };
 
-export async function capacities(ctx: ActionContext, sides: { source?: boolean; target?: boolean }): Promise<{ source?: Capacity; target?: Capacity }> {
+export async function capacities(ctx: Pick<ActionContext, 'source' | 'target' | 'stepId' | 'headroom'>, sides: { source?: boolean; target?: boolean }): Promise<{ source?: Capacity; target?: Capacity }> {
   const one = async (side: 'source' | 'target') =>
     withClient(await withPgpass(ctx[side]), `${ctx.stepId}/budget`, async (c) => capacity(await serverFacts(c), ctx.headroom));
   const [s, t] = await Promise.all([sides.source ? one('source') : undefined, sides.target ? one('target') : undefined]);
@@ -22,11 +22,11 @@ export async function capacities(ctx: ActionContext, sides: { source?: boolean; 
 /** Resolves `jobs: auto` from what both sides have available now. */
 export async function resolveJobs(ctx: ActionContext, action: string, jobs: number | 'auto', demand: Demand): Promise<number> {
   if (jobs !== 'auto') return jobs;
-  const caps = await capacities(ctx, { source: demand.source(1) > 0, target: demand.target(1) > 0 });
-  // Steps running side by side in a parallel group split what is available.
-  const share = (c?: Capacity) => (c && ctx.budgetShare < 1 ? { ...c, available: Math.floor(c.available * ctx.budgetShare) } : c);
-  const [s, t] = [share(caps.source), share(caps.target)];
+  // In a parallel group the runner measured once for all members and gives each its share.
+  const caps = ctx.budgetShare ?? await capacities(ctx, { source: demand.source(1) > 0, target: demand.target(1) > 0 });
+  const used = (c: Capacity | undefined, side: 'source' | 'target') => (demand[side](1) > 0 ? c : undefined);
+  const [s, t] = [used(caps.source, 'source'), used(caps.target, 'target')];
   const j = autoJobs(action, demand, s, t);
-  ctx.log(`${action}: jobs auto -> ${j} (available${ctx.budgetShare < 1 ? `, its 1/${Math.round(1 / ctx.budgetShare)} share` : ''}: source ${s?.available ?? '-'}, target ${t?.available ?? '-'})`);
+  ctx.log(`${action}: jobs auto -> ${j} (available${ctx.budgetShare ? `, its 1/${ctx.budgetShare.of} share` : ''}: source ${s?.available ?? '-'}, target ${t?.available ?? '-'})`);
   return j;
 }

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { ConnParams } from '../../pg/conninfo.js';
-import type { Headroom } from '../../budget/capacity.js';
+import type { Capacity, Headroom } from '../../budget/capacity.js';
 
 export interface ActionContext {
   stepId: string;
@@ -9,8 +9,11 @@ export interface ActionContext {
   /** Where the run keeps its files (journal, dumps, copy work dirs). */
   stateDir: string;
   headroom: Headroom;
-  /** Share of the available connections this step may take (1/k when k steps of a parallel group run at once). */
-  budgetShare: number;
+  /**
+   * For a step of a parallel group: its share of what both sides had available when the group started
+   * (measured once, before any member opened a connection). Otherwise the step measures for itself.
+   */
+  budgetShare?: { source?: Capacity; target?: Capacity; of: number };
   signal: AbortSignal;
   /** Live one-line progress for the task list. */
   progress(text: string): void;
