@@ -52,24 +52,28 @@ export interface Capacity {
   databaseLimit: number | null;
 }
 
-export function capacity(f: ServerFacts, headroom: Headroom = 0): Capacity {
+/**
+ * `probeStaysOpen`: the facts were read over a connection that stays open (the run's sampler), so it is
+ * counted as in use; otherwise over a probe that closes right after, which is left out.
+ */
+export function capacity(f: ServerFacts, headroom: Headroom = 0, probeStaysOpen = false): Capacity {
   const su = f.role.isSuperuser;
   const reservedSlots = su ? 0 : f.superuserReservedConnections + f.reservedConnections;
-  // The facts were read over one connection of ours (same role, same database) that is about to close.
-  const others = Math.max(0, f.connections.total - 1);
+  const probe = probeStaysOpen ? 0 : 1;
+  const others = Math.max(0, f.connections.total - probe);
   const room = headroomCount(headroom, f.maxConnections);
   const limits: { by: Capacity['limitedBy']; free: number }[] = [
     { by: 'server', free: f.maxConnections - reservedSlots - others },
   ];
   // Superusers are exempt from role and database connection limits.
-  if (!su && f.role.connLimit >= 0) limits.push({ by: 'role', free: f.role.connLimit - Math.max(0, f.connections.role - 1) });
-  if (!su && f.database.connLimit >= 0) limits.push({ by: 'database', free: f.database.connLimit - Math.max(0, f.connections.database - 1) });
+  if (!su && f.role.connLimit >= 0) limits.push({ by: 'role', free: f.role.connLimit - Math.max(0, f.connections.role - probe) });
+  if (!su && f.database.connLimit >= 0) limits.push({ by: 'database', free: f.database.connLimit - Math.max(0, f.connections.database - probe) });
   const binding = limits.reduce((a, b) => (b.free < a.free ? b : a));
   return {
     maxConnections: f.maxConnections,
     reservedSlots,
     inUse: others,
-    ours: Math.max(0, f.connections.ours - 1),
+    ours: Math.max(0, f.connections.ours - probe),
     headroom: room,
     available: Math.max(0, binding.free - room),
     limitedBy: binding.by,

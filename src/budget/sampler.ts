@@ -6,6 +6,8 @@
 import type pg from 'pg';
 import type { ConnParams } from '../pg/conninfo.js';
 import { connect } from '../pg/connect.js';
+import { serverFacts } from '../pg/facts.js';
+import { capacity, type Capacity, type Headroom } from './capacity.js';
 
 export interface SidePeak { peakOurs: number; peakTotal: number; maxConnections: number; samples: number }
 export interface ConnectionPeaks { source?: SidePeak; target?: SidePeak }
@@ -46,6 +48,15 @@ export class ConnectionSampler {
     } catch { /* a failed sample is skipped */ } finally {
       this.busy = false;
     }
+  }
+
+  /**
+   * Capacity measured over the sampler's own connection, which stays open: no probe connection is left
+   * closing (and still holding a slot) while a step opens its allotment. Undefined if not connected.
+   */
+  async capacity(side: 'source' | 'target', headroom: Headroom): Promise<Capacity | undefined> {
+    const s = this.clients.find((x) => x.side === side);
+    return s ? capacity(await serverFacts(s.c), headroom, true) : undefined;
   }
 
   async stop(): Promise<ConnectionPeaks> {

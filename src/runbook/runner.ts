@@ -81,6 +81,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
 
   const lock = await acquireRunLock(o.target, rb.front.name);
   const sampler = await ConnectionSampler.start({ source: o.source, target: o.target });
+  const measure = (side: 'source' | 'target') => sampler.capacity(side, parseHeadroom(rb.front.headroom));
   const abort = new AbortController();
   let interrupted = false;
   const running = new Map<string, { startedAt: string; t0: number }>();
@@ -143,7 +144,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
           task.output = line;
         }, 1000);
         const ctx: ActionContext = {
-          stepId: s.id, source: o.source, target: o.target, stateDir: o.stateDir, headroom, budgetShare: budgetShare?.(), signal: abort.signal,
+          stepId: s.id, source: o.source, target: o.target, stateDir: o.stateDir, headroom, budgetShare: budgetShare?.(), signal: abort.signal, measure,
           progress: (t) => { progressText = t; },
           log: (t) => { logLines.push(t); task.output = t; },
         };
@@ -194,7 +195,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
           // connection, and each gets an equal share (measuring per step would race with its siblings).
           task: async (_c: Ctx, t: Task) => {
             const k = Math.min(u.length, rb.front.maxParallel);
-            const caps = await capacities({ source: o.source, target: o.target, stepId: `group-${u[0]!.parallel}`, headroom }, { source: true, target: true });
+            const caps = await capacities({ source: o.source, target: o.target, stepId: `group-${u[0]!.parallel}`, headroom, measure }, { source: true, target: true });
             const part = (c?: Capacity) => (c ? { ...c, available: Math.floor(c.available / k) } : undefined);
             const share = { source: part(caps.source), target: part(caps.target), of: k };
             return t.newListr(u.map((x) => stepTask(x, () => share)), { concurrent: rb.front.maxParallel, exitOnError: true });

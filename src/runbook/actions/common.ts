@@ -12,8 +12,8 @@ export const selection = {
   schemas: nameList, exclude_schemas: nameList, tables: nameList, exclude_tables: nameList,
 };
 
-export async function capacities(ctx: Pick<ActionContext, 'source' | 'target' | 'stepId' | 'headroom'>, sides: { source?: boolean; target?: boolean }): Promise<{ source?: Capacity; target?: Capacity }> {
-  const one = async (side: 'source' | 'target') =>
+export async function capacities(ctx: Pick<ActionContext, 'source' | 'target' | 'stepId' | 'headroom' | 'measure'>, sides: { source?: boolean; target?: boolean }): Promise<{ source?: Capacity; target?: Capacity }> {
+  const one = async (side: 'source' | 'target') => (await ctx.measure?.(side)) ??
     withClient(await withPgpass(ctx[side]), `${ctx.stepId}/budget`, async (c) => capacity(await serverFacts(c), ctx.headroom));
   const [s, t] = await Promise.all([sides.source ? one('source') : undefined, sides.target ? one('target') : undefined]);
   return { source: s, target: t };

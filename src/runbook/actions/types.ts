@@ -14,6 +14,8 @@ export interface ActionContext {
    * (measured once, before any member opened a connection). Otherwise the step measures for itself.
    */
   budgetShare?: { source?: Capacity; target?: Capacity; of: number };
+  /** Measures a side's capacity over a connection the run keeps open (the sampler's), if any. */
+  measure?: (side: 'source' | 'target') => Promise<Capacity | undefined>;
   signal: AbortSignal;
   /** Live one-line progress for the task list. */
   progress(text: string): void;
