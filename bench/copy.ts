@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { startClusters, stopAllClusters, createSampleDatabase } from '../src/testing/index.js';
+import { startClusters, stopAllClusters, createSampleDatabase, SAMPLE_BYTES_PER_ROW } from '../src/testing/index.js';
 import { arg, report, timed, type Sample } from './lib.js';
 import { childCredentials } from '../src/pg/child-env.js';
 import { urlWithoutPassword } from '../src/pg/conninfo.js';
@@ -26,8 +26,7 @@ const [src, dst] = await startClusters([{ version: 15, settings }, { version: 15
 const work = await mkdtemp(join(tmpdir(), 'cutover-bench-'));
 try {
   await src!.createDatabase('bench');
-  // ~820 bytes of table data per base row in the sample schema (measured), indexes excluded.
-  const rows = Math.round((gb * 1024 ** 3) / 820);
+  const rows = Math.round((gb * 1024 ** 3) / SAMPLE_BYTES_PER_ROW);
   const t0 = Date.now();
   await createSampleDatabase(src!.url('bench'), { rows });
   // pgcopydb 0.10 (Debian bookworm) fails on identifiers containing double quotes (it does not escape

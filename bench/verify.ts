@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { startClusters, stopAllClusters, createSampleDatabase } from '../src/testing/index.js';
+import { startClusters, stopAllClusters, createSampleDatabase, SAMPLE_BYTES_PER_ROW } from '../src/testing/index.js';
 import { copy } from '../src/dump/copy/copy.js';
 import { mapLimit } from '../src/lib/pool.js';
 import { qualify } from '../src/pg/sql.js';
@@ -47,7 +47,7 @@ async function perTable(sqlFor: (table: string) => string): Promise<number> {
 try {
   await src!.createDatabase('bench');
   await dst!.createDatabase('bench');
-  await createSampleDatabase(src!.url('bench'), { rows: Math.round((gb * 1024 ** 3) / 820) });
+  await createSampleDatabase(src!.url('bench'), { rows: Math.round((gb * 1024 ** 3) / SAMPLE_BYTES_PER_ROW) });
   await copy({ source: src!.params('bench'), target: dst!.params('bench'), dir: join(work, 'copy'), jobs: 2 });
   const size = (await src!.query<{ s: string }>(`SELECT pg_size_pretty(pg_database_size('bench')) s`)).rows[0]!.s;
   console.log(`source and target: ${size} each (identical copy)`);

@@ -12,13 +12,20 @@ export interface Demand {
   target: (jobs: number) => number;
 }
 
+/**
+ * The streaming copy: source = snapshot leader + one per table job + pg_dump --schema-only at the start;
+ * target = table jobs + index jobs at once (closed before post-data, whose pg_restore opens max(2, I)).
+ */
+export function copyDemand(jobs: number, indexJobs: number): { source: number; target: number } {
+  return { source: jobs + 2, target: Math.max(jobs + indexJobs, 2) };
+}
+
 export const DEMANDS = {
   // pg_dump -j N opens N+1 source connections.
   dump: { source: (j: number) => j + 1, target: () => 0 },
   // pg_restore -j M peaks at M target connections (the leader closes its own first); cutover uses M >= 2.
   restore: { source: () => 0, target: (j: number) => Math.max(2, j) },
-  // streaming copy: snapshot leader + pg_dump --schema-only + one per table job; target: table + index jobs.
-  copy: { source: (j: number) => j + 2, target: (j: number) => Math.max(2, 2 * j) },
+  copy: { source: (j: number) => copyDemand(j, j).source, target: (j: number) => copyDemand(j, j).target },
   // verify: one snapshot leader + one worker per job, on each side.
   verify: { source: (j: number) => j + 1, target: (j: number) => j + 1 },
 } satisfies Record<string, Demand>;

@@ -5,7 +5,8 @@
 import { CutoverError } from '../errors.js';
 import { type ConnParams, parseConnString } from '../pg/conninfo.js';
 
-export function resolveConnArg(label: string, value: string | undefined, fallbackEnv: string, warn: (m: string) => void): ConnParams {
+export function resolveConnArg(label: string, value: string | undefined, fallbackEnv: string,
+  warn: (m: string) => void = (m) => process.stderr.write(m + '\n')): ConnParams {
   let text = value;
   let fromEnv: string | undefined;
   if (text?.startsWith('env:')) fromEnv = text.slice(4);

@@ -12,7 +12,7 @@ import { CutoverError } from '../errors.js';
 import type { ConnParams } from '../pg/conninfo.js';
 import { withPgpass } from '../pg/pgpass.js';
 import { withClient } from '../pg/connect.js';
-import { serverFacts } from '../pg/facts.js';
+import { serverFacts, tableFacts } from '../pg/facts.js';
 import { requireClientTool } from '../pg/tools.js';
 import { runTool } from '../pg/run-tool.js';
 import { qualify } from '../pg/sql.js';
@@ -85,10 +85,8 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
       // TOC lines are "schema name owner" and names may hold spaces: match against the target's catalog.
       const pendingData = todo.filter((e) => e.desc === 'TABLE DATA').map((e) => e.rest);
       await withClient(target, 'restore-resume', async (c) => {
-        const { rows } = await c.query<{ s: string; n: string }>(
-          `SELECT n.nspname AS s, c.relname AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r'`);
-        for (const t of rows) {
-          if (pendingData.some((r) => r.startsWith(`${t.s} ${t.n} `))) await c.query(`TRUNCATE ${qualify(t.s, t.n)}`);
+        for (const t of (await tableFacts(c)).filter((x) => x.kind === 'r')) {
+          if (pendingData.some((r) => r.startsWith(`${t.schema} ${t.name} `))) await c.query(`TRUNCATE ${qualify(t.schema, t.name)}`);
         }
       });
     }

@@ -1,6 +1,6 @@
 /** Server facts in one call: version, limits, connections, role attributes, objects that matter. */
 import type pg from 'pg';
-import { loadSql } from './sql.js';
+import { loadSql, qualify } from './sql.js';
 
 export interface ServerFacts {
   versionNum: number;
@@ -78,4 +78,20 @@ export async function tableFacts(c: pg.Client): Promise<TableFacts[]> {
     canTrigger: r.can_trigger, canSelect: r.can_select, primaryKey: r.primary_key,
     estimatedRows: Number(r.estimated_rows), bytes: Number(r.bytes),
   }));
+}
+
+export interface SequenceValue { schema: string; name: string; ownedBy: string; lastValue: string; isCalled: boolean }
+
+/**
+ * Every sequence (identity and serial included) with its value. Read per sequence: pg_sequences hides
+ * last_value from roles without USAGE/SELECT and does not show is_called.
+ */
+export async function sequenceValues(c: pg.Client): Promise<SequenceValue[]> {
+  const { rows } = await c.query<{ schema: string; name: string; owned_by: string }>(loadSql(import.meta.url, 'sql/sequences.sql'));
+  const out: SequenceValue[] = [];
+  for (const r of rows) {
+    const v = (await c.query<{ last_value: string; is_called: boolean }>(`SELECT last_value::text, is_called FROM ${qualify(r.schema, r.name)}`)).rows[0]!;
+    out.push({ schema: r.schema, name: r.name, ownedBy: r.owned_by, lastValue: v.last_value, isCalled: v.is_called });
+  }
+  return out;
 }

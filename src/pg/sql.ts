@@ -24,9 +24,3 @@ export function quoteIdent(name: string): string {
 export function qualify(schema: string, name: string): string {
   return `${quoteIdent(schema)}.${quoteIdent(name)}`;
 }
-
-export function quoteLiteral(value: string): string {
-  // E'' with doubled backslashes keeps meaning independent of standard_conforming_strings.
-  const body = value.replace(/\\/g, '\\\\').replace(/'/g, "''");
-  return value.includes('\\') ? `E'${body}'` : `'${body}'`;
-}

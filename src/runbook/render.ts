@@ -4,7 +4,7 @@
  * the runbook's own "(est. ...)"), totals per phase, and the projected write outage against the budget.
  */
 import { scrub, redact, parseConnString } from '../pg/conninfo.js';
-import { humanDuration } from '../cli/format.js';
+import { humanDuration } from '../lib/format.js';
 import type { ConnectionRef, Runbook, Step } from './model.js';
 import { type RunSummary, expectedDuration, projectOutage, units } from './timings.js';
 import { esc, page } from './html.js';

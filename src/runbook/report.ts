@@ -5,7 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { humanBytes, humanDuration } from '../cli/format.js';
+import { humanBytes, humanDuration } from '../lib/format.js';
 import { esc, page } from './html.js';
 import type { RunSummary, StepTiming } from './timings.js';
 import { timelineSvg } from './timeline-svg.js';

@@ -13,7 +13,7 @@ import { CutoverError, describeError } from '../errors.js';
 import { type ConnParams, scrub } from '../pg/conninfo.js';
 import { type Capacity, parseHeadroom } from '../budget/capacity.js';
 import { capacities } from './actions/common.js';
-import { humanDuration } from '../cli/format.js';
+import { humanDuration } from '../lib/format.js';
 import type { ActionContext, StepOutputs } from './actions/index.js';
 import { executeStep } from './execute.js';
 import { RunJournal, type Outcome, type JournalEvent } from './journal.js';

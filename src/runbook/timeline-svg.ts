@@ -1,5 +1,5 @@
 /** The rehearsal timeline as SVG: one bar per step over time, the write outage shaded. */
-import { humanDuration } from '../cli/format.js';
+import { humanDuration } from '../lib/format.js';
 import { esc } from './html.js';
 import type { RunSummary } from './timings.js';
 

@@ -1,5 +1,5 @@
 /** Human-readable verify report. */
-import { table, humanDuration } from '../cli/format.js';
+import { table, humanDuration } from '../lib/format.js';
 import type { VerifyReport } from './verify.js';
 import type { RowDifference } from './compare-table.js';
 

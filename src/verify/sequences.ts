@@ -1,6 +1,6 @@
 /** Sequence values (identity and serial included) on both sides. */
 import type pg from 'pg';
-import { loadSql, qualify } from '../pg/sql.js';
+import { sequenceValues, type SequenceValue } from '../pg/facts.js';
 
 export interface SequenceResult {
   schema: string;
@@ -12,16 +12,8 @@ export interface SequenceResult {
   status: 'same' | 'behind on target' | 'ahead on target' | 'missing on target' | 'extra on target';
 }
 
-interface SeqRow { schema: string; name: string; owned_by: string }
-
-async function readAll(c: pg.Client): Promise<Map<string, SeqRow & { last: string; called: boolean }>> {
-  const { rows } = await c.query<SeqRow>(loadSql(import.meta.url, 'sql/sequences.sql'));
-  const out = new Map<string, SeqRow & { last: string; called: boolean }>();
-  for (const r of rows) {
-    const v = await c.query<{ last_value: string; is_called: boolean }>(`SELECT last_value::text, is_called FROM ${qualify(r.schema, r.name)}`);
-    out.set(`${r.schema}\u0000${r.name}`, { ...r, last: v.rows[0]!.last_value, called: v.rows[0]!.is_called });
-  }
-  return out;
+async function readAll(c: pg.Client): Promise<Map<string, SequenceValue>> {
+  return new Map((await sequenceValues(c)).map((v) => [`${v.schema}\u0000${v.name}`, v]));
 }
 
 /** The next value nextval() would return, for ordering (increment assumed positive as in the usual case). */
@@ -35,13 +27,13 @@ export async function compareSequences(source: pg.Client, target: pg.Client): Pr
   for (const [k, a] of s) {
     const b = t.get(k);
     t.delete(k);
-    const src = { lastValue: a.last, isCalled: a.called };
-    if (!b) { out.push({ schema: a.schema, name: a.name, ownedBy: a.owned_by, source: src, target: null, status: 'missing on target' }); continue; }
-    const tgt = { lastValue: b.last, isCalled: b.called };
-    const ea = effective(a.last, a.called), eb = effective(b.last, b.called);
-    const status = a.last === b.last && a.called === b.called ? 'same' : eb < ea ? 'behind on target' : eb > ea ? 'ahead on target' : 'same';
-    out.push({ schema: a.schema, name: a.name, ownedBy: a.owned_by, source: src, target: tgt, status });
+    const src = { lastValue: a.lastValue, isCalled: a.isCalled };
+    if (!b) { out.push({ schema: a.schema, name: a.name, ownedBy: a.ownedBy, source: src, target: null, status: 'missing on target' }); continue; }
+    const tgt = { lastValue: b.lastValue, isCalled: b.isCalled };
+    const ea = effective(a.lastValue, a.isCalled), eb = effective(b.lastValue, b.isCalled);
+    const status = a.lastValue === b.lastValue && a.isCalled === b.isCalled ? 'same' : eb < ea ? 'behind on target' : eb > ea ? 'ahead on target' : 'same';
+    out.push({ schema: a.schema, name: a.name, ownedBy: a.ownedBy, source: src, target: tgt, status });
   }
-  for (const b of t.values()) out.push({ schema: b.schema, name: b.name, ownedBy: b.owned_by, source: null, target: { lastValue: b.last, isCalled: b.called }, status: 'extra on target' });
+  for (const b of t.values()) out.push({ schema: b.schema, name: b.name, ownedBy: b.ownedBy, source: null, target: { lastValue: b.lastValue, isCalled: b.isCalled }, status: 'extra on target' });
   return out;
 }

@@ -46,11 +46,6 @@ const DEFAULTS: CompareOptions = { chunkRows: 100_000, leafRows: 2_000, maxRepor
 
 const key = (t: { schema: string; name: string }) => `${t.schema}.${t.name}`;
 
-/** Connections verify opens per side for a given number of jobs (see docs/connections.md). */
-export function verifyConnections(jobs: number): number {
-  return jobs + 1;
-}
-
 export async function verify(o: VerifyOptions): Promise<VerifyReport> {
   const t0 = Date.now();
   const level = o.level ?? 'checksums';

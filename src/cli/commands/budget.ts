@@ -7,7 +7,7 @@ import { capacity, describeCapacity, parseHeadroom, type Capacity } from '../../
 import { DEMANDS, autoJobs } from '../../budget/auto.js';
 import { describeError } from '../../errors.js';
 import { resolveConnArg } from '../connection-args.js';
-import { table } from '../format.js';
+import { table } from '../../lib/format.js';
 
 async function probe(p: ConnParams, headroom: ReturnType<typeof parseHeadroom>) {
   return withClient(await withPgpass(p), 'budget', async (c) => {
@@ -26,11 +26,10 @@ export function registerBudget(program: Command): void {
     .option('--headroom <n|pct>', 'connections to keep free for the application on each side', '0')
     .option('--json', 'print as JSON')
     .action(async (o: { source?: string; target?: string; headroom: string; json?: boolean }) => {
-      const warn = (m: string) => process.stderr.write(m + '\n');
       const headroom = parseHeadroom(o.headroom);
       const [s, t] = await Promise.all([
-        probe(resolveConnArg('source', o.source, 'CUTOVER_SOURCE_URL', warn), headroom),
-        probe(resolveConnArg('target', o.target, 'CUTOVER_TARGET_URL', warn), headroom),
+        probe(resolveConnArg('source', o.source, 'CUTOVER_SOURCE_URL'), headroom),
+        probe(resolveConnArg('target', o.target, 'CUTOVER_TARGET_URL'), headroom),
       ]);
       const plan = Object.entries(DEMANDS).map(([action, d]) => {
         const uses = (c: Capacity | undefined, side: 'source' | 'target') => (d[side](1) > 0 ? c : undefined);

@@ -4,7 +4,7 @@ import { dump } from '../../dump/dump.js';
 import { restore, SECTIONS, type Section } from '../../dump/restore.js';
 import { resolveConnArg } from '../connection-args.js';
 import { positiveInt } from '../options.js';
-import { table, humanBytes, humanDuration } from '../format.js';
+import { table, humanBytes, humanDuration } from '../../lib/format.js';
 import { progressLine } from '../progress.js';
 import { CutoverError } from '../../errors.js';
 
@@ -40,8 +40,8 @@ export function registerCopy(program: Command): void {
     .option('--resume', 'continue an interrupted copy from its journal')
     .option('--json', 'print the summary as JSON')
     .action(async (o: Selection & { source?: string; target?: string; jobs: number; indexJobs?: number; splitTablesLargerThan?: number; dir?: string; resume?: boolean; json?: boolean; pgBindir?: string }) => {
-      const source = resolveConnArg('source', o.source, 'CUTOVER_SOURCE_URL', warn);
-      const target = resolveConnArg('target', o.target, 'CUTOVER_TARGET_URL', warn);
+      const source = resolveConnArg('source', o.source, 'CUTOVER_SOURCE_URL');
+      const target = resolveConnArg('target', o.target, 'CUTOVER_TARGET_URL');
       const p = progressLine();
       const summary = await copy({
         ...sel(o), source, target, jobs: o.jobs, indexJobs: o.indexJobs, dir: o.dir ?? defaultCopyDir(source, target), resume: o.resume,
@@ -62,7 +62,7 @@ export function registerCopy(program: Command): void {
     .option('--snapshot <id>', 'dump from this exported snapshot')
     .option('--force', 'replace a complete dump made with other options')
     .action(async (o: Selection & { source?: string; dir: string; jobs: number; compress: number; snapshot?: string; force?: boolean; pgBindir?: string }) => {
-      const source = resolveConnArg('source', o.source, 'CUTOVER_SOURCE_URL', warn);
+      const source = resolveConnArg('source', o.source, 'CUTOVER_SOURCE_URL');
       const p = progressLine();
       const r = await dump({ ...sel(o), source, dir: o.dir, jobs: o.jobs, compress: o.compress, snapshot: o.snapshot, force: o.force, binDir: o.pgBindir,
         onProgress: (x) => p.update(`dump: tables ${x.tablesDone}/${x.tablesTotal} (~${humanBytes(x.bytesDone)} of ${humanBytes(x.bytesTotal)})${x.current ? `, last ${x.current}` : ''}`) });
@@ -82,7 +82,7 @@ export function registerCopy(program: Command): void {
     .option('--skip-extensions', 'do not CREATE EXTENSION (the provider installs them)')
     .option('--pg-bindir <dir>', 'directory holding pg_restore')
     .action(async (o: { target?: string; dir: string; jobs: number; section?: string[]; keepOwner?: boolean; keepAcl?: boolean; skipExtensions?: boolean; pgBindir?: string }) => {
-      const target = resolveConnArg('target', o.target, 'CUTOVER_TARGET_URL', warn);
+      const target = resolveConnArg('target', o.target, 'CUTOVER_TARGET_URL');
       const bad = (o.section ?? []).filter((s) => !(SECTIONS as readonly string[]).includes(s));
       if (bad.length) throw new CutoverError('E_USAGE', `unknown section(s) ${bad.join(', ')}: use ${SECTIONS.join(', ')}`);
       const p = progressLine();

@@ -11,7 +11,7 @@ import { runRunbook } from '../../runbook/runner.js';
 import { outageText, writeReport } from '../../runbook/report.js';
 import { parseDuration } from '../../runbook/duration.js';
 import type { Runbook } from '../../runbook/model.js';
-import { humanDuration, table } from '../format.js';
+import { humanDuration, table } from '../../lib/format.js';
 
 export function stateDirFor(rb: Runbook, mode: Mode, base = '.cutover'): string {
   const slug = rb.front.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 50) || 'runbook';

@@ -18,10 +18,9 @@ export function registerVerify(program: Command): void {
     .option('--max-reported <n>', 'differences listed per table (all are counted)', positiveInt, 20)
     .option('--json', 'print the report as JSON')
     .action(async (o: { source?: string; target?: string; level: VerifyLevel; jobs: number; table?: string[]; chunkRows: number; maxReported: number; json?: boolean }) => {
-      const warn = (m: string) => process.stderr.write(m + '\n');
       const report = await verify({
-        source: resolveConnArg('source', o.source, 'CUTOVER_SOURCE_URL', warn),
-        target: resolveConnArg('target', o.target, 'CUTOVER_TARGET_URL', warn),
+        source: resolveConnArg('source', o.source, 'CUTOVER_SOURCE_URL'),
+        target: resolveConnArg('target', o.target, 'CUTOVER_TARGET_URL'),
         level: o.level, jobs: o.jobs, tables: o.table, chunkRows: o.chunkRows, maxReported: o.maxReported,
       });
       process.stdout.write((o.json ? JSON.stringify(report, null, 2) : renderVerify(report)) + '\n');

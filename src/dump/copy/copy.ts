@@ -18,12 +18,13 @@ import { CutoverError } from '../../errors.js';
 import type { ConnParams } from '../../pg/conninfo.js';
 import { withPgpass } from '../../pg/pgpass.js';
 import { connect, withClient } from '../../pg/connect.js';
-import { serverFacts } from '../../pg/facts.js';
+import { sequenceValues, serverFacts, tableFacts } from '../../pg/facts.js';
 import { openSnapshotGroup, READ_SETTINGS, type SnapshotGroup } from '../../pg/snapshot.js';
 import { qualify, quoteIdent } from '../../pg/sql.js';
 import { sqlStateOf } from '../../pg/sqlstate.js';
 import { requireClientTool } from '../../pg/tools.js';
 import { TaskPool, mapLimit } from '../../lib/pool.js';
+import { copyDemand } from '../../budget/auto.js';
 import { dump } from '../dump.js';
 import { restore } from '../restore.js';
 import type { RestoreDefaults, SelectionOptions } from '../options.js';
@@ -84,13 +85,6 @@ export interface CopySummary {
   connections: { source: number; target: number };
 }
 
-/** Peak connections the copy opens (docs/connections.md). */
-export function copyConnections(jobs: number, indexJobs: number): { source: number; target: number } {
-  // source: snapshot leader + one per table job + pg_dump --schema-only (at the start only)
-  // target: one per table job + one per index job (they overlap); pg_restore uses max(2, indexJobs)
-  return { source: jobs + 2, target: Math.max(jobs + indexJobs, 2) };
-}
-
 // search_path '' as pg_dump/pg_restore do: catalog definitions are printed fully qualified on the source
 // and mean the same on the target whatever the roles' own search_path. No lock_timeout: on the target,
 // waits are among cutover's own sessions (an ANALYZE behind a foreign-key validation of the same table
@@ -117,10 +111,11 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
   if (tf.major < sf.major) note(`the target (PostgreSQL ${tf.major}) is older than the source (${sf.major}): a downgrade; objects using newer features will fail`);
   await requireClientTool('pg_dump', sf.major, o.binDir);
   await requireClientTool('pg_restore', sf.major, o.binDir);
+  // What the target holds now: it must be empty unless resuming, and it tells which tables the schema
+  // dump selected once pre-data has run.
+  const targetTables = () => withClient(target, 'copy-plan', tableFacts);
   if (!resumed) {
-    const existing = await withClient(target, 'copy-plan', async (c) =>
-      (await c.query<{ n: number }>(`SELECT count(*)::int n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname !~ '^pg_'`)).rows[0]!.n);
+    const existing = (await targetTables()).length;
     if (existing > 0) {
       throw new CutoverError('E_PREFLIGHT', `the target database "${target.dbname}" already holds ${existing} table(s)`, {
         hint: 'copy into an empty database (DROP and CREATE it), or pass --resume to continue an interrupted copy',
@@ -130,7 +125,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
   const phases: PhaseTiming[] = [];
   const summary: CopySummary = {
     ok: false, resumed, snapshot: '', newSnapshotOnResume: false, durationMs: 0, phases, tables: [], indexes: 0,
-    largeObjects: 0, sequences: 0, connections: copyConnections(jobs, indexJobs),
+    largeObjects: 0, sequences: 0, connections: copyDemand(jobs, indexJobs),
   };
   const timed = async <T>(phase: string, side: PhaseTiming['side'], concurrency: number, fn: () => Promise<T>): Promise<T> => {
     const s = Date.now();
@@ -171,8 +166,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
 
     // 2. Plan (in the snapshot) and keep only tables that the schema dump selected (present on the target).
     const [allTables, allIndexes, allFks] = [await readTables(group.leader), await readIndexes(group.leader), await readForeignKeys(group.leader)];
-    const onTarget = await withClient(target, 'copy-plan', async (c) => new Set((await c.query<{ schema: string; name: string }>(
-      `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r'`)).rows.map(tableKey)));
+    const onTarget = new Set((await targetTables()).filter((t) => t.kind === 'r').map(tableKey));
     const tables = allTables.filter((t) => onTarget.has(tableKey(t)));
     const tableSet = new Set(tables.map(tableKey));
     const indexes = allIndexes.filter((i) => tableSet.has(tableKey({ schema: i.schema, name: i.table })));
@@ -442,15 +436,13 @@ async function copyLargeObjects(src: pg.Client, dst: pg.Client, journal: Journal
 }
 
 async function copySequences(src: pg.Client, dst: pg.Client): Promise<number> {
-  const { rows } = await src.query<{ s: string; n: string }>(`SELECT n.nspname AS s, c.relname AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover') AND n.nspname !~ '^pg_'`);
   let n = 0;
-  for (const r of rows) {
-    const name = qualify(r.s, r.n);
-    const v = (await src.query<{ last_value: string; is_called: boolean }>(`SELECT last_value::text, is_called FROM ${name}`)).rows[0]!;
+  for (const v of await sequenceValues(src)) {
+    const name = qualify(v.schema, v.name);
+    // A sequence the schema dump did not select is not on the target.
     const exists = (await dst.query<{ r: string | null }>('SELECT to_regclass($1)::text AS r', [name])).rows[0]!.r;
     if (!exists) continue;
-    await dst.query('SELECT setval($1::regclass, $2::bigint, $3)', [name, v.last_value, v.is_called]);
+    await dst.query('SELECT setval($1::regclass, $2::bigint, $3)', [name, v.lastValue, v.isCalled]);
     n++;
   }
   return n;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { doctor } from '../../doctor/doctor.js';
-import { renderDoctor } from '../../cli/commands/doctor.js';
+import { renderDoctor } from '../../doctor/render.js';
 import { CutoverError } from '../../errors.js';
 import { withClient } from '../../pg/connect.js';
 import { withPgpass } from '../../pg/pgpass.js';

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { copy } from '../../dump/copy/copy.js';
 import { DEMANDS } from '../../budget/auto.js';
-import { humanBytes } from '../../cli/format.js';
+import { humanBytes } from '../../lib/format.js';
 import { defineAction } from './types.js';
 import { jobsOption, resolveJobs, selection } from './common.js';
 

@@ -1,6 +1,5 @@
--- Every sequence (identity and serial ones included) with its owner column, if any.
--- The values themselves are read per sequence (SELECT last_value, is_called FROM seq): pg_sequences
--- hides last_value from roles without USAGE/SELECT and does not show is_called.
+-- Every sequence (identity and serial ones included) with its owner column, if any (verify, copy).
+-- The values are read per sequence (SELECT last_value, is_called FROM seq): see facts.ts.
 SELECT n.nspname::text AS schema, c.relname::text AS name,
        coalesce(tn.nspname || '.' || tc.relname || '.' || a.attname, '') AS owned_by
   FROM pg_class c
