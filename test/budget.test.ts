@@ -144,6 +144,56 @@ describe('connection budget', () => {
     expect(summary.connections?.target?.peakOurs).toBeLessThanOrEqual(8);
   });
 
+  it('when the application grows mid-run, the copy gives back sessions instead of either side failing', async () => {
+    // 80 tables of 20,000 rows: a data phase long enough to grow the application in the middle of it.
+    await src.createDatabase('many');
+    await tgt.createDatabase('many');
+    await src.query(`DO $$ BEGIN FOR i IN 1..80 LOOP
+      EXECUTE format('CREATE TABLE %I (id int PRIMARY KEY, v text)', 't' || i);
+      EXECUTE format('INSERT INTO %I SELECT g, repeat(md5(g::text), 2) FROM generate_series(1, 20000) g', 't' || i);
+    END LOOP; END $$`, [], 'many');
+    const rb = await tempRunbook(`---\nname: growing app\nconnections:\n  source: env:SOURCE_URL\n  target: env:TARGET_URL\nheadroom: 2\n---\n# G\n\n## Copy\n\n\`\`\`cutover copy {id=copy}\njobs: auto\n\`\`\`\n`);
+    const run = cutover(['run', rb.file, '--state-dir', rb.stateDir], { SOURCE_URL: src.url('many'), TARGET_URL: tgt.url('many') });
+    // Watch the target over one of the application's own connections (no extra slot taken).
+    const watch = app[12]!;
+    const copyWorkers = async () => (await watch.query<{ n: number }>(`SELECT count(*)::int n FROM pg_stat_activity WHERE application_name LIKE 'cutover/copy/target-%'`)).rows[0]!.n;
+    const until = async (cond: () => Promise<boolean>, what: string) => {
+      for (const t0 = Date.now(); !(await cond());) {
+        if (Date.now() - t0 > 60_000) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    // Target: 20 - 12 application - run lock - sampler - headroom 2 = 4 -> copy jobs 2 (2 table + 2 index
+    // sessions). The application then takes its 2 headroom slots: the server is full.
+    await until(async () => (await copyWorkers()) >= 2, 'two copy workers');
+    const grown: pg.Client[] = [];
+    const openApp = async () => {
+      const c = new pg.Client({ connectionString: tgt.url(), application_name: 'the-app' });
+      await c.connect(); // throws "too many clients" if cutover took the slot
+      grown.push(c);
+    };
+    try {
+      await openApp();
+      await openApp();
+      // cutover now holds more than it may: one table worker gives its sessions back...
+      await until(async () => (await copyWorkers()) <= 1, 'a copy worker to give back its sessions');
+      // ...so the application can open one more even though it had used up its headroom.
+      await openApp();
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      await Promise.all(grown.map((c) => c.end()));
+    }
+    const r = await run;
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(grown).toHaveLength(3);
+    const summary = JSON.parse(readFileSync(join(rb.stateDir, 'summary.json'), 'utf8')) as RunSummary;
+    const events = summary.connections?.governor ?? [];
+    expect(events.filter((e) => e.kind === 'shed' && e.who.startsWith('cutover/copy/worker-')).length).toBeGreaterThanOrEqual(1);
+    expect(summary.connections?.target?.minLimit).toBeLessThanOrEqual(4);
+    expect(summary.connections?.target?.peakTotal).toBeLessThanOrEqual(20);
+    expect((await verify({ source: src.params('many'), target: tgt.params('many'), level: 'counts', jobs: 1 })).ok).toBe(true);
+  });
+
   it('cutover budget prints each side, who holds the connections, and the plan per action', async () => {
     const r = await cutover(['budget', '--source', 'env:S', '--target', 'env:T', '--headroom', '2'], { S: src.url('shop'), T: tgt.url('shop') });
     expect(r.code, r.stderr).toBe(0);

@@ -45,6 +45,18 @@ describe('runbook validation', () => {
     expect(nums).toEqual([...nums].sort((a, b) => a - b));
   });
 
+  it('sh steps declare the connections they open: parsed, and checked', () => {
+    const head = '---\nname: t\nconnections:\n  source: env:S\n  target: env:T\n---\n# T\n\n## P\n\n';
+    const good = parseRunbook(head + '```sh {id=a connections=2/1}\ntrue\n```\n', 'x.md');
+    expect(good.problems).toEqual([]);
+    expect(good.runbook?.steps[0]?.options).toEqual({ connections: { source: 2, target: 1 } });
+    const bad = parseRunbook(head + '```sh {connections=lots}\ntrue\n```\n\n```sql {on=source connections=1/0}\nselect 1\n```\n', 'x.md');
+    expect(bad.problems.map(formatProblem)).toEqual([
+      'x.md:11: connections=lots: write it as SOURCE/TARGET counts, e.g. connections=2/1',
+      'x.md:15: "connections" is for sh blocks: sql steps open one connection, actions declare their own',
+    ]);
+  });
+
   it('accepts the shipped runbooks and computes the outage from the estimates', () => {
     for (const f of ['heroku-to-cloudsql.md', 'demo.md']) {
       const r = parseRunbook(readFileSync(new URL(`../runbooks/${f}`, import.meta.url), 'utf8'), f);

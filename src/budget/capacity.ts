@@ -6,8 +6,32 @@
  * Everything connected now counts as in use, cutover's own long-lived sessions too (the run lock, the
  * sampler): only the probing connection itself, released right after, is left out.
  */
+import type pg from 'pg';
 import { CutoverError } from '../errors.js';
 import type { ServerFacts } from '../pg/facts.js';
+import { loadSql } from '../pg/sql.js';
+
+/** The part of ServerFacts the budget needs (slots.sql reads just that, cheaply enough to sample). */
+export interface SlotFacts {
+  maxConnections: number;
+  superuserReservedConnections: number;
+  reservedConnections: number;
+  connections: ServerFacts['connections'];
+  role: Pick<ServerFacts['role'], 'isSuperuser' | 'connLimit'>;
+  database: Pick<ServerFacts['database'], 'connLimit'>;
+}
+
+export async function slotFacts(c: pg.Client): Promise<SlotFacts> {
+  const r = (await c.query(loadSql(import.meta.url, 'sql/slots.sql'))).rows[0] as Record<string, never>;
+  return {
+    maxConnections: r.max_connections,
+    superuserReservedConnections: r.superuser_reserved_connections,
+    reservedConnections: r.reserved_connections,
+    connections: { total: r.connections_total, ours: r.connections_ours, role: r.connections_role, database: r.connections_database },
+    role: { isSuperuser: r.is_superuser, connLimit: r.role_conn_limit },
+    database: { connLimit: r.database_conn_limit },
+  };
+}
 
 /** Connections kept free for the application: a count, or a share of max_connections ("25%"). */
 export type Headroom = number | `${number}%`;
@@ -44,8 +68,10 @@ export interface Capacity {
   /** Of which cutover's own (application_name cutover/*). */
   ours: number;
   headroom: number;
-  /** Connections cutover may hold at once (>= 0). */
+  /** Connections cutover may open now, beyond what it holds (>= 0). */
   available: number;
+  /** All connections cutover may hold at once, counting those it holds now (what the governor enforces). */
+  mayHold: number;
   /** Which limit binds: 'server', 'role' or 'database'. */
   limitedBy: 'server' | 'role' | 'database';
   roleLimit: number | null;
@@ -56,7 +82,7 @@ export interface Capacity {
  * `probeStaysOpen`: the facts were read over a connection that stays open (the run's sampler), so it is
  * counted as in use; otherwise over a probe that closes right after, which is left out.
  */
-export function capacity(f: ServerFacts, headroom: Headroom = 0, probeStaysOpen = false): Capacity {
+export function capacity(f: SlotFacts, headroom: Headroom = 0, probeStaysOpen = false): Capacity {
   const su = f.role.isSuperuser;
   const reservedSlots = su ? 0 : f.superuserReservedConnections + f.reservedConnections;
   const probe = probeStaysOpen ? 0 : 1;
@@ -76,6 +102,7 @@ export function capacity(f: ServerFacts, headroom: Headroom = 0, probeStaysOpen 
     ours: Math.max(0, f.connections.ours - probe),
     headroom: room,
     available: Math.max(0, binding.free - room),
+    mayHold: Math.max(0, binding.free - room + Math.max(0, f.connections.ours - probe)),
     limitedBy: binding.by,
     roleLimit: !su && f.role.connLimit >= 0 ? f.role.connLimit : null,
     databaseLimit: !su && f.database.connLimit >= 0 ? f.database.connLimit : null,

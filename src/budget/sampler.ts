@@ -1,27 +1,31 @@
 /**
  * Samples pg_stat_activity on both sides while a run goes on: the peak of cutover's own connections and
- * of all client connections, for the run summary and the rehearsal report. One connection per side
- * (cutover/sampler), counted in the figures it reports.
+ * of all client connections, for the run summary and the rehearsal report, and each server's limit for
+ * the governor (governor.ts). One connection per side (cutover/sampler), counted in the figures it reports.
  */
 import type pg from 'pg';
 import type { ConnParams } from '../pg/conninfo.js';
 import { connect } from '../pg/connect.js';
-import { serverFacts } from '../pg/facts.js';
-import { capacity, type Capacity, type Headroom } from './capacity.js';
+import { capacity, describeCapacity, slotFacts, type Capacity, type Headroom } from './capacity.js';
+import { type Governor, type GovernorEvent, serverKey } from './governor.js';
 
-export interface SidePeak { peakOurs: number; peakTotal: number; maxConnections: number; samples: number }
-export interface ConnectionPeaks { source?: SidePeak; target?: SidePeak }
-
-const SQL = `SELECT count(*) FILTER (WHERE application_name LIKE 'cutover/%')::int AS ours, count(*)::int AS total,
-  current_setting('max_connections')::int AS max FROM pg_stat_activity WHERE backend_type = 'client backend'`;
+export interface SidePeak {
+  peakOurs: number; peakTotal: number; maxConnections: number; samples: number;
+  /** The least cutover was allowed to hold during the run (the application's growth shows here). */
+  minLimit?: number;
+}
+export interface ConnectionPeaks { source?: SidePeak; target?: SidePeak; governor?: GovernorEvent[] }
 
 export class ConnectionSampler {
   private timer?: NodeJS.Timeout;
   private clients: { side: 'source' | 'target'; c: pg.Client; peak: SidePeak }[] = [];
   private busy = false;
+  private constructor(private readonly sides: { source: ConnParams; target: ConnParams }, private readonly headroom: Headroom,
+    private readonly governor?: Governor) {}
 
-  static async start(sides: { source: ConnParams; target: ConnParams }, intervalMs = 500): Promise<ConnectionSampler> {
-    const s = new ConnectionSampler();
+  static async start(sides: { source: ConnParams; target: ConnParams }, o: { intervalMs?: number; headroom?: Headroom; governor?: Governor } = {}): Promise<ConnectionSampler> {
+    const s = new ConnectionSampler(sides, o.headroom ?? 0, o.governor);
+    const intervalMs = o.intervalMs ?? 500;
     for (const side of ['source', 'target'] as const) {
       try {
         const c = await connect(sides[side], 'sampler');
@@ -38,13 +42,22 @@ export class ConnectionSampler {
     if (this.busy) return;
     this.busy = true;
     try {
-      await Promise.all(this.clients.map(async ({ c, peak }) => {
-        const r = (await c.query<{ ours: number; total: number; max: number }>(SQL)).rows[0]!;
-        peak.peakOurs = Math.max(peak.peakOurs, r.ours);
-        peak.peakTotal = Math.max(peak.peakTotal, r.total);
-        peak.maxConnections = r.max;
+      // Two sides on one server: the tighter of their limits holds.
+      const limits = new Map<string, { limit: number; why: string; p: ConnParams }>();
+      await Promise.all(this.clients.map(async ({ side, c, peak }) => {
+        const f = await slotFacts(c);
+        peak.peakOurs = Math.max(peak.peakOurs, f.connections.ours);
+        peak.peakTotal = Math.max(peak.peakTotal, f.connections.total);
+        peak.maxConnections = f.maxConnections;
         peak.samples++;
+        // What cutover may hold in all: what is free to it now plus what it holds (as the server saw it).
+        const cap = capacity(f, this.headroom, true);
+        const limit = cap.mayHold;
+        peak.minLimit = Math.min(peak.minLimit ?? limit, limit);
+        const k = serverKey(this.sides[side]);
+        if (!limits.has(k) || limits.get(k)!.limit > limit) limits.set(k, { limit, why: `${side}: ${describeCapacity(cap)}`, p: this.sides[side] });
       }));
+      for (const l of limits.values()) this.governor?.setLimit(l.p, l.limit, l.why);
     } catch { /* a failed sample is skipped */ } finally {
       this.busy = false;
     }
@@ -56,7 +69,7 @@ export class ConnectionSampler {
    */
   async capacity(side: 'source' | 'target', headroom: Headroom): Promise<Capacity | undefined> {
     const s = this.clients.find((x) => x.side === side);
-    return s ? capacity(await serverFacts(s.c), headroom, true) : undefined;
+    return s ? capacity(await slotFacts(s.c), headroom, true) : undefined;
   }
 
   async stop(): Promise<ConnectionPeaks> {
@@ -67,6 +80,7 @@ export class ConnectionSampler {
       out[side] = peak;
       await c.end().catch(() => undefined);
     }
+    if (this.governor?.events.length) out.governor = this.governor.events;
     return out;
   }
 }

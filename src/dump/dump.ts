@@ -101,6 +101,7 @@ export async function dump(o: DumpOptions): Promise<DumpResult> {
   const sizeOf = new Map(dataTables.map((t) => [`${t.schema}.${t.name}`, t.bytes]));
   const progress: DumpProgress = { tablesDone: 0, tablesTotal: dataTables.length, bytesDone: 0, bytesTotal: dataTables.reduce((n, t) => n + t.bytes, 0) };
   const r = await runTool(tool.path, [...args, '-f', partial], source, 'dump', {
+    connections: jobs > 1 ? jobs + 1 : 1,
     onStderrLine: (line) => {
       // pg_dump -v: 'finished item 1234 TABLE DATA schema name' (parallel) or 'dumping contents of table "s.t"'.
       const fin = /finished item \d+ TABLE DATA (\S+) (.+)$/.exec(line);

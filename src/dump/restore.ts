@@ -106,6 +106,7 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
     let pending = Promise.resolve();
     try {
       await runTool(tool.path, args, target, `restore-${section}`, {
+        connections: jobs,
         onStderrLine: (line) => {
           const m = /finished item (\d+) (.*)$/.exec(line) ?? /processing item (\d+) (.*)$/.exec(line);
           if (!m) return;

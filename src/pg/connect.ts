@@ -9,6 +9,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { CutoverError } from '../errors.js';
 import { type ConnParams, redact, scrub } from './conninfo.js';
 import { classifySqlState, sqlStateOf } from './sqlstate.js';
+import { admitConnections } from '../budget/governor.js';
 
 export type Client = pg.Client;
 
@@ -64,6 +65,33 @@ export function clientConfig(p: ConnParams, step: string, ssl: false | Connectio
 }
 
 export async function connect(p: ConnParams, step: string, opts: ConnectOptions = {}): Promise<pg.Client> {
+  // Counted (and, during a run, admitted by the governor) from before it opens until it has closed.
+  const release = await admitConnections(p, 1, applicationName(step));
+  try {
+    const client = await open(p, step);
+    client.once('end', release);
+    return await applySettings(client, opts);
+  } catch (e) {
+    release();
+    throw e;
+  }
+}
+
+async function applySettings(client: pg.Client, opts: ConnectOptions): Promise<pg.Client> {
+  try {
+    if (opts.settings) {
+      for (const [k, v] of Object.entries(opts.settings)) {
+        await client.query(`SELECT set_config($1, $2, false)`, [k, String(v)]);
+      }
+    }
+    return client;
+  } catch (e) {
+    await client.end().catch(() => undefined);
+    throw e;
+  }
+}
+
+async function open(p: ConnParams, step: string): Promise<pg.Client> {
   const key = `${p.host}:${p.port}`;
   const wantSsl = sslConfig(p);
   const tryPlainFirst = (p.sslmode === 'allow') || (p.sslmode === 'prefer' && noSslHosts.has(key));
@@ -88,11 +116,6 @@ export async function connect(p: ConnParams, step: string, opts: ConnectOptions 
   }
   // Connection-level errors after connect (server terminated the session) must not crash the process.
   client.on('error', () => undefined);
-  if (opts.settings) {
-    for (const [k, v] of Object.entries(opts.settings)) {
-      await client.query(`SELECT set_config($1, $2, false)`, [k, String(v)]);
-    }
-  }
   return client;
 }
 

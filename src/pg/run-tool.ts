@@ -7,6 +7,7 @@ import { execa } from 'execa';
 import { CutoverError } from '../errors.js';
 import { type ConnParams, scrub } from './conninfo.js';
 import { childCredentials } from './child-env.js';
+import { admitConnections } from '../budget/governor.js';
 
 export interface ToolRun {
   stdout: string;
@@ -18,10 +19,13 @@ export interface RunToolOptions {
   /** Called with each stderr line as it arrives (pg_dump/pg_restore --verbose progress). */
   onStderrLine?: (line: string) => void;
   signal?: AbortSignal;
+  /** Connections the tool opens (pg_dump -j N: N+1): counted, and admitted by the run's governor. */
+  connections?: number;
 }
 
 export async function runTool(path: string, args: string[], conn: ConnParams, step: string, opts: RunToolOptions = {}): Promise<ToolRun> {
-  const creds = await childCredentials(step, conn);
+  const release = await admitConnections(conn, opts.connections ?? 1, `cutover/${step}`);
+  const creds = await childCredentials(step, conn).catch((e: unknown) => { release(); throw e; });
   const t0 = Date.now();
   const stderrLines: string[] = [];
   try {
@@ -54,6 +58,7 @@ export async function runTool(path: string, args: string[], conn: ConnParams, st
     }
     return { stdout: String(r.stdout ?? ''), stderr: stderrLines.join('\n'), durationMs };
   } finally {
+    release();
     await creds.cleanup();
   }
 }

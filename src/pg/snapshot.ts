@@ -12,6 +12,10 @@ export interface SnapshotGroup {
   snapshotId: string;
   leader: pg.Client;
   workers: pg.Client[];
+  /** Opens one more worker on the snapshot (the leader must still be open). */
+  addWorker(name: string): Promise<pg.Client>;
+  /** Ends one worker's session (its transaction is read-only: nothing to keep). */
+  closeWorker(c: pg.Client): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -41,14 +45,20 @@ export async function openSnapshotGroup(p: ConnParams, step: string, workers: nu
     let snapshotId = opts.snapshotId;
     if (snapshotId) await leader.query(`SET TRANSACTION SNAPSHOT '${snapshotId.replace(/'/g, "''")}'`);
     else snapshotId = (await leader.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
-    const ws = await Promise.all(Array.from({ length: workers }, async (_, i) => {
-      const c = await connect(params, `${step}/worker-${i + 1}`, { settings });
+    const sid = snapshotId;
+    const addWorker = async (name: string) => {
+      const c = await connect(params, `${step}/${name}`, { settings });
       opened.push(c);
       await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      await c.query(`SET TRANSACTION SNAPSHOT '${snapshotId!.replace(/'/g, "''")}'`);
+      await c.query(`SET TRANSACTION SNAPSHOT '${sid.replace(/'/g, "''")}'`);
       return c;
-    }));
-    return { snapshotId, leader, workers: ws, close };
+    };
+    const closeWorker = async (c: pg.Client) => {
+      opened.splice(opened.indexOf(c), 1);
+      await c.end().catch(() => undefined);
+    };
+    const ws = await Promise.all(Array.from({ length: workers }, (_, i) => addWorker(`worker-${i + 1}`)));
+    return { snapshotId, leader, workers: ws, addWorker, closeWorker, close };
   } catch (e) {
     await close();
     throw e;

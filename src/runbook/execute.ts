@@ -1,5 +1,6 @@
 /** Runs one executable step: sql on a side, sh with the connections in its environment, or an action. */
 import { execa } from 'execa';
+import { admitConnections } from '../budget/governor.js';
 import { CutoverError } from '../errors.js';
 import { scrub } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';
@@ -32,6 +33,10 @@ export async function executeStep(step: Step, ctx: ActionContext): Promise<StepO
     }
   }
   if (step.kind === 'sh') {
+    // Declared connections ({connections=S/T}) are admitted by the run's governor and counted until the end.
+    const declared = (step.options as { connections?: { source: number; target: number } }).connections;
+    const releases = declared ? [await admitConnections(ctx.source, declared.source, `cutover/${step.id}`)] : [];
+    if (declared) releases.push(await admitConnections(ctx.target, declared.target, `cutover/${step.id}`).catch((e: unknown) => { releases[0]!(); throw e; }));
     const creds = await childCredentials(step.id, undefined, [
       { params: ctx.source, urlVar: 'SOURCE_URL' }, { params: ctx.target, urlVar: 'TARGET_URL' },
     ]);
@@ -48,8 +53,9 @@ export async function executeStep(step: Step, ctx: ActionContext): Promise<StepO
       }
       const lines = out.split('\n').filter(Boolean);
       for (const l of lines.slice(-5)) ctx.log(l);
-      return { summary: lines.at(-1), connections: { source: 0, target: 0 } };
+      return { summary: lines.at(-1), connections: declared ?? { source: 0, target: 0 } };
     } finally {
+      for (const r of releases) r();
       await creds.cleanup();
     }
   }

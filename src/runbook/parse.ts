@@ -17,7 +17,7 @@ import { type Marker, type Runbook, type RunbookProblem, type Step, formatProble
 
 const md = new MarkdownIt('commonmark');
 const EXEC_LANGS = new Set(['sql', 'sh', 'bash', 'shell', 'cutover']);
-const ATTRS = new Set(['id', 'on', 'parallel']);
+const ATTRS = new Set(['id', 'on', 'parallel', 'connections']);
 const MARKER_RE = /<!--\s*cutover:\s*([a-z-]+)\s*-->/g;
 
 export interface ParseResult { runbook?: Runbook; problems: RunbookProblem[] }
@@ -172,6 +172,7 @@ export function parseRunbook(text: string, file = 'runbook.md'): ParseResult {
         }
         info.bad.forEach((b) => add(line, b));
         for (const k of Object.keys(info.attrs)) if (!ATTRS.has(k)) add(line, `unknown attribute "${k}" (known: ${[...ATTRS].join(', ')})`);
+        if (info.attrs.connections !== undefined && info.lang !== 'sh') add(line, '"connections" is for sh blocks: sql steps open one connection, actions declare their own');
         // A paragraph right above the block (same nesting, at most one blank line between) describes it.
         const para = lastParagraph && t.map && lastParagraph.level === t.level && t.map[0] - lastParagraph.endLine <= 1 ? lastParagraph.text : undefined;
         const precedingPara = para !== undefined ? cleanTitle(para) : undefined;
@@ -218,7 +219,10 @@ export function parseRunbook(text: string, file = 'runbook.md'): ParseResult {
         } else {
           if (info.attrs.on) add(line, '"on" is for sql blocks: a sh step gets SOURCE_URL and TARGET_URL');
           if (!t.content.trim()) add(line, 'empty sh block');
-          addStep({ ...common, kind: 'sh', title: titleText || 'shell', options: {}, body: t.content });
+          // What the script opens, for the connection budget: {connections=SOURCE/TARGET}, e.g. 2/1.
+          const decl = info.attrs.connections === undefined ? undefined : /^(\d{1,3})\/(\d{1,3})$/.exec(info.attrs.connections);
+          if (info.attrs.connections !== undefined && !decl) add(line, `connections=${info.attrs.connections}: write it as SOURCE/TARGET counts, e.g. connections=2/1`);
+          addStep({ ...common, kind: 'sh', title: titleText || 'shell', options: decl ? { connections: { source: Number(decl[1]), target: Number(decl[2]) } } : {}, body: t.content });
         }
         break;
       }

@@ -28,7 +28,10 @@ export function connectionsText(s: RunSummary): string {
   const c = s.connections;
   if (!c?.source && !c?.target) return '';
   const side = (n: string, p?: { peakOurs: number; peakTotal: number; maxConnections: number }) => (p ? `${n} ${p.peakOurs} of cutover's, ${p.peakTotal} in all (max_connections ${p.maxConnections})` : `${n} not sampled`);
-  return `Peak connections: ${side('source', c.source)}; ${side('target', c.target)}.`;
+  const g = c.governor ?? [];
+  const count = (k: string) => g.filter((e) => e.kind === k).length;
+  const guard = g.length ? ` The application grew past the budget: ${count('wait')} wait(s) for a slot, ${count('shed')} worker(s) gave back their sessions, ${count('rejoin')} came back.` : '';
+  return `Peak connections: ${side('source', c.source)}; ${side('target', c.target)}.${guard}`;
 }
 
 export function reportMarkdown(s: RunSummary): string {

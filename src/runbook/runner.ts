@@ -19,6 +19,7 @@ import { executeStep } from './execute.js';
 import { RunJournal, type Outcome, type JournalEvent } from './journal.js';
 import { acquireRunLock } from './lock.js';
 import { ConnectionSampler } from '../budget/sampler.js';
+import { Governor, installGovernor } from '../budget/governor.js';
 import type { Mode } from './connections.js';
 import type { Runbook, Step } from './model.js';
 import { type RunSummary, type StepTiming, expectedDuration, outageSteps, outputsOf, projectOutage, sideOf, units } from './timings.js';
@@ -80,7 +81,11 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
   }
 
   const lock = await acquireRunLock(o.target, rb.front.name);
-  const sampler = await ConnectionSampler.start({ source: o.source, target: o.target });
+  // The runtime guard: every connection the run opens is admitted against what the sampler last saw.
+  const logSinks = new Set<(t: string) => void>();
+  const gov = new Governor({ onNote: (t) => { for (const sink of logSinks) sink(t); } });
+  const sampler = await ConnectionSampler.start({ source: o.source, target: o.target }, { headroom: parseHeadroom(rb.front.headroom), governor: gov });
+  installGovernor(gov);
   const measure = (side: 'source' | 'target') => sampler.capacity(side, parseHeadroom(rb.front.headroom));
   const abort = new AbortController();
   let interrupted = false;
@@ -148,6 +153,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
           progress: (t) => { progressText = t; },
           log: (t) => { logLines.push(t); task.output = t; },
         };
+        logSinks.add(ctx.log);
         let outputs: StepOutputs | undefined;
         let durationMs = 0;
         let simulated = false;
@@ -176,6 +182,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
           throw e;
         } finally {
           clearInterval(ticker);
+          logSinks.delete(ctx.log);
           running.delete(s.id);
         }
       },
@@ -239,6 +246,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
   }
   await journal.append({ event: 'run-end', at: new Date().toISOString(), outcome });
   process.off('SIGINT', onSigint);
+  installGovernor(undefined);
   const connections = await sampler.stop();
   await lock.end().catch(() => undefined);
   const summary = { ...buildSummary(rb, o.mode, journal.events, outcome), connections };

@@ -23,8 +23,9 @@ import { openSnapshotGroup, READ_SETTINGS, type SnapshotGroup } from '../../pg/s
 import { qualify, quoteIdent } from '../../pg/sql.js';
 import { sqlStateOf } from '../../pg/sqlstate.js';
 import { requireClientTool } from '../../pg/tools.js';
-import { TaskPool, mapLimit } from '../../lib/pool.js';
+import { TaskPool } from '../../lib/pool.js';
 import { copyDemand } from '../../budget/auto.js';
+import { governor } from '../../budget/governor.js';
 import { dump } from '../dump.js';
 import { restore } from '../restore.js';
 import type { RestoreDefaults, SelectionOptions } from '../options.js';
@@ -263,28 +264,58 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
     }
     report();
     const todo = units.filter((u) => !journal.has('table', tableKey(u.table)) && !journal.has('part', u.key));
-    await mapLimit(todo, jobs, async (u) => {
-      const src = freeSources.pop()!, dst = freeTargets.pop()!;
+    // Table workers, each with a source session on the snapshot and a target session. Under a run's
+    // governor, a worker gives its pair back at a unit boundary when the application has grown past what
+    // cutover may hold (never the last worker), and comes back when room returns.
+    const gov = governor();
+    let active = 0;
+    let failed = false;
+    const worker = async (n: number) => {
+      let src = freeSources.pop()!, dst = freeTargets.pop()!;
+      active++;
       try {
-        const r = await copyUnit(src, dst, u, resumed, (n) => { progress.bytesDone += n; });
-        const k = tableKey(u.table);
-        const st = tableStats.get(k) ?? { rows: 0, bytes: 0, ms: 0, parts: u.parts, skipped: false };
-        st.rows += r.rows; st.bytes += r.bytes; st.ms += r.ms;
-        tableStats.set(k, st);
-        if (u.range) await journal.record({ kind: 'part', key: u.key, rows: r.rows, bytes: r.bytes, ms: r.ms });
-        const left = (partsLeft.get(k) ?? 1) - 1;
-        partsLeft.set(k, left);
-        if (left <= 0 || !u.range) {
-          await journal.record({ kind: 'table', key: k, rows: st.rows, bytes: st.bytes, ms: st.ms });
-          progress.tablesDone++;
-          queueIndexes(u.table);
+        while (todo.length && !failed) {
+          if (gov && active > 1 && (gov.over(source) > 0 || gov.over(target) > 0)) {
+            active--;
+            gov.record('shed', gov.over(source) > 0 ? source : target, `cutover/copy/worker-${n}`);
+            gov.note(`copy: the application grew past the budget; worker ${n} gives back its 2 sessions (${active} left)`);
+            await group!.closeWorker(src);
+            await dst.end().catch(() => undefined);
+            while (todo.length && !failed && !(gov.fits(source, 1) && gov.fits(target, 1))) await new Promise((r) => setTimeout(r, 250));
+            if (!todo.length || failed) return;
+            src = await group!.addWorker(`worker-${n}`);
+            dst = await connect(target, `copy/target-${n}`, { settings: TARGET_SETTINGS });
+            targets.push(dst);
+            active++;
+            gov.record('rejoin', source, `cutover/copy/worker-${n}`);
+            gov.note(`copy: room again; worker ${n} is back (${active} running)`);
+            continue;
+          }
+          const u = todo.shift()!;
+          const r = await copyUnit(src, dst, u, resumed, (b) => { progress.bytesDone += b; });
+          const k = tableKey(u.table);
+          const st = tableStats.get(k) ?? { rows: 0, bytes: 0, ms: 0, parts: u.parts, skipped: false };
+          st.rows += r.rows; st.bytes += r.bytes; st.ms += r.ms;
+          tableStats.set(k, st);
+          if (u.range) await journal.record({ kind: 'part', key: u.key, rows: r.rows, bytes: r.bytes, ms: r.ms });
+          const left = (partsLeft.get(k) ?? 1) - 1;
+          partsLeft.set(k, left);
+          if (left <= 0 || !u.range) {
+            await journal.record({ kind: 'table', key: k, rows: st.rows, bytes: st.bytes, ms: st.ms });
+            progress.tablesDone++;
+            queueIndexes(u.table);
+          }
+          report();
         }
-        report();
-      } finally {
+        active--;
         freeSources.push(src);
         freeTargets.push(dst);
+      } catch (e) {
+        failed = true;
+        throw e;
       }
-    });
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, todo.length)) }, (_, i) => worker(i + 1)));
     // Split tables whose parts all finished in an earlier run still need their table entry.
     for (const t of tables) {
       const k = tableKey(t);
@@ -304,12 +335,12 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
     progress.phase = 'large-objects';
     report();
     summary.largeObjects = await timed('large-objects', 'both', 1, async () =>
-      journal.has('large-objects') ? 0 : copyLargeObjects(group!.leader, copyTargets[0]!, journal));
+      journal.has('large-objects') ? 0 : copyLargeObjects(group!.leader, freeTargets[0]!, journal));
 
     // 5. Sequences from the snapshot.
     progress.phase = 'sequences';
     report();
-    summary.sequences = await timed('sequences', 'both', 1, () => copySequences(group!.leader, copyTargets[0]!));
+    summary.sequences = await timed('sequences', 'both', 1, () => copySequences(group!.leader, freeTargets[0]!));
 
     // 6. The rest of post-data (triggers, partition indexes, exclusion constraints, foreign keys on
     // partitioned tables...). Our target sessions close first: pg_restore opens its own, and the
