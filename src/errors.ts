@@ -10,6 +10,7 @@ export const EXIT = {
   preflight: 4,
   difference: 5,
   stepFailed: 6,
+  halted: 7,
   interrupted: 130,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -28,6 +29,10 @@ export const ERROR_CODES = {
   E_PRIVILEGE: EXIT.preflight,
   E_BUDGET: EXIT.preflight,
   E_DIFFERENCE: EXIT.difference,
+  E_NO_KEY: EXIT.preflight,
+  E_FENCE: EXIT.preflight,
+  E_NOT_STARTED: EXIT.preflight,
+  E_HALTED: EXIT.halted,
   E_SQL: EXIT.stepFailed,
   E_CHILD: EXIT.stepFailed,
   E_HARNESS: EXIT.internal,

@@ -15,6 +15,8 @@ import { serverFacts, tableFacts } from '../pg/facts.js';
 import { requireClientTool } from '../pg/tools.js';
 import { runTool } from '../pg/run-tool.js';
 import { type SelectionOptions, selectionArgs } from './options.js';
+import { openSnapshotGroup, type SnapshotGroup } from '../pg/snapshot.js';
+import { recordStartSnapshot } from '../replicate/start-snapshot.js';
 
 export const COMPLETE_MARKER = 'cutover-complete.json';
 
@@ -33,6 +35,7 @@ export interface DumpOptions extends SelectionOptions {
   /** Dump again even if a complete dump with the same options exists. */
   force?: boolean;
   onProgress?: (p: DumpProgress) => void;
+  onNote?: (message: string) => void;
 }
 
 export interface DumpProgress {
@@ -82,7 +85,8 @@ export async function dump(o: DumpOptions): Promise<DumpResult> {
   const source = await withPgpass(o.source);
   const { facts, tables } = await withClient(source, 'dump-plan', async (c) => ({ facts: await serverFacts(c), tables: await tableFacts(c) }));
   const tool = await requireClientTool('pg_dump', facts.major, o.binDir);
-  const args = ['-Fd', '-j', String(jobs), '--verbose', '-Z', String(o.compress ?? 1), ...selectionArgs(o),
+  // cutover's own capture schema never travels (its triggers on user tables are filtered at restore).
+  const args = ['-Fd', '-j', String(jobs), '--verbose', '-Z', String(o.compress ?? 1), ...selectionArgs(o), '-N', '"_cutover"',
     ...(o.snapshot ? ['--snapshot', o.snapshot] : []), ...(o.schemaOnly ? ['--schema-only'] : [])];
   // The snapshot id is left out: a resumed copy dumps from a new snapshot but the same options.
   const hashed = args.filter((a, i) => a !== '--snapshot' && args[i - 1] !== '--snapshot');
@@ -100,7 +104,17 @@ export async function dump(o: DumpOptions): Promise<DumpResult> {
   const dataTables = tables.filter((t) => t.kind === 'r');
   const sizeOf = new Map(dataTables.map((t) => [`${t.schema}.${t.name}`, t.bytes]));
   const progress: DumpProgress = { tablesDone: 0, tablesTotal: dataTables.length, bytesDone: 0, bytesTotal: dataTables.reduce((n, t) => n + t.bytes, 0) };
-  const r = await runTool(tool.path, [...args, '-f', partial], source, 'dump', {
+  // With change capture on the source (and no snapshot given), pg_dump reads a snapshot we export and
+  // record, so that replication starts exactly where the dump's data ends.
+  let exporter: SnapshotGroup | undefined;
+  if (!o.snapshot && !o.schemaOnly) {
+    const g = await openSnapshotGroup(source, 'dump-snapshot', 0);
+    if (await recordStartSnapshot(source, g.leader, o.onNote)) {
+      exporter = g;
+      args.push('--snapshot', g.snapshotId);
+    } else await g.close();
+  }
+  const run = () => runTool(tool.path, [...args, '-f', partial], source, 'dump', {
     connections: jobs > 1 ? jobs + 1 : 1,
     onStderrLine: (line) => {
       // pg_dump -v: 'finished item 1234 TABLE DATA schema name' (parallel) or 'dumping contents of table "s.t"'.
@@ -119,6 +133,7 @@ export async function dump(o: DumpOptions): Promise<DumpResult> {
       }
     },
   });
+  const r = await run().finally(() => exporter?.close());
   const marker: Marker = { optionsHash, finishedAt: new Date().toISOString(), durationMs: r.durationMs, tables: dataTables.length, pgDumpVersion: tool.version, jobs };
   await writeFile(join(partial, COMPLETE_MARKER), JSON.stringify(marker, null, 2));
   await rm(o.dir, { recursive: true, force: true });

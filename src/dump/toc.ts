@@ -45,6 +45,11 @@ export function isManagedHazard(e: TocEntry): boolean {
   return false;
 }
 
+/** cutover's change-capture triggers on the source's tables ("TRIGGER schema table cutover_capture owner"). */
+export function isCaptureTrigger(e: TocEntry): boolean {
+  return e.desc === 'TRIGGER' && / cutover_capture(_[iudt])? \S+$/.test(` ${e.rest}`);
+}
+
 export interface TocFilter {
   /** Objects cutover already created, as "catalogOid:objectOid" (e.g. "1259:16402" for an index). */
   dropObjects?: Set<string>;
@@ -61,6 +66,7 @@ export function filterToc(list: string, f: TocFilter): { list: string; dropped: 
     const e = byLine.get(line);
     if (e && ((f.dropManagedHazards && isManagedHazard(e)) ||
               (f.dropExtensions && e.desc === 'EXTENSION') ||
+              isCaptureTrigger(e) ||
               (f.dropObjects?.has(`${e.catalogOid}:${e.objectOid}`) ?? false))) {
       dropped.push(e);
       kept.push(`;${line}`);

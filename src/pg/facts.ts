@@ -80,18 +80,40 @@ export async function tableFacts(c: pg.Client): Promise<TableFacts[]> {
   }));
 }
 
-export interface SequenceValue { schema: string; name: string; ownedBy: string; lastValue: string; isCalled: boolean }
+export interface SequenceValue { schema: string; name: string; ownedBy: string; lastValue: string; isCalled: boolean; increment: string }
 
 /**
  * Every sequence (identity and serial included) with its value. Read per sequence: pg_sequences hides
  * last_value from roles without USAGE/SELECT and does not show is_called.
  */
 export async function sequenceValues(c: pg.Client): Promise<SequenceValue[]> {
-  const { rows } = await c.query<{ schema: string; name: string; owned_by: string }>(loadSql(import.meta.url, 'sql/sequences.sql'));
+  const { rows } = await c.query<{ schema: string; name: string; owned_by: string; increment: string }>(loadSql(import.meta.url, 'sql/sequences.sql'));
   const out: SequenceValue[] = [];
   for (const r of rows) {
     const v = (await c.query<{ last_value: string; is_called: boolean }>(`SELECT last_value::text, is_called FROM ${qualify(r.schema, r.name)}`)).rows[0]!;
-    out.push({ schema: r.schema, name: r.name, ownedBy: r.owned_by, lastValue: v.last_value, isCalled: v.is_called });
+    out.push({ schema: r.schema, name: r.name, ownedBy: r.owned_by, lastValue: v.last_value, isCalled: v.is_called, increment: r.increment });
   }
   return out;
+}
+
+/**
+ * Sets every sequence on `dst` that also exists there to its value on `src`; `margin` > 0 moves each one
+ * that many steps further (in its direction), for writes that may still land on the old side. Returns the
+ * number set.
+ */
+export async function setSequences(src: pg.Client, dst: pg.Client, margin = 0): Promise<number> {
+  let n = 0;
+  for (const v of await sequenceValues(src)) {
+    const name = qualify(v.schema, v.name);
+    // A sequence the copy did not select is not on the target.
+    const exists = (await dst.query<{ r: string | null }>('SELECT to_regclass($1)::text AS r', [name])).rows[0]!.r;
+    if (!exists) continue;
+    if (margin > 0) {
+      await dst.query('SELECT setval($1::regclass, $2::bigint + $3::bigint * sign($4::bigint), true)', [name, v.lastValue, margin, v.increment]);
+    } else {
+      await dst.query('SELECT setval($1::regclass, $2::bigint, $3)', [name, v.lastValue, v.isCalled]);
+    }
+    n++;
+  }
+  return n;
 }

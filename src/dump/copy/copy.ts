@@ -18,7 +18,7 @@ import { CutoverError } from '../../errors.js';
 import type { ConnParams } from '../../pg/conninfo.js';
 import { withPgpass } from '../../pg/pgpass.js';
 import { connect, withClient } from '../../pg/connect.js';
-import { sequenceValues, serverFacts, tableFacts } from '../../pg/facts.js';
+import { serverFacts, setSequences, tableFacts } from '../../pg/facts.js';
 import { openSnapshotGroup, READ_SETTINGS, type SnapshotGroup } from '../../pg/snapshot.js';
 import { qualify, quoteIdent } from '../../pg/sql.js';
 import { sqlStateOf } from '../../pg/sqlstate.js';
@@ -33,6 +33,7 @@ import { Journal } from './journal.js';
 import { type CopyForeignKey, type CopyIndex, type CopyTable, type CopyUnit, planUnits, rangePredicate, readForeignKeys, readIndexes, readTables, tableKey } from './plan.js';
 import { withRetry } from '../../pg/sqlstate.js';
 import { streamCopy } from './stream.js';
+import { recordStartSnapshot } from '../../replicate/start-snapshot.js';
 
 export interface CopyOptions extends SelectionOptions, RestoreDefaults {
   source: ConnParams;
@@ -153,6 +154,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
     }
     group ??= await openSnapshotGroup(source, 'copy', jobs, { settings: SOURCE_SETTINGS });
     summary.snapshot = group.snapshotId;
+    await recordStartSnapshot(source, group.leader, note);
     if (!journal.has('snapshot', group.snapshotId)) await journal.record({ kind: 'snapshot', key: group.snapshotId });
     note(`holding snapshot ${group.snapshotId} on the source until the copy ends (this holds back vacuum there)`);
 
@@ -340,7 +342,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
     // 5. Sequences from the snapshot.
     progress.phase = 'sequences';
     report();
-    summary.sequences = await timed('sequences', 'both', 1, () => copySequences(group!.leader, freeTargets[0]!));
+    summary.sequences = await timed('sequences', 'both', 1, () => setSequences(group!.leader, freeTargets[0]!));
 
     // 6. The rest of post-data (triggers, partition indexes, exclusion constraints, foreign keys on
     // partitioned tables...). Our target sessions close first: pg_restore opens its own, and the
@@ -464,19 +466,6 @@ async function copyLargeObjects(src: pg.Client, dst: pg.Client, journal: Journal
   }
   await journal.record({ kind: 'large-objects', key: '', rows: rows.length });
   return rows.length;
-}
-
-async function copySequences(src: pg.Client, dst: pg.Client): Promise<number> {
-  let n = 0;
-  for (const v of await sequenceValues(src)) {
-    const name = qualify(v.schema, v.name);
-    // A sequence the schema dump did not select is not on the target.
-    const exists = (await dst.query<{ r: string | null }>('SELECT to_regclass($1)::text AS r', [name])).rows[0]!.r;
-    if (!exists) continue;
-    await dst.query('SELECT setval($1::regclass, $2::bigint, $3)', [name, v.lastValue, v.isCalled]);
-    n++;
-  }
-  return n;
 }
 
 /** Default work directory for a source/target pair. */

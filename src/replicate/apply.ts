@@ -1,0 +1,426 @@
+/**
+ * The applier: makes the target follow the source, batch by batch.
+ *
+ * A batch is bounded by two source snapshots ("ticks", PgQ's idea): the previous one, stored on the
+ * target, and a new one taken as the first statement of a REPEATABLE READ transaction on the source. Its
+ * events are those of the transactions the new snapshot shows and the previous one does not. In that same
+ * transaction the applier reads the current state of every changed key and makes the target match it:
+ * rows that exist are upserted (parents before children), keys that are gone are deleted (children before
+ * parents), all through COPY into temporary tables and set-based statements, in one target transaction
+ * that also stores the new tick. Applying a state, not replaying operations, makes the order of events
+ * within a batch irrelevant and a repeated batch harmless: a killed applier resumes exactly once.
+ *
+ * No superuser on the target: foreign keys stay enforced (deferred where deferrable, ordered otherwise);
+ * user triggers of the replicated tables are disabled on the target while applying (they ran on the
+ * source) and restored at cutover or teardown.
+ */
+import type pg from 'pg';
+import { CutoverError } from '../errors.js';
+import type { ConnParams } from '../pg/conninfo.js';
+import { connect } from '../pg/connect.js';
+import { withPgpass } from '../pg/pgpass.js';
+import { READ_SETTINGS } from '../pg/snapshot.js';
+import { loadSql, qualify, quoteIdent } from '../pg/sql.js';
+import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
+import { streamCopy } from '../dump/copy/stream.js';
+import { type Column, captureInstalled, readColumns, readShapes, resolveTables } from './catalog.js';
+import { compareSnapshots, literal } from './snapshot-text.js';
+
+export interface ApplyOptions {
+  source: ConnParams;
+  target: ConnParams;
+  /** Wait between batches that found nothing (ms). Default 200. */
+  idleMs?: number;
+  /** Accept changed table shapes on the target (after applying the same DDL to both sides). */
+  acceptDdl?: boolean;
+  onNote?: (message: string) => void;
+}
+
+export interface BatchResult {
+  events: number;
+  tables: number;
+  upserted: number;
+  deleted: number;
+  truncated: number;
+  durationMs: number;
+  /** The batch's source snapshot, now the applied tick. */
+  tick: string;
+  /** Upper bound of how stale the target was for these events: time from the previous tick to commit. */
+  lagMs: number;
+}
+
+interface TableInfo {
+  tableid: number;
+  schema: string;
+  name: string;
+  key: string[];
+  keyTypes: string[];
+  /** Columns copied (generated ones are left to the target). */
+  cols: string[];
+  /** Columns an upsert sets (not the key, not GENERATED ALWAYS identities). */
+  setCols: string[];
+  srcOnly: string;
+  tgtOnly: string;
+  tgtRelid: number;
+  temps: boolean;
+}
+
+const SOURCE_SETTINGS = { ...READ_SETTINGS, search_path: '' };
+const TARGET_SETTINGS = { ...READ_SETTINGS, search_path: '', synchronous_commit: 'off', lock_timeout: '0' };
+
+export class Applier {
+  private src?: pg.Client;
+  private tgt?: pg.Client;
+  private tables = new Map<number, TableInfo>();
+  /** tableids, parents before children. */
+  private order: number[] = [];
+  private tickAtMs = 0;
+  private lastShapeCheck = 0;
+  private lastRotate = 0;
+  private baseline = new Map<number, { shape: string; triggers: string; name: string }>();
+  tick = '';
+  readonly totals = { batches: 0, events: 0, upserted: 0, deleted: 0 };
+
+  private constructor(private readonly o: ApplyOptions, private readonly source: ConnParams, private readonly target: ConnParams) {}
+
+  static async open(o: ApplyOptions): Promise<Applier> {
+    const a = new Applier(o, await withPgpass(o.source), await withPgpass(o.target));
+    try {
+      await a.connect();
+    } catch (e) {
+      await a.close();
+      throw e;
+    }
+    return a;
+  }
+
+  private get s(): pg.Client { return this.src!; }
+  private get t(): pg.Client { return this.tgt!; }
+
+  private async connect(): Promise<void> {
+    this.src = await connect(this.source, 'apply-source', { settings: SOURCE_SETTINGS });
+    this.tgt = await connect(this.target, 'apply-target', { settings: TARGET_SETTINGS });
+    const s = this.s, t = this.t;
+    if (!(await captureInstalled(s))) {
+      throw new CutoverError('E_NOT_STARTED', 'change capture is not installed on the source', { hint: 'run `cutover replicate start` first' });
+    }
+    const state = (await s.query<{ start: string | null; at: Date | null }>('SELECT start_snapshot::text AS start, start_snapshot_at AS at FROM _cutover.state')).rows[0];
+    await t.query(loadSql(import.meta.url, 'sql/target-schema.sql'));
+    let applied = (await t.query<{ tick: string; tick_at: Date; halted: string | null; fingerprints: Record<string, { shape: string; name: string }> }>(
+      'SELECT tick::text AS tick, tick_at, halted, fingerprints FROM _cutover.apply_state')).rows[0];
+    if (!applied) {
+      if (!state?.start || !state.at) {
+        throw new CutoverError('E_NOT_STARTED', 'no initial copy has recorded where replication starts', {
+          hint: 'after `cutover replicate start`, copy the data with `cutover copy` (or `cutover dump`): it records its snapshot on the source',
+        });
+      }
+      await t.query('INSERT INTO _cutover.apply_state (tick, tick_at) VALUES ($1::pg_snapshot, $2)', [state.start, state.at]);
+      applied = { tick: state.start, tick_at: state.at, halted: null, fingerprints: {} };
+    }
+    if (applied.halted && !this.o.acceptDdl) {
+      throw new CutoverError('E_HALTED', `replication is halted: ${applied.halted}`, {
+        hint: 'apply the same change on the target, then run `cutover replicate apply --accept-ddl` (or start over: teardown, start, copy)',
+      });
+    }
+    this.tick = applied.tick;
+    this.tickAtMs = applied.tick_at.getTime();
+
+    const reg = (await s.query<{ tableid: number; relid: string; schema_name: string; table_name: string; key_columns: string[]; key_types: string[]; shape: string; triggers: string }>(
+      'SELECT tableid, relid::int8 AS relid, schema_name, table_name, key_columns::text[] AS key_columns, key_types, shape, triggers FROM _cutover.tables ORDER BY tableid')).rows;
+    const names = reg.map((r) => qualify(r.schema_name, r.table_name));
+    const tgtIds = await resolveTables(t, names);
+    const missing = names.filter((_, i) => tgtIds[i] === null);
+    if (missing.length) {
+      throw new CutoverError('E_PREFLIGHT', `${missing.length} replicated table(s) are not on the target: ${missing.slice(0, 10).join(', ')}`, {
+        hint: 'copy the data first (`cutover copy`), into the same schema and table names',
+      });
+    }
+    const srcCols = await readColumns(s, reg.map((r) => Number(r.relid)));
+    const tgtCols = await readColumns(t, tgtIds as number[]);
+    const kinds = new Map((await t.query<{ oid: string; kind: string }>('SELECT oid::int8 AS oid, relkind::text AS kind FROM pg_class WHERE oid = ANY($1::oid[])', [tgtIds])).rows.map((r) => [Number(r.oid), r.kind]));
+    const srcKinds = new Map((await s.query<{ oid: string; kind: string }>('SELECT oid::int8 AS oid, relkind::text AS kind FROM pg_class WHERE oid = ANY($1::oid[])', [reg.map((r) => r.relid)])).rows.map((r) => [Number(r.oid), r.kind]));
+    const problems: string[] = [];
+    reg.forEach((r, i) => {
+      const tgtRelid = tgtIds[i]!;
+      const sc = (srcCols.get(Number(r.relid)) ?? []).filter((c) => !c.generated);
+      const tc = new Map((tgtCols.get(tgtRelid) ?? []).map((c) => [c.name, c] as const));
+      const absent = sc.filter((c) => !tc.has(c.name) || tc.get(c.name)!.generated);
+      if (absent.length) problems.push(`${names[i]}: column(s) ${absent.map((c) => quoteIdent(c.name)).join(', ')} are not (plain columns) on the target`);
+      const setCols = sc.filter((c) => !r.key_columns.includes(c.name) && (tc.get(c.name) as Column | undefined)?.identity !== 'a').map((c) => c.name);
+      this.tables.set(r.tableid, {
+        tableid: r.tableid, schema: r.schema_name, name: r.table_name, key: r.key_columns, keyTypes: r.key_types,
+        cols: sc.map((c) => c.name), setCols, tgtRelid,
+        srcOnly: srcKinds.get(Number(r.relid)) === 'p' ? '' : 'ONLY ', tgtOnly: kinds.get(tgtRelid) === 'p' ? '' : 'ONLY ', temps: false,
+      });
+      this.baseline.set(Number(r.relid), { shape: r.shape, triggers: r.triggers, name: names[i]! });
+    });
+    if (problems.length) throw new CutoverError('E_PREFLIGHT', `the target's tables do not match the source's:\n  ${problems.join('\n  ')}`);
+    this.order = await this.parentsFirst(reg.map((r) => r.tableid));
+
+    // Target shapes: recorded the first time (or when DDL is accepted), compared afterwards.
+    const tShapes = await readShapes(t, tgtIds as number[]);
+    const now = Object.fromEntries([...tShapes.values()].map((x) => [x.name, { shape: x.shape, name: x.name }]));
+    if (!Object.keys(applied.fingerprints).length || this.o.acceptDdl) {
+      await t.query('UPDATE _cutover.apply_state SET fingerprints = $1, halted = NULL', [JSON.stringify(now)]);
+      if (this.o.acceptDdl) await this.acceptSourceShapes();
+    } else {
+      const changed = Object.values(applied.fingerprints).filter((f) => now[f.name]?.shape !== f.shape).map((f) => f.name);
+      if (changed.length) await this.halt(`the target's table(s) ${changed.join(', ')} changed since replication started (DDL on the target)`);
+    }
+    await this.checkSource(true);
+    const disabled = (await t.query<{ n: number }>('SELECT _cutover.disable_user_triggers($1::oid[]::regclass[]) AS n', [tgtIds])).rows[0]!.n;
+    if (disabled) this.o.onNote?.(`disabled ${disabled} user trigger(s) on the target while applying (restored at cutover or teardown)`);
+  }
+
+  private async acceptSourceShapes(): Promise<void> {
+    const shapes = await readShapes(this.s, [...this.baseline.keys()]);
+    for (const [relid, b] of this.baseline) {
+      const now = shapes.get(relid);
+      if (!now) continue;
+      if (now.triggers !== b.triggers) continue; // never accepted: see checkSource
+      await this.s.query('UPDATE _cutover.tables SET shape = $2 WHERE relid = $1::oid', [relid, now.shape]);
+      b.shape = now.shape;
+    }
+  }
+
+  /** Parents before children along the target's foreign keys (cycles: in tableid order). */
+  private async parentsFirst(ids: number[]): Promise<number[]> {
+    const byRelid = new Map([...this.tables.values()].map((x) => [x.tgtRelid, x.tableid]));
+    const edges = (await this.t.query<{ child: string; parent: string }>(loadSql(import.meta.url, 'sql/fkeys.sql'))).rows
+      .map((e) => [byRelid.get(Number(e.child)), byRelid.get(Number(e.parent))] as const)
+      .filter((e): e is readonly [number, number] => e[0] !== undefined && e[1] !== undefined && e[0] !== e[1]);
+    const out: number[] = [];
+    const state = new Map<number, 'visiting' | 'done'>();
+    const visit = (id: number) => {
+      if (state.get(id)) return; // done, or a cycle: deferred constraints (or luck) must carry it
+      state.set(id, 'visiting');
+      for (const [c, p] of edges) if (c === id) visit(p);
+      state.set(id, 'done');
+      out.push(id);
+    };
+    for (const id of ids) visit(id);
+    return out;
+  }
+
+  /** Halts on source DDL (shape changed) and on lost capture (triggers dropped or disabled). */
+  private async checkSource(force = false): Promise<void> {
+    if (!force && Date.now() - this.lastShapeCheck < 1000) return;
+    this.lastShapeCheck = Date.now();
+    const now = await readShapes(this.s, [...this.baseline.keys()]);
+    const gone: string[] = [], changed: string[] = [], trig: string[] = [];
+    for (const [relid, b] of this.baseline) {
+      const n = now.get(relid);
+      if (!n) gone.push(b.name);
+      else if (n.triggers !== b.triggers) trig.push(n.name);
+      else if (n.shape !== b.shape) changed.push(n.name);
+    }
+    if (trig.length) {
+      await this.halt(`cutover's capture triggers on ${trig.join(', ')} were dropped or disabled: changes made since then were not captured`, true);
+    }
+    if (gone.length || changed.length) {
+      await this.halt(`DDL on the source: ${[...gone.map((g) => `${g} was dropped or renamed`), ...changed.map((c) => `${c} changed (columns, key or partitions)`)].join('; ')}`);
+    }
+  }
+
+  private async halt(reason: string, fatal = false): Promise<never> {
+    await this.t.query('UPDATE _cutover.apply_state SET halted = $1', [reason]).catch(() => undefined);
+    throw new CutoverError('E_HALTED', `replication halted: ${reason}`, {
+      hint: fatal
+        ? 'the target can no longer be trusted to follow the source: run `cutover replicate teardown`, then start again (replicate start, copy)'
+        : 'DDL cannot be captured without superuser: apply the same change on the target, then run `cutover replicate apply --accept-ddl`',
+    });
+  }
+
+  private async ensureTemps(ti: TableInfo): Promise<void> {
+    if (ti.temps) return;
+    const tgt = qualify(ti.schema, ti.name);
+    const cols = ti.cols.map(quoteIdent).join(', ');
+    const keys = ti.key.map(quoteIdent).join(', ');
+    // Outside the batch transaction; ON COMMIT DELETE ROWS empties them after every batch.
+    await this.t.query(`CREATE TEMP TABLE IF NOT EXISTS ${quoteIdent(`cutover_r_${ti.tableid}`)} ON COMMIT DELETE ROWS AS SELECT ${cols} FROM ${tgt} WITH NO DATA`);
+    await this.t.query(`CREATE TEMP TABLE IF NOT EXISTS ${quoteIdent(`cutover_d_${ti.tableid}`)} ON COMMIT DELETE ROWS AS SELECT ${keys} FROM ${tgt} WITH NO DATA`);
+    ti.temps = true;
+  }
+
+  /** One batch: everything committed on the source since the applied tick. */
+  async batch(): Promise<BatchResult> {
+    const t0 = Date.now();
+    const s = this.s, t = this.t;
+    await s.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    let tgtOpen = false;
+    try {
+      const { cur, at } = (await s.query<{ cur: string; at: Date }>('SELECT pg_current_snapshot()::text AS cur, now() AS at')).rows[0]!;
+      await this.checkSource();
+      const changed = (await s.query<{ tableid: number; events: string; truncated: boolean }>(loadSql(import.meta.url, 'sql/batch-tables.sql'), [this.tick, cur])).rows;
+      const prevAt = this.tickAtMs;
+      if (!changed.length) {
+        await s.query('COMMIT');
+        await t.query('UPDATE _cutover.apply_state SET tick = $1::pg_snapshot, tick_at = $2, applied_at = now()', [cur, at]);
+        this.tick = cur;
+        this.tickAtMs = at.getTime();
+        return { events: 0, tables: 0, upserted: 0, deleted: 0, truncated: 0, durationMs: Date.now() - t0, tick: cur, lagMs: 0 };
+      }
+      const unknown = changed.filter((c) => !this.tables.has(c.tableid));
+      if (unknown.length) await this.halt(`the log holds events of table id(s) ${unknown.map((u) => u.tableid).join(', ')} that this applier does not know: capture was changed while it ran; restart the applier`);
+      const byId = new Map(changed.map((c) => [c.tableid, c]));
+      const todo = this.order.filter((id) => byId.has(id)).map((id) => this.tables.get(id)!);
+      for (const ti of todo) await this.ensureTemps(ti);
+      const filter = `l.txid >= pg_snapshot_xmin(${literal(this.tick)}::pg_snapshot)::text::bigint AND l.txid < pg_snapshot_xmax(${literal(cur)}::pg_snapshot)::text::bigint
+        AND NOT pg_visible_in_snapshot(l.txid::text::xid8, ${literal(this.tick)}::pg_snapshot) AND pg_visible_in_snapshot(l.txid::text::xid8, ${literal(cur)}::pg_snapshot)`;
+      await t.query('BEGIN');
+      tgtOpen = true;
+      await t.query('SET CONSTRAINTS ALL DEFERRED');
+      let upserted = 0, deleted = 0, truncated = 0;
+      for (const ti of todo) {
+        const full = byId.get(ti.tableid)!.truncated;
+        if (full) truncated++;
+        const src = qualify(ti.schema, ti.name);
+        const cols = ti.cols.map((c) => `t.${quoteIdent(c)}`).join(', ');
+        const decoded = ti.key.map((k, i) => `(l.k->>${i})::${ti.keyTypes[i]} AS ${quoteIdent(k)}`).join(', ');
+        const keyList = ti.key.map((k) => `t.${quoteIdent(k)}`).join(', ');
+        const changedKeys = `SELECT ${decoded} FROM _cutover.log l WHERE l.tableid = ${ti.tableid} AND ${filter}`;
+        const r = quoteIdent(`cutover_r_${ti.tableid}`), d = quoteIdent(`cutover_d_${ti.tableid}`);
+        // The current rows: all of a truncated table, else those of the changed keys.
+        const rowsOut = full
+          ? `COPY (SELECT ${cols} FROM ${ti.srcOnly}${src} t) TO STDOUT`
+          : `COPY (SELECT ${cols} FROM ${ti.srcOnly}${src} t WHERE (${keyList}) IN (${changedKeys})) TO STDOUT`;
+        await streamCopy(s, t, rowsOut, `COPY pg_temp.${r} FROM STDIN`);
+        if (!full) {
+          const match = ti.key.map((k) => `t.${quoteIdent(k)} = k.${quoteIdent(k)}`).join(' AND ');
+          await streamCopy(s, t, `COPY (SELECT DISTINCT k.* FROM (${changedKeys}) k WHERE NOT EXISTS (SELECT 1 FROM ${ti.srcOnly}${src} t WHERE ${match})) TO STDOUT`,
+            `COPY pg_temp.${d} FROM STDIN`);
+        }
+        const set = ti.setCols.length ? `DO UPDATE SET ${ti.setCols.map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`).join(', ')}` : 'DO NOTHING';
+        const plain = ti.cols.map(quoteIdent).join(', ');
+        upserted += (await t.query(`INSERT INTO ${src} (${plain}) OVERRIDING SYSTEM VALUE SELECT ${plain} FROM pg_temp.${r} ON CONFLICT (${ti.key.map(quoteIdent).join(', ')}) ${set}`)).rowCount ?? 0;
+      }
+      for (const ti of [...todo].reverse()) {
+        const tgt = qualify(ti.schema, ti.name);
+        const r = quoteIdent(`cutover_r_${ti.tableid}`), d = quoteIdent(`cutover_d_${ti.tableid}`);
+        if (byId.get(ti.tableid)!.truncated) {
+          const match = ti.key.map((k) => `x.${quoteIdent(k)} = t.${quoteIdent(k)}`).join(' AND ');
+          deleted += (await t.query(`DELETE FROM ${ti.tgtOnly}${tgt} t WHERE NOT EXISTS (SELECT 1 FROM pg_temp.${r} x WHERE ${match})`)).rowCount ?? 0;
+        } else {
+          const match = ti.key.map((k) => `t.${quoteIdent(k)} = x.${quoteIdent(k)}`).join(' AND ');
+          deleted += (await t.query(`DELETE FROM ${ti.tgtOnly}${tgt} t USING pg_temp.${d} x WHERE ${match}`)).rowCount ?? 0;
+        }
+      }
+      const events = changed.reduce((n, c) => n + Number(c.events), 0);
+      await t.query(`UPDATE _cutover.apply_state SET tick = $1::pg_snapshot, tick_at = $2, applied_at = now(), batches = batches + 1,
+        events = events + $3, rows_upserted = rows_upserted + $4, rows_deleted = rows_deleted + $5`, [cur, at, events, upserted, deleted]);
+      await t.query('COMMIT');
+      tgtOpen = false;
+      await s.query('COMMIT');
+      this.tick = cur;
+      this.tickAtMs = at.getTime();
+      this.totals.batches++;
+      this.totals.events += events;
+      this.totals.upserted += upserted;
+      this.totals.deleted += deleted;
+      const durationMs = Date.now() - t0;
+      return { events, tables: todo.length, upserted, deleted, truncated, durationMs, tick: cur, lagMs: at.getTime() - prevAt + durationMs };
+    } catch (e) {
+      if (tgtOpen) await t.query('ROLLBACK').catch(() => undefined);
+      await s.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Empties log tables whose events are all applied (brief lock; skipped when busy). */
+  async rotate(force = false): Promise<number> {
+    if (!force && Date.now() - this.lastRotate < 2000) return 0;
+    this.lastRotate = Date.now();
+    let removed = 0;
+    for (const p of [0, 1, 2]) {
+      await this.s.query('BEGIN');
+      try {
+        await this.s.query(`SELECT set_config('lock_timeout', '50ms', true)`);
+        const n = Number((await this.s.query<{ n: string }>('SELECT _cutover.truncate_applied($1, $2::pg_snapshot) AS n', [p, this.tick])).rows[0]!.n);
+        await this.s.query('COMMIT');
+        if (n > 0) removed += n;
+      } catch (e) {
+        await this.s.query('ROLLBACK').catch(() => undefined);
+        if (classifySqlState(sqlStateOf(e)) !== 'lock_timeout') throw e;
+      }
+    }
+    return removed;
+  }
+
+  /**
+   * Applies batches until `until` says stop (or the signal aborts). Lost connections (a terminated
+   * backend, a restarted server) are survived: the applier reconnects and redoes the batch.
+   */
+  async run(o: { until?: (b: BatchResult) => boolean; signal?: AbortSignal; onBatch?: (b: BatchResult) => void; maxReconnects?: number } = {}): Promise<void> {
+    let failures = 0;
+    while (!o.signal?.aborted) {
+      let b: BatchResult;
+      try {
+        b = await this.batch();
+        await this.rotate();
+        failures = 0;
+      } catch (e) {
+        const cls = classifySqlState(sqlStateOf(e));
+        // node-postgres reports a dropped connection without a SQLSTATE; cutover's own errors carry a code.
+        const lost = cls === 'connection' || cls === 'retryable' || cls === 'canceled' || (sqlStateOf(e) === undefined && !(e instanceof CutoverError));
+        if (!lost || ++failures > (o.maxReconnects ?? 30)) throw e;
+        this.o.onNote?.(`applier: ${sqlStateOf(e) ? `SQLSTATE ${sqlStateOf(e)}` : 'connection lost'}; reconnecting (${failures})`);
+        await this.reconnect();
+        continue;
+      }
+      o.onBatch?.(b);
+      if (o.until?.(b)) return;
+      if (b.events === 0) await sleep(this.o.idleMs ?? 200, o.signal);
+    }
+  }
+
+  private async reconnect(): Promise<void> {
+    await this.close();
+    for (const ti of this.tables.values()) ti.temps = false;
+    this.tables.clear();
+    this.baseline.clear();
+    for (let i = 0; ; i++) {
+      try {
+        await sleep(Math.min(5000, 250 * 2 ** i));
+        await this.connect();
+        return;
+      } catch (e) {
+        const cls = classifySqlState(sqlStateOf(e));
+        if (e instanceof CutoverError && e.code !== 'E_UNREACHABLE') throw e;
+        if (i >= 20 || (cls !== 'connection' && cls !== 'retryable' && !(e instanceof CutoverError))) throw e;
+        await this.close();
+      }
+    }
+  }
+
+  /** The snapshot the source shows now (for fences: wait until the applied tick covers it). */
+  async sourceSnapshot(): Promise<string> {
+    return (await this.s.query<{ s: string }>('SELECT pg_current_snapshot()::text AS s')).rows[0]!.s;
+  }
+
+  /** Whether the applied tick shows every transaction the snapshot `fence` did not (all older ones ended). */
+  covers(fence: string): boolean {
+    return compareSnapshots(this.tick, fence) >= 0;
+  }
+
+  async restoreTargetTriggers(): Promise<number> {
+    return (await this.t.query<{ n: number }>('SELECT _cutover.restore_user_triggers() AS n')).rows[0]!.n;
+  }
+
+  get sourceClient(): pg.Client { return this.s; }
+  get targetClient(): pg.Client { return this.t; }
+
+  async close(): Promise<void> {
+    await Promise.all([this.src?.end().catch(() => undefined), this.tgt?.end().catch(() => undefined)]);
+    this.src = undefined;
+    this.tgt = undefined;
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() { clearTimeout(t); signal?.removeEventListener('abort', done); resolve(); }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,207 @@
+/**
+ * Installs change capture on the source: the private `_cutover` schema (sql/capture-schema.sql, fence.sql,
+ * rotate.sql) and, per table, a generated capture function with its triggers. Runs as an ordinary role
+ * that owns the tables (or holds TRIGGER on them) and may CREATE in the database. Idempotent: running it
+ * again refreshes functions and triggers and keeps the log.
+ *
+ * Locks: CREATE TRIGGER takes SHARE ROW EXCLUSIVE on each table, one table per transaction, with a short
+ * lock_timeout; on a timeout it waits and retries (saying who holds the table), so application writes
+ * never queue behind cutover for longer than that timeout.
+ */
+import type pg from 'pg';
+import { CutoverError } from '../errors.js';
+import type { ConnParams } from '../pg/conninfo.js';
+import { withClient } from '../pg/connect.js';
+import { withPgpass } from '../pg/pgpass.js';
+import { loadSql, qualify } from '../pg/sql.js';
+import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
+import { splitQualified, type SelectionOptions } from '../dump/options.js';
+import { type Candidate, readCandidates, readShapes } from './catalog.js';
+
+export const CAPTURE_MODES = ['row', 'statement'] as const;
+export type CaptureMode = (typeof CAPTURE_MODES)[number];
+/** Transaction ids per log-table range: 2^16. A log table is emptied once its range is applied. */
+export const RANGE_BITS = 16;
+const SCHEMA_VERSION = 1;
+
+export interface CaptureOptions extends SelectionOptions {
+  source: ConnParams;
+  /** Row triggers (default) or statement triggers with transition tables; see bench/replicate.ts. */
+  mode?: CaptureMode;
+  /** Tables without a primary key: "schema.table" -> the columns of a unique index over NOT NULL columns. */
+  keys?: Record<string, string[]>;
+  /** lock_timeout for each CREATE TRIGGER (ms). Default 1000. */
+  lockTimeoutMs?: number;
+  /** Give up waiting for a table's lock after this long (ms). Default 5 minutes. */
+  maxLockWaitMs?: number;
+  onNote?: (message: string) => void;
+}
+
+export interface CapturedTable { tableid: number; relid: number; schema: string; name: string; key: string[]; keySource: 'primary key' | string }
+
+export interface CaptureResult { tables: CapturedTable[]; mode: CaptureMode; durationMs: number; lockRetries: number; removed: string[] }
+
+const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
+const display = (t: { schema: string; name: string }) => `${q(t.schema)}.${q(t.name)}`;
+
+function matches(list: string[] | undefined, t: Candidate, bySchema: boolean): boolean {
+  return (list ?? []).some((x) => {
+    if (bySchema) return x === t.schema;
+    const s = splitQualified(x);
+    return (s.schema ?? 'public') === t.schema && s.name === t.name;
+  });
+}
+
+export function selectTables(all: Candidate[], o: SelectionOptions): Candidate[] {
+  return all.filter((t) => (!o.schemas?.length || matches(o.schemas, t, true)) && !matches(o.excludeSchemas, t, true) &&
+    (!o.tables?.length || matches(o.tables, t, false)) && !matches(o.excludeTables, t, false));
+}
+
+/** Which key each table replicates by; refuses, naming every table, when one has none. */
+export function chooseKeys(tables: Candidate[], keys: Record<string, string[]> = {}): Map<Candidate, { key: string[]; source: string }> {
+  const out = new Map<Candidate, { key: string[]; source: string }>();
+  const problems: string[] = [];
+  const declared = new Map(Object.entries(keys).map(([k, v]) => {
+    const s = splitQualified(k);
+    return [`${s.schema ?? 'public'}\u0000${s.name}`, v] as const;
+  }));
+  for (const t of tables) {
+    const d = declared.get(`${t.schema}\u0000${t.name}`);
+    if (d) {
+      const idx = t.uniqueKeys.find((u) => u.columns.length === d.length && u.columns.every((c, i) => c === d[i]));
+      if (!idx) {
+        problems.push(`${display(t)}: the declared key (${d.join(', ')}) is not a unique index over NOT NULL columns` +
+          (t.uniqueKeys.length ? ` (candidates: ${t.uniqueKeys.map((u) => `(${u.columns.join(', ')})`).join(', ')})` : ''));
+      } else out.set(t, { key: d, source: `unique index ${idx.index}` });
+    } else if (t.primaryKey) out.set(t, { key: t.primaryKey, source: 'primary key' });
+    else {
+      problems.push(`${display(t)} has no primary key` +
+        (t.uniqueKeys.length ? ` (unique indexes that could serve: ${t.uniqueKeys.map((u) => `${u.index} (${u.columns.join(', ')})`).join(', ')})` : ''));
+    }
+  }
+  if (problems.length) {
+    throw new CutoverError('E_NO_KEY', `change capture needs a key on every replicated table:\n  ${problems.join('\n  ')}`, {
+      hint: 'add a primary key (ALTER TABLE ... ADD PRIMARY KEY), declare a unique key (runbook `keys:` / --key "schema.table=col1,col2"), or exclude the table (--exclude-table)',
+    });
+  }
+  return out;
+}
+
+export async function installCapture(o: CaptureOptions): Promise<CaptureResult> {
+  const t0 = Date.now();
+  const mode = o.mode ?? 'row';
+  const note = o.onNote ?? (() => undefined);
+  const source = await withPgpass(o.source);
+  return withClient(source, 'replicate-start', async (c) => {
+    const v = Number((await c.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]!.v);
+    if (v < 130000) {
+      throw new CutoverError('E_PREFLIGHT', `change capture needs PostgreSQL 13 or later on the source (pg_current_xact_id, pg_snapshot); this one is ${Math.floor(v / 10000)}`, {
+        hint: 'upgrade the source, or migrate with a maintenance window: dump/restore or copy with writes stopped',
+      });
+    }
+    const all = await readCandidates(c);
+    const selected = selectTables(all, o);
+    if (!selected.length) throw new CutoverError('E_USAGE', 'no table matches the selection: nothing to capture');
+    const noTrigger = selected.filter((t) => !t.canTrigger || !t.canSelect);
+    if (noTrigger.length) {
+      throw new CutoverError('E_PRIVILEGE', `cannot capture ${noTrigger.length} table(s) without TRIGGER and SELECT on them: ${noTrigger.slice(0, 10).map(display).join(', ')}`, {
+        hint: 'connect as the tables\' owner, or GRANT TRIGGER, SELECT ON those tables TO the role cutover uses',
+      });
+    }
+    const keyed = chooseKeys(selected, o.keys);
+
+    try {
+      await c.query('BEGIN');
+      for (const f of ['sql/capture-schema.sql', 'sql/fence.sql', 'sql/rotate.sql']) await c.query(loadSql(import.meta.url, f));
+      await c.query(`INSERT INTO _cutover.state (version, range_bits, capture_mode) VALUES ($1, $2, $3)
+        ON CONFLICT (id) DO UPDATE SET capture_mode = EXCLUDED.capture_mode`, [SCHEMA_VERSION, RANGE_BITS, mode]);
+      await c.query('COMMIT');
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      if (classifySqlState(sqlStateOf(e)) === 'privilege') {
+        throw new CutoverError('E_PRIVILEGE', `cannot create cutover's capture schema on the source: ${(e as Error).message}`, {
+          cause: e, hint: `GRANT CREATE ON DATABASE ${q(source.dbname)} TO ${q(source.user)}`,
+        });
+      }
+      throw e;
+    }
+    const bits = (await c.query<{ b: number }>('SELECT range_bits AS b FROM _cutover.state')).rows[0]!.b;
+
+    // Tables captured by an earlier run but no longer selected: their triggers go.
+    const known = (await c.query<{ tableid: number; relid: string; schema_name: string; table_name: string }>('SELECT tableid, relid::int8 AS relid, schema_name, table_name FROM _cutover.tables')).rows;
+    const keep = new Set(selected.map((t) => t.relid));
+    const removed: string[] = [];
+    let lockRetries = 0;
+    for (const k of known.filter((x) => !keep.has(Number(x.relid)))) {
+      lockRetries += await withLock(c, display({ schema: k.schema_name, name: k.table_name }), o, note, async () => {
+        await c.query('SELECT _cutover.drop_triggers($1::oid) FROM pg_class WHERE oid = $1::oid', [k.relid]);
+        await c.query('DELETE FROM _cutover.tables WHERE tableid = $1', [k.tableid]);
+      });
+      removed.push(display({ schema: k.schema_name, name: k.table_name }));
+    }
+    const ids = new Map(known.map((k) => [Number(k.relid), k.tableid]));
+    let next = Math.max(0, ...known.map((k) => k.tableid)) + 1;
+    const out: CapturedTable[] = [];
+    for (const t of selected) {
+      const { key, source: keySource } = keyed.get(t)!;
+      const tableid = ids.get(t.relid) ?? next++;
+      const rel = qualify(t.schema, t.name);
+      lockRetries += await withLock(c, display(t), o, note, async () => {
+        await c.query(`INSERT INTO _cutover.tables (tableid, relid, schema_name, table_name, key_columns, key_types)
+          SELECT $1, $2::oid, $3, $4, $5::name[], array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.ord)
+            FROM unnest($5::name[]) WITH ORDINALITY AS k(col, ord)
+            JOIN pg_attribute a ON a.attrelid = $2::oid AND a.attname = k.col
+          ON CONFLICT (tableid) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name,
+            key_columns = EXCLUDED.key_columns, key_types = EXCLUDED.key_types`, [tableid, t.relid, t.schema, t.name, key]);
+        await c.query('SELECT _cutover.install_table($1, $2::regclass, $3::name[], $4, $5)', [tableid, rel, key, mode, bits]);
+      });
+      out.push({ tableid, relid: t.relid, schema: t.schema, name: t.name, key, keySource });
+    }
+    // The shapes now are the baseline DDL detection compares with.
+    const shapes = await readShapes(c, out.map((t) => t.relid));
+    for (const t of out) {
+      const s = shapes.get(t.relid)!;
+      await c.query('UPDATE _cutover.tables SET shape = $2, triggers = $3 WHERE tableid = $1', [t.tableid, s.shape, s.triggers]);
+    }
+    return { tables: out, mode, durationMs: Date.now() - t0, lockRetries, removed };
+  });
+}
+
+/**
+ * Runs `fn` in a transaction with a short lock_timeout; on a lock timeout, says who holds the table and
+ * tries again with backoff until `maxLockWaitMs`. Returns the number of retries.
+ */
+export async function withLock(c: pg.Client, what: string, o: { lockTimeoutMs?: number; maxLockWaitMs?: number }, note: (m: string) => void,
+  fn: () => Promise<void>): Promise<number> {
+  const t0 = Date.now();
+  const max = o.maxLockWaitMs ?? 300_000;
+  for (let attempt = 0; ; attempt++) {
+    await c.query('BEGIN');
+    try {
+      await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${o.lockTimeoutMs ?? 1000}ms`]);
+      await fn();
+      await c.query('COMMIT');
+      return attempt;
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      if (classifySqlState(sqlStateOf(e)) !== 'lock_timeout') throw e;
+      const holders = await lockHolders(c, what);
+      if (Date.now() - t0 > max) {
+        throw new CutoverError('E_PREFLIGHT', `${what}: could not get a brief lock in ${Math.round(max / 1000)} s; ${holders}`, {
+          hint: 'a long transaction holds the table: let it finish (or end it), then run again; nothing else was changed for this table',
+        });
+      }
+      note(`${what}: busy (${holders}); retrying`);
+      await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
+    }
+  }
+}
+
+async function lockHolders(c: pg.Client, what: string): Promise<string> {
+  const { rows } = await c.query<{ pid: number; usename: string | null; state: string | null; age: string | null }>(
+    `SELECT a.pid, a.usename, a.state, (now() - a.xact_start)::text AS age
+       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE l.relation = to_regclass($1) AND l.granted AND a.pid <> pg_backend_pid()
+      ORDER BY a.xact_start LIMIT 3`, [what]).catch(() => ({ rows: [] }));
+  return rows.length ? `held by ${rows.map((r) => `pid ${r.pid} (${r.usename ?? '?'}, ${r.state ?? '?'}, transaction open ${r.age ?? '?'})`).join(', ')}` : 'holder already gone';
+}

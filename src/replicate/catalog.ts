@@ -1,0 +1,54 @@
+/** What replication reads from the catalogs: candidate tables, columns, shapes (for DDL detection). */
+import type pg from 'pg';
+import { loadSql } from '../pg/sql.js';
+
+export interface Candidate {
+  relid: number;
+  schema: string;
+  name: string;
+  kind: 'r' | 'p';
+  canTrigger: boolean;
+  canSelect: boolean;
+  primaryKey: string[] | null;
+  /** Unique indexes over NOT NULL columns: what may stand in for a missing primary key. */
+  uniqueKeys: { index: string; columns: string[] }[];
+}
+
+export async function readCandidates(c: pg.Client): Promise<Candidate[]> {
+  const { rows } = await c.query<Record<string, never>>(loadSql(import.meta.url, 'sql/tables.sql'));
+  return rows.map((r) => ({
+    relid: Number(r.relid), schema: r.schema, name: r.name, kind: r.kind, canTrigger: r.can_trigger, canSelect: r.can_select,
+    primaryKey: r.primary_key, uniqueKeys: r.unique_keys,
+  }));
+}
+
+export interface Column { name: string; type: string; generated: boolean; identity: '' | 'a' | 'd' }
+
+export async function readColumns(c: pg.Client, relids: number[]): Promise<Map<number, Column[]>> {
+  const { rows } = await c.query<{ relid: string; name: string; type: string; generated: boolean; identity: Column['identity'] }>(
+    loadSql(import.meta.url, 'sql/columns.sql'), [relids]);
+  const out = new Map<number, Column[]>();
+  for (const r of rows) {
+    const k = Number(r.relid);
+    out.set(k, [...(out.get(k) ?? []), { name: r.name, type: r.type, generated: r.generated, identity: r.identity }]);
+  }
+  return out;
+}
+
+export interface Shape { relid: number; name: string; shape: string; triggers: string }
+
+/** Each table's shape (columns, key, partitions) and capture triggers; missing tables have no entry. */
+export async function readShapes(c: pg.Client, relids: number[]): Promise<Map<number, Shape>> {
+  const { rows } = await c.query<{ relid: string; name: string; shape: string; triggers: string }>(loadSql(import.meta.url, 'sql/fingerprint.sql'), [relids]);
+  return new Map(rows.map((r) => [Number(r.relid), { relid: Number(r.relid), name: r.name, shape: r.shape, triggers: r.triggers }]));
+}
+
+/** Oids of tables on a server by qualified, quoted name ("s"."t"); null where missing. */
+export async function resolveTables(c: pg.Client, names: string[]): Promise<(number | null)[]> {
+  const { rows } = await c.query<{ oid: string | null }>('SELECT to_regclass(n)::oid::int8 AS oid FROM unnest($1::text[]) WITH ORDINALITY u(n, i) ORDER BY i', [names]);
+  return rows.map((r) => (r.oid === null ? null : Number(r.oid)));
+}
+
+export async function captureInstalled(c: pg.Client): Promise<boolean> {
+  return (await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover.state')::text AS r`)).rows[0]!.r !== null;
+}

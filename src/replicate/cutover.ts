@@ -1,0 +1,161 @@
+/**
+ * `replicate cutover`: catch up, fence writes on the source, wait until no transaction older than the
+ * fence runs, drain the last batch, set sequences on the target from the source, give the target its
+ * triggers back, verify, and report the write outage (fence to verified). Any failure after the fence
+ * leaves it in place (the safe state); `replicate unfence` is the rollback.
+ */
+import type pg from 'pg';
+import { CutoverError } from '../errors.js';
+import type { ConnParams } from '../pg/conninfo.js';
+import { withClient } from '../pg/connect.js';
+import { withPgpass } from '../pg/pgpass.js';
+import { setSequences } from '../pg/facts.js';
+import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
+import { verify, type VerifyLevel, type VerifyReport } from '../verify/verify.js';
+import { Applier } from './apply.js';
+import { compareSnapshots } from './snapshot-text.js';
+
+export const FENCES = ['revoke', 'read-only', 'manual'] as const;
+export type Fence = (typeof FENCES)[number];
+
+export interface CutoverOptions {
+  source: ConnParams;
+  target: ConnParams;
+  /** revoke: REVOKE writes from `roles`; read-only: default_transaction_read_only for `roles` and end their sessions; manual: `confirm`. */
+  fence: Fence;
+  roles?: string[];
+  /** For fence 'manual': resolves once a person (or script) has stopped writes. */
+  confirm?: () => Promise<void>;
+  /** Catch up until a batch's lag is below this before fencing (ms). Default 1000. */
+  catchUpLagMs?: number;
+  /** How long to wait for transactions older than the fence to end (ms). Default 60 s. */
+  waitMs?: number;
+  /** Move each sequence this many steps past the source's value. Default 0. */
+  sequenceMargin?: number;
+  verify?: VerifyLevel | 'none';
+  verifyJobs?: number;
+  onNote?: (message: string) => void;
+  onPhase?: (phase: string) => void;
+}
+
+export interface CutoverResult {
+  fence: Fence;
+  fencedAt: string;
+  /** Fence to verified: the time the application could not write. */
+  outageMs: number;
+  phases: { phase: string; durationMs: number }[];
+  revoked: number;
+  drainedEvents: number;
+  sequences: number;
+  triggersRestored: number;
+  verify?: { level: VerifyLevel; ok: boolean; tables: number; rows: number };
+}
+
+export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
+  if (o.fence !== 'manual' && !o.roles?.length) {
+    throw new CutoverError('E_USAGE', `fence "${o.fence}" needs the application's roles (roles: [...] / --role)`, { hint: 'or use fence: manual after stopping writes yourself' });
+  }
+  const note = o.onNote ?? (() => undefined);
+  const phase = o.onPhase ?? (() => undefined);
+  const phases: CutoverResult['phases'] = [];
+  const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    phase(name);
+    const t0 = Date.now();
+    try { return await fn(); } finally { phases.push({ phase: name, durationMs: Date.now() - t0 }); }
+  };
+  const a = await Applier.open({ source: o.source, target: o.target, onNote: note });
+  try {
+    // 1. Catch up while the application still writes: the outage then only covers the last batch.
+    await timed('catch up', () => a.run({ until: (b) => b.lagMs <= (o.catchUpLagMs ?? 1000) }));
+
+    // 2. The fence.
+    const fencedAt = new Date();
+    const t0 = Date.now();
+    let revoked = 0;
+    await timed('fence', async () => {
+      if (o.fence === 'manual') {
+        if (o.confirm) await o.confirm();
+        return;
+      }
+      const s = a.sourceClient;
+      await s.query('BEGIN');
+      try {
+        const fn = o.fence === 'revoke' ? '_cutover.fence_revoke' : '_cutover.fence_read_only';
+        revoked = (await s.query(`SELECT * FROM ${fn}($1::name[])`, [o.roles])).rowCount ?? 0;
+        await s.query('COMMIT');
+      } catch (e) {
+        await s.query('ROLLBACK').catch(() => undefined);
+        if (classifySqlState(sqlStateOf(e)) === 'privilege' || sqlStateOf(e) === '42704') {
+          const pe = e as { message: string; hint?: string };
+          throw new CutoverError('E_FENCE', `cannot fence writes on the source: ${pe.message}`, { cause: e, hint: pe.hint ?? 'nothing was changed' });
+        }
+        throw e;
+      }
+      note(o.fence === 'revoke' ? `revoked ${revoked} privilege(s) from ${o.roles!.join(', ')}` : `read-only default set for ${o.roles!.join(', ')}; their sessions were ended`);
+    });
+    const fenceSnap = await a.sourceSnapshot();
+
+    // 3. Drain: until the applied tick shows every transaction that was running at the fence ended.
+    const before = a.totals.events;
+    await timed('drain', async () => {
+      const deadline = Date.now() + (o.waitMs ?? 60_000);
+      let late = false;
+      await a.run({
+        until: (b) => {
+          if (compareSnapshots(b.tick, fenceSnap) >= 0) return true;
+          if (Date.now() > deadline) { late = true; return true; }
+          return false;
+        },
+      });
+      if (late) {
+        const old = await olderTransactions(a.sourceClient, fencedAt);
+        throw new CutoverError('E_FENCE', `transactions older than the fence are still running after ${Math.round((o.waitMs ?? 60_000) / 1000)} s: ${old}`, {
+          hint: 'end them (pg_terminate_backend) and run `cutover replicate cutover` again, or `cutover replicate unfence` to let the application write again',
+        });
+      }
+      // Anything after the fence means a writer the fence did not stop: apply it too, and say so.
+      let rounds = 0;
+      const after = await a.run({ until: (b) => b.events === 0 || ++rounds >= 10 }).then(() => a.totals.events);
+      if (after > before && o.fence !== 'manual') note('writes arrived after the fence: a role that is not fenced is still writing');
+    });
+
+    // 4. Sequences and identities from the source.
+    const sequences = await timed('sequences', () => setSequences(a.sourceClient, a.targetClient, o.sequenceMargin ?? 0));
+    const triggersRestored = await timed('restore target triggers', () => a.restoreTargetTriggers());
+
+    // 5. Verify.
+    let report: VerifyReport | undefined;
+    const level = o.verify ?? 'checksums';
+    if (level !== 'none') {
+      report = await timed(`verify (${level})`, () => verify({ source: o.source, target: o.target, level, jobs: o.verifyJobs ?? 2 }));
+      if (!report.ok) {
+        throw new CutoverError('E_DIFFERENCE', `verify after the drain found differences; writes stay fenced on the source`, {
+          hint: 'run `cutover verify` for details; `cutover replicate unfence` lets the application write to the source again',
+        });
+      }
+    }
+    return {
+      fence: o.fence, fencedAt: fencedAt.toISOString(), outageMs: Date.now() - t0, phases, revoked,
+      drainedEvents: a.totals.events - before, sequences, triggersRestored,
+      verify: report ? { level: level as VerifyLevel, ok: report.ok, tables: report.tables.length, rows: report.tables.reduce((n, t) => n + t.sourceRows, 0) } : undefined,
+    };
+  } finally {
+    await a.close();
+  }
+}
+
+async function olderTransactions(c: pg.Client, before: Date): Promise<string> {
+  const { rows } = await c.query<{ pid: number; usename: string | null; age: string; state: string | null }>(
+    `SELECT pid, usename, (now() - xact_start)::text AS age, state FROM pg_stat_activity
+      WHERE backend_xid IS NOT NULL AND xact_start < $1 AND pid <> pg_backend_pid() ORDER BY xact_start LIMIT 5`, [before]);
+  return rows.map((r) => `pid ${r.pid} (${r.usename ?? '?'}, ${r.state ?? '?'}, open ${r.age})`).join(', ') || 'none visible to this role';
+}
+
+/** Gives back what the fence took (the rollback of a cutover). Returns the privileges/settings restored. */
+export async function unfence(source: ConnParams): Promise<number> {
+  return withClient(await withPgpass(source), 'replicate-unfence', async (c) => {
+    const has = (await c.query<{ r: string | null }>(`SELECT to_regprocedure('_cutover.unfence()')::text AS r`)).rows[0]!.r;
+    if (!has) return 0;
+    return (await c.query<{ n: number }>('SELECT _cutover.unfence() AS n')).rows[0]!.n;
+  });
+}

@@ -1,0 +1,179 @@
+-- cutover's change capture on the source: a private schema, owned by the role cutover connects as, that
+-- no other role can read or write. Idempotent: running it again changes nothing that exists.
+-- Runs as an ordinary role with CREATE on the database; no superuser, no extension.
+CREATE SCHEMA IF NOT EXISTS _cutover;
+REVOKE ALL ON SCHEMA _cutover FROM PUBLIC;
+
+-- One row: what was installed, and the snapshot the initial copy read. Changes that snapshot shows are
+-- in the copy; the applier applies those it does not show.
+CREATE TABLE IF NOT EXISTS _cutover.state (
+  id boolean PRIMARY KEY DEFAULT true CHECK (id),
+  version int NOT NULL,
+  installed_at timestamptz NOT NULL DEFAULT now(),
+  -- Transaction ids are grouped in ranges of 2^range_bits; range r logs into log_(r % 3).
+  range_bits int NOT NULL,
+  capture_mode text NOT NULL,
+  start_snapshot pg_snapshot,
+  start_snapshot_at timestamptz
+);
+
+-- The captured tables. tableid names the capture function (capture_<tableid>) and tags log rows.
+CREATE TABLE IF NOT EXISTS _cutover.tables (
+  tableid int PRIMARY KEY,
+  relid oid NOT NULL UNIQUE,
+  schema_name name NOT NULL,
+  table_name name NOT NULL,
+  key_columns name[] NOT NULL,
+  -- format_type() of each key column: the log keeps keys as jsonb arrays, cast back with these.
+  key_types text[] NOT NULL,
+  -- Partitioned tables: the leaf partitions that carry statement/TRUNCATE triggers for the root.
+  partitions oid[] NOT NULL DEFAULT '{}',
+  -- fingerprint.sql's shape and triggers when capture was installed: a difference later means DDL.
+  shape text,
+  triggers text
+);
+
+-- The change log: three tables used in turn by transaction-id range, emptied with TRUNCATE once every
+-- event in one has been applied (never per-row DELETE). txid is the writing transaction's top-level id
+-- (pg_current_xact_id) as bigint, so that a BRIN index can bound each batch's scan.
+CREATE TABLE IF NOT EXISTS _cutover.log_0 (txid bigint NOT NULL, tableid int NOT NULL, op "char" NOT NULL, k jsonb);
+CREATE TABLE IF NOT EXISTS _cutover.log_1 (LIKE _cutover.log_0);
+CREATE TABLE IF NOT EXISTS _cutover.log_2 (LIKE _cutover.log_0);
+CREATE INDEX IF NOT EXISTS log_0_txid ON _cutover.log_0 USING brin (txid) WITH (pages_per_range = 8);
+CREATE INDEX IF NOT EXISTS log_1_txid ON _cutover.log_1 USING brin (txid) WITH (pages_per_range = 8);
+CREATE INDEX IF NOT EXISTS log_2_txid ON _cutover.log_2 USING brin (txid) WITH (pages_per_range = 8);
+CREATE OR REPLACE VIEW _cutover.log AS
+  SELECT 0 AS part, * FROM _cutover.log_0
+  UNION ALL SELECT 1, * FROM _cutover.log_1
+  UNION ALL SELECT 2, * FROM _cutover.log_2;
+
+-- Which privileges a write fence revoked, so that unfencing grants back exactly those.
+CREATE TABLE IF NOT EXISTS _cutover.fence (
+  role_name name NOT NULL,
+  relid oid NOT NULL,
+  privilege text NOT NULL,
+  fenced_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (role_name, relid, privilege)
+);
+
+-- The statement that logs one event (or a set of them) into the log table of transaction x's range.
+-- A generated helper: each capture function inlines the three branches (no per-row dynamic SQL).
+CREATE OR REPLACE FUNCTION _cutover.log_into(p_insert text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT format('IF p = 0 THEN INSERT INTO _cutover.log_0 %1$s; ELSIF p = 1 THEN INSERT INTO _cutover.log_1 %1$s; ELSE INSERT INTO _cutover.log_2 %1$s; END IF;', p_insert)
+$$;
+
+-- Creates (or replaces) the capture function and triggers of one table. Called by cutover with a short
+-- lock_timeout: CREATE TRIGGER takes SHARE ROW EXCLUSIVE on the table, and waiting behind a long
+-- transaction would block the application's writes queued behind it.
+--   mode 'row':       FOR EACH ROW triggers (cloned to the partitions of a partitioned table).
+--   mode 'statement': FOR EACH STATEMENT triggers with transition tables, on the table and, for a
+--                     partitioned table, on each leaf partition too (statements may target a leaf).
+-- Both log the key (old and new when it changes). TRUNCATE: a statement trigger on the table and on every
+-- leaf partition.
+CREATE OR REPLACE FUNCTION _cutover.install_table(p_tableid int, p_rel regclass, p_keys name[], p_mode text, p_bits int)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  fn text := format('_cutover.%I', 'capture_' || p_tableid);
+  key_new text := (SELECT 'pg_catalog.jsonb_build_array(' || string_agg(format('NEW.%I', k), ', ' ORDER BY o) || ')' FROM unnest(p_keys) WITH ORDINALITY u(k, o));
+  key_old text := (SELECT 'pg_catalog.jsonb_build_array(' || string_agg(format('OLD.%I', k), ', ' ORDER BY o) || ')' FROM unnest(p_keys) WITH ORDINALITY u(k, o));
+  row_new text := (SELECT 'ROW(' || string_agg(format('NEW.%I', k), ', ' ORDER BY o) || ', NULL)' FROM unnest(p_keys) WITH ORDINALITY u(k, o));
+  row_old text := (SELECT 'ROW(' || string_agg(format('OLD.%I', k), ', ' ORDER BY o) || ', NULL)' FROM unnest(p_keys) WITH ORDINALITY u(k, o));
+  set_n text := (SELECT 'pg_catalog.jsonb_build_array(' || string_agg(format('n.%I', k), ', ' ORDER BY o) || ')' FROM unnest(p_keys) WITH ORDINALITY u(k, o));
+  set_o text := (SELECT 'pg_catalog.jsonb_build_array(' || string_agg(format('o.%I', k), ', ' ORDER BY o) || ')' FROM unnest(p_keys) WITH ORDINALITY u(k, o));
+  head text := format($h$
+DECLARE
+  x bigint := pg_catalog.pg_current_xact_id()::text::bigint;
+  p int := (x >> %s) %% 3;
+BEGIN
+$h$, p_bits);
+  body text;
+  leaf regclass;
+  leaves regclass[] := ARRAY(SELECT relid FROM pg_partition_tree(p_rel) WHERE isleaf AND relid <> p_rel);
+BEGIN
+  IF p_mode = 'row' THEN
+    body := head || format($b$
+  IF TG_OP = 'TRUNCATE' THEN
+    %1$s
+  ELSIF TG_OP = 'INSERT' THEN
+    %2$s
+  ELSIF TG_OP = 'DELETE' THEN
+    %3$s
+  ELSE
+    %4$s
+    IF %5$s IS DISTINCT FROM %6$s THEN
+      %3$s
+    END IF;
+  END IF;
+  RETURN NULL;
+END$b$,
+      _cutover.log_into(format('VALUES (x, %s, %L, NULL)', p_tableid, 'T')),
+      _cutover.log_into(format('VALUES (x, %s, %L, %s)', p_tableid, 'I', key_new)),
+      _cutover.log_into(format('VALUES (x, %s, %L, %s)', p_tableid, 'D', key_old)),
+      _cutover.log_into(format('VALUES (x, %s, %L, %s)', p_tableid, 'U', key_new)),
+      row_old, row_new);
+  ELSIF p_mode = 'statement' THEN
+    body := head || format($b$
+  IF TG_OP = 'TRUNCATE' THEN
+    %1$s
+  ELSIF TG_OP = 'INSERT' THEN
+    %2$s
+  ELSIF TG_OP = 'DELETE' THEN
+    %3$s
+  ELSE
+    %4$s
+  END IF;
+  RETURN NULL;
+END$b$,
+      _cutover.log_into(format('VALUES (x, %s, %L, NULL)', p_tableid, 'T')),
+      _cutover.log_into(format('SELECT x, %s, %L, %s FROM n', p_tableid, 'I', set_n)),
+      _cutover.log_into(format('SELECT x, %s, %L, %s FROM o', p_tableid, 'D', set_o)),
+      -- Old and new keys of every updated row; the same key once (most updates keep their key).
+      _cutover.log_into(format('SELECT x, %s, %L, k FROM (SELECT %s AS k FROM n UNION SELECT %s FROM o) s', p_tableid, 'U', set_n, set_o)));
+  ELSE
+    RAISE EXCEPTION 'capture mode must be row or statement, not %', p_mode;
+  END IF;
+
+  -- SECURITY DEFINER: the application's roles write the log without any privilege on it; search_path is
+  -- pinned so that nothing on theirs can stand in for what the function calls.
+  EXECUTE format('CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS %L', fn, body);
+  EXECUTE format('REVOKE ALL ON FUNCTION %s() FROM PUBLIC', fn);
+
+  PERFORM _cutover.drop_triggers(p_rel);
+  IF p_mode = 'row' THEN
+    EXECUTE format('CREATE TRIGGER cutover_capture AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION %s()', p_rel, fn);
+  ELSE
+    FOREACH leaf IN ARRAY ARRAY[p_rel] || leaves LOOP
+      EXECUTE format('CREATE TRIGGER cutover_capture_i AFTER INSERT ON %s REFERENCING NEW TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION %s()', leaf, fn);
+      EXECUTE format('CREATE TRIGGER cutover_capture_u AFTER UPDATE ON %s REFERENCING OLD TABLE AS o NEW TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION %s()', leaf, fn);
+      EXECUTE format('CREATE TRIGGER cutover_capture_d AFTER DELETE ON %s REFERENCING OLD TABLE AS o FOR EACH STATEMENT EXECUTE FUNCTION %s()', leaf, fn);
+    END LOOP;
+  END IF;
+  FOREACH leaf IN ARRAY ARRAY[p_rel] || leaves LOOP
+    EXECUTE format('CREATE TRIGGER cutover_capture_t AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s()', leaf, fn);
+  END LOOP;
+  UPDATE _cutover.tables SET partitions = leaves::oid[] WHERE tableid = p_tableid;
+END
+$$;
+
+-- Drops cutover's capture triggers from a table and its partitions (used by install and teardown).
+CREATE OR REPLACE FUNCTION _cutover.drop_triggers(p_rel regclass) RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE
+  t record;
+  n int := 0;
+BEGIN
+  FOR t IN
+    SELECT tg.tgname, tg.tgrelid::regclass AS rel
+      FROM pg_trigger tg
+     WHERE tg.tgrelid IN (SELECT relid FROM pg_partition_tree(p_rel))
+       AND tg.tgname IN ('cutover_capture', 'cutover_capture_i', 'cutover_capture_u', 'cutover_capture_d', 'cutover_capture_t')
+       AND NOT tg.tgisinternal
+       AND (tg.tgparentid = 0)
+  LOOP
+    EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', t.tgname, t.rel);
+    n := n + 1;
+  END LOOP;
+  RETURN n;
+END
+$$;

@@ -1,0 +1,22 @@
+-- The shape of each replicated table, to notice DDL: name, columns with types, primary key, partitions;
+-- and cutover's capture triggers with their enabled state (a disabled or dropped trigger loses changes).
+-- $1: oid[]. A table that no longer exists has no row.
+SELECT c.oid::int8 AS relid,
+       format('%I.%I', n.nspname, c.relname) AS name,
+       md5(concat_ws('|',
+         n.nspname, c.relname,
+         (SELECT string_agg(format('%I %s %s', a.attname, format_type(a.atttypid, a.atttypmod), a.attgenerated), ',' ORDER BY a.attnum)
+            FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
+         (SELECT string_agg(a.attname::text, ',' ORDER BY k.ord)
+            FROM pg_constraint con CROSS JOIN LATERAL unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+            JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+           WHERE con.conrelid = c.oid AND con.contype = 'p'),
+         (SELECT string_agg(p.relid::regclass::text, ',' ORDER BY p.relid::regclass::text)
+            FROM pg_partition_tree(c.oid) p WHERE p.relid <> c.oid))) AS shape,
+       (SELECT coalesce(string_agg(format('%s:%s:%s', tg.tgrelid::regclass, tg.tgname, tg.tgenabled), ',' ORDER BY tg.tgrelid::regclass::text, tg.tgname), '')
+          FROM pg_trigger tg
+         WHERE tg.tgrelid IN (SELECT relid FROM pg_partition_tree(c.oid))
+           AND tg.tgname LIKE 'cutover\_capture%' AND tg.tgparentid = 0) AS triggers
+  FROM unnest($1::oid[]) AS r(oid)
+  JOIN pg_class c ON c.oid = r.oid
+  JOIN pg_namespace n ON n.oid = c.relnamespace;

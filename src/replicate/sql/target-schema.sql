@@ -1,0 +1,68 @@
+-- The applier's bookkeeping on the target, in a private schema. Progress (the last applied tick) is
+-- written in the same transaction as each batch: a killed applier resumes exactly once.
+CREATE SCHEMA IF NOT EXISTS _cutover;
+REVOKE ALL ON SCHEMA _cutover FROM PUBLIC;
+CREATE TABLE IF NOT EXISTS _cutover.apply_state (
+  id boolean PRIMARY KEY DEFAULT true CHECK (id),
+  -- The source snapshot of the last applied batch, and when it was taken (source clock).
+  tick pg_snapshot NOT NULL,
+  tick_at timestamptz NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now(),
+  batches bigint NOT NULL DEFAULT 0,
+  events bigint NOT NULL DEFAULT 0,
+  rows_upserted bigint NOT NULL DEFAULT 0,
+  rows_deleted bigint NOT NULL DEFAULT 0,
+  -- Table shapes when replication started, per side: a difference later means DDL.
+  fingerprints jsonb NOT NULL DEFAULT '{}',
+  halted text
+);
+-- User triggers on the target are disabled while changes are applied (they already ran on the source)
+-- and restored, with their original enabled state, at cutover or teardown.
+CREATE TABLE IF NOT EXISTS _cutover.disabled_triggers (
+  table_name text NOT NULL,
+  trigger_name name NOT NULL,
+  enabled "char" NOT NULL,
+  PRIMARY KEY (table_name, trigger_name)
+);
+
+-- Disables the user triggers (not the internal ones behind foreign keys) of the given tables and their
+-- partitions, remembering each one's enabled state. Idempotent.
+CREATE OR REPLACE FUNCTION _cutover.disable_user_triggers(p_rels regclass[]) RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE
+  t record;
+  n int := 0;
+BEGIN
+  FOR t IN
+    SELECT tg.tgrelid::regclass::text AS rel, tg.tgname, tg.tgenabled
+      FROM pg_trigger tg
+     WHERE tg.tgrelid IN (SELECT pt.relid FROM unnest(p_rels) AS r(rel) CROSS JOIN LATERAL pg_partition_tree(r.rel) pt)
+       AND NOT tg.tgisinternal AND tg.tgenabled <> 'D'
+     ORDER BY tg.tgparentid <> 0, 1, 2
+  LOOP
+    INSERT INTO _cutover.disabled_triggers VALUES (t.rel, t.tgname, t.tgenabled) ON CONFLICT DO NOTHING;
+    EXECUTE format('ALTER TABLE %s DISABLE TRIGGER %I', t.rel, t.tgname);
+    n := n + 1;
+  END LOOP;
+  RETURN n;
+END
+$$;
+
+-- Gives every trigger disabled above its original state back (ENABLE, ENABLE ALWAYS, ENABLE REPLICA).
+CREATE OR REPLACE FUNCTION _cutover.restore_user_triggers() RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE
+  t record;
+  n int := 0;
+BEGIN
+  FOR t IN SELECT * FROM _cutover.disabled_triggers ORDER BY 1, 2 LOOP
+    IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(t.table_name) AND tgname = t.trigger_name) THEN
+      EXECUTE format('ALTER TABLE %s ENABLE %s TRIGGER %I', t.table_name,
+        CASE t.enabled WHEN 'A' THEN 'ALWAYS' WHEN 'R' THEN 'REPLICA' ELSE '' END, t.trigger_name);
+      n := n + 1;
+    END IF;
+  END LOOP;
+  DELETE FROM _cutover.disabled_triggers;
+  RETURN n;
+END
+$$;

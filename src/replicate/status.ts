@@ -1,0 +1,58 @@
+/** `replicate status`: what is captured, how far the target is, and how big the log is. */
+import type { ConnParams } from '../pg/conninfo.js';
+import { withClient } from '../pg/connect.js';
+import { withPgpass } from '../pg/pgpass.js';
+import { loadSql } from '../pg/sql.js';
+import { humanBytes, humanDuration } from '../lib/format.js';
+import { captureInstalled } from './catalog.js';
+
+export interface ReplicationStatus {
+  installed: boolean;
+  mode?: string;
+  tables?: number;
+  startSnapshot?: string | null;
+  fenced?: number;
+  applied?: { tick: string; tickAt: string; appliedAt: string; batches: number; events: number; upserted: number; deleted: number; halted: string | null };
+  pendingEvents?: number;
+  loggedEvents?: number;
+  logBytes?: number;
+  /** How far behind the target is: source time now minus the applied tick's time, when events are pending. */
+  lagMs?: number;
+}
+
+export async function replicationStatus(o: { source: ConnParams; target: ConnParams }): Promise<ReplicationStatus> {
+  const applied = await withClient(await withPgpass(o.target), 'replicate-status', async (c) => {
+    if (!(await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover.apply_state')::text AS r`)).rows[0]!.r) return undefined;
+    const r = (await c.query<Record<string, never>>('SELECT tick::text AS tick, tick_at, applied_at, batches, events, rows_upserted, rows_deleted, halted FROM _cutover.apply_state')).rows[0];
+    return r && { tick: r.tick, tickAt: (r.tick_at as Date).toISOString(), appliedAt: (r.applied_at as Date).toISOString(), batches: Number(r.batches), events: Number(r.events),
+      upserted: Number(r.rows_upserted), deleted: Number(r.rows_deleted), halted: r.halted };
+  });
+  return withClient(await withPgpass(o.source), 'replicate-status', async (c) => {
+    if (!(await captureInstalled(c))) return { installed: false, applied };
+    const st = (await c.query<{ mode: string; start: string | null; now: Date }>('SELECT capture_mode AS mode, start_snapshot::text AS start, now() AS now FROM _cutover.state')).rows[0]!;
+    const tables = (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM _cutover.tables')).rows[0]!.n;
+    const fenced = (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM _cutover.fence')).rows[0]!.n;
+    const from = applied?.tick ?? st.start;
+    const p = from ? (await c.query<{ pending: string; logged: string; log_bytes: string }>(loadSql(import.meta.url, 'sql/pending.sql'), [from])).rows[0]! : undefined;
+    const pending = p ? Number(p.pending) : undefined;
+    return {
+      installed: true, mode: st.mode, tables, startSnapshot: st.start, fenced, applied, pendingEvents: pending,
+      loggedEvents: p ? Number(p.logged) : undefined, logBytes: p ? Number(p.log_bytes) : undefined,
+      lagMs: applied && pending ? Math.max(0, st.now.getTime() - Date.parse(applied.tickAt)) : applied ? 0 : undefined,
+    };
+  });
+}
+
+export function renderStatus(s: ReplicationStatus): string {
+  if (!s.installed) return `change capture: not installed on the source${s.applied ? ' (the target still has applier bookkeeping: run `cutover replicate teardown`)' : ''}`;
+  const lines = [
+    `change capture: on (${s.mode} triggers, ${s.tables} table(s))${s.fenced ? `; writes FENCED (${s.fenced} privilege(s)/setting(s))` : ''}`,
+    `initial copy snapshot: ${s.startSnapshot ?? 'none yet (run the copy)'}`,
+    `log: ${s.loggedEvents ?? 0} event(s), ${humanBytes(s.logBytes ?? 0)}; pending (not applied): ${s.pendingEvents ?? '-'}`,
+  ];
+  if (s.applied) {
+    lines.push(`applied: ${s.applied.batches} batch(es), ${s.applied.events} event(s) (${s.applied.upserted} rows upserted, ${s.applied.deleted} deleted); last at ${s.applied.appliedAt}`);
+    lines.push(`lag: ${humanDuration(s.lagMs ?? 0)}${s.applied.halted ? `\nHALTED: ${s.applied.halted}` : ''}`);
+  } else lines.push('applied: nothing yet (run `cutover replicate apply`)');
+  return lines.join('\n');
+}

@@ -1,0 +1,50 @@
+/**
+ * `replicate teardown`: removes every trigger and function and the `_cutover` schema from the source, and
+ * the applier's bookkeeping from the target (after giving the target's triggers back). Idempotent:
+ * triggers are found by name even when the schema is already gone, and a second run finds nothing.
+ * A fence still in place is kept (the old source should stay read-only after a cutover); the statements
+ * that would lift it are returned, since its record goes with the schema.
+ */
+import type { ConnParams } from '../pg/conninfo.js';
+import { withClient } from '../pg/connect.js';
+import { withPgpass } from '../pg/pgpass.js';
+import { loadSql } from '../pg/sql.js';
+import { withLock } from './capture.js';
+
+export interface TeardownResult { triggersDropped: number; sourceSchema: boolean; targetSchema: boolean; targetTriggersRestored: number; fenceStatements: string[] }
+
+export async function teardown(o: { source: ConnParams; target?: ConnParams; onNote?: (m: string) => void; lockTimeoutMs?: number; maxLockWaitMs?: number }): Promise<TeardownResult> {
+  const note = o.onNote ?? (() => undefined);
+  const out: TeardownResult = { triggersDropped: 0, sourceSchema: false, targetSchema: false, targetTriggersRestored: 0, fenceStatements: [] };
+  await withClient(await withPgpass(o.source), 'replicate-teardown', async (c) => {
+    const hasFence = (await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover.fence')::text AS r`)).rows[0]!.r;
+    if (hasFence) {
+      out.fenceStatements = (await c.query<{ s: string }>(
+        `SELECT CASE WHEN privilege = 'read only' THEN format('ALTER ROLE %I RESET default_transaction_read_only', role_name)
+                     ELSE format('GRANT %s ON %s TO %I', privilege, relid::regclass, role_name) END AS s
+           FROM _cutover.fence WHERE relid = 0 OR EXISTS (SELECT 1 FROM pg_class WHERE oid = relid) ORDER BY 1`)).rows.map((r) => r.s);
+      if (out.fenceStatements.length) note(`the write fence stays on the source; to lift it later run:\n  ${out.fenceStatements.join(';\n  ')};`);
+    }
+    for (const t of (await c.query<{ stmt: string; rel: string }>(loadSql(import.meta.url, 'sql/teardown-source.sql'))).rows) {
+      await withLock(c, t.rel, o, note, async () => { await c.query(t.stmt); });
+      out.triggersDropped++;
+    }
+    const had = (await c.query<{ r: string | null }>(`SELECT to_regnamespace('_cutover')::text AS r`)).rows[0]!.r;
+    if (had) {
+      await withLock(c, '_cutover.log_0', o, note, async () => { await c.query('DROP SCHEMA _cutover CASCADE'); });
+      out.sourceSchema = true;
+    }
+  });
+  if (o.target) {
+    await withClient(await withPgpass(o.target), 'replicate-teardown', async (c) => {
+      if ((await c.query<{ r: string | null }>(`SELECT to_regprocedure('_cutover.restore_user_triggers()')::text AS r`)).rows[0]!.r) {
+        out.targetTriggersRestored = (await c.query<{ n: number }>('SELECT _cutover.restore_user_triggers() AS n')).rows[0]!.n;
+      }
+      if ((await c.query<{ r: string | null }>(`SELECT to_regnamespace('_cutover')::text AS r`)).rows[0]!.r) {
+        await c.query('DROP SCHEMA _cutover CASCADE');
+        out.targetSchema = true;
+      }
+    });
+  }
+  return out;
+}

@@ -1,0 +1,118 @@
+/**
+ * A steady write load on the sample database (sample-schema.sql), for replication tests, the demo and
+ * benchmarks: inserts, updates (primary-key changes included), deletes across foreign-keyed tables and
+ * the odd TRUNCATE, each in its own transaction, from `clients` connections. It stops on stop(), or by
+ * itself once a write fence revokes its privileges (SQLSTATE 42501) or makes it read only (25006).
+ */
+import pg from 'pg';
+
+export interface WorkloadOptions {
+  /** Connection URL of the role that writes (not a superuser, if a fence is to stop it). */
+  url: string;
+  clients?: number;
+  /** Pause between transactions per client (ms). Default 0. */
+  pauseMs?: number;
+  /** Include TRUNCATE of the hostile-named table now and then. Default true. */
+  truncates?: boolean;
+}
+
+export interface WorkloadStats { commits: number; errors: number; fenced: boolean; byKind: Record<string, number> }
+
+export interface Workload {
+  stats: WorkloadStats;
+  /** Stops the clients after their current transaction; resolves with the stats. */
+  stop(): Promise<WorkloadStats>;
+  /** Resolves once at least n transactions committed. */
+  waitForCommits(n: number): Promise<void>;
+}
+
+type Op = (c: pg.Client, rnd: () => number) => Promise<void>;
+
+const OPS: [string, number, Op][] = [
+  ['insert customer+order+invoice', 4, async (c, rnd) => {
+    const cust = (await c.query<{ id: string }>(
+      `INSERT INTO app.customers (email, name, status, referred_by) VALUES ('w' || gen_random_uuid() || '@example.com', 'writer ' || $1, 'active',
+         (SELECT id FROM app.customers ORDER BY id LIMIT 1)) RETURNING id`, [Math.floor(rnd() * 1e6)])).rows[0]!.id;
+    const ord = (await c.query<{ id: string }>(
+      `INSERT INTO app.orders (customer_id, product_id, token, ordered_on, ordered_at, qty, unit_price, note)
+       VALUES ($1, (SELECT id FROM app.products ORDER BY id LIMIT 1), gen_random_uuid(), current_date, localtimestamp, $2, 9.99, 'w') RETURNING id`,
+      [cust, 1 + Math.floor(rnd() * 5)])).rows[0]!.id;
+    await c.query(`INSERT INTO billing.invoices (id, issued_on, order_id, amount) VALUES (nextval('billing.invoice_number'), DATE '2024-06-01' + ($2::int % 700), $1, 9.99)`,
+      [ord, Math.floor(rnd() * 1e6)]);
+  }],
+  ['update orders', 4, async (c, rnd) => {
+    await c.query(`UPDATE app.orders SET qty = qty % 30 + 1, note = 'u' || $1 WHERE id IN (SELECT id FROM app.orders ORDER BY random() LIMIT 3)`, [Math.floor(rnd() * 1e6)]);
+  }],
+  ['update customer name', 2, async (c) => {
+    await c.query(`UPDATE app.customers SET name = name || '.' WHERE id = (SELECT id FROM app.customers ORDER BY random() LIMIT 1)`);
+  }],
+  ['change primary key', 2, async (c) => {
+    // A key change on the hostile-named table; and moving an invoice across partitions (key includes issued_on).
+    await c.query(`UPDATE "Ünïcode ""Schema"""."order" SET "select" = "select" + 1000000 WHERE "select" = (SELECT "select" FROM "Ünïcode ""Schema"""."order" ORDER BY random() LIMIT 1)`);
+    await c.query(`UPDATE billing.invoices SET issued_on = issued_on + 400 WHERE (id, issued_on) = (SELECT id, issued_on FROM billing.invoices ORDER BY random() LIMIT 1)`);
+  }],
+  ['delete invoice+order', 2, async (c) => {
+    // Children before parents, as the application must.
+    const o = (await c.query<{ id: string }>(`SELECT id FROM app.orders ORDER BY random() LIMIT 1`)).rows[0];
+    if (!o) return;
+    await c.query('DELETE FROM billing.invoices WHERE order_id = $1', [o.id]);
+    await c.query('DELETE FROM app.orders WHERE id = $1', [o.id]);
+  }],
+  ['insert into hostile table', 2, async (c, rnd) => {
+    await c.query(`INSERT INTO app."Table With Spaces & ""Quotes""" ("Value") VALUES ($1)`, [`v'"; DROP TABLE x; -- ${rnd()}`]);
+  }],
+  ['truncate hostile table', 0.2, async (c) => {
+    await c.query(`TRUNCATE app."Table With Spaces & ""Quotes"""`);
+    await c.query(`INSERT INTO app."Table With Spaces & ""Quotes""" ("Value") VALUES ('after truncate')`);
+  }],
+];
+
+export function startWorkload(o: WorkloadOptions): Workload {
+  const stats: WorkloadStats = { commits: 0, errors: 0, fenced: false, byKind: {} };
+  let stopping = false;
+  const ops = OPS.filter(([name]) => o.truncates !== false || !name.startsWith('truncate'));
+  const total = ops.reduce((n, [, w]) => n + w, 0);
+  const waiters: { n: number; resolve: () => void }[] = [];
+  const client = async (i: number) => {
+    let seed = 1234 + i;
+    const rnd = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
+    const c = new pg.Client({ connectionString: o.url, application_name: `workload-${i}` });
+    c.on('error', () => undefined);
+    await c.connect();
+    try {
+      while (!stopping) {
+        let x = rnd() * total;
+        const [name, , op] = ops.find(([, w]) => (x -= w) < 0) ?? ops[0]!;
+        try {
+          await c.query('BEGIN');
+          await op(c, rnd);
+          await c.query('COMMIT');
+          stats.commits++;
+          stats.byKind[name] = (stats.byKind[name] ?? 0) + 1;
+          for (const w of waiters.splice(0)) (stats.commits >= w.n ? w.resolve() : waiters.push(w));
+        } catch (e) {
+          await c.query('ROLLBACK').catch(() => undefined);
+          const code = (e as { code?: string }).code;
+          if (code === '42501' || code === '25006') { stats.fenced = true; return; }
+          if (code === undefined || code === '57P01') return; // connection ended (fence ended the session)
+          stats.errors++; // deadlocks, a key moved twice at once: the application would retry
+        }
+        if (o.pauseMs) await new Promise((r) => setTimeout(r, o.pauseMs));
+      }
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  };
+  const running = Promise.all(Array.from({ length: o.clients ?? 3 }, (_, i) => client(i)));
+  return {
+    stats,
+    async stop() {
+      stopping = true;
+      await running;
+      return stats;
+    },
+    waitForCommits(n) {
+      return stats.commits >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve }));
+    },
+  };
+}
