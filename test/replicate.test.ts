@@ -12,6 +12,8 @@ import { cutover } from '../src/replicate/cutover.js';
 import { teardown } from '../src/replicate/teardown.js';
 import { replicationStatus } from '../src/replicate/status.js';
 import { CutoverError } from '../src/errors.js';
+import { execa } from 'execa';
+import { CLI, cutover as cutoverCli } from './helpers/cli.js';
 
 let c14: Cluster, c15: Cluster, c17: Cluster;
 const work = () => mkdtemp(join(tmpdir(), 'cutover-repltest-'));
@@ -124,4 +126,92 @@ describe('change capture with triggers', () => {
       expect(await teardown({ source, target })).toMatchObject({ triggersDropped: 0, sourceSchema: false, targetSchema: false });
     }, 180_000);
   }
+});
+
+describe('replication survives and stops safely', () => {
+  it('an applier SIGKILLed mid-batch resumes with nothing lost; a terminated backend is survived; DDL halts it with the message', async () => {
+    const db = 'survive';
+    const appUrl = await prepareSource(c15, db, 3000);
+    await c17.createDatabase(db);
+    const source = c15.params(db), target = c17.params(db);
+    const env = { SRC: c15.url(db), TGT: c17.url(db) };
+    let r = await cutoverCli(['replicate', 'start', '--source', 'env:SRC', '--exclude-table', 'billing.audit_log', '--mode', 'statement'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/capture on: 6 table\(s\), statement triggers/);
+    r = await cutoverCli(['copy', '--source', 'env:SRC', '--target', 'env:TGT', '--dir', join(await work(), 'copy')], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/change capture is on: replication will start from this copy's snapshot/);
+
+    // The capture schema is private: another role can neither read nor write it.
+    await c15.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'snoop') THEN CREATE ROLE snoop LOGIN PASSWORD 'snoop'; END IF; END $$`);
+    const snoop = new pg.Client({ connectionString: `postgres://snoop:snoop@${c15.host}:${c15.port}/${db}?sslmode=disable` });
+    await snoop.connect();
+    for (const sql of ['SELECT * FROM _cutover.log_0', `INSERT INTO _cutover.log_0 VALUES (1, 1, 'I', '[1]')`, 'SELECT _cutover.unfence()']) {
+      expect(await snoop.query(sql).then(() => 'allowed', (e: { code?: string }) => e.code)).toBe('42501');
+    }
+    await snoop.end();
+
+    // One big transaction: its batch takes a while to apply. Kill the applier in the middle of it.
+    await c15.query(`UPDATE app.orders SET note = 'big ' || id; UPDATE app.customers SET name = name || '!'`, [], db);
+    const child = execa('node', [CLI, 'replicate', 'apply', '--source', 'env:SRC', '--target', 'env:TGT'], { env: { ...env }, reject: false });
+    let busy = false;
+    for (let i = 0; i < 1000 && !busy; i++) {
+      // In the batch's target transaction (COPY into the temporary tables, or the upserts).
+      busy = !!(await c17.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'cutover/apply-target' AND state = 'active' AND (query LIKE 'COPY pg_temp.%' OR query LIKE 'INSERT INTO % OVERRIDING SYSTEM VALUE %')`, [], db)).rowCount;
+      if (!busy) await new Promise((res) => setTimeout(res, 5));
+    }
+    child.kill('SIGKILL');
+    expect(busy).toBe(true);
+    await child;
+    const before = (await c17.query<{ batches: string }>('SELECT batches FROM _cutover.apply_state', [], db)).rows[0]!.batches;
+    expect(before).toBe('0'); // killed inside the batch's transaction: nothing committed, tick unchanged
+
+    // Resume in-process, with writers running, and end the applier's backends under it.
+    const load = startWorkload({ url: appUrl, clients: 2, truncates: false });
+    const a = await Applier.open({ source, target });
+    const notes: string[] = [];
+    (a as unknown as { o: { onNote: (m: string) => void } }).o.onNote = (m) => notes.push(m);
+    let killed = false;
+    await a.run({
+      until: (b) => {
+        if (!killed && b.events > 0) {
+          killed = true;
+          void c15.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'cutover/apply-source'`);
+          void c17.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'cutover/apply-target'`);
+        }
+        return killed && a.totals.batches > 8;
+      },
+    });
+    expect(notes.some((n) => /reconnecting/.test(n))).toBe(true);
+    await load.stop();
+    const now = await a.sourceSnapshot();
+    await a.run({ until: () => a.covers(now) });
+    await a.restoreTargetTriggers();
+    const v = await verify({ source, target, level: 'full', jobs: 2 });
+    expect(v.tables.filter((t) => t.status !== 'same')).toEqual([]);
+
+    // DDL on the source: the applier halts and says what to do; status shows it.
+    await c15.query('ALTER TABLE app.customers ADD COLUMN nickname text', [], db);
+    const halted = await a.run().catch((e: unknown) => e);
+    await a.close();
+    expect(halted).toBeInstanceOf(CutoverError);
+    expect((halted as CutoverError).code).toBe('E_HALTED');
+    expect((halted as CutoverError).message).toMatch(/DDL on the source: app\.customers changed \(columns, key or partitions\)/);
+    r = await cutoverCli(['replicate', 'apply', '--source', 'env:SRC', '--target', 'env:TGT'], env);
+    expect(r.code).toBe(7);
+    expect(r.stderr).toMatch(/replication is halted: DDL on the source/);
+    expect(r.stderr).toMatch(/apply the same change on the target, then run `cutover replicate apply --accept-ddl`/);
+    r = await cutoverCli(['replicate', 'status', '--source', 'env:SRC', '--target', 'env:TGT'], env);
+    expect(r.stdout).toMatch(/HALTED: DDL on the source/);
+    // Same DDL on the target, accept, and go on.
+    await c17.query('ALTER TABLE app.customers ADD COLUMN nickname text', [], db);
+    await c15.query(`UPDATE app.customers SET nickname = 'nick' WHERE id < 10`, [], db);
+    r = await cutoverCli(['replicate', 'apply', '--source', 'env:SRC', '--target', 'env:TGT', '--accept-ddl', '--until-caught-up'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await c17.query(`SELECT count(*)::int n FROM app.customers WHERE nickname = 'nick'`, [], db)).rows[0]!.n).toBe(9);
+    r = await cutoverCli(['replicate', 'teardown', '--source', 'env:SRC', '--target', 'env:TGT'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await cutoverObjects(c15, db)).toEqual([]);
+    expect(await cutoverObjects(c17, db)).toEqual([]);
+  }, 180_000);
 });

@@ -28,6 +28,8 @@ export const DEMANDS = {
   copy: { source: (j: number) => copyDemand(j, j).source, target: (j: number) => copyDemand(j, j).target },
   // verify: one snapshot leader + one worker per job, on each side.
   verify: { source: (j: number) => j + 1, target: (j: number) => j + 1 },
+  // replicate-cutover: the applier's session on each side, plus verify's (leader + jobs) after the drain.
+  'replicate-cutover': { source: (j: number) => j + 2, target: (j: number) => j + 2 },
 } satisfies Record<string, Demand>;
 
 export const MAX_AUTO_JOBS = 8;

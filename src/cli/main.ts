@@ -9,6 +9,7 @@ import { registerVerify } from './commands/verify.js';
 import { registerCopy } from './commands/copy.js';
 import { registerRunbook } from './commands/runbook.js';
 import { registerBudget } from './commands/budget.js';
+import { registerReplicate } from './commands/replicate.js';
 
 const program = new Command();
 program
@@ -22,6 +23,7 @@ registerDoctor(program);
 registerRunbook(program);
 registerCopy(program);
 registerBudget(program);
+registerReplicate(program);
 registerVerify(program);
 registerDemo(program);
 

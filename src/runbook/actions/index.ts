@@ -4,8 +4,10 @@ import { copyAction } from './copy.js';
 import { dumpAction, restoreAction } from './dump-restore.js';
 import { verifyAction } from './verify.js';
 import { budgetAction, doctorAction, waitForAction } from './checks.js';
+import { replicateCatchUpAction, replicateCutoverAction, replicateStartAction, replicateTeardownAction, replicateUnfenceAction } from './replicate.js';
 
 export const ACTIONS: ReadonlyMap<string, Action> = new Map<string, Action>(
-  [doctorAction, budgetAction, dumpAction, restoreAction, copyAction, verifyAction, waitForAction].map((a) => [a.name, a as unknown as Action]),
+  [doctorAction, budgetAction, dumpAction, restoreAction, copyAction, verifyAction, waitForAction,
+    replicateStartAction, replicateCatchUpAction, replicateCutoverAction, replicateUnfenceAction, replicateTeardownAction].map((a) => [a.name, a as unknown as Action]),
 );
 export type { Action, ActionContext, StepOutputs } from './types.js';

@@ -1,0 +1,138 @@
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { CutoverError } from '../../errors.js';
+import { humanDuration, table } from '../../lib/format.js';
+import { VERIFY_LEVELS, type VerifyLevel } from '../../verify/verify.js';
+import { CAPTURE_MODES, type CaptureMode, installCapture } from '../../replicate/capture.js';
+import { Applier, type BatchResult } from '../../replicate/apply.js';
+import { cutover, FENCES, type Fence, unfence } from '../../replicate/cutover.js';
+import { teardown } from '../../replicate/teardown.js';
+import { renderStatus, replicationStatus } from '../../replicate/status.js';
+import { resolveConnArg } from '../connection-args.js';
+import { positiveInt } from '../options.js';
+import { progressLine } from '../progress.js';
+
+interface Conn { source?: string; target?: string }
+const conns = (o: Conn) => ({
+  source: resolveConnArg('source', o.source, 'CUTOVER_SOURCE_URL'),
+  target: resolveConnArg('target', o.target, 'CUTOVER_TARGET_URL'),
+});
+const warn = (m: string) => process.stderr.write(`note: ${m}\n`);
+const withConns = (c: Command) => c
+  .option('--source <conn>', 'source connection (URL, key=value, or env:VAR); default $CUTOVER_SOURCE_URL')
+  .option('--target <conn>', 'target connection (URL, key=value, or env:VAR); default $CUTOVER_TARGET_URL');
+
+function keyArg(v: string, prev: Record<string, string[]> = {}): Record<string, string[]> {
+  const i = v.lastIndexOf('=');
+  if (i <= 0 || i === v.length - 1) throw new InvalidArgumentError('write it as "schema.table=col1,col2"');
+  return { ...prev, [v.slice(0, i)]: v.slice(i + 1).split(',').map((s) => s.trim()) };
+}
+
+/** Applies until Ctrl-C (or `--until-caught-up`), printing progress; returns the batches applied. */
+async function follow(a: Applier, o: { untilCaughtUp?: number }): Promise<void> {
+  const p = progressLine();
+  const abort = new AbortController();
+  const onSigint = () => { abort.abort(); };
+  process.once('SIGINT', onSigint);
+  let last: BatchResult | undefined;
+  try {
+    await a.run({
+      signal: abort.signal,
+      onBatch: (b) => {
+        last = b;
+        p.update(`applied ${a.totals.events} event(s) in ${a.totals.batches} batch(es) (${a.totals.upserted} upserted, ${a.totals.deleted} deleted); last batch ${b.events} event(s) in ${b.durationMs} ms, lag ${humanDuration(b.lagMs)}`);
+      },
+      until: o.untilCaughtUp === undefined ? undefined : (b) => b.lagMs <= o.untilCaughtUp!,
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+    p.done();
+  }
+  process.stdout.write(`applied ${a.totals.events} event(s) in ${a.totals.batches} batch(es); lag ${humanDuration(last?.lagMs ?? 0)}${abort.signal.aborted ? ' (stopped)' : ''}\n`);
+}
+
+export function registerReplicate(program: Command): void {
+  const r = program.command('replicate').description('change capture with plain triggers (no superuser, no replication rights): start, apply, status, cutover, teardown');
+
+  withConns(r.command('start'))
+    .description('install change capture on the source (private _cutover schema, triggers with brief locks); then copy the data, which records where replication starts')
+    .option('-n, --schema <name...>', 'only these schemas')
+    .option('-N, --exclude-schema <name...>', 'leave out these schemas')
+    .option('-t, --table <schema.table...>', 'only these tables')
+    .option('-T, --exclude-table <schema.table...>', 'leave out these tables')
+    .option('--key <schema.table=cols>', 'replicate a table without a primary key by this unique index\'s NOT NULL columns (repeatable)', keyArg)
+    .addOption(new Option('--mode <mode>', 'capture triggers: per row, or per statement with transition tables').choices(CAPTURE_MODES).default('row'))
+    .option('--lock-timeout <ms>', 'lock_timeout for each CREATE TRIGGER; busy tables are retried', positiveInt, 1000)
+    .action(async (o: Conn & { schema?: string[]; excludeSchema?: string[]; table?: string[]; excludeTable?: string[]; key?: Record<string, string[]>; mode: CaptureMode; lockTimeout: number }) => {
+      const { source } = conns({ ...o, target: o.target ?? o.source });
+      const res = await installCapture({
+        source, mode: o.mode, keys: o.key, lockTimeoutMs: o.lockTimeout, onNote: warn,
+        schemas: o.schema, excludeSchemas: o.excludeSchema, tables: o.table, excludeTables: o.excludeTable,
+      });
+      process.stdout.write(`${table(['table', 'key'], res.tables.map((t) => [`${t.schema}.${t.name}`, `${t.key.join(', ')} (${t.keySource})`]))}\n\n` +
+        `capture on: ${res.tables.length} table(s), ${res.mode} triggers, in ${humanDuration(res.durationMs)}${res.lockRetries ? ` (${res.lockRetries} lock retries)` : ''}` +
+        `${res.removed.length ? `; no longer captured: ${res.removed.join(', ')}` : ''}\nnext: copy the data (cutover copy), then cutover replicate apply\n`);
+    });
+
+  withConns(r.command('apply'))
+    .description('apply captured changes to the target, batch by batch, until Ctrl-C (or until caught up)')
+    .option('--until-caught-up [ms]', 'stop once a batch\'s lag is at most this (default 1000)', (v) => positiveInt(v))
+    .option('--accept-ddl', 'after applying the same DDL on both sides: accept the new table shapes and go on')
+    .action(async (o: Conn & { untilCaughtUp?: number | true; acceptDdl?: boolean }) => {
+      const a = await Applier.open({ ...conns(o), acceptDdl: o.acceptDdl, onNote: warn });
+      try {
+        await follow(a, { untilCaughtUp: o.untilCaughtUp === true ? 1000 : o.untilCaughtUp });
+      } finally {
+        await a.close();
+      }
+    });
+
+  withConns(r.command('status'))
+    .description('what is captured, how far the target is (lag, pending events), the log\'s size, and whether replication halted')
+    .option('--json', 'print as JSON')
+    .action(async (o: Conn & { json?: boolean }) => {
+      const s = await replicationStatus(conns(o));
+      process.stdout.write((o.json ? JSON.stringify(s, null, 2) : renderStatus(s)) + '\n');
+    });
+
+  withConns(r.command('cutover'))
+    .description('catch up, fence writes on the source, drain, set sequences, verify; prints the write outage')
+    .addOption(new Option('--fence <how>', 'revoke writes from --role, make --role read only (and end its sessions), or manual (you stopped writes)').choices(FENCES).default('revoke'))
+    .option('--role <name...>', 'the application\'s roles to fence')
+    .option('--wait <s>', 'how long transactions older than the fence may keep running', positiveInt, 60)
+    .option('--sequence-margin <n>', 'set each sequence this many steps past the source\'s value', (v) => Number(v), 0)
+    .addOption(new Option('--verify <level>', 'verify after the drain').choices([...VERIFY_LEVELS, 'none']).default('checksums'))
+    .option('--yes', 'with --fence manual: writes are already stopped, do not ask')
+    .action(async (o: Conn & { fence: Fence; role?: string[]; wait: number; sequenceMargin: number; verify: VerifyLevel | 'none'; yes?: boolean }) => {
+      if (o.fence === 'manual' && !o.yes && !process.stdin.isTTY) {
+        throw new CutoverError('E_USAGE', '--fence manual needs a confirmation', { hint: 'stop the application\'s writes, then pass --yes (or run on a terminal)' });
+      }
+      const confirm = o.fence === 'manual' && !o.yes ? async () => {
+        const { confirm: ask } = await import('@inquirer/prompts');
+        if (!(await ask({ message: 'Writes to the source are stopped?', default: false }))) throw new CutoverError('E_USAGE', 'cutover cancelled before the fence; nothing changed');
+      } : undefined;
+      const res = await cutover({
+        ...conns(o), fence: o.fence, roles: o.role, waitMs: o.wait * 1000, sequenceMargin: o.sequenceMargin, verify: o.verify, confirm,
+        onNote: warn, onPhase: (p) => process.stderr.write(`${p}...\n`),
+      });
+      process.stdout.write(`${table(['phase', 'duration'], res.phases.map((p) => [p.phase, humanDuration(p.durationMs)]))}\n\n` +
+        `cutover done: write outage ${humanDuration(res.outageMs)} (fence ${res.fence} at ${res.fencedAt}); drained ${res.drainedEvents} event(s); ${res.sequences} sequence(s) set` +
+        `${res.verify ? `; verify ${res.verify.level}: identical (${res.verify.tables} tables, ${res.verify.rows} rows)` : ''}\n` +
+        `the source stays fenced; switch the application to the target, then run cutover replicate teardown\n`);
+    });
+
+  withConns(r.command('unfence'))
+    .description('give back what a fence took (the rollback of a cutover)')
+    .action(async (o: Conn) => {
+      const n = await unfence(conns({ ...o, target: o.target ?? o.source }).source);
+      process.stdout.write(n ? `unfenced: ${n} privilege(s)/setting(s) given back\n` : 'nothing was fenced\n');
+    });
+
+  withConns(r.command('teardown'))
+    .description('remove every trigger, function and the _cutover schema from the source, and the bookkeeping from the target (idempotent)')
+    .action(async (o: Conn) => {
+      const c = conns({ ...o, target: o.target ?? o.source });
+      const res = await teardown({ source: c.source, target: o.target || process.env.CUTOVER_TARGET_URL ? c.target : undefined, onNote: warn });
+      process.stdout.write(`teardown: ${res.triggersDropped} trigger(s) dropped, source schema ${res.sourceSchema ? 'dropped' : 'absent'}, ` +
+        `target bookkeeping ${res.targetSchema ? 'dropped' : 'absent'}${res.targetTriggersRestored ? `, ${res.targetTriggersRestored} target trigger(s) re-enabled` : ''}\n`);
+    });
+}

@@ -1,0 +1,93 @@
+/** Runbook actions for change capture: replicate-start, replicate-catch-up, replicate-cutover, replicate-unfence, replicate-teardown. */
+import { z } from 'zod';
+import { DEMANDS } from '../../budget/auto.js';
+import { humanDuration } from '../../lib/format.js';
+import { VERIFY_LEVELS } from '../../verify/verify.js';
+import { CAPTURE_MODES, installCapture } from '../../replicate/capture.js';
+import { Applier } from '../../replicate/apply.js';
+import { cutover, FENCES, unfence } from '../../replicate/cutover.js';
+import { teardown } from '../../replicate/teardown.js';
+import { defineAction } from './types.js';
+import { jobsOption, resolveJobs, selection } from './common.js';
+
+export const replicateStartAction = defineAction({
+  name: 'replicate-start',
+  description: 'install change capture on the source (triggers, private schema); the next copy records where replication starts',
+  schema: z.strictObject({
+    mode: z.enum(CAPTURE_MODES).default('row'),
+    keys: z.record(z.string(), z.array(z.string().min(1)).min(1)).optional(),
+    lock_timeout_ms: z.number().int().min(10).default(1000),
+    ...selection,
+  }),
+  async run(ctx, o) {
+    const r = await installCapture({
+      source: ctx.source, mode: o.mode, keys: o.keys, lockTimeoutMs: o.lock_timeout_ms, onNote: (m) => ctx.log(m),
+      schemas: o.schemas, excludeSchemas: o.exclude_schemas, tables: o.tables, excludeTables: o.exclude_tables,
+    });
+    return { connections: { source: 1, target: 0 }, summary: `capture on ${r.tables.length} table(s) (${r.mode} triggers)${r.lockRetries ? `, ${r.lockRetries} lock retries` : ''}` };
+  },
+});
+
+export const replicateCatchUpAction = defineAction({
+  name: 'replicate-catch-up',
+  description: 'apply captured changes until the target is within max_lag of the source',
+  schema: z.strictObject({ max_lag_ms: z.number().int().min(1).default(1000) }),
+  async run(ctx, o) {
+    const a = await Applier.open({ source: ctx.source, target: ctx.target, onNote: (m) => ctx.log(m) });
+    try {
+      let lag = 0;
+      await a.run({
+        signal: ctx.signal,
+        onBatch: (b) => { lag = b.lagMs; ctx.progress(`${a.totals.events} events in ${a.totals.batches} batches, lag ${humanDuration(b.lagMs)}`); },
+        until: (b) => b.lagMs <= o.max_lag_ms,
+      });
+      return { rows: a.totals.upserted + a.totals.deleted, connections: { source: 1, target: 1 }, summary: `caught up: ${a.totals.events} events applied, lag ${humanDuration(lag)}` };
+    } finally {
+      await a.close();
+    }
+  },
+});
+
+export const replicateCutoverAction = defineAction({
+  name: 'replicate-cutover',
+  description: 'fence writes on the source, drain, sync sequences, verify; records the write outage',
+  schema: z.strictObject({
+    fence: z.enum(FENCES),
+    roles: z.array(z.string().min(1)).optional(),
+    wait_s: z.number().int().min(1).default(60),
+    sequence_margin: z.number().int().min(0).default(0),
+    verify: z.enum([...VERIFY_LEVELS, 'none']).default('checksums'),
+    verify_jobs: jobsOption,
+  }),
+  async run(ctx, o) {
+    const jobs = o.verify === 'none' ? 1 : await resolveJobs(ctx, 'replicate-cutover', o.verify_jobs, DEMANDS['replicate-cutover']);
+    const r = await cutover({
+      source: ctx.source, target: ctx.target, fence: o.fence, roles: o.roles, waitMs: o.wait_s * 1000, sequenceMargin: o.sequence_margin,
+      verify: o.verify, verifyJobs: jobs, onNote: (m) => ctx.log(m), onPhase: (p) => ctx.progress(p),
+    });
+    return {
+      connections: { source: 2 + jobs, target: 2 + jobs }, outageMs: r.outageMs, phases: r.phases,
+      summary: `write outage ${humanDuration(r.outageMs)}; drained ${r.drainedEvents} events; ${r.sequences} sequences${r.verify ? `; verify ${r.verify.level}: identical` : ''}`,
+    };
+  },
+});
+
+export const replicateUnfenceAction = defineAction({
+  name: 'replicate-unfence',
+  description: 'give the application its writes on the source back (rollback of replicate-cutover)',
+  schema: z.strictObject({}),
+  async run(ctx) {
+    const n = await unfence(ctx.source);
+    return { connections: { source: 1, target: 0 }, summary: n ? `${n} privilege(s)/setting(s) given back` : 'nothing was fenced' };
+  },
+});
+
+export const replicateTeardownAction = defineAction({
+  name: 'replicate-teardown',
+  description: 'remove every capture trigger, function and schema from the source and the bookkeeping from the target',
+  schema: z.strictObject({}),
+  async run(ctx) {
+    const r = await teardown({ source: ctx.source, target: ctx.target, onNote: (m) => ctx.log(m) });
+    return { connections: { source: 1, target: 1 }, summary: `${r.triggersDropped} triggers dropped; nothing of cutover's left` };
+  },
+});
