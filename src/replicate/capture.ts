@@ -184,7 +184,8 @@ export async function withLock(c: pg.Client, what: string, o: { lockTimeoutMs?: 
       return attempt;
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);
-      if (classifySqlState(sqlStateOf(e)) !== 'lock_timeout') throw e;
+      // A lock timeout, or a deadlock with a writer (locks taken one table at a time): wait and try again.
+      if (classifySqlState(sqlStateOf(e)) !== 'lock_timeout' && sqlStateOf(e) !== '40P01') throw e;
       const holders = await lockHolders(c, what);
       if (Date.now() - t0 > max) {
         throw new CutoverError('E_PREFLIGHT', `${what}: could not get a brief lock in ${Math.round(max / 1000)} s; ${holders}`, {

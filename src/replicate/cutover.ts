@@ -12,8 +12,10 @@ import { withPgpass } from '../pg/pgpass.js';
 import { setSequences } from '../pg/facts.js';
 import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
 import { verify, type VerifyLevel, type VerifyReport } from '../verify/verify.js';
+import { renderVerify } from '../verify/render.js';
 import { Applier } from './apply.js';
 import { compareSnapshots } from './snapshot-text.js';
+import { withLock } from './capture.js';
 
 export const FENCES = ['revoke', 'read-only', 'manual'] as const;
 export type Fence = (typeof FENCES)[number];
@@ -73,25 +75,25 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
     const t0 = Date.now();
     let revoked = 0;
     await timed('fence', async () => {
-      if (o.fence === 'manual') {
-        if (o.confirm) await o.confirm();
-        return;
-      }
       const s = a.sourceClient;
-      await s.query('BEGIN');
+      const first = (await s.query<{ r: string }>('SELECT relid::regclass::text AS r FROM _cutover.tables ORDER BY tableid LIMIT 1')).rows[0]?.r ?? '_cutover.state';
+      if (o.fence === 'manual' && o.confirm) await o.confirm();
       try {
-        const fn = o.fence === 'revoke' ? '_cutover.fence_revoke' : '_cutover.fence_read_only';
-        revoked = (await s.query(`SELECT * FROM ${fn}($1::name[])`, [o.roles])).rowCount ?? 0;
-        await s.query('COMMIT');
+        // One transaction: wait (in short lock_timeout slices) until no writer is in flight, then fence.
+        await withLock(s, first, { lockTimeoutMs: 2000, maxLockWaitMs: o.waitMs ?? 60_000 }, note, async () => {
+          await s.query('SELECT _cutover.fence_lock()');
+          if (o.fence === 'manual') return;
+          const fn = o.fence === 'revoke' ? '_cutover.fence_revoke' : '_cutover.fence_read_only';
+          revoked = (await s.query(`SELECT * FROM ${fn}($1::name[])`, [o.roles])).rowCount ?? 0;
+        });
       } catch (e) {
-        await s.query('ROLLBACK').catch(() => undefined);
         if (classifySqlState(sqlStateOf(e)) === 'privilege' || sqlStateOf(e) === '42704') {
           const pe = e as { message: string; hint?: string };
           throw new CutoverError('E_FENCE', `cannot fence writes on the source: ${pe.message}`, { cause: e, hint: pe.hint ?? 'nothing was changed' });
         }
         throw e;
       }
-      note(o.fence === 'revoke' ? `revoked ${revoked} privilege(s) from ${o.roles!.join(', ')}` : `read-only default set for ${o.roles!.join(', ')}; their sessions were ended`);
+      if (o.fence !== 'manual') note(o.fence === 'revoke' ? `revoked ${revoked} privilege(s) from ${o.roles!.join(', ')}` : `read-only default set for ${o.roles!.join(', ')}; their sessions were ended`);
     });
     const fenceSnap = await a.sourceSnapshot();
 
@@ -129,7 +131,7 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
     if (level !== 'none') {
       report = await timed(`verify (${level})`, () => verify({ source: o.source, target: o.target, level, jobs: o.verifyJobs ?? 2 }));
       if (!report.ok) {
-        throw new CutoverError('E_DIFFERENCE', `verify after the drain found differences; writes stay fenced on the source`, {
+        throw new CutoverError('E_DIFFERENCE', `verify after the drain found differences; writes stay fenced on the source:\n${renderVerify(report)}`, {
           hint: 'run `cutover verify` for details; `cutover replicate unfence` lets the application write to the source again',
         });
       }

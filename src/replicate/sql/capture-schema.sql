@@ -157,6 +157,7 @@ END
 $$;
 
 -- Drops cutover's capture triggers from a table and its partitions (used by install and teardown).
+-- (pg_partition_tree() returns nothing for a table that is not partitioned: the table is added.)
 CREATE OR REPLACE FUNCTION _cutover.drop_triggers(p_rel regclass) RETURNS int
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -166,7 +167,7 @@ BEGIN
   FOR t IN
     SELECT tg.tgname, tg.tgrelid::regclass AS rel
       FROM pg_trigger tg
-     WHERE tg.tgrelid IN (SELECT relid FROM pg_partition_tree(p_rel))
+     WHERE tg.tgrelid IN (SELECT p_rel UNION SELECT relid FROM pg_partition_tree(p_rel))
        AND tg.tgname IN ('cutover_capture', 'cutover_capture_i', 'cutover_capture_u', 'cutover_capture_d', 'cutover_capture_t')
        AND NOT tg.tgisinternal
        AND (tg.tgparentid = 0)

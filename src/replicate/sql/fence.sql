@@ -13,7 +13,7 @@ BEGIN
   FOR r IN
     SELECT ro.rolname, c.oid AS relid, c.oid::regclass::text AS relname, acl.privilege_type
       FROM _cutover.tables t
-      CROSS JOIN LATERAL pg_partition_tree(t.relid) pt
+      CROSS JOIN LATERAL (SELECT t.relid UNION SELECT relid FROM pg_partition_tree(t.relid)) pt
       JOIN pg_class c ON c.oid = pt.relid
       CROSS JOIN LATERAL aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) acl
       JOIN pg_roles ro ON ro.oid = acl.grantee
@@ -30,7 +30,7 @@ BEGIN
   SELECT string_agg(format('%s can still %s %s', x.rolname, x.priv, x.relname), '; ') INTO left_over
     FROM (SELECT ro.rolname, pt.relid::regclass::text AS relname, priv
             FROM _cutover.tables t
-            CROSS JOIN LATERAL pg_partition_tree(t.relid) pt
+            CROSS JOIN LATERAL (SELECT t.relid UNION SELECT relid FROM pg_partition_tree(t.relid)) pt
             CROSS JOIN unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) AS priv
             JOIN pg_roles ro ON ro.rolname = ANY (p_roles)
            WHERE has_table_privilege(ro.oid, pt.relid, priv)
@@ -78,6 +78,26 @@ BEGIN
     n := n + 1;
   END LOOP;
   DELETE FROM _cutover.fence;
+  RETURN n;
+END
+$$;
+
+-- fence_lock(): SHARE locks on every captured table (partitions included), in the fence's transaction
+-- and before its REVOKE. SHARE conflicts with the ROW EXCLUSIVE lock every writer takes before its
+-- privileges are checked, so getting it means no writer that could still pass the old privilege check is
+-- running; writers that arrive meanwhile wait, then fail against the new privileges. Without it, a
+-- statement checked just before the REVOKE could take its transaction id after the fence's snapshot and
+-- commit after the drain. Call with a lock_timeout.
+CREATE OR REPLACE FUNCTION _cutover.fence_lock() RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE
+  rels text;
+  n int;
+BEGIN
+  SELECT string_agg(relid::regclass::text, ', ' ORDER BY tableid), count(*) INTO rels, n FROM _cutover.tables;
+  IF n > 0 THEN
+    EXECUTE format('LOCK TABLE %s IN SHARE MODE', rels);
+  END IF;
   RETURN n;
 END
 $$;

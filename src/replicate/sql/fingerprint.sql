@@ -15,7 +15,7 @@ SELECT c.oid::int8 AS relid,
             FROM pg_partition_tree(c.oid) p WHERE p.relid <> c.oid))) AS shape,
        (SELECT coalesce(string_agg(format('%s:%s:%s', tg.tgrelid::regclass, tg.tgname, tg.tgenabled), ',' ORDER BY tg.tgrelid::regclass::text, tg.tgname), '')
           FROM pg_trigger tg
-         WHERE tg.tgrelid IN (SELECT relid FROM pg_partition_tree(c.oid))
+         WHERE tg.tgrelid IN (SELECT c.oid UNION SELECT relid FROM pg_partition_tree(c.oid))
            AND tg.tgname LIKE 'cutover\_capture%' AND tg.tgparentid = 0) AS triggers
   FROM unnest($1::oid[]) AS r(oid)
   JOIN pg_class c ON c.oid = r.oid

@@ -36,7 +36,7 @@ BEGIN
   FOR t IN
     SELECT tg.tgrelid::regclass::text AS rel, tg.tgname, tg.tgenabled
       FROM pg_trigger tg
-     WHERE tg.tgrelid IN (SELECT pt.relid FROM unnest(p_rels) AS r(rel) CROSS JOIN LATERAL pg_partition_tree(r.rel) pt)
+     WHERE tg.tgrelid IN (SELECT pt.relid FROM unnest(p_rels) AS r(rel) CROSS JOIN LATERAL (SELECT r.rel::oid AS relid UNION SELECT relid FROM pg_partition_tree(r.rel)) pt)
        AND NOT tg.tgisinternal AND tg.tgenabled <> 'D'
      ORDER BY tg.tgparentid <> 0, 1, 2
   LOOP

@@ -1,0 +1,160 @@
+/**
+ * Change-capture benchmark (not part of npm test), on local PostgreSQL 15 servers:
+ *
+ *   capture  Source throughput with capture off, row triggers and statement triggers, alternating in one
+ *            run: pgbench tpcb-like (4 clients, --seconds each) and one bulk UPDATE of --bulk rows.
+ *   apply    Apply throughput on a backlog (one UPDATE of --bulk rows, then the applier drains it), and
+ *            lag under a steady pgbench load at --rate TPS (per-batch lag: previous tick to commit).
+ *   outage   `replicate cutover` on a sample database of --gb GB under a steady write load: the write
+ *            outage (fence to verified) and its phases.
+ *
+ *   npx tsx bench/replicate.ts --part all --rounds 3 --seconds 20 --bulk 1000000 --rate 1000 --gb 1
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { startClusters, stopAllClusters, createSampleDatabase, startWorkload, SAMPLE_BYTES_PER_ROW, type Cluster } from '../src/testing/index.js';
+import { childCredentials } from '../src/pg/child-env.js';
+import { installCapture, type CaptureMode } from '../src/replicate/capture.js';
+import { teardown } from '../src/replicate/teardown.js';
+import { Applier, type BatchResult } from '../src/replicate/apply.js';
+import { cutover } from '../src/replicate/cutover.js';
+import { copy } from '../src/dump/copy/copy.js';
+import { arg, median } from './lib.js';
+
+const part = arg('part', 'all');
+const rounds = Number(arg('rounds', '3'));
+const seconds = Number(arg('seconds', '20'));
+const bulk = Number(arg('bulk', '1000000'));
+const rate = Number(arg('rate', '1000'));
+const gb = Number(arg('gb', '1'));
+const settings = { shared_buffers: '1GB', maintenance_work_mem: '512MB', max_wal_size: '8GB', checkpoint_timeout: '30min', max_connections: 100 };
+const work = await mkdtemp(join(tmpdir(), 'cutover-bench-repl-'));
+const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? 0; };
+
+async function pgbench(c: Cluster, db: string, args: string[]): Promise<string> {
+  const creds = await childCredentials('bench', c.params(db));
+  try {
+    const r = await execa('pgbench', args, { env: { ...creds.env, PGAPPNAME: 'pgbench' }, extendEnv: true, all: true });
+    return String(r.all);
+  } finally {
+    await creds.cleanup();
+  }
+}
+
+async function pgbenchInit(c: Cluster, db: string, scale: number) {
+  await c.createDatabase(db);
+  await pgbench(c, db, ['-i', '-q', '-s', String(scale)]);
+  // pgbench_history has no key; capture needs one on every table.
+  await c.query('ALTER TABLE pgbench_history ADD COLUMN hid bigserial PRIMARY KEY', [], db);
+  await c.query(`CREATE TABLE bulk (id int PRIMARY KEY, v int NOT NULL); INSERT INTO bulk SELECT g, 0 FROM generate_series(1, ${bulk}) g`, [], db);
+  await c.query('VACUUM ANALYZE', [], db);
+}
+
+async function captureOverhead(src: Cluster) {
+  console.log(`\n## capture overhead: pgbench tpcb-like -c 4 -T ${seconds}, bulk UPDATE of ${bulk} rows; ${rounds} alternating rounds`);
+  await pgbenchInit(src, 'cap', 10);
+  const modes: ('off' | CaptureMode)[] = ['off', 'row', 'statement'];
+  const tps: Record<string, number[]> = {}, bulkS: Record<string, number[]> = {};
+  for (let round = 1; round <= rounds; round++) {
+    const order = round % 2 ? modes : [...modes].reverse();
+    for (const m of order) {
+      await teardown({ source: src.params('cap') });
+      if (m !== 'off') await installCapture({ source: src.params('cap'), mode: m });
+      await src.query('VACUUM', [], 'cap');
+      const out = await pgbench(src, 'cap', ['-n', '-c', '4', '-j', '2', '-T', String(seconds), '-b', 'tpcb-like']);
+      const t = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1] ?? /tps = ([\d.]+)/.exec(out)![1]);
+      const t0 = process.hrtime.bigint();
+      await src.query('UPDATE bulk SET v = v + 1', [], 'cap');
+      const b = Number(process.hrtime.bigint() - t0) / 1e9;
+      (tps[m] ??= []).push(t);
+      (bulkS[m] ??= []).push(b);
+      console.log(`round ${round}: capture ${m.padEnd(9)} tpcb-like ${t.toFixed(0)} TPS, bulk UPDATE ${b.toFixed(2)} s`);
+    }
+  }
+  await teardown({ source: src.params('cap') });
+  console.log('\n| capture | TPS runs | TPS median | vs off | bulk UPDATE runs (s) | median (s) | vs off |\n|---|---|---|---|---|---|---|');
+  for (const m of modes) {
+    console.log(`| ${m} | ${tps[m]!.map((x) => x.toFixed(0)).join(', ')} | ${median(tps[m]!).toFixed(0)} | ${(median(tps[m]!) / median(tps.off!)).toFixed(2)}x | ` +
+      `${bulkS[m]!.map((x) => x.toFixed(2)).join(', ')} | ${median(bulkS[m]!).toFixed(2)} | ${(median(bulkS[m]!) / median(bulkS.off!)).toFixed(2)}x |`);
+  }
+}
+
+async function applyAndLag(src: Cluster, dst: Cluster) {
+  console.log(`\n## apply: a backlog of ${bulk} updated rows, then lag under pgbench at ${rate} TPS for ${seconds} s`);
+  await pgbenchInit(src, 'app', 10);
+  await dst.createDatabase('app');
+  await installCapture({ source: src.params('app'), mode: 'row' });
+  await copy({ source: src.params('app'), target: dst.params('app'), dir: join(work, 'copy-app'), jobs: 2 });
+  const a = await Applier.open({ source: src.params('app'), target: dst.params('app') });
+  try {
+    await a.run({ until: (b) => b.events === 0 });
+    for (let round = 1; round <= rounds; round++) {
+      await src.query('UPDATE bulk SET v = v + 1', [], 'app');
+      const e0 = a.totals.events, t0 = Date.now();
+      const snap = await a.sourceSnapshot();
+      await a.run({ until: () => a.covers(snap) });
+      const s = (Date.now() - t0) / 1000;
+      console.log(`round ${round}: applied ${a.totals.events - e0} events (${bulk} rows) in ${s.toFixed(2)} s: ${((a.totals.events - e0) / s).toFixed(0)} rows/s`);
+    }
+    const lags: number[] = [];
+    const e0 = a.totals.events;
+    const load = pgbench(src, 'app', ['-n', '-c', '4', '-j', '2', '-R', String(rate), '-T', String(seconds), '-b', 'tpcb-like']);
+    let done = false;
+    void load.finally(() => { done = true; });
+    const t0 = Date.now();
+    await a.run({ onBatch: (b: BatchResult) => { if (b.events) lags.push(b.lagMs); }, until: () => done });
+    const out = await load;
+    const tps = /tps = ([\d.]+)/.exec(out)?.[1];
+    console.log(`steady load: pgbench ${tps} TPS; applied ${a.totals.events - e0} events in ${lags.length} batches over ${((Date.now() - t0) / 1000).toFixed(0)} s; ` +
+      `lag p50 ${pct(lags, 0.5)} ms, p95 ${pct(lags, 0.95)} ms, max ${Math.max(...lags)} ms`);
+    const r = await a.rotate(true);
+    console.log(`log rotation: ${r} applied events removed by TRUNCATE`);
+  } finally {
+    await a.close();
+  }
+}
+
+async function outage(src: Cluster, dst: Cluster) {
+  console.log(`\n## cutover outage: sample database of ~${gb} GB under a steady write load`);
+  await src.createDatabase('out');
+  const rows = Math.round((gb * 1024 ** 3) / SAMPLE_BYTES_PER_ROW);
+  await createSampleDatabase(src.url('out'), { rows });
+  await src.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'app_writer') THEN CREATE ROLE app_writer LOGIN PASSWORD 'bench-pw'; END IF; END $$;
+    GRANT USAGE ON SCHEMA app, billing, "Ünïcode ""Schema""" TO app_writer;
+    GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA app, billing, "Ünïcode ""Schema""" TO app_writer;
+    GRANT USAGE ON ALL SEQUENCES IN SCHEMA app, billing TO app_writer;`, [], 'out');
+  await src.query('VACUUM ANALYZE', [], 'out');
+  const size = (await src.query<{ s: string }>(`SELECT pg_size_pretty(pg_database_size('out')) s`)).rows[0]!.s;
+  await dst.createDatabase('out');
+  await installCapture({ source: src.params('out'), excludeTables: ['billing.audit_log'] });
+  const load = startWorkload({ url: `postgres://app_writer:bench-pw@${src.host}:${src.port}/out?sslmode=disable`, clients: 2, pauseMs: 5 });
+  const t0 = Date.now();
+  await copy({ source: src.params('out'), target: dst.params('out'), dir: join(work, 'copy-out'), jobs: 2 });
+  console.log(`source ${size}; copied under load in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  for (const level of ['counts', 'checksums'] as const) {
+    if (level === 'checksums') {
+      // A second cutover needs the fence lifted and the writers back.
+      const { unfence } = await import('../src/replicate/cutover.js');
+      await unfence(src.params('out'));
+    }
+    const l = level === 'counts' ? load : startWorkload({ url: `postgres://app_writer:bench-pw@${src.host}:${src.port}/out?sslmode=disable`, clients: 2, pauseMs: 5 });
+    await l.waitForCommits(level === 'counts' ? 200 : 100);
+    const r = await cutover({ source: src.params('out'), target: dst.params('out'), fence: 'revoke', roles: ['app_writer'], verify: level });
+    const st = await l.stop();
+    console.log(`cutover (verify ${level}): write outage ${(r.outageMs / 1000).toFixed(2)} s; writers committed ${st.commits} transactions before the fence; ` +
+      `phases: ${r.phases.map((p) => `${p.phase} ${(p.durationMs / 1000).toFixed(2)} s`).join(', ')}`);
+  }
+  await teardown({ source: src.params('out'), target: dst.params('out') });
+}
+
+const [src, dst] = await startClusters([{ version: 15, settings }, { version: 15, settings }]);
+try {
+  if (part === 'all' || part === 'capture') await captureOverhead(src!);
+  if (part === 'all' || part === 'apply') await applyAndLag(src!, dst!);
+  if (part === 'all' || part === 'outage') await outage(src!, dst!);
+} finally {
+  await stopAllClusters();
+  await rm(work, { recursive: true, force: true });
+}
