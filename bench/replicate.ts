@@ -55,13 +55,17 @@ async function pgbenchInit(c: Cluster, db: string, scale: number) {
 async function captureOverhead(src: Cluster) {
   console.log(`\n## capture overhead: pgbench tpcb-like -c 4 -T ${seconds}, bulk UPDATE of ${bulk} rows; ${rounds} alternating rounds`);
   await pgbenchInit(src, 'cap', 10);
-  const modes: ('off' | CaptureMode)[] = ['off', 'row', 'statement'];
+  const variants = (arg('variants', '') || '').split(',').filter(Boolean);
+  const modes: string[] = ['off', 'row', 'statement', ...variants];
   const tps: Record<string, number[]> = {}, bulkS: Record<string, number[]> = {};
   for (let round = 1; round <= rounds; round++) {
     const order = round % 2 ? modes : [...modes].reverse();
     for (const m of order) {
       await teardown({ source: src.params('cap') });
-      if (m !== 'off') await installCapture({ source: src.params('cap'), mode: m });
+      if (m !== 'off') await installCapture({ source: src.params('cap'), mode: m.split('+')[0] as CaptureMode });
+      // Experiments: --variants row+unlogged,row+nobrin
+      if (m.includes('+unlogged')) await src.query('ALTER TABLE _cutover.log_0 SET UNLOGGED; ALTER TABLE _cutover.log_1 SET UNLOGGED; ALTER TABLE _cutover.log_2 SET UNLOGGED', [], 'cap');
+      if (m.includes('+nobrin')) await src.query('DROP INDEX _cutover.log_0_txid, _cutover.log_1_txid, _cutover.log_2_txid', [], 'cap');
       await src.query('VACUUM', [], 'cap');
       const out = await pgbench(src, 'cap', ['-n', '-c', '4', '-j', '2', '-T', String(seconds), '-b', 'tpcb-like']);
       const t = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1] ?? /tps = ([\d.]+)/.exec(out)![1]);

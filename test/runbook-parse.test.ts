@@ -58,7 +58,7 @@ describe('runbook validation', () => {
   });
 
   it('accepts the shipped runbooks and computes the outage from the estimates', () => {
-    for (const f of ['heroku-to-cloudsql.md', 'demo.md']) {
+    for (const f of ['heroku-to-cloudsql.md', 'demo.md', 'online-cutover.md']) {
       const r = parseRunbook(readFileSync(new URL(`../runbooks/${f}`, import.meta.url), 'utf8'), f);
       expect(r.problems).toEqual([]);
     }
