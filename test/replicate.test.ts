@@ -8,7 +8,7 @@ import { copy } from '../src/dump/copy/copy.js';
 import { verify } from '../src/verify/verify.js';
 import { installCapture } from '../src/replicate/capture.js';
 import { Applier } from '../src/replicate/apply.js';
-import { cutover } from '../src/replicate/cutover.js';
+import { cutover, unfence } from '../src/replicate/cutover.js';
 import { teardown } from '../src/replicate/teardown.js';
 import { replicationStatus } from '../src/replicate/status.js';
 import { CutoverError } from '../src/errors.js';
@@ -56,6 +56,46 @@ describe('change capture with triggers', () => {
     expect((e as CutoverError).message).toMatch(/"billing"\."audit_log" has no primary key/);
     expect((e as CutoverError).hint).toMatch(/add a primary key.*declare a unique key.*exclude the table/);
     expect(await cutoverObjects(c15, 'nokey')).toEqual([]);
+  });
+
+  it('empties applied log tables with TRUNCATE (rotation by transaction-id range)', async () => {
+    const db = 'rotate';
+    await c15.createDatabase(db);
+    await c17.createDatabase(db);
+    await c15.query('CREATE TABLE t (id int PRIMARY KEY, v int)', [], db);
+    const source = c15.params(db), target = c17.params(db);
+    // Ranges of 4 transaction ids: the log moves to the next table every 4 transactions.
+    await installCapture({ source, rangeBits: 2 });
+    await copy({ source, target, dir: join(await work(), 'copy'), jobs: 1 });
+    const a = await Applier.open({ source, target });
+    for (let i = 0; i < 30; i++) await c15.query('INSERT INTO t VALUES ($1, $1)', [i], db);
+    const logged = async () => (await c15.query<{ n: number }>('SELECT count(*)::int n FROM _cutover.log', [], db)).rows[0]!.n;
+    expect(await logged()).toBe(30);
+    // Not applied yet: nothing may go.
+    expect(await a.rotate(true)).toBe(0);
+    const now = await a.sourceSnapshot();
+    await a.run({ until: () => a.covers(now) });
+    const removed = await a.rotate(true);
+    expect(removed).toBeGreaterThan(0);
+    expect(await logged()).toBe(30 - removed);
+    await c15.query('UPDATE t SET v = -v', [], db);
+    const later = await a.sourceSnapshot();
+    await a.run({ until: () => a.covers(later) });
+    await a.close();
+    expect((await verify({ source, target, level: 'full', jobs: 1 })).tables.every((t) => t.status === 'same')).toBe(true);
+
+    // A revoke fence, then its rollback: exactly the privileges that were there come back.
+    await c15.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rot_app') THEN CREATE ROLE rot_app; END IF; END $$`);
+    await c15.query('GRANT SELECT, INSERT, UPDATE ON t TO rot_app', [], db);
+    const acl = async () => (await c15.query<{ a: string }>(`SELECT relacl::text a FROM pg_class WHERE oid = 't'::regclass`, [], db)).rows[0]!.a;
+    const before = await acl();
+    const r = await cutover({ source, target, fence: 'revoke', roles: ['rot_app'], verify: 'counts' });
+    expect(r.revoked).toBe(2);
+    expect((await c15.query(`SELECT has_table_privilege('rot_app', 't', 'INSERT') i, has_table_privilege('rot_app', 't', 'SELECT') s`, [], db)).rows[0]).toEqual({ i: false, s: true });
+    expect(await unfence(source)).toBe(2);
+    expect(await acl()).toBe(before);
+    expect(await unfence(source)).toBe(0);
+    await teardown({ source, target });
   });
 
   for (const [from, to] of [['oldest', 15], [15, 'newest']] as const) {

@@ -34,6 +34,8 @@ export interface CaptureOptions extends SelectionOptions {
   lockTimeoutMs?: number;
   /** Give up waiting for a table's lock after this long (ms). Default 5 minutes. */
   maxLockWaitMs?: number;
+  /** Transaction ids per log table range, as a power of two (default 16). Small values are for tests. */
+  rangeBits?: number;
   onNote?: (message: string) => void;
 }
 
@@ -114,7 +116,7 @@ export async function installCapture(o: CaptureOptions): Promise<CaptureResult> 
       await c.query('BEGIN');
       for (const f of ['sql/capture-schema.sql', 'sql/fence.sql', 'sql/rotate.sql']) await c.query(loadSql(import.meta.url, f));
       await c.query(`INSERT INTO _cutover.state (version, range_bits, capture_mode) VALUES ($1, $2, $3)
-        ON CONFLICT (id) DO UPDATE SET capture_mode = EXCLUDED.capture_mode`, [SCHEMA_VERSION, RANGE_BITS, mode]);
+        ON CONFLICT (id) DO UPDATE SET capture_mode = EXCLUDED.capture_mode`, [SCHEMA_VERSION, o.rangeBits ?? RANGE_BITS, mode]);
       await c.query('COMMIT');
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);
