@@ -375,7 +375,7 @@ export class Applier {
 
   private async reconnect(): Promise<void> {
     await this.close();
-    for (const ti of this.tables.values()) ti.temps = false;
+    // Temporary tables went with the sessions: table info (and its temps flag) is rebuilt on connect.
     this.tables.clear();
     this.baseline.clear();
     for (let i = 0; ; i++) {

@@ -15,7 +15,7 @@ import { verify, type VerifyLevel, type VerifyReport } from '../verify/verify.js
 import { renderVerify } from '../verify/render.js';
 import { Applier } from './apply.js';
 import { compareSnapshots } from './snapshot-text.js';
-import { withLock } from './capture.js';
+import { withLock } from './lock.js';
 
 export const FENCES = ['revoke', 'read-only', 'manual'] as const;
 export type Fence = (typeof FENCES)[number];

@@ -9,7 +9,7 @@ import type { ConnParams } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';
 import { withPgpass } from '../pg/pgpass.js';
 import { loadSql } from '../pg/sql.js';
-import { withLock } from './capture.js';
+import { withLock } from './lock.js';
 
 export interface TeardownResult { triggersDropped: number; sourceSchema: boolean; targetSchema: boolean; targetTriggersRestored: number; fenceStatements: string[] }
 

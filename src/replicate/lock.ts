@@ -1,0 +1,48 @@
+/**
+ * Brief locks on tables the application uses: a transaction with a short lock_timeout, retried with
+ * backoff (and after a deadlock with a writer), saying who holds the table. Used to install and drop
+ * capture triggers and to fence writes.
+ */
+import type pg from 'pg';
+import { CutoverError } from '../errors.js';
+import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
+
+/**
+ * Runs `fn` in a transaction with a short lock_timeout; on a lock timeout, says who holds the table and
+ * tries again with backoff until `maxLockWaitMs`. Returns the number of retries.
+ */
+export async function withLock(c: pg.Client, what: string, o: { lockTimeoutMs?: number; maxLockWaitMs?: number }, note: (m: string) => void,
+  fn: () => Promise<void>): Promise<number> {
+  const t0 = Date.now();
+  const max = o.maxLockWaitMs ?? 300_000;
+  for (let attempt = 0; ; attempt++) {
+    await c.query('BEGIN');
+    try {
+      await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${o.lockTimeoutMs ?? 1000}ms`]);
+      await fn();
+      await c.query('COMMIT');
+      return attempt;
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      // A lock timeout, or a deadlock with a writer (locks taken one table at a time): wait and try again.
+      if (classifySqlState(sqlStateOf(e)) !== 'lock_timeout' && sqlStateOf(e) !== '40P01') throw e;
+      const holders = await lockHolders(c, what);
+      if (Date.now() - t0 > max) {
+        throw new CutoverError('E_PREFLIGHT', `${what}: could not get a brief lock in ${Math.round(max / 1000)} s; ${holders}`, {
+          hint: 'a long transaction holds the table: let it finish (or end it), then run again; nothing else was changed for this table',
+        });
+      }
+      note(`${what}: busy (${holders}); retrying`);
+      await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
+    }
+  }
+}
+
+async function lockHolders(c: pg.Client, what: string): Promise<string> {
+  const { rows } = await c.query<{ pid: number; usename: string | null; state: string | null; age: string | null }>(
+    `SELECT a.pid, a.usename, a.state, (now() - a.xact_start)::text AS age
+       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE l.relation = to_regclass($1) AND l.granted AND a.pid <> pg_backend_pid()
+      ORDER BY a.xact_start LIMIT 3`, [what]).catch(() => ({ rows: [] }));
+  return rows.length ? `held by ${rows.map((r) => `pid ${r.pid} (${r.usename ?? '?'}, ${r.state ?? '?'}, transaction open ${r.age ?? '?'})`).join(', ')}` : 'holder already gone';
+}
