@@ -60,8 +60,11 @@ describe('cutover run', () => {
     for (let attempt = 0; attempt < 10; attempt++) {
       const args = ['run', rb.file, '--state-dir', rb.stateDir, ...(attempt > 0 ? ['--resume'] : [])];
       const child = execa('node', [CLI, ...args], { env, reject: false });
-      // Kill after about one more step has finished.
-      await new Promise((r) => setTimeout(r, 900));
+      // Kill after this run has journaled its start and about one more step has finished (a fixed delay
+      // raced the run's own startup on a busy machine).
+      const starts = () => { try { return journalOf(rb.stateDir).filter((e) => e.event === 'run-start').length; } catch { return 0; } };
+      for (let w = 0; w < 200 && starts() <= attempt && child.exitCode === null; w++) await new Promise((r) => setTimeout(r, 25));
+      await new Promise((r) => setTimeout(r, 400));
       const done = child.exitCode !== null;
       if (!done) { child.kill('SIGKILL'); kills++; }
       const res = await child;
