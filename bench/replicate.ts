@@ -14,7 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { startClusters, stopAllClusters, createSampleDatabase, startWorkload, SAMPLE_BYTES_PER_ROW, type Cluster } from '../src/testing/index.js';
+import { startClusters, stopAllClusters, createSampleDatabase, createSampleWriter, startWorkload, SAMPLE_BYTES_PER_ROW, type Cluster } from '../src/testing/index.js';
 import { childCredentials } from '../src/pg/child-env.js';
 import { installCapture, type CaptureMode } from '../src/replicate/capture.js';
 import { teardown } from '../src/replicate/teardown.js';
@@ -125,15 +125,12 @@ async function outage(src: Cluster, dst: Cluster) {
   await src.createDatabase('out');
   const rows = Math.round((gb * 1024 ** 3) / SAMPLE_BYTES_PER_ROW);
   await createSampleDatabase(src.url('out'), { rows });
-  await src.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'app_writer') THEN CREATE ROLE app_writer LOGIN PASSWORD 'bench-pw'; END IF; END $$;
-    GRANT USAGE ON SCHEMA app, billing, "Ünïcode ""Schema""" TO app_writer;
-    GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA app, billing, "Ünïcode ""Schema""" TO app_writer;
-    GRANT USAGE ON ALL SEQUENCES IN SCHEMA app, billing TO app_writer;`, [], 'out');
+  const appUrl = await createSampleWriter(src, 'out', 'app_writer', 'bench-pw');
   await src.query('VACUUM ANALYZE', [], 'out');
   const size = (await src.query<{ s: string }>(`SELECT pg_size_pretty(pg_database_size('out')) s`)).rows[0]!.s;
   await dst.createDatabase('out');
   await installCapture({ source: src.params('out'), excludeTables: ['billing.audit_log'] });
-  const load = startWorkload({ url: `postgres://app_writer:bench-pw@${src.host}:${src.port}/out?sslmode=disable`, clients: 2, pauseMs: 5 });
+  const load = startWorkload({ url: appUrl, clients: 2, pauseMs: 5 });
   const t0 = Date.now();
   await copy({ source: src.params('out'), target: dst.params('out'), dir: join(work, 'copy-out'), jobs: 2 });
   console.log(`source ${size}; copied under load in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -143,7 +140,7 @@ async function outage(src: Cluster, dst: Cluster) {
       const { unfence } = await import('../src/replicate/cutover.js');
       await unfence(src.params('out'));
     }
-    const l = level === 'counts' ? load : startWorkload({ url: `postgres://app_writer:bench-pw@${src.host}:${src.port}/out?sslmode=disable`, clients: 2, pauseMs: 5 });
+    const l = level === 'counts' ? load : startWorkload({ url: appUrl, clients: 2, pauseMs: 5 });
     await l.waitForCommits(level === 'counts' ? 200 : 100);
     const r = await cutover({ source: src.params('out'), target: dst.params('out'), fence: 'revoke', roles: ['app_writer'], verify: level });
     const st = await l.stop();

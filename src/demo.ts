@@ -1,31 +1,44 @@
 /**
  * The built-in demo: two throwaway servers (different major versions when available), the sample database
- * on the source, and the demo runbook (runbooks/demo.md) rehearsed against them: doctor, budget, the
- * streaming copy, verification, SQL and shell steps, a write-outage estimate and a report. Needs no
- * existing database.
+ * on the source, an application role writing to it without pause, and runbooks/online-cutover.md
+ * rehearsed against them end to end: doctor, budget, change capture, the streaming copy, catch up, the
+ * fence, drain, sequences, verify, teardown. Prints the timing report, the measured write outage and the
+ * verify result. Needs no existing database; every role authenticates with a password (SCRAM).
  */
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { rm, writeFile } from 'node:fs/promises';
-import { availableMajors, startClusters, stopAllClusters, createSampleDatabase } from './testing/index.js';
+import { randomBytes } from 'node:crypto';
+import { availableMajors, startClusters, stopAllClusters, createSampleDatabase, createSampleWriter, startWorkload, type Workload } from './testing/index.js';
 import { redact } from './pg/conninfo.js';
 import { EXIT, describeError } from './errors.js';
 import { loadRunbook } from './runbook/parse.js';
 import { runRunbook } from './runbook/runner.js';
 import { renderRunbook } from './runbook/render.js';
-import { outageText, writeReport } from './runbook/report.js';
+import { fencedOutageMs, outageText, writeReport } from './runbook/report.js';
 import { findClientTools } from './pg/tools.js';
+import { humanDuration, table } from './lib/format.js';
+import type { RunSummary } from './runbook/timings.js';
 
 export interface DemoOptions {
   rows?: number;
   sourceVersion?: number;
   targetVersion?: number;
+  /** Concurrent application writers on the source (default 2). */
+  writers?: number;
   /** Where the journal, summary, report and rendered checklist go. */
   outDir?: string;
+  /**
+   * Password of the servers' superuser; the application role gets it with "-app" appended. Random by
+   * default (CUTOVER_DEMO_PASSWORD sets it, so a test can search everything the demo leaves for it).
+   */
+  password?: string;
   log: (m: string) => void;
 }
 
-export const DEMO_RUNBOOK = fileURLToPath(new URL('../runbooks/demo.md', import.meta.url));
+export const DEMO_RUNBOOK = fileURLToPath(new URL('../runbooks/online-cutover.md', import.meta.url));
+/** The role the sample application writes as; online-cutover.md fences it. */
+const APP_ROLE = 'app_writer';
 
 export async function runDemo(o: DemoOptions): Promise<number> {
   const majors = await availableMajors();
@@ -34,38 +47,63 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const sourceVersion = o.sourceVersion ?? majors.filter((m) => m <= pgDump)[0] ?? majors[0] ?? 15;
   const targetVersion = o.targetVersion ?? majors.at(-1) ?? 15;
   const outDir = resolve(o.outDir ?? join('.cutover', 'demo'));
+  const password = o.password || randomBytes(12).toString('base64url');
+  const rows = o.rows ?? 20000;
   await rm(outDir, { recursive: true, force: true });
-  o.log(`demo: starting PostgreSQL ${sourceVersion} (source) and ${targetVersion} (target) in temporary directories...`);
+  o.log(`demo: starting PostgreSQL ${sourceVersion} (source) and ${targetVersion} (target) in temporary directories (password authentication)...`);
   const stop = () => { void stopAllClusters().finally(() => process.exit(EXIT.interrupted)); };
   process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  let load: Workload | undefined;
   try {
-    const [source, target] = await startClusters([{ version: sourceVersion }, { version: targetVersion }]);
+    const [source, target] = await startClusters([{ version: sourceVersion, password }, { version: targetVersion, password }]);
     await source!.createDatabase('shop');
     await target!.createDatabase('shop');
-    o.log(`demo: loading the sample database (${o.rows ?? 20000} base rows: every common type, hostile names, partitions, a table without a key)`);
-    await createSampleDatabase(source!.url('shop'), { rows: o.rows ?? 20000 });
+    o.log(`demo: loading the sample database (${rows} base rows: every common type, hostile names, partitions, foreign keys)`);
+    await createSampleDatabase(source!.url('shop'), { rows });
+    const appUrl = await createSampleWriter(source!, 'shop', APP_ROLE, `${password}-app`);
     // The runbook names environment variables; the demo sets them (never argv).
-    process.env.SOURCE_URL = source!.url('shop');
-    process.env.TARGET_URL = target!.url('shop');
+    process.env.REHEARSAL_SOURCE_URL = process.env.SOURCE_URL = source!.url('shop');
+    process.env.REHEARSAL_TARGET_URL = process.env.TARGET_URL = target!.url('shop');
     o.log(`demo: source ${redact(source!.params('shop'))}\ndemo: target ${redact(target!.params('shop'))}`);
+
+    load = startWorkload({ url: appUrl, clients: o.writers ?? 2, pauseMs: 2 });
+    await load.waitForCommits(50);
+    o.log(`demo: the application (role ${APP_ROLE}, ${o.writers ?? 2} connections) is writing: inserts, updates, key changes, deletes, truncates`);
     o.log(`demo: cutover rehearse ${DEMO_RUNBOOK} --yes\n`);
     const rb = await loadRunbook(DEMO_RUNBOOK);
     const r = await runRunbook({
       runbook: rb, mode: 'rehearse', source: source!.params('shop'), target: target!.params('shop'),
       stateDir: outDir, yes: true, fresh: true, manualDurationMs: 0,
     });
+    const app = await load.stop();
+    load = undefined;
     const files = await writeReport(outDir, r.summary);
     const checklist = join(outDir, 'checklist.html');
     await writeFile(checklist, renderRunbook(rb, 'html', r.summary));
-    o.log(`\ndemo: rehearsal ${r.outcome} in ${(r.summary.durationMs / 1000).toFixed(1)} s. ${outageText(r.summary)}`);
-    o.log(`demo: report ${files[1]}, timeline ${files[2]}, checklist with rehearsed timings ${checklist}`);
+    o.log(`\n${stepTable(r.summary)}\n`);
+    const stated = r.summary.steps.filter((t) => t.simulated).reduce((n, t) => n + t.durationMs, 0);
+    o.log(`demo: rehearsal ${r.outcome} in ${humanDuration(r.summary.durationMs - stated)}${stated ? ` (the report adds the manual steps' stated ${humanDuration(stated)})` : ''}.`);
+    const fenced = fencedOutageMs(r.summary);
+    if (fenced !== undefined) o.log(`demo: write outage measured ${humanDuration(fenced)} (fence to verified); the application committed ${app.commits} transactions before the fence${app.fenced ? ' and was stopped by it' : ''}.`);
+    o.log(`demo: ${outageText(r.summary)}`);
+    const verify = r.summary.steps.find((s) => s.action === 'verify');
+    if (verify) o.log(`demo: verify (${verify.title}): ${verify.outcome === 'ok' ? verify.summary : verify.outcome}`);
+    o.log(`demo: report ${files[1]} (markdown ${files[0]}), timeline ${files[2]}, checklist with rehearsed timings ${checklist}`);
     if (r.outcome !== 'ok') {
       o.log(`demo: failed: ${describeError(r.error)}`);
       return EXIT.stepFailed;
     }
     return EXIT.ok;
   } finally {
+    await load?.stop();
     process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
     await stopAllClusters();
   }
+}
+
+function stepTable(s: RunSummary): string {
+  return table(['step', 'phase', 'duration', 'outcome', 'result'],
+    s.steps.map((t) => [t.id, t.phase, `${humanDuration(t.durationMs)}${t.simulated ? ' (stated)' : ''}`, t.outcome, t.summary ?? '']));
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { parseRunbook } from '../src/runbook/parse.js';
 import { formatProblem } from '../src/runbook/model.js';
 import { projectOutage } from '../src/runbook/timings.js';
@@ -58,10 +58,18 @@ describe('runbook validation', () => {
   });
 
   it('accepts the shipped runbooks and computes the outage from the estimates', () => {
-    for (const f of ['heroku-to-cloudsql.md', 'demo.md', 'online-cutover.md']) {
+    const shipped = readdirSync(new URL('../runbooks/', import.meta.url)).filter((f) => f.endsWith('.md')).sort();
+    expect(shipped).toEqual(['ci-smoke.md', 'dump-restore-window.md', 'heroku-to-cloudsql.md', 'online-cutover.md']);
+    for (const f of shipped) {
       const r = parseRunbook(readFileSync(new URL(`../runbooks/${f}`, import.meta.url), 'utf8'), f);
-      expect(r.problems).toEqual([]);
+      expect(r.problems, f).toEqual([]);
+      expect(r.runbook!.steps.length, f).toBeGreaterThan(3);
     }
+    // The reference runbooks hold the steps the issue names, in order.
+    const actions = (f: string) => parseRunbook(readFileSync(new URL(`../runbooks/${f}`, import.meta.url), 'utf8'), f).runbook!.steps
+      .filter((s) => s.kind === 'action').map((s) => s.action);
+    expect(actions('online-cutover.md')).toEqual(['doctor', 'budget', 'replicate-start', 'copy', 'replicate-catch-up', 'replicate-cutover', 'verify', 'replicate-teardown', 'replicate-unfence']);
+    expect(actions('dump-restore-window.md')).toEqual(['doctor', 'budget', 'wait-for', 'dump', 'restore', 'verify']);
     const rb = parseRunbook(readFileSync(new URL('../runbooks/heroku-to-cloudsql.md', import.meta.url), 'utf8'), 'h.md').runbook!;
     const o = projectOutage(rb, (s) => s.estimateMs);
     // Writes stop after maintenance mode: check (no est.) + copy 1 h 30 + verify 20 min + switch 5 min

@@ -129,7 +129,7 @@ describe('cutover run', () => {
   });
 
   it('manual steps need a terminal or --yes; only one run at a time per target', async () => {
-    const rb = await tempRunbook(`${FRONT}\n# T\n\n## Steps\n\n- [ ] Tell the team. (est. 2 min)\n\n\`\`\`sql {on=target id=slow}\nSELECT pg_sleep(3)\n\`\`\`\n`);
+    const rb = await tempRunbook(`${FRONT}\n# T\n\n## Steps\n\n- [ ] Tell the team. (est. 2 min)\n\n\`\`\`sql {on=target id=slow}\nSELECT pg_sleep(8)\n\`\`\`\n`);
     const r = await cutover(['run', rb.file, '--state-dir', rb.stateDir], env);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/manual step "Tell the team\." needs a confirmation/);

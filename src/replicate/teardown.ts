@@ -19,10 +19,7 @@ export async function teardown(o: { source: ConnParams; target?: ConnParams; onN
   await withClient(await withPgpass(o.source), 'replicate-teardown', async (c) => {
     const hasFence = (await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover.fence')::text AS r`)).rows[0]!.r;
     if (hasFence) {
-      out.fenceStatements = (await c.query<{ s: string }>(
-        `SELECT CASE WHEN privilege = 'read only' THEN format('ALTER ROLE %I RESET default_transaction_read_only', role_name)
-                     ELSE format('GRANT %s ON %s TO %I', privilege, relid::regclass, role_name) END AS s
-           FROM _cutover.fence WHERE relid = 0 OR EXISTS (SELECT 1 FROM pg_class WHERE oid = relid) ORDER BY 1`)).rows.map((r) => r.s);
+      out.fenceStatements = (await c.query<{ s: string }>(loadSql(import.meta.url, 'sql/fence-grants.sql'))).rows.map((r) => r.s);
       if (out.fenceStatements.length) note(`the write fence stays on the source; to lift it later run:\n  ${out.fenceStatements.join(';\n  ')};`);
     }
     for (const t of (await c.query<{ stmt: string; rel: string }>(loadSql(import.meta.url, 'sql/teardown-source.sql'))).rows) {

@@ -11,7 +11,13 @@ const LOCK_CLASS = 0x63757476; // 'cutv'
 
 export async function acquireRunLock(target: ConnParams, runbookName: string): Promise<pg.Client> {
   const c = await connect(target, 'run-lock');
-  const got = (await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext(current_database())) AS ok', [LOCK_CLASS])).rows[0]!.ok;
+  // A run killed a moment ago still holds the lock until the server notices its session is gone (a few
+  // ms, more on a busy server): ask again for a few seconds before calling it another run.
+  let got = false;
+  for (let i = 0; i < 30 && !got; i++) {
+    if (i) await new Promise((r) => setTimeout(r, 100));
+    got = (await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext(current_database())) AS ok', [LOCK_CLASS])).rows[0]!.ok;
+  }
   if (!got) {
     const holder = (await c.query<{ pid: number; app: string; addr: string | null; since: Date }>(
       `SELECT a.pid, a.application_name AS app, a.client_addr::text AS addr, a.backend_start AS since

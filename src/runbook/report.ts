@@ -17,11 +17,19 @@ function cells(t: StepTiming): string[] {
     t.concurrency !== undefined ? String(t.concurrency) : '', t.outcome];
 }
 
+/** The write outage a fenced cutover measured (fence to verified), summed over such steps. */
+export function fencedOutageMs(s: RunSummary): number | undefined {
+  const ms = s.steps.map((t) => t.writeOutageMs).filter((x): x is number => x !== undefined);
+  return ms.length ? ms.reduce((a, b) => a + b, 0) : undefined;
+}
+
 export function outageText(s: RunSummary): string {
   const o = s.outage;
-  if (!o.outageIds?.length) return 'No write outage is marked in the runbook.';
+  const fenced = fencedOutageMs(s);
+  const fencedText = fenced !== undefined ? ` Writes were fenced on the source for ${humanDuration(fenced)} (fence to verified).` : '';
+  if (!o.outageIds?.length) return `No write outage is marked in the runbook.${fencedText}`;
   const budget = o.budgetMs !== undefined ? ` against a budget of ${humanDuration(o.budgetMs)}: ${o.withinBudget ? 'within budget' : `OVER BUDGET by ${humanDuration(o.projectedMs - o.budgetMs)}`}` : '';
-  return `Projected write outage ${humanDuration(o.projectedMs)}${budget}${o.measuredMs !== undefined ? ` (measured in this ${s.mode === 'rehearse' ? 'rehearsal' : 'run'}: ${humanDuration(o.measuredMs)})` : ''}. Critical path: ${o.criticalPath.join(' → ')}.`;
+  return `Projected write outage ${humanDuration(o.projectedMs)}${budget}${o.measuredMs !== undefined ? ` (measured in this ${s.mode === 'rehearse' ? 'rehearsal' : 'run'}: ${humanDuration(o.measuredMs)})` : ''}. Critical path: ${o.criticalPath.join(' → ')}.${fencedText}`;
 }
 
 export function connectionsText(s: RunSummary): string {

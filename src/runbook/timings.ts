@@ -28,6 +28,8 @@ export interface StepTiming {
   connections?: { source: number; target: number };
   concurrency?: number;
   summary?: string;
+  /** Writes fenced on the source, fence to verified (a replicate-cutover step measures it). */
+  writeOutageMs?: number;
 }
 
 export interface RunSummary {
@@ -106,5 +108,6 @@ export async function loadTimings(path: string): Promise<RunSummary> {
 
 export function outputsOf(o: StepOutputs | undefined): Partial<StepTiming> {
   if (!o) return {};
-  return { rows: o.rows, bytes: o.bytes, connections: o.connections, concurrency: o.concurrency, summary: o.summary };
+  return { rows: o.rows, bytes: o.bytes, connections: o.connections, concurrency: o.concurrency, summary: o.summary,
+    writeOutageMs: typeof o.outageMs === 'number' ? o.outageMs : undefined };
 }

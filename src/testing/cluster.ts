@@ -15,7 +15,7 @@ import { execa } from 'execa';
 import pg from 'pg';
 import { CutoverError } from '../errors.js';
 import { type ConnParams, parseConnString } from '../pg/conninfo.js';
-import { quoteIdent } from '../pg/sql.js';
+import { quoteIdent, quoteLiteral } from '../pg/sql.js';
 import { availableMajors, findServerBinaries, runnableCopy } from './binaries.js';
 import { serverUser } from './run-as.js';
 
@@ -48,6 +48,8 @@ export interface Cluster {
   createDatabase(name: string, owner?: string): Promise<string>;
   /** Creates a login role (non-superuser) with a password, and returns a URL for it to `dbname`. */
   createRole(name: string, password: string, dbname?: string, attrs?: string): Promise<string>;
+  /** Restarts the server (fast shutdown: sessions end, as in a failover or a crash-restart), same port. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -124,7 +126,8 @@ export async function stopAllClusters(): Promise<void> {
 }
 
 function makeCluster(base: {
-  version: number; backend: 'local' | 'docker'; host: string; port: number; password: string; stopImpl: () => Promise<void>;
+  version: number; backend: 'local' | 'docker'; host: string; port: number; password: string;
+  stopImpl: () => Promise<void>; restartImpl: () => Promise<void>;
 }): Cluster {
   const user = 'postgres';
   let stopped = false;
@@ -153,9 +156,10 @@ function makeCluster(base: {
       return c.url(name);
     },
     async createRole(name, rolePassword, dbname = 'postgres', attrs = '') {
-      await c.query(`CREATE ROLE ${quoteIdent(name)} LOGIN PASSWORD '${rolePassword.replace(/'/g, "''")}' ${attrs}`);
+      await c.query(`CREATE ROLE ${quoteIdent(name)} LOGIN PASSWORD ${quoteLiteral(rolePassword)} ${attrs}`);
       return `postgres://${encodeURIComponent(name)}:${encodeURIComponent(rolePassword)}@${base.host}:${base.port}/${encodeURIComponent(dbname)}?sslmode=disable`;
     },
+    restart: () => base.restartImpl(),
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -223,6 +227,11 @@ async function startLocal(version: number, password: string, settings: Settings)
             await execa(join(binDir, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop'], { ...ids, env, cwd: base, reject: false });
             await rm(base, { recursive: true, force: true });
           },
+          restartImpl: async () => {
+            const rr = await execa(join(binDir, 'pg_ctl'), ['-D', data, '-l', log, '-m', 'fast', '-w', '-t', '60', 'restart'],
+              { ...ids, env, cwd: base, reject: false, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
+            if (rr.exitCode !== 0) throw new CutoverError('E_HARNESS', `PostgreSQL ${version} did not restart: ${rr.stderr}`);
+          },
         });
         return cluster;
       }
@@ -248,5 +257,7 @@ async function startDocker(version: number, password: string, settings: Settings
   return makeCluster({
     version, backend: 'docker', host: container.getHost(), port: container.getPort(), password,
     stopImpl: async () => { await container.stop(); },
+    // The server is the container's main process, and a restarted container may get another host port.
+    restartImpl: () => Promise.reject(new CutoverError('E_HARNESS', 'restart() needs the local backend (CUTOVER_HARNESS=local)')),
   });
 }
