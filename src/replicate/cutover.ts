@@ -16,6 +16,7 @@ import { renderVerify } from '../verify/render.js';
 import { Applier } from './apply.js';
 import { compareSnapshots } from './snapshot-text.js';
 import { withLock } from './lock.js';
+import { completeDeferredConstraints } from './deferred-constraints.js';
 
 export const FENCES = ['revoke', 'read-only', 'manual'] as const;
 export type Fence = (typeof FENCES)[number];
@@ -124,6 +125,9 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
     // 4. Sequences and identities from the source.
     const sequences = await timed('sequences', () => setSequences(a.sourceClient, a.targetClient, o.sequenceMargin ?? 0));
     const triggersRestored = await timed('restore target triggers', () => a.restoreTargetTriggers());
+    // Foreign keys a resumed copy deferred hold now that every change is applied.
+    const constraints = await timed('deferred foreign keys', () => completeDeferredConstraints(a.targetClient));
+    if (constraints) note(`${constraints} deferred foreign key(s) validated`);
 
     // 5. Verify.
     let report: VerifyReport | undefined;

@@ -10,6 +10,7 @@ import { withClient } from '../pg/connect.js';
 import { withPgpass } from '../pg/pgpass.js';
 import { loadSql } from '../pg/sql.js';
 import { withLock } from './lock.js';
+import { completionStatement, deferredConstraints } from './deferred-constraints.js';
 
 export interface TeardownResult { triggersDropped: number; sourceSchema: boolean; targetSchema: boolean; targetTriggersRestored: number; fenceStatements: string[] }
 
@@ -34,6 +35,9 @@ export async function teardown(o: { source: ConnParams; target?: ConnParams; onN
   });
   if (o.target) {
     await withClient(await withPgpass(o.target), 'replicate-teardown', async (c) => {
+      // Never drop a deferred foreign key silently (a cutover that did not run would have completed it).
+      const deferred = await deferredConstraints(c);
+      if (deferred.length) note(`${deferred.length} foreign key(s) a resumed copy deferred were never completed; once the target matches the source run:\n  ${deferred.map(completionStatement).join(';\n  ')};`);
       if ((await c.query<{ r: string | null }>(`SELECT to_regprocedure('_cutover.restore_user_triggers()')::text AS r`)).rows[0]!.r) {
         out.targetTriggersRestored = (await c.query<{ n: number }>('SELECT _cutover.restore_user_triggers() AS n')).rows[0]!.n;
       }

@@ -34,6 +34,7 @@ import { type CopyForeignKey, type CopyIndex, type CopyTable, type CopyUnit, pla
 import { withRetry } from '../../pg/sqlstate.js';
 import { streamCopy } from './stream.js';
 import { recordStartSnapshot } from '../../replicate/start-snapshot.js';
+import { deferConstraint } from '../../replicate/deferred-constraints.js';
 
 export interface CopyOptions extends SelectionOptions, RestoreDefaults {
   source: ConnParams;
@@ -154,7 +155,10 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
     }
     group ??= await openSnapshotGroup(source, 'copy', jobs, { settings: SOURCE_SETTINGS });
     summary.snapshot = group.snapshotId;
-    await recordStartSnapshot(source, group.leader, note);
+    // A resumed copy that read its tables at two moments while change capture runs may hold a row whose
+    // referenced row is in a later batch: its foreign keys are deferred until the cutover's drain.
+    const captureStart = await recordStartSnapshot(source, group.leader, note);
+    const deferFks = summary.newSnapshotOnResume === true && captureStart !== undefined;
     if (!journal.has('snapshot', group.snapshotId)) await journal.record({ kind: 'snapshot', key: group.snapshotId });
     note(`holding snapshot ${group.snapshotId} on the source until the copy ends (this holds back vacuum there)`);
 
@@ -173,7 +177,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
     const tables = allTables.filter((t) => onTarget.has(tableKey(t)));
     const tableSet = new Set(tables.map(tableKey));
     const indexes = allIndexes.filter((i) => tableSet.has(tableKey({ schema: i.schema, name: i.table })));
-    const fks = allFks.filter((f) => tableSet.has(tableKey({ schema: f.schema, name: f.table })) && tableSet.has(tableKey({ schema: f.refSchema, name: f.refTable })));
+    const fks = allFks.filter((f) => !f.partitioned && tableSet.has(tableKey({ schema: f.schema, name: f.table })) && tableSet.has(tableKey({ schema: f.refSchema, name: f.refTable })));
     const totalBytes = tables.reduce((n, t) => n + t.bytes, 0);
     const splitAt = o.splitTablesLargerThan ?? Math.max(1024 ** 3, Math.ceil(totalBytes / jobs));
     const units = await planUnits(group.leader, tables, splitAt, jobs * 4);
@@ -213,7 +217,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
         fkQueued.add(fk.constraintOid);
         indexPool.add(async () => {
           const c = freeIndex.pop()!;
-          try { await addForeignKey(c, fk, journal); } finally { freeIndex.push(c); }
+          try { await addForeignKey(c, fk, journal, deferFks ? note : undefined); } finally { freeIndex.push(c); }
         });
       }
     };
@@ -358,7 +362,11 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
         if (i.constraintOid !== null) built.add(`2606:${i.constraintOid}`);
       }
       for (const fk of fks) built.add(`2606:${fk.constraintOid}`);
+      // Deferring: the foreign keys pg_restore would add are added here instead, after it.
+      const late = deferFks ? await onTargetFks(target, allFks.filter((f) => f.partitioned)) : [];
+      for (const fk of late) built.add(`2606:${fk.constraintOid}`);
       await restore({ ...restoreDefaults(o), target, dir: schemaDir, jobs: Math.max(2, indexJobs), sections: ['post-data'], dropObjects: built, binDir: o.binDir });
+      if (late.length) await withClient(target, 'copy/fkeys', async (c) => { for (const fk of late) await addForeignKey(c, fk, journal, note); });
       await journal.record({ kind: 'post-data', key: '' });
     });
 
@@ -442,17 +450,45 @@ async function buildIndex(c: pg.Client, ix: CopyIndex, journal: Journal): Promis
   await journal.record({ kind: 'index', key, ms: Date.now() - s });
 }
 
-async function addForeignKey(c: pg.Client, fk: CopyForeignKey, journal: Journal): Promise<void> {
+/**
+ * Adds a foreign key (idempotent). With `deferNote` (a resumed copy under change capture), a key that
+ * does not hold yet is added NOT VALID, or on a partitioned table left out, and recorded on the target
+ * for replicate-cutover to complete after the drain.
+ */
+async function addForeignKey(c: pg.Client, fk: CopyForeignKey, journal: Journal, deferNote?: (m: string) => void): Promise<void> {
   const key = `${quoteIdent(fk.schema)}.${quoteIdent(fk.table)}.${quoteIdent(fk.name)}`;
   if (journal.has('fkey', key)) return;
   const s = Date.now();
   const table = qualify(fk.schema, fk.table);
-  // Two foreign keys added at once may lock their tables in opposite orders: a deadlock (40P01) is retried.
-  await withRetry(async () => {
+  const add = (suffix = '') => withRetry(async () => {
+    // Two foreign keys added at once may lock their tables in opposite orders: a deadlock (40P01) is retried.
     const has = (await c.query(`SELECT 1 FROM pg_constraint WHERE conrelid = $1::regclass AND conname = $2`, [table, fk.name])).rowCount;
-    if (!has) await c.query(`ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition}`);
+    if (!has) await c.query(`ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition}${suffix}`);
   });
+  try {
+    await add();
+  } catch (e) {
+    if (!deferNote || sqlStateOf(e) !== '23503') throw e;
+    const action = fk.partitioned ? 'add' : 'validate';
+    if (action === 'validate') await add(' NOT VALID');
+    await deferConstraint(c, { table, name: fk.name, definition: fk.definition, action });
+    deferNote(`foreign key ${fk.name} on ${table} does not hold yet (the resumed copy read its tables at two moments): ` +
+      `${action === 'validate' ? 'added NOT VALID' : 'left out'} until replicate-cutover completes it after the drain`);
+  }
   await journal.record({ kind: 'fkey', key, ms: Date.now() - s });
+}
+
+/** The foreign keys whose two tables exist on the target (the schema dump selected them). */
+async function onTargetFks(target: ConnParams, fks: CopyForeignKey[]): Promise<CopyForeignKey[]> {
+  if (!fks.length) return [];
+  return withClient(target, 'copy/fkeys', async (c) => {
+    const out: CopyForeignKey[] = [];
+    for (const f of fks) {
+      const r = await c.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AS ok', [qualify(f.schema, f.table), qualify(f.refSchema, f.refTable)]);
+      if (r.rows[0]!.ok) out.push(f);
+    }
+    return out;
+  });
 }
 
 async function copyLargeObjects(src: pg.Client, dst: pg.Client, journal: Journal): Promise<number> {

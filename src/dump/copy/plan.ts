@@ -98,10 +98,12 @@ export interface CopyForeignKey {
   refSchema: string;
   refTable: string;
   definition: string;
+  /** Either side is partitioned or a partition: left to pg_restore's post-data. */
+  partitioned: boolean;
 }
 
 export async function readForeignKeys(c: pg.Client): Promise<CopyForeignKey[]> {
-  const { rows } = await c.query<{ constraint_oid: string; name: string; schema: string; table_name: string; ref_schema: string; ref_table: string; definition: string }>(
+  const { rows } = await c.query<{ constraint_oid: string; name: string; schema: string; table_name: string; ref_schema: string; ref_table: string; definition: string; partitioned: boolean }>(
     loadSql(import.meta.url, '../sql/copy-fkeys.sql'));
-  return rows.map((r) => ({ constraintOid: Number(r.constraint_oid), name: r.name, schema: r.schema, table: r.table_name, refSchema: r.ref_schema, refTable: r.ref_table, definition: r.definition }));
+  return rows.map((r) => ({ constraintOid: Number(r.constraint_oid), name: r.name, schema: r.schema, table: r.table_name, refSchema: r.ref_schema, refTable: r.ref_table, definition: r.definition, partitioned: r.partitioned }));
 }

@@ -1,0 +1,52 @@
+/**
+ * Foreign keys a resumed copy defers (see sql/deferred-constraints.sql), kept on the target and
+ * completed by replicate-cutover once every change is applied.
+ */
+import type pg from 'pg';
+import { CutoverError } from '../errors.js';
+import { loadSql, quoteIdent } from '../pg/sql.js';
+import { sqlStateOf } from '../pg/sqlstate.js';
+
+export interface DeferredConstraint { table: string; name: string; definition: string; action: 'validate' | 'add' }
+
+export async function deferConstraint(c: pg.Client, d: DeferredConstraint): Promise<void> {
+  await c.query(loadSql(import.meta.url, 'sql/deferred-constraints.sql'));
+  await c.query(`INSERT INTO _cutover.deferred_constraints (table_name, constraint_name, definition, action) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (table_name, constraint_name) DO UPDATE SET action = excluded.action, definition = excluded.definition`, [d.table, d.name, d.definition, d.action]);
+}
+
+export async function deferredConstraints(c: pg.Client): Promise<DeferredConstraint[]> {
+  if (!(await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover.deferred_constraints')::text AS r`)).rows[0]!.r) return [];
+  return (await c.query<{ table_name: string; constraint_name: string; definition: string; action: 'validate' | 'add' }>(
+    'SELECT * FROM _cutover.deferred_constraints ORDER BY 1, 2')).rows.map((r) => ({ table: r.table_name, name: r.constraint_name, definition: r.definition, action: r.action }));
+}
+
+/** The statement that completes one deferred constraint. */
+export function completionStatement(d: DeferredConstraint): string {
+  return d.action === 'validate'
+    ? `ALTER TABLE ${d.table} VALIDATE CONSTRAINT ${quoteIdent(d.name)}`
+    : `ALTER TABLE ${d.table} ADD CONSTRAINT ${quoteIdent(d.name)} ${d.definition}`;
+}
+
+/** Validates or adds every deferred constraint (each in its own transaction); returns how many. */
+export async function completeDeferredConstraints(c: pg.Client): Promise<number> {
+  const all = await deferredConstraints(c);
+  for (const d of all) {
+    try {
+      await c.query('BEGIN');
+      const exists = (await c.query('SELECT 1 FROM pg_constraint WHERE conrelid = $1::regclass AND conname = $2', [d.table, d.name])).rowCount;
+      if (d.action === 'validate' || !exists) await c.query(completionStatement(d));
+      await c.query('DELETE FROM _cutover.deferred_constraints WHERE table_name = $1 AND constraint_name = $2', [d.table, d.name]);
+      await c.query('COMMIT');
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      if (sqlStateOf(e) === '23503') {
+        throw new CutoverError('E_DIFFERENCE', `foreign key ${d.name} on ${d.table} still does not hold on the target after every change was applied: ${(e as Error).message}`, {
+          cause: e, hint: 'the target differs from the source: run `cutover verify --level checksums` to see where; writes stay fenced on the source',
+        });
+      }
+      throw e;
+    }
+  }
+  return all.length;
+}

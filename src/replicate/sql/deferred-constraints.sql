@@ -1,0 +1,13 @@
+-- Foreign keys a resumed copy could not validate: it read its tables at two moments while the
+-- application wrote, so a row may reference one that reached the target in a later table or batch. They
+-- hold again once the applier has caught up; replicate-cutover completes them after the drain
+-- ('validate': added NOT VALID; 'add': on a partitioned table, which cannot take NOT VALID before 18).
+CREATE SCHEMA IF NOT EXISTS _cutover;
+REVOKE ALL ON SCHEMA _cutover FROM PUBLIC;
+CREATE TABLE IF NOT EXISTS _cutover.deferred_constraints (
+  table_name text NOT NULL,      -- schema-qualified, quoted (regclass text)
+  constraint_name text NOT NULL,
+  definition text NOT NULL,      -- pg_get_constraintdef on the source
+  action text NOT NULL CHECK (action IN ('validate', 'add')),
+  PRIMARY KEY (table_name, constraint_name)
+);
