@@ -154,7 +154,13 @@ export class Applier {
       });
       this.baseline.set(Number(r.relid), { shape: r.shape, triggers: r.triggers, name: names[i]! });
     });
-    if (problems.length) throw new CutoverError('E_PREFLIGHT', `the target's tables do not match the source's:\n  ${problems.join('\n  ')}`);
+    // DDL on the source while no applier ran: the same halt as when one sees it happen.
+    if (!this.o.acceptDdl) await this.checkSource(true);
+    if (problems.length) {
+      throw new CutoverError('E_PREFLIGHT', `the target's tables do not match the source's:\n  ${problems.join('\n  ')}`, {
+        hint: 'apply the same DDL on the target as on the source (or copy again), then run the applier again',
+      });
+    }
     this.order = await this.parentsFirst(reg.map((r) => r.tableid));
 
     // Target shapes: recorded the first time (or when DDL is accepted), compared afterwards.

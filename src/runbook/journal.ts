@@ -55,6 +55,11 @@ export class RunJournal {
     return this.events.slice(lastStart).find((e): e is Extract<JournalEvent, { event: 'run-end' }> => e.event === 'run-end');
   }
 
+  /** Ids of every step that started, in any run this journal records. */
+  startedSteps(): Set<string> {
+    return new Set(this.events.flatMap((e) => (e.event === 'step-start' ? [e.id] : [])));
+  }
+
   /** Steps that finished ok, with the hash they had. */
   finished(): Map<string, Extract<JournalEvent, { event: 'step-end' }>> {
     const m = new Map<string, Extract<JournalEvent, { event: 'step-end' }>>();

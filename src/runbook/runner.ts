@@ -14,7 +14,7 @@ import { type ConnParams, scrub } from '../pg/conninfo.js';
 import { type Capacity, parseHeadroom } from '../budget/capacity.js';
 import { capacities } from './actions/common.js';
 import { humanDuration } from '../lib/format.js';
-import type { ActionContext, StepOutputs } from './actions/index.js';
+import { ACTIONS, type ActionContext, type StepOutputs } from './actions/index.js';
 import { executeStep } from './execute.js';
 import { RunJournal, type Outcome, type JournalEvent } from './journal.js';
 import { acquireRunLock } from './lock.js';
@@ -229,7 +229,12 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
     outcome = interrupted ? 'interrupted' : 'failed';
   }
   const rollback = rb.steps.filter((s) => s.rollback);
-  if (outcome === 'failed' && !o.rollbackOnly && rollback.length) {
+  // Only checks ran (in this run or an earlier one it resumes): nothing was changed, nothing to roll back.
+  const started = journal.startedSteps();
+  const changedSomething = rb.steps.some((s) => !s.rollback && started.has(s.id) && !(s.kind === 'action' && s.action !== undefined && ACTIONS.get(s.action)?.readOnly));
+  if (outcome === 'failed' && !o.rollbackOnly && rollback.length && !changedSomething) {
+    process.stderr.write('rollback not needed: only read-only checks ran, nothing was changed\n');
+  } else if (outcome === 'failed' && !o.rollbackOnly && rollback.length) {
     const go = o.yes ? true : interactive
       ? await confirm({ message: `The run failed (${describeError(error).split('\n')[0]}). Run the Rollback phase (${rollback.length} step(s))?`, default: false })
       : false;

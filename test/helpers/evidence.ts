@@ -46,19 +46,20 @@ export function occurrences(secret: string, texts: { path: string; text: string 
  * A database's state, as far as a migration could change it: every object outside the system schemas
  * (relations, triggers with their enabled state, functions, schemas), every table's exact row count and
  * content hash, privileges, and database and role settings. Equal fingerprints: nothing was changed.
+ * The rows of cutover's own bookkeeping (schema _cutover) are left out: recording why it stopped is allowed.
  */
 export async function fingerprint(c: Cluster, db: string): Promise<string> {
   const q = async (sql: string) => JSON.stringify((await c.query(sql, [], db)).rows);
   const objects = await q(`
     SELECT 'schema ' || nspname || ' ' || coalesce(nspacl::text, '') AS o FROM pg_namespace WHERE nspname !~ '^(pg_|information_schema)'
-    UNION ALL SELECT 'rel ' || c.oid::regclass::text || ' ' || c.relkind || ' ' || coalesce(c.relacl::text, '')
+    UNION ALL SELECT 'rel ' || c.oid::regclass::text || ' ' || c.relkind::text || ' ' || coalesce(c.relacl::text, '')
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname !~ '^(pg_|information_schema)'
-    UNION ALL SELECT 'trigger ' || tgrelid::regclass::text || ' ' || tgname || ' ' || tgenabled FROM pg_trigger WHERE NOT tgisinternal
+    UNION ALL SELECT 'trigger ' || tgrelid::regclass::text || ' ' || tgname || ' ' || tgenabled::text FROM pg_trigger WHERE NOT tgisinternal
     UNION ALL SELECT 'function ' || p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname !~ '^(pg_|information_schema)'
     UNION ALL SELECT 'setting ' || coalesce(r.rolname, '*') || ' ' || array_to_string(s.setconfig, ',') FROM pg_db_role_setting s LEFT JOIN pg_roles r ON r.oid = s.setrole
     ORDER BY 1`);
   const tables = (await c.query<{ t: string }>(`SELECT c.oid::regclass::text AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind = 'r' AND n.nspname !~ '^(pg_|information_schema)' ORDER BY 1`, [], db)).rows.map((r) => r.t);
+    WHERE c.relkind = 'r' AND n.nspname !~ '^(pg_|information_schema|_cutover$)' ORDER BY 1`, [], db)).rows.map((r) => r.t);
   const contents: string[] = [];
   for (const t of tables) {
     const r = (await c.query<{ n: string; h: string | null }>(`SELECT count(*) AS n, md5(string_agg(x::text, '|' ORDER BY x::text)) AS h FROM ${t} x`, [], db)).rows[0]!;

@@ -11,6 +11,7 @@ import { describeCapacity } from '../../budget/capacity.js';
 
 export const doctorAction = defineAction({
   name: 'doctor',
+  readOnly: true,
   description: 'every pre-flight check on both servers; fails the step on any problem',
   schema: z.strictObject({ copy_only: z.boolean().default(false) }),
   async run(ctx, o) {
@@ -23,6 +24,7 @@ export const doctorAction = defineAction({
 
 export const budgetAction = defineAction({
   name: 'budget',
+  readOnly: true,
   description: 'connections cutover may hold on each side now (after the application headroom)',
   schema: z.strictObject({ min: z.number().int().min(1).default(2) }),
   async run(ctx, o) {
@@ -41,6 +43,7 @@ const duration = z.string().refine((s) => parseDuration(s) !== undefined, 'a dur
 
 export const waitForAction = defineAction({
   name: 'wait-for',
+  readOnly: true,
   description: 'poll a SQL condition (first column of the first row true) until it holds or times out',
   schema: z.strictObject({
     sql: z.string().min(1),

@@ -38,6 +38,8 @@ export interface Action<S extends z.ZodType = z.ZodType> {
   name: string;
   description: string;
   schema: S;
+  /** Reads only (checks): a run that failed before any other step started needs no rollback. */
+  readOnly?: boolean;
   run(ctx: ActionContext, options: z.infer<S>): Promise<StepOutputs>;
 }
 
