@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { startClusters, stopAllClusters, createSampleDatabase, SAMPLE_BYTES_PER_ROW } from '../src/testing/index.js';
-import { arg, report, timed, type Sample } from './lib.js';
+import { arg, report, timed, type Sample, recordSamples } from './lib.js';
 import { childCredentials } from '../src/pg/child-env.js';
 import { urlWithoutPassword } from '../src/pg/conninfo.js';
 
@@ -73,6 +73,7 @@ try {
     }
   }
   console.log('\n' + report(samples, ['pg_dump+pg_restore', ...(hasPgcopydb ? ['pgcopydb'] : [])]));
+  recordSamples(`copy ${gb} GB, -j ${jobs}`, samples, ['pg_dump+pg_restore', 'pgcopydb']);
   const s = JSON.parse(lastSummary) as { phases: { phase: string; durationMs: number; concurrency: number }[] };
   console.log('\ncutover copy phases (last run):');
   for (const p of s.phases) console.log(`  ${p.phase.padEnd(28)} ${(p.durationMs / 1000).toFixed(1).padStart(6)} s  x${p.concurrency}`);

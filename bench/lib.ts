@@ -1,4 +1,5 @@
 /** Shared benchmark helpers: timing child commands, medians, ratio tables. Not part of npm test. */
+import { appendFileSync } from 'node:fs';
 import { execa } from 'execa';
 
 export interface Sample { method: string; round: number; seconds: number }
@@ -33,4 +34,31 @@ export function report(samples: Sample[], baseline: string[]): string {
 export function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
+}
+
+/** One line of the combined table `npm run bench` prints (bench/all.ts). */
+export interface BenchResult {
+  bench: string;
+  /** What was measured, e.g. "cutover copy", "row triggers: pgbench tpcb-like". */
+  what: string;
+  value: number;
+  unit: string;
+  /** value / reference's value, per reference measured in the same run. */
+  ratios?: Record<string, number>;
+}
+
+/** Appends results to the file named by BENCH_RESULTS (JSON lines), when set; bench/all.ts reads them. */
+export function record(results: BenchResult[]): void {
+  const file = process.env.BENCH_RESULTS;
+  if (file) appendFileSync(file, results.map((r) => JSON.stringify(r)).join('\n') + '\n');
+}
+
+/** Each method's median time and its ratio to every reference that was measured. */
+export function recordSamples(bench: string, samples: Sample[], references: string[]): void {
+  const methods = [...new Set(samples.map((s) => s.method))];
+  const med = new Map(methods.map((m) => [m, median(samples.filter((s) => s.method === m).map((s) => s.seconds))]));
+  record(methods.map((m) => ({
+    bench, what: m, value: med.get(m)!, unit: 's',
+    ratios: Object.fromEntries(references.filter((r) => r !== m && med.has(r)).map((r) => [r, med.get(m)! / med.get(r)!])),
+  })));
 }

@@ -21,7 +21,7 @@ import { teardown } from '../src/replicate/teardown.js';
 import { Applier, type BatchResult } from '../src/replicate/apply.js';
 import { cutover } from '../src/replicate/cutover.js';
 import { copy } from '../src/dump/copy/copy.js';
-import { arg, median } from './lib.js';
+import { arg, median, record } from './lib.js';
 
 const part = arg('part', 'all');
 const rounds = Number(arg('rounds', '3'));
@@ -82,6 +82,12 @@ async function captureOverhead(src: Cluster) {
   for (const m of modes) {
     console.log(`| ${m} | ${tps[m]!.map((x) => x.toFixed(0)).join(', ')} | ${median(tps[m]!).toFixed(0)} | ${(median(tps[m]!) / median(tps.off!)).toFixed(2)}x | ` +
       `${bulkS[m]!.map((x) => x.toFixed(2)).join(', ')} | ${median(bulkS[m]!).toFixed(2)} | ${(median(bulkS[m]!) / median(bulkS.off!)).toFixed(2)}x |`);
+    if (m !== 'off') {
+      record([
+        { bench: 'capture overhead', what: `${m} triggers: pgbench tpcb-like`, value: median(tps[m]!), unit: 'TPS', ratios: { 'capture off': median(tps[m]!) / median(tps.off!) } },
+        { bench: 'capture overhead', what: `${m} triggers: bulk UPDATE of ${bulk} rows`, value: median(bulkS[m]!), unit: 's', ratios: { 'capture off': median(bulkS[m]!) / median(bulkS.off!) } },
+      ]);
+    }
   }
 }
 
@@ -94,6 +100,7 @@ async function applyAndLag(src: Cluster, dst: Cluster) {
   const a = await Applier.open({ source: src.params('app'), target: dst.params('app') });
   try {
     await a.run({ until: (b) => b.events === 0 });
+    const rates: number[] = [];
     for (let round = 1; round <= rounds; round++) {
       await src.query('UPDATE bulk SET v = v + 1', [], 'app');
       const e0 = a.totals.events, t0 = Date.now();
@@ -101,7 +108,9 @@ async function applyAndLag(src: Cluster, dst: Cluster) {
       await a.run({ until: () => a.covers(snap) });
       const s = (Date.now() - t0) / 1000;
       console.log(`round ${round}: applied ${a.totals.events - e0} events (${bulk} rows) in ${s.toFixed(2)} s: ${((a.totals.events - e0) / s).toFixed(0)} rows/s`);
+      rates.push((a.totals.events - e0) / s);
     }
+    record([{ bench: 'apply', what: `backlog of ${bulk} updated rows`, value: median(rates), unit: 'rows/s' }]);
     const lags: number[] = [];
     const e0 = a.totals.events;
     const load = pgbench(src, 'app', ['-n', '-c', '4', '-j', '2', '-R', String(rate), '-T', String(seconds), '-b', 'tpcb-like']);
@@ -113,6 +122,7 @@ async function applyAndLag(src: Cluster, dst: Cluster) {
     const tps = /tps = ([\d.]+)/.exec(out)?.[1];
     console.log(`steady load: pgbench ${tps} TPS; applied ${a.totals.events - e0} events in ${lags.length} batches over ${((Date.now() - t0) / 1000).toFixed(0)} s; ` +
       `lag p50 ${pct(lags, 0.5)} ms, p95 ${pct(lags, 0.95)} ms, max ${Math.max(...lags)} ms`);
+    record([{ bench: 'apply', what: `lag p95 under pgbench at ${tps} TPS`, value: pct(lags, 0.95), unit: 'ms' }]);
     const r = await a.rotate(true);
     console.log(`log rotation: ${r} applied events removed by TRUNCATE`);
   } finally {
@@ -146,6 +156,7 @@ async function outage(src: Cluster, dst: Cluster) {
     const st = await l.stop();
     console.log(`cutover (verify ${level}): write outage ${(r.outageMs / 1000).toFixed(2)} s; writers committed ${st.commits} transactions before the fence; ` +
       `phases: ${r.phases.map((p) => `${p.phase} ${(p.durationMs / 1000).toFixed(2)} s`).join(', ')}`);
+    record([{ bench: `cutover outage, ${size} under writes`, what: `write outage (fence to verified, verify ${level})`, value: r.outageMs / 1000, unit: 's' }]);
   }
   await teardown({ source: src.params('out'), target: dst.params('out') });
 }

@@ -15,7 +15,7 @@ import { startClusters, stopAllClusters, createSampleDatabase, SAMPLE_BYTES_PER_
 import { copy } from '../src/dump/copy/copy.js';
 import { mapLimit } from '../src/lib/pool.js';
 import { qualify } from '../src/pg/sql.js';
-import { arg, report, timed, type Sample } from './lib.js';
+import { arg, report, timed, type Sample, recordSamples } from './lib.js';
 
 const gb = Number(arg('gb', '3'));
 const rounds = Number(arg('rounds', '3'));
@@ -67,6 +67,7 @@ try {
     }
   }
   console.log('\n' + report(samples, ['pgcopydb compare data (method)', 'count(*) floor']));
+  recordSamples(`verify ${gb} GB, -j ${jobs}`, samples, ['pgcopydb compare data (method)', 'count(*) floor']);
 } finally {
   await stopAllClusters();
   await rm(work, { recursive: true, force: true });

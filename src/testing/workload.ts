@@ -76,9 +76,16 @@ export function startWorkload(o: WorkloadOptions): Workload {
   const client = async (i: number) => {
     let seed = 1234 + i;
     const rnd = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
-    const c = new pg.Client({ connectionString: o.url, application_name: `workload-${i}` });
-    c.on('error', () => undefined);
-    await c.connect();
+    // A server that has just (re)started may refuse for a moment (57P03): the application would retry.
+    let c = new pg.Client({ connectionString: o.url, application_name: `workload-${i}` });
+    for (let attempt = 0; ; attempt++) {
+      c.on('error', () => undefined);
+      try { await c.connect(); break; } catch (e) {
+        if (attempt >= 20 || stopping) throw e;
+        await new Promise((r) => setTimeout(r, 250));
+        c = new pg.Client({ connectionString: o.url, application_name: `workload-${i}` });
+      }
+    }
     try {
       while (!stopping) {
         let x = rnd() * total;

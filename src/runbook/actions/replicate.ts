@@ -67,7 +67,7 @@ export const replicateCutoverAction = defineAction({
     });
     return {
       connections: { source: 2 + jobs, target: 2 + jobs }, outageMs: r.outageMs, phases: r.phases,
-      summary: `write outage ${humanDuration(r.outageMs)}; drained ${r.drainedEvents} events; ${r.sequences} sequences${r.verify ? `; verify ${r.verify.level}: identical` : ''}`,
+      summary: `write outage ${humanDuration(r.outageMs)}; drained ${r.drainedEvents} events; ${r.sequences} sequences${r.verify ? `; verify ${r.verify.level}: identical (${r.verify.tables} tables, ${r.verify.rows} rows)` : ''}`,
     };
   },
 });
