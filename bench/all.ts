@@ -6,6 +6,7 @@
  *   npm run bench                        # the defaults below (about 25 minutes on a 2-core machine)
  *   npm run bench -- --gb 3.3 --rounds 3 # larger databases, as docs/performance.md quotes
  *   npm run bench -- --only copy,verify
+ *   npm run bench -- --gb 0.1 --rounds 1 --seconds 5 --bulk 50000   # a smoke run of the whole chain
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -16,10 +17,12 @@ import { arg, type BenchResult } from './lib.js';
 const gb = arg('gb', '1');
 const rounds = arg('rounds', '3');
 const only = arg('only', 'copy,verify,replicate').split(',');
+const seconds = arg('seconds', '20');
+const bulk = arg('bulk', '500000');
 const RUNS: Record<string, string[]> = {
   copy: ['bench/copy.ts', '--gb', gb, '--rounds', rounds, '--jobs', '2'],
   verify: ['bench/verify.ts', '--gb', gb, '--rounds', rounds, '--jobs', '2'],
-  replicate: ['bench/replicate.ts', '--part', 'all', '--gb', gb, '--rounds', rounds, '--seconds', '20', '--bulk', '500000', '--rate', '1000'],
+  replicate: ['bench/replicate.ts', '--part', 'all', '--gb', gb, '--rounds', rounds, '--seconds', seconds, '--bulk', bulk, '--rate', '1000'],
 };
 
 const dir = await mkdtemp(join(tmpdir(), 'cutover-bench-all-'));
