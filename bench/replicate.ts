@@ -122,7 +122,7 @@ async function applyAndLag(src: Cluster, dst: Cluster) {
     const tps = /tps = ([\d.]+)/.exec(out)?.[1];
     console.log(`steady load: pgbench ${tps} TPS; applied ${a.totals.events - e0} events in ${lags.length} batches over ${((Date.now() - t0) / 1000).toFixed(0)} s; ` +
       `lag p50 ${pct(lags, 0.5)} ms, p95 ${pct(lags, 0.95)} ms, max ${Math.max(...lags)} ms`);
-    record([{ bench: 'apply', what: `lag p95 under pgbench at ${tps} TPS`, value: pct(lags, 0.95), unit: 'ms' }]);
+    record([{ bench: 'apply', what: `lag p95 under pgbench at ${Math.round(Number(tps))} TPS`, value: pct(lags, 0.95), unit: 'ms' }]);
     const r = await a.rotate(true);
     console.log(`log rotation: ${r} applied events removed by TRUNCATE`);
   } finally {
