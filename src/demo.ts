@@ -62,9 +62,6 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     o.log(`demo: loading the sample database (${rows} base rows: every common type, hostile names, partitions, foreign keys)`);
     await createSampleDatabase(source!.url('shop'), { rows });
     const appUrl = await createSampleWriter(source!, 'shop', APP_ROLE, `${password}-app`);
-    // The runbook names environment variables; the demo sets them (never argv).
-    process.env.REHEARSAL_SOURCE_URL = process.env.SOURCE_URL = source!.url('shop');
-    process.env.REHEARSAL_TARGET_URL = process.env.TARGET_URL = target!.url('shop');
     o.log(`demo: source ${redact(source!.params('shop'))}\ndemo: target ${redact(target!.params('shop'))}`);
 
     load = startWorkload({ url: appUrl, clients: o.writers ?? 2, pauseMs: 2 });

@@ -4,27 +4,23 @@
  * before and after: objects, privileges, settings, every row).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { availableMajors, createSampleDatabase, createSampleWriter, startClusters, stopAllClusters, type Cluster } from '../src/testing/index.js';
+import { availableMajors, startClusters, stopAllClusters, type Cluster } from '../src/testing/index.js';
 import { cutover } from './helpers/cli.js';
-import { tempRunbook } from './helpers/runbook.js';
+import { shippedRunbook, tempRunbook } from './helpers/runbook.js';
+import { sampleSource } from './helpers/source.js';
 import { fingerprint } from './helpers/evidence.js';
 
 let src: Cluster, tgt: Cluster, newest: Cluster;
-const ONLINE = readFileSync(new URL('../runbooks/online-cutover.md', import.meta.url), 'utf8');
-const WINDOW = readFileSync(new URL('../runbooks/dump-restore-window.md', import.meta.url), 'utf8');
+const ONLINE = shippedRunbook('online-cutover.md');
+const WINDOW = shippedRunbook('dump-restore-window.md');
 
 beforeAll(async () => {
   const majors = await availableMajors();
   [src, tgt, newest] = (await startClusters([{ version: 15 }, { version: 15 }, { version: majors.at(-1) }])) as [Cluster, Cluster, Cluster];
-  for (const c of [src, newest]) {
-    await c.createDatabase('shop');
-    await createSampleDatabase(c.url('shop'), { rows: 500 });
-    await createSampleWriter(c, 'shop', 'app_writer', 'app-pw');
-  }
+  for (const c of [src, newest]) await sampleSource(c, 'shop', 500, 'app-pw');
 }, 90_000);
 afterAll(() => stopAllClusters());
 

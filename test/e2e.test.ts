@@ -10,14 +10,14 @@ import { join } from 'node:path';
 import { createConnection } from 'node:net';
 import pg from 'pg';
 import { execa } from 'execa';
-import { availableMajors, createSampleDatabase, createSampleWriter, startClusters, stopAllClusters, type Cluster } from '../src/testing/index.js';
+import { availableMajors, createSampleDatabase, startClusters, stopAllClusters, type Cluster } from '../src/testing/index.js';
 import { verify } from '../src/verify/verify.js';
 import { quoteIdent, quoteLiteral } from '../src/pg/sql.js';
 import { CLI, cutover } from './helpers/cli.js';
-import { tempRunbook } from './helpers/runbook.js';
+import { shippedRunbook, tempRunbook } from './helpers/runbook.js';
+import { sampleSource } from './helpers/source.js';
 import { filesUnder, occurrences, sampleProcessArgs } from './helpers/evidence.js';
 
-const runbook = (name: string) => readFile(new URL(`../runbooks/${name}`, import.meta.url), 'utf8');
 
 describe('cutover demo', () => {
   it('moves a database under writes with one command, password authentication, and no password anywhere', async () => {
@@ -67,7 +67,7 @@ describe('reference runbooks against throwaway servers', () => {
       await src.createDatabase(db);
       await createSampleDatabase(src.url(db), { rows: 2000 });
       await tgt.createDatabase(db);
-      const rb = await tempRunbook(await runbook(name));
+      const rb = await tempRunbook(shippedRunbook(name));
       const env = { SOURCE_URL: src.url(db), TARGET_URL: tgt.url(db), REHEARSAL_SOURCE_URL: src.url(db), REHEARSAL_TARGET_URL: tgt.url(db) };
       const ps = sampleProcessArgs(10);
       const r = await cutover(['rehearse', rb.file, '--state-dir', rb.stateDir, '--yes'], env);
@@ -96,8 +96,7 @@ describe('reference runbooks against throwaway servers', () => {
 
   it('online-cutover.md with hostile table and column names: nothing injected, everything moved', async () => {
     const db = 'hostile';
-    await src.createDatabase(db);
-    await createSampleDatabase(src.url(db), { rows: 500 });
+    const appUrl = await sampleSource(src, db, 500, APP_PW);
     // Names that would break out of a quoted identifier or a string literal if either were built by hand.
     const schema = `s"; DROP SCHEMA app CASCADE; --`;
     const table = `t'); DROP TABLE app.customers; --`;
@@ -108,7 +107,6 @@ describe('reference runbooks against throwaway servers', () => {
       CREATE TABLE ${qt} (${quoteIdent(col)} int PRIMARY KEY, ${quoteIdent('$1 || $$')} text, "select" jsonb);
       INSERT INTO ${qt} SELECT g, 'v' || g || $q$'";--$q$, jsonb_build_object('k"', g) FROM generate_series(1, 300) g;
       CREATE SEQUENCE ${seq}; SELECT setval(${quoteLiteral(seq)}, 77);`, [], db);
-    const appUrl = await createSampleWriter(src, db, 'app_writer', APP_PW);
     await src.query(`GRANT USAGE ON SCHEMA ${quoteIdent(schema)} TO app_writer; GRANT SELECT, INSERT, UPDATE, DELETE ON ${qt} TO app_writer`, [], db);
     await tgt.createDatabase(db);
     // A writer on the hostile table during the run: inserts, updates of the key, deletes; until fenced.
@@ -129,7 +127,7 @@ describe('reference runbooks against throwaway servers', () => {
         await new Promise((res) => setTimeout(res, 3));
       }
     })();
-    const rb = await tempRunbook(await runbook('online-cutover.md'));
+    const rb = await tempRunbook(shippedRunbook('online-cutover.md'));
     const r = await cutover(['run', rb.file, '--state-dir', rb.stateDir, '--yes'], { SOURCE_URL: src.url(db), TARGET_URL: tgt.url(db) });
     stop = true;
     await writer;

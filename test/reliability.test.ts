@@ -9,18 +9,19 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { availableMajors, createSampleDatabase, createSampleWriter, startClusters, startWorkload, stopAllClusters, type Cluster } from '../src/testing/index.js';
+import { availableMajors, startClusters, startWorkload, stopAllClusters, type Cluster } from '../src/testing/index.js';
 import { verify } from '../src/verify/verify.js';
 import { installCapture } from '../src/replicate/capture.js';
 import { copy } from '../src/dump/copy/copy.js';
 import { Applier } from '../src/replicate/apply.js';
 import { cutover as cutoverEngine } from '../src/replicate/cutover.js';
 import { CLI, cutover } from './helpers/cli.js';
-import { tempRunbook } from './helpers/runbook.js';
+import { shippedRunbook, tempRunbook } from './helpers/runbook.js';
+import { sampleSource } from './helpers/source.js';
 
 let src: Cluster, tgt: Cluster;
 const APP_PW = 'app-pw-reliability';
-const ONLINE = readFileSync(new URL('../runbooks/online-cutover.md', import.meta.url), 'utf8');
+const ONLINE = shippedRunbook('online-cutover.md');
 
 beforeAll(async () => {
   const majors = await availableMajors();
@@ -29,10 +30,8 @@ beforeAll(async () => {
 afterAll(() => stopAllClusters());
 
 async function prepare(db: string, rows: number): Promise<string> {
-  await src.createDatabase(db);
-  await createSampleDatabase(src.url(db), { rows });
   await tgt.createDatabase(db);
-  return createSampleWriter(src, db, 'app_writer', APP_PW);
+  return sampleSource(src, db, rows, APP_PW);
 }
 
 type Journal = { event: string; id?: string; outcome?: string }[];

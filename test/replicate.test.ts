@@ -3,7 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { availableMajors, createSampleDatabase, createSampleWriter, startClusters, startWorkload, stopAllClusters, type Cluster } from '../src/testing/index.js';
+import { availableMajors, startClusters, startWorkload, stopAllClusters, type Cluster } from '../src/testing/index.js';
 import { copy } from '../src/dump/copy/copy.js';
 import { verify } from '../src/verify/verify.js';
 import { installCapture } from '../src/replicate/capture.js';
@@ -15,7 +15,8 @@ import { CutoverError } from '../src/errors.js';
 import { execa } from 'execa';
 import { CLI, cutover as cutoverCli } from './helpers/cli.js';
 import { readFileSync } from 'node:fs';
-import { tempRunbook } from './helpers/runbook.js';
+import { shippedRunbook, tempRunbook } from './helpers/runbook.js';
+import { sampleSource } from './helpers/source.js';
 
 let c14: Cluster, c15: Cluster, c17: Cluster;
 const work = () => mkdtemp(join(tmpdir(), 'cutover-repltest-'));
@@ -27,12 +28,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => stopAllClusters());
 
-/** A source database with the sample schema and an application role that writes (and can be fenced). */
-async function prepareSource(src: Cluster, db: string, rows = 2000): Promise<string> {
-  await src.createDatabase(db);
-  await createSampleDatabase(src.url(db), { rows });
-  return createSampleWriter(src, db, 'app_writer', APP_PASSWORD);
-}
+const prepareSource = (src: Cluster, db: string, rows = 2000) => sampleSource(src, db, rows, APP_PASSWORD);
 
 async function cutoverObjects(c: Cluster, db: string): Promise<string[]> {
   const { rows } = await c.query<{ what: string }>(`
@@ -278,7 +274,7 @@ describe('runbooks/online-cutover.md', () => {
     const db = 'online';
     const appUrl = await prepareSource(c15, db, 2000);
     await c17.createDatabase(db);
-    const rb = await tempRunbook(readFileSync(new URL('../runbooks/online-cutover.md', import.meta.url), 'utf8'));
+    const rb = await tempRunbook(shippedRunbook('online-cutover.md'));
     const load = startWorkload({ url: appUrl, clients: 2, pauseMs: 2 });
     await load.waitForCommits(20);
     const r = await cutoverCli(['run', rb.file, '--state-dir', rb.stateDir, '--yes'], { SOURCE_URL: c15.url(db), TARGET_URL: c17.url(db) });

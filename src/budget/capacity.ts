@@ -6,32 +6,9 @@
  * Everything connected now counts as in use, cutover's own long-lived sessions too (the run lock, the
  * sampler): only the probing connection itself, released right after, is left out.
  */
-import type pg from 'pg';
 import { CutoverError } from '../errors.js';
-import type { ServerFacts } from '../pg/facts.js';
-import { loadSql } from '../pg/sql.js';
+import type { SlotFacts } from '../pg/facts.js';
 
-/** The part of ServerFacts the budget needs (slots.sql reads just that, cheaply enough to sample). */
-export interface SlotFacts {
-  maxConnections: number;
-  superuserReservedConnections: number;
-  reservedConnections: number;
-  connections: ServerFacts['connections'];
-  role: Pick<ServerFacts['role'], 'isSuperuser' | 'connLimit'>;
-  database: Pick<ServerFacts['database'], 'connLimit'>;
-}
-
-export async function slotFacts(c: pg.Client): Promise<SlotFacts> {
-  const r = (await c.query(loadSql(import.meta.url, 'sql/slots.sql'))).rows[0] as Record<string, never>;
-  return {
-    maxConnections: r.max_connections,
-    superuserReservedConnections: r.superuser_reserved_connections,
-    reservedConnections: r.reserved_connections,
-    connections: { total: r.connections_total, ours: r.connections_ours, role: r.connections_role, database: r.connections_database },
-    role: { isSuperuser: r.is_superuser, connLimit: r.role_conn_limit },
-    database: { connLimit: r.database_conn_limit },
-  };
-}
 
 /** Connections kept free for the application: a count, or a share of max_connections ("25%"). */
 export type Headroom = number | `${number}%`;

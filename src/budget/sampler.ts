@@ -6,7 +6,8 @@
 import type pg from 'pg';
 import type { ConnParams } from '../pg/conninfo.js';
 import { connect } from '../pg/connect.js';
-import { capacity, describeCapacity, slotFacts, type Capacity, type Headroom } from './capacity.js';
+import { capacity, describeCapacity, type Capacity, type Headroom } from './capacity.js';
+import { slotFacts } from '../pg/facts.js';
 import { type Governor, type GovernorEvent, serverKey } from './governor.js';
 
 export interface SidePeak {

@@ -42,24 +42,44 @@ export function majorOf(versionNum: number): number {
   return versionNum >= 100000 ? Math.floor(versionNum / 10000) : Math.floor(versionNum / 100) / 100;
 }
 
-export async function serverFacts(c: pg.Client): Promise<ServerFacts> {
-  const { rows } = await c.query(loadSql(import.meta.url, 'sql/server-facts.sql'));
-  const r = rows[0] as Record<string, never>;
+/** The part of ServerFacts the connection budget needs (slots.sql reads just that, cheaply enough to sample). */
+export interface SlotFacts {
+  maxConnections: number;
+  superuserReservedConnections: number;
+  reservedConnections: number;
+  connections: ServerFacts['connections'];
+  role: Pick<ServerFacts['role'], 'isSuperuser' | 'connLimit'>;
+  database: Pick<ServerFacts['database'], 'connLimit'>;
+}
+
+export async function slotFacts(c: pg.Client): Promise<SlotFacts> {
+  const r = (await c.query(loadSql(import.meta.url, 'sql/slots.sql'))).rows[0] as Record<string, never>;
   return {
-    versionNum: r.version_num,
-    major: majorOf(r.version_num),
-    version: r.version,
     maxConnections: r.max_connections,
     superuserReservedConnections: r.superuser_reserved_connections,
     reservedConnections: r.reserved_connections,
-    walLevel: r.wal_level,
     connections: { total: r.connections_total, ours: r.connections_ours, role: r.connections_role, database: r.connections_database },
+    role: { isSuperuser: r.is_superuser, connLimit: r.role_conn_limit },
+    database: { connLimit: r.database_conn_limit },
+  };
+}
+
+export async function serverFacts(c: pg.Client): Promise<ServerFacts> {
+  const slots = await slotFacts(c);
+  const { rows } = await c.query(loadSql(import.meta.url, 'sql/server-facts.sql'));
+  const r = rows[0] as Record<string, never>;
+  return {
+    ...slots,
+    versionNum: r.version_num,
+    major: majorOf(r.version_num),
+    version: r.version,
+    walLevel: r.wal_level,
     role: {
-      name: r.role, isSuperuser: r.is_superuser, canCreateDb: r.can_create_db, canCreateRole: r.can_create_role,
-      canReplicate: r.can_replicate, bypassRls: r.bypass_rls, connLimit: r.role_conn_limit,
+      ...slots.role, name: r.role, canCreateDb: r.can_create_db, canCreateRole: r.can_create_role,
+      canReplicate: r.can_replicate, bypassRls: r.bypass_rls,
     },
     database: {
-      name: r.database, connLimit: r.database_conn_limit, canCreateSchema: r.can_create_schema,
+      ...slots.database, name: r.database, canCreateSchema: r.can_create_schema,
       bytes: Number(r.database_bytes), tablespace: r.database_tablespace,
     },
     largeObjects: Number(r.large_objects),

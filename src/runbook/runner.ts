@@ -229,12 +229,10 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
     outcome = interrupted ? 'interrupted' : 'failed';
   }
   const rollback = rb.steps.filter((s) => s.rollback);
-  // Only checks ran (in this run or an earlier one it resumes): nothing was changed, nothing to roll back.
-  const started = journal.startedSteps();
-  const changedSomething = rb.steps.some((s) => !s.rollback && started.has(s.id) && !(s.kind === 'action' && s.action !== undefined && ACTIONS.get(s.action)?.readOnly));
-  if (outcome === 'failed' && !o.rollbackOnly && rollback.length && !changedSomething) {
+  const wantsRollback = outcome === 'failed' && !o.rollbackOnly && rollback.length > 0;
+  if (wantsRollback && !changedAnything(rb, journal)) {
     process.stderr.write('rollback not needed: only read-only checks ran, nothing was changed\n');
-  } else if (outcome === 'failed' && !o.rollbackOnly && rollback.length) {
+  } else if (wantsRollback) {
     const go = o.yes ? true : interactive
       ? await confirm({ message: `The run failed (${describeError(error).split('\n')[0]}). Run the Rollback phase (${rollback.length} step(s))?`, default: false })
       : false;
@@ -307,3 +305,9 @@ export function buildSummary(rb: Runbook, mode: Mode, events: JournalEvent[], ou
   };
 }
 
+/** Whether any step that can change something started, in this run or an earlier one it resumes. */
+function changedAnything(rb: Runbook, journal: RunJournal): boolean {
+  const started = journal.startedSteps();
+  const readOnly = (s: Step) => s.kind === 'action' && ACTIONS.get(s.action ?? '')?.readOnly === true;
+  return rb.steps.some((s) => !s.rollback && started.has(s.id) && !readOnly(s));
+}

@@ -108,6 +108,5 @@ export async function loadTimings(path: string): Promise<RunSummary> {
 
 export function outputsOf(o: StepOutputs | undefined): Partial<StepTiming> {
   if (!o) return {};
-  return { rows: o.rows, bytes: o.bytes, connections: o.connections, concurrency: o.concurrency, summary: o.summary,
-    writeOutageMs: typeof o.outageMs === 'number' ? o.outageMs : undefined };
+  return { rows: o.rows, bytes: o.bytes, connections: o.connections, concurrency: o.concurrency, summary: o.summary, writeOutageMs: o.outageMs };
 }

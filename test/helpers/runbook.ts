@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,3 +23,8 @@ downtime_budget: 1 min
 max_parallel: 2
 ---
 `;
+
+/** The text of a runbook shipped in runbooks/. */
+export function shippedRunbook(name: string): string {
+  return readFileSync(new URL(`../../runbooks/${name}`, import.meta.url), 'utf8');
+}

@@ -481,14 +481,10 @@ async function addForeignKey(c: pg.Client, fk: CopyForeignKey, journal: Journal,
 /** The foreign keys whose two tables exist on the target (the schema dump selected them). */
 async function onTargetFks(target: ConnParams, fks: CopyForeignKey[]): Promise<CopyForeignKey[]> {
   if (!fks.length) return [];
-  return withClient(target, 'copy/fkeys', async (c) => {
-    const out: CopyForeignKey[] = [];
-    for (const f of fks) {
-      const r = await c.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AS ok', [qualify(f.schema, f.table), qualify(f.refSchema, f.refTable)]);
-      if (r.rows[0]!.ok) out.push(f);
-    }
-    return out;
-  });
+  const names = fks.flatMap((f) => [qualify(f.schema, f.table), qualify(f.refSchema, f.refTable)]);
+  const present = await withClient(target, 'copy/fkeys', async (c) =>
+    (await c.query<{ ok: boolean }>('SELECT to_regclass(n) IS NOT NULL AS ok FROM unnest($1::text[]) WITH ORDINALITY u(n, i) ORDER BY i', [names])).rows.map((r) => r.ok));
+  return fks.filter((_, i) => present[2 * i] && present[2 * i + 1]);
 }
 
 async function copyLargeObjects(src: pg.Client, dst: pg.Client, journal: Journal): Promise<number> {

@@ -1,28 +1,15 @@
--- Server, role and database facts in one round trip (used by `cutover doctor` and the budget).
+-- Server, role and database facts (used by `cutover doctor`), besides the connection slots (slots.sql).
 -- Runs as any role on PostgreSQL 10+; nothing here needs superuser.
 SELECT
   current_setting('server_version_num')::int                            AS version_num,
   current_setting('server_version')                                     AS version,
-  current_setting('max_connections')::int                               AS max_connections,
-  current_setting('superuser_reserved_connections')::int                AS superuser_reserved_connections,
-  coalesce(nullif(current_setting('reserved_connections', true), ''), '0')::int AS reserved_connections,
   current_setting('wal_level')                                          AS wal_level,
-  (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int AS connections_total,
-  (SELECT count(*) FROM pg_stat_activity
-    WHERE backend_type = 'client backend' AND application_name LIKE 'cutover/%')::int  AS connections_ours,
-  (SELECT count(*) FROM pg_stat_activity
-    WHERE backend_type = 'client backend' AND usename = current_user)::int             AS connections_role,
-  (SELECT count(*) FROM pg_stat_activity
-    WHERE backend_type = 'client backend' AND datname = current_database())::int       AS connections_database,
   current_user                                                          AS role,
-  r.rolsuper                                                            AS is_superuser,
   r.rolcreatedb                                                         AS can_create_db,
   r.rolcreaterole                                                       AS can_create_role,
   r.rolreplication                                                      AS can_replicate,
   r.rolbypassrls                                                        AS bypass_rls,
-  r.rolconnlimit                                                        AS role_conn_limit,
   current_database()                                                    AS database,
-  d.datconnlimit                                                        AS database_conn_limit,
   has_database_privilege(current_database(), 'CREATE')                  AS can_create_schema,
   (SELECT count(*) FROM pg_largeobject_metadata)::bigint                AS large_objects,
   (SELECT count(*) FROM pg_event_trigger)::int                          AS event_triggers,

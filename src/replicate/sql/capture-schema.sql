@@ -56,6 +56,13 @@ CREATE TABLE IF NOT EXISTS _cutover.fence (
   PRIMARY KEY (role_name, relid, privilege)
 );
 
+-- The key of a row as a jsonb array expression over a record variable (NEW, OLD) or a transition table (n, o).
+CREATE OR REPLACE FUNCTION _cutover.key_array(p_record text, p_keys name[]) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT 'pg_catalog.jsonb_build_array(' || string_agg(format('%s.%I', p_record, k), ', ' ORDER BY o) || ')'
+    FROM unnest(p_keys) WITH ORDINALITY u(k, o)
+$$;
+
 -- The statement that logs one event (or a set of them) into the log table of transaction x's range.
 -- A generated helper: each capture function inlines the three branches (no per-row dynamic SQL).
 CREATE OR REPLACE FUNCTION _cutover.log_into(p_insert text) RETURNS text
@@ -75,10 +82,10 @@ CREATE OR REPLACE FUNCTION _cutover.install_table(p_tableid int, p_rel regclass,
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   fn text := format('_cutover.%I', 'capture_' || p_tableid);
-  key_new text := (SELECT 'pg_catalog.jsonb_build_array(' || string_agg(format('NEW.%I', k), ', ' ORDER BY o) || ')' FROM unnest(p_keys) WITH ORDINALITY u(k, o));
-  key_old text := (SELECT 'pg_catalog.jsonb_build_array(' || string_agg(format('OLD.%I', k), ', ' ORDER BY o) || ')' FROM unnest(p_keys) WITH ORDINALITY u(k, o));
-  set_n text := (SELECT 'pg_catalog.jsonb_build_array(' || string_agg(format('n.%I', k), ', ' ORDER BY o) || ')' FROM unnest(p_keys) WITH ORDINALITY u(k, o));
-  set_o text := (SELECT 'pg_catalog.jsonb_build_array(' || string_agg(format('o.%I', k), ', ' ORDER BY o) || ')' FROM unnest(p_keys) WITH ORDINALITY u(k, o));
+  key_new text := _cutover.key_array('NEW', p_keys);
+  key_old text := _cutover.key_array('OLD', p_keys);
+  set_n text := _cutover.key_array('n', p_keys);
+  set_o text := _cutover.key_array('o', p_keys);
   head text := format($h$
 DECLARE
   x pg_catalog.int8 := pg_catalog.txid_current();
@@ -86,51 +93,39 @@ DECLARE
 BEGIN
 $h$, p_bits);
   body text;
+  on_insert text;
+  on_delete text;
+  on_update text;
   leaf regclass;
   leaves regclass[] := ARRAY(SELECT relid FROM pg_partition_tree(p_rel) WHERE isleaf AND relid <> p_rel);
 BEGIN
+  -- What each operation logs; then one dispatch on TG_OP around them.
   IF p_mode = 'row' THEN
-    body := head || format($b$
-  IF TG_OP OPERATOR(pg_catalog.=) 'TRUNCATE' THEN
-    %1$s
-  ELSIF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
-    %2$s
-  ELSIF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
-    %3$s
-  ELSE
-    %4$s
-    IF %5$s OPERATOR(pg_catalog.<>) %6$s THEN
-      %3$s
-    END IF;
-  END IF;
-  RETURN NULL;
-END$b$,
-      _cutover.log_into(format('VALUES (x, %s, %L, NULL)', p_tableid, 'T')),
-      _cutover.log_into(format('VALUES (x, %s, %L, %s)', p_tableid, 'I', key_new)),
-      _cutover.log_into(format('VALUES (x, %s, %L, %s)', p_tableid, 'D', key_old)),
-      _cutover.log_into(format('VALUES (x, %s, %L, %s)', p_tableid, 'U', key_new)),
-      key_old, key_new);
+    on_insert := _cutover.log_into(format('VALUES (x, %s, %L, %s)', p_tableid, 'I', key_new));
+    on_delete := _cutover.log_into(format('VALUES (x, %s, %L, %s)', p_tableid, 'D', key_old));
+    -- A changed key also logs the old one (as a delete).
+    on_update := _cutover.log_into(format('VALUES (x, %s, %L, %s)', p_tableid, 'U', key_new))
+      || format(' IF %s OPERATOR(pg_catalog.<>) %s THEN %s END IF;', key_old, key_new, on_delete);
   ELSIF p_mode = 'statement' THEN
-    body := head || format($b$
-  IF TG_OP OPERATOR(pg_catalog.=) 'TRUNCATE' THEN
-    %1$s
-  ELSIF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
-    %2$s
-  ELSIF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
-    %3$s
-  ELSE
-    %4$s
-  END IF;
-  RETURN NULL;
-END$b$,
-      _cutover.log_into(format('VALUES (x, %s, %L, NULL)', p_tableid, 'T')),
-      _cutover.log_into(format('SELECT x, %s, %L, %s FROM n', p_tableid, 'I', set_n)),
-      _cutover.log_into(format('SELECT x, %s, %L, %s FROM o', p_tableid, 'D', set_o)),
-      -- Old and new keys of every updated row; the same key once (most updates keep their key).
-      _cutover.log_into(format('SELECT x, %s, %L, k FROM (SELECT %s AS k FROM n UNION SELECT %s FROM o) s', p_tableid, 'U', set_n, set_o)));
+    on_insert := _cutover.log_into(format('SELECT x, %s, %L, %s FROM n', p_tableid, 'I', set_n));
+    on_delete := _cutover.log_into(format('SELECT x, %s, %L, %s FROM o', p_tableid, 'D', set_o));
+    -- Old and new keys of every updated row; the same key once (most updates keep their key).
+    on_update := _cutover.log_into(format('SELECT x, %s, %L, k FROM (SELECT %s AS k FROM n UNION SELECT %s FROM o) s', p_tableid, 'U', set_n, set_o));
   ELSE
     RAISE EXCEPTION 'capture mode must be row or statement, not %', p_mode;
   END IF;
+  body := head || format($b$
+  IF TG_OP OPERATOR(pg_catalog.=) 'TRUNCATE' THEN
+    %1$s
+  ELSIF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+    %2$s
+  ELSIF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+    %3$s
+  ELSE
+    %4$s
+  END IF;
+  RETURN NULL;
+END$b$, _cutover.log_into(format('VALUES (x, %s, %L, NULL)', p_tableid, 'T')), on_insert, on_delete, on_update);
 
   -- SECURITY DEFINER: the application's roles write the log without any privilege on it. Every function,
   -- operator, type and table in the body is schema-qualified, so nothing on the caller's search_path can

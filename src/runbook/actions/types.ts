@@ -31,6 +31,8 @@ export interface StepOutputs {
   connections?: { source: number; target: number };
   concurrency?: number;
   summary?: string;
+  /** Writes fenced on the source, fence to verified (replicate-cutover). */
+  outageMs?: number;
   [key: string]: unknown;
 }
 

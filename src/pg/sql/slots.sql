@@ -1,5 +1,5 @@
--- What the connection budget needs, and nothing slower: sampled every half second during a run.
--- Same columns as pg/sql/server-facts.sql; runs as any role.
+-- Connection slots: what the connection budget needs, and nothing slower (sampled every half second
+-- during a run; server-facts.sql has the rest of what doctor reads). Runs as any role.
 SELECT
   current_setting('max_connections')::int                               AS max_connections,
   current_setting('superuser_reserved_connections')::int                AS superuser_reserved_connections,
