@@ -25,6 +25,7 @@ import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
 import { streamCopy } from '../dump/copy/stream.js';
 import { type Column, captureInstalled, readColumns, readShapes, resolveTables } from './catalog.js';
 import { compareSnapshots, literal } from './snapshot-text.js';
+import type { ChunkSink, TrackedTable } from '../verify/incremental.js';
 
 export interface ApplyOptions {
   source: ConnParams;
@@ -78,6 +79,7 @@ export class Applier {
   private lastShapeCheck = 0;
   private lastRotate = 0;
   private baseline = new Map<number, { shape: string; triggers: string; name: string }>();
+  private tracking?: { tables: Map<string, TrackedTable>; sink: ChunkSink };
   tick = '';
   readonly totals = { batches: 0, events: 0, upserted: 0, deleted: 0 };
 
@@ -273,6 +275,7 @@ export class Applier {
       for (const ti of todo) await this.ensureTemps(ti);
       const filter = `l.txid >= pg_snapshot_xmin(${literal(this.tick)}::pg_snapshot)::text::bigint AND l.txid < pg_snapshot_xmax(${literal(cur)}::pg_snapshot)::text::bigint
         AND NOT pg_visible_in_snapshot(l.txid::text::xid8, ${literal(this.tick)}::pg_snapshot) AND pg_visible_in_snapshot(l.txid::text::xid8, ${literal(cur)}::pg_snapshot)`;
+      if (this.tracking) await this.reportChunks(todo, byId, filter);
       await t.query('BEGIN');
       tgtOpen = true;
       await t.query('SET CONSTRAINTS ALL DEFERRED');
@@ -329,6 +332,29 @@ export class Applier {
       if (tgtOpen) await t.query('ROLLBACK').catch(() => undefined);
       await s.query('ROLLBACK').catch(() => undefined);
       throw e;
+    }
+  }
+
+  /**
+   * From the next batch on, reports the key chunks each batch's events touch (incremental verify). A
+   * batch that fails after reporting is redone: reporting twice only marks more, never less.
+   */
+  track(tables: TrackedTable[], sink: ChunkSink): void {
+    this.tracking = { tables: new Map(tables.map((x) => [qualify(x.schema, x.name), x])), sink };
+  }
+
+  private async reportChunks(todo: TableInfo[], byId: Map<number, { truncated: boolean }>, filter: string): Promise<void> {
+    for (const ti of todo) {
+      const name = qualify(ti.schema, ti.name);
+      const tr = this.tracking!.tables.get(name);
+      if (!tr) continue;
+      if (byId.get(ti.tableid)!.truncated) { this.tracking!.sink(name, 'all'); continue; }
+      // Keys outside [lo, hi) are compared again in any case.
+      const { rows } = await this.s.query<{ c: string }>(
+        `SELECT DISTINCT (((l.k->>0)::int8 - $1::int8) / $2::int8)::text AS c FROM _cutover.log l
+          WHERE l.tableid = ${ti.tableid} AND ${filter} AND (l.k->>0)::int8 >= $1::int8 AND (l.k->>0)::int8 < $3::int8`,
+        [tr.lo.toString(), tr.width.toString(), tr.hi.toString()]);
+      this.tracking!.sink(name, rows.map((r) => Number(r.c)));
     }
   }
 

@@ -11,7 +11,8 @@ import { withClient } from '../pg/connect.js';
 import { withPgpass } from '../pg/pgpass.js';
 import { setSequences } from '../pg/facts.js';
 import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
-import { verify, type VerifyLevel, type VerifyReport } from '../verify/verify.js';
+import { verify, VERIFY_LEVELS, type VerifyReport } from '../verify/verify.js';
+import { IncrementalVerify } from '../verify/incremental.js';
 import { renderVerify } from '../verify/render.js';
 import { Applier } from './apply.js';
 import { compareSnapshots } from './snapshot-text.js';
@@ -19,6 +20,9 @@ import { withLock } from './lock.js';
 import { completeDeferredConstraints } from './deferred-constraints.js';
 
 export const FENCES = ['revoke', 'read-only', 'manual'] as const;
+/** incremental: a full verify before the fence, and in it only what changed since (see verify/incremental.ts). */
+export const CUTOVER_VERIFY = [...VERIFY_LEVELS, 'incremental', 'none'] as const;
+export type CutoverVerify = (typeof CUTOVER_VERIFY)[number];
 export type Fence = (typeof FENCES)[number];
 
 export interface CutoverOptions {
@@ -35,7 +39,7 @@ export interface CutoverOptions {
   waitMs?: number;
   /** Move each sequence this many steps past the source's value. Default 0. */
   sequenceMargin?: number;
-  verify?: VerifyLevel | 'none';
+  verify?: CutoverVerify;
   verifyJobs?: number;
   onNote?: (message: string) => void;
   onPhase?: (phase: string) => void;
@@ -51,7 +55,7 @@ export interface CutoverResult {
   drainedEvents: number;
   sequences: number;
   triggersRestored: number;
-  verify?: { level: VerifyLevel; ok: boolean; tables: number; rows: number };
+  verify?: { level: Exclude<CutoverVerify, 'none'>; ok: boolean; tables: number; rows: number };
 }
 
 export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
@@ -69,7 +73,15 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
   const a = await Applier.open({ source: o.source, target: o.target, onNote: note });
   try {
     // 1. Catch up while the application still writes: the outage then only covers the last batch.
-    await timed('catch up', () => a.run({ until: (b) => b.lagMs <= (o.catchUpLagMs ?? 1000) }));
+    const caughtUp = (b: { lagMs: number }) => b.lagMs <= (o.catchUpLagMs ?? 1000);
+    await timed('catch up', () => a.run({ until: caughtUp }));
+    const level = o.verify ?? 'checksums';
+    let inc: IncrementalVerify | undefined;
+    if (level === 'incremental') {
+      // The full comparison while the application writes; the fence then compares only what changed.
+      inc = await timed('pre-verify', () => preverify(a, o, note));
+      await timed('catch up', () => a.run({ until: caughtUp }));
+    }
 
     // 2. The fence.
     const fencedAt = new Date();
@@ -131,9 +143,16 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
 
     // 5. Verify.
     let report: VerifyReport | undefined;
-    const level = o.verify ?? 'checksums';
-    if (level !== 'none') {
+    if (inc) {
+      const r = await timed('verify (changed since pre-verify)', () => inc.recheck());
+      const st = r.incremental;
+      note(`verify in the fence: ${st.changedChunks} of ${st.chunks} chunks changed since the pre-verify and were compared again` +
+        `${st.fullTables ? `, ${st.fullTables} table(s) in full` : ''}; ${st.trustedRows} rows were verified before the fence and not changed since`);
+      report = r;
+    } else if (level !== 'none' && level !== 'incremental') {
       report = await timed(`verify (${level})`, () => verify({ source: o.source, target: o.target, level, jobs: o.verifyJobs ?? 2 }));
+    }
+    if (report) {
       if (!report.ok) {
         throw new CutoverError('E_DIFFERENCE', `verify after the drain found differences; writes stay fenced on the source:\n${renderVerify(report)}`, {
           hint: 'run `cutover verify` for details; `cutover replicate unfence` lets the application write to the source again',
@@ -143,11 +162,30 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
     return {
       fence: o.fence, fencedAt: fencedAt.toISOString(), outageMs: Date.now() - t0, phases, revoked,
       drainedEvents: a.totals.events - before, sequences, triggersRestored,
-      verify: report ? { level: level as VerifyLevel, ok: report.ok, tables: report.tables.length, rows: report.tables.reduce((n, t) => n + t.sourceRows, 0) } : undefined,
+      verify: report && level !== 'none' ? { level, ok: report.ok, tables: report.tables.length, rows: report.tables.reduce((n, t) => n + t.sourceRows, 0) } : undefined,
     };
   } finally {
     await a.close();
   }
+}
+
+async function preverify(a: Applier, o: CutoverOptions, note: (m: string) => void): Promise<IncrementalVerify> {
+  const inc = await IncrementalVerify.plan({ source: o.source, target: o.target, jobs: o.verifyJobs ?? 2 });
+  // Tracking starts at the applied tick, before the pre-verify's snapshots: no change can slip between.
+  a.track(inc.tracked(), inc.sink);
+  const stop = new AbortController();
+  let failed: unknown;
+  const applying = a.run({ signal: stop.signal }).catch((e: unknown) => { failed = e; });
+  try {
+    const r = await inc.preverify();
+    note(`pre-verify: ${r.chunks} key chunks of ${r.tables} table(s) compared in ${(r.durationMs / 1000).toFixed(1)} s while applying; ` +
+      `${r.differing} differed (changes not applied yet) and are compared again in the fence`);
+  } finally {
+    stop.abort();
+    await applying;
+  }
+  if (failed) throw failed;
+  return inc;
 }
 
 async function olderTransactions(c: pg.Client, before: Date): Promise<string> {

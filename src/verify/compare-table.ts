@@ -59,23 +59,66 @@ export interface CompareOptions {
 
 const INT_TYPES = new Set(['int2', 'int4', 'int8']);
 
-interface Agg { n: number; h: string }
+/** The leading key column, when it is an integer (the key range can then be cut into ranges). */
+export function integerKey(spec: TableSpec): string | undefined {
+  const k = spec.key?.[0];
+  const type = spec.columns.find((c) => c.name === k)?.base_type;
+  return k && type && INT_TYPES.has(type) ? k : undefined;
+}
+
+export type Record_ = (d: RowDifference, count?: number) => void;
+
+export function recorder(result: TableResult, opts: CompareOptions): Record_ {
+  return (d, count = 1) => {
+    result.differenceCount += count;
+    if (result.differences.length < opts.maxReported) result.differences.push(d);
+  };
+}
+
+/** Compares the key range [a, b) of a table with an integer key: bisects a differing range down to its rows. */
+export function drillRange(spec: TableSpec, record: Record_, opts: CompareOptions) {
+  const k = quoteIdent(integerKey(spec)!);
+  const where = `r.${k} >= $1::int8 AND r.${k} < $2::int8`;
+  const go = async (pair: Pair, a: bigint, b: bigint, known?: [Agg, Agg]): Promise<void> => {
+    const [s, t] = known ?? await both(pair, (c) => agg(c, spec, where, [a.toString(), b.toString()]));
+    if (s.n === t.n && s.h === t.h) return;
+    if (Math.max(s.n, t.n) <= opts.leafRows || b - a <= 1n) {
+      await compareRows(pair, spec, where, [a.toString(), b.toString()], record, opts);
+      return;
+    }
+    const mid = a + (b - a) / 2n;
+    await go(pair, a, mid);
+    await go(pair, mid, b);
+  };
+  return go;
+}
+
+export interface Agg { n: number; h: string }
 
 // Every query reads the table as alias "r".
-function sql(spec: TableSpec) {
+export function sql(spec: TableSpec) {
   const rt = rowText(spec.columns, 'r', spec.wholeRow);
   return { rowText: rt, hash: rowHash64(rt), table: `${qualify(spec.schema, spec.name)} r` };
 }
 
-async function agg(c: pg.Client, spec: TableSpec, where: string, params: unknown[]): Promise<Agg> {
+export async function agg(c: pg.Client, spec: TableSpec, where: string, params: unknown[]): Promise<Agg> {
   const s = sql(spec);
   const r = await c.query<{ n: string; h: string }>(
     `SELECT count(*) AS n, coalesce(sum(${s.hash}), 0)::text AS h FROM ${s.table} WHERE ${where}`, params);
   return { n: Number(r.rows[0]!.n), h: r.rows[0]!.h };
 }
 
-async function both<T>(pair: Pair, fn: (c: pg.Client, side: 'source' | 'target') => Promise<T>): Promise<[T, T]> {
+export async function both<T>(pair: Pair, fn: (c: pg.Client, side: 'source' | 'target') => Promise<T>): Promise<[T, T]> {
   return Promise.all([fn(pair.source, 'source'), fn(pair.target, 'target')]);
+}
+
+/** Count and hash sum of each chunk [lo + i*width, lo + (i+1)*width) of the key range [lo, hi), by i. */
+export async function chunkSums(c: pg.Client, spec: TableSpec, lo: bigint, width: bigint, hi: bigint): Promise<Map<number, Agg>> {
+  const k = quoteIdent(integerKey(spec)!);
+  const { rows } = await c.query<{ c: string; n: string; h: string }>(
+    `SELECT ((r.${k}::int8 - $1::int8) / $2::int8)::int8 AS c, count(*) AS n, coalesce(sum(${sql(spec).hash}), 0)::text AS h
+       FROM ${sql(spec).table} WHERE r.${k} >= $1::int8 AND r.${k} < $3::int8 GROUP BY 1`, [lo.toString(), width.toString(), hi.toString()]);
+  return new Map(rows.map((r) => [Number(r.c), { n: Number(r.n), h: r.h }]));
 }
 
 export async function countTable(pool: PairPool, spec: TableSpec): Promise<TableResult> {
@@ -95,15 +138,11 @@ export async function checksumTable(pool: PairPool, spec: TableSpec, opts: Compa
     schema: spec.schema, name: spec.name, sourceRows: 0, targetRows: 0, status: 'same', chunks: 0,
     differenceCount: 0, differences: [], durationMs: 0,
   };
-  const record = (d: RowDifference, count = 1) => {
-    result.differenceCount += count;
-    if (result.differences.length < opts.maxReported) result.differences.push(d);
-  };
-  const keyCol = spec.key?.[0];
-  const keyType = spec.columns.find((c) => c.name === keyCol)?.base_type;
+  const record = recorder(result, opts);
+  const keyCol = integerKey(spec);
   if (spec.columnMismatch.length) result.note = `columns on one side only: ${spec.columnMismatch.join(', ')}`;
 
-  if (spec.key && keyCol && keyType && INT_TYPES.has(keyType)) {
+  if (keyCol) {
     const k = quoteIdent(keyCol);
     // One pass per side: bounds, count and hash sum together. Identical tables (the usual case) cost
     // exactly one read of each side; only a differing table is chunked and bisected.
@@ -126,28 +165,15 @@ export async function checksumTable(pool: PairPool, spec: TableSpec, opts: Compa
     const ranges: [bigint, bigint][] = [];
     for (let a = lo; a < hi; a += step) ranges.push([a, a + step < hi ? a + step : hi]);
     result.chunks = ranges.length;
-    const where = `r.${k} >= $1 AND r.${k} < $2`;
-    const compareRange = async (pair: Pair, a: bigint, b: bigint, known?: [Agg, Agg]): Promise<void> => {
-      const [s, t] = known ?? await both(pair, (c) => agg(c, spec, where, [a.toString(), b.toString()]));
-      if (s.n === t.n && s.h === t.h) return;
-      if (Math.max(s.n, t.n) <= opts.leafRows || b - a <= 1n) {
-        await compareRows(pair, spec, where, [a.toString(), b.toString()], record, opts);
-        return;
-      }
-      const mid = a + (b - a) / 2n;
-      await compareRange(pair, a, mid);
-      await compareRange(pair, mid, b);
-    };
+    const drill = drillRange(spec, record, opts);
     // The table differs: every chunk's count and hash sum in one more pass per side, then only the
     // differing chunks are bisected with range queries down to their rows.
-    const chunkSql = `SELECT ((r.${k}::int8 - $1::int8) / $2::int8)::int8 AS c, count(*) AS n, coalesce(sum(${sql(spec).hash}), 0)::text AS h FROM ${sql(spec).table} GROUP BY 1`;
     await pool.use(async (pair) => {
-      const [sa, ta] = await both(pair, async (c) => new Map((await c.query<{ c: string; n: string; h: string }>(chunkSql, [lo.toString(), step.toString()])).rows
-        .map((r) => [Number(r.c), { n: Number(r.n), h: r.h }])));
+      const [sa, ta] = await both(pair, (c) => chunkSums(c, spec, lo, step, hi));
       for (let i = 0; i < ranges.length; i++) {
         const empty = { n: 0, h: '0' };
         const sv = sa.get(i) ?? empty, tv = ta.get(i) ?? empty;
-        if (sv.n !== tv.n || sv.h !== tv.h) await compareRange(pair, ranges[i]![0], ranges[i]![1], [sv, tv]);
+        if (sv.n !== tv.n || sv.h !== tv.h) await drill(pair, ranges[i]![0], ranges[i]![1], [sv, tv]);
       }
     });
   } else {

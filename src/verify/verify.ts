@@ -46,14 +46,26 @@ const DEFAULTS: CompareOptions = { chunkRows: 100_000, leafRows: 2_000, maxRepor
 
 const key = (t: { schema: string; name: string }) => `${t.schema}.${t.name}`;
 
-export async function verify(o: VerifyOptions): Promise<VerifyReport> {
-  const t0 = Date.now();
-  const level = o.level ?? 'checksums';
-  const jobs = Math.max(1, o.jobs ?? 2);
-  const opts: CompareOptions = {
+export function compareOptions(o: Partial<CompareOptions>): CompareOptions {
+  return {
     chunkRows: o.chunkRows ?? DEFAULTS.chunkRows, leafRows: o.leafRows ?? DEFAULTS.leafRows,
     maxReported: o.maxReported ?? DEFAULTS.maxReported, maxDrillRows: o.maxDrillRows ?? DEFAULTS.maxDrillRows,
   };
+}
+
+/** Both sides open on one snapshot each, the tables paired up: what every comparison works on. */
+export interface VerifySession {
+  source: SnapshotGroup;
+  target: SnapshotGroup;
+  pool: PairPool;
+  /** Tables on both sides, largest first. */
+  specs: TableSpec[];
+  missingTables: VerifyReport['missingTables'];
+  jobs: number;
+}
+
+export async function withVerifySession<T>(o: VerifyOptions, fn: (s: VerifySession) => Promise<T>): Promise<T> {
+  const jobs = Math.max(1, o.jobs ?? 2);
   let src: SnapshotGroup | undefined, tgt: SnapshotGroup | undefined;
   try {
     [src, tgt] = await Promise.all([openSnapshotGroup(o.source, 'verify-source', jobs), openSnapshotGroup(o.target, 'verify-target', jobs)]);
@@ -73,38 +85,50 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
     // Largest first, so the long ones start early.
     const size = new Map(stables.map((t) => [key(t), t.bytes]));
     specs.sort((a, b) => (size.get(key(b)) ?? 0) - (size.get(key(a)) ?? 0));
-
-    const pool = new PairPool(src.workers, tgt.workers);
-    let done = 0;
-    // Several tables in flight so small tables do not wait behind a big one's chunks.
-    const tables = await mapLimit(specs, jobs * 2, async (spec) => {
-      const r = level === 'counts' ? await countTable(pool, spec) : await checksumTable(pool, spec, opts);
-      o.onProgress?.(++done, specs.length, key(spec));
-      return r;
-    });
-    tables.sort((a, b) => key(a).localeCompare(key(b)));
-    const report: VerifyReport = {
-      ok: false, level, jobs, durationMs: 0, tables, missingTables,
-      summary: { tables: tables.length, tablesDiffering: 0, rowDifferences: 0, sequencesBehind: 0, schemaDifferences: 0 },
-    };
-    if (level === 'full') {
-      [report.sequences, report.schema] = await Promise.all([
-        compareSequences(src.leader, tgt.leader),
-        // node-postgres queues queries per client, so both may share the (idle) leaders.
-        compareSchema(src.leader, tgt.leader),
-      ]);
-    }
-    const s = report.summary;
-    s.tablesDiffering = tables.filter((t) => t.status !== 'same').length + missingTables.length;
-    s.rowDifferences = tables.reduce((n, t) => n + t.differenceCount, 0);
-    s.sequencesBehind = (report.sequences ?? []).filter((q) => q.status === 'behind on target' || q.status === 'missing on target').length;
-    s.schemaDifferences = (report.schema ?? []).length;
-    report.ok = s.tablesDiffering === 0 && s.sequencesBehind === 0 && s.schemaDifferences === 0;
-    report.durationMs = Date.now() - t0;
-    return report;
+    return await fn({ source: src, target: tgt, pool: new PairPool(src.workers, tgt.workers), specs, missingTables, jobs });
   } finally {
     await Promise.all([src?.close(), tgt?.close()]);
   }
+}
+
+/** Compares every table of the session with `compare` (several in flight), then sequences and schema at level full. */
+export async function compareAll(s: VerifySession, level: VerifyLevel, compare: (spec: TableSpec) => Promise<TableResult>,
+  onProgress?: VerifyOptions['onProgress']): Promise<Omit<VerifyReport, 'durationMs'>> {
+  let done = 0;
+  // Several tables in flight so small tables do not wait behind a big one's chunks.
+  const tables = await mapLimit(s.specs, s.jobs * 2, async (spec) => {
+    const r = await compare(spec);
+    onProgress?.(++done, s.specs.length, key(spec));
+    return r;
+  });
+  tables.sort((a, b) => key(a).localeCompare(key(b)));
+  const report: Omit<VerifyReport, 'durationMs'> = {
+    ok: false, level, jobs: s.jobs, tables, missingTables: s.missingTables,
+    summary: { tables: tables.length, tablesDiffering: 0, rowDifferences: 0, sequencesBehind: 0, schemaDifferences: 0 },
+  };
+  if (level === 'full') {
+    [report.sequences, report.schema] = await Promise.all([
+      compareSequences(s.source.leader, s.target.leader),
+      // node-postgres queues queries per client, so both may share the (idle) leaders.
+      compareSchema(s.source.leader, s.target.leader),
+    ]);
+  }
+  const sm = report.summary;
+  sm.tablesDiffering = tables.filter((t) => t.status !== 'same').length + s.missingTables.length;
+  sm.rowDifferences = tables.reduce((n, t) => n + t.differenceCount, 0);
+  sm.sequencesBehind = (report.sequences ?? []).filter((q) => q.status === 'behind on target' || q.status === 'missing on target').length;
+  sm.schemaDifferences = (report.schema ?? []).length;
+  report.ok = sm.tablesDiffering === 0 && sm.sequencesBehind === 0 && sm.schemaDifferences === 0;
+  return report;
+}
+
+export async function verify(o: VerifyOptions): Promise<VerifyReport> {
+  const t0 = Date.now();
+  const level = o.level ?? 'checksums';
+  const opts = compareOptions(o);
+  const report = await withVerifySession(o, (s) =>
+    compareAll(s, level, (spec) => (level === 'counts' ? countTable(s.pool, spec) : checksumTable(s.pool, spec, opts)), o.onProgress));
+  return { ...report, durationMs: Date.now() - t0 };
 }
 
 async function columns(c: pg.Client, schema: string, name: string): Promise<ColumnInfo[]> {

@@ -1,10 +1,9 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CutoverError } from '../../errors.js';
 import { humanDuration, table } from '../../lib/format.js';
-import { VERIFY_LEVELS, type VerifyLevel } from '../../verify/verify.js';
 import { CAPTURE_MODES, type CaptureMode, installCapture } from '../../replicate/capture.js';
 import { Applier, type BatchResult } from '../../replicate/apply.js';
-import { cutover, FENCES, type Fence, unfence } from '../../replicate/cutover.js';
+import { cutover, CUTOVER_VERIFY, type CutoverVerify, FENCES, type Fence, unfence } from '../../replicate/cutover.js';
 import { teardown } from '../../replicate/teardown.js';
 import { renderStatus, replicationStatus } from '../../replicate/status.js';
 import { resolveConnArg } from '../connection-args.js';
@@ -100,9 +99,9 @@ export function registerReplicate(program: Command): void {
     .option('--role <name...>', 'the application\'s roles to fence')
     .option('--wait <s>', 'how long transactions older than the fence may keep running', positiveInt, 60)
     .option('--sequence-margin <n>', 'set each sequence this many steps past the source\'s value', (v) => Number(v), 0)
-    .addOption(new Option('--verify <level>', 'verify after the drain').choices([...VERIFY_LEVELS, 'none']).default('checksums'))
+    .addOption(new Option('--verify <level>', 'verify after the drain (incremental: compare everything before the fence, in it only what changed since)').choices(CUTOVER_VERIFY).default('checksums'))
     .option('--yes', 'with --fence manual: writes are already stopped, do not ask')
-    .action(async (o: Conn & { fence: Fence; role?: string[]; wait: number; sequenceMargin: number; verify: VerifyLevel | 'none'; yes?: boolean }) => {
+    .action(async (o: Conn & { fence: Fence; role?: string[]; wait: number; sequenceMargin: number; verify: CutoverVerify; yes?: boolean }) => {
       if (o.fence === 'manual' && !o.yes && !process.stdin.isTTY) {
         throw new CutoverError('E_USAGE', '--fence manual needs a confirmation', { hint: 'stop the application\'s writes, then pass --yes (or run on a terminal)' });
       }

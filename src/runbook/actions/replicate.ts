@@ -2,10 +2,9 @@
 import { z } from 'zod';
 import { DEMANDS } from '../../budget/auto.js';
 import { humanDuration } from '../../lib/format.js';
-import { VERIFY_LEVELS } from '../../verify/verify.js';
 import { CAPTURE_MODES, installCapture } from '../../replicate/capture.js';
 import { Applier } from '../../replicate/apply.js';
-import { cutover, FENCES, unfence } from '../../replicate/cutover.js';
+import { cutover, CUTOVER_VERIFY, FENCES, unfence } from '../../replicate/cutover.js';
 import { teardown } from '../../replicate/teardown.js';
 import { defineAction } from './types.js';
 import { jobsOption, resolveJobs, selection } from './common.js';
@@ -56,7 +55,7 @@ export const replicateCutoverAction = defineAction({
     roles: z.array(z.string().min(1)).optional(),
     wait_s: z.number().int().min(1).default(60),
     sequence_margin: z.number().int().min(0).default(0),
-    verify: z.enum([...VERIFY_LEVELS, 'none']).default('checksums'),
+    verify: z.enum(CUTOVER_VERIFY).default('checksums'),
     verify_jobs: jobsOption,
   }),
   async run(ctx, o) {
