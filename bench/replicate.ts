@@ -6,7 +6,8 @@
  *   apply    Apply throughput on a backlog (one UPDATE of --bulk rows, then the applier drains it), and
  *            lag under a steady pgbench load at --rate TPS (per-batch lag: previous tick to commit).
  *   outage   `replicate cutover` on a sample database of --gb GB under a steady write load: the write
- *            outage (fence to verified) and its phases.
+ *            outage (fence to verified) and its phases, with verify full and verify incremental
+ *            alternating (--rounds each).
  *
  *   npx tsx bench/replicate.ts --part all --rounds 3 --seconds 20 --bulk 1000000 --rate 1000 --gb 1
  */
@@ -140,24 +141,38 @@ async function outage(src: Cluster, dst: Cluster) {
   const size = (await src.query<{ s: string }>(`SELECT pg_size_pretty(pg_database_size('out')) s`)).rows[0]!.s;
   await dst.createDatabase('out');
   await installCapture({ source: src.params('out'), excludeTables: ['billing.audit_log'] });
-  const load = startWorkload({ url: appUrl, clients: 2, pauseMs: 5 });
+  let load = startWorkload({ url: appUrl, clients: 2, pauseMs: 5 });
+  let loadStart = Date.now();
   const t0 = Date.now();
   await copy({ source: src.params('out'), target: dst.params('out'), dir: join(work, 'copy-out'), jobs: 2 });
   console.log(`source ${size}; copied under load in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  for (const level of ['counts', 'checksums'] as const) {
-    if (level === 'checksums') {
-      // A second cutover needs the fence lifted and the writers back.
-      const { unfence } = await import('../src/replicate/cutover.js');
+  // verify full compares every row in the fence; incremental compares every row before it and in it only
+  // what changed since. Alternating, the order reversed every round; each cutover is unfenced after.
+  const { unfence } = await import('../src/replicate/cutover.js');
+  const outages: Record<string, number[]> = { full: [], incremental: [] };
+  for (let round = 0; round < rounds; round++) {
+    const levels = round % 2 ? (['incremental', 'full'] as const) : (['full', 'incremental'] as const);
+    for (const level of levels) {
+      await load.waitForCommits(200);
+      const notes: string[] = [];
+      const r = await cutover({ source: src.params('out'), target: dst.params('out'), fence: 'revoke', roles: ['app_writer'], verify: level, onNote: (m) => notes.push(m) });
+      const st = await load.stop();
+      outages[level]!.push(r.outageMs / 1000);
+      console.log(`cutover (verify ${level}): write outage ${(r.outageMs / 1000).toFixed(2)} s; writers committed ${st.commits} transactions ` +
+        `(${(st.commits / ((Date.now() - loadStart) / 1000)).toFixed(0)}/s) before the fence; phases: ${r.phases.map((p) => `${p.phase} ${(p.durationMs / 1000).toFixed(2)} s`).join(', ')}`);
+      for (const n of notes.filter((x) => /verify/.test(x))) console.log(`  ${n}`);
       await unfence(src.params('out'));
+      load = startWorkload({ url: appUrl, clients: 2, pauseMs: 5 });
+      loadStart = Date.now();
     }
-    const l = level === 'counts' ? load : startWorkload({ url: appUrl, clients: 2, pauseMs: 5 });
-    await l.waitForCommits(level === 'counts' ? 200 : 100);
-    const r = await cutover({ source: src.params('out'), target: dst.params('out'), fence: 'revoke', roles: ['app_writer'], verify: level });
-    const st = await l.stop();
-    console.log(`cutover (verify ${level}): write outage ${(r.outageMs / 1000).toFixed(2)} s; writers committed ${st.commits} transactions before the fence; ` +
-      `phases: ${r.phases.map((p) => `${p.phase} ${(p.durationMs / 1000).toFixed(2)} s`).join(', ')}`);
-    record([{ bench: `cutover outage, ${size} under writes`, what: `write outage (fence to verified, verify ${level})`, value: r.outageMs / 1000, unit: 's' }]);
   }
+  await load.stop();
+  const mf = median(outages.full!), mi = median(outages.incremental!);
+  console.log(`\nwrite outage, median of ${rounds}: verify full ${mf.toFixed(2)} s, verify incremental ${mi.toFixed(2)} s (${(mi / mf).toFixed(2)}x)`);
+  record([
+    { bench: `cutover outage, ${size} under writes`, what: 'write outage (fence to verified, verify full)', value: mf, unit: 's', ratios: { 'verify full': 1 } },
+    { bench: `cutover outage, ${size} under writes`, what: 'write outage (fence to verified, verify incremental)', value: mi, unit: 's', ratios: { 'verify full': mi / mf } },
+  ]);
   await teardown({ source: src.params('out'), target: dst.params('out') });
 }
 

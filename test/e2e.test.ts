@@ -30,7 +30,7 @@ describe('cutover demo', () => {
     // What the issue asks the demo to print: the timing report, the write outage, the verify result.
     expect(r.stdout).toMatch(/^capture\s+Capture and copy\s+\S+ m?s\s+ok\s+capture on 6 table\(s\)/m);
     expect(r.stdout).toMatch(/demo: write outage measured [\d.]+ m?s \(fence to verified\); the application committed \d+ transactions before the fence and was stopped by it/);
-    expect(r.stdout).toMatch(/demo: verify full: identical \(9 tables, \d+ rows\) \(before the application was switched\)/);
+    expect(r.stdout).toMatch(/demo: verify incremental: identical \(9 tables, \d+ rows, \d+ of them verified before the fence and unchanged since\) \(before the application was switched\)/);
     expect(r.stdout).toMatch(/report \S+report\.html/);
     const files = filesUnder(out);
     expect(files.map((f) => f.path.slice(out.length + 1)).sort()).toEqual(expect.arrayContaining(['checklist.html', 'journal.jsonl', 'report.html', 'report.md', 'summary.json', 'timeline.svg']));

@@ -55,7 +55,11 @@ export interface CutoverResult {
   drainedEvents: number;
   sequences: number;
   triggersRestored: number;
-  verify?: { level: Exclude<CutoverVerify, 'none'>; ok: boolean; tables: number; rows: number };
+  verify?: {
+    level: Exclude<CutoverVerify, 'none'>; ok: boolean; tables: number; rows: number;
+    /** verify incremental: rows verified before the fence and unchanged since (not read in it). */
+    trustedRows?: number;
+  };
 }
 
 export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
@@ -93,7 +97,7 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
       if (o.fence === 'manual' && o.confirm) await o.confirm();
       try {
         // One transaction: wait (in short lock_timeout slices) until no writer is in flight, then fence.
-        await withLock(s, first, { lockTimeoutMs: 2000, maxLockWaitMs: o.waitMs ?? 60_000 }, note, async () => {
+        await withLock(s, first, { lockTimeoutMs: 2000, maxLockWaitMs: o.waitMs ?? 60_000, quick: true }, note, async () => {
           await s.query('SELECT _cutover.fence_lock()');
           if (o.fence === 'manual') return;
           const fn = o.fence === 'revoke' ? '_cutover.fence_revoke' : '_cutover.fence_read_only';
@@ -143,12 +147,14 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
 
     // 5. Verify.
     let report: VerifyReport | undefined;
+    let trustedRows: number | undefined;
     if (inc) {
       const r = await timed('verify (changed since pre-verify)', () => inc.recheck());
       const st = r.incremental;
       note(`verify in the fence: ${st.changedChunks} of ${st.chunks} chunks changed since the pre-verify and were compared again` +
         `${st.fullTables ? `, ${st.fullTables} table(s) in full` : ''}; ${st.trustedRows} rows were verified before the fence and not changed since`);
       report = r;
+      trustedRows = st.trustedRows;
     } else if (level !== 'none' && level !== 'incremental') {
       report = await timed(`verify (${level})`, () => verify({ source: o.source, target: o.target, level, jobs: o.verifyJobs ?? 2 }));
     }
@@ -162,7 +168,7 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
     return {
       fence: o.fence, fencedAt: fencedAt.toISOString(), outageMs: Date.now() - t0, phases, revoked,
       drainedEvents: a.totals.events - before, sequences, triggersRestored,
-      verify: report && level !== 'none' ? { level, ok: report.ok, tables: report.tables.length, rows: report.tables.reduce((n, t) => n + t.sourceRows, 0) } : undefined,
+      verify: report && level !== 'none' ? { level, ok: report.ok, tables: report.tables.length, rows: report.tables.reduce((n, t) => n + t.sourceRows, 0), trustedRows } : undefined,
     };
   } finally {
     await a.close();
@@ -202,4 +208,9 @@ export async function unfence(source: ConnParams): Promise<number> {
     if (!has) return 0;
     return (await c.query<{ n: number }>('SELECT _cutover.unfence() AS n')).rows[0]!.n;
   });
+}
+
+/** "9 tables, 20000 rows" (and, for verify incremental, how many of them the fence did not read again). */
+export function verifiedRows(v: { tables: number; rows: number; trustedRows?: number }): string {
+  return `${v.tables} tables, ${v.rows} rows${v.trustedRows !== undefined ? `, ${v.trustedRows} of them verified before the fence and unchanged since` : ''}`;
 }

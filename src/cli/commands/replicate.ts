@@ -3,7 +3,7 @@ import { CutoverError } from '../../errors.js';
 import { humanDuration, table } from '../../lib/format.js';
 import { CAPTURE_MODES, type CaptureMode, installCapture } from '../../replicate/capture.js';
 import { Applier, type BatchResult } from '../../replicate/apply.js';
-import { cutover, CUTOVER_VERIFY, type CutoverVerify, FENCES, type Fence, unfence } from '../../replicate/cutover.js';
+import { cutover, CUTOVER_VERIFY, type CutoverVerify, FENCES, type Fence, unfence, verifiedRows } from '../../replicate/cutover.js';
 import { teardown } from '../../replicate/teardown.js';
 import { renderStatus, replicationStatus } from '../../replicate/status.js';
 import { resolveConnArg } from '../connection-args.js';
@@ -115,7 +115,7 @@ export function registerReplicate(program: Command): void {
       });
       process.stdout.write(`${table(['phase', 'duration'], res.phases.map((p) => [p.phase, humanDuration(p.durationMs)]))}\n\n` +
         `cutover done: write outage ${humanDuration(res.outageMs)} (fence ${res.fence} at ${res.fencedAt}); drained ${res.drainedEvents} event(s); ${res.sequences} sequence(s) set` +
-        `${res.verify ? `; verify ${res.verify.level}: identical (${res.verify.tables} tables, ${res.verify.rows} rows)` : ''}\n` +
+        `${res.verify ? `; verify ${res.verify.level}: identical (${verifiedRows(res.verify)})` : ''}\n` +
         `the source stays fenced; switch the application to the target, then run cutover replicate teardown\n`);
     });
 

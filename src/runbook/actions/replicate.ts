@@ -4,7 +4,7 @@ import { DEMANDS } from '../../budget/auto.js';
 import { humanDuration } from '../../lib/format.js';
 import { CAPTURE_MODES, installCapture } from '../../replicate/capture.js';
 import { Applier } from '../../replicate/apply.js';
-import { cutover, CUTOVER_VERIFY, FENCES, unfence } from '../../replicate/cutover.js';
+import { cutover, CUTOVER_VERIFY, FENCES, unfence, verifiedRows } from '../../replicate/cutover.js';
 import { teardown } from '../../replicate/teardown.js';
 import { defineAction } from './types.js';
 import { jobsOption, resolveJobs, selection } from './common.js';
@@ -66,7 +66,7 @@ export const replicateCutoverAction = defineAction({
     });
     return {
       connections: { source: 2 + jobs, target: 2 + jobs }, outageMs: r.outageMs, phases: r.phases,
-      summary: `write outage ${humanDuration(r.outageMs)}; drained ${r.drainedEvents} events; ${r.sequences} sequences${r.verify ? `; verify ${r.verify.level}: identical (${r.verify.tables} tables, ${r.verify.rows} rows)` : ''}`,
+      summary: `write outage ${humanDuration(r.outageMs)}; drained ${r.drainedEvents} events; ${r.sequences} sequences${r.verify ? `; verify ${r.verify.level}: identical (${verifiedRows(r.verify)})` : ''}`,
     };
   },
 });
@@ -90,3 +90,4 @@ export const replicateTeardownAction = defineAction({
     return { connections: { source: 1, target: 1 }, summary: `${r.triggersDropped} triggers dropped; nothing of cutover's left` };
   },
 });
+

@@ -76,6 +76,8 @@ CREATE TABLE billing.invoices (
 CREATE TABLE billing.invoices_2024 PARTITION OF billing.invoices FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
 CREATE TABLE billing.invoices_2025 PARTITION OF billing.invoices FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
 CREATE TABLE billing.invoices_other PARTITION OF billing.invoices DEFAULT;
+-- As any application that deletes orders has: the foreign key's check and the workload's deletes use it.
+CREATE INDEX invoices_order ON billing.invoices (order_id);
 CREATE SEQUENCE billing.invoice_number START 1000 INCREMENT 7;
 
 -- No primary key on purpose (and duplicate rows): copied whole, compared as a multiset.
