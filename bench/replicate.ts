@@ -159,7 +159,7 @@ async function outage(src: Cluster, dst: Cluster) {
       const st = await load.stop();
       outages[level]!.push(r.outageMs / 1000);
       console.log(`cutover (verify ${level}): write outage ${(r.outageMs / 1000).toFixed(2)} s; writers committed ${st.commits} transactions ` +
-        `(${(st.commits / ((Date.now() - loadStart) / 1000)).toFixed(0)}/s) before the fence; phases: ${r.phases.map((p) => `${p.phase} ${(p.durationMs / 1000).toFixed(2)} s`).join(', ')}`);
+        `(${(st.commits / Math.max(1, (Date.parse(r.fencedAt) - loadStart) / 1000)).toFixed(0)}/s) before the fence; phases: ${r.phases.map((p) => `${p.phase} ${(p.durationMs / 1000).toFixed(2)} s`).join(', ')}`);
       for (const n of notes.filter((x) => /verify/.test(x))) console.log(`  ${n}`);
       await unfence(src.params('out'));
       load = startWorkload({ url: appUrl, clients: 2, pauseMs: 5 });

@@ -61,6 +61,15 @@ describe('incremental verify (full comparison before the fence, changed chunks i
       const pre = await inc.preverify();
       expect(pre).toMatchObject({ tables: 2, chunks: 21, differing: 1 });
 
+      // A refining round: chunk 0 (applied since) matches now and is cleared; chunk 6 changed again after
+      // its change was applied, so it still differs and stays marked.
+      await a.run({ until: (b) => b.events === 0 });
+      await c15.query(`UPDATE ${T} SET v = 'applied' WHERE "i d" = 3100`, [], db);
+      await a.run({ until: (b) => b.events === 0 });
+      await c15.query(`UPDATE ${T} SET v = 'not applied yet' WHERE "i d" = 3101`, [], db);
+      expect(await inc.refine()).toMatchObject({ compared: 2, stillChanged: 1 });
+      expect(inc.changedChunks()).toBe(1);
+
       // After the pre-verify: an update (chunk 2), a delete (chunk 13), a row past the planned range,
       // a TRUNCATE of the small table. The applier applies (and tracks) them.
       await c15.query(`UPDATE ${T} SET v = 'changed' WHERE "i d" = 1234;
@@ -72,7 +81,7 @@ describe('incremental verify (full comparison before the fence, changed chunks i
 
       const clean = await inc.recheck();
       expect(clean.ok).toBe(true);
-      // Chunks 0 (the lagging row), 2 and 13 of the big table; the truncated table in full.
+      // Chunks 6 (still differing in the refine), 2 and 13 of the big table; the truncated table in full.
       expect(clean.incremental).toMatchObject({ chunks: 20, changedChunks: 3, trustedRows: 10000 - 3 * 500, fullTables: 1 });
       const real = await counts(c15, db);
       for (const t of clean.tables) expect([t.name, t.sourceRows, t.targetRows]).toEqual([t.name, real.get(`${t.schema}.${t.name}`), real.get(`${t.schema}.${t.name}`)]);

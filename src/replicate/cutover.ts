@@ -185,7 +185,17 @@ async function preverify(a: Applier, o: CutoverOptions, note: (m: string) => voi
   try {
     const r = await inc.preverify();
     note(`pre-verify: ${r.chunks} key chunks of ${r.tables} table(s) compared in ${(r.durationMs / 1000).toFixed(1)} s while applying; ` +
-      `${r.differing} differed (changes not applied yet) and are compared again in the fence`);
+      `${r.differing} differed (changes not applied yet); ${inc.changedChunks()} changed meanwhile`);
+    // What changed during that pass is compared again, still before the fence: each round covers a
+    // shorter time, so fewer chunks change during it. Stop when small enough or no longer shrinking.
+    for (let round = 2; round <= 4; round++) {
+      const before = inc.changedChunks();
+      if (before <= 50) break;
+      const rr = await inc.refine();
+      note(`pre-verify round ${round}: ${rr.compared} chunk(s) compared again in ${(rr.durationMs / 1000).toFixed(1)} s; ` +
+        `${rr.stillChanged} still differed; ${inc.changedChunks()} to compare in the fence`);
+      if (inc.changedChunks() * 2 > before) break;
+    }
   } finally {
     stop.abort();
     await applying;

@@ -22,8 +22,8 @@ import { withClient } from '../pg/connect.js';
 import { withPgpass } from '../pg/pgpass.js';
 import { loadSql, qualify, quoteIdent } from '../pg/sql.js';
 import { mapLimit } from '../lib/pool.js';
-import { type TableResult, type TableSpec, checksumTable, chunkSums, integerKey } from './compare-table.js';
-import { checksumRanges, chunkRanges } from './ranges.js';
+import { type TableResult, type TableSpec, both, checksumTable, chunkSums, integerKey } from './compare-table.js';
+import { checksumChunks, chunkSumsIn, differingChunks } from './ranges.js';
 import { compareAll, compareOptions, type VerifyReport, withVerifySession } from './verify.js';
 
 /** A captured table as the applier tracks it: chunk i is the key range [lo + i*width, lo + (i+1)*width). */
@@ -108,31 +108,61 @@ export class IncrementalVerify {
   /** Compares every chunk of the planned tables once; chunks that differ now are marked changed. */
   async preverify(onProgress?: (done: number, total: number, table: string) => void): Promise<{ tables: number; chunks: number; differing: number; durationMs: number }> {
     const t0 = Date.now();
+    const r = await this.compareMarked(() => 'all', onProgress);
+    this.preverifyMs = Date.now() - t0;
+    return { ...r, durationMs: this.preverifyMs };
+  }
+
+  /**
+   * Narrows what the fence must compare, while the applier keeps applying: a new generation of marks
+   * starts now, and the chunks marked so far are compared again. Those that match are clean unless the
+   * new generation marks them; those that still differ are carried over. Marks reported by a batch before
+   * the switch are of changes committed before it, which the comparison's snapshots (taken after) show.
+   */
+  async refine(onProgress?: (done: number, total: number, table: string) => void): Promise<{ compared: number; stillChanged: number; durationMs: number }> {
+    const t0 = Date.now();
+    const previous = new Map(this.changed);
+    this.changed.clear();
+    let compared = 0;
+    for (const [q, m] of previous) compared += m === 'all' ? (this.plans.get(q)?.chunks ?? 0) : m.size;
+    const r = await this.compareMarked((root) => previous.get(root), onProgress);
+    return { compared, stillChanged: r.differing, durationMs: Date.now() - t0 };
+  }
+
+  /** Changed chunks so far, over all planned tables (a truncated table counts all its chunks). */
+  changedChunks(): number {
+    let n = 0;
+    for (const [q, m] of this.changed) n += m === 'all' ? (this.plans.get(q)?.chunks ?? 0) : m.size;
+    return n;
+  }
+
+  /** Compares the chunks `which` selects of every planned leaf; differing ones are marked, source counts kept. */
+  private async compareMarked(which: (root: string) => Set<number> | 'all' | undefined,
+    onProgress?: (done: number, total: number, table: string) => void): Promise<{ tables: number; chunks: number; differing: number }> {
     let differing = 0, chunks = 0, tables = 0;
     await withVerifySession({ source: this.o.source, target: this.o.target, jobs: this.o.jobs }, async (s) => {
-      const todo = s.specs.filter((spec) => this.planFor(spec));
+      const todo = s.specs.filter((spec) => { const p = this.planFor(spec); return p && which(qualify(p.schema, p.name)) !== undefined; });
       let done = 0;
       await mapLimit(todo, s.jobs, async (spec) => {
         const p = this.planFor(spec)!;
-        const [sa, ta] = await s.pool.use((pair) => Promise.all([
-          chunkSums(pair.source, spec, p.lo, p.width, p.hi), chunkSums(pair.target, spec, p.lo, p.width, p.hi)]));
-        const rows = new Map<number, number>();
+        const root = qualify(p.schema, p.name), leaf = qualify(spec.schema, spec.name);
+        const w = which(root)!;
+        // Most of the table: one pass over it is cheaper than many ranges.
+        const whole = w === 'all' || w.size * 2 > p.chunks;
+        const [sa, ta] = await s.pool.use((pair) => both(pair, (c) => (whole ? chunkSums(c, spec, p.lo, p.width, p.hi) : chunkSumsIn(c, spec, p, w))));
+        const rows = whole ? new Map<number, number>() : this.preRows.get(leaf) ?? new Map<number, number>();
+        if (!whole) for (const c of w as Set<number>) rows.delete(c);
         for (const [c, a] of sa) rows.set(c, a.n);
-        const diff: number[] = [];
-        for (const c of new Set([...sa.keys(), ...ta.keys()])) {
-          const a = sa.get(c), b = ta.get(c);
-          if (a?.n !== b?.n || a?.h !== b?.h) diff.push(c);
-        }
-        this.sink(qualify(p.schema, p.name), diff);
-        this.preRows.set(qualify(spec.schema, spec.name), rows);
+        const diff = differingChunks(sa, ta);
+        this.sink(root, diff);
+        this.preRows.set(leaf, rows);
         differing += diff.length;
-        chunks += p.chunks;
+        chunks += w === 'all' ? p.chunks : w.size;
         tables++;
-        onProgress?.(++done, todo.length, qualify(spec.schema, spec.name));
+        onProgress?.(++done, todo.length, leaf);
       });
     });
-    this.preverifyMs = Date.now() - t0;
-    return { tables, chunks, differing, durationMs: this.preverifyMs };
+    return { tables, chunks, differing };
   }
 
   /**
@@ -159,7 +189,7 @@ export class IncrementalVerify {
         stats.chunks += p.chunks;
         stats.changedChunks += dirty.size;
         stats.trustedRows += trusted;
-        return checksumRanges(s.pool, spec, [{ from: null, to: p.lo }, ...chunkRanges(dirty, p.lo, p.width, p.hi), { from: p.hi, to: null }], { rows: trusted }, opts);
+        return checksumChunks(s.pool, spec, p, dirty, { rows: trusted }, opts);
       }, onProgress));
     return { ...report, durationMs: Date.now() - t0, incremental: stats };
   }
