@@ -132,3 +132,41 @@ describe('incremental verify (full comparison before the fence, changed chunks i
     await teardown({ source, target });
   }, 180_000);
 });
+
+describe('the applier behind a lock queue', () => {
+  it('retries a batch whose table is locked past lock_timeout (a TRUNCATE queued behind a long reader), and loses nothing', async () => {
+    const db = 'lockq';
+    await c15.createDatabase(db);
+    await cNew.createDatabase(db);
+    await c15.query(`CREATE TABLE "q t" (id int PRIMARY KEY, v text); INSERT INTO "q t" SELECT g, 'v' FROM generate_series(1, 100) g`, [], db);
+    const source = c15.params(db), target = cNew.params(db);
+    await installCapture({ source });
+    await copy({ source, target, dir: join(await work(), 'copy'), jobs: 1 });
+    const notes: string[] = [];
+    const a = await Applier.open({ source, target, onNote: (m) => notes.push(m) });
+    const pg = (await import('pg')).default;
+    const reader = new pg.Client({ connectionString: c15.url(db) });
+    const app = new pg.Client({ connectionString: c15.url(db) });
+    await Promise.all([reader.connect(), app.connect()]);
+    try {
+      await c15.query(`UPDATE "q t" SET v = 'changed' WHERE id = 7`, [], db);
+      // A long reader (as a pre-verify or a copy is), then the application's TRUNCATE queued behind it:
+      // the applier's read of the table queues behind the TRUNCATE for over its 5 s lock_timeout.
+      await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await reader.query('SELECT count(*) FROM "q t"');
+      const truncating = app.query(`BEGIN; TRUNCATE "q t"; INSERT INTO "q t" VALUES (1, 'after truncate'); COMMIT`);
+      const snap = await c15.query<{ s: string }>('SELECT pg_current_snapshot()::text AS s', [], db).then((r) => r.rows[0]!.s);
+      const applying = a.run({ until: () => a.covers(snap) });
+      await new Promise((r) => setTimeout(r, 6500));
+      await reader.query('COMMIT');
+      await truncating;
+      await applying;
+      const now = await a.sourceSnapshot();
+      await a.run({ until: () => a.covers(now) });
+      expect(notes.some((n) => /applier: a table was locked for over 5 s \(SQLSTATE 55P03\); retrying the batch/.test(n))).toBe(true);
+      expect((await cNew.query<{ id: number; v: string }>('SELECT id, v FROM "q t"', [], db)).rows).toEqual([{ id: 1, v: 'after truncate' }]);
+    } finally {
+      await Promise.all([reader.end(), app.end(), a.close()]);
+    }
+  }, 60_000);
+});

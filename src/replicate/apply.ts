@@ -392,6 +392,13 @@ export class Applier {
         failures = 0;
       } catch (e) {
         const cls = classifySqlState(sqlStateOf(e));
+        // A lock wait over lock_timeout (an application's TRUNCATE or DDL queued behind a long reader, and
+        // the batch's read behind it): the batch was rolled back; try it again after a pause.
+        if (cls === 'lock_timeout' && ++failures <= (o.maxReconnects ?? 30)) {
+          this.o.onNote?.(`applier: a table was locked for over 5 s (SQLSTATE ${sqlStateOf(e)}); retrying the batch (${failures})`);
+          await sleep(500, o.signal);
+          continue;
+        }
         // node-postgres reports a dropped connection without a SQLSTATE; cutover's own errors carry a code.
         const lost = cls === 'connection' || cls === 'retryable' || cls === 'canceled' || (sqlStateOf(e) === undefined && !(e instanceof CutoverError));
         if (!lost || ++failures > (o.maxReconnects ?? 30)) throw e;

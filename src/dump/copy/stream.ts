@@ -19,6 +19,11 @@ export async function streamCopy(source: pg.Client, target: pg.Client, copyOutSq
   });
   const out = source.query(copyTo(copyOutSql));
   const into = target.query(copyFrom(copyInSql));
+  // pipeline() rejects with the first error; a COPY that fails on the server can emit a second one after
+  // that, which without a listener would crash the process.
+  const ignoreLate = () => undefined;
+  out.on('error', ignoreLate);
+  into.on('error', ignoreLate);
   await pipeline(out, counter, into);
   return { rows: Number(into.rowCount ?? 0), bytes, ms: Date.now() - t0 };
 }
