@@ -17,6 +17,7 @@
  * The assumption (nothing but the applier writes to the target before the switch) is the DBA's to keep:
  * the target is not in service yet. A full `verify` in the maintenance window does not need it.
  */
+import type pg from 'pg';
 import type { ConnParams } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';
 import { withPgpass } from '../pg/pgpass.js';
@@ -142,6 +143,12 @@ export class IncrementalVerify {
     let differing = 0, chunks = 0, tables = 0;
     await withVerifySession({ source: this.o.source, target: this.o.target, jobs: this.o.jobs }, async (s) => {
       const todo = s.specs.filter((spec) => { const p = this.planFor(spec); return p && which(qualify(p.schema, p.name)) !== undefined; });
+      // This runs while the application works: every table is read in its own short transaction on each
+      // side (any snapshot taken after tracking began will do), so that a TRUNCATE or DDL the application
+      // queues waits for one table's read at most, not for the whole pass. The leaders' transactions
+      // (which looked at every table's size) end now; the workers already hold their snapshots.
+      await Promise.all([s.source.leader.query('COMMIT'), s.target.leader.query('COMMIT')]);
+      const fresh = (c: pg.Client) => c.query('COMMIT; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       let done = 0;
       await mapLimit(todo, s.jobs, async (spec) => {
         const p = this.planFor(spec)!;
@@ -149,7 +156,10 @@ export class IncrementalVerify {
         const w = which(root)!;
         // Most of the table: one pass over it is cheaper than many ranges.
         const whole = w === 'all' || w.size * 2 > p.chunks;
-        const [sa, ta] = await s.pool.use((pair) => both(pair, (c) => (whole ? chunkSums(c, spec, p.lo, p.width, p.hi) : chunkSumsIn(c, spec, p, w))));
+        const [sa, ta] = await s.pool.use((pair) => both(pair, async (c) => {
+          await fresh(c);
+          return whole ? chunkSums(c, spec, p.lo, p.width, p.hi) : chunkSumsIn(c, spec, p, w);
+        }));
         const rows = whole ? new Map<number, number>() : this.preRows.get(leaf) ?? new Map<number, number>();
         if (!whole) for (const c of w as Set<number>) rows.delete(c);
         for (const [c, a] of sa) rows.set(c, a.n);

@@ -16,8 +16,10 @@ const conns = (o: Conn) => ({
   target: resolveConnArg('target', o.target, 'CUTOVER_TARGET_URL'),
 });
 const warn = (m: string) => process.stderr.write(`note: ${m}\n`);
-const withConns = (c: Command) => c
-  .option('--source <conn>', 'source connection (URL, key=value, or env:VAR); default $CUTOVER_SOURCE_URL')
+// start and unfence touch only the source: they do not list a --target they would ignore.
+const withSource = (c: Command) => c
+  .option('--source <conn>', 'source connection (URL, key=value, or env:VAR); default $CUTOVER_SOURCE_URL');
+const withConns = (c: Command) => withSource(c)
   .option('--target <conn>', 'target connection (URL, key=value, or env:VAR); default $CUTOVER_TARGET_URL');
 
 function keyArg(v: string, prev: Record<string, string[]> = {}): Record<string, string[]> {
@@ -52,7 +54,7 @@ async function follow(a: Applier, o: { untilCaughtUp?: number }): Promise<void> 
 export function registerReplicate(program: Command): void {
   const r = program.command('replicate').description('change capture with plain triggers (no superuser, no replication rights): start, apply, status, cutover, teardown');
 
-  withConns(r.command('start'))
+  withSource(r.command('start'))
     .description('install change capture on the source (private _cutover schema, triggers with brief locks); then copy the data, which records where replication starts')
     .option('-n, --schema <name...>', 'only these schemas')
     .option('-N, --exclude-schema <name...>', 'leave out these schemas')
@@ -119,7 +121,7 @@ export function registerReplicate(program: Command): void {
         `the source stays fenced; switch the application to the target, then run cutover replicate teardown\n`);
     });
 
-  withConns(r.command('unfence'))
+  withSource(r.command('unfence'))
     .description('give back what a fence took (the rollback of a cutover)')
     .action(async (o: Conn) => {
       const n = await unfence(conns({ ...o, target: o.target ?? o.source }).source);
