@@ -57,6 +57,7 @@ describe('incremental verify (full comparison before the fence, changed chunks i
 
       const inc = await IncrementalVerify.plan({ source, target, jobs: 2, chunkRows: 500 });
       expect(inc.tracked().map((t) => [t.name, t.lo, t.hi, t.width]).sort()).toEqual([['small', 1n, 101n, 100n], ['ta ble', 1n, 10001n, 500n]]);
+      expect(await inc.guardTarget()).toEqual({ guarded: 2 });
       a.track(inc.tracked(), inc.sink);
       const pre = await inc.preverify();
       expect(pre).toMatchObject({ tables: 2, chunks: 21, differing: 1 });
@@ -82,20 +83,26 @@ describe('incremental verify (full comparison before the fence, changed chunks i
       const clean = await inc.recheck();
       expect(clean.ok).toBe(true);
       // Chunks 6 (still differing in the refine), 2 and 13 of the big table; the truncated table in full.
-      expect(clean.incremental).toMatchObject({ chunks: 20, changedChunks: 3, trustedRows: 10000 - 3 * 500, fullTables: 1 });
+      expect(clean.incremental).toMatchObject({ chunks: 20, changedChunks: 3, trustedRows: 10000 - 3 * 500, fullTables: 1, foreignWrites: [] });
       const real = await counts(c15, db);
       for (const t of clean.tables) expect([t.name, t.sourceRows, t.targetRows]).toEqual([t.name, real.get(`${t.schema}.${t.name}`), real.get(`${t.schema}.${t.name}`)]);
 
-      // What the recheck must catch: damage inside a changed chunk and past the planned range.
-      await cNew.query(`UPDATE ${T} SET v = 'damaged' WHERE "i d" IN (1240, 20005);
+      // Damage on the target by someone other than the applier, inside a changed chunk, past the planned
+      // range, and in a chunk nothing changed (9000): the guard saw the writes, so the table is compared
+      // in full and all of it is found.
+      await cNew.query(`UPDATE ${T} SET v = 'damaged' WHERE "i d" IN (1240, 20005, 9000);
         INSERT INTO ${T} VALUES (7000, 'resurrected')`, [], db);
       const bad = await inc.recheck();
       expect(bad.ok).toBe(false);
+      expect(bad.incremental.foreignWrites).toEqual([`${T} (2 statement(s) by postgres)`]);
       const t = bad.tables.find((x) => x.name === 'ta ble')!;
-      expect(t.differences.map((d) => [d.kind, d.key!['i d']]).sort()).toEqual([['changed', '1240'], ['changed', '20005'], ['extra on target', '7000']]);
+      expect(t.differences.map((d) => [d.kind, d.key!['i d']]).sort()).toEqual([['changed', '1240'], ['changed', '20005'], ['changed', '9000'], ['extra on target', '7000']]);
       // A full verify agrees.
       const full = await verify({ source, target, level: 'full' });
-      expect(full.tables.find((x) => x.name === 'ta ble')!.differenceCount).toBe(3);
+      expect(full.tables.find((x) => x.name === 'ta ble')!.differenceCount).toBe(4);
+      // The guard comes off after the fence's comparison.
+      expect(await inc.unguardTarget()).toBe(2);
+      expect((await cNew.query(`SELECT 1 FROM pg_trigger WHERE tgname = 'cutover_guard'`, [], db)).rowCount).toBe(0);
     } finally {
       await a.close();
     }
@@ -117,6 +124,9 @@ describe('incremental verify (full comparison before the fence, changed chunks i
     expect(r.verify).toMatchObject({ ok: true, level: 'incremental' });
     expect(r.phases.map((p) => p.phase)).toEqual(['catch up', 'pre-verify', 'catch up', 'fence', 'drain', 'sequences',
       'restore target triggers', 'deferred foreign keys', 'verify (changed since pre-verify)']);
+    // The guard was on every planned table and partition (the application never wrote to the target), and is off.
+    expect(notes.filter((n) => /cannot guard|written by someone other than cutover/.test(n))).toEqual([]);
+    expect((await cNew.query(`SELECT 1 FROM pg_trigger WHERE tgname = 'cutover_guard'`, [], db)).rowCount).toBe(0);
     const pre = notes.find((n) => n.startsWith('pre-verify:'))!;
     expect(pre).toMatch(/^pre-verify: \d+ key chunks of \d+ table\(s\) compared/);
     const m = /verify in the fence: (\d+) of (\d+) chunks changed.*; (\d+) rows were verified before the fence/.exec(notes.join('\n'))!;

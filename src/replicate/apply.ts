@@ -67,7 +67,8 @@ interface TableInfo {
 }
 
 const SOURCE_SETTINGS = { ...READ_SETTINGS, search_path: '' };
-const TARGET_SETTINGS = { ...READ_SETTINGS, search_path: '', synchronous_commit: 'off', lock_timeout: '0' };
+// cutover.applier: incremental verify's guard on the target tells the applier's writes from anyone else's.
+const TARGET_SETTINGS = { ...READ_SETTINGS, search_path: '', synchronous_commit: 'off', lock_timeout: '0', 'cutover.applier': 'on' };
 
 export class Applier {
   private src?: pg.Client;

@@ -149,8 +149,11 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
     let report: VerifyReport | undefined;
     let trustedRows: number | undefined;
     if (inc) {
-      const r = await timed('verify (changed since pre-verify)', () => inc.recheck());
+      const r = await timed('verify (changed since pre-verify)', async () => {
+        try { return await inc.recheck(); } finally { await inc.unguardTarget(); }
+      });
       const st = r.incremental;
+      if (st.foreignWrites.length) note(`the target was written by someone other than cutover since the pre-verify: ${st.foreignWrites.join(', ')}; those tables were compared in full`);
       note(`verify in the fence: ${st.changedChunks} of ${st.chunks} chunks changed since the pre-verify and were compared again` +
         `${st.fullTables ? `, ${st.fullTables} table(s) in full` : ''}; ${st.trustedRows} rows were verified before the fence and not changed since`);
       report = r;
@@ -177,6 +180,8 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
 
 async function preverify(a: Applier, o: CutoverOptions, note: (m: string) => void): Promise<IncrementalVerify> {
   const inc = await IncrementalVerify.plan({ source: o.source, target: o.target, jobs: o.verifyJobs ?? 2 });
+  const guard = await inc.guardTarget();
+  if ('error' in guard) note(`cannot guard the target against other writers (${guard.error}): the fence trusts that only cutover writes to it until the switch`);
   // Tracking starts at the applied tick, before the pre-verify's snapshots: no change can slip between.
   a.track(inc.tracked(), inc.sink);
   const stop = new AbortController();

@@ -14,8 +14,9 @@
  * change is an event the applier applied after tracking began, so it would be marked), and its target
  * rows are unchanged (only the applier writes to the target before the switch, and each of its writes
  * comes from such an event). So source now = source then = target then = target now.
- * The assumption (nothing but the applier writes to the target before the switch) is the DBA's to keep:
- * the target is not in service yet. A full `verify` in the maintenance window does not need it.
+ * The assumption (nothing but the applier writes to the target before the switch) is checked: a guard
+ * trigger on the target notes every other writer's statements (guardTarget), and the fence compares
+ * such a table in full.
  */
 import type pg from 'pg';
 import type { ConnParams } from '../pg/conninfo.js';
@@ -23,6 +24,7 @@ import { withClient } from '../pg/connect.js';
 import { withPgpass } from '../pg/pgpass.js';
 import { loadSql, qualify, quoteIdent } from '../pg/sql.js';
 import { mapLimit } from '../lib/pool.js';
+import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
 import { type TableResult, type TableSpec, both, checksumTable, chunkSums, integerKey } from './compare-table.js';
 import { checksumChunks, chunkSumsIn, differingChunks } from './ranges.js';
 import { compareAll, compareOptions, type VerifyReport, withVerifySession } from './verify.js';
@@ -49,8 +51,10 @@ export interface IncrementalStats {
   changedChunks: number;
   /** Rows known identical from the pre-pass (not read again in the fence). */
   trustedRows: number;
-  /** Leaf tables compared in full in the fence (not planned, truncated, or mostly changed). */
+  /** Leaf tables compared in full in the fence (not planned, truncated, mostly changed, or written by others). */
   fullTables: number;
+  /** Tables the guard on the target saw written by someone other than the applier. */
+  foreignWrites: string[];
 }
 
 export class IncrementalVerify {
@@ -93,6 +97,34 @@ export class IncrementalVerify {
       });
     });
     return v;
+  }
+
+  /**
+   * Puts a guard on the target's planned tables: a statement trigger that notes any write not made by
+   * the applier, so that the fence compares such a table in full instead of trusting it. Returns the
+   * tables guarded, or why it could not (the incremental verify then rests on its assumption alone).
+   */
+  async guardTarget(): Promise<{ guarded: number } | { error: string }> {
+    const roots = [...this.plans.keys()];
+    return withClient(await withPgpass(this.o.target), 'verify-guard', async (c) => {
+      try {
+        await c.query('BEGIN');
+        await c.query(loadSql(import.meta.url, 'sql/target-guard.sql'));
+        const n = (await c.query<{ n: number }>('SELECT _cutover.guard_tables($1::text[]::regclass[]) AS n', [roots])).rows[0]!.n;
+        await c.query('COMMIT');
+        return { guarded: n };
+      } catch (e) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        if (classifySqlState(sqlStateOf(e)) !== 'privilege') throw e;
+        return { error: (e as Error).message };
+      }
+    });
+  }
+
+  /** Removes the guard from the target (idempotent). */
+  async unguardTarget(): Promise<number> {
+    return withClient(await withPgpass(this.o.target), 'verify-guard', async (c) =>
+      (await c.query<{ n: number | null }>(`SELECT CASE WHEN to_regprocedure('_cutover.unguard_tables()') IS NULL THEN 0 ELSE _cutover.unguard_tables() END AS n`)).rows[0]!.n ?? 0);
   }
 
   /** What the applier tracks (Applier.track), and where it reports. */
@@ -182,14 +214,22 @@ export class IncrementalVerify {
   async recheck(onProgress?: (done: number, total: number, table: string) => void): Promise<VerifyReport & { incremental: IncrementalStats }> {
     const t0 = Date.now();
     const opts = compareOptions({});
-    const stats: IncrementalStats = { preverifyMs: this.preverifyMs, chunks: 0, changedChunks: 0, trustedRows: 0, fullTables: 0 };
-    const report = await withVerifySession({ source: this.o.source, target: this.o.target, jobs: this.o.jobs }, (s) =>
-      compareAll(s, 'full', async (spec): Promise<TableResult> => {
+    const stats: IncrementalStats = { preverifyMs: this.preverifyMs, chunks: 0, changedChunks: 0, trustedRows: 0, fullTables: 0, foreignWrites: [] };
+    const report = await withVerifySession({ source: this.o.source, target: this.o.target, jobs: this.o.jobs }, async (s) => {
+      // Tables the guard saw written by someone other than the applier: their chunks cannot be trusted.
+      // (An error would end the leader's snapshot transaction: look before reading.)
+      const guarded = (await s.target.leader.query<{ ok: boolean }>(`SELECT to_regclass('_cutover.foreign_writes') IS NOT NULL AS ok`)).rows[0]!.ok;
+      const foreign = guarded ? (await s.target.leader.query<{ schema_name: string; table_name: string; role_name: string; statements: string }>(
+        'SELECT schema_name, table_name, role_name, statements::text FROM _cutover.foreign_writes ORDER BY 1, 2, 3')).rows : [];
+      stats.foreignWrites = foreign.map((f) => `${qualify(f.schema_name, f.table_name)} (${f.statements} statement(s) by ${f.role_name})`);
+      const written = new Set(foreign.map((f) => qualify(f.schema_name, f.table_name)));
+      return compareAll(s, 'full', async (spec): Promise<TableResult> => {
         const p = this.planFor(spec);
         const pre = this.preRows.get(qualify(spec.schema, spec.name));
         const changed = p ? this.changed.get(qualify(p.schema, p.name)) : undefined;
         // Compared in full: not planned or not pre-verified, truncated since, or mostly changed anyway.
-        if (!p || !pre || changed === 'all' || (changed?.size ?? 0) * 2 > p.chunks) {
+        const foreignWrite = written.has(qualify(spec.schema, spec.name)) || (p !== undefined && written.has(qualify(p.schema, p.name)));
+        if (!p || !pre || foreignWrite || changed === 'all' || (changed?.size ?? 0) * 2 > p.chunks) {
           stats.fullTables++;
           return checksumTable(s.pool, spec, opts);
         }
@@ -200,7 +240,8 @@ export class IncrementalVerify {
         stats.changedChunks += dirty.size;
         stats.trustedRows += trusted;
         return checksumChunks(s.pool, spec, p, dirty, { rows: trusted }, opts);
-      }, onProgress));
+      }, onProgress);
+    });
     return { ...report, durationMs: Date.now() - t0, incremental: stats };
   }
 

@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS _cutover.disabled_triggers (
   PRIMARY KEY (table_name, trigger_name)
 );
 
--- Disables the user triggers (not the internal ones behind foreign keys) of the given tables and their
+-- Disables the user triggers (not the internal ones behind foreign keys, not cutover's own) of the given tables and their
 -- partitions, remembering each one's enabled state. Idempotent.
 CREATE OR REPLACE FUNCTION _cutover.disable_user_triggers(p_rels regclass[]) RETURNS int
 LANGUAGE plpgsql AS $$
@@ -38,6 +38,7 @@ BEGIN
       FROM pg_trigger tg
      WHERE tg.tgrelid IN (SELECT pt.relid FROM unnest(p_rels) AS r(rel) CROSS JOIN LATERAL (SELECT r.rel::oid AS relid UNION SELECT relid FROM pg_partition_tree(r.rel)) pt)
        AND NOT tg.tgisinternal AND tg.tgenabled <> 'D'
+       AND tg.tgname NOT LIKE 'cutover\_%'  -- incremental verify's guard stays on
      ORDER BY tg.tgparentid <> 0, 1, 2
   LOOP
     INSERT INTO _cutover.disabled_triggers VALUES (t.rel, t.tgname, t.tgenabled) ON CONFLICT DO NOTHING;
