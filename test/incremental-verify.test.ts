@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import pg from 'pg';
 import { join } from 'node:path';
 import { availableMajors, startClusters, startWorkload, stopAllClusters, type Cluster } from '../src/testing/index.js';
 import { copy } from '../src/dump/copy/copy.js';
@@ -154,7 +155,6 @@ describe('the applier behind a lock queue', () => {
     await copy({ source, target, dir: join(await work(), 'copy'), jobs: 1 });
     const notes: string[] = [];
     const a = await Applier.open({ source, target, onNote: (m) => notes.push(m) });
-    const pg = (await import('pg')).default;
     const reader = new pg.Client({ connectionString: c15.url(db) });
     const app = new pg.Client({ connectionString: c15.url(db) });
     await Promise.all([reader.connect(), app.connect()]);

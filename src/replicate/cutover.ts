@@ -97,7 +97,7 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
       if (o.fence === 'manual' && o.confirm) await o.confirm();
       try {
         // One transaction: wait (in short lock_timeout slices) until no writer is in flight, then fence.
-        await withLock(s, first, { lockTimeoutMs: 2000, maxLockWaitMs: o.waitMs ?? 60_000, quick: true }, note, async () => {
+        await withLock(s, first, { lockTimeoutMs: 2000, maxLockWaitMs: o.waitMs ?? 60_000 }, note, async () => {
           await s.query('SELECT _cutover.fence_lock()');
           if (o.fence === 'manual') return;
           const fn = o.fence === 'revoke' ? '_cutover.fence_revoke' : '_cutover.fence_read_only';

@@ -9,19 +9,20 @@ import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
 
 /**
  * Runs `fn` in a transaction with a short lock_timeout; on a lock timeout, says who holds the table and
- * tries again with backoff until `maxLockWaitMs`. Returns the number of retries.
+ * tries again (longer slices, growing pauses) until `maxLockWaitMs`. Returns the number of retries.
  */
-export async function withLock(c: pg.Client, what: string, o: { lockTimeoutMs?: number; maxLockWaitMs?: number; quick?: boolean }, note: (m: string) => void,
+export async function withLock(c: pg.Client, what: string, o: { lockTimeoutMs?: number; maxLockWaitMs?: number }, note: (m: string) => void,
   fn: () => Promise<void>): Promise<number> {
   const t0 = Date.now();
   const max = o.maxLockWaitMs ?? 300_000;
   for (let attempt = 0; ; attempt++) {
     await c.query('BEGIN');
     try {
-      // quick (the fence): slices from 200 ms, doubling up to lockTimeoutMs, retried at once. Locks are
-      // taken one table at a time, so a writer holding a later table and wanting an earlier one waits for
-      // us while we wait for it: a short slice breaks that before the deadlock detector (1 s) does.
-      const slice = o.quick ? Math.min(o.lockTimeoutMs ?? 1000, 200 * 2 ** attempt) : (o.lockTimeoutMs ?? 1000);
+      // Slices from 200 ms, doubling up to lockTimeoutMs: writers queue behind a waiting lock, so the first
+      // tries are short. And locks are taken one table at a time: a writer holding a later table and
+      // wanting an earlier one waits for us while we wait for it; a short slice breaks that before the
+      // deadlock detector (1 s) does.
+      const slice = Math.min(o.lockTimeoutMs ?? 1000, 200 * 2 ** attempt);
       await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${slice}ms`]);
       await fn();
       await c.query('COMMIT');
@@ -37,7 +38,8 @@ export async function withLock(c: pg.Client, what: string, o: { lockTimeoutMs?: 
         });
       }
       note(`${what}: busy (${holders}); retrying`);
-      await new Promise((r) => setTimeout(r, o.quick ? 20 : Math.min(5000, 200 * 2 ** attempt)));
+      // A short pause first (the fence's outage clock runs), longer ones for a holder that stays.
+      await new Promise((r) => setTimeout(r, Math.min(5000, 20 * 4 ** attempt)));
     }
   }
 }

@@ -8,6 +8,7 @@ import type pg from 'pg';
 import { qualify, quoteIdent } from '../pg/sql.js';
 import { type ColumnInfo, columnExpr, rowHash64, rowText } from './normalize.js';
 import type { Pair, PairPool } from './pairs.js';
+import { type ChunkGrid, chunkBounds, chunkGrid, differingChunks, keySpan } from './chunks.js';
 
 export interface TableSpec {
   schema: string;
@@ -94,6 +95,7 @@ export function drillRange(spec: TableSpec, record: Record_, opts: CompareOption
 }
 
 export interface Agg { n: number; h: string }
+export const NO_ROWS: Agg = { n: 0, h: '0' };
 
 // Every query reads the table as alias "r".
 export function sql(spec: TableSpec) {
@@ -108,16 +110,23 @@ export async function agg(c: pg.Client, spec: TableSpec, where: string, params: 
   return { n: Number(r.rows[0]!.n), h: r.rows[0]!.h };
 }
 
+/** The integer key's smallest and largest value in `table` (alias r) where `where` holds: index lookups. */
+export async function keyBounds(c: pg.Client, table: string, key: string, where = 'true', params: unknown[] = []): Promise<{ lo: bigint | null; hi: bigint | null }> {
+  const k = `r.${quoteIdent(key)}`;
+  const b = (await c.query<{ lo: string | null; hi: string | null }>(`SELECT min(${k})::text AS lo, max(${k})::text AS hi FROM ${table} r WHERE ${where}`, params)).rows[0]!;
+  return { lo: b.lo === null ? null : BigInt(b.lo), hi: b.hi === null ? null : BigInt(b.hi) };
+}
+
 export async function both<T>(pair: Pair, fn: (c: pg.Client, side: 'source' | 'target') => Promise<T>): Promise<[T, T]> {
   return Promise.all([fn(pair.source, 'source'), fn(pair.target, 'target')]);
 }
 
-/** Count and hash sum of each chunk [lo + i*width, lo + (i+1)*width) of the key range [lo, hi), by i. */
-export async function chunkSums(c: pg.Client, spec: TableSpec, lo: bigint, width: bigint, hi: bigint): Promise<Map<number, Agg>> {
+/** Count and hash sum of every chunk of the grid, by chunk number (one pass over the table). */
+export async function chunkSums(c: pg.Client, spec: TableSpec, g: ChunkGrid): Promise<Map<number, Agg>> {
   const k = quoteIdent(integerKey(spec)!);
   const { rows } = await c.query<{ c: string; n: string; h: string }>(
     `SELECT ((r.${k}::int8 - $1::int8) / $2::int8)::int8 AS c, count(*) AS n, coalesce(sum(${sql(spec).hash}), 0)::text AS h
-       FROM ${sql(spec).table} WHERE r.${k} >= $1::int8 AND r.${k} < $3::int8 GROUP BY 1`, [lo.toString(), width.toString(), hi.toString()]);
+       FROM ${sql(spec).table} WHERE r.${k} >= $1::int8 AND r.${k} < $3::int8 GROUP BY 1`, [g.lo.toString(), g.width.toString(), g.hi.toString()]);
   return new Map(rows.map((r) => [Number(r.c), { n: Number(r.n), h: r.h }]));
 }
 
@@ -143,7 +152,6 @@ export async function checksumTable(pool: PairPool, spec: TableSpec, opts: Compa
   if (spec.columnMismatch.length) result.note = `columns on one side only: ${spec.columnMismatch.join(', ')}`;
 
   if (keyCol) {
-    const k = quoteIdent(keyCol);
     // One pass per side: bounds, count and hash sum together. Identical tables (the usual case) cost
     // exactly one read of each side; only a differing table is chunked and bisected.
     const whole = await pool.use((pair) => both(pair, (c) => agg(c, spec, 'true', [])));
@@ -151,30 +159,16 @@ export async function checksumTable(pool: PairPool, spec: TableSpec, opts: Compa
     result.targetRows = whole[1].n;
     result.chunks = 1;
     if (whole[0].n === whole[1].n && whole[0].h === whole[1].h) { result.durationMs = Date.now() - t0; return result; }
-    // It differs: the key's bounds on both sides (an index lookup) to cut it into ranges.
-    const bounds = await pool.use((pair) => both(pair, async (c) =>
-      (await c.query<{ lo: string | null; hi: string | null }>(`SELECT min(r.${k})::text AS lo, max(r.${k})::text AS hi FROM ${sql(spec).table}`)).rows[0]!));
-    const los = bounds.map((b) => b.lo).filter((x): x is string => x !== null).map(BigInt);
-    const his = bounds.map((b) => b.hi).filter((x): x is string => x !== null).map(BigInt);
-    const lo = los.reduce((a, b) => (b < a ? b : a));
-    const hi = his.reduce((a, b) => (b > a ? b : a)) + 1n;
-    const rows = Math.max(result.sourceRows, result.targetRows, 1);
-    const nChunks = BigInt(Math.max(1, Math.ceil(rows / opts.chunkRows)));
-    const span = hi - lo;
-    const step = span / nChunks + (span % nChunks ? 1n : 0n);
-    const ranges: [bigint, bigint][] = [];
-    for (let a = lo; a < hi; a += step) ranges.push([a, a + step < hi ? a + step : hi]);
-    result.chunks = ranges.length;
+    // It differs: the key's bounds on both sides (an index lookup) to cut it into chunks.
+    const span = keySpan(await pool.use((pair) => both(pair, (c) => keyBounds(c, qualify(spec.schema, spec.name), keyCol))))!;
+    const g = chunkGrid(span.lo, span.hi, BigInt(Math.max(1, Math.ceil(Math.max(result.sourceRows, result.targetRows, 1) / opts.chunkRows))));
+    result.chunks = g.chunks;
     const drill = drillRange(spec, record, opts);
-    // The table differs: every chunk's count and hash sum in one more pass per side, then only the
-    // differing chunks are bisected with range queries down to their rows.
+    // Every chunk's count and hash sum in one more pass per side, then only the differing chunks are
+    // bisected with range queries down to their rows.
     await pool.use(async (pair) => {
-      const [sa, ta] = await both(pair, (c) => chunkSums(c, spec, lo, step, hi));
-      for (let i = 0; i < ranges.length; i++) {
-        const empty = { n: 0, h: '0' };
-        const sv = sa.get(i) ?? empty, tv = ta.get(i) ?? empty;
-        if (sv.n !== tv.n || sv.h !== tv.h) await drill(pair, ranges[i]![0], ranges[i]![1], [sv, tv]);
-      }
+      const [sa, ta] = await both(pair, (c) => chunkSums(c, spec, g));
+      for (const c of differingChunks(sa, ta)) await drill(pair, ...chunkBounds(g, c), [sa.get(c) ?? NO_ROWS, ta.get(c) ?? NO_ROWS]);
     });
   } else {
     result.chunks = 1;

@@ -5,9 +5,10 @@
  * 1. plan(): each captured table with an integer leading key is cut into small key chunks.
  * 2. The applier is told to track (Applier.track): from its current tick on, every batch reports the
  *    chunks its events touch (a TRUNCATE: the whole table).
- * 3. preverify(): one pass per side computes each chunk's count and hash sum (source and target each on
- *    one snapshot); chunks that differ (the replication lag) are marked changed too.
- * 4. After the fence and the drain, recheck() compares only the changed chunks, the keys outside the
+ * 3. preverify(): one pass per table and side computes each chunk's count and hash sum (each table in its
+ *    own short transaction); chunks that differ (the replication lag) are marked changed too.
+ * 4. refine(), in rounds: a new generation of marks, and the chunks marked so far compared again.
+ * 5. After the fence and the drain, recheck() compares only the changed chunks, the keys outside the
  *    planned range, every table that is not planned (other keys, not captured), sequences and schema.
  *
  * Why an unchanged chunk needs no second look: its source rows are unchanged since the pre-pass (any
@@ -22,15 +23,16 @@ import type pg from 'pg';
 import type { ConnParams } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';
 import { withPgpass } from '../pg/pgpass.js';
-import { loadSql, qualify, quoteIdent } from '../pg/sql.js';
+import { loadSql, qualify } from '../pg/sql.js';
 import { mapLimit } from '../lib/pool.js';
 import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
-import { type TableResult, type TableSpec, both, checksumTable, chunkSums, integerKey } from './compare-table.js';
-import { checksumChunks, chunkSumsIn, differingChunks } from './ranges.js';
+import { type TableResult, type TableSpec, both, checksumTable, chunkSums, integerKey, keyBounds } from './compare-table.js';
+import { type ChunkGrid, chunkGrid, differingChunks, keySpan } from './chunks.js';
+import { checksumChunks, chunkSumsIn } from './ranges.js';
 import { compareAll, compareOptions, type VerifyReport, withVerifySession } from './verify.js';
 
-/** A captured table as the applier tracks it: chunk i is the key range [lo + i*width, lo + (i+1)*width). */
-export interface TrackedTable { schema: string; name: string; lo: bigint; hi: bigint; width: bigint }
+/** A captured table as the applier tracks it, by key chunk. */
+export interface TrackedTable extends ChunkGrid { schema: string; name: string }
 export type ChunkSink = (table: string, chunks: number[] | 'all') => void;
 
 export interface IncrementalOptions {
@@ -42,7 +44,7 @@ export interface IncrementalOptions {
   chunkRows?: number;
 }
 
-interface Plan extends TrackedTable { keyColumn: string; chunks: number }
+interface Plan extends TrackedTable { keyColumn: string }
 
 export interface IncrementalStats {
   preverifyMs: number;
@@ -83,18 +85,12 @@ export class IncrementalVerify {
         est.set(q, e);
       }
       // The key's bounds now (an index lookup each); keys outside them are always compared again.
-      await mapLimit([...est], 1, async ([q, e]) => {
-        const b = (await c.query<{ lo: string | null; hi: string | null }>(
-          `SELECT min(r.${quoteIdent(e.key)})::text AS lo, max(r.${quoteIdent(e.key)})::text AS hi FROM ${q} r`)).rows[0]!;
-        const lo = b.lo === null ? 0n : BigInt(b.lo);
-        const hi = b.hi === null ? 0n : BigInt(b.hi) + 1n;
-        const span = hi - lo;
+      for (const [q, e] of est) {
+        const span = keySpan([await keyBounds(c, q, e.key)]) ?? { lo: 0n, hi: 0n };
         // Never analysed (no estimate): assume dense keys.
-        const n = e.rows > 0 ? BigInt(Math.max(1, Math.ceil(e.rows / chunkRows))) : span / BigInt(chunkRows) + 1n;
-        const width = span <= 0n ? 1n : span / n + (span % n ? 1n : 0n);
-        const chunks = Number(span <= 0n ? 0n : span / width + (span % width ? 1n : 0n));
-        v.plans.set(q, { schema: e.schema, name: e.name, keyColumn: e.key, lo, hi, width, chunks });
-      });
+        const n = e.rows > 0 ? BigInt(Math.max(1, Math.ceil(e.rows / chunkRows))) : (span.hi - span.lo) / BigInt(chunkRows) + 1n;
+        v.plans.set(q, { schema: e.schema, name: e.name, keyColumn: e.key, ...chunkGrid(span.lo, span.hi, n) });
+      }
     });
     return v;
   }
@@ -110,9 +106,9 @@ export class IncrementalVerify {
       try {
         await c.query('BEGIN');
         await c.query(loadSql(import.meta.url, 'sql/target-guard.sql'));
-        const n = (await c.query<{ n: number }>('SELECT _cutover.guard_tables($1::text[]::regclass[]) AS n', [roots])).rows[0]!.n;
+        const { guarded } = (await c.query<{ guarded: number }>('SELECT guarded FROM _cutover.set_guard($1::text[]::regclass[])', [roots])).rows[0]!;
         await c.query('COMMIT');
-        return { guarded: n };
+        return { guarded };
       } catch (e) {
         await c.query('ROLLBACK').catch(() => undefined);
         if (classifySqlState(sqlStateOf(e)) !== 'privilege') throw e;
@@ -124,7 +120,7 @@ export class IncrementalVerify {
   /** Removes the guard from the target (idempotent). */
   async unguardTarget(): Promise<number> {
     return withClient(await withPgpass(this.o.target), 'verify-guard', async (c) =>
-      (await c.query<{ n: number | null }>(`SELECT CASE WHEN to_regprocedure('_cutover.unguard_tables()') IS NULL THEN 0 ELSE _cutover.unguard_tables() END AS n`)).rows[0]!.n ?? 0);
+      (await c.query<{ n: number | null }>(`SELECT CASE WHEN to_regprocedure('_cutover.set_guard(regclass[])') IS NULL THEN 0 ELSE (_cutover.set_guard('{}')).removed END AS n`)).rows[0]!.n ?? 0);
   }
 
   /** What the applier tracks (Applier.track), and where it reports. */
@@ -190,7 +186,7 @@ export class IncrementalVerify {
         const whole = w === 'all' || w.size * 2 > p.chunks;
         const [sa, ta] = await s.pool.use((pair) => both(pair, async (c) => {
           await fresh(c);
-          return whole ? chunkSums(c, spec, p.lo, p.width, p.hi) : chunkSumsIn(c, spec, p, w);
+          return whole ? chunkSums(c, spec, p) : chunkSumsIn(c, spec, p, w);
         }));
         const rows = whole ? new Map<number, number>() : this.preRows.get(leaf) ?? new Map<number, number>();
         if (!whole) for (const c of w as Set<number>) rows.delete(c);

@@ -25,6 +25,14 @@ CREATE TABLE IF NOT EXISTS _cutover.disabled_triggers (
   PRIMARY KEY (table_name, trigger_name)
 );
 
+-- The given tables and all their partitions.
+CREATE OR REPLACE FUNCTION _cutover.with_partitions(p_rels regclass[]) RETURNS SETOF regclass
+LANGUAGE sql STABLE AS $$
+  SELECT u.rel FROM unnest(p_rels) AS u(rel)
+  UNION
+  SELECT p.relid FROM unnest(p_rels) AS u(rel), pg_partition_tree(u.rel) AS p
+$$;
+
 -- Disables the user triggers (not the internal ones behind foreign keys, not cutover's own) of the given tables and their
 -- partitions, remembering each one's enabled state. Idempotent.
 CREATE OR REPLACE FUNCTION _cutover.disable_user_triggers(p_rels regclass[]) RETURNS int
@@ -36,7 +44,7 @@ BEGIN
   FOR t IN
     SELECT tg.tgrelid::regclass::text AS rel, tg.tgname, tg.tgenabled
       FROM pg_trigger tg
-     WHERE tg.tgrelid IN (SELECT pt.relid FROM unnest(p_rels) AS r(rel) CROSS JOIN LATERAL (SELECT r.rel::oid AS relid UNION SELECT relid FROM pg_partition_tree(r.rel)) pt)
+     WHERE tg.tgrelid IN (SELECT _cutover.with_partitions(p_rels))
        AND NOT tg.tgisinternal AND tg.tgenabled <> 'D'
        AND tg.tgname NOT LIKE 'cutover\_%'  -- incremental verify's guard stays on
      ORDER BY tg.tgparentid <> 0, 1, 2

@@ -1,4 +1,4 @@
--- Incremental verify's guard on the target (whose _cutover schema the applier created): a statement
+-- Incremental verify's guard on the target (whose _cutover schema target-schema.sql made): a statement
 -- trigger on every pre-verified table notes any write that does not come from cutover's applier (whose
 -- sessions set cutover.applier = on). The fence then compares those tables in full instead of trusting
 -- their unchanged chunks. SECURITY DEFINER: the writer needs no access to _cutover; its write is noted,
@@ -25,36 +25,24 @@ END
 $$;
 REVOKE ALL ON FUNCTION _cutover.note_foreign_write() FROM PUBLIC;
 
--- Puts the guard on the given tables and their partitions (a statement on a partition fires only the
--- partition's statement triggers). Starts a new record. Returns the tables guarded.
-CREATE OR REPLACE FUNCTION _cutover.guard_tables(p_rels regclass[]) RETURNS int
+-- Puts the guard on exactly the given tables and their partitions (a statement on a partition fires only
+-- the partition's statement triggers), removing it from any other, and starts a new record. An empty
+-- array removes it everywhere.
+CREATE OR REPLACE FUNCTION _cutover.set_guard(p_rels regclass[], OUT removed int, OUT guarded int)
 LANGUAGE plpgsql AS $$
 DECLARE
   r regclass;
-  n int := 0;
 BEGIN
-  DELETE FROM _cutover.foreign_writes;
-  FOR r IN SELECT DISTINCT pt.relid FROM unnest(p_rels) AS u(rel)
-             CROSS JOIN LATERAL (SELECT u.rel AS relid UNION SELECT p.relid FROM pg_partition_tree(u.rel) p) pt LOOP
-    EXECUTE format('DROP TRIGGER IF EXISTS cutover_guard ON %s', r);
-    EXECUTE format('CREATE TRIGGER cutover_guard AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION _cutover.note_foreign_write()', r);
-    n := n + 1;
-  END LOOP;
-  RETURN n;
-END
-$$;
-
--- Removes every guard trigger. Returns how many.
-CREATE OR REPLACE FUNCTION _cutover.unguard_tables() RETURNS int
-LANGUAGE plpgsql AS $$
-DECLARE
-  r regclass;
-  n int := 0;
-BEGIN
+  removed := 0;
+  guarded := 0;
   FOR r IN SELECT tgrelid::regclass FROM pg_trigger WHERE tgname = 'cutover_guard' LOOP
     EXECUTE format('DROP TRIGGER cutover_guard ON %s', r);
-    n := n + 1;
+    removed := removed + 1;
   END LOOP;
-  RETURN n;
+  DELETE FROM _cutover.foreign_writes;
+  FOR r IN SELECT _cutover.with_partitions(p_rels) LOOP
+    EXECUTE format('CREATE TRIGGER cutover_guard AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION _cutover.note_foreign_write()', r);
+    guarded := guarded + 1;
+  END LOOP;
 END
 $$;
