@@ -37,7 +37,7 @@ export interface DemoOptions {
 }
 
 export const DEMO_RUNBOOK = fileURLToPath(new URL('../runbooks/online-cutover.md', import.meta.url));
-/** The role the sample application writes as; online-cutover.md fences it. */
+/** The role the sample application writes as; online-cutover.md's fence stops it (and every other writer). */
 const APP_ROLE = 'app_writer';
 
 export async function runDemo(o: DemoOptions): Promise<number> {

@@ -84,9 +84,11 @@ describe('change capture with triggers', () => {
     const r = await cutover({ source, target, fence: 'revoke', roles: ['rot_app'], verify: 'counts' });
     expect(r.revoked).toBe(2);
     expect((await c15.query(`SELECT has_table_privilege('rot_app', 't', 'INSERT') i, has_table_privilege('rot_app', 't', 'SELECT') s`, [], db)).rows[0]).toEqual({ i: false, s: true });
-    expect(await unfence(source)).toBe(2);
+    const lifted = await unfence(source);
+    expect(lifted).toMatchObject({ privileges: 2, tables: 1 });
     expect(await acl()).toBe(before);
-    expect(await unfence(source)).toBe(0);
+    expect((await unfence(source)).statements).toEqual([]);
+    expect((await c15.query(`SELECT tgname FROM pg_trigger WHERE tgname LIKE 'cutover_fence%'`, [], db)).rows).toEqual([]);
     await teardown({ source, target });
   });
 
@@ -137,6 +139,12 @@ describe('change capture with triggers', () => {
       const st = await replicationStatus({ source, target });
       expect(st.applied!.batches).toBeGreaterThanOrEqual(3);
 
+      // What a revoke fence takes: every write privilege app_writer holds directly, on every table (excluded ones too).
+      const held = Number((await src.query<{ n: string }>(`SELECT count(*) n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+          aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
+        WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('app', 'billing', 'Ünïcode "Schema"') AND a.grantee = 'app_writer'::regrole
+          AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')`, [], db)).rows[0]!.n);
+      expect(held).toBeGreaterThanOrEqual(9 * 4);
       // Cut over while the writers still write: the fence stops them.
       const r = await cutover({ source, target, fence: 'revoke', roles: ['app_writer'], verify: 'full' });
       const stats = await load.stop();
@@ -145,10 +153,16 @@ describe('change capture with triggers', () => {
       expect(r.verify).toMatchObject({ ok: true, level: 'full' });
       // Every captured table and partition: no write privilege left for the fenced role.
       const writable = await src.query(`SELECT c.oid::regclass::text t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('app', 'billing', 'Ünïcode "Schema"') AND c.relname <> 'audit_log'
+        WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('app', 'billing', 'Ünïcode "Schema"')
           AND (has_table_privilege('app_writer', c.oid, 'INSERT') OR has_table_privilege('app_writer', c.oid, 'UPDATE') OR has_table_privilege('app_writer', c.oid, 'DELETE'))`, [], db);
       expect(writable.rows).toEqual([]);
-      expect(r.revoked).toBe(9 * 4); // 6 tables + 3 partitions, 4 privileges each
+      expect(r.revoked).toBe(held);
+      // And the fence's triggers on every table of those schemas, the excluded billing.audit_log included.
+      const unfenced = await src.query(`SELECT c.oid::regclass::text t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('app', 'billing', 'Ünïcode "Schema"')
+          AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = 'cutover_fence')`, [], db);
+      expect(unfenced.rows).toEqual([]);
+      expect(r.fencedTables).toBeGreaterThanOrEqual(10);
       expect((await tgt.query(`SELECT tgenabled FROM pg_trigger WHERE tgname = 'products_touch'`, [], db)).rows[0]!.tgenabled).toBe('O');
       expect(r.outageMs).toBeGreaterThan(0);
       // Verify independently, sequences included.
@@ -161,8 +175,12 @@ describe('change capture with triggers', () => {
 
       const td = await teardown({ source, target });
       expect(td.sourceSchema).toBe(true);
-      // The fence outlives teardown; the statements it prints lift it, grouped per role and privileges.
-      expect(td.fenceStatements).toHaveLength(1);
+      // The fence outlives teardown; the statements it prints lift it: its triggers, one GRANT per role and
+      // set of privileges, and its schema.
+      expect(td.fenceStatements.filter((x) => x.startsWith('GRANT'))).toHaveLength(1);
+      expect(td.fenceStatements.filter((x) => x.startsWith('DROP TRIGGER'))).toHaveLength(2 * r.fencedTables);
+      expect(td.fenceStatements.at(-1)).toBe('DROP SCHEMA IF EXISTS _cutover_fence CASCADE');
+      expect((await src.query(`SELECT 1 FROM _cutover_fence.tables`, [], db)).rowCount).toBe(r.fencedTables);
       for (const st of td.fenceStatements) await src.query(st, [], db);
       expect((await src.query(`SELECT has_table_privilege('app_writer', 'billing.invoices_2025', 'DELETE') AND has_table_privilege('app_writer', 'app."Table With Spaces & ""Quotes"""', 'INSERT') ok`, [], db)).rows[0]!.ok).toBe(true);
       expect(await cutoverObjects(src, db)).toEqual([]);
@@ -191,7 +209,7 @@ describe('replication survives and stops safely', () => {
     await c15.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'snoop') THEN CREATE ROLE snoop LOGIN PASSWORD 'snoop'; END IF; END $$`);
     const snoop = new pg.Client({ connectionString: `postgres://snoop:snoop@${c15.host}:${c15.port}/${db}?sslmode=disable` });
     await snoop.connect();
-    for (const sql of ['SELECT * FROM _cutover.log_0', `INSERT INTO _cutover.log_0 VALUES (1, 1, 'I', '[1]')`, 'SELECT _cutover.unfence()']) {
+    for (const sql of ['SELECT * FROM _cutover.log_0', `INSERT INTO _cutover.log_0 VALUES (1, 1, 'I', '[1]')`, 'SELECT _cutover.truncate_applied(0, NULL)']) {
       expect(await snoop.query(sql).then(() => 'allowed', (e: { code?: string }) => e.code)).toBe('42501');
     }
     await snoop.end();

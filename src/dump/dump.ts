@@ -86,7 +86,7 @@ export async function dump(o: DumpOptions): Promise<DumpResult> {
   const { facts, tables } = await withClient(source, 'dump-plan', async (c) => ({ facts: await serverFacts(c), tables: await tableFacts(c) }));
   const tool = await requireClientTool('pg_dump', facts.major, o.binDir);
   // cutover's own capture schema never travels (its triggers on user tables are filtered at restore).
-  const args = ['-Fd', '-j', String(jobs), '--verbose', '-Z', String(o.compress ?? 1), ...selectionArgs(o), '-N', '"_cutover"',
+  const args = ['-Fd', '-j', String(jobs), '--verbose', '-Z', String(o.compress ?? 1), ...selectionArgs(o), '-N', '"_cutover"', '-N', '"_cutover_fence"',
     ...(o.snapshot ? ['--snapshot', o.snapshot] : []), ...(o.schemaOnly ? ['--schema-only'] : [])];
   // The snapshot id is left out: a resumed copy dumps from a new snapshot but the same options.
   const hashed = args.filter((a, i) => a !== '--snapshot' && args[i - 1] !== '--snapshot');

@@ -81,8 +81,11 @@ export class Applier {
   private lastRotate = 0;
   private baseline = new Map<number, { shape: string; triggers: string; name: string }>();
   private tracking?: { tables: Map<string, TrackedTable>; sink: ChunkSink };
+  private fenceSnapshot?: string;
   tick = '';
   readonly totals = { batches: 0, events: 0, upserted: 0, deleted: 0 };
+  /** Events applied from transactions a fence's snapshot does not show: writes that got past it, by table. */
+  readonly afterFence = new Map<string, number>();
 
   private constructor(private readonly o: ApplyOptions, private readonly source: ConnParams, private readonly target: ConnParams) {}
 
@@ -251,6 +254,11 @@ export class Applier {
     ti.temps = true;
   }
 
+  /** From now on, count applied events of transactions that `snapshot` (taken once a fence held) does not show. */
+  watchFence(snapshot: string): void {
+    this.fenceSnapshot = snapshot;
+  }
+
   /** One batch: everything committed on the source since the applied tick. */
   async batch(): Promise<BatchResult> {
     const t0 = Date.now();
@@ -260,7 +268,8 @@ export class Applier {
     try {
       const { cur, at } = (await s.query<{ cur: string; at: Date }>('SELECT pg_current_snapshot()::text AS cur, now() AS at')).rows[0]!;
       await this.checkSource();
-      const changed = (await s.query<{ tableid: number; events: string; truncated: boolean }>(loadSql(import.meta.url, 'sql/batch-tables.sql'), [this.tick, cur])).rows;
+      const changed = (await s.query<{ tableid: number; events: string; truncated: boolean; after_fence: number }>(
+        loadSql(import.meta.url, 'sql/batch-tables.sql'), [this.tick, cur, this.fenceSnapshot ?? null])).rows;
       const prevAt = this.tickAtMs;
       if (!changed.length) {
         await s.query('COMMIT');
@@ -325,6 +334,10 @@ export class Applier {
       this.tickAtMs = at.getTime();
       this.totals.batches++;
       this.totals.events += events;
+      for (const c of changed) {
+        const ti = this.tables.get(c.tableid);
+        if (c.after_fence > 0 && ti) this.afterFence.set(qualify(ti.schema, ti.name), (this.afterFence.get(qualify(ti.schema, ti.name)) ?? 0) + c.after_fence);
+      }
       this.totals.upserted += upserted;
       this.totals.deleted += deleted;
       const durationMs = Date.now() - t0;

@@ -1,5 +1,5 @@
 /**
- * Installs change capture on the source: the private `_cutover` schema (sql/capture-schema.sql, fence.sql,
+ * Installs change capture on the source: the private `_cutover` schema (sql/capture-schema.sql,
  * rotate.sql) and, per table, a generated capture function with its triggers. Runs as an ordinary role
  * that owns the tables (or holds TRIGGER on them) and may CREATE in the database. Idempotent: running it
  * again refreshes functions and triggers and keeps the log.
@@ -114,7 +114,7 @@ export async function installCapture(o: CaptureOptions): Promise<CaptureResult> 
 
     try {
       await c.query('BEGIN');
-      for (const f of ['sql/capture-schema.sql', 'sql/fence.sql', 'sql/rotate.sql']) await c.query(loadSql(import.meta.url, f));
+      for (const f of ['sql/capture-schema.sql', 'sql/rotate.sql']) await c.query(loadSql(import.meta.url, f));
       await c.query(`INSERT INTO _cutover.state (version, range_bits, capture_mode) VALUES ($1, $2, $3)
         ON CONFLICT (id) DO UPDATE SET capture_mode = EXCLUDED.capture_mode`, [SCHEMA_VERSION, o.rangeBits ?? RANGE_BITS, mode]);
       await c.query('COMMIT');

@@ -7,28 +7,28 @@
 import type pg from 'pg';
 import { CutoverError } from '../errors.js';
 import type { ConnParams } from '../pg/conninfo.js';
-import { withClient } from '../pg/connect.js';
-import { withPgpass } from '../pg/pgpass.js';
 import { setSequences } from '../pg/facts.js';
-import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
 import { verify, VERIFY_LEVELS, type VerifyReport } from '../verify/verify.js';
 import { IncrementalVerify } from '../verify/incremental.js';
 import { renderVerify } from '../verify/render.js';
 import { Applier } from './apply.js';
 import { compareSnapshots } from './snapshot-text.js';
-import { withLock } from './lock.js';
+import { assertFencePlan, describeBreach, fenceBreaches, type Fence, installFence, type InstalledFence, planFence } from './fence.js';
 import { completeDeferredConstraints } from './deferred-constraints.js';
 
-export const FENCES = ['revoke', 'read-only', 'manual'] as const;
 /** incremental: a full verify before the fence, and in it only what changed since (see verify/incremental.ts). */
 export const CUTOVER_VERIFY = [...VERIFY_LEVELS, 'incremental', 'none'] as const;
 export type CutoverVerify = (typeof CUTOVER_VERIFY)[number];
-export type Fence = (typeof FENCES)[number];
+export { FENCES, type Fence, unfence } from './fence.js';
 
 export interface CutoverOptions {
   source: ConnParams;
   target: ConnParams;
-  /** revoke: REVOKE writes from `roles`; read-only: default_transaction_read_only for `roles` and end their sessions; manual: `confirm`. */
+  /**
+   * triggers: refuse every write on every table (whoever writes); revoke / read-only: the same, and also
+   * REVOKE writes from `roles` / make them read only and end their sessions; manual: `confirm`, then
+   * fail if anything is written after it. See fence.ts.
+   */
   fence: Fence;
   roles?: string[];
   /** For fence 'manual': resolves once a person (or script) has stopped writes. */
@@ -52,6 +52,8 @@ export interface CutoverResult {
   outageMs: number;
   phases: { phase: string; durationMs: number }[];
   revoked: number;
+  /** Tables carrying the fence's triggers: every table of the database (for manual, the witness only). */
+  fencedTables: number;
   drainedEvents: number;
   sequences: number;
   triggersRestored: number;
@@ -63,9 +65,6 @@ export interface CutoverResult {
 }
 
 export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
-  if (o.fence !== 'manual' && !o.roles?.length) {
-    throw new CutoverError('E_USAGE', `fence "${o.fence}" needs the application's roles (roles: [...] / --role)`, { hint: 'or use fence: manual after stopping writes yourself' });
-  }
   const note = o.onNote ?? (() => undefined);
   const phase = o.onPhase ?? (() => undefined);
   const phases: CutoverResult['phases'] = [];
@@ -76,6 +75,10 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
   };
   const a = await Applier.open({ source: o.source, target: o.target, onNote: note });
   try {
+    // 0. The fence is planned and checked before anything changes: roles exist, every table can be fenced.
+    const plan = await planFence(a.sourceClient, o.fence, o.roles);
+    assertFencePlan(plan);
+    for (const w of plan.warnings) note(w);
     // 1. Catch up while the application still writes: the outage then only covers the last batch.
     const caughtUp = (b: { lagMs: number }) => b.lagMs <= (o.catchUpLagMs ?? 1000);
     await timed('catch up', () => a.run({ until: caughtUp }));
@@ -88,31 +91,21 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
     }
 
     // 2. The fence.
-    const fencedAt = new Date();
     const t0 = Date.now();
-    let revoked = 0;
+    let fence!: InstalledFence;
     await timed('fence', async () => {
-      const s = a.sourceClient;
-      const first = (await s.query<{ r: string }>('SELECT relid::regclass::text AS r FROM _cutover.tables ORDER BY tableid LIMIT 1')).rows[0]?.r ?? '_cutover.state';
       if (o.fence === 'manual' && o.confirm) await o.confirm();
-      try {
-        // One transaction: wait (in short lock_timeout slices) until no writer is in flight, then fence.
-        await withLock(s, first, { lockTimeoutMs: 2000, maxLockWaitMs: o.waitMs ?? 60_000 }, note, async () => {
-          await s.query('SELECT _cutover.fence_lock()');
-          if (o.fence === 'manual') return;
-          const fn = o.fence === 'revoke' ? '_cutover.fence_revoke' : '_cutover.fence_read_only';
-          revoked = (await s.query(`SELECT * FROM ${fn}($1::name[])`, [o.roles])).rowCount ?? 0;
-        });
-      } catch (e) {
-        if (classifySqlState(sqlStateOf(e)) === 'privilege' || sqlStateOf(e) === '42704') {
-          const pe = e as { message: string; hint?: string };
-          throw new CutoverError('E_FENCE', `cannot fence writes on the source: ${pe.message}`, { cause: e, hint: pe.hint ?? 'nothing was changed' });
-        }
-        throw e;
-      }
-      if (o.fence !== 'manual') note(o.fence === 'revoke' ? `revoked ${revoked} privilege(s) from ${o.roles!.join(', ')}` : `read-only default set for ${o.roles!.join(', ')}; their sessions were ended`);
+      fence = await installFence(a.sourceClient, plan, { waitMs: o.waitMs ?? 60_000, note });
+      note(fence.already
+        ? `the source was already fenced since ${fence.fencedAt} (${fence.tables} tables${fence.newTables ? `, ${fence.newTables} added now` : ''})`
+        : o.fence === 'manual' ? `writes after the confirmation are watched on ${fence.tables} table(s)`
+        : `writes fenced on ${fence.tables} table(s)${fence.revoked ? `; revoked ${fence.revoked} privilege(s) from ${o.roles!.join(', ')}` : ''}` +
+          `${o.fence === 'read-only' ? `; ${o.roles!.join(', ')} read only by default, ${fence.terminated} session(s) ended` : ''}`);
     });
+    const fencedAt = new Date(fence.fencedAt);
+    // Every transaction this snapshot does not show began after the fence held: its writes got past it.
     const fenceSnap = await a.sourceSnapshot();
+    a.watchFence(fenceSnap);
 
     // 3. Drain: until the applied tick shows every transaction that was running at the fence ended.
     const before = a.totals.events;
@@ -132,10 +125,9 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
           hint: 'end them (pg_terminate_backend) and run `cutover replicate cutover` again, or `cutover replicate unfence` to let the application write again',
         });
       }
-      // Anything after the fence means a writer the fence did not stop: apply it too, and say so.
-      let rounds = 0;
-      const after = await a.run({ until: (b) => b.events === 0 || ++rounds >= 10 }).then(() => a.totals.events);
-      if (after > before && o.fence !== 'manual') note('writes arrived after the fence: a role that is not fenced is still writing');
+      // One more batch: what committed meanwhile. Then anything a fence should have stopped fails the cutover.
+      await a.run({ until: () => true });
+      await assertNothingGotPast(a, o.fence);
     });
 
     // 4. Sequences and identities from the source.
@@ -169,7 +161,7 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
       }
     }
     return {
-      fence: o.fence, fencedAt: fencedAt.toISOString(), outageMs: Date.now() - t0, phases, revoked,
+      fence: o.fence, fencedAt: fence.fencedAt, outageMs: Date.now() - t0, phases, revoked: fence.revoked, fencedTables: fence.tables,
       drainedEvents: a.totals.events - before, sequences, triggersRestored,
       verify: report && level !== 'none' ? { level, ok: report.ok, tables: report.tables.length, rows: report.tables.reduce((n, t) => n + t.sourceRows, 0), trustedRows } : undefined,
     };
@@ -216,12 +208,19 @@ async function olderTransactions(c: pg.Client, before: Date): Promise<string> {
   return rows.map((r) => `pid ${r.pid} (${r.usename ?? '?'}, ${r.state ?? '?'}, open ${r.age})`).join(', ') || 'none visible to this role';
 }
 
-/** Gives back what the fence took (the rollback of a cutover). Returns the privileges/settings restored. */
-export async function unfence(source: ConnParams): Promise<number> {
-  return withClient(await withPgpass(source), 'replicate-unfence', async (c) => {
-    const has = (await c.query<{ r: string | null }>(`SELECT to_regprocedure('_cutover.unfence()')::text AS r`)).rows[0]!.r;
-    if (!has) return 0;
-    return (await c.query<{ n: number }>('SELECT _cutover.unfence() AS n')).rows[0]!.n;
+/**
+ * After the drain, a captured event of a transaction the fence's snapshot does not show, or a write the
+ * fence's witness trigger saw, is a write the fence did not stop: the cutover fails (the target is not
+ * declared identical and the source stays fenced), naming the table and, where known, role and backend.
+ */
+async function assertNothingGotPast(a: Applier, kind: Fence): Promise<void> {
+  const breaches = await fenceBreaches(a.sourceClient);
+  const captured = [...a.afterFence].filter(([rel]) => !breaches.some((b) => b.rel === rel));
+  if (!breaches.length && !captured.length) return;
+  const lines = [...breaches.map(describeBreach), ...captured.map(([rel, n]) => `${n} change(s) on ${rel} (role unknown: the witness trigger did not fire, so triggers were disabled or the session skips them)`)];
+  throw new CutoverError('E_FENCE', `writes reached the source after the fence${kind === 'manual' ? ' (the confirmation said writes were stopped)' : ''}; the cutover failed and the source stays fenced:\n  ${lines.join('\n  ')}`, {
+    hint: 'stop that writer (pg_terminate_backend; check its role and the job that runs it), then run `cutover replicate cutover` again: it finds the fence in place and applies what got through; or `cutover replicate unfence` to give the source its writes back',
+    details: { breaches, captured: Object.fromEntries(captured) },
   });
 }
 

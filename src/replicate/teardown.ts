@@ -2,14 +2,16 @@
  * `replicate teardown`: removes every trigger and function and the `_cutover` schema from the source, and
  * the applier's bookkeeping from the target (after giving the target's triggers back). Idempotent:
  * triggers are found by name even when the schema is already gone, and a second run finds nothing.
- * A fence still in place is kept (the old source should stay read-only after a cutover); the statements
- * that would lift it are returned, since its record goes with the schema.
+ * A fence still in place is kept (the old source must not take writes after a cutover): it lives in its
+ * own schema (`_cutover_fence`), so `replicate unfence` still lifts exactly what it set; the statements
+ * that would lift it are returned too, for the journal.
  */
 import type { ConnParams } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';
 import { withPgpass } from '../pg/pgpass.js';
 import { loadSql } from '../pg/sql.js';
 import { withLock } from './lock.js';
+import { liftStatements } from './fence.js';
 import { completionStatement, deferredConstraints } from './deferred-constraints.js';
 
 export interface TeardownResult { triggersDropped: number; sourceSchema: boolean; targetSchema: boolean; targetTriggersRestored: number; fenceStatements: string[] }
@@ -18,10 +20,9 @@ export async function teardown(o: { source: ConnParams; target?: ConnParams; onN
   const note = o.onNote ?? (() => undefined);
   const out: TeardownResult = { triggersDropped: 0, sourceSchema: false, targetSchema: false, targetTriggersRestored: 0, fenceStatements: [] };
   await withClient(await withPgpass(o.source), 'replicate-teardown', async (c) => {
-    const hasFence = (await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover.fence')::text AS r`)).rows[0]!.r;
-    if (hasFence) {
-      out.fenceStatements = (await c.query<{ s: string }>(loadSql(import.meta.url, 'sql/fence-grants.sql'))).rows.map((r) => r.s);
-      if (out.fenceStatements.length) note(`the write fence stays on the source; to lift it later run:\n  ${out.fenceStatements.join(';\n  ')};`);
+    out.fenceStatements = await liftStatements(c);
+    if (out.fenceStatements.length) {
+      note(`the write fence stays on the source (the old database must not take writes); \`cutover replicate unfence\` lifts it, or these statements:\n  ${out.fenceStatements.join(';\n  ')};`);
     }
     for (const t of (await c.query<{ stmt: string; rel: string }>(loadSql(import.meta.url, 'sql/teardown-source.sql'))).rows) {
       await withLock(c, t.rel, o, note, async () => { await c.query(t.stmt); });

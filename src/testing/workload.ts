@@ -2,7 +2,8 @@
  * A steady write load on the sample database (sample-schema.sql), for replication tests, the demo and
  * benchmarks: inserts, updates (primary-key changes included), deletes across foreign-keyed tables and
  * the odd TRUNCATE, each in its own transaction, from `clients` connections. It stops on stop(), or by
- * itself once a write fence revokes its privileges (SQLSTATE 42501) or makes it read only (25006).
+ * itself once a write fence refuses its writes (SQLSTATE 25006: the trigger fence or a read-only role) or
+ * revokes its privileges (42501).
  */
 import pg from 'pg';
 

@@ -4,6 +4,7 @@ import { humanDuration, table } from '../../lib/format.js';
 import { CAPTURE_MODES, type CaptureMode, installCapture } from '../../replicate/capture.js';
 import { Applier, type BatchResult } from '../../replicate/apply.js';
 import { cutover, CUTOVER_VERIFY, type CutoverVerify, FENCES, type Fence, unfence, verifiedRows } from '../../replicate/cutover.js';
+import { describeUnfence } from '../../replicate/fence.js';
 import { teardown } from '../../replicate/teardown.js';
 import { renderStatus, replicationStatus } from '../../replicate/status.js';
 import { resolveConnArg } from '../connection-args.js';
@@ -97,8 +98,8 @@ export function registerReplicate(program: Command): void {
 
   withConns(r.command('cutover'))
     .description('catch up, fence writes on the source, drain, set sequences, verify; prints the write outage')
-    .addOption(new Option('--fence <how>', 'revoke writes from --role, make --role read only (and end its sessions), or manual (you stopped writes)').choices(FENCES).default('revoke'))
-    .option('--role <name...>', 'the application\'s roles to fence')
+    .addOption(new Option('--fence <how>', 'triggers: refuse every write on every table, whoever writes; revoke / read-only: the same, and also revoke writes from --role / make --role read only and end its sessions; manual: you stopped writes, cutover fails if any arrive').choices(FENCES).default('triggers'))
+    .option('--role <name...>', 'with --fence revoke or read-only: the application\'s roles (each must exist)')
     .option('--wait <s>', 'how long transactions older than the fence may keep running', positiveInt, 60)
     .option('--sequence-margin <n>', 'set each sequence this many steps past the source\'s value', (v) => Number(v), 0)
     .addOption(new Option('--verify <level>', 'verify after the drain (incremental: compare everything before the fence, in it only what changed since)').choices(CUTOVER_VERIFY).default('checksums'))
@@ -118,14 +119,14 @@ export function registerReplicate(program: Command): void {
       process.stdout.write(`${table(['phase', 'duration'], res.phases.map((p) => [p.phase, humanDuration(p.durationMs)]))}\n\n` +
         `cutover done: write outage ${humanDuration(res.outageMs)} (fence ${res.fence} at ${res.fencedAt}); drained ${res.drainedEvents} event(s); ${res.sequences} sequence(s) set` +
         `${res.verify ? `; verify ${res.verify.level}: identical (${verifiedRows(res.verify)})` : ''}\n` +
-        `the source stays fenced; switch the application to the target, then run cutover replicate teardown\n`);
+        `the source stays fenced (${res.fencedTables} tables); switch the application to the target, then run cutover replicate teardown\n`);
     });
 
   withSource(r.command('unfence'))
-    .description('give back what a fence took (the rollback of a cutover)')
+    .description('lift exactly what a fence set: its triggers, revoked privileges, read-only roles (the rollback of a cutover; works after teardown too)')
     .action(async (o: Conn) => {
-      const n = await unfence(conns({ ...o, target: o.target ?? o.source }).source);
-      process.stdout.write(n ? `unfenced: ${n} privilege(s)/setting(s) given back\n` : 'nothing was fenced\n');
+      const r = await unfence(conns({ ...o, target: o.target ?? o.source }).source, { note: warn });
+      process.stdout.write(`${describeUnfence(r)}\n`);
     });
 
   withConns(r.command('teardown'))

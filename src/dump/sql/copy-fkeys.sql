@@ -16,5 +16,5 @@ SELECT con.oid::int8                          AS constraint_oid,
   JOIN pg_class r ON r.oid = con.confrelid
   JOIN pg_namespace rn ON rn.oid = r.relnamespace
  WHERE con.contype = 'f' AND con.conparentid = 0
-   AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover') AND n.nspname !~ '^pg_'
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover', '_cutover_fence') AND n.nspname !~ '^pg_'
  ORDER BY 3, 4, 2;

@@ -18,7 +18,7 @@ SELECT n.nspname::text                        AS schema,
   JOIN pg_namespace n ON n.oid = t.relnamespace
   LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.conrelid = t.oid AND con.contype IN ('p', 'u', 'x')
  WHERE t.relkind = 'r' AND NOT t.relispartition
-   AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover')
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover', '_cutover_fence')
    AND n.nspname !~ '^pg_'
    AND coalesce(con.contype, 'i') <> 'x'
  ORDER BY pg_relation_size(t.oid) DESC, n.nspname, t.relname, i.relname;

@@ -27,7 +27,7 @@ SELECT n.nspname::text                                   AS schema,
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind = 'r'
-   AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover')
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover', '_cutover_fence')
    AND n.nspname !~ '^pg_(toast|temp_)'
    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
  ORDER BY pg_table_size(c.oid) DESC, 1, 2;

@@ -12,6 +12,6 @@ SELECT n.nspname::text AS schema, c.relname::text AS name,
   LEFT JOIN pg_namespace tn ON tn.oid = tc.relnamespace
   LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
  WHERE c.relkind = 'S'
-   AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover')
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover', '_cutover_fence')
    AND n.nspname !~ '^pg_'
  ORDER BY 1, 2;

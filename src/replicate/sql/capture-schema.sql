@@ -47,14 +47,6 @@ CREATE OR REPLACE VIEW _cutover.log AS
   UNION ALL SELECT 1, * FROM _cutover.log_1
   UNION ALL SELECT 2, * FROM _cutover.log_2;
 
--- Which privileges a write fence revoked, so that unfencing grants back exactly those.
-CREATE TABLE IF NOT EXISTS _cutover.fence (
-  role_name name NOT NULL,
-  relid oid NOT NULL,
-  privilege text NOT NULL,
-  fenced_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (role_name, relid, privilege)
-);
 
 -- The key of a row as a jsonb array expression over a record variable (NEW, OLD) or a transition table (n, o).
 CREATE OR REPLACE FUNCTION _cutover.key_array(p_record text, p_keys name[]) RETURNS text

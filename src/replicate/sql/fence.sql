@@ -1,103 +1,133 @@
--- The write fence for a cutover, as functions in the capture schema (installed with it).
+-- The write fence of a cutover, in its own schema `_cutover_fence` so that it outlives teardown (which
+-- drops `_cutover`): the old source must stay fenced after the switch, and `replicate unfence` must be
+-- able to lift exactly what the fence set at any time. Idempotent: a second cutover after a failed one
+-- finds the fence in place and only adds what is missing (a table created since).
 --
--- fence_revoke(roles): revokes INSERT, UPDATE, DELETE, TRUNCATE on every captured table and its
--- partitions from each role (what the role holds directly, its ownership default included), records
--- exactly what it revoked, then checks that none of the roles can still write (a grant to PUBLIC or
--- through membership in another role): if one can, it raises and, being one transaction, changes nothing.
-CREATE OR REPLACE FUNCTION _cutover.fence_revoke(p_roles name[]) RETURNS TABLE (role_name name, rel text, privilege text)
-LANGUAGE plpgsql AS $$
+-- The fence is two statement-level triggers on every table of the database (partitioned tables, their
+-- leaves, inheritance children, tables left out of capture, keyless tables), whoever writes:
+--   cutover_fence        BEFORE INSERT/UPDATE/DELETE/TRUNCATE: raises SQLSTATE 25006 with the fence's
+--                        time (fence kinds triggers, revoke, read-only). ENABLE ALWAYS where cutover owns
+--                        the table, so session_replication_role = replica does not skip it.
+--   cutover_fence_watch  AFTER the same: notes the write (table, session role, backend, transaction) in
+--                        _cutover_fence.breaches. With the refusing trigger nothing reaches it; it catches
+--                        a write that got past (fence kind manual, or the refusing trigger disabled).
+-- CREATE TRIGGER takes SHARE ROW EXCLUSIVE, which conflicts with the ROW EXCLUSIVE lock every writer holds
+-- until its transaction ends: once the fence commits, no transaction that wrote before it is still open,
+-- and every later write meets the triggers.
+CREATE SCHEMA IF NOT EXISTS _cutover_fence;
+REVOKE ALL ON SCHEMA _cutover_fence FROM PUBLIC;
+
+CREATE TABLE IF NOT EXISTS _cutover_fence.state (
+  id boolean PRIMARY KEY DEFAULT true CHECK (id),
+  kind text NOT NULL,
+  fenced_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+-- Tables carrying the fence's triggers (relid, and the name at the time, for messages after a rename).
+CREATE TABLE IF NOT EXISTS _cutover_fence.tables (relid oid PRIMARY KEY, rel text NOT NULL, refuse boolean NOT NULL, always boolean NOT NULL);
+-- Privileges a revoke fence took, and roles a read-only fence changed: given back exactly by unfence.
+CREATE TABLE IF NOT EXISTS _cutover_fence.revoked (role_name name NOT NULL, relid oid NOT NULL, privilege text NOT NULL, PRIMARY KEY (role_name, relid, privilege));
+CREATE TABLE IF NOT EXISTS _cutover_fence.read_only (role_name name PRIMARY KEY);
+-- Writes that got past the fence.
+CREATE TABLE IF NOT EXISTS _cutover_fence.breaches (
+  at timestamptz NOT NULL DEFAULT clock_timestamp(), relid oid NOT NULL, rel text NOT NULL, op text NOT NULL,
+  role_name name NOT NULL, pid int NOT NULL, txid bigint NOT NULL, application_name text
+);
+
+-- The refusal. The fence's time comes as the trigger's argument (no table read, no privilege needed).
+CREATE OR REPLACE FUNCTION _cutover_fence.refuse() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+  RAISE EXCEPTION 'cutover: writes are fenced for the cutover since %; % on %.% refused', TG_ARGV[0], TG_OP, quote_ident(TG_TABLE_SCHEMA), quote_ident(TG_TABLE_NAME)
+    USING ERRCODE = 'read_only_sql_transaction',
+          HINT = 'this database is being moved to a new server: point the application at the new one (`cutover replicate unfence` gives writes back here)';
+END
+$$;
+
+-- The witness: runs as the fence's owner (the writer cannot read or write the fence's schema).
+CREATE OR REPLACE FUNCTION _cutover_fence.watch() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+BEGIN
+  INSERT INTO _cutover_fence.breaches (relid, rel, op, role_name, pid, txid, application_name)
+  VALUES (TG_RELID, format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), TG_OP, session_user, pg_backend_pid(), txid_current(),
+          current_setting('application_name', true));
+  RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION _cutover_fence.watch() FROM PUBLIC;
+
+-- fence_install(kind, refuse): the triggers on every table of fence_targets.sql that lacks them, and the
+-- state row. Returns the tables newly fenced. Call in one transaction with a lock_timeout (see lock.ts).
+CREATE OR REPLACE FUNCTION _cutover_fence.install(p_kind text, p_refuse boolean) RETURNS TABLE (rel text, always boolean)
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE
   r record;
-  left_over text;
+  at text;
 BEGIN
+  INSERT INTO _cutover_fence.state (kind) VALUES (p_kind) ON CONFLICT (id) DO NOTHING;
+  SELECT to_char(s.fenced_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') INTO at FROM _cutover_fence.state s;
   FOR r IN
-    SELECT ro.rolname, c.oid AS relid, c.oid::regclass::text AS relname, acl.privilege_type
-      FROM _cutover.tables t
-      CROSS JOIN LATERAL (SELECT t.relid UNION SELECT relid FROM pg_partition_tree(t.relid)) pt
-      JOIN pg_class c ON c.oid = pt.relid
-      CROSS JOIN LATERAL aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) acl
-      JOIN pg_roles ro ON ro.oid = acl.grantee
-     WHERE ro.rolname = ANY (p_roles)
-       AND acl.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')
-     ORDER BY 1, 3, 4
+    SELECT c.oid AS relid, format('%I.%I', n.nspname, c.relname) AS name, pg_has_role(c.relowner, 'USAGE') AS owned
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't'
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover', '_cutover_fence') AND n.nspname !~ '^pg_(toast|temp)'
+       AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = 'cutover_fence_watch')
+     ORDER BY c.oid
   LOOP
-    EXECUTE format('REVOKE %s ON %s FROM %I', r.privilege_type, r.relname, r.rolname);
-    INSERT INTO _cutover.fence (role_name, relid, privilege) VALUES (r.rolname, r.relid, r.privilege_type)
-      ON CONFLICT DO NOTHING;
-    role_name := r.rolname; rel := r.relname; privilege := r.privilege_type;
-    RETURN NEXT;
-  END LOOP;
-  SELECT string_agg(format('%s can still %s %s', x.rolname, x.priv, x.relname), '; ') INTO left_over
-    FROM (SELECT ro.rolname, pt.relid::regclass::text AS relname, priv
-            FROM _cutover.tables t
-            CROSS JOIN LATERAL (SELECT t.relid UNION SELECT relid FROM pg_partition_tree(t.relid)) pt
-            CROSS JOIN unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) AS priv
-            JOIN pg_roles ro ON ro.rolname = ANY (p_roles)
-           WHERE has_table_privilege(ro.oid, pt.relid, priv)
-           LIMIT 10) x;
-  IF left_over IS NOT NULL THEN
-    RAISE EXCEPTION 'the fence would not hold: %', left_over
-      USING ERRCODE = 'insufficient_privilege',
-            HINT = 'those privileges come from PUBLIC or from a role they are members of (or they are superusers): fence that role too, or use fence: read-only or manual';
-  END IF;
-END
-$$;
-
--- fence_read_only(roles): new transactions of these roles default to read only, and their sessions are
--- ended so that reconnections pick it up. A soft fence: a session can still SET it back.
-CREATE OR REPLACE FUNCTION _cutover.fence_read_only(p_roles name[]) RETURNS TABLE (role_name name, terminated int)
-LANGUAGE plpgsql AS $$
-DECLARE
-  ro name;
-BEGIN
-  FOREACH ro IN ARRAY p_roles LOOP
-    EXECUTE format('ALTER ROLE %I SET default_transaction_read_only = on', ro);
-    INSERT INTO _cutover.fence (role_name, relid, privilege) VALUES (ro, 0, 'read only') ON CONFLICT DO NOTHING;
-    role_name := ro;
-    SELECT count(*) FILTER (WHERE pg_terminate_backend(a.pid))::int INTO terminated
-      FROM pg_stat_activity a WHERE a.usename = ro AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend'
-        AND a.application_name NOT LIKE 'cutover/%';
+    IF p_refuse THEN
+      EXECUTE format('CREATE TRIGGER cutover_fence BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION _cutover_fence.refuse(%L)', r.name, at);
+    END IF;
+    EXECUTE format('CREATE TRIGGER cutover_fence_watch AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION _cutover_fence.watch()', r.name);
+    IF r.owned THEN
+      IF p_refuse THEN EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER cutover_fence', r.name); END IF;
+      EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER cutover_fence_watch', r.name);
+    END IF;
+    INSERT INTO _cutover_fence.tables VALUES (r.relid, r.name, p_refuse, r.owned) ON CONFLICT (relid) DO NOTHING;
+    rel := r.name; always := r.owned;
     RETURN NEXT;
   END LOOP;
 END
 $$;
 
--- unfence(): gives back exactly what a fence took. Idempotent.
-CREATE OR REPLACE FUNCTION _cutover.unfence() RETURNS int
-LANGUAGE plpgsql AS $$
+-- revoke(roles): also revokes INSERT, UPDATE, DELETE, TRUNCATE on every fenced table from each role (what
+-- it holds directly, its ownership default included), recording exactly what it took.
+CREATE OR REPLACE FUNCTION _cutover_fence.revoke(p_roles name[]) RETURNS int
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE
-  f record;
+  r record;
   n int := 0;
 BEGIN
-  FOR f IN SELECT * FROM _cutover.fence ORDER BY role_name, relid, privilege LOOP
-    IF f.privilege = 'read only' THEN
-      EXECUTE format('ALTER ROLE %I RESET default_transaction_read_only', f.role_name);
-    ELSIF EXISTS (SELECT 1 FROM pg_class WHERE oid = f.relid) THEN
-      EXECUTE format('GRANT %s ON %s TO %I', f.privilege, f.relid::regclass, f.role_name);
-    END IF;
+  FOR r IN
+    SELECT ro.rolname, c.oid AS relid, acl.privilege_type
+      FROM _cutover_fence.tables ft
+      JOIN pg_class c ON c.oid = ft.relid
+      CROSS JOIN LATERAL aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) acl
+      JOIN pg_roles ro ON ro.oid = acl.grantee
+     WHERE ro.rolname = ANY (p_roles) AND acl.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')
+     ORDER BY 1, 2, 3
+  LOOP
+    EXECUTE format('REVOKE %s ON %s FROM %I', r.privilege_type, r.relid::regclass, r.rolname);
+    INSERT INTO _cutover_fence.revoked VALUES (r.rolname, r.relid, r.privilege_type) ON CONFLICT DO NOTHING;
     n := n + 1;
   END LOOP;
-  DELETE FROM _cutover.fence;
   RETURN n;
 END
 $$;
 
--- fence_lock(): SHARE locks on every captured table (partitions included), in the fence's transaction
--- and before its REVOKE. SHARE conflicts with the ROW EXCLUSIVE lock every writer takes before its
--- privileges are checked, so getting it means no writer that could still pass the old privilege check is
--- running; writers that arrive meanwhile wait, then fail against the new privileges. Without it, a
--- statement checked just before the REVOKE could take its transaction id after the fence's snapshot and
--- commit after the drain. Call with a lock_timeout.
-CREATE OR REPLACE FUNCTION _cutover.fence_lock() RETURNS int
-LANGUAGE plpgsql AS $$
+-- read_only(roles): new transactions of these roles default to read only, and their sessions are ended
+-- (except cutover's own) so that reconnections pick it up.
+CREATE OR REPLACE FUNCTION _cutover_fence.read_only(p_roles name[]) RETURNS int
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE
-  rels text;
-  n int;
+  ro name;
+  n int := 0;
 BEGIN
-  SELECT string_agg(relid::regclass::text, ', ' ORDER BY tableid), count(*) INTO rels, n FROM _cutover.tables;
-  IF n > 0 THEN
-    EXECUTE format('LOCK TABLE %s IN SHARE MODE', rels);
-  END IF;
+  FOREACH ro IN ARRAY p_roles LOOP
+    EXECUTE format('ALTER ROLE %I SET default_transaction_read_only = on', ro);
+    INSERT INTO _cutover_fence.read_only VALUES (ro) ON CONFLICT DO NOTHING;
+    n := n + (SELECT count(*) FILTER (WHERE pg_terminate_backend(a.pid))::int
+                FROM pg_stat_activity a WHERE a.usename = ro AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend'
+                 AND a.application_name NOT LIKE 'cutover/%');
+  END LOOP;
   RETURN n;
 END
 $$;

@@ -6,6 +6,7 @@ import { CAPTURE_MODES, installCapture } from '../../replicate/capture.js';
 import { Applier } from '../../replicate/apply.js';
 import { cutover, CUTOVER_VERIFY, FENCES, unfence, verifiedRows } from '../../replicate/cutover.js';
 import { teardown } from '../../replicate/teardown.js';
+import { describeUnfence } from '../../replicate/fence.js';
 import { defineAction } from './types.js';
 import { jobsOption, resolveJobs, selection } from './common.js';
 
@@ -51,7 +52,7 @@ export const replicateCutoverAction = defineAction({
   name: 'replicate-cutover',
   description: 'fence writes on the source, drain, sync sequences, verify; records the write outage',
   schema: z.strictObject({
-    fence: z.enum(FENCES),
+    fence: z.enum(FENCES).default('triggers'),
     roles: z.array(z.string().min(1)).optional(),
     wait_s: z.number().int().min(1).default(60),
     sequence_margin: z.number().int().min(0).default(0),
@@ -66,18 +67,18 @@ export const replicateCutoverAction = defineAction({
     });
     return {
       connections: { source: 2 + jobs, target: 2 + jobs }, outageMs: r.outageMs, phases: r.phases,
-      summary: `write outage ${humanDuration(r.outageMs)}; drained ${r.drainedEvents} events; ${r.sequences} sequences${r.verify ? `; verify ${r.verify.level}: identical (${verifiedRows(r.verify)})` : ''}`,
+      summary: `write outage ${humanDuration(r.outageMs)}; ${r.fencedTables} tables fenced; drained ${r.drainedEvents} events; ${r.sequences} sequences${r.verify ? `; verify ${r.verify.level}: identical (${verifiedRows(r.verify)})` : ''}`,
     };
   },
 });
 
 export const replicateUnfenceAction = defineAction({
   name: 'replicate-unfence',
-  description: 'give the application its writes on the source back (rollback of replicate-cutover)',
+  description: 'lift exactly what the write fence set on the source (rollback of replicate-cutover; works after teardown)',
   schema: z.strictObject({}),
   async run(ctx) {
-    const n = await unfence(ctx.source);
-    return { connections: { source: 1, target: 0 }, summary: n ? `${n} privilege(s)/setting(s) given back` : 'nothing was fenced' };
+    const r = await unfence(ctx.source, { note: (m) => ctx.log(m) });
+    return { connections: { source: 1, target: 0 }, summary: describeUnfence(r), statements: r.statements };
   },
 });
 
@@ -87,7 +88,10 @@ export const replicateTeardownAction = defineAction({
   schema: z.strictObject({}),
   async run(ctx) {
     const r = await teardown({ source: ctx.source, target: ctx.target, onNote: (m) => ctx.log(m) });
-    return { connections: { source: 1, target: 1 }, summary: `${r.triggersDropped} triggers dropped; nothing of cutover's left` };
+    return {
+      connections: { source: 1, target: 1 }, statements: r.fenceStatements,
+      summary: `${r.triggersDropped} capture triggers dropped; ${r.fenceStatements.length ? 'the write fence stays on the source (replicate-unfence lifts it)' : 'nothing of cutover\'s left'}`,
+    };
   },
 });
 

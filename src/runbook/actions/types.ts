@@ -33,6 +33,8 @@ export interface StepOutputs {
   summary?: string;
   /** Writes fenced on the source, fence to verified (replicate-cutover). */
   outageMs?: number;
+  /** Statements an operator may need after the run (e.g. the ones that lift a write fence), journaled. */
+  statements?: string[];
   [key: string]: unknown;
 }
 
