@@ -148,7 +148,8 @@ export async function fenceBreaches(c: pg.Client): Promise<Breach[]> {
   if (!(await hasFence(c))) return [];
   return (await c.query<{ rel: string; op: string; role_name: string; pid: number; n: number; application_name: string | null }>(
     `SELECT rel, op, role_name, pid, count(*)::int AS n, max(application_name) AS application_name
-       FROM _cutover_fence.breaches GROUP BY rel, op, role_name, pid ORDER BY min(at)`)).rows
+       FROM _cutover_fence.breaches WHERE at >= (SELECT checked_from FROM _cutover_fence.state)
+      GROUP BY rel, op, role_name, pid ORDER BY min(at)`)).rows
     .map((r) => ({ rel: r.rel, op: r.op, role: r.role_name, pid: r.pid, events: r.n, applicationName: r.application_name }));
 }
 

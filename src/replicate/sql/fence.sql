@@ -20,7 +20,9 @@ REVOKE ALL ON SCHEMA _cutover_fence FROM PUBLIC;
 CREATE TABLE IF NOT EXISTS _cutover_fence.state (
   id boolean PRIMARY KEY DEFAULT true CHECK (id),
   kind text NOT NULL,
-  fenced_at timestamptz NOT NULL DEFAULT clock_timestamp()
+  fenced_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+  -- The latest install (a cutover tried again after a failed one): breaches before it were reported then.
+  checked_from timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 -- Tables carrying the fence's triggers (relid, and the name at the time, for messages after a rename).
 CREATE TABLE IF NOT EXISTS _cutover_fence.tables (relid oid PRIMARY KEY, rel text NOT NULL, refuse boolean NOT NULL, always boolean NOT NULL);
@@ -63,7 +65,7 @@ DECLARE
   r record;
   at text;
 BEGIN
-  INSERT INTO _cutover_fence.state (kind) VALUES (p_kind) ON CONFLICT (id) DO NOTHING;
+  INSERT INTO _cutover_fence.state (kind) VALUES (p_kind) ON CONFLICT (id) DO UPDATE SET checked_from = clock_timestamp();
   SELECT to_char(s.fenced_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') INTO at FROM _cutover_fence.state s;
   FOR r IN
     SELECT c.oid AS relid, format('%I.%I', n.nspname, c.relname) AS name, pg_has_role(c.relowner, 'USAGE') AS owned
