@@ -19,6 +19,7 @@ import { cutover, unfence } from '../src/replicate/cutover.js';
 import { teardown } from '../src/replicate/teardown.js';
 import { CutoverError } from '../src/errors.js';
 import { cutover as cutoverCli } from './helpers/cli.js';
+import { shippedRunbook, tempRunbook } from './helpers/runbook.js';
 
 let src: Cluster, tgt: Cluster;
 const PW = 'fence-pw-7';
@@ -245,5 +246,26 @@ describe('the write fence stops every writer', () => {
     const again = await cutoverCli(['replicate', 'unfence', '--source', 'env:S'], { S: `postgres://app_owner:${PW}@${src.host}:${src.port}/${db}?sslmode=disable` });
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/^nothing was fenced$/m);
+  });
+
+  it('doctor predicts the fence from a runbook: who can write what, and a typo in its roles fails before anything runs', async () => {
+    const db = 'fence_doctor';
+    await prepare(db);
+    const env = { SOURCE_URL: `postgres://app_owner:${PW}@${src.host}:${src.port}/${db}?sslmode=disable`, TARGET_URL: tgt.url(db) };
+    // The shipped online runbook: fence triggers.
+    const ok = await tempRunbook(shippedRunbook('online-cutover.md'));
+    let r = await cutoverCli(['doctor', ok.file, '--json'], env);
+    const fence = (JSON.parse(r.stdout) as { checks: { id: string; status: string; message: string }[] }).checks.find((c) => c.id === 'fence')!;
+    expect(fence.status).toBe('ok');
+    expect(fence.message).toMatch(/the write fence \(triggers\) stops every writer of all \d+ tables; roles that can write: app_writer \(6 tables\), app_owner/);
+    expect(fence.message).toMatch(/PUBLIC \(1 table: app\.events\)/);
+    expect(fence.message).toMatch(/cron_writer \(1 table: app\.accounts\)/);
+    expect(fence.message).toMatch(/member_writer \(1 table: app\.accounts\)/);
+    // The same runbook with a revoke fence naming a role that does not exist.
+    const bad = await tempRunbook(shippedRunbook('online-cutover.md').replace('{id=cutover}\nfence: triggers', '{id=cutover}\nfence: revoke\nroles: [app_writr]'));
+    r = await cutoverCli(['doctor', bad.file], env);
+    expect(r.code).toBe(4);
+    expect(r.stdout).toMatch(/the write fence \(revoke\) would not hold: no role "app_writr" exists on the source \(did you mean "app_writer"\?\)/);
+    expect((await src.query(`SELECT 1 FROM pg_namespace WHERE nspname LIKE '%cutover_fence%'`, [], db)).rowCount).toBe(0);
   });
 });

@@ -25,7 +25,7 @@ afterAll(() => stopAllClusters());
 async function counts(c: Cluster, db: string): Promise<Map<string, number>> {
   const tables = (await c.query<{ s: string; n: string }>(
     `SELECT n.nspname AS s, c.relname AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover') AND n.nspname !~ '^pg_'`, [], db)).rows;
+      WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover', '_cutover_fence') AND n.nspname !~ '^pg_'`, [], db)).rows;
   const out = new Map<string, number>();
   for (const t of tables) {
     const q = `"${t.s.replace(/"/g, '""')}"."${t.n.replace(/"/g, '""')}"`;

@@ -300,7 +300,7 @@ describe('runbooks/online-cutover.md', () => {
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(stats.fenced).toBe(true);
     const summary = JSON.parse(readFileSync(join(rb.stateDir, 'summary.json'), 'utf8')) as { steps: { id: string; outcome: string; summary?: string }[] };
-    expect(summary.steps.find((x) => x.id === 'cutover')?.summary).toMatch(/write outage [\d.]+ ?m?s; drained \d+ events; \d+ sequences; verify incremental: identical \(9 tables, \d+ rows, \d+ of them verified before the fence and unchanged since\)/);
+    expect(summary.steps.find((x) => x.id === 'cutover')?.summary).toMatch(/write outage [\d.]+ ?m?s; 10 tables fenced; drained \d+ events; \d+ sequences; verify incremental: identical \(9 tables, \d+ rows, \d+ of them verified before the fence and unchanged since\)/);
     expect(summary.steps.map((x) => x.outcome).every((o) => o === 'ok')).toBe(true);
     expect(await cutoverObjects(c15, db)).toEqual([]);
     expect(await cutoverObjects(c17, db)).toEqual([]);

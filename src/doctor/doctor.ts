@@ -10,6 +10,7 @@ import { type ServerFacts, type TableFacts, serverFacts, tableFacts } from '../p
 import { withPgpass } from '../pg/pgpass.js';
 import { requireClientTool } from '../pg/tools.js';
 import { type Capacity, type Headroom, capacity, describeCapacity } from '../budget/capacity.js';
+import { describeWriters, type Fence, type FencePlan, planFence } from '../replicate/fence.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 export type Side = 'source' | 'target' | 'client';
@@ -49,21 +50,23 @@ export interface DoctorOptions {
   binDir?: string;
   /** Only a copy is planned (no trigger replication): tables without a primary key are a warning. */
   copyOnly?: boolean;
+  /** The cutover's write fence to predict (default: fence triggers, unless copyOnly). */
+  fence?: { kind: Fence; roles?: string[] };
 }
 
 /** Minimum connections a migration needs on a side: one worker plus one control connection. */
 export const MIN_CONNECTIONS = 2;
 
-interface Probe { facts: ServerFacts; tables: TableFacts[] }
+interface Probe { facts: ServerFacts; tables: TableFacts[]; fence?: FencePlan }
 
-async function probe(p: ConnParams, side: Side, checks: Check[]): Promise<Probe | undefined> {
+async function probe(p: ConnParams, side: Side, checks: Check[], fence?: DoctorOptions['fence']): Promise<Probe | undefined> {
   let c: pg.Client | undefined;
   try {
     c = await connect(await withPgpass(p), `doctor-${side}`);
     const facts = await serverFacts(c);
     const tables = await tableFacts(c);
     checks.push({ id: 'connect', side, status: 'ok', message: `connected to ${redact(p)} as ${facts.role.name}` });
-    return { facts, tables };
+    return { facts, tables, fence: fence ? await planFence(c, fence.kind, fence.roles) : undefined };
   } catch (e) {
     checks.push({
       id: 'connect', side, status: 'fail',
@@ -83,7 +86,8 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
   const checks: Check[] = [];
   // Probe both sides at once, but report in a fixed order (source first).
   const srcChecks: Check[] = [], tgtChecks: Check[] = [];
-  const [src, tgt] = await Promise.all([probe(opts.source, 'source', srcChecks), probe(opts.target, 'target', tgtChecks)]);
+  const fence = opts.fence ?? (opts.copyOnly ? undefined : { kind: 'triggers' as const });
+  const [src, tgt] = await Promise.all([probe(opts.source, 'source', srcChecks, fence), probe(opts.target, 'target', tgtChecks)]);
   checks.push(...srcChecks, ...tgtChecks);
   const headroom = opts.headroom ?? 0;
   const report: DoctorReport = {
@@ -116,6 +120,7 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
     checkSourcePrivileges(src, checks, opts.copyOnly ?? false);
     checkPrimaryKeys(src.tables, checks, opts.copyOnly ?? false);
     checkManagedTargetHazards(src.facts, tgt?.facts, checks);
+    if (src.fence) checkFence(src.fence, checks);
   } else {
     checks.push({ id: 'client-tools', side: 'client', status: 'skip', message: 'needs the source server version' });
   }
@@ -187,6 +192,25 @@ function checkSourcePrivileges(src: Probe, checks: Check[], copyOnly: boolean): 
       message: `${facts.role.name} cannot create a schema in "${facts.database.name}" (needed for change capture)`,
       hint: `GRANT CREATE ON DATABASE ${facts.database.name} TO ${facts.role.name}`,
     });
+}
+
+/** The cutover's write fence predicted: which roles can write which tables, and whether the fence stops them all. */
+function checkFence(plan: FencePlan, checks: Check[]): void {
+  const writers = describeWriters(plan.tables);
+  if (plan.problems.length) {
+    checks.push({
+      id: 'fence', side: 'source', status: 'fail',
+      message: `the write fence (${plan.kind}) would not hold: ${plan.problems.join('; ')}. Roles that can write: ${writers}`,
+      hint: 'correct the roles, or use fence: triggers (stops every writer whatever its role); run the cutover as the tables\' owner',
+    });
+    return;
+  }
+  checks.push({
+    id: 'fence', side: 'source', status: plan.warnings.length ? 'warn' : 'ok',
+    message: `the write fence (${plan.kind}) ${plan.kind === 'manual' ? 'watches' : 'stops every writer of'} all ${plan.tables.length - plan.tables.filter((t) => !t.canFence).length} tables; roles that can write: ${writers}` +
+      `${plan.warnings.length ? `; ${plan.warnings.join('; ')}` : ''}`,
+    hint: plan.kind === 'manual' ? 'with fence: manual you stop the writers; the cutover fails if any still write' : undefined,
+  });
 }
 
 function checkPrimaryKeys(tables: TableFacts[], checks: Check[], copyOnly: boolean): void {

@@ -28,10 +28,12 @@ export async function replicationStatus(o: { source: ConnParams; target: ConnPar
       upserted: Number(r.rows_upserted), deleted: Number(r.rows_deleted), halted: r.halted };
   });
   return withClient(await withPgpass(o.source), 'replicate-status', async (c) => {
-    if (!(await captureInstalled(c))) return { installed: false, applied };
+    // Tables carrying the write fence (it outlives teardown).
+    const hasFence = (await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover_fence.tables')::text AS r`)).rows[0]!.r !== null;
+    const fenced = hasFence ? (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM _cutover_fence.tables')).rows[0]!.n : 0;
+    if (!(await captureInstalled(c))) return { installed: false, applied, fenced };
     const st = (await c.query<{ mode: string; start: string | null; now: Date }>('SELECT capture_mode AS mode, start_snapshot::text AS start, now() AS now FROM _cutover.state')).rows[0]!;
     const tables = (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM _cutover.tables')).rows[0]!.n;
-    const fenced = (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM _cutover.fence')).rows[0]!.n;
     const from = applied?.tick ?? st.start;
     const p = from ? (await c.query<{ pending: string; logged: string; log_bytes: string }>(loadSql(import.meta.url, 'sql/pending.sql'), [from])).rows[0]! : undefined;
     const pending = p ? Number(p.pending) : undefined;
@@ -44,9 +46,12 @@ export async function replicationStatus(o: { source: ConnParams; target: ConnPar
 }
 
 export function renderStatus(s: ReplicationStatus): string {
-  if (!s.installed) return `change capture: not installed on the source${s.applied ? ' (the target still has applier bookkeeping: run `cutover replicate teardown`)' : ''}`;
+  if (!s.installed) {
+    return `change capture: not installed on the source${s.applied ? ' (the target still has applier bookkeeping: run `cutover replicate teardown`)' : ''}` +
+      `${s.fenced ? `\nwrites FENCED on ${s.fenced} table(s) of the source (\`cutover replicate unfence\` lifts it)` : ''}`;
+  }
   const lines = [
-    `change capture: on (${s.mode} triggers, ${s.tables} table(s))${s.fenced ? `; writes FENCED (${s.fenced} privilege(s)/setting(s))` : ''}`,
+    `change capture: on (${s.mode} triggers, ${s.tables} table(s))${s.fenced ? `; writes FENCED on ${s.fenced} table(s) (\`cutover replicate unfence\` lifts it)` : ''}`,
     `initial copy snapshot: ${s.startSnapshot ?? 'none yet (run the copy)'}`,
     `log: ${s.loggedEvents ?? 0} event(s), ${humanBytes(s.logBytes ?? 0)}; pending (not applied): ${s.pendingEvents ?? '-'}`,
   ];
