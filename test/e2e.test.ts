@@ -32,6 +32,8 @@ describe('cutover demo', () => {
     expect(r.stdout).toMatch(/demo: write outage measured [\d.]+ m?s \(fence to verified\); the application committed \d+ transactions before the fence and was stopped by it/);
     expect(r.stdout).toMatch(/demo: verify incremental: identical \(9 tables, \d+ rows, \d+ of them verified before the fence and unchanged since\) \(before the application was switched\)/);
     expect(r.stdout).toMatch(/report \S+report\.html/);
+    // Nothing got past the fence, and nothing claims it did (the old note compared against the count before the drain).
+    expect(r.all).not.toMatch(/still writing|reached the source after the fence/);
     const files = filesUnder(out);
     expect(files.map((f) => f.path.slice(out.length + 1)).sort()).toEqual(expect.arrayContaining(['checklist.html', 'journal.jsonl', 'report.html', 'report.md', 'summary.json', 'timeline.svg']));
     // Zero hits: the superuser's and the application role's passwords (the latter starts with the former).

@@ -302,8 +302,18 @@ describe('runbooks/online-cutover.md', () => {
     const summary = JSON.parse(readFileSync(join(rb.stateDir, 'summary.json'), 'utf8')) as { steps: { id: string; outcome: string; summary?: string }[] };
     expect(summary.steps.find((x) => x.id === 'cutover')?.summary).toMatch(/write outage [\d.]+ ?m?s; 10 tables fenced; drained \d+ events; \d+ sequences; verify incremental: identical \(9 tables, \d+ rows, \d+ of them verified before the fence and unchanged since\)/);
     expect(summary.steps.map((x) => x.outcome).every((o) => o === 'ok')).toBe(true);
-    expect(await cutoverObjects(c15, db)).toEqual([]);
+    // On the source only the write fence stays (the old database must not take writes): its schema and two
+    // triggers on each of the 10 tables; the journal keeps the statements that lift it.
+    const left = await cutoverObjects(c15, db);
+    expect(left.filter((x) => x === 'trigger cutover_fence')).toHaveLength(10);
+    expect(left.filter((x) => x === 'trigger cutover_fence_watch')).toHaveLength(10);
+    expect(left.filter((x) => !x.startsWith('trigger cutover_fence'))).toEqual(['schema _cutover_fence']);
+    expect(readFileSync(join(rb.stateDir, 'journal.jsonl'), 'utf8')).toMatch(/"statements":\["DROP TRIGGER IF EXISTS cutover_fence ON /);
     expect(await cutoverObjects(c17, db)).toEqual([]);
+    // The runbook's Rollback step lifts it, even after teardown.
+    const un = await cutoverCli(['replicate', 'unfence', '--source', 'env:SOURCE_URL'], { SOURCE_URL: c15.url(db) });
+    expect(un.stdout).toMatch(/fence lifted: triggers removed from 10 table\(s\)/);
+    expect(await cutoverObjects(c15, db)).toEqual([]);
     // The password never reaches the journal, the summary or the output.
     const secret = c15.password;
     for (const f of ['summary.json', 'journal.jsonl']) expect(readFileSync(join(rb.stateDir, f), 'utf8')).not.toContain(secret);

@@ -13,7 +13,9 @@ import { IncrementalVerify } from '../verify/incremental.js';
 import { renderVerify } from '../verify/render.js';
 import { Applier } from './apply.js';
 import { compareSnapshots } from './snapshot-text.js';
-import { assertFencePlan, describeBreach, fenceBreaches, type Fence, installFence, type InstalledFence, planFence } from './fence.js';
+import { assertFencePlan, describeBreach, describeUnfence, fenceBreaches, type Fence, installFence, type InstalledFence, planFence, unfence as unfenceSource } from './fence.js';
+import { type PauseReport, PoolerSwitch, type PoolerSwitchOptions } from '../pooler/switch.js';
+import { humanDuration } from '../lib/format.js';
 import { completeDeferredConstraints } from './deferred-constraints.js';
 
 /** incremental: a full verify before the fence, and in it only what changed since (see verify/incremental.ts). */
@@ -41,6 +43,8 @@ export interface CutoverOptions {
   sequenceMargin?: number;
   verify?: CutoverVerify;
   verifyJobs?: number;
+  /** fence 'pooler': the PgBouncer in front of the source, paused for the switch (src/pooler/switch.ts). */
+  pooler?: PoolerSwitchOptions;
   onNote?: (message: string) => void;
   onPhase?: (phase: string) => void;
 }
@@ -57,6 +61,8 @@ export interface CutoverResult {
   drainedEvents: number;
   sequences: number;
   triggersRestored: number;
+  /** fence 'pooler': the pause the application's clients saw, and where the entry points now. */
+  pause?: PauseReport;
   verify?: {
     level: Exclude<CutoverVerify, 'none'>; ok: boolean; tables: number; rows: number;
     /** verify incremental: rows verified before the fence and unchanged since (not read in it). */
@@ -73,12 +79,24 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
     const t0 = Date.now();
     try { return await fn(); } finally { phases.push({ phase: name, durationMs: Date.now() - t0 }); }
   };
+  if (o.fence === 'pooler' && !o.pooler) {
+    throw new CutoverError('E_USAGE', 'fence "pooler" needs the pooler: its admin console (connections.pooler / --pooler), the database entry and how to repoint it', {
+      hint: 'e.g. pooler: { database: app, ini: /etc/pgbouncer/pgbouncer.ini } in the replicate-cutover step',
+    });
+  }
   const a = await Applier.open({ source: o.source, target: o.target, onNote: note });
+  let pooler: PoolerSwitch | undefined;
   try {
-    // 0. The fence is planned and checked before anything changes: roles exist, every table can be fenced.
+    // 0. The fence is planned and checked before anything changes: roles exist, every table can be fenced,
+    //    the pooler (fence: pooler) answers as an admin and its entry points at the source.
     const plan = await planFence(a.sourceClient, o.fence, o.roles);
     assertFencePlan(plan);
     for (const w of plan.warnings) note(w);
+    if (o.fence === 'pooler') {
+      const p = await PoolerSwitch.prepare(o.pooler!, { host: o.source.host, port: o.source.port, dbname: o.source.dbname });
+      pooler = p.sw;
+      for (const n of p.notes) note(n);
+    }
     // 1. Catch up while the application still writes: the outage then only covers the last batch.
     const caughtUp = (b: { lagMs: number }) => b.lagMs <= (o.catchUpLagMs ?? 1000);
     await timed('catch up', () => a.run({ until: caughtUp }));
@@ -93,6 +111,11 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
     // 2. The fence.
     const t0 = Date.now();
     let fence!: InstalledFence;
+    if (pooler) {
+      // Clients queue in the pooler from here; every failure until the switch resumes them on the source.
+      const sw = pooler;
+      await timed('pause pooler', () => sw.pause(async () => { await backToSource(sw, o.source, note); }));
+    }
     await timed('fence', async () => {
       if (o.fence === 'manual' && o.confirm) await o.confirm();
       fence = await installFence(a.sourceClient, plan, { waitMs: o.waitMs ?? 60_000, note });
@@ -160,14 +183,37 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
         });
       }
     }
+    // 6. The switch: the pooler points at the verified target and its clients go on there.
+    let pause: PauseReport | undefined;
+    if (pooler) {
+      const sw = pooler;
+      pause = await timed('switch pooler', () => sw.switchTo({ host: o.target.host, port: o.target.port, dbname: o.target.dbname }));
+      note(`pooler entry "${pause.entry}" now points at the target (${pause.repointed}) and resumed: clients were paused ${humanDuration(pause.pausedMs)}` +
+        `${pause.waitingClients ? `, ${pause.waitingClients} waiting at most ${humanDuration(pause.maxClientWaitMs)}` : ''}`);
+    }
     return {
-      fence: o.fence, fencedAt: fence.fencedAt, outageMs: Date.now() - t0, phases, revoked: fence.revoked, fencedTables: fence.tables,
+      fence: o.fence, fencedAt: fence.fencedAt, outageMs: Date.now() - t0, phases, revoked: fence.revoked, fencedTables: fence.tables, pause,
       drainedEvents: a.totals.events - before, sequences, triggersRestored,
       verify: report && level !== 'none' ? { level, ok: report.ok, tables: report.tables.length, rows: report.tables.reduce((n, t) => n + t.sourceRows, 0), trustedRows } : undefined,
     };
+  } catch (e) {
+    // Paused and not switched: the application goes on where it was, on an unfenced source.
+    if (pooler && await backToSource(pooler, o.source, note)) {
+      throw e instanceof CutoverError ? new CutoverError(e.code, `${e.message}\nthe pooler resumed on the source and the source was unfenced: the application goes on there`, { hint: e.hint, cause: e.cause, details: e.details }) : e;
+    }
+    throw e;
   } finally {
+    await pooler?.close();
     await a.close();
   }
+}
+
+/** RESUME on the old server, then lift the fence: a failed switch leaves the application where it was. */
+async function backToSource(sw: PoolerSwitch, source: ConnParams, note: (m: string) => void): Promise<boolean> {
+  if (!(await sw.resumeOld())) return false;
+  const u = await unfenceSource(source).catch((e: unknown) => { note(`could not lift the fence on the source: ${(e as Error).message}; run \`cutover replicate unfence\``); return undefined; });
+  if (u) note(`pooler resumed on the source; ${describeUnfence(u)}`);
+  return true;
 }
 
 async function preverify(a: Applier, o: CutoverOptions, note: (m: string) => void): Promise<IncrementalVerify> {

@@ -6,7 +6,8 @@
  *   revoke     also REVOKE the write privileges of `roles` (validated: they exist and hold some);
  *   read-only  also make `roles` read only by default and end their sessions (reconnections pick it up);
  *   manual     the operator stopped writes; cutover installs only the witness and fails the cutover if
- *              anything is written after the confirmation.
+ *              anything is written after the confirmation;
+ *   pooler     PgBouncer pauses the application first (src/pooler/switch.ts), then the same triggers.
  * Everything is planned and checked before anything changes (`planFence`); the fence lives in its own
  * schema so that it outlives teardown, and `unfence` lifts exactly what it set.
  */
@@ -20,7 +21,7 @@ import { closeMatches } from '../lib/similar.js';
 import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
 import { withLock } from './lock.js';
 
-export const FENCES = ['triggers', 'revoke', 'read-only', 'manual'] as const;
+export const FENCES = ['triggers', 'revoke', 'read-only', 'manual', 'pooler'] as const;
 export type Fence = (typeof FENCES)[number];
 
 export interface FenceTable {
@@ -73,13 +74,16 @@ export async function planFence(c: pg.Client, kind: Fence, roles: readonly strin
     fenceRoles = (await c.query<{ role_name: string; exists: boolean; superuser: boolean | null; revocable: number }>(
       loadSql(import.meta.url, 'sql/fence-roles.sql'), [[...roles]])).rows.map((r) => ({ name: r.role_name, exists: r.exists, superuser: r.superuser, revocable: r.revocable }));
     const logins = (await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname);
+    // A cutover tried again after a failed one: what the fence already took counts as taken.
+    const taken = new Set((await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover_fence.revoked')::text AS r`)).rows[0]!.r
+      ? (await c.query<{ role_name: string }>('SELECT DISTINCT role_name FROM _cutover_fence.revoked')).rows.map((r) => r.role_name) : []);
     for (const r of fenceRoles) {
       if (!r.exists) {
         const near = closeMatches(r.name, logins);
         problems.push(`no role "${r.name}" exists on the source${near.length ? ` (did you mean ${near.map((n) => `"${n}"`).join(', ')}?)` : ''}`);
       } else if (r.superuser) {
         problems.push(`role "${r.name}" is a superuser: no privilege or setting fences it`);
-      } else if (kind === 'revoke' && r.revocable === 0) {
+      } else if (kind === 'revoke' && r.revocable === 0 && !taken.has(r.name)) {
         problems.push(`role "${r.name}" holds no write privilege of its own on any table (it writes through PUBLIC or a role it is a member of): revoking from it would take nothing`);
       }
     }

@@ -15,7 +15,7 @@ function resolveRef(ref: ConnectionRef, label: string, env: NodeJS.ProcessEnv): 
   return parseConnString(ref.url!, { env });
 }
 
-export async function resolveConnections(rb: Runbook, mode: Mode, env: NodeJS.ProcessEnv = process.env): Promise<{ source: ConnParams; target: ConnParams }> {
+export async function resolveConnections(rb: Runbook, mode: Mode, env: NodeJS.ProcessEnv = process.env): Promise<{ source: ConnParams; target: ConnParams; pooler?: ConnParams }> {
   const refs = mode === 'rehearse' ? rb.front.connections.rehearsal : rb.front.connections;
   if (!refs) {
     throw new CutoverError('E_RUNBOOK', `${rb.file}: no connections.rehearsal in the front matter`, {
@@ -26,5 +26,6 @@ export async function resolveConnections(rb: Runbook, mode: Mode, env: NodeJS.Pr
   return {
     source: await withPgpass(resolveRef(refs.source, `${prefix}.source`, env)),
     target: await withPgpass(resolveRef(refs.target, `${prefix}.target`, env)),
+    pooler: refs.pooler ? await withPgpass(resolveRef(refs.pooler, `${prefix}.pooler`, env)) : undefined,
   };
 }

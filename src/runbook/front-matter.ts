@@ -22,7 +22,8 @@ const rawSchema = z.strictObject({
   connections: z.strictObject({
     source: connRef,
     target: connRef,
-    rehearsal: z.strictObject({ source: connRef, target: connRef }).optional(),
+    pooler: connRef.optional(),
+    rehearsal: z.strictObject({ source: connRef, target: connRef, pooler: connRef.optional() }).optional(),
   }),
   downtime_budget: z.string().optional(),
   headroom: z.union([z.number().int().min(0), z.string()]).optional(),
@@ -72,7 +73,9 @@ export function checkFrontMatter(text: string, offset: number): { front?: FrontM
   const conns = (raw.connections ?? {}) as Record<string, unknown>;
   const rehearsalRaw = (conns.rehearsal ?? {}) as Record<string, unknown>;
   const refs: [string, ConnectionRef][] = [];
-  for (const [name, v] of [['source', conns.source], ['target', conns.target], ['rehearsal.source', rehearsalRaw.source], ['rehearsal.target', rehearsalRaw.target]] as const) {
+  for (const [name, v] of [['source', conns.source], ['target', conns.target], ['pooler', conns.pooler], ['rehearsal.source', rehearsalRaw.source],
+    ['rehearsal.target', rehearsalRaw.target], ['rehearsal.pooler', rehearsalRaw.pooler]] as const) {
+    if (v === undefined && name.endsWith('pooler')) continue;
     const ok = connRef.safeParse(v);
     if (ok.success) refs.push([name, toConnectionRef(ok.data)]);
   }
@@ -98,13 +101,14 @@ export function checkFrontMatter(text: string, offset: number): { front?: FrontM
   if (problems.length || !parsed.success) return { problems: problems.sort((a, b) => a.line - b.line) };
   const r = parsed.data;
   const get = (k: string) => refs.find(([n]) => n === k)![1];
+  const opt = (k: string) => refs.find(([n]) => n === k)?.[1];
   return {
     problems,
     front: {
       name: r.name,
       connections: {
-        source: get('source'), target: get('target'),
-        rehearsal: r.connections.rehearsal ? { source: get('rehearsal.source'), target: get('rehearsal.target') } : undefined,
+        source: get('source'), target: get('target'), pooler: opt('pooler'),
+        rehearsal: r.connections.rehearsal ? { source: get('rehearsal.source'), target: get('rehearsal.target'), pooler: opt('rehearsal.pooler') } : undefined,
       },
       downtimeBudgetMs, headroom: r.headroom, maxParallel: r.max_parallel, defaults: r.defaults,
     },

@@ -11,7 +11,8 @@ export interface ConnectionRef {
 
 export interface FrontMatter {
   name: string;
-  connections: { source: ConnectionRef; target: ConnectionRef; rehearsal?: { source: ConnectionRef; target: ConnectionRef } };
+  /** pooler: a PgBouncer admin console (fence: pooler), optional, in each set. */
+  connections: { source: ConnectionRef; target: ConnectionRef; pooler?: ConnectionRef; rehearsal?: { source: ConnectionRef; target: ConnectionRef; pooler?: ConnectionRef } };
   /** Milliseconds of write outage allowed. */
   downtimeBudgetMs?: number;
   /** Connections kept free for the application on each side: a count or "20%". */

@@ -29,6 +29,8 @@ export interface RunOptions {
   mode: Mode;
   source: ConnParams;
   target: ConnParams;
+  /** The PgBouncer admin console, for replicate-cutover with fence: pooler. */
+  pooler?: ConnParams;
   stateDir: string;
   /** Confirm manual steps and the rollback without asking. */
   yes?: boolean;
@@ -149,7 +151,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
           task.output = line;
         }, 1000);
         const ctx: ActionContext = {
-          stepId: s.id, source: o.source, target: o.target, stateDir: o.stateDir, headroom, budgetShare: budgetShare?.(), signal: abort.signal, measure,
+          stepId: s.id, source: o.source, target: o.target, pooler: o.pooler, stateDir: o.stateDir, headroom, budgetShare: budgetShare?.(), signal: abort.signal, measure,
           progress: (t) => { progressText = t; },
           log: (t) => { logLines.push(t); task.output = t; },
         };
@@ -178,7 +180,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
 
           const outcome: Outcome = interrupted ? 'interrupted' : 'failed';
           await journal.append({ event: 'step-end', at: new Date().toISOString(), id: s.id, hash: s.hash, outcome, startedAt, durationMs: Date.now() - t0,
-            error: scrub(describeError(e), [o.source.password, o.target.password]) });
+            error: scrub(describeError(e), [o.source.password, o.target.password, o.pooler?.password]) });
           throw e;
         } finally {
           clearInterval(ticker);

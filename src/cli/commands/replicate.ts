@@ -104,7 +104,16 @@ export function registerReplicate(program: Command): void {
     .option('--sequence-margin <n>', 'set each sequence this many steps past the source\'s value', (v) => Number(v), 0)
     .addOption(new Option('--verify <level>', 'verify after the drain (incremental: compare everything before the fence, in it only what changed since)').choices(CUTOVER_VERIFY).default('checksums'))
     .option('--yes', 'with --fence manual: writes are already stopped, do not ask')
-    .action(async (o: Conn & { fence: Fence; role?: string[]; wait: number; sequenceMargin: number; verify: CutoverVerify; yes?: boolean }) => {
+    .option('--pooler <conn>', 'with --fence pooler: the PgBouncer admin console (database pgbouncer, a user in admin_users; URL, key=value or env:VAR)')
+    .option('--pooler-database <name>', 'with --fence pooler: the [databases] entry the application connects to')
+    .option('--pooler-ini <path>', 'with --fence pooler: the pgbouncer.ini whose entry cutover rewrites (then RELOAD)')
+    .option('--pooler-command <sh>', 'with --fence pooler: run this to repoint instead (gets CUTOVER_TARGET_HOST/_PORT/_DBNAME)')
+    .option('--pause-timeout <s>', 'with --fence pooler: how long PAUSE may wait for running transactions', positiveInt, 10)
+    .action(async (o: Conn & { fence: Fence; role?: string[]; wait: number; sequenceMargin: number; verify: CutoverVerify; yes?: boolean;
+      pooler?: string; poolerDatabase?: string; poolerIni?: string; poolerCommand?: string; pauseTimeout: number }) => {
+      if (o.fence === 'pooler' && (!o.pooler || !o.poolerDatabase || (o.poolerIni === undefined) === (o.poolerCommand === undefined))) {
+        throw new CutoverError('E_USAGE', '--fence pooler needs --pooler, --pooler-database and one of --pooler-ini / --pooler-command');
+      }
       if (o.fence === 'manual' && !o.yes && !process.stdin.isTTY) {
         throw new CutoverError('E_USAGE', '--fence manual needs a confirmation', { hint: 'stop the application\'s writes, then pass --yes (or run on a terminal)' });
       }
@@ -114,11 +123,16 @@ export function registerReplicate(program: Command): void {
       } : undefined;
       const res = await cutover({
         ...conns(o), fence: o.fence, roles: o.role, waitMs: o.wait * 1000, sequenceMargin: o.sequenceMargin, verify: o.verify, confirm,
+        pooler: o.fence === 'pooler' ? {
+          admin: resolveConnArg('pooler', o.pooler, 'CUTOVER_POOLER_URL'), database: o.poolerDatabase!, pauseTimeoutMs: o.pauseTimeout * 1000,
+          repoint: o.poolerIni !== undefined ? { ini: o.poolerIni } : { command: o.poolerCommand! },
+        } : undefined,
         onNote: warn, onPhase: (p) => process.stderr.write(`${p}...\n`),
       });
       process.stdout.write(`${table(['phase', 'duration'], res.phases.map((p) => [p.phase, humanDuration(p.durationMs)]))}\n\n` +
         `cutover done: write outage ${humanDuration(res.outageMs)} (fence ${res.fence} at ${res.fencedAt}); drained ${res.drainedEvents} event(s); ${res.sequences} sequence(s) set` +
         `${res.verify ? `; verify ${res.verify.level}: identical (${verifiedRows(res.verify)})` : ''}\n` +
+        `${res.pause ? `pooler: clients paused ${humanDuration(res.pause.pausedMs)}, longest wait ${humanDuration(res.pause.maxClientWaitMs)}; entry "${res.pause.entry}" now on the target\n` : ''}` +
         `the source stays fenced (${res.fencedTables} tables); switch the application to the target, then run cutover replicate teardown\n`);
     });
 

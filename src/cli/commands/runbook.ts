@@ -36,7 +36,7 @@ interface RunFlags { yes?: boolean; resume?: boolean; fresh?: boolean; rollback?
 
 async function runOrRehearse(file: string, mode: Mode, o: RunFlags): Promise<void> {
   const rb = await loadRunbook(file);
-  const { source, target } = await resolveConnections(rb, mode);
+  const { source, target, pooler } = await resolveConnections(rb, mode);
   const stateDir = o.stateDir ?? stateDirFor(rb, mode);
   let timings: RunSummary | undefined;
   const rehearsalSummary = join(stateDirFor(rb, 'rehearse'), 'summary.json');
@@ -44,7 +44,7 @@ async function runOrRehearse(file: string, mode: Mode, o: RunFlags): Promise<voi
   else if (mode === 'run' && existsSync(rehearsalSummary)) timings = await loadTimings(rehearsalSummary);
   const manualDurationMs = o.manualDuration ? parseDuration(o.manualDuration) : undefined;
   if (o.manualDuration && manualDurationMs === undefined) throw new CutoverError('E_USAGE', `--manual-duration "${o.manualDuration}" is not a duration`);
-  const r = await runRunbook({ runbook: rb, mode, source, target, stateDir, yes: o.yes, resume: o.resume, fresh: o.fresh, rollbackOnly: o.rollback, timings, manualDurationMs, renderer: o.renderer });
+  const r = await runRunbook({ runbook: rb, mode, source, target, pooler, stateDir, yes: o.yes, resume: o.resume, fresh: o.fresh, rollbackOnly: o.rollback, timings, manualDurationMs, renderer: o.renderer });
   const lines = [`${mode === 'rehearse' ? 'rehearsal' : 'run'} ${r.outcome}${r.rolledBack ? ' (rollback ran)' : ''} in ${humanDuration(r.summary.durationMs)}; ${outageText(r.summary)}`,
     `journal and summary.json in ${stateDir}`];
   if (mode === 'rehearse') lines.push(`report: ${(await writeReport(stateDir, r.summary)).join(', ')}`);

@@ -8,6 +8,7 @@ import { cutover, CUTOVER_VERIFY, FENCES, unfence, verifiedRows } from '../../re
 import { teardown } from '../../replicate/teardown.js';
 import { describeUnfence } from '../../replicate/fence.js';
 import { defineAction } from './types.js';
+import { CutoverError } from '../../errors.js';
 import { jobsOption, resolveJobs, selection } from './common.js';
 
 export const replicateStartAction = defineAction({
@@ -58,16 +59,30 @@ export const replicateCutoverAction = defineAction({
     sequence_margin: z.number().int().min(0).default(0),
     verify: z.enum(CUTOVER_VERIFY).default('checksums'),
     verify_jobs: jobsOption,
-  }),
+    /** fence: pooler: the [databases] entry the application uses, and how to repoint it (ini or command). */
+    pooler: z.strictObject({
+      database: z.string().min(1),
+      ini: z.string().min(1).optional(),
+      command: z.string().min(1).optional(),
+      pause_timeout_s: z.number().positive().default(10),
+    }).refine((p) => (p.ini === undefined) !== (p.command === undefined), 'give exactly one of ini (a pgbouncer.ini cutover rewrites) and command (run to repoint)').optional(),
+  }).refine((o) => o.fence !== 'pooler' || o.pooler !== undefined, { message: 'fence: pooler needs pooler: { database: ..., ini: ... | command: ... }', path: ['pooler'] }),
   async run(ctx, o) {
+    if (o.fence === 'pooler' && !ctx.pooler) {
+      throw new CutoverError('E_RUNBOOK', 'fence: pooler needs the pooler\'s admin console in the front matter: connections: { pooler: env:POOLER_URL }');
+    }
     const jobs = o.verify === 'none' ? 1 : await resolveJobs(ctx, 'replicate-cutover', o.verify_jobs, DEMANDS['replicate-cutover']);
     const r = await cutover({
       source: ctx.source, target: ctx.target, fence: o.fence, roles: o.roles, waitMs: o.wait_s * 1000, sequenceMargin: o.sequence_margin,
       verify: o.verify, verifyJobs: jobs, onNote: (m) => ctx.log(m), onPhase: (p) => ctx.progress(p),
+      pooler: o.pooler && ctx.pooler ? {
+        admin: ctx.pooler, database: o.pooler.database, pauseTimeoutMs: o.pooler.pause_timeout_s * 1000,
+        repoint: o.pooler.ini !== undefined ? { ini: o.pooler.ini } : { command: o.pooler.command! },
+      } : undefined,
     });
     return {
-      connections: { source: 2 + jobs, target: 2 + jobs }, outageMs: r.outageMs, phases: r.phases,
-      summary: `write outage ${humanDuration(r.outageMs)}; ${r.fencedTables} tables fenced; drained ${r.drainedEvents} events; ${r.sequences} sequences${r.verify ? `; verify ${r.verify.level}: identical (${verifiedRows(r.verify)})` : ''}`,
+      connections: { source: 2 + jobs, target: 2 + jobs }, outageMs: r.outageMs, phases: r.phases, pause: r.pause,
+      summary: `write outage ${humanDuration(r.outageMs)}; ${r.pause ? `clients paused ${humanDuration(r.pause.pausedMs)} in the pooler, resumed on the target; ` : ''}${r.fencedTables} tables fenced; drained ${r.drainedEvents} events; ${r.sequences} sequences${r.verify ? `; verify ${r.verify.level}: identical (${verifiedRows(r.verify)})` : ''}`,
     };
   },
 });

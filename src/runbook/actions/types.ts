@@ -6,6 +6,8 @@ export interface ActionContext {
   stepId: string;
   source: ConnParams;
   target: ConnParams;
+  /** The PgBouncer admin console (connections.pooler), if the runbook names one. */
+  pooler?: ConnParams;
   /** Where the run keeps its files (journal, dumps, copy work dirs). */
   stateDir: string;
   headroom: Headroom;
