@@ -19,6 +19,7 @@ import { copy } from '../src/dump/copy/copy.js';
 import { installCapture } from '../src/replicate/capture.js';
 import { cutover } from '../src/replicate/cutover.js';
 import { CutoverError } from '../src/errors.js';
+import { cutover as cutoverCli } from './helpers/cli.js';
 
 let src: Cluster, tgt: Cluster;
 const PW = 'bank-pw-3';
@@ -108,6 +109,13 @@ describe('fence: pooler', () => {
   it('a verify that fails in the pause resumes the pooler on the source and unfences it; pgbench sees no failure', async () => {
     const db = 'bank_fail';
     const { pooler } = await prepare(db);
+    // doctor checks the pooler: admin rights, where the entry points, the pool mode.
+    const d = await cutoverCli(['doctor', '--source', 'env:S', '--target', 'env:T', '--pooler', 'env:P', '--pooler-database', 'bank', '--json'],
+      { S: src.url(db), T: tgt.url(db), P: pooler.adminUrl() });
+    const checks = (JSON.parse(d.stdout) as { checks: { id: string; side: string; status: string; message: string }[] }).checks.filter((c) => c.side === 'pooler');
+    expect(checks.map((c) => [c.id, c.status])).toEqual([['pooler', 'ok'], ['pooler-entry', 'ok'], ['pool-mode', 'ok'], ['server-reset-query', 'ok']]);
+    expect(checks[1]!.message).toBe(`entry "bank" points at the source (${src.host}:${src.port}/${db}); the switch repoints it to ${tgt.host}:${tgt.port}/${db}`);
+    expect(checks[2]!.message).toMatch(/uses transaction pooling: PAUSE waits only for running transactions/);
     await tgt.query(`UPDATE untouched SET v = 'changed on the target' WHERE id = 7`, [], db);
     const iniBefore = readFileSync(pooler.ini, 'utf8');
     const load = bench(pooler, 20);

@@ -11,9 +11,10 @@ import { withPgpass } from '../pg/pgpass.js';
 import { requireClientTool } from '../pg/tools.js';
 import { type Capacity, type Headroom, capacity, describeCapacity } from '../budget/capacity.js';
 import { describeWriters, type Fence, type FencePlan, planFence } from '../replicate/fence.js';
+import { checkPooler } from '../pooler/check.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
-export type Side = 'source' | 'target' | 'client';
+export type Side = 'source' | 'target' | 'client' | 'pooler';
 
 export interface Check {
   id: string;
@@ -52,6 +53,8 @@ export interface DoctorOptions {
   copyOnly?: boolean;
   /** The cutover's write fence to predict (default: fence triggers, unless copyOnly). */
   fence?: { kind: Fence; roles?: string[] };
+  /** A PgBouncer in front of the source (fence: pooler): its admin console and the application's entry. */
+  pooler?: { admin: ConnParams; database?: string };
 }
 
 /** Minimum connections a migration needs on a side: one worker plus one control connection. */
@@ -125,6 +128,9 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
     checks.push({ id: 'client-tools', side: 'client', status: 'skip', message: 'needs the source server version' });
   }
   if (tgt) checkTarget(tgt, checks);
+  if (opts.pooler) {
+    for (const c of await checkPooler({ ...opts.pooler, source: opts.source, target: opts.target })) checks.push({ ...c, side: 'pooler' });
+  }
 
   report.ok = !checks.some((c) => c.status === 'fail');
   return report;

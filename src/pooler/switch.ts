@@ -112,6 +112,8 @@ export class PoolerSwitch {
     return { pausedMs: Date.now() - this.pausedAt, maxClientWaitMs: waits.maxWaitMs, waitingClients: waits.waiting, entry: this.o.database, repointed };
   }
 
+  get isPaused(): boolean { return this.paused; }
+
   /** Back to where it was: the old ini (if rewritten) reloaded, RESUME. Idempotent; never throws. */
   async resumeOld(): Promise<boolean> {
     if (!this.paused) return false;

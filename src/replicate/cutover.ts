@@ -208,10 +208,15 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
   }
 }
 
-/** RESUME on the old server, then lift the fence: a failed switch leaves the application where it was. */
+/**
+ * Lift the fence, then RESUME on the old server (in that order: a resumed client must not meet the
+ * fence): a failed switch leaves the application where it was. Resumes even if unfencing failed: the
+ * application is never left paused.
+ */
 async function backToSource(sw: PoolerSwitch, source: ConnParams, note: (m: string) => void): Promise<boolean> {
-  if (!(await sw.resumeOld())) return false;
+  if (!sw.isPaused) return false;
   const u = await unfenceSource(source).catch((e: unknown) => { note(`could not lift the fence on the source: ${(e as Error).message}; run \`cutover replicate unfence\``); return undefined; });
+  if (!(await sw.resumeOld())) note('could not RESUME the pooler: run RESUME on its admin console');
   if (u) note(`pooler resumed on the source; ${describeUnfence(u)}`);
   return true;
 }

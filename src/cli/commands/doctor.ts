@@ -12,15 +12,16 @@ import { resolveConnArg } from '../connection-args.js';
  * What a runbook plans, for doctor: its connections (or its rehearsal ones), whether it replicates (a
  * replicate-start step) and its replicate-cutover step's fence.
  */
-async function fromRunbook(file: string, rehearsal: boolean): Promise<Pick<DoctorOptions, 'source' | 'target' | 'copyOnly' | 'fence' | 'headroom'>> {
+async function fromRunbook(file: string, rehearsal: boolean): Promise<Pick<DoctorOptions, 'source' | 'target' | 'copyOnly' | 'fence' | 'headroom' | 'pooler'>> {
   const rb = await loadRunbook(file);
-  const { source, target } = await resolveConnections(rb, rehearsal ? 'rehearse' : 'run');
+  const { source, target, pooler } = await resolveConnections(rb, rehearsal ? 'rehearse' : 'run');
   const cut = rb.steps.find((s) => s.action === 'replicate-cutover' && !s.rollback);
   const replicates = rb.steps.some((s) => s.action === 'replicate-start');
   return {
     source, target, copyOnly: !replicates,
     fence: cut ? { kind: cut.options.fence as Fence, roles: cut.options.roles as string[] | undefined } : undefined,
     headroom: rb.front.headroom !== undefined ? parseHeadroom(rb.front.headroom) : undefined,
+    pooler: pooler ? { admin: pooler, database: (cut?.options.pooler as { database?: string } | undefined)?.database } : undefined,
   };
 }
 
@@ -37,8 +38,11 @@ export function registerDoctor(program: Command): void {
     .option('--copy-only', 'no change capture is planned: tables without a primary key are only a warning')
     .addOption(new Option('--fence <how>', 'the cutover\'s write fence to predict (who can write what, and whether it stops them all)').choices(FENCES))
     .option('--role <name...>', 'with --fence revoke or read-only: the roles to fence')
+    .option('--pooler <conn>', 'a PgBouncer admin console in front of the source (database pgbouncer): admin rights, entries, pool mode')
+    .option('--pooler-database <name>', 'the pooler entry the application connects to')
     .option('--json', 'print the report as JSON')
-    .action(async (file: string | undefined, o: { source?: string; target?: string; rehearsal?: boolean; headroom?: string; pgBindir?: string; copyOnly?: boolean; fence?: Fence; role?: string[]; json?: boolean }) => {
+    .action(async (file: string | undefined, o: { source?: string; target?: string; rehearsal?: boolean; headroom?: string; pgBindir?: string; copyOnly?: boolean; fence?: Fence; role?: string[];
+      pooler?: string; poolerDatabase?: string; json?: boolean }) => {
       const planned = file ? await fromRunbook(file, o.rehearsal ?? false) : undefined;
       const source = o.source || !planned ? resolveConnArg('source', o.source, 'CUTOVER_SOURCE_URL') : planned.source;
       const target = o.target || !planned ? resolveConnArg('target', o.target, 'CUTOVER_TARGET_URL') : planned.target;
@@ -47,6 +51,7 @@ export function registerDoctor(program: Command): void {
         headroom: o.headroom !== undefined ? parseHeadroom(o.headroom) : planned?.headroom ?? 0,
         copyOnly: o.copyOnly ?? planned?.copyOnly,
         fence: o.fence ? { kind: o.fence, roles: o.role } : planned?.fence,
+        pooler: o.pooler ? { admin: resolveConnArg('pooler', o.pooler, 'CUTOVER_POOLER_URL'), database: o.poolerDatabase } : planned?.pooler,
       });
       process.stdout.write((o.json ? JSON.stringify(report, null, 2) : renderDoctor(report)) + '\n');
       process.exitCode = report.ok ? EXIT.ok : EXIT.preflight;
