@@ -36,6 +36,8 @@ export class PoolerSwitch {
   private paused = false;
   private previousIni?: string;
   private guard?: () => void;
+  /** A signal resumed on the source: the switch must never happen after that. */
+  private interrupted?: NodeJS.Signals;
   entry!: PoolerEntry;
 
   private constructor(private readonly o: PoolerSwitchOptions, private readonly admin: PgBouncerAdmin) {}
@@ -88,6 +90,9 @@ export class PoolerSwitch {
 
   /** Repoints the entry, RELOADs (ini), RESUMEs on the target. */
   async switchTo(target: Endpoint): Promise<PauseReport> {
+    if (this.interrupted) {
+      throw new CutoverError('E_USAGE', `interrupted (${this.interrupted}): the pooler was resumed on the source and the fence lifted; the switch did not happen`);
+    }
     const waits = await this.admin.clients(this.o.database);
     let repointed: string;
     if ('ini' in this.o.repoint) {
@@ -140,6 +145,7 @@ export class PoolerSwitch {
     const handlers: [NodeJS.Signals, () => void][] = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((sig) => {
       const others = process.listenerCount(sig) > 0;
       const h = () => {
+        this.interrupted = sig;
         void onSignal().finally(() => {
           // Nobody else handles it (the bare CLI): end as the signal would have, after resuming.
           if (!others) process.exit(128 + ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as Record<string, number>)[sig]!);
