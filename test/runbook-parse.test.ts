@@ -59,7 +59,7 @@ describe('runbook validation', () => {
 
   it('accepts the shipped runbooks and computes the outage from the estimates', () => {
     const shipped = readdirSync(new URL('../runbooks/', import.meta.url)).filter((f) => f.endsWith('.md')).sort();
-    expect(shipped).toEqual(['ci-smoke.md', 'dump-restore-window.md', 'heroku-to-cloudsql.md', 'online-cutover.md']);
+    expect(shipped).toEqual(['ci-smoke.md', 'dump-restore-window.md', 'heroku-to-cloudsql.md', 'online-cutover-pgbouncer.md', 'online-cutover.md']);
     for (const f of shipped) {
       const r = parseRunbook(readFileSync(new URL(`../runbooks/${f}`, import.meta.url), 'utf8'), f);
       expect(r.problems, f).toEqual([]);
@@ -69,6 +69,10 @@ describe('runbook validation', () => {
     const actions = (f: string) => parseRunbook(readFileSync(new URL(`../runbooks/${f}`, import.meta.url), 'utf8'), f).runbook!.steps
       .filter((s) => s.kind === 'action').map((s) => s.action);
     expect(actions('online-cutover.md')).toEqual(['doctor', 'budget', 'replicate-start', 'copy', 'replicate-catch-up', 'replicate-cutover', 'replicate-teardown', 'replicate-unfence']);
+    expect(actions('online-cutover-pgbouncer.md')).toEqual(actions('online-cutover.md'));
+    const pooled = parseRunbook(readFileSync(new URL('../runbooks/online-cutover-pgbouncer.md', import.meta.url), 'utf8'), 'p.md').runbook!;
+    expect(pooled.front.connections.pooler).toEqual({ env: 'POOLER_URL' });
+    expect(pooled.steps.find((s) => s.action === 'replicate-cutover')!.options).toMatchObject({ fence: 'pooler', pooler: { database: 'app', pause_timeout_s: 10 } });
     expect(actions('dump-restore-window.md')).toEqual(['doctor', 'budget', 'wait-for', 'dump', 'restore', 'verify']);
     const rb = parseRunbook(readFileSync(new URL('../runbooks/heroku-to-cloudsql.md', import.meta.url), 'utf8'), 'h.md').runbook!;
     const o = projectOutage(rb, (s) => s.estimateMs);
