@@ -4,7 +4,8 @@
  * them before reading anything; doctor reports them before anything is copied.
  */
 import type pg from 'pg';
-import { loadSql, qualify } from './sql.js';
+import { loadSql } from './sql.js';
+import { displayName } from './select-tables.js';
 
 export interface RlsFiltered { schema: string; name: string; forced: boolean; owned: boolean; owner: string }
 
@@ -14,7 +15,7 @@ export async function rlsFilteredTables(c: pg.Client): Promise<RlsFiltered[]> {
 
 /** One line per table, saying why its rows are filtered. */
 export function describeRlsFiltered(t: RlsFiltered): string {
-  return `${qualify(t.schema, t.name)} (${t.forced && t.owned ? 'FORCE ROW LEVEL SECURITY: even its owner is filtered' : `row-level security; owner ${t.owner}`})`;
+  return `${displayName(t)} (${t.forced && t.owned ? 'FORCE ROW LEVEL SECURITY: even its owner is filtered' : `row-level security; owner ${t.owner}`})`;
 }
 
 export const RLS_HINT = 'connect as a role with BYPASSRLS (ALTER ROLE ... BYPASSRLS, or a superuser); a table\'s owner also reads every ' +

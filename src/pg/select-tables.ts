@@ -37,6 +37,12 @@ export interface ResolvedSelection {
 
 export const relKey = (t: { schema: string; name: string }): string => `${t.schema}.${t.name}`;
 
+/** schema.table for messages: a part is quoted only when it must be. */
+export function displayName(t: { schema: string; name: string }): string {
+  const part = (s: string) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : `"${s.replace(/"/g, '""')}"`);
+  return `${part(t.schema)}.${part(t.name)}`;
+}
+
 interface NamePart { text: string; quoted: boolean }
 
 /** Splits `a.b`, `"a.b"."c"` into parts; `""` inside quotes is one quote. */
@@ -77,7 +83,7 @@ export function closeMatches(name: string, catalog: readonly CatalogRelation[]):
     return { t, d };
   }).filter((x) => x.d <= Math.max(2, Math.floor(bare.length / 3)));
   scored.sort((a, b) => a.d - b.d || relKey(a.t).localeCompare(relKey(b.t)));
-  return scored.slice(0, 3).map((x) => qualify(x.t.schema, x.t.name));
+  return scored.slice(0, 3).map((x) => displayName(x.t));
 }
 
 type Lookup = { found: CatalogRelation } | { problem: string };
@@ -111,7 +117,7 @@ function lookup(raw: string, catalog: readonly CatalogRelation[], searchPath: re
       if (onPath) return { found: onPath };
     }
     if (cands.length === 1) return { found: cands[0]! };
-    return { problem: `"${raw}" is ambiguous: ${cands.map((t) => qualify(t.schema, t.name)).join(', ')} (none on the search_path ${searchPath.join(', ') || '(empty)'}); name the schema` };
+    return { problem: `"${raw}" is ambiguous: ${cands.map(displayName).join(', ')} (none on the search_path ${searchPath.join(', ') || '(empty)'}); name the schema` };
   }
   return { problem: `"${raw}" is not a table name (schema.table)` };
 }
