@@ -10,6 +10,8 @@ import { type ServerFacts, type TableFacts, serverFacts, tableFacts } from '../p
 import { withPgpass } from '../pg/pgpass.js';
 import { requireClientTool } from '../pg/tools.js';
 import { type Capacity, type Headroom, capacity, describeCapacity } from '../budget/capacity.js';
+import { type DbIdentity, databaseIdentity, sameDatabase } from '../pg/identity.js';
+import { type RlsFiltered, describeRlsFiltered, RLS_HINT, rlsFilteredTables } from '../pg/rls.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 export type Side = 'source' | 'target' | 'client';
@@ -54,7 +56,7 @@ export interface DoctorOptions {
 /** Minimum connections a migration needs on a side: one worker plus one control connection. */
 export const MIN_CONNECTIONS = 2;
 
-interface Probe { facts: ServerFacts; tables: TableFacts[] }
+interface Probe { facts: ServerFacts; tables: TableFacts[]; identity: DbIdentity; rls: RlsFiltered[] }
 
 async function probe(p: ConnParams, side: Side, checks: Check[]): Promise<Probe | undefined> {
   let c: pg.Client | undefined;
@@ -62,8 +64,10 @@ async function probe(p: ConnParams, side: Side, checks: Check[]): Promise<Probe 
     c = await connect(await withPgpass(p), `doctor-${side}`);
     const facts = await serverFacts(c);
     const tables = await tableFacts(c);
+    const identity = await databaseIdentity(c, p);
+    const rls = await rlsFilteredTables(c);
     checks.push({ id: 'connect', side, status: 'ok', message: `connected to ${redact(p)} as ${facts.role.name}` });
-    return { facts, tables };
+    return { facts, tables, identity, rls };
   } catch (e) {
     checks.push({
       id: 'connect', side, status: 'fail',
@@ -98,6 +102,24 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
       capacity: capacity(pr.facts, headroom), tables: pr.tables.length, bytes: pr.facts.database.bytes,
     });
     checkHeadroom(side, rep.capacity!, checks);
+  }
+
+  if (src && tgt && sameDatabase(src.identity, tgt.identity)) {
+    checks.push({
+      id: 'same-database', side: 'target', status: 'fail',
+      message: `the source and the target are the same database ("${src.identity.dbName}" on one server: ${redact(opts.source)} and ${redact(opts.target)})`,
+      hint: 'point --target (or the runbook\'s connections.target) at the new server; nothing was changed',
+    });
+  }
+  for (const [side, pr] of [['source', src], ['target', tgt]] as const) {
+    if (pr?.rls.length) {
+      checks.push({
+        id: 'row-level-security', side, status: side === 'source' ? 'fail' : 'warn',
+        message: `row-level security hides rows of ${pr.rls.length} table(s) from ${pr.facts.role.name}: ${list(pr.rls.map(describeRlsFiltered))}; ` +
+          `a copy would read only the rows the policies let through, and verify refuses them`,
+        hint: RLS_HINT,
+      });
+    }
   }
 
   if (src && tgt) {

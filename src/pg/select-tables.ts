@@ -33,6 +33,8 @@ export interface ResolvedSelection {
   keys: Set<string>;
   /** The selected relations, schema-qualified and quoted. */
   qualified: string[];
+  /** The names as given, each resolved to the relation it names (qualified, quoted), for engines that take names. */
+  resolved: { tables?: string[]; excludeTables?: string[] };
 }
 
 export const relKey = (t: { schema: string; name: string }): string => `${t.schema}.${t.name}`;
@@ -153,7 +155,11 @@ export function resolveSelection(catalog: readonly CatalogRelation[], searchPath
       hint: 'check tables / exclude_tables (a verify over nothing proves nothing); nothing was read or changed',
     });
   }
-  return { keys: out, qualified: chosen.map((t) => qualify(t.schema, t.name)) };
+  const q = (t: CatalogRelation) => qualify(t.schema, t.name);
+  return {
+    keys: out, qualified: chosen.map(q),
+    resolved: { tables: sel.tables ? included.map(q) : undefined, excludeTables: sel.excludeTables ? excluded.map(q) : undefined },
+  };
 }
 
 export async function readCatalog(c: pg.Client): Promise<{ catalog: CatalogRelation[]; searchPath: string[] }> {
