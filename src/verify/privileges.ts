@@ -22,10 +22,18 @@ export interface PrivilegeResult {
 
 interface Row { object: string; kind: 'owner' | 'grant'; role: string; privilege: string; grantable: boolean }
 
+const FENCE_READABLE = `SELECT CASE WHEN to_regnamespace('_cutover') IS NULL OR NOT has_schema_privilege('_cutover', 'USAGE') THEN false
+  WHEN to_regclass('_cutover.fence') IS NULL THEN false ELSE has_table_privilege('_cutover.fence', 'SELECT') END AS ok`;
+
 interface Line { object: string; entry: string; privilege: string }
 
-async function lines(c: pg.Client, map: RoleMap | undefined): Promise<Map<string, Line>> {
+async function lines(c: pg.Client, map: RoleMap | undefined, side: 'source' | 'target'): Promise<Map<string, Line>> {
   const { rows } = await c.query<Row>(loadSql(import.meta.url, 'sql/privileges.sql'));
+  // In a cutover's write fence the source lacks the write privileges the fence revoked (until unfenced or
+  // switched): they count as the source's.
+  if (side === 'source' && (await c.query<{ ok: boolean }>(FENCE_READABLE)).rows[0]!.ok) {
+    rows.push(...(await c.query<Row>(loadSql(import.meta.url, 'sql/fence-revoked.sql'))).rows);
+  }
   const out = new Map<string, Line>();
   for (const r of rows) {
     const role = map && r.role !== 'PUBLIC' ? mapRole(map, r.role) : r.role;
@@ -43,7 +51,7 @@ async function known(c: pg.Client): Promise<Set<string>> {
 }
 
 export async function comparePrivileges(source: pg.Client, target: pg.Client, roleMap?: RoleMap): Promise<PrivilegeResult> {
-  const [s, t] = await Promise.all([lines(source, roleMap), lines(target, undefined)]);
+  const [s, t] = await Promise.all([lines(source, roleMap, 'source'), lines(target, undefined, 'target')]);
   // A privilege one server does not have (MAINTAIN before 17) cannot be missing on it.
   const [ks, kt] = [await known(source), await known(target)];
   const both = (v: { privilege: string }) => !v.privilege || (ks.has(v.privilege) && kt.has(v.privilege));
