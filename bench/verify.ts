@@ -5,6 +5,8 @@
  *     J sessions per side (run here as SQL: Debian's pgcopydb 0.10 has no `compare` command),
  *   the floor: count(*) of every table on both sides, J sessions per side (one read of each side).
  *   npx tsx bench/verify.ts --gb 3 --rounds 3 --jobs 2
+ * With --baseline PATH/TO/dist/cli/main.js (another build, e.g. before a change) its verify runs in the same
+ * rounds, alternating; --full also times `--level full` (sequences, schema, privileges) of both builds.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,6 +23,8 @@ const gb = Number(arg('gb', '3'));
 const rounds = Number(arg('rounds', '3'));
 const jobs = Number(arg('jobs', '2'));
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const baseline = arg('baseline', '');
+const full = arg('full', 'no') !== 'no';
 const settings = { shared_buffers: '1GB', maintenance_work_mem: '1GB', max_wal_size: '8GB', checkpoint_timeout: '30min' };
 
 const [src, dst] = await startClusters([{ version: 15, settings }, { version: 15, settings }]);
@@ -56,6 +60,10 @@ try {
     'pgcopydb compare data (method)': () => perTable((t) => `SELECT count(1), sum(hashtext(x::text)::bigint) FROM ONLY ${t} x`),
     'count(*) floor': () => perTable((t) => `SELECT count(*) FROM ONLY ${t}`),
   };
+  const env = { S: src!.url('bench'), T: dst!.url('bench') };
+  if (baseline) methods['baseline verify'] = () => timed('node', [baseline, 'verify', '--source', 'env:S', '--target', 'env:T', '-j', String(jobs)], env);
+  if (full) methods['cutover verify --level full'] = () => timed('node', [CLI, 'verify', '--level', 'full', '--source', 'env:S', '--target', 'env:T', '-j', String(jobs)], env);
+  if (full && baseline) methods['baseline verify --level full'] = () => timed('node', [baseline, 'verify', '--level', 'full', '--source', 'env:S', '--target', 'env:T', '-j', String(jobs)], env);
   const samples: Sample[] = [];
   for (let round = 1; round <= rounds; round++) {
     const order = Object.keys(methods);
@@ -66,8 +74,9 @@ try {
       console.log(`round ${round}: ${m} ${seconds.toFixed(1)} s`);
     }
   }
-  console.log('\n' + report(samples, ['pgcopydb compare data (method)', 'count(*) floor']));
-  recordSamples(`verify ${gb} GB, -j ${jobs}`, samples, ['pgcopydb compare data (method)', 'count(*) floor']);
+  const refs = ['pgcopydb compare data (method)', 'count(*) floor', ...(baseline ? ['baseline verify'] : []), ...(full && baseline ? ['baseline verify --level full'] : [])];
+  console.log('\n' + report(samples, refs));
+  recordSamples(`verify ${gb} GB, -j ${jobs}`, samples, refs);
 } finally {
   await stopAllClusters();
   await rm(work, { recursive: true, force: true });
