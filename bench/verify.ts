@@ -18,6 +18,13 @@ import { copy } from '../src/dump/copy/copy.js';
 import { mapLimit } from '../src/lib/pool.js';
 import { qualify } from '../src/pg/sql.js';
 import { arg, report, timed, type Sample, recordSamples } from './lib.js';
+import { openSnapshotGroup } from '../src/pg/snapshot.js';
+import { databaseIdentity } from '../src/pg/identity.js';
+import { rlsFilteredTables } from '../src/pg/rls.js';
+import { compareLargeObjects } from '../src/verify/large-objects.js';
+import { comparePrivileges } from '../src/verify/privileges.js';
+import { compareSchemaObjects } from '../src/verify/schema.js';
+import { compareSequences } from '../src/verify/sequences.js';
 
 const gb = Number(arg('gb', '3'));
 const rounds = Number(arg('rounds', '3'));
@@ -73,6 +80,24 @@ try {
       samples.push({ method: m, round, seconds });
       console.log(`round ${round}: ${m} ${seconds.toFixed(1)} s`);
     }
+  }
+  if (arg('parts', 'no') !== 'no') {
+    // The fixed cost of each part verify compares besides the rows, measured alone (no row reading to hide
+    // in): the same calls verify makes, on one snapshot per side, 5 times each.
+    const [a, b] = await Promise.all([openSnapshotGroup(src!.params('bench'), 'bench-parts', 0), openSnapshotGroup(dst!.params('bench'), 'bench-parts', 0)]);
+    const parts: Record<string, () => Promise<unknown>> = {
+      'identity + RLS check': () => Promise.all([databaseIdentity(a.leader, src!.params('bench')), databaseIdentity(b.leader, dst!.params('bench')), rlsFilteredTables(a.leader), rlsFilteredTables(b.leader)]),
+      'large objects (with content)': () => compareLargeObjects(a.leader, b.leader, { content: true }),
+      'sequences (as before)': () => compareSequences(a.leader, b.leader),
+      'schema (search_path pinned, deparse when majors differ)': () => compareSchemaObjects(a.leader, b.leader, { source: src!.params('bench'), target: dst!.params('bench') }),
+      'privileges': () => comparePrivileges(a.leader, b.leader),
+    };
+    for (const [name, fn] of Object.entries(parts)) {
+      const ms: number[] = [];
+      for (let i = 0; i < 5; i++) { const t0 = process.hrtime.bigint(); await fn(); ms.push(Number(process.hrtime.bigint() - t0) / 1e6); }
+      console.log(`part ${name}: ${ms.map((x) => x.toFixed(0)).join(', ')} ms`);
+    }
+    await Promise.all([a.close(), b.close()]);
   }
   const refs = ['pgcopydb compare data (method)', 'count(*) floor', ...(baseline ? ['baseline verify'] : []), ...(full && baseline ? ['baseline verify --level full'] : [])];
   console.log('\n' + report(samples, refs));

@@ -6,7 +6,7 @@ SELECT n.nspname::text AS schema, c.relname::text AS name, c.relforcerowsecurity
        pg_has_role(c.relowner, 'USAGE') AS owned, pg_get_userbyid(c.relowner)::text AS owner
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p', 'm') AND c.relrowsecurity
-   AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover') AND n.nspname !~ '^pg_'
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover', '_cutover_fence') AND n.nspname !~ '^pg_'
    AND NOT (SELECT r.rolsuper OR r.rolbypassrls FROM pg_roles r WHERE r.rolname = current_user)
    AND (c.relforcerowsecurity OR NOT pg_has_role(c.relowner, 'USAGE'))
  ORDER BY 1, 2;

@@ -16,7 +16,7 @@ SELECT n.nspname::text AS schema,
       JOIN pg_namespace ln ON ln.oid = lc.relnamespace
      WHERE p.isleaf AND c.relkind = 'p') l ON true
  WHERE c.relkind IN ('r', 'p', 'm')
-   AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover')
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover', '_cutover_fence')
    AND n.nspname !~ '^pg_(toast|temp_)'
    AND NOT EXISTS (SELECT 1 FROM pg_depend dep
                     WHERE dep.classid = 'pg_class'::regclass AND dep.objid = c.oid AND dep.deptype = 'e')

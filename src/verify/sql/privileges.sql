@@ -4,7 +4,8 @@
 -- A NULL ACL is the object type's default (acldefault), so NULL and its explicit spelling compare equal.
 -- The public schema's ownership and ACL are left out while they are initdb's (they differ by version:
 -- PostgreSQL 15 made pg_database_owner its owner and took CREATE from PUBLIC); changed ones are compared.
--- cutover's own schema, system schemas and extension members are left out, as in schema-objects.sql.
+-- cutover's own schemas (_cutover, and _cutover_fence where a fence makes one), system schemas and extension
+-- members are left out, as in schema-objects.sql.
 WITH objs AS (
   SELECT c.relowner AS owner,
          coalesce(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char", c.relowner)) AS acl,
@@ -12,19 +13,19 @@ WITH objs AS (
            || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS label
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
-     AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover') AND n.nspname !~ '^pg_'
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover', '_cutover_fence') AND n.nspname !~ '^pg_'
      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
   UNION ALL
   SELECT NULL::oid, a.attacl,
          'column ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname)
     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND NOT a.attisdropped
-     AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover') AND n.nspname !~ '^pg_'
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover', '_cutover_fence') AND n.nspname !~ '^pg_'
      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
   UNION ALL
   SELECT n.nspowner, coalesce(n.nspacl, acldefault('n', n.nspowner)), 'schema ' || quote_ident(n.nspname)
     FROM pg_namespace n
-   WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover') AND n.nspname !~ '^pg_'
+   WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover', '_cutover_fence') AND n.nspname !~ '^pg_'
      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')
      AND NOT (n.nspname = 'public'
               AND n.nspowner IN (10, coalesce(to_regrole('pg_database_owner')::oid, 0))
@@ -35,13 +36,13 @@ WITH objs AS (
          CASE p.prokind WHEN 'p' THEN 'procedure ' ELSE 'function ' END
            || quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')'
     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-   WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover') AND n.nspname !~ '^pg_'
+   WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover', '_cutover_fence') AND n.nspname !~ '^pg_'
      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
   UNION ALL
   SELECT t.typowner, coalesce(t.typacl, acldefault('T', t.typowner)), 'type ' || quote_ident(n.nspname) || '.' || quote_ident(t.typname)
     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
    WHERE t.typtype IN ('e', 'd', 'r') 
-     AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover') AND n.nspname !~ '^pg_'
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover', '_cutover_fence') AND n.nspname !~ '^pg_'
      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e')
   UNION ALL
   SELECT NULL::oid, da.defaclacl,
