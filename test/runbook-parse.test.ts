@@ -57,6 +57,15 @@ describe('runbook validation', () => {
     ]);
   });
 
+  it('verify steps take exclude_tables and a role map', () => {
+    const head = '---\nname: t\nconnections:\n  source: env:S\n  target: env:T\n---\n# T\n\n## P\n\n';
+    const good = parseRunbook(head + '```cutover verify {id=v}\nlevel: full\ntables: [app.orders, app.customers]\nexclude_tables: [app.customers]\nrole_map: { u4f8a: app }\n```\n', 'x.md');
+    expect(good.problems).toEqual([]);
+    expect(good.runbook?.steps[0]?.options).toMatchObject({ level: 'full', tables: ['app.orders', 'app.customers'], exclude_tables: ['app.customers'], role_map: { u4f8a: 'app' } });
+    const bad = parseRunbook(head + '```cutover verify {id=v}\nrole_map: [u4f8a]\n```\n', 'x.md');
+    expect(bad.problems.map(formatProblem).join('\n')).toMatch(/x\.md:12: cutover verify: role_map: /);
+  });
+
   it('accepts the shipped runbooks and computes the outage from the estimates', () => {
     const shipped = readdirSync(new URL('../runbooks/', import.meta.url)).filter((f) => f.endsWith('.md')).sort();
     expect(shipped).toEqual(['ci-smoke.md', 'dump-restore-window.md', 'heroku-to-cloudsql.md', 'online-cutover-pgbouncer.md', 'online-cutover.md']);

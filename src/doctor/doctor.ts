@@ -12,6 +12,8 @@ import { requireClientTool } from '../pg/tools.js';
 import { type Capacity, type Headroom, capacity, describeCapacity } from '../budget/capacity.js';
 import { describeWriters, type Fence, type FencePlan, planFence } from '../replicate/fence.js';
 import { checkPooler } from '../pooler/check.js';
+import { type DbIdentity, databaseIdentity, sameDatabase } from '../pg/identity.js';
+import { type RlsFiltered, describeRlsFiltered, RLS_HINT, rlsFilteredTables } from '../pg/rls.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 export type Side = 'source' | 'target' | 'client' | 'pooler';
@@ -60,7 +62,7 @@ export interface DoctorOptions {
 /** Minimum connections a migration needs on a side: one worker plus one control connection. */
 export const MIN_CONNECTIONS = 2;
 
-interface Probe { facts: ServerFacts; tables: TableFacts[]; fence?: FencePlan }
+interface Probe { facts: ServerFacts; tables: TableFacts[]; identity: DbIdentity; rls: RlsFiltered[]; fence?: FencePlan }
 
 async function probe(p: ConnParams, side: Side, checks: Check[], fence?: DoctorOptions['fence']): Promise<Probe | undefined> {
   let c: pg.Client | undefined;
@@ -68,8 +70,10 @@ async function probe(p: ConnParams, side: Side, checks: Check[], fence?: DoctorO
     c = await connect(await withPgpass(p), `doctor-${side}`);
     const facts = await serverFacts(c);
     const tables = await tableFacts(c);
+    const identity = await databaseIdentity(c, p);
+    const rls = await rlsFilteredTables(c);
     checks.push({ id: 'connect', side, status: 'ok', message: `connected to ${redact(p)} as ${facts.role.name}` });
-    return { facts, tables, fence: fence ? await planFence(c, fence.kind, fence.roles) : undefined };
+    return { facts, tables, identity, rls, fence: fence ? await planFence(c, fence.kind, fence.roles) : undefined };
   } catch (e) {
     checks.push({
       id: 'connect', side, status: 'fail',
@@ -105,6 +109,24 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
       capacity: capacity(pr.facts, headroom), tables: pr.tables.length, bytes: pr.facts.database.bytes,
     });
     checkHeadroom(side, rep.capacity!, checks);
+  }
+
+  if (src && tgt && sameDatabase(src.identity, tgt.identity)) {
+    checks.push({
+      id: 'same-database', side: 'target', status: 'fail',
+      message: `the source and the target are the same database ("${src.identity.dbName}" on one server: ${redact(opts.source)} and ${redact(opts.target)})`,
+      hint: 'point --target (or the runbook\'s connections.target) at the new server; nothing was changed',
+    });
+  }
+  for (const [side, pr] of [['source', src], ['target', tgt]] as const) {
+    if (pr?.rls.length) {
+      checks.push({
+        id: 'row-level-security', side, status: side === 'source' ? 'fail' : 'warn',
+        message: `row-level security hides rows of ${pr.rls.length} table(s) from ${pr.facts.role.name}: ${list(pr.rls.map(describeRlsFiltered))}; ` +
+          `a copy would read only the rows the policies let through, and verify refuses them`,
+        hint: RLS_HINT,
+      });
+    }
   }
 
   if (src && tgt) {

@@ -3,6 +3,7 @@
  * as DIR.partial and renamed to DIR with a completion marker only when pg_dump succeeded, so a partial
  * dump is never mistaken for a complete one; a finished dump with the same options is skipped (resume).
  */
+import { resolveTableSelection } from '../pg/entry-checks.js';
 import { existsSync } from 'node:fs';
 import { readFile, rename, rm, writeFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -83,6 +84,7 @@ export async function requireCompleteDump(dir: string): Promise<Marker> {
 export async function dump(o: DumpOptions): Promise<DumpResult> {
   const jobs = Math.max(1, o.jobs ?? 2);
   const source = await withPgpass(o.source);
+  o = { ...o, ...(await resolveTableSelection('dump', source, o)) };
   const { facts, tables } = await withClient(source, 'dump-plan', async (c) => ({ facts: await serverFacts(c), tables: await tableFacts(c) }));
   const tool = await requireClientTool('pg_dump', facts.major, o.binDir);
   // cutover's own capture schema never travels (its triggers on user tables are filtered at restore).

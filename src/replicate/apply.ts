@@ -14,6 +14,7 @@
  * user triggers of the replicated tables are disabled on the target while applying (they ran on the
  * source) and restored at cutover or teardown.
  */
+import { databaseIdentity, refuseSameDatabase } from '../pg/identity.js';
 import type pg from 'pg';
 import { CutoverError } from '../errors.js';
 import type { ConnParams } from '../pg/conninfo.js';
@@ -107,6 +108,7 @@ export class Applier {
     this.src = await connect(this.source, 'apply-source', { settings: SOURCE_SETTINGS });
     this.tgt = await connect(this.target, 'apply-target', { settings: TARGET_SETTINGS });
     const s = this.s, t = this.t;
+    refuseSameDatabase(await databaseIdentity(s, this.source), await databaseIdentity(t, this.target), 'replicate', { source: this.source, target: this.target });
     if (!(await captureInstalled(s))) {
       throw new CutoverError('E_NOT_STARTED', 'change capture is not installed on the source', { hint: 'run `cutover replicate start` first' });
     }

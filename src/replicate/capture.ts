@@ -8,6 +8,7 @@
  * lock_timeout; on a timeout it waits and retries (saying who holds the table), so application writes
  * never queue behind cutover for longer than that timeout.
  */
+import { resolveTableSelection } from '../pg/entry-checks.js';
 import { CutoverError } from '../errors.js';
 import type { ConnParams } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';
@@ -94,6 +95,7 @@ export async function installCapture(o: CaptureOptions): Promise<CaptureResult> 
   const mode = o.mode ?? 'row';
   const note = o.onNote ?? (() => undefined);
   const source = await withPgpass(o.source);
+  o = { ...o, ...(await resolveTableSelection('replicate start', source, o)) };
   return withClient(source, 'replicate-start', async (c) => {
     const v = Number((await c.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]!.v);
     if (v < 130000) {

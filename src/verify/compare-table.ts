@@ -13,6 +13,8 @@ import { type ChunkGrid, chunkBounds, chunkGrid, differingChunks, keySpan } from
 export interface TableSpec {
   schema: string;
   name: string;
+  /** A materialized view's contents are compared like a table's (populated on both sides). */
+  kind?: 'table' | 'materialized view';
   /** Primary key columns, or null (multiset comparison). */
   key: string[] | null;
   /** Columns present on both sides (compared), in source order. */
@@ -37,6 +39,7 @@ export interface RowDifference {
 export interface TableResult {
   schema: string;
   name: string;
+  kind?: 'table' | 'materialized view';
   sourceRows: number;
   targetRows: number;
   status: 'same' | 'differs';
@@ -135,7 +138,7 @@ export async function countTable(pool: PairPool, spec: TableSpec): Promise<Table
   const [s, t] = await pool.use((pair) => both(pair, async (c) =>
     Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${qualify(spec.schema, spec.name)}`)).rows[0]!.n)));
   return {
-    schema: spec.schema, name: spec.name, sourceRows: s, targetRows: t, status: s === t ? 'same' : 'differs',
+    schema: spec.schema, name: spec.name, kind: spec.kind, sourceRows: s, targetRows: t, status: s === t ? 'same' : 'differs',
     chunks: 1, differenceCount: Math.abs(s - t), differences: [], durationMs: Date.now() - t0,
     note: s === t ? undefined : `${Math.abs(s - t)} row(s) ${s > t ? 'missing on' : 'extra on'} target`,
   };
@@ -144,7 +147,7 @@ export async function countTable(pool: PairPool, spec: TableSpec): Promise<Table
 export async function checksumTable(pool: PairPool, spec: TableSpec, opts: CompareOptions): Promise<TableResult> {
   const t0 = Date.now();
   const result: TableResult = {
-    schema: spec.schema, name: spec.name, sourceRows: 0, targetRows: 0, status: 'same', chunks: 0,
+    schema: spec.schema, name: spec.name, kind: spec.kind, sourceRows: 0, targetRows: 0, status: 'same', chunks: 0,
     differenceCount: 0, differences: [], durationMs: 0,
   };
   const record = recorder(result, opts);

@@ -11,7 +11,7 @@ function keyText(d: RowDifference): string {
 export function renderVerify(r: VerifyReport): string {
   const out: string[] = [];
   out.push(table(['table', 'source rows', 'target rows', 'chunks', 'result'], r.tables.map((t) => [
-    `${t.schema}.${t.name}`, String(t.sourceRows), String(t.targetRows), String(t.chunks),
+    `${t.kind === 'materialized view' ? '(matview) ' : ''}${t.schema}.${t.name}`, String(t.sourceRows), String(t.targetRows), String(t.chunks),
     t.status === 'same' ? 'same' : `DIFFERS: ${t.differenceCount} row(s)${t.note ? `; ${t.note}` : ''}`,
   ])));
   for (const m of r.missingTables) out.push(`MISSING on ${m.side}: table ${m.schema}.${m.name}`);
@@ -19,24 +19,43 @@ export function renderVerify(r: VerifyReport): string {
     out.push('', `${t.schema}.${t.name}: ${t.differenceCount} difference(s)${t.differenceCount > t.differences.length ? `, first ${t.differences.length} shown` : ''}`);
     for (const d of t.differences) out.push(`  ${d.kind.padEnd(17)} ${keyText(d)}${d.columns?.length ? `  columns: ${d.columns.join(', ')}` : ''}`);
   }
+  const s = r.summary;
+  const verdict = (n: number) => (n === 0 ? 'identical' : `${n} difference(s)`);
+  // One line per part, each with what it compared.
+  out.push('', `rows: ${s.tables} table(s), ${s.rows} source row(s) compared: ${s.tablesDiffering === 0 ? 'identical' : `${s.tablesDiffering} table(s) differ, ${s.rowDifferences} row(s)`}`);
+  const mvPopulated = r.matviews.filter((m) => m.source && m.target).length;
+  out.push(`materialized views: ${s.matviews} compared (populated or not; contents of ${mvPopulated} populated on both, in the table above): ${verdict(s.matviewDifferences)}`);
+  for (const m of r.matviews.filter((x) => x.status !== 'same')) out.push(`  ${m.status.padEnd(24)} ${m.schema}.${m.name}`);
+  const lo = r.largeObjects;
+  out.push(`large objects: ${lo.sourceCount} on the source, ${lo.targetCount} on the target compared (owner, ACL, comment${lo.contentCompared ? ', content hash' : ''}): ${verdict(s.largeObjectDifferences)}`);
+  for (const d of lo.differences.slice(0, 50)) out.push(`  ${d.change.padEnd(17)} large object ${d.oid}${d.parts ? `: ${d.parts.join(', ')}` : ''}`);
   if (r.sequences) {
-    const bad = r.sequences.filter((s) => s.status !== 'same');
-    out.push('', `sequences: ${r.sequences.length} compared, ${bad.length} not equal`);
-    for (const s of bad) {
-      out.push(`  ${s.status.padEnd(17)} ${s.schema}.${s.name}${s.ownedBy ? ` (${s.ownedBy})` : ''}: source ${s.source ? `${s.source.lastValue}${s.source.isCalled ? '' : ' (not called)'}` : '-'}, target ${s.target ? `${s.target.lastValue}${s.target.isCalled ? '' : ' (not called)'}` : '-'}`);
+    const bad = r.sequences.filter((q) => q.status !== 'same');
+    out.push(`sequences: ${r.sequences.length} compared: ${bad.length === 0 ? 'identical' : `${bad.length} not equal (${s.sequencesBehind} behind or missing)`}`);
+    for (const q of bad) {
+      out.push(`  ${q.status.padEnd(17)} ${q.schema}.${q.name}${q.ownedBy ? ` (${q.ownedBy})` : ''}: source ${q.source ? `${q.source.lastValue}${q.source.isCalled ? '' : ' (not called)'}` : '-'}, target ${q.target ? `${q.target.lastValue}${q.target.isCalled ? '' : ' (not called)'}` : '-'}`);
     }
   }
   if (r.schema) {
-    out.push('', `schema: ${r.schema.length} difference(s)`);
+    out.push(`schema: ${s.schemaObjects} object(s) compared: ${verdict(r.schema.length)}`);
     for (const d of r.schema) {
       if (d.change === 'differs') out.push(`  ~ ${d.kind} ${d.name}\n      source: ${d.source}\n      target: ${d.target}`);
       else out.push(`  ${d.change === 'missing on target' ? '-' : '+'} ${d.kind} ${d.name} (${d.change}): ${d.source ?? d.target}`);
     }
   }
-  const s = r.summary;
+  if (r.privileges) {
+    out.push(`privileges: ${s.privileges} owner and grant entries compared: ${verdict(s.privilegeDifferences)}`);
+    for (const d of r.privileges.differences.slice(0, 100)) out.push(`  ${d.change === 'missing on target' ? '-' : '+'} ${d.object}: ${d.entry} (${d.change})`);
+    if (r.privileges.differences.length > 100) out.push(`  ... ${r.privileges.differences.length - 100} more`);
+  }
+  for (const n of r.notes) out.push(`note: ${n}`);
+  const counted = [`${s.tables} tables`, `${s.rows} rows`, `${s.matviews} materialized views`, `${s.largeObjects} large objects`,
+    ...(r.sequences ? [`${s.sequences} sequences`, `${s.schemaObjects} schema objects`, `${s.privileges} privileges`] : [])].join(', ');
   out.push('', r.ok
-    ? `verify (${r.level}): identical: ${s.tables} tables${r.sequences ? `, ${r.sequences.length} sequences, schema` : ''} in ${humanDuration(r.durationMs)}`
+    ? `verify (${r.level}): identical: ${counted} compared in ${humanDuration(r.durationMs)}`
     : `verify (${r.level}): DIFFERENCES: ${s.tablesDiffering} table(s), ${s.rowDifferences} row(s)` +
-      `${r.sequences ? `, ${s.sequencesBehind} sequence(s) behind` : ''}${r.schema ? `, ${s.schemaDifferences} schema difference(s)` : ''} (${humanDuration(r.durationMs)})`);
+      `, ${s.matviewDifferences} materialized view(s), ${s.largeObjectDifferences} large object(s)` +
+      `${r.sequences ? `, ${s.sequencesBehind} sequence(s) behind` : ''}${r.schema ? `, ${s.schemaDifferences} schema difference(s)` : ''}` +
+      `${r.privileges ? `, ${s.privilegeDifferences} privilege difference(s)` : ''} (compared: ${counted}; ${humanDuration(r.durationMs)})`);
   return out.join('\n');
 }

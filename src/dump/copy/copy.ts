@@ -35,6 +35,7 @@ import { withRetry } from '../../pg/sqlstate.js';
 import { streamCopy } from './stream.js';
 import { recordStartSnapshot } from '../../replicate/start-snapshot.js';
 import { deferConstraint } from '../../replicate/deferred-constraints.js';
+import { refuseSameDatabaseAt, resolveTableSelection } from '../../pg/entry-checks.js';
 
 export interface CopyOptions extends SelectionOptions, RestoreDefaults {
   source: ConnParams;
@@ -103,6 +104,8 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
   const note = o.onNote ?? (() => undefined);
   const source = await withPgpass(o.source);
   const target = await withPgpass(o.target);
+  await refuseSameDatabaseAt('copy', source, target);
+  o = { ...o, ...(await resolveTableSelection('copy', source, o)) };
   const journal = await Journal.open(o.dir);
   if (!journal.isEmpty && !o.resume) {
     throw new CutoverError('E_USAGE', `${o.dir} holds the journal of an earlier copy`, {

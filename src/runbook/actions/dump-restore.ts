@@ -1,4 +1,5 @@
 import { isAbsolute, join } from 'node:path';
+import { refuseSameDatabaseAt } from '../../pg/entry-checks.js';
 import { z } from 'zod';
 import { dump } from '../../dump/dump.js';
 import { restore, SECTIONS } from '../../dump/restore.js';
@@ -42,6 +43,7 @@ export const restoreAction = defineAction({
   }),
   async run(ctx, o) {
     const jobs = await resolveJobs(ctx, 'restore', o.jobs, DEMANDS.restore);
+    await refuseSameDatabaseAt('restore', ctx.source, ctx.target, { sourceOptional: true });
     const r = await restore({
       target: ctx.target, dir: dirIn(ctx, o.dir), jobs, sections: o.sections, skipExtensions: o.skip_extensions,
       noOwner: !o.keep_owner, noAcl: !o.keep_acl,

@@ -3,6 +3,7 @@ import { verify, VERIFY_LEVELS } from '../../verify/verify.js';
 import { renderVerify } from '../../verify/render.js';
 import { DEMANDS } from '../../budget/auto.js';
 import { CutoverError } from '../../errors.js';
+import { roleMapFromObject } from '../../pg/role-map.js';
 import { defineAction } from './types.js';
 import { jobsOption, resolveJobs } from './common.js';
 
@@ -13,18 +14,23 @@ export const verifyAction = defineAction({
     level: z.enum(VERIFY_LEVELS).default('checksums'),
     jobs: jobsOption,
     tables: z.array(z.string()).optional(),
+    exclude_tables: z.array(z.string()).optional(),
+    /** Source role -> target role for owners and grants. */
+    role_map: z.record(z.string(), z.string()).optional(),
     chunk_rows: z.number().int().min(1).optional(),
   }),
   async run(ctx, o) {
     const jobs = await resolveJobs(ctx, 'verify', o.jobs, DEMANDS.verify);
     const r = await verify({
-      source: ctx.source, target: ctx.target, level: o.level, jobs, tables: o.tables, chunkRows: o.chunk_rows,
+      source: ctx.source, target: ctx.target, level: o.level, jobs, tables: o.tables, excludeTables: o.exclude_tables,
+      roleMap: o.role_map ? roleMapFromObject(o.role_map) : undefined, chunkRows: o.chunk_rows,
       onProgress: (d, t, name) => ctx.progress(`${d}/${t} tables (${name})`),
     });
     const rows = r.tables.reduce((n, t) => n + t.sourceRows, 0);
     if (!r.ok) {
       throw new CutoverError('E_DIFFERENCE', `verify (${o.level}) found differences:\n${renderVerify(r)}`);
     }
-    return { rows, connections: { source: jobs + 1, target: jobs + 1 }, concurrency: jobs, summary: `identical: ${r.tables.length} tables, ${rows} rows` };
+    return { rows, connections: { source: jobs + 1, target: jobs + 1 }, concurrency: jobs, summary: `identical: ${r.summary.tables} tables, ${rows} rows, ${r.summary.matviews} materialized views, ${r.summary.largeObjects} large objects` +
+      `${r.sequences ? `, ${r.summary.sequences} sequences, ${r.summary.schemaObjects} schema objects, ${r.summary.privileges} privileges` : ''} compared` };
   },
 });

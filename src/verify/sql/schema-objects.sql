@@ -2,13 +2,15 @@
 -- produce the same set, whatever the major version (definitions are normalised by the caller:
 -- whitespace collapsed). cutover's own schema and triggers are left out.
 WITH rels AS (
-  SELECT c.oid, c.relkind, n.nspname, c.relname
+  SELECT c.oid, c.relkind, n.nspname, c.relname, c.relrowsecurity, c.relforcerowsecurity
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover', '_cutover_fence') AND n.nspname !~ '^pg_'
      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
 )
 SELECT 'table' AS kind, quote_ident(nspname) || '.' || quote_ident(relname) AS name,
-       CASE relkind WHEN 'p' THEN 'partitioned table' ELSE 'table' END AS def
+       CASE relkind WHEN 'p' THEN 'partitioned table' ELSE 'table' END
+       || CASE WHEN relrowsecurity THEN ' ROW LEVEL SECURITY' ELSE '' END
+       || CASE WHEN relforcerowsecurity THEN ' FORCE ROW LEVEL SECURITY' ELSE '' END AS def
   FROM rels WHERE relkind IN ('r', 'p')
 UNION ALL
 SELECT 'column', quote_ident(r.nspname) || '.' || quote_ident(r.relname) || '.' || quote_ident(a.attname),
@@ -34,8 +36,20 @@ SELECT 'trigger', quote_ident(r.nspname) || '.' || quote_ident(r.relname) || '.'
   FROM rels r JOIN pg_trigger t ON t.tgrelid = r.oid
  WHERE NOT t.tgisinternal AND t.tgname NOT LIKE 'cutover\_%'
 UNION ALL
-SELECT 'view', quote_ident(nspname) || '.' || quote_ident(relname), pg_get_viewdef(oid)
+SELECT CASE relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END, quote_ident(nspname) || '.' || quote_ident(relname), pg_get_viewdef(oid)
   FROM rels WHERE relkind IN ('v', 'm')
+UNION ALL
+SELECT 'rule', quote_ident(r.nspname) || '.' || quote_ident(r.relname) || '.' || quote_ident(rw.rulename),
+       pg_get_ruledef(rw.oid)
+  FROM rels r JOIN pg_rewrite rw ON rw.ev_class = r.oid
+ WHERE rw.rulename <> '_RETURN'
+UNION ALL
+SELECT 'policy', quote_ident(r.nspname) || '.' || quote_ident(r.relname) || '.' || quote_ident(pol.polname),
+       CASE WHEN pol.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END || ' FOR ' || pol.polcmd::text
+       || ' TO ' || (SELECT string_agg(CASE WHEN x = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x)::text END, ',' ORDER BY 1) FROM unnest(pol.polroles) x)
+       || coalesce(' USING (' || pg_get_expr(pol.polqual, pol.polrelid) || ')', '')
+       || coalesce(' WITH CHECK (' || pg_get_expr(pol.polwithcheck, pol.polrelid) || ')', '')
+  FROM rels r JOIN pg_policy pol ON pol.polrelid = r.oid
 UNION ALL
 SELECT 'sequence', quote_ident(nspname) || '.' || quote_ident(relname), 'sequence'
   FROM rels WHERE relkind = 'S'
