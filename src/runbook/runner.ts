@@ -75,6 +75,11 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
     refuseOtherDatabases(journal.bindings, now, `the run journal ${journal.file}`,
       'resume (or roll back) with the connections of that run (check the runbook\'s environment variables); to run this runbook for these databases, use the default state directory (one per target database) or another --state-dir');
   }
+  if (o.resume && !journal.started) {
+    throw new CutoverError('E_USAGE', `nothing to resume: no run journal in ${o.stateDir}`, {
+      hint: 'run without --resume to start a run for these databases; to resume another run, give the connections (and --state-dir) it was started with',
+    });
+  }
   if (journal.started && !o.rollbackOnly) {
     const end = journal.lastEnd;
     if (!o.fresh && !o.resume) {

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
@@ -14,11 +14,25 @@ import type { Runbook } from '../../runbook/model.js';
 import { humanDuration, table } from '../../lib/format.js';
 import { boundStateDir, readBindings, runbookSlug } from '../../runbook/binding.js';
 import { SIGNAL_EXIT } from '../../lib/interrupt.js';
-import type { DbBinding } from '../../pg/identity.js';
+import { describeBinding, type DbBinding } from '../../pg/identity.js';
 
 /** The default state directory: `.cutover/<runbook>/<target identity>/<mode>` (one per target database). */
 export function stateDirFor(rb: Runbook, mode: Mode, target: DbBinding, base = '.cutover'): string {
   return boundStateDir(rb.front.name, target, mode, base);
+}
+
+/** The targets of this runbook's runs in the default state directories (from their journals). */
+function runsOf(rb: Runbook, mode: Mode, base = '.cutover'): DbBinding[] {
+  const root = join(base, runbookSlug(rb.front.name));
+  const out: DbBinding[] = [];
+  for (const d of existsSync(root) ? readdirSync(root) : []) {
+    const f = join(root, d, mode, 'journal.jsonl');
+    if (!existsSync(f)) continue;
+    const start = readFileSync(f, 'utf8').split('\n').map((l) => { try { return JSON.parse(l) as { event?: string; target?: DbBinding }; } catch { return {}; } })
+      .find((e) => e.event === 'run-start' && e.target);
+    if (start?.target) out.push(start.target);
+  }
+  return out;
 }
 
 /** The newest rehearsal summary of this runbook, whatever database it rehearsed on. */
@@ -57,6 +71,14 @@ async function runOrRehearse(file: string, mode: Mode, o: RunFlags): Promise<voi
   // and the journal bound to both.
   const bindings = await readBindings(source, target);
   const stateDir = o.stateDir ?? stateDirFor(rb, mode, bindings.target);
+  if (o.resume && !o.stateDir && !existsSync(join(stateDir, 'journal.jsonl'))) {
+    // The default state directory belongs to the target: say which databases this runbook's runs are for.
+    const others = runsOf(rb, mode).map((b) => describeBinding(b));
+    throw new CutoverError('E_USAGE', `nothing to resume for ${describeBinding(bindings.target)}: this runbook has no ${mode} journal for it` +
+      (others.length ? `; it has one for: ${others.join('; ')}` : ''), {
+      hint: 'to resume one of those, give the connections it was started with (check the environment variables); to start a run for these databases, leave out --resume; nothing was changed',
+    });
+  }
   let timings: RunSummary | undefined;
   const rehearsalSummary = lastRehearsalSummary(rb);
   if (o.timings) timings = await loadTimings(o.timings);
