@@ -57,10 +57,10 @@ export class RunJournal {
     return this.events.filter((e): e is Extract<JournalEvent, { event: 'run-start' }> => e.event === 'run-start').at(-1);
   }
 
-  /** The databases the journal describes (from its latest run that recorded them). */
+  /** The databases the journal describes (each side from the latest run that could identify it). */
   get bindings(): { source?: DbBinding; target?: DbBinding } {
-    const s = this.events.filter((e): e is Extract<JournalEvent, { event: 'run-start' }> => e.event === 'run-start' && !!e.target).at(-1);
-    return { source: s?.source, target: s?.target };
+    const starts = this.events.filter((e): e is Extract<JournalEvent, { event: 'run-start' }> => e.event === 'run-start');
+    return { source: starts.filter((e) => e.source).at(-1)?.source, target: starts.filter((e) => e.target).at(-1)?.target };
   }
 
   /** The last run's end, if it ended. */

@@ -18,7 +18,8 @@ import { ACTIONS, type ActionContext, type StepOutputs } from './actions/index.j
 import { executeStep } from './execute.js';
 import { RunJournal, type Outcome, type JournalEvent } from './journal.js';
 import { acquireRunLock } from './lock.js';
-import { type Bindings, readBindings, refuseOtherDatabases } from './binding.js';
+import { type Bindings, refuseOtherDatabases } from './binding.js';
+import { readBindingsLenient } from '../pg/bound-state.js';
 import { type HandledSignal, SIGNAL_EXIT, onInterrupt } from '../lib/interrupt.js';
 import { signalOwnChildren, sweepRuntimeDirs } from '../lib/runtime-dir.js';
 import { ensureSessionTag } from '../pg/session-tag.js';
@@ -50,7 +51,7 @@ export interface RunOptions {
   renderer?: 'default' | 'simple' | 'verbose' | 'silent';
   interactive?: boolean;
   /** The identities of source and target, if the caller read them already (the CLI does, for the state directory). */
-  bindings?: Bindings;
+  bindings?: Partial<Bindings>;
 }
 
 /** `signal`: the signal that interrupted the run (SIGINT, SIGTERM or SIGHUP). */
@@ -70,7 +71,8 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
   const tag = ensureSessionTag();
 
   // Resume rules, decided before anything runs. First: the journal must describe these databases.
-  const now = o.bindings ?? await readBindings(o.source, o.target);
+  // A side that does not answer is left out here: the run's first step (doctor) reports it with the rest.
+  const now: Partial<Bindings> = o.bindings ?? await readBindingsLenient(o.source, o.target);
   if (journal.started && !o.fresh) {
     refuseOtherDatabases(journal.bindings, now, `the run journal ${journal.file}`,
       'resume (or roll back) with the connections of that run (check the runbook\'s environment variables); to run this runbook for these databases, use the default state directory (one per target database) or another --state-dir');

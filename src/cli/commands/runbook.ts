@@ -12,7 +12,8 @@ import { outageText, writeReport } from '../../runbook/report.js';
 import { parseDuration } from '../../runbook/duration.js';
 import type { Runbook } from '../../runbook/model.js';
 import { humanDuration, table } from '../../lib/format.js';
-import { boundStateDir, readBindings, runbookSlug } from '../../runbook/binding.js';
+import { boundStateDir, runbookSlug } from '../../runbook/binding.js';
+import { readBindingsLenient } from '../../pg/bound-state.js';
 import { SIGNAL_EXIT } from '../../lib/interrupt.js';
 import { describeBinding, type DbBinding } from '../../pg/identity.js';
 
@@ -69,12 +70,16 @@ async function runOrRehearse(file: string, mode: Mode, o: RunFlags): Promise<voi
   const { source, target } = await resolveConnections(rb, mode);
   // Which databases these are (readable without superuser): the state directory is keyed by the target,
   // and the journal bound to both.
-  const bindings = await readBindings(source, target);
-  const stateDir = o.stateDir ?? stateDirFor(rb, mode, bindings.target);
+  const read = await readBindingsLenient(source, target);
+  // The default state directory needs the target's identity; a source that does not answer is reported
+  // by the run's checks with everything else.
+  if (!read.target && !o.stateDir) throw read.errors.target;
+  const bindings = { source: read.source, target: read.target };
+  const stateDir = o.stateDir ?? stateDirFor(rb, mode, bindings.target!);
   if (o.resume && !o.stateDir && !existsSync(join(stateDir, 'journal.jsonl'))) {
     // The default state directory belongs to the target: say which databases this runbook's runs are for.
     const others = runsOf(rb, mode).map((b) => describeBinding(b));
-    throw new CutoverError('E_USAGE', `nothing to resume for ${describeBinding(bindings.target)}: this runbook has no ${mode} journal for it` +
+    throw new CutoverError('E_USAGE', `nothing to resume for ${describeBinding(bindings.target!)}: this runbook has no ${mode} journal for it` +
       (others.length ? `; it has one for: ${others.join('; ')}` : ''), {
       hint: 'to resume one of those, give the connections it was started with (check the environment variables); to start a run for these databases, leave out --resume; nothing was changed',
     });
