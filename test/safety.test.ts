@@ -233,6 +233,28 @@ describe('signals: SIGTERM and SIGINT at each step kind, then an immediate --res
       expect(filesIn(runtime)).toEqual([]);
     }, 300_000);
   }
+
+  it('cutover copy on its own: SIGTERM mid-index ends the build on the server, exits 143 with nothing left, and copy --resume completes', async () => {
+    const db = 'sig_copy';
+    await prepare(db);
+    const env = { S: src.url(db), T: tgt.url(db) };
+    const dir = join(work, 'sig-copy');
+    const child = start(['copy', '--source', 'env:S', '--target', 'env:T', '--dir', dir, '-j', '1', '--index-jobs', '1'], env);
+    expect(await waitFor(async () => (await tgt.query(`SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'cutover/copy/index-%' AND state = 'active' AND query LIKE 'CREATE INDEX slowidx_key%'`)).rowCount! > 0, 60_000)).toBe(true);
+    child.kill('SIGTERM');
+    const r = await child;
+    expect(r.exitCode, String(r.all)).toBe(143);
+    expect([...await cutoverSessions(src), ...await cutoverSessions(tgt)]).toEqual([]);
+    expect(filesIn(runtime)).toEqual([]);
+    expect((await tgt.query(`SELECT 1 FROM pg_class WHERE relname = 'slowidx_key'`, [], db)).rowCount).toBe(0);
+    await tgt.query(`ALTER DATABASE ${db} SET cutover_test.index_sleep = '0'`);
+    const resumed = await run(['copy', '--resume', '--source', 'env:S', '--target', 'env:T', '--dir', dir, '-j', '1'], env);
+    expect(resumed.code, resumed.out).toBe(0);
+    expect(resumed.out).toContain('(resumed)');
+    const hash = (c: Cluster) => c.query<{ h: string }>(`SELECT md5(string_agg(b::text, '|' ORDER BY id)) h FROM public.big b`, [], db).then((x) => x.rows[0]!.h);
+    expect(await hash(tgt)).toBe(await hash(src));
+    expect((await tgt.query(`SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'slowidx_key' AND i.indisvalid`, [], db)).rowCount).toBe(1);
+  }, 180_000);
 });
 
 describe('replicate apply: SIGTERM and SIGINT in the middle of a batch', () => {
