@@ -116,8 +116,12 @@ describe('state bound to its databases', () => {
     expect(fresh.out).toContain('another cutover run holds the lock on the target');
     expect(readdirSync(state).filter((f) => f.startsWith('journal'))).toEqual(['journal.jsonl']);
     expect(journalOf(state).filter((e) => e.event === 'run-start')).toHaveLength(1);
-    first.kill('SIGTERM');
-    expect((await first).exitCode).toBe(143);
+    // SIGHUP (a closed terminal) stops it like SIGINT and SIGTERM: the statement cancelled, exit 129.
+    first.kill('SIGHUP');
+    expect((await first).exitCode).toBe(129);
+    expect(journalOf(state).at(-1)).toMatchObject({ event: 'run-end', outcome: 'interrupted', signal: 'SIGHUP' });
+    expect(journalOf(state).find((e) => e.event === 'step-end' && e.id === 'slow')?.outcome).toBe('interrupted');
+    expect([...await cutoverSessions(src), ...await cutoverSessions(tgt)]).toEqual([]);
   });
 
   it('copy --resume and restore against another database are refused before anything is touched', async () => {
@@ -162,13 +166,14 @@ describe('signals: SIGTERM and SIGINT at each step kind, then an immediate --res
     `\`\`\`cutover copy {id=copy}\njobs: 1\nindex_jobs: 1\n\`\`\`\n\n` +
     `\`\`\`sql {on=target id=after}\nSELECT count(*) FROM public.big\n\`\`\`\n`;
 
-  async function prepare(db: string): Promise<void> {
+  /** `bigRows`: enough for the copy of public.big to be seen under way (polled every 10 ms). */
+  async function prepare(db: string, bigRows = 150_000): Promise<void> {
     await src.createDatabase(db);
     await tgt.createDatabase(db);
     await src.query(`CREATE TABLE public.gate (k text PRIMARY KEY, d float8);
       INSERT INTO public.gate VALUES ('sql', 60), ('sh', 60);
       CREATE TABLE public.big (id int PRIMARY KEY, a text, b text);
-      INSERT INTO public.big SELECT g, md5(g::text), repeat(md5((g * 7)::text), 3) FROM generate_series(1, 400000) g;
+      INSERT INTO public.big SELECT g, md5(g::text), repeat(md5((g * 7)::text), 3) FROM generate_series(1, ${bigRows}) g;
       -- An index whose build takes a while where the database says so (the target, until the test opens it).
       CREATE FUNCTION public.slow_key(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS
         'BEGIN PERFORM pg_sleep(coalesce(nullif(current_setting(''cutover_test.index_sleep'', true), ''''), ''0'')::float8); RETURN x; END';
@@ -236,7 +241,7 @@ describe('signals: SIGTERM and SIGINT at each step kind, then an immediate --res
 
   it('cutover copy on its own: SIGTERM mid-index ends the build on the server, exits 143 with nothing left, and copy --resume completes', async () => {
     const db = 'sig_copy';
-    await prepare(db);
+    await prepare(db, 1000);
     const env = { S: src.url(db), T: tgt.url(db) };
     const dir = join(work, 'sig-copy');
     const child = start(['copy', '--source', 'env:S', '--target', 'env:T', '--dir', dir, '-j', '1', '--index-jobs', '1'], env);

@@ -1,6 +1,6 @@
 /**
- * The session tag: a short random word, one per process tree (a `cutover` command and the children it
- * starts share it through CUTOVER_SESSION_TAG), appended to the application_name of every session cutover
+ * The session tag: a short random word, one per cutover process (its children, such as psql in an `sh`
+ * step, get it in PGAPPNAME; CUTOVER_SESSION_TAG holds it for the library), appended to the application_name of every session cutover
  * opens (`cutover/<step>#<tag>`). It tells this run's sessions from everyone else's, including other
  * cutover processes on the same server, so that an interruption cancels exactly its own server-side work
  * and a resumed run can end what a killed one left running (src/pg/own-sessions.ts).
@@ -14,11 +14,17 @@ export function sessionTag(): string | undefined {
   return t && /^[a-z0-9]{4,16}$/.test(t) ? t : undefined;
 }
 
-/** The process's tag, created (and exported to children) if there is none yet. */
+/** The process's tag, created (and exported to children) if there is none yet (a library run). */
 export function ensureSessionTag(): string {
-  const t = sessionTag();
-  if (t) return t;
-  const fresh = randomBytes(6).toString('hex').replace(/^/, 't').slice(0, 9);
+  return sessionTag() ?? newSessionTag();
+}
+
+/**
+ * A new tag for this process (every CLI command takes one: an inherited tag would make two commands,
+ * e.g. one started by a script that another one runs, cancel or end each other's sessions).
+ */
+export function newSessionTag(): string {
+  const fresh = `t${randomBytes(4).toString('hex')}`;
   process.env[TAG_VAR] = fresh;
   return fresh;
 }
