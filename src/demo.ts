@@ -5,6 +5,7 @@
  * fence, drain, sequences, verify, teardown. Prints the timing report, the measured write outage and the
  * verify result. Needs no existing database; every role authenticates with a password (SCRAM).
  */
+import { type HandledSignal, SIGNAL_EXIT, onInterrupt } from './lib/interrupt.js';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { rm, writeFile } from 'node:fs/promises';
@@ -51,9 +52,10 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const rows = o.rows ?? 20000;
   await rm(outDir, { recursive: true, force: true });
   o.log(`demo: starting PostgreSQL ${sourceVersion} (source) and ${targetVersion} (target) in temporary directories (password authentication)...`);
-  const stop = () => { void stopAllClusters().finally(() => process.exit(EXIT.interrupted)); };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  // A signal before or after the rehearsal stops the servers; during it, the rehearsal's own handler (it
+  // registers later, so it comes first) ends it gracefully and the demo cleans up after it.
+  const stop = (sig: HandledSignal) => { void stopAllClusters().finally(() => process.exit(SIGNAL_EXIT[sig])); };
+  const offSignal = onInterrupt(stop);
   let load: Workload | undefined;
   try {
     const [source, target] = await startClusters([{ version: sourceVersion, password }, { version: targetVersion, password }]);
@@ -94,8 +96,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     return EXIT.ok;
   } finally {
     await load?.stop();
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    offSignal();
     await stopAllClusters();
   }
 }

@@ -112,7 +112,7 @@ describe('streaming copy', () => {
     const child = execa('node', [CLI, 'copy', '--source', 'env:S', '--target', 'env:T', '--dir', dir, '-j', '1', '--split-tables-larger-than', '0.05'], { env, reject: false });
     const journal = join(dir, 'journal.jsonl');
     const lines = () => (existsSync(journal) ? readFileSync(journal, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { kind: string; key: string }) : []);
-    for (let i = 0; i < 600 && lines().filter((e) => e.kind === 'part').length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 3000 && lines().filter((e) => e.kind === 'part').length < 2; i++) await new Promise((r) => setTimeout(r, 10));
     child.kill('SIGKILL');
     await child;
     // The killed process's sessions end as soon as the server notices; make sure they have.
@@ -206,7 +206,7 @@ describe('dump and restore', () => {
   it('a dump killed mid-way is detected as incomplete by restore', async () => {
     const dir = join(await work(), 'dump');
     const child = execa('node', [CLI, 'dump', '--source', 'env:S', '--dir', dir, '-j', '1', '-Z', '9'], { env: { S: c14.url('shop') }, reject: false });
-    for (let i = 0; i < 500 && !existsSync(join(`${dir}.partial`, 'toc.dat')) && !existsSync(`${dir}.partial`); i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 3000 && !existsSync(join(`${dir}.partial`, 'toc.dat')) && !existsSync(`${dir}.partial`); i++) await new Promise((r) => setTimeout(r, 5));
     child.kill('SIGKILL');
     await child;
     expect(existsSync(join(dir, 'cutover-complete.json'))).toBe(false);

@@ -220,7 +220,7 @@ describe('replication survives and stops safely', () => {
     let busy = false;
     for (let i = 0; i < 1000 && !busy; i++) {
       // In the batch's target transaction (COPY into the temporary tables, or the upserts).
-      busy = !!(await c17.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'cutover/apply-target' AND state = 'active' AND (query LIKE 'COPY pg_temp.%' OR query LIKE 'INSERT INTO % OVERRIDING SYSTEM VALUE %')`, [], db)).rowCount;
+      busy = !!(await c17.query(`SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'cutover/apply-target#%' AND state = 'active' AND (query LIKE 'COPY pg_temp.%' OR query LIKE 'INSERT INTO % OVERRIDING SYSTEM VALUE %')`, [], db)).rowCount;
       if (!busy) await new Promise((res) => setTimeout(res, 5));
     }
     child.kill('SIGKILL');

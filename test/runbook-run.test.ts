@@ -38,7 +38,8 @@ describe('cutover run', () => {
     const j = journalOf(rb.stateDir);
     expect(j.filter((e) => e.event === 'step-end' && e.outcome === 'ok').map((e) => e.id)).toEqual(['a', 'b', 'shell']);
     const summary = JSON.parse(readFileSync(join(rb.stateDir, 'summary.json'), 'utf8')) as { steps: { id: string; summary?: string }[] };
-    expect(summary.steps.find((s) => s.id === 'shell')!.summary).toBe('cutover/shell');
+    // Named after the step, with the run's session tag (how an interruption finds the run's own sessions).
+    expect(summary.steps.find((s) => s.id === 'shell')!.summary).toMatch(/^cutover\/shell#t[0-9a-f]{8}$/);
     // No secret anywhere in what the run left behind or printed.
     for (const text of [r.stdout, r.stderr, readFileSync(join(rb.stateDir, 'journal.jsonl'), 'utf8'), readFileSync(join(rb.stateDir, 'summary.json'), 'utf8')]) {
       expect(text).not.toContain('pw-src-secret');
@@ -135,7 +136,7 @@ describe('cutover run', () => {
     expect(r.stderr).toMatch(/manual step "Tell the team\." needs a confirmation/);
     const first = execa('node', [CLI, 'run', rb.file, '--state-dir', `${rb.stateDir}-1`, '--yes'], { env, reject: false });
     for (let i = 0; i < 100; i++) {
-      const n = (await tgt.query<{ n: number }>(`SELECT count(*)::int n FROM pg_stat_activity WHERE application_name = 'cutover/run-lock'`)).rows[0]!.n;
+      const n = (await tgt.query<{ n: number }>(`SELECT count(*)::int n FROM pg_stat_activity WHERE application_name LIKE 'cutover/run-lock#%'`)).rows[0]!.n;
       if (n > 0) break;
       await new Promise((res) => setTimeout(res, 50));
     }
@@ -178,7 +179,7 @@ describe('cutover run: SIGINT', () => {
     const rb = await tempRunbook(`${FRONT}\n# T\n\n## Steps\n\n${marks(['first'])}\n\`\`\`sql {on=target id=slow}\nSELECT pg_sleep(3); INSERT INTO runlog (step) VALUES ('slow');\n\`\`\`\n\n${marks(['last'])}`);
     const child = execa('node', [CLI, 'run', rb.file, '--state-dir', rb.stateDir], { env, reject: false });
     for (let i = 0; i < 200; i++) {
-      const n = (await tgt.query<{ n: number }>(`SELECT count(*)::int n FROM pg_stat_activity WHERE application_name = 'cutover/slow' AND state = 'active'`)).rows[0]!.n;
+      const n = (await tgt.query<{ n: number }>(`SELECT count(*)::int n FROM pg_stat_activity WHERE application_name LIKE 'cutover/slow#%' AND state = 'active'`)).rows[0]!.n;
       if (n > 0) break;
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -10,6 +10,15 @@ import { registerCopy } from './commands/copy.js';
 import { registerRunbook } from './commands/runbook.js';
 import { registerBudget } from './commands/budget.js';
 import { registerReplicate } from './commands/replicate.js';
+import { installSignalHandlers } from '../lib/interrupt.js';
+import { sweepRuntimeDirs } from '../lib/runtime-dir.js';
+import { newSessionTag } from '../pg/session-tag.js';
+
+// Before anything else: this process tree's session tag, the signal handlers, and the sweep of what
+// earlier cutover processes killed with SIGKILL left behind (passfiles, orphaned child processes).
+newSessionTag();
+installSignalHandlers();
+sweepRuntimeDirs();
 
 const program = new Command();
 program

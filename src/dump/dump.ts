@@ -18,6 +18,8 @@ import { runTool } from '../pg/run-tool.js';
 import { type SelectionOptions, selectionArgs } from './options.js';
 import { openSnapshotGroup, type SnapshotGroup } from '../pg/snapshot.js';
 import { recordStartSnapshot } from '../replicate/start-snapshot.js';
+import { bindingOf, databaseIdentity, type DbBinding } from '../pg/identity.js';
+import { refuseOtherDatabases } from '../pg/bound-state.js';
 
 export const COMPLETE_MARKER = 'cutover-complete.json';
 
@@ -57,7 +59,8 @@ export interface DumpResult {
   jobs: number;
 }
 
-interface Marker { optionsHash: string; finishedAt: string; durationMs: number; tables: number; pgDumpVersion: string; jobs: number }
+/** `source`: the database dumped (a complete dump is never taken for another database's). */
+interface Marker { optionsHash: string; finishedAt: string; durationMs: number; tables: number; pgDumpVersion: string; jobs: number; source?: DbBinding }
 
 async function dirBytes(dir: string): Promise<number> {
   let n = 0;
@@ -85,7 +88,7 @@ export async function dump(o: DumpOptions): Promise<DumpResult> {
   const jobs = Math.max(1, o.jobs ?? 2);
   const source = await withPgpass(o.source);
   o = { ...o, ...(await resolveTableSelection('dump', source, o)) };
-  const { facts, tables } = await withClient(source, 'dump-plan', async (c) => ({ facts: await serverFacts(c), tables: await tableFacts(c) }));
+  const { facts, tables, ident } = await withClient(source, 'dump-plan', async (c) => ({ facts: await serverFacts(c), tables: await tableFacts(c), ident: bindingOf(await databaseIdentity(c, source)) }));
   const tool = await requireClientTool('pg_dump', facts.major, o.binDir);
   // cutover's own capture schema never travels (its triggers on user tables are filtered at restore).
   const args = ['-Fd', '-j', String(jobs), '--verbose', '-Z', String(o.compress ?? 1), ...selectionArgs(o), '-N', '"_cutover"', '-N', '"_cutover_fence"',
@@ -97,6 +100,13 @@ export async function dump(o: DumpOptions): Promise<DumpResult> {
   if (!o.force && existsSync(join(o.dir, COMPLETE_MARKER))) {
     const m = JSON.parse(await readFile(join(o.dir, COMPLETE_MARKER), 'utf8')) as Marker;
     if (m.optionsHash === optionsHash) {
+      if (!m.source) {
+        throw new CutoverError('E_USAGE', `${o.dir} holds a complete dump that does not record which database it is of (made by an older cutover)`, {
+          hint: 'pass --force to dump again into it, or choose another directory',
+        });
+      }
+      refuseOtherDatabases({ source: m.source }, { source: ident, target: ident }, `the complete dump in ${o.dir}`,
+        'dump this database into another directory (or pass --force to replace that dump)');
       return { dir: o.dir, skipped: true, durationMs: 0, tables: m.tables, bytesOnDisk: await dirBytes(o.dir), pgDumpVersion: m.pgDumpVersion, jobs: m.jobs };
     }
     throw new CutoverError('E_USAGE', `${o.dir} holds a complete dump made with other options`, { hint: 'choose another directory, or pass --force to replace it' });
@@ -136,7 +146,7 @@ export async function dump(o: DumpOptions): Promise<DumpResult> {
     },
   });
   const r = await run().finally(() => exporter?.close());
-  const marker: Marker = { optionsHash, finishedAt: new Date().toISOString(), durationMs: r.durationMs, tables: dataTables.length, pgDumpVersion: tool.version, jobs };
+  const marker: Marker = { optionsHash, finishedAt: new Date().toISOString(), durationMs: r.durationMs, tables: dataTables.length, pgDumpVersion: tool.version, jobs, source: ident };
   await writeFile(join(partial, COMPLETE_MARKER), JSON.stringify(marker, null, 2));
   await rm(o.dir, { recursive: true, force: true });
   await rename(partial, o.dir);

@@ -18,6 +18,8 @@ import { runTool } from '../pg/run-tool.js';
 import { qualify } from '../pg/sql.js';
 import { requireCompleteDump } from './dump.js';
 import { filterToc, parseToc } from './toc.js';
+import { bindingOf, databaseIdentity, type DbBinding } from '../pg/identity.js';
+import { refuseOtherDatabases } from '../pg/bound-state.js';
 import type { RestoreDefaults } from './options.js';
 
 export const SECTIONS = ['pre-data', 'data', 'post-data'] as const;
@@ -42,7 +44,8 @@ export interface RestoreResult {
   dropped: string[];
 }
 
-interface RestoreState { sectionsDone: Section[]; itemsDone: number[]; started: Section[] }
+/** `target`: the database restored into; resuming (TRUNCATE, --clean) is refused against any other. */
+interface RestoreState { sectionsDone: Section[]; itemsDone: number[]; started: Section[]; target?: DbBinding }
 
 const PRE = new Set(['SCHEMA', 'TYPE', 'DOMAIN', 'FUNCTION', 'PROCEDURE', 'AGGREGATE', 'TABLE', 'SEQUENCE', 'SEQUENCE OWNED BY', 'VIEW',
   'DEFAULT', 'TABLE ATTACH', 'COMMENT', 'EXTENSION', 'COLLATION', 'OPERATOR', 'CAST', 'FOREIGN TABLE', 'MATERIALIZED VIEW', 'SHELL TYPE']);
@@ -53,7 +56,7 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
   const jobs = Math.max(2, o.jobs ?? 2);
   const marker = await requireCompleteDump(o.dir);
   const target = await withPgpass(o.target);
-  const facts = await withClient(target, 'restore-plan', (c) => serverFacts(c));
+  const { facts, ident } = await withClient(target, 'restore-plan', async (c) => ({ facts: await serverFacts(c), ident: bindingOf(await databaseIdentity(c, target)) }));
   const dumpMajor = Number(/^(\d+)/.exec(marker.pgDumpVersion)?.[1] ?? 0);
   const tool = await requireClientTool('pg_restore', Math.max(dumpMajor, 0), o.binDir);
   const fullList = (await runTool(tool.path, ['-l', o.dir], target, 'restore-list')).stdout;
@@ -64,7 +67,18 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
   const stateFile = join(o.dir, `restore-state-${createHash('sha256').update(`${target.host}:${target.port}/${target.dbname}`).digest('hex').slice(0, 12)}.json`);
   const state: RestoreState = existsSync(stateFile)
     ? (JSON.parse(await readFile(stateFile, 'utf8')) as RestoreState)
-    : { sectionsDone: [], itemsDone: [], started: [] };
+    : { sectionsDone: [], itemsDone: [], started: [], target: ident };
+  // The state names the target by URL; the database behind the URL must be the one it describes.
+  if (!state.target && state.started.length) {
+    throw new CutoverError('E_USAGE', `${stateFile} does not record which database it was restoring into (written by an older cutover): it cannot be resumed safely`, {
+      hint: 'remove that file and restore into an empty database; nothing was changed',
+    });
+  }
+  if (state.target) {
+    refuseOtherDatabases({ target: state.target }, { source: ident, target: ident }, `the restore state ${stateFile}`,
+      'this URL now reaches another database (recreated, or another server): restore into it from the start with another dump directory, or reach the original one; nothing was changed');
+  }
+  state.target ??= ident;
   const save = () => writeFile(stateFile, JSON.stringify(state));
   const done = new Set(state.itemsDone);
   const result: RestoreResult = { sections: [], durationMs: 0, jobs, dropped: dropped.map((d) => d.line) };

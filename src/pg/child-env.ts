@@ -2,12 +2,14 @@
  * Credentials for child processes (pg_dump, pg_restore, psql, runbook `sh` steps): connection parameters go
  * in PG* variables and passwords in a 0600 temporary passfile, never in argv (any local user can read argv
  * with `ps`). PGPASSWORD inherited from our own environment is removed so the passfile is what counts.
+ * The passfile lives in this process's runtime directory (src/lib/runtime-dir.ts): removed after the
+ * child, and with the directory when the process ends in any way; after a SIGKILL, by the next command.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ConnParams, urlWithoutPassword } from './conninfo.js';
 import { applicationName } from './connect.js';
+import { OWNER_VAR, ownerMarker, runtimeDir } from '../lib/runtime-dir.js';
 
 function passfileField(s: string): string {
   return s.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
@@ -33,7 +35,7 @@ export interface ChildConnection {
 
 export async function childCredentials(step: string, primary: ConnParams | undefined, others: ChildConnection[] = []): Promise<ChildCredentials> {
   const all = [...(primary ? [{ params: primary }] : []), ...others];
-  const dir = await mkdtemp(join(tmpdir(), 'cutover-cred-'));
+  const dir = await mkdtemp(join(runtimeDir(), 'cred-'));
   const passfile = join(dir, 'pgpass');
   const lines = all.map((c) => passfileLine(c.params)).filter((l): l is string => l !== undefined);
   await writeFile(passfile, lines.join('\n') + '\n', { mode: 0o600 });
@@ -41,6 +43,8 @@ export async function childCredentials(step: string, primary: ConnParams | undef
     PGPASSWORD: undefined,
     PGPASSFILE: passfile,
     PGAPPNAME: applicationName(step),
+    // Marks the child (and its own children) as this process's: the sweep after a SIGKILL ends only these.
+    [OWNER_VAR]: ownerMarker(),
   };
   if (primary) {
     Object.assign(env, {

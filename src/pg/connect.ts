@@ -10,6 +10,8 @@ import { CutoverError } from '../errors.js';
 import { type ConnParams, redact, scrub } from './conninfo.js';
 import { classifySqlState, sqlStateOf } from './sqlstate.js';
 import { admitConnections } from '../budget/governor.js';
+import { taggedName } from './session-tag.js';
+import { rememberServer } from './own-sessions.js';
 
 export type Client = pg.Client;
 
@@ -19,8 +21,9 @@ export interface ConnectOptions {
 }
 
 export function applicationName(step: string): string {
-  // application_name is limited to NAMEDATALEN-1 bytes; keep it short and ASCII.
-  return `cutover/${step}`.replace(/[^\x20-\x7e]/g, '_').slice(0, 63);
+  // application_name is limited to NAMEDATALEN-1 bytes; keep it short and ASCII. A CLI process adds its
+  // session tag (`cutover/<step>#<tag>`) so that its own sessions can be found and cancelled.
+  return taggedName(`cutover/${step}`);
 }
 
 function sslConfig(p: ConnParams): false | ConnectionOptions {
@@ -69,12 +72,18 @@ export async function connect(p: ConnParams, step: string, opts: ConnectOptions 
   const release = await admitConnections(p, 1, applicationName(step));
   try {
     const client = await open(p, step);
+    rememberServer(p);
     client.once('end', release);
     return await applySettings(client, opts);
   } catch (e) {
     release();
     throw e;
   }
+}
+
+/** A connection outside the run's connection governor: only for cancelling our own work on an interruption. */
+export async function connectUnadmitted(p: ConnParams, step: string): Promise<pg.Client> {
+  return open(p, step);
 }
 
 async function applySettings(client: pg.Client, opts: ConnectOptions): Promise<pg.Client> {

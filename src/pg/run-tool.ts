@@ -8,6 +8,7 @@ import { CutoverError } from '../errors.js';
 import { type ConnParams, scrub } from './conninfo.js';
 import { childCredentials } from './child-env.js';
 import { admitConnections } from '../budget/governor.js';
+import { superviseGroup } from '../lib/child-group.js';
 
 export interface ToolRun {
   stdout: string;
@@ -30,10 +31,12 @@ export async function runTool(path: string, args: string[], conn: ConnParams, st
   const stderrLines: string[] = [];
   try {
     const child = execa(path, args, {
-      env: creds.env, extendEnv: true, reject: false, stdin: 'ignore', all: false, cancelSignal: opts.signal,
+      // Its own process group: an interruption signals pg_dump and its parallel workers together.
+      env: creds.env, extendEnv: true, reject: false, stdin: 'ignore', all: false, detached: true,
       // LC_MESSAGES=C: the tool's messages are parsed for progress only, and shown to the user as-is.
       lines: false,
     });
+    const unsupervise = superviseGroup(child.pid, opts.signal);
     let buf = '';
     child.stderr?.on('data', (d: Buffer) => {
       buf += d.toString();
@@ -46,14 +49,14 @@ export async function runTool(path: string, args: string[], conn: ConnParams, st
         opts.onStderrLine?.(line);
       }
     });
-    const r = await child;
+    const r = await child.finally(unsupervise);
     const durationMs = Date.now() - t0;
     if (buf) stderrLines.push(buf);
-    if (r.exitCode !== 0 || r.isCanceled) {
+    if (r.exitCode !== 0 || r.isCanceled || opts.signal?.aborted) {
       const errors = stderrLines.filter((l) => !/^\S+: (dumping|processing|creating|finished|launching|reading|saving|last built-in|identifying|flagging|executing|restoring|connecting|implied data-only|entering|skipping|setting owner|saving)/.test(l));
       const tail = (errors.length ? errors : stderrLines).slice(-15).join('\n');
       throw new CutoverError('E_CHILD',
-        `${step}: ${r.isCanceled ? 'cancelled' : `exited with code ${r.exitCode ?? r.signal}`} after ${(durationMs / 1000).toFixed(1)} s: ${scrub(r.escapedCommand, [conn.password])}\n${scrub(tail, [conn.password])}`,
+        `${step}: ${r.isCanceled || opts.signal?.aborted ? 'cancelled' : `exited with code ${r.exitCode ?? r.signal}`} after ${(durationMs / 1000).toFixed(1)} s: ${scrub(r.escapedCommand, [conn.password])}\n${scrub(tail, [conn.password])}`,
         { details: { exitCode: r.exitCode, signal: r.signal, durationMs } });
     }
     return { stdout: String(r.stdout ?? ''), stderr: stderrLines.join('\n'), durationMs };

@@ -5,6 +5,7 @@ import { CutoverError } from '../errors.js';
 import { scrub } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';
 import { childCredentials } from '../pg/child-env.js';
+import { superviseGroup } from '../lib/child-group.js';
 import { sqlStateOf } from '../pg/sqlstate.js';
 import { ACTIONS, type ActionContext, type StepOutputs } from './actions/index.js';
 import type { Step } from './model.js';
@@ -41,15 +42,18 @@ export async function executeStep(step: Step, ctx: ActionContext): Promise<StepO
       { params: ctx.source, urlVar: 'SOURCE_URL' }, { params: ctx.target, urlVar: 'TARGET_URL' },
     ]);
     try {
-      const child = execa('sh', ['-c', step.body], { env: { ...creds.env, CUTOVER_STATE_DIR: ctx.stateDir }, extendEnv: true, all: true, reject: false, cancelSignal: ctx.signal, stdin: 'ignore' });
+      // Its own process group, signalled as a whole on an interruption (the runner's signal is the abort
+      // reason): a psql started by the script never outlives the step.
+      const child = execa('sh', ['-c', step.body], { env: { ...creds.env, CUTOVER_STATE_DIR: ctx.stateDir }, extendEnv: true, all: true, reject: false, detached: true, stdin: 'ignore' });
+      const unsupervise = superviseGroup(child.pid, ctx.signal);
       child.all?.on('data', (d: Buffer) => {
         const lines = d.toString().split('\n').filter(Boolean);
         for (const l of lines) ctx.progress(scrub(l, secrets));
       });
-      const r = await child;
+      const r = await child.finally(unsupervise);
       const out = scrub(String(r.all ?? ''), secrets).trimEnd();
-      if (r.exitCode !== 0 || r.isCanceled) {
-        throw new CutoverError('E_CHILD', `sh step exited with ${r.isCanceled ? 'cancellation' : `code ${r.exitCode ?? r.signal}`} after ${(r.durationMs / 1000).toFixed(1)} s:\n${out.split('\n').slice(-15).join('\n')}`);
+      if (r.exitCode !== 0 || r.isCanceled || ctx.signal.aborted) {
+        throw new CutoverError('E_CHILD', `sh step exited with ${ctx.signal.aborted ? `${String(ctx.signal.reason)} (interrupted)` : `code ${r.exitCode ?? r.signal}`} after ${(r.durationMs / 1000).toFixed(1)} s:\n${out.split('\n').slice(-15).join('\n')}`);
       }
       const lines = out.split('\n').filter(Boolean);
       for (const l of lines.slice(-5)) ctx.log(l);

@@ -8,12 +8,15 @@ import { appendFile, mkdir, readFile, rename } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StepOutputs } from './actions/index.js';
+import type { DbBinding } from '../pg/identity.js';
 
 export type Outcome = 'ok' | 'failed' | 'interrupted' | 'skipped';
 
 export type JournalEvent =
-  | { event: 'run-start'; at: string; mode: string; runbook: string; pid: number }
-  | { event: 'run-end'; at: string; outcome: Outcome }
+  // source/target: the databases this journal describes (a resume elsewhere is refused); tag: the run's
+  // session tag, to end what it left running if it is killed.
+  | { event: 'run-start'; at: string; mode: string; runbook: string; pid: number; source?: DbBinding; target?: DbBinding; tag?: string }
+  | { event: 'run-end'; at: string; outcome: Outcome; signal?: string }
   | { event: 'step-start'; at: string; id: string; hash: string }
   | { event: 'step-end'; at: string; id: string; hash: string; outcome: Outcome; startedAt: string; durationMs: number; simulated?: boolean; outputs?: StepOutputs; error?: string }
   | { event: 'warning'; at: string; id: string; message: string };
@@ -48,6 +51,17 @@ export class RunJournal {
   }
 
   get started(): boolean { return this.events.some((e) => e.event === 'run-start'); }
+
+  /** The last run's start. */
+  get lastStart(): Extract<JournalEvent, { event: 'run-start' }> | undefined {
+    return this.events.filter((e): e is Extract<JournalEvent, { event: 'run-start' }> => e.event === 'run-start').at(-1);
+  }
+
+  /** The databases the journal describes (each side from the latest run that could identify it). */
+  get bindings(): { source?: DbBinding; target?: DbBinding } {
+    const starts = this.events.filter((e): e is Extract<JournalEvent, { event: 'run-start' }> => e.event === 'run-start');
+    return { source: starts.filter((e) => e.source).at(-1)?.source, target: starts.filter((e) => e.target).at(-1)?.target };
+  }
 
   /** The last run's end, if it ended. */
   get lastEnd(): Extract<JournalEvent, { event: 'run-end' }> | undefined {

@@ -83,6 +83,7 @@ export function parseRunbook(text: string, file = 'runbook.md'): ParseResult {
   }
 
   const tokens = md.parse(body, {});
+  const bodyLines = body.split('\n');
   const steps: Step[] = [];
   const markers: Marker[] = [];
   const phases: string[] = [];
@@ -161,9 +162,25 @@ export function parseRunbook(text: string, file = 'runbook.md'): ParseResult {
         }
         break;
       }
-      case 'html_block': scanMarkers(t.content, lineOfTok(t.map)); break;
+      case 'html_block': {
+        // An unclosed comment runs to the end of the file: everything after it would silently vanish.
+        const open = t.content.indexOf('<!--');
+        if (open >= 0 && t.content.indexOf('-->', open + 4) < 0 && t.map && t.map[1] >= bodyLines.length - (bodyLines.at(-1) === '' ? 1 : 0)) {
+          add(lineOfTok(t.map), 'HTML comment "<!--" is never closed: everything after it is swallowed; close it with -->');
+        }
+        scanMarkers(t.content, lineOfTok(t.map));
+        break;
+      }
       case 'fence': {
         const line = lineOfTok(t.map);
+        // Markdown closes an unterminated fence at the end of the file (or of its list item): the rest of
+        // the runbook would become the block's text and be run. Its last line must be the closing fence.
+        const closing = t.map ? (bodyLines[t.map[1] - 1] ?? '').trim() : '';
+        const fenceChar = t.markup[0] ?? '`';
+        if (!t.map || t.map[1] - t.map[0] < 2 || !new RegExp(`^\\${fenceChar}{${t.markup.length},}$`).test(closing)) {
+          add(line, `code fence ${t.markup}${t.info ? t.info.split(/\s/)[0] : ''} is never closed: everything after it becomes its text; close it with ${t.markup}`);
+          break;
+        }
         const info = parseInfo(t.info);
         if (!EXEC_LANGS.has(info.lang)) {
           // Not executable: part of the surrounding checklist item's text, if any.

@@ -18,6 +18,12 @@ import { ACTIONS, type ActionContext, type StepOutputs } from './actions/index.j
 import { executeStep } from './execute.js';
 import { RunJournal, type Outcome, type JournalEvent } from './journal.js';
 import { acquireRunLock } from './lock.js';
+import { type Bindings, refuseOtherDatabases } from './binding.js';
+import { readBindingsLenient } from '../pg/bound-state.js';
+import { type HandledSignal, SIGNAL_EXIT, onInterrupt } from '../lib/interrupt.js';
+import { signalOwnChildren, sweepRuntimeDirs } from '../lib/runtime-dir.js';
+import { ensureSessionTag } from '../pg/session-tag.js';
+import { endSessionsOfTag, signalOwnSessions } from '../pg/own-sessions.js';
 import { ConnectionSampler } from '../budget/sampler.js';
 import { Governor, installGovernor } from '../budget/governor.js';
 import type { Mode } from './connections.js';
@@ -46,9 +52,15 @@ export interface RunOptions {
   /** listr2 renderer; default: live on a TTY, plain lines otherwise. */
   renderer?: 'default' | 'simple' | 'verbose' | 'silent';
   interactive?: boolean;
+  /** The identities of source and target, if the caller read them already (the CLI does, for the state directory). */
+  bindings?: Partial<Bindings>;
 }
 
-export interface RunResult { outcome: Outcome; summary: RunSummary; rolledBack: boolean; error?: unknown }
+/** `signal`: the signal that interrupted the run (SIGINT, SIGTERM or SIGHUP). */
+export interface RunResult { outcome: Outcome; summary: RunSummary; rolledBack: boolean; error?: unknown; signal?: HandledSignal }
+
+/** The run's own control sessions, never cancelled by its interruption. */
+const CONTROL_SESSIONS = ['run-lock', 'sampler'];
 
 type Ctx = Record<string, never>;
 type Task = ListrTaskWrapper<Ctx, ListrRendererFactory, ListrRendererFactory>;
@@ -58,12 +70,23 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
   const interactive = o.interactive ?? (process.stdin.isTTY === true && process.stdout.isTTY === true);
   await mkdir(o.stateDir, { recursive: true });
   const journal = await RunJournal.open(o.stateDir);
+  const tag = ensureSessionTag();
 
-  // Resume rules, decided before anything runs.
+  // Resume rules, decided before anything runs. First: the journal must describe these databases.
+  // A side that does not answer is left out here: the run's first step (doctor) reports it with the rest.
+  const now: Partial<Bindings> = o.bindings ?? await readBindingsLenient(o.source, o.target);
+  if (journal.started && !o.fresh) {
+    refuseOtherDatabases(journal.bindings, now, `the run journal ${journal.file}`,
+      'resume (or roll back) with the connections of that run (check the runbook\'s environment variables); to run this runbook for these databases, use the default state directory (one per target database) or another --state-dir');
+  }
+  if (o.resume && !journal.started) {
+    throw new CutoverError('E_USAGE', `nothing to resume: no run journal in ${o.stateDir}`, {
+      hint: 'run without --resume to start a run for these databases; to resume another run, give the connections (and --state-dir) it was started with',
+    });
+  }
   if (journal.started && !o.rollbackOnly) {
     const end = journal.lastEnd;
-    if (o.fresh) await journal.archive();
-    else if (!o.resume) {
+    if (!o.fresh && !o.resume) {
       throw new CutoverError('E_USAGE', end?.outcome === 'ok'
         ? `this runbook already ran to completion (${end.at}; journal ${journal.file})`
         : `a previous ${rb.front.name ? `run of "${rb.front.name}"` : 'run'} did not finish (journal ${journal.file})`, {
@@ -82,7 +105,18 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
     }
   }
 
+  // The lock first: --fresh must not move aside the journal of a run that still goes on.
   const lock = await acquireRunLock(o.target, rb.front.name);
+  try {
+    const previous = journal.lastStart;
+    if (journal.started && !o.rollbackOnly && o.fresh) await journal.archive();
+    // A previous run that never ended (killed) may have left sessions running on the servers and children
+    // on this machine: end them before any step starts again (two sessions must not do the same work).
+    if (previous && !journal.lastEnd && previous.tag && previous.tag !== tag) await endPreviousRun(previous.tag, o);
+  } catch (e) {
+    await lock.end().catch(() => undefined);
+    throw e;
+  }
   // The runtime guard: every connection the run opens is admitted against what the sampler last saw.
   const logSinks = new Set<(t: string) => void>();
   const gov = new Governor({ onNote: (t) => { for (const sink of logSinks) sink(t); } });
@@ -90,32 +124,41 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
   installGovernor(gov);
   const measure = (side: 'source' | 'target') => sampler.capacity(side, parseHeadroom(rb.front.headroom));
   const abort = new AbortController();
-  let interrupted = false;
+  let interrupted: HandledSignal | undefined;
+  // Server-side work of this run (its sessions carry the run's tag), index builds included.
+  const cancelServerWork = () => Promise.all([o.source, o.target].map((p) => signalOwnSessions(p, { exceptSteps: CONTROL_SESSIONS }).catch(() => undefined)));
   const running = new Map<string, { startedAt: string; t0: number }>();
-  // First Ctrl-C: cancel what runs (SQL on the server, shell steps) and start nothing new; the run ends
-  // by itself with the journal up to date. A second Ctrl-C, or 10 s without an end, exits at once after
-  // journaling the steps still running as interrupted.
+  // SIGINT, SIGTERM and SIGHUP alike. The first: start nothing new, signal the running shell steps'
+  // process groups, cancel the run's statements on both servers; the run ends by itself with the journal
+  // up to date. A second signal, or 10 s without an end, exits at once after journaling the steps still
+  // running as interrupted (and ending what is left).
   const hardStop = async () => {
+    const sig = interrupted ?? 'SIGINT';
     for (const [id, r] of running) {
       await journal.append({ event: 'step-end', at: new Date().toISOString(), id, hash: rb.steps.find((x) => x.id === id)?.hash ?? '', outcome: 'interrupted', startedAt: r.startedAt, durationMs: Date.now() - r.t0 });
     }
-    await journal.append({ event: 'run-end', at: new Date().toISOString(), outcome: 'interrupted' });
+    signalOwnChildren('SIGKILL');
+    await Promise.race([endLeftovers(o), new Promise((r) => setTimeout(r, 5000).unref())]);
+    await journal.append({ event: 'run-end', at: new Date().toISOString(), outcome: 'interrupted', signal: sig });
     await lock.end().catch(() => undefined);
-    process.exit(130);
+    process.exit(SIGNAL_EXIT[sig]);
   };
-  const onSigint = () => {
+  const onSignal = (sig: HandledSignal) => {
     if (interrupted) { void hardStop(); return; }
-    interrupted = true;
-    process.stderr.write('\ninterrupted: cancelling the running step(s); Ctrl-C again to stop at once\n');
-    abort.abort();
+    interrupted = sig;
+    process.stderr.write(`\ninterrupted: cancelling the running step(s) (${sig}); send it again (Ctrl-C) to stop at once\n`);
+    abort.abort(sig);
+    signalOwnChildren(sig);
+    void cancelServerWork();
     setTimeout(() => { void hardStop(); }, 10_000).unref();
   };
-  process.on('SIGINT', onSigint);
+  const offSignal = onInterrupt(onSignal);
   const headroom = parseHeadroom(rb.front.headroom);
   const stepsToRun = rb.steps.filter((s) => (o.rollbackOnly ? s.rollback : !s.rollback));
   const expected = (s: Step) => (o.mode === 'run' ? expectedDuration(s, o.timings) : undefined);
 
-  await journal.append({ event: 'run-start', at: new Date().toISOString(), mode: o.fresh ? 'fresh' : o.resume ? 'resume' : o.mode, runbook: rb.front.name, pid: process.pid });
+  await journal.append({ event: 'run-start', at: new Date().toISOString(), mode: o.fresh ? 'fresh' : o.resume ? 'resume' : o.mode, runbook: rb.front.name, pid: process.pid,
+    source: now.source, target: now.target, tag });
 
   const stepTask = (s: Step, budgetShare?: () => ActionContext['budgetShare']): ListrTask<Ctx> => {
     const rehearsed = o.timings?.steps.find((t) => t.id === s.id)?.durationMs;
@@ -126,7 +169,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
           task.skip(`${s.title} (done ${finished.get(s.id)!.at})`);
           return;
         }
-        if (interrupted) throw new CutoverError('E_USAGE', 'interrupted');
+        if (interrupted) throw new CutoverError('E_USAGE', `interrupted (${interrupted})`);
         const startedAt = new Date().toISOString();
         const t0 = Date.now();
         running.set(s.id, { startedAt, t0 });
@@ -174,7 +217,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
           recorded = true;
           running.delete(s.id);
           if (outputs?.summary && outputs.summary !== logLines.at(-1)) task.output = outputs.summary;
-          if (interrupted) throw new CutoverError('E_USAGE', 'interrupted');
+          if (interrupted) throw new CutoverError('E_USAGE', `interrupted (${interrupted})`);
         } catch (e) {
           if (recorded) throw e; // finished and journaled; only the run stops
 
@@ -249,14 +292,33 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
       process.stderr.write(`rollback not run${interactive ? '' : ' (no terminal to confirm; pass --yes, or run `cutover run --rollback` later)'}\n`);
     }
   }
-  await journal.append({ event: 'run-end', at: new Date().toISOString(), outcome });
-  process.off('SIGINT', onSigint);
+  // Nothing of an interrupted or failed run keeps running on the servers (a statement that ignored its
+  // cancel, an index build queued after it).
+  if (outcome !== 'ok') await endLeftovers(o);
+  await journal.append({ event: 'run-end', at: new Date().toISOString(), outcome, ...(interrupted ? { signal: interrupted } : {}) });
+  offSignal();
   installGovernor(undefined);
   const connections = await sampler.stop();
   await lock.end().catch(() => undefined);
   const summary = { ...buildSummary(rb, o.mode, journal.events, outcome), connections };
   await writeFile(join(o.stateDir, 'summary.json'), JSON.stringify(summary, null, 2));
-  return { outcome, summary, rolledBack, error };
+  return { outcome, summary, rolledBack, error, signal: interrupted };
+}
+
+/** Terminates this run's sessions other than its control sessions, waiting up to 5 s for them to go. */
+async function endLeftovers(o: Pick<RunOptions, 'source' | 'target'>): Promise<void> {
+  await Promise.all([o.source, o.target].map((p) => signalOwnSessions(p, { terminate: true, exceptSteps: CONTROL_SESSIONS, waitMs: 5000 }).catch(() => undefined)));
+}
+
+/**
+ * Ends what a killed run left: its child processes (the sweep of runtime directories whose owner is
+ * gone) and its sessions on both servers (terminated, then waited for). Refuses to go on while one stays.
+ */
+async function endPreviousRun(tag: string, o: Pick<RunOptions, 'source' | 'target'>): Promise<void> {
+  const swept = sweepRuntimeDirs();
+  const note = (m: string) => process.stderr.write(`note: ${m}\n`);
+  if (swept.killed.length) note(`ended ${swept.killed.length} process(es) the interrupted run left running`);
+  await endSessionsOfTag(tag, [{ side: 'source', params: o.source }, { side: 'target', params: o.target }], 'the interrupted run', note);
 }
 
 async function confirmManual(s: Step, task: Task, o: RunOptions, interactive: boolean): Promise<{ simulated: boolean; durationMs: number }> {

@@ -10,6 +10,7 @@ import { renderStatus, replicationStatus } from '../../replicate/status.js';
 import { resolveConnArg } from '../connection-args.js';
 import { positiveInt } from '../options.js';
 import { progressLine } from '../progress.js';
+import { type HandledSignal, SIGNAL_EXIT, onInterrupt } from '../../lib/interrupt.js';
 
 interface Conn { source?: string; target?: string }
 const conns = (o: Conn) => ({
@@ -29,12 +30,15 @@ function keyArg(v: string, prev: Record<string, string[]> = {}): Record<string, 
   return { ...prev, [v.slice(0, i)]: v.slice(i + 1).split(',').map((s) => s.trim()) };
 }
 
-/** Applies until Ctrl-C (or `--until-caught-up`), printing progress; returns the batches applied. */
+/**
+ * Applies until Ctrl-C, SIGTERM or SIGHUP (or `--until-caught-up`), printing progress. A signal ends the
+ * current batch (its transaction commits or rolls back whole), then the command exits 128 + the signal.
+ */
 async function follow(a: Applier, o: { untilCaughtUp?: number }): Promise<void> {
   const p = progressLine();
   const abort = new AbortController();
-  const onSigint = () => { abort.abort(); };
-  process.once('SIGINT', onSigint);
+  let stoppedBy: HandledSignal | undefined;
+  const offSignal = onInterrupt((sig) => { stoppedBy ??= sig; abort.abort(sig); });
   let last: BatchResult | undefined;
   try {
     await a.run({
@@ -46,10 +50,11 @@ async function follow(a: Applier, o: { untilCaughtUp?: number }): Promise<void> 
       until: o.untilCaughtUp === undefined ? undefined : (b) => b.lagMs <= o.untilCaughtUp!,
     });
   } finally {
-    process.off('SIGINT', onSigint);
+    offSignal();
     p.done();
   }
-  process.stdout.write(`applied ${a.totals.events} event(s) in ${a.totals.batches} batch(es); lag ${humanDuration(last?.lagMs ?? 0)}${abort.signal.aborted ? ' (stopped)' : ''}\n`);
+  process.stdout.write(`applied ${a.totals.events} event(s) in ${a.totals.batches} batch(es); lag ${humanDuration(last?.lagMs ?? 0)}${abort.signal.aborted ? ` (stopped by ${stoppedBy})` : ''}\n`);
+  if (stoppedBy) process.exitCode = SIGNAL_EXIT[stoppedBy];
 }
 
 export function registerReplicate(program: Command): void {

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
@@ -12,10 +12,41 @@ import { outageText, writeReport } from '../../runbook/report.js';
 import { parseDuration } from '../../runbook/duration.js';
 import type { Runbook } from '../../runbook/model.js';
 import { humanDuration, table } from '../../lib/format.js';
+import { boundStateDir, runbookSlug } from '../../runbook/binding.js';
+import { readBindingsLenient } from '../../pg/bound-state.js';
+import { SIGNAL_EXIT } from '../../lib/interrupt.js';
+import { describeBinding, type DbBinding } from '../../pg/identity.js';
 
-export function stateDirFor(rb: Runbook, mode: Mode, base = '.cutover'): string {
-  const slug = rb.front.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 50) || 'runbook';
-  return join(base, slug, mode);
+/** The default state directory: `.cutover/<runbook>/<target identity>/<mode>` (one per target database). */
+export function stateDirFor(rb: Runbook, mode: Mode, target: DbBinding, base = '.cutover'): string {
+  return boundStateDir(rb.front.name, target, mode, base);
+}
+
+/** The targets of this runbook's runs in the default state directories (from their journals). */
+function runsOf(rb: Runbook, mode: Mode, base = '.cutover'): DbBinding[] {
+  const root = join(base, runbookSlug(rb.front.name));
+  const out: DbBinding[] = [];
+  for (const d of existsSync(root) ? readdirSync(root) : []) {
+    const f = join(root, d, mode, 'journal.jsonl');
+    if (!existsSync(f)) continue;
+    const start = readFileSync(f, 'utf8').split('\n').map((l) => { try { return JSON.parse(l) as { event?: string; target?: DbBinding }; } catch { return {}; } })
+      .find((e) => e.event === 'run-start' && e.target);
+    if (start?.target) out.push(start.target);
+  }
+  return out;
+}
+
+/** The newest rehearsal summary of this runbook, whatever database it rehearsed on. */
+export function lastRehearsalSummary(rb: Runbook, base = '.cutover'): string | undefined {
+  const root = join(base, runbookSlug(rb.front.name));
+  let best: { file: string; mtime: number } | undefined;
+  for (const d of existsSync(root) ? readdirSync(root) : []) {
+    const f = join(root, d, 'rehearse', 'summary.json');
+    if (!existsSync(f)) continue;
+    const mtime = statSync(f).mtimeMs;
+    if (!best || mtime > best.mtime) best = { file: f, mtime };
+  }
+  return best?.file;
 }
 
 export function describePlan(rb: Runbook): string {
@@ -37,19 +68,34 @@ interface RunFlags { yes?: boolean; resume?: boolean; fresh?: boolean; rollback?
 async function runOrRehearse(file: string, mode: Mode, o: RunFlags): Promise<void> {
   const rb = await loadRunbook(file);
   const { source, target, pooler } = await resolveConnections(rb, mode);
-  const stateDir = o.stateDir ?? stateDirFor(rb, mode);
+  // Which databases these are (readable without superuser): the state directory is keyed by the target,
+  // and the journal bound to both.
+  const read = await readBindingsLenient(source, target);
+  // The default state directory needs the target's identity; a source that does not answer is reported
+  // by the run's checks with everything else.
+  if (!read.target && !o.stateDir) throw read.errors.target;
+  const bindings = { source: read.source, target: read.target };
+  const stateDir = o.stateDir ?? stateDirFor(rb, mode, bindings.target!);
+  if (o.resume && !o.stateDir && !existsSync(join(stateDir, 'journal.jsonl'))) {
+    // The default state directory belongs to the target: say which databases this runbook's runs are for.
+    const others = runsOf(rb, mode).map((b) => describeBinding(b));
+    throw new CutoverError('E_USAGE', `nothing to resume for ${describeBinding(bindings.target!)}: this runbook has no ${mode} journal for it` +
+      (others.length ? `; it has one for: ${others.join('; ')}` : ''), {
+      hint: 'to resume one of those, give the connections it was started with (check the environment variables); to start a run for these databases, leave out --resume; nothing was changed',
+    });
+  }
   let timings: RunSummary | undefined;
-  const rehearsalSummary = join(stateDirFor(rb, 'rehearse'), 'summary.json');
+  const rehearsalSummary = lastRehearsalSummary(rb);
   if (o.timings) timings = await loadTimings(o.timings);
-  else if (mode === 'run' && existsSync(rehearsalSummary)) timings = await loadTimings(rehearsalSummary);
+  else if (mode === 'run' && rehearsalSummary) timings = await loadTimings(rehearsalSummary);
   const manualDurationMs = o.manualDuration ? parseDuration(o.manualDuration) : undefined;
   if (o.manualDuration && manualDurationMs === undefined) throw new CutoverError('E_USAGE', `--manual-duration "${o.manualDuration}" is not a duration`);
-  const r = await runRunbook({ runbook: rb, mode, source, target, pooler, stateDir, yes: o.yes, resume: o.resume, fresh: o.fresh, rollbackOnly: o.rollback, timings, manualDurationMs, renderer: o.renderer });
+  const r = await runRunbook({ runbook: rb, mode, source, target, pooler, stateDir, yes: o.yes, resume: o.resume, fresh: o.fresh, rollbackOnly: o.rollback, timings, manualDurationMs, renderer: o.renderer, bindings });
   const lines = [`${mode === 'rehearse' ? 'rehearsal' : 'run'} ${r.outcome}${r.rolledBack ? ' (rollback ran)' : ''} in ${humanDuration(r.summary.durationMs)}; ${outageText(r.summary)}`,
     `journal and summary.json in ${stateDir}`];
   if (mode === 'rehearse') lines.push(`report: ${(await writeReport(stateDir, r.summary)).join(', ')}`);
   process.stdout.write(lines.join('\n') + '\n');
-  if (r.outcome === 'interrupted') process.exitCode = EXIT.interrupted;
+  if (r.outcome === 'interrupted') process.exitCode = r.signal ? SIGNAL_EXIT[r.signal] : EXIT.interrupted;
   else if (r.outcome !== 'ok') {
     process.stderr.write(`cutover: ${describeError(r.error)}\n`);
     process.exitCode = isCutoverError(r.error) && r.error.exitCode !== EXIT.internal ? r.error.exitCode : EXIT.stepFailed;
@@ -71,8 +117,8 @@ export function registerRunbook(program: Command): void {
     .option('-o, --output <file>', 'write to a file instead of stdout')
     .action(async (file: string, o: { format: RenderFormat; timings?: string; output?: string }) => {
       const rb = await loadRunbook(file);
-      const last = join(stateDirFor(rb, 'rehearse'), 'summary.json');
-      const timings = o.timings ? await loadTimings(o.timings) : existsSync(last) ? await loadTimings(last) : undefined;
+      const last = lastRehearsalSummary(rb);
+      const timings = o.timings ? await loadTimings(o.timings) : last ? await loadTimings(last) : undefined;
       const text = renderRunbook(rb, o.format, timings);
       if (o.output) await writeFile(o.output, text);
       else process.stdout.write(text);
@@ -82,7 +128,7 @@ export function registerRunbook(program: Command): void {
     .option('-y, --yes', 'confirm manual steps (and the rollback after a failure) without asking')
     .option('--resume', 'continue the last run from its journal, skipping finished steps')
     .option('--fresh', 'start over (the old journal is kept aside)')
-    .option('--state-dir <dir>', 'journal, work files and summary.json (default .cutover/<name>/<mode>)')
+    .option('--state-dir <dir>', 'journal, work files and summary.json (default .cutover/<name>/<target database>/<mode>)')
     .option('--timings <summary.json>', 'rehearsal timings for ETAs and overrun warnings')
     .addOption(new Option('--renderer <name>', 'task list style (default: live on a terminal, plain lines otherwise)').choices(['default', 'simple', 'verbose']));
 

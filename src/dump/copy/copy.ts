@@ -30,6 +30,7 @@ import { dump } from '../dump.js';
 import { restore } from '../restore.js';
 import type { RestoreDefaults, SelectionOptions } from '../options.js';
 import { Journal } from './journal.js';
+import { checkCopyBinding, recordCopyBinding } from './bind.js';
 import { type CopyForeignKey, type CopyIndex, type CopyTable, type CopyUnit, planUnits, rangePredicate, readForeignKeys, readIndexes, readTables, tableKey } from './plan.js';
 import { withRetry } from '../../pg/sqlstate.js';
 import { streamCopy } from './stream.js';
@@ -60,6 +61,8 @@ export interface CopyOptions extends SelectionOptions, RestoreDefaults {
   onProgress?: (p: CopyProgress) => void;
   /** Human-readable notes (e.g. "holding a snapshot on the source since ..."). */
   onNote?: (message: string) => void;
+  /** Stops starting tables and indexes (a run's interruption; its statements are cancelled on the server). */
+  signal?: AbortSignal;
 }
 
 export interface CopyProgress {
@@ -113,6 +116,9 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
     });
   }
   const resumed = !journal.isEmpty;
+  // The journal describes one source and target: a resume against any other is refused here, before
+  // anything is touched (its range DELETEs and TRUNCATEs would hit another database's tables).
+  const binding = await checkCopyBinding(journal, source, target, note);
   const [sf, tf] = await Promise.all([withClient(source, 'copy-plan', serverFacts), withClient(target, 'copy-plan', serverFacts)]);
   if (tf.major < sf.major) note(`the target (PostgreSQL ${tf.major}) is older than the source (${sf.major}): a downgrade; objects using newer features will fail`);
   await requireClientTool('pg_dump', sf.major, o.binDir);
@@ -128,6 +134,10 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
       });
     }
   }
+  await recordCopyBinding(journal, binding);
+  const stopped = () => {
+    if (o.signal?.aborted) throw new CutoverError('E_USAGE', `copy interrupted (${String(o.signal.reason)})`);
+  };
   const phases: PhaseTiming[] = [];
   const summary: CopySummary = {
     ok: false, resumed, snapshot: '', newSnapshotOnResume: false, durationMs: 0, phases, tables: [], indexes: 0,
@@ -219,6 +229,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
         if (fkQueued.has(fk.constraintOid) || !ready.has(a) || !ready.has(b)) continue;
         fkQueued.add(fk.constraintOid);
         indexPool.add(async () => {
+          stopped();
           const c = freeIndex.pop()!;
           try { await addForeignKey(c, fk, journal, deferFks ? note : undefined); } finally { freeIndex.push(c); }
         });
@@ -229,6 +240,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
       const mine = byTable.get(tableKey(t)) ?? [];
       let left = mine.length;
       const analyze = () => indexPool.add(async () => {
+        stopped();
         tableReady(tableKey(t));
         if (journal.has('analyze', tableKey(t))) return;
         const c = freeIndex.pop()!;
@@ -238,6 +250,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
       if (left === 0) analyze();
       for (const ix of mine) {
         indexPool.add(async () => {
+          stopped();
           const c = freeIndex.pop()!;
           try {
             await buildIndex(c, ix, journal);
@@ -300,8 +313,10 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
             gov.note(`copy: room again; worker ${n} is back (${active} running)`);
             continue;
           }
+          stopped();
           const u = todo.shift()!;
-          const r = await copyUnit(src, dst, u, resumed, (b) => { progress.bytesDone += b; });
+          // The range DELETE of a resumed part only ever touches a table this copy emptied itself.
+          const r = await copyUnit(src, dst, u, resumed && journal.has('truncate', tableKey(u.table)), (b) => { progress.bytesDone += b; });
           const k = tableKey(u.table);
           const st = tableStats.get(k) ?? { rows: 0, bytes: 0, ms: 0, parts: u.parts, skipped: false };
           st.rows += r.rows; st.bytes += r.bytes; st.ms += r.ms;
@@ -340,6 +355,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
     await timed('indexes + analyze (after last table)', 'target', indexJobs, () => indexPool.drain());
     phases.push({ phase: 'data + indexes', side: 'both', durationMs: Date.now() - dataStart, concurrency: jobs + indexJobs });
 
+    stopped();
     // 4. Large objects, in the snapshot.
     progress.phase = 'large-objects';
     report();

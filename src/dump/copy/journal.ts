@@ -6,9 +6,10 @@
 import { appendFile, readFile, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { DbBinding } from '../../pg/identity.js';
 
 export interface JournalEntry {
-  kind: 'snapshot' | 'pre-data' | 'truncate' | 'part' | 'table' | 'index' | 'fkey' | 'large-objects' | 'post-data' | 'sequences' | 'analyze' | 'done';
+  kind: 'binding' | 'snapshot' | 'pre-data' | 'truncate' | 'part' | 'table' | 'index' | 'fkey' | 'large-objects' | 'post-data' | 'sequences' | 'analyze' | 'done';
   key: string;
   at: string;
   ms?: number;
@@ -16,6 +17,9 @@ export interface JournalEntry {
   bytes?: number;
   detail?: string;
 }
+
+/** What a 'binding' entry records: the copy's source and target, and the session tag of the process. */
+export interface CopyBinding { source: DbBinding; target: DbBinding; tag?: string }
 
 export class Journal {
   private done = new Map<string, JournalEntry>();
@@ -39,6 +43,12 @@ export class Journal {
   }
 
   get isEmpty(): boolean { return this.entries.length === 0; }
+
+  /** The databases and session tag of the latest copy process that wrote this journal ('binding' entries). */
+  get binding(): CopyBinding | undefined {
+    const e = this.entries.filter((x) => x.kind === 'binding').at(-1);
+    return e?.detail ? (JSON.parse(e.detail) as CopyBinding) : undefined;
+  }
 
   has(kind: JournalEntry['kind'], key = ''): boolean {
     return this.done.has(`${kind}\u0000${key}`);

@@ -21,7 +21,7 @@ export const copyAction = defineAction({
       source: ctx.source, target: ctx.target, dir: join(ctx.stateDir, `copy-${ctx.stepId}`), resume: true, jobs, indexJobs: o.index_jobs ?? jobs,
       splitTablesLargerThan: o.split_tables_larger_than_mb === undefined ? undefined : o.split_tables_larger_than_mb * 1024 * 1024,
       schemas: o.schemas, excludeSchemas: o.exclude_schemas, tables: o.tables, excludeTables: o.exclude_tables,
-      onNote: (m) => ctx.log(m),
+      onNote: (m) => ctx.log(m), signal: ctx.signal,
       onProgress: (p) => ctx.progress(`${p.phase}: tables ${p.tablesDone}/${p.tablesTotal}, ${humanBytes(p.bytesDone)} of ~${humanBytes(p.bytesTotal)}, indexes ${p.indexesDone}/${p.indexesTotal}`),
     });
     return {

@@ -1,0 +1,57 @@
+/**
+ * SIGINT, SIGTERM and SIGHUP, handled alike by every command. A command with a graceful stop (a runbook
+ * run, `replicate apply`) registers a handler with `onInterrupt`: it stops starting work, cancels what
+ * runs and ends by itself. Otherwise the default stop ends this process's work at once: child process
+ * groups get the signal, the running statements of its own sessions are cancelled on every server it
+ * reached (index builds included: a vanished client does not stop a server-side statement), the runtime
+ * directory (passfiles) is removed, and the process exits with 128 + the signal's number.
+ */
+import { removeRuntimeDir, signalOwnChildren } from './runtime-dir.js';
+import { cancelOwnSessionsEverywhere } from '../pg/own-sessions.js';
+
+export const HANDLED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+export type HandledSignal = (typeof HANDLED_SIGNALS)[number];
+
+/** Exit status after a signal, as a shell reports it: 128 + its number. */
+export const SIGNAL_EXIT: Record<HandledSignal, number> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
+
+type Handler = (signal: HandledSignal) => void;
+const handlers: Handler[] = [];
+let installed = false;
+
+/** Installs the process's handlers once (the CLI at start, a library run when it starts). */
+export function installSignalHandlers(): void {
+  if (installed) return;
+  installed = true;
+  for (const sig of HANDLED_SIGNALS) {
+    process.on(sig, () => {
+      const h = handlers.at(-1);
+      if (h) h(sig);
+      else void stopNow(sig);
+    });
+  }
+}
+
+/** Registers a graceful stop for the duration of a command; returns its removal. */
+export function onInterrupt(h: Handler): () => void {
+  installSignalHandlers();
+  handlers.push(h);
+  return () => {
+    const i = handlers.lastIndexOf(h);
+    if (i >= 0) handlers.splice(i, 1);
+  };
+}
+
+let stopping = false;
+/** Ends this process's work (children, server-side statements, passfiles) and exits 128 + signal. */
+export async function stopNow(signal: HandledSignal): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    signalOwnChildren(signal);
+    // Bounded: an unreachable server must not keep a stopping process alive.
+    await Promise.race([cancelOwnSessionsEverywhere({ waitMs: 1000 }), new Promise((r) => setTimeout(r, 5000).unref())]);
+    signalOwnChildren('SIGKILL');
+  }
+  removeRuntimeDir();
+  process.exit(SIGNAL_EXIT[signal]);
+}
