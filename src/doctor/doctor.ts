@@ -10,6 +10,8 @@ import { type ServerFacts, type TableFacts, serverFacts, tableFacts } from '../p
 import { withPgpass } from '../pg/pgpass.js';
 import { requireClientTool } from '../pg/tools.js';
 import { type Capacity, type Headroom, capacity, describeCapacity } from '../budget/capacity.js';
+import type { RolesPolicy } from '../pg/role-map.js';
+import { checkRoles, checkRowSecurity, checkExtensionVersions } from './fidelity-checks.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 export type Side = 'source' | 'target' | 'client';
@@ -49,6 +51,8 @@ export interface DoctorOptions {
   binDir?: string;
   /** Only a copy is planned (no trigger replication): tables without a primary key are a warning. */
   copyOnly?: boolean;
+  /** Role map and what to do with missing roles (the copy's owners and grants follow it). */
+  roles?: RolesPolicy;
 }
 
 /** Minimum connections a migration needs on a side: one worker plus one control connection. */
@@ -120,6 +124,15 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
     checks.push({ id: 'client-tools', side: 'client', status: 'skip', message: 'needs the source server version' });
   }
   if (tgt) checkTarget(tgt, checks);
+  // Catalog checks that need sessions on both sides: roles owners and grants need, rows hidden by
+  // row-level security, extension versions.
+  if (src) {
+    await checkRowSecurity(opts.source, checks);
+    if (tgt) {
+      await checkRoles(opts.source, opts.target, opts.roles, checks);
+      await checkExtensionVersions(opts.source, opts.target, checks);
+    }
+  }
 
   report.ok = !checks.some((c) => c.status === 'fail');
   return report;

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface JournalEntry {
-  kind: 'snapshot' | 'pre-data' | 'truncate' | 'part' | 'table' | 'index' | 'fkey' | 'large-objects' | 'post-data' | 'sequences' | 'analyze' | 'done';
+  kind: 'snapshot' | 'pre-data' | 'truncate' | 'part' | 'table' | 'index' | 'fkey' | 'large-objects' | 'post-data' | 'sequences' | 'analyze' | 'matview' | 'privileges' | 'done';
   key: string;
   at: string;
   ms?: number;
