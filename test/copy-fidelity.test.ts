@@ -198,14 +198,14 @@ describe('row-level security', () => {
     const d = await doctor({ source, target, copyOnly: true });
     const chk = d.checks.find((c) => c.id === 'row-security')!;
     expect(chk.status).toBe('fail');
-    expect(chk.message).toMatch(/hides rows of 1 table\(s\) from rls_owner: app\.tenant_notes \(FORCE applies to its owner\)/);
+    expect(chk.message).toMatch(/hides rows of 1 table\(s\) from rls_owner: "app"\."tenant_notes" \(FORCE applies to its owner\)/);
     expect(chk.hint).toMatch(/BYPASSRLS/);
     expect(d.ok).toBe(false);
     const roles: RolesPolicy = { map: new Map([['rls_owner', 'app']]) };
     const err = await copy({ source, target, dir: await work(), jobs: 2, roles }).catch((e: unknown) => e as Error & { hint?: string });
     expect(err).toBeInstanceOf(Error);
-    expect(err.message).toMatch(/row-level security hides rows of 1 table\(s\) from rls_owner: app\.tenant_notes .*nothing was copied/);
-    expect(err.hint).toMatch(/BYPASSRLS.*NO FORCE ROW LEVEL SECURITY on app\.tenant_notes/);
+    expect(err.message).toMatch(/row-level security hides rows of 1 table\(s\) from rls_owner: "app"\."tenant_notes" \(FORCE ROW LEVEL SECURITY applies to its owner\); .*nothing was copied/);
+    expect(err.hint).toMatch(/BYPASSRLS.*NO FORCE ROW LEVEL SECURITY on "app"\."tenant_notes"/);
     expect((await c17.query(`SELECT count(*)::int n FROM pg_class WHERE relnamespace::regnamespace::text IN ('app', 'billing')`, [], 'rls_copy')).rows[0].n).toBe(0);
 
     await c15.query('ALTER ROLE rls_owner BYPASSRLS');

@@ -47,13 +47,13 @@ SELECT line FROM (
      AND NOT EXISTS (SELECT 1 FROM pg_range r WHERE r.rngmultitypid = t.oid)
   UNION ALL
   SELECT format('policy %I.%I %s cmd=%s permissive=%s roles=%s using=%s check=%s', schemaname, tablename, policyname, cmd, permissive, roles, qual, with_check)
-    FROM pg_policies WHERE schemaname NOT IN ('_cutover')
+    FROM pg_policies WHERE schemaname NOT IN ('pg_catalog', '_cutover')
   UNION ALL
   SELECT format('trigger %s on %s enabled=%s def=%s', t.tgname, t.tgrelid::regclass, t.tgenabled, pg_get_triggerdef(t.oid))
     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN nsp n ON n.oid = c.relnamespace
    WHERE NOT t.tgisinternal AND t.tgname !~ '^cutover_'
   UNION ALL
-  SELECT format('rule %I.%I %s %s', schemaname, tablename, rulename, definition) FROM pg_rules WHERE schemaname NOT IN ('_cutover')
+  SELECT format('rule %I.%I %s %s', schemaname, tablename, rulename, definition) FROM pg_rules WHERE schemaname NOT IN ('pg_catalog', '_cutover')
   UNION ALL
   SELECT format('statistics %I.%I owner=%s kinds=%s def=%s', n.nspname, s.stxname, pg_get_userbyid(s.stxowner), s.stxkind, pg_get_statisticsobjdef(s.oid))
     FROM pg_statistic_ext s JOIN nsp n ON n.oid = s.stxnamespace
