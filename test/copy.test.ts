@@ -32,8 +32,12 @@ async function expectIdentical(src: Cluster, dst: Cluster, db: string) {
   expect(r.tables.filter((t) => t.status !== 'same')).toEqual([]);
   expect(r.missingTables).toEqual([]);
   expect(r.ok).toBe(true);
-  const lo = await dst.query<{ d: string }>(`SELECT encode(lo_get(oid), 'hex') d FROM pg_largeobject_metadata`, [], db);
-  expect(lo.rows.map((x) => x.d)).toEqual(['00010203']);
+  // Every large object (the sample's two and the test's own) with the same OID and contents.
+  const los = (c: Cluster, d: string) => c.query<{ d: string }>(`SELECT oid::text || ':' || encode(lo_get(oid), 'hex') d FROM pg_largeobject_metadata ORDER BY oid`, [], d);
+  const [lo, srcLo] = await Promise.all([los(dst, db), los(src, 'shop')]);
+  expect(lo.rows.map((x) => x.d)).toEqual(srcLo.rows.map((x) => x.d));
+  expect(lo.rows).toHaveLength(3);
+  expect(lo.rows.some((x) => x.d.endsWith(':00010203'))).toBe(true);
 }
 
 describe('streaming copy', () => {
@@ -44,7 +48,7 @@ describe('streaming copy', () => {
     expect(s.ok).toBe(true);
     expect(s.tables.find((t) => t.table === 'app.orders')!.parts).toBeGreaterThan(1);
     expect(s.tables.find((t) => t.table === 'app.orders')!.rows).toBe(8000);
-    expect(s.largeObjects).toBe(1);
+    expect(s.largeObjects).toBe(3);
     expect(JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')).ok).toBe(true);
     await expectIdentical(c14, c15, 'from14');
     // Unsplit tables (audit_log has no key, so it is never split) were loaded with COPY FREEZE.
@@ -112,7 +116,7 @@ describe('streaming copy', () => {
     const child = execa('node', [CLI, 'copy', '--source', 'env:S', '--target', 'env:T', '--dir', dir, '-j', '1', '--split-tables-larger-than', '0.05'], { env, reject: false });
     const journal = join(dir, 'journal.jsonl');
     const lines = () => (existsSync(journal) ? readFileSync(journal, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { kind: string; key: string }) : []);
-    for (let i = 0; i < 600 && lines().filter((e) => e.kind === 'part').length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 3000 && lines().filter((e) => e.kind === 'part').length < 2; i++) await new Promise((r) => setTimeout(r, 10));
     child.kill('SIGKILL');
     await child;
     // The killed process's sessions end as soon as the server notices; make sure they have.
@@ -206,7 +210,7 @@ describe('dump and restore', () => {
   it('a dump killed mid-way is detected as incomplete by restore', async () => {
     const dir = join(await work(), 'dump');
     const child = execa('node', [CLI, 'dump', '--source', 'env:S', '--dir', dir, '-j', '1', '-Z', '9'], { env: { S: c14.url('shop') }, reject: false });
-    for (let i = 0; i < 500 && !existsSync(join(`${dir}.partial`, 'toc.dat')) && !existsSync(`${dir}.partial`); i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 3000 && !existsSync(join(`${dir}.partial`, 'toc.dat')) && !existsSync(`${dir}.partial`); i++) await new Promise((r) => setTimeout(r, 5));
     child.kill('SIGKILL');
     await child;
     expect(existsSync(join(dir, 'cutover-complete.json'))).toBe(false);

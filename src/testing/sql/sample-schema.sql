@@ -151,7 +151,8 @@ CREATE UNIQUE INDEX customer_stats_id ON app.customer_stats (customer_id);
 COMMENT ON MATERIALIZED VIEW app.customer_stats IS 'refreshed nightly';
 -- Never refreshed on the source: must stay unpopulated on the target.
 CREATE MATERIALIZED VIEW app.big_spenders AS
-  SELECT customer_id FROM app.customer_stats WHERE spent > 1000 WITH NO DATA;
+  SELECT s.customer_id, c.email FROM app.customer_stats s JOIN app.customers c ON c.id = s.customer_id WHERE s.spent > 1000
+  WITH NO DATA;
 
 -- Privileges: a group role, a member reading through it, an application role, column-level grants,
 -- revoked PUBLIC defaults, default privileges for what the owner creates later.
