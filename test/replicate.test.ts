@@ -148,7 +148,7 @@ describe('change capture with triggers', () => {
         WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('app', 'billing', 'Ünïcode "Schema"') AND c.relname <> 'audit_log'
           AND (has_table_privilege('app_writer', c.oid, 'INSERT') OR has_table_privilege('app_writer', c.oid, 'UPDATE') OR has_table_privilege('app_writer', c.oid, 'DELETE'))`, [], db);
       expect(writable.rows).toEqual([]);
-      expect(r.revoked).toBe(9 * 4); // 6 tables + 3 partitions, 4 privileges each
+      expect(r.revoked).toBe(18 * 4); // the sample's 18 tables and partitions (parents included), 4 privileges each
       expect((await tgt.query(`SELECT tgenabled FROM pg_trigger WHERE tgname = 'products_touch'`, [], db)).rows[0]!.tgenabled).toBe('O');
       expect(r.outageMs).toBeGreaterThan(0);
       // Verify independently, sequences included.
@@ -182,7 +182,7 @@ describe('replication survives and stops safely', () => {
     const env = { SRC: c15.url(db), TGT: c17.url(db) };
     let r = await cutoverCli(['replicate', 'start', '--source', 'env:SRC', '--exclude-table', 'billing.audit_log', '--mode', 'statement'], env);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/capture on: 6 table\(s\), statement triggers/);
+    expect(r.stdout).toMatch(/capture on: 11 table\(s\), statement triggers/);
     r = await cutoverCli(['copy', '--source', 'env:SRC', '--target', 'env:TGT', '--dir', join(await work(), 'copy')], env);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/change capture is on: replication will start from this copy's snapshot/);
@@ -282,7 +282,7 @@ describe('runbooks/online-cutover.md', () => {
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(stats.fenced).toBe(true);
     const summary = JSON.parse(readFileSync(join(rb.stateDir, 'summary.json'), 'utf8')) as { steps: { id: string; outcome: string; summary?: string }[] };
-    expect(summary.steps.find((x) => x.id === 'cutover')?.summary).toMatch(/write outage [\d.]+ ?m?s; drained \d+ events; \d+ sequences; verify incremental: identical \(9 tables, \d+ rows, \d+ of them verified before the fence and unchanged since\)/);
+    expect(summary.steps.find((x) => x.id === 'cutover')?.summary).toMatch(/write outage [\d.]+ ?m?s; drained \d+ events; \d+ sequences; verify incremental: identical \(16 tables, \d+ rows, \d+ of them verified before the fence and unchanged since\)/);
     expect(summary.steps.map((x) => x.outcome).every((o) => o === 'ok')).toBe(true);
     expect(await cutoverObjects(c15, db)).toEqual([]);
     expect(await cutoverObjects(c17, db)).toEqual([]);

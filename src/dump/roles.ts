@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { CutoverError } from '../errors.js';
 import type { ConnParams } from '../pg/conninfo.js';
-import { quoteIdent } from '../pg/sql.js';
+import { loadSql, quoteIdent } from '../pg/sql.js';
 import { runTool } from '../pg/run-tool.js';
 import { type RolesPolicy, mapRole } from '../pg/role-map.js';
 import { filterToc, parseToc } from './toc.js';
@@ -44,8 +44,8 @@ export interface PlanOptions {
   extra?: PrivilegeStatement[];
 }
 
-/** Renders the archive's owner and grant statements and decides what to do about every role they need. */
-export async function planPrivileges(o: PlanOptions): Promise<PrivilegePlan> {
+/** Renders the archive's owner and grant statements (pg_restore -l, then -f - of the definitions). */
+export async function renderPrivilegeStatements(o: Omit<PlanOptions, 'targetClient' | 'policy' | 'extra'>): Promise<{ statements: PrivilegeStatement[]; sessionAuthorizations: number }> {
   const full = (await runTool(o.toolPath, ['-l', o.dir], o.target, 'privileges-list')).stdout;
   const { list } = filterToc(full, { dropManagedHazards: o.dropManagedHazards ?? true, dropExtensions: o.dropExtensions ?? false, dropObjects: o.dropObjects });
   const data = new Set(parseToc(list).filter((e) => DATA_DESCS.has(e.desc)).map((e) => e.line));
@@ -57,16 +57,39 @@ export async function planPrivileges(o: PlanOptions): Promise<PrivilegePlan> {
   } finally {
     await rm(listFile, { force: true });
   }
-  const { statements, sessionAuthorizations } = privilegeStatements(script);
-  return decideRoles([...statements, ...(o.extra ?? [])], sessionAuthorizations, o.policy, o.targetClient);
+  return privilegeStatements(script);
 }
 
-export async function decideRoles(statements: PrivilegeStatement[], sessionAuthorizations: number, policy: RolesPolicy, c: pg.Client): Promise<PrivilegePlan> {
-  const needed = neededRoles(statements, policy.map);
+/** Renders the archive's owner and grant statements and decides what to do about every role they need. */
+export async function planPrivileges(o: PlanOptions): Promise<PrivilegePlan> {
+  const { statements, sessionAuthorizations } = await renderPrivilegeStatements(o);
+  const all = [...statements, ...(o.extra ?? [])];
+  return { ...(await decideRoles(neededRoles(all, o.policy.map), sessionAuthorizations, o.policy, o.targetClient)), statements: all };
+}
+
+export type RoleDecision = Omit<PrivilegePlan, 'statements'>;
+
+/**
+ * The roles a source database's objects need (owners, grantees, default privileges, policies, large
+ * objects), read from its catalogs: quick, so a copy can refuse before anything else happens.
+ */
+export async function neededRolesFromCatalog(src: pg.Client, map: RolesPolicy['map']): Promise<Map<string, { source: string; uses: string[] }>> {
+  const { rows } = await src.query<{ role: string; how: string; object: string }>(loadSql(import.meta.url, 'sql/roles-used.sql'));
+  const out = new Map<string, { source: string; uses: string[] }>();
+  for (const r of rows) {
+    const t = mapRole(map, r.role);
+    const e = out.get(t) ?? { source: r.role, uses: [] };
+    e.uses.push(`${r.how} ${r.object}`);
+    out.set(t, e);
+  }
+  return out;
+}
+
+export async function decideRoles(needed: Map<string, { source: string; uses: string[] }>, sessionAuthorizations: number, policy: RolesPolicy, c: pg.Client): Promise<RoleDecision> {
   const { rows } = await c.query<{ rolname: string }>('SELECT rolname::text AS rolname FROM pg_roles WHERE rolname = ANY($1::text[])', [[...needed.keys()]]);
   const have = new Set(rows.map((r) => r.rolname));
   const missing = [...needed].filter(([t]) => !have.has(t)).map(([target, v]) => ({ target, ...v }));
-  const plan: PrivilegePlan = { statements, sessionAuthorizations, create: [], drop: new Set(), notes: [] };
+  const plan: RoleDecision = { sessionAuthorizations, create: [], drop: new Set(), notes: [] };
   if (sessionAuthorizations) plan.notes.push(`${sessionAuthorizations} grant(s) made on the source by a role other than the object's owner are applied as granted by the owner`);
   if (!missing.length) return plan;
   // A role mapped to a name the target lacks is a mistake in the map: never created or dropped silently.

@@ -36,7 +36,8 @@ import { streamCopy } from './stream.js';
 import { recordStartSnapshot } from '../../replicate/start-snapshot.js';
 import { deferConstraint } from '../../replicate/deferred-constraints.js';
 import { DEFAULT_ROLES_POLICY, type RolesPolicy } from '../../pg/role-map.js';
-import { applyPrivileges, planPrivileges, sourceRoles, type PrivilegePlan } from '../roles.js';
+import { applyPrivileges, decideRoles, neededRolesFromCatalog, renderPrivilegeStatements, sourceRoles, type RoleDecision } from '../roles.js';
+import { neededRoles, type PrivilegeStatement } from '../privileges.js';
 import { largeObjectPrivileges, readMatviews, refreshMatviews, requireReadableRows } from './fidelity.js';
 
 export interface CopyOptions extends SelectionOptions, RestoreDefaults {
@@ -180,22 +181,29 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
     // need present on the target (or mapped, created, or explicitly dropped).
     await requireReadableRows(group.leader, selection(o));
     const policy = o.roles ?? DEFAULT_ROLES_POLICY;
-    const keepPrivileges = o.privileges !== false;
-    let privPlan: PrivilegePlan | undefined;
+    const keepPrivileges = o.privileges !== false && !journal.has('privileges');
+    let decision: RoleDecision | undefined;
+    if (keepPrivileges) {
+      const needed = await neededRolesFromCatalog(group.leader, policy.map);
+      decision = await withClient(target, 'copy/roles', (c) => decideRoles(needed, 0, policy, c));
+      for (const n of decision.notes) note(n);
+    }
 
-    // 1. Schema: pre-data.
+    // 1. Schema: pre-data. The owner and grant statements are rendered from the schema dump while the
+    // data is copied (two pg_restore runs that read only the dump directory).
     const schemaDir = join(o.dir, 'schema');
+    let statements: Promise<{ statements: PrivilegeStatement[]; sessionAuthorizations: number }> | undefined;
     await timed('pre-data', 'both', 1, async () => {
       if (!journal.has('pre-data')) {
         await dump({ ...selection(o), source, dir: schemaDir, jobs: 1, schemaOnly: true, snapshot: group!.snapshotId, binDir: o.binDir, force: !resumed });
       }
-      if (keepPrivileges && !journal.has('privileges')) {
+      if (keepPrivileges) {
         const tool = await requireClientTool('pg_restore', sf.major, o.binDir);
-        const extra = await largeObjectPrivileges(group!.leader);
-        privPlan = await withClient(target, 'copy/roles', (c) => planPrivileges({
-          dir: schemaDir, toolPath: tool.path, target, policy, targetClient: c, extra,
-          dropManagedHazards: o.dropManagedHazards ?? true, dropExtensions: o.skipExtensions ?? false,
-        }));
+        const lo = largeObjectPrivileges(group!.leader);
+        statements = renderPrivilegeStatements({
+          dir: schemaDir, toolPath: tool.path, target, dropManagedHazards: o.dropManagedHazards ?? true, dropExtensions: o.skipExtensions ?? false,
+        }).then(async (r) => ({ ...r, statements: [...r.statements, ...(await lo)] }));
+        statements.catch(() => undefined); // awaited (and its error thrown) at the privileges step
       }
       if (journal.has('pre-data')) return;
       await restore({ ...restoreDefaults(o), target, dir: schemaDir, jobs: 2, sections: ['pre-data'], binDir: o.binDir });
@@ -440,13 +448,20 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
 
     // 8. Owners, grants and default privileges, mapped, once every object exists and holds its data
     // (the target role owns everything until now, so that it could load and refresh it).
-    if (privPlan) {
+    if (statements && decision) {
       progress.phase = 'privileges';
       report();
-      const plan = privPlan;
+      const r0 = await statements;
+      const d = decision;
       summary.privileges = await timed('privileges', 'both', 1, async () => {
-        const roles = plan.create.length ? await sourceRoles(group!.leader, plan.create.map((r) => r.source)) : undefined;
-        const r = await withClient(target, 'copy/privileges', (c) => applyPrivileges(c, plan, policy, roles), { settings: { search_path: '' } });
+        const r = await withClient(target, 'copy/privileges', async (c) => {
+          // The statements are authoritative: a role they need that the catalog check missed is decided
+          // (or refused) here by the same rules.
+          const again = await decideRoles(neededRoles(r0.statements, policy.map), r0.sessionAuthorizations, policy, c);
+          const plan = { ...again, create: [...d.create, ...again.create.filter((x) => !d.create.some((y) => y.target === x.target))], drop: new Set([...d.drop, ...again.drop]), notes: again.notes.filter((n) => !d.notes.includes(n)), statements: r0.statements };
+          const roles = plan.create.length ? await sourceRoles(group!.leader, plan.create.map((x) => x.source)) : undefined;
+          return applyPrivileges(c, plan, policy, roles);
+        }, { settings: { search_path: '' } });
         await journal.record({ kind: 'privileges', key: '' });
         return r;
       });
