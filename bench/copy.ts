@@ -4,6 +4,8 @@
  *   pgcopydb clone --table-jobs J --index-jobs J (if installed: apt install pgcopydb),
  * between two local PostgreSQL 15 servers. Prints each run, medians and ratios, and cutover copy's phases.
  *   npx tsx bench/copy.ts --gb 3 --rounds 3 --jobs 2
+ * `--compare-cli PATH` adds "cutover copy (compared build)": another build's dist/cli/main.js (e.g. the
+ * branch point), alternating with this one, to measure what a change costs.
  */
 import { mkdtemp, rm, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,6 +21,7 @@ const gb = Number(arg('gb', '3'));
 const rounds = Number(arg('rounds', '3'));
 const jobs = arg('jobs', '2');
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const compareCli = arg('compare-cli', '');
 // Same settings on both servers for every method (durability off as in the test harness).
 const settings = { shared_buffers: '1GB', maintenance_work_mem: '1GB', max_wal_size: '8GB', checkpoint_timeout: '30min', max_connections: 100 };
 
@@ -46,6 +49,9 @@ try {
   const reset = async () => { await dst!.createDatabase('bench'); await rm(join(work, 'x'), { recursive: true, force: true }); };
   const methods: Record<string, () => Promise<number>> = {
     'cutover copy': () => timed('node', [CLI, 'copy', '--source', 'env:S', '--target', 'env:T', '-j', jobs, '--dir', join(work, 'x')], { S: src!.url('bench'), T: dst!.url('bench') }),
+    ...(compareCli ? {
+      'cutover copy (compared build)': () => timed('node', [compareCli, 'copy', '--source', 'env:S', '--target', 'env:T', '-j', jobs, '--dir', join(work, 'x')], { S: src!.url('bench'), T: dst!.url('bench') }),
+    } : {}),
     'cutover dump+restore': async () =>
       (await timed('node', [CLI, 'dump', '--source', 'env:S', '--dir', join(work, 'x'), '-j', jobs], { S: src!.url('bench') })) +
       (await timed('node', [CLI, 'restore', '--target', 'env:T', '--dir', join(work, 'x'), '-j', jobs], { T: dst!.url('bench') })),

@@ -69,6 +69,8 @@ describe('cutover doctor', () => {
 
   it('checks a non-superuser role: reserved slots, connection limit, trigger rights, schema creation', async () => {
     await src.query(`CREATE ROLE app_reader LOGIN PASSWORD 'reader-pw' CONNECTION LIMIT 4`);
+    // The target has the application's roles too (else doctor rightly fails: grants to a missing role).
+    await tgt.query(`CREATE ROLE app_reader NOLOGIN`);
     await src.query(`GRANT USAGE ON SCHEMA app, billing, "Ünïcode ""Schema""" TO app_reader`, [], 'shop');
     await src.query(`GRANT SELECT ON ALL TABLES IN SCHEMA app, billing, "Ünïcode ""Schema""" TO app_reader`, [], 'shop');
     await src.query(`REVOKE SELECT ON billing.audit_log FROM app_reader`, [], 'shop');
@@ -117,6 +119,7 @@ describe('cutover doctor (CLI)', () => {
     expect(ok.code).toBe(0);
     const json = JSON.parse(ok.stdout) as { ok: boolean; source: { connection: string } };
     expect(json.ok).toBe(true);
+    expect((json as unknown as { checks: { id: string; status: string }[] }).checks.filter((c) => ['roles', 'row-security'].includes(c.id)).map((c) => c.status)).toEqual(['ok', 'ok']);
     expect(json.source.connection).toContain('****');
     expect(ok.stdout).not.toContain(SECRET);
   });

@@ -28,9 +28,9 @@ describe('cutover demo', () => {
     const procs = ps.stop();
     expect(r.exitCode, r.all).toBe(0);
     // What the issue asks the demo to print: the timing report, the write outage, the verify result.
-    expect(r.stdout).toMatch(/^capture\s+Capture and copy\s+\S+ m?s\s+ok\s+capture on 6 table\(s\)/m);
+    expect(r.stdout).toMatch(/^capture\s+Capture and copy\s+\S+ m?s\s+ok\s+capture on 11 table\(s\)/m);
     expect(r.stdout).toMatch(/demo: write outage measured [\d.]+ m?s \(fence to verified\); the application committed \d+ transactions before the fence and was stopped by it/);
-    expect(r.stdout).toMatch(/demo: verify incremental: identical \(9 tables, \d+ rows, \d+ of them verified before the fence and unchanged since\) \(before the application was switched\)/);
+    expect(r.stdout).toMatch(/demo: verify incremental: identical \(16 tables, \d+ rows, \d+ of them verified before the fence and unchanged since\) \(before the application was switched\)/);
     expect(r.stdout).toMatch(/report \S+report\.html/);
     // Nothing got past the fence, and nothing claims it did (the old note compared against the count before the drain).
     expect(r.all).not.toMatch(/still writing|reached the source after the fence/);
@@ -77,7 +77,7 @@ describe('reference runbooks against throwaway servers', () => {
       expect(r.code, r.stderr + r.stdout).toBe(0);
       const summary = JSON.parse(await readFile(join(rb.stateDir, 'summary.json'), 'utf8')) as { steps: { id: string; outcome: string; summary?: string }[] };
       expect(summary.steps.every((s) => s.outcome === 'ok')).toBe(true);
-      expect(summary.steps.find((s) => s.id === 'verify')?.summary).toMatch(/^identical: 9 tables/);
+      expect(summary.steps.find((s) => s.id === 'verify')?.summary).toMatch(/^identical: 16 tables/);
       const v = await verify({ source: src.params(db), target: tgt.params(db), level: 'full', jobs: 2 });
       expect(v.ok).toBe(true);
       const rendered = await cutover(['render', rb.file, '--format', 'html', '--timings', join(rb.stateDir, 'summary.json')], env);

@@ -157,12 +157,13 @@ describe('change capture with triggers', () => {
           AND (has_table_privilege('app_writer', c.oid, 'INSERT') OR has_table_privilege('app_writer', c.oid, 'UPDATE') OR has_table_privilege('app_writer', c.oid, 'DELETE'))`, [], db);
       expect(writable.rows).toEqual([]);
       expect(r.revoked).toBe(held);
+      expect(held).toBe(18 * 4); // the sample's 18 tables and partitions (parents included), 4 privileges each
       // And the fence's triggers on every table of those schemas, the excluded billing.audit_log included.
       const unfenced = await src.query(`SELECT c.oid::regclass::text t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('app', 'billing', 'Ünïcode "Schema"')
           AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = 'cutover_fence')`, [], db);
       expect(unfenced.rows).toEqual([]);
-      expect(r.fencedTables).toBeGreaterThanOrEqual(10);
+      expect(r.fencedTables).toBeGreaterThanOrEqual(18);
       expect((await tgt.query(`SELECT tgenabled FROM pg_trigger WHERE tgname = 'products_touch'`, [], db)).rows[0]!.tgenabled).toBe('O');
       expect(r.outageMs).toBeGreaterThan(0);
       // Verify independently, sequences included.
@@ -200,7 +201,7 @@ describe('replication survives and stops safely', () => {
     const env = { SRC: c15.url(db), TGT: c17.url(db) };
     let r = await cutoverCli(['replicate', 'start', '--source', 'env:SRC', '--exclude-table', 'billing.audit_log', '--mode', 'statement'], env);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/capture on: 6 table\(s\), statement triggers/);
+    expect(r.stdout).toMatch(/capture on: 11 table\(s\), statement triggers/);
     r = await cutoverCli(['copy', '--source', 'env:SRC', '--target', 'env:TGT', '--dir', join(await work(), 'copy')], env);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/change capture is on: replication will start from this copy's snapshot/);
@@ -300,19 +301,22 @@ describe('runbooks/online-cutover.md', () => {
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(stats.fenced).toBe(true);
     const summary = JSON.parse(readFileSync(join(rb.stateDir, 'summary.json'), 'utf8')) as { steps: { id: string; outcome: string; summary?: string }[] };
-    expect(summary.steps.find((x) => x.id === 'cutover')?.summary).toMatch(/write outage [\d.]+ ?m?s; 10 tables fenced; drained \d+ events; \d+ sequences; verify incremental: identical \(9 tables, \d+ rows, \d+ of them verified before the fence and unchanged since\)/);
+    // Every table of the database is fenced (the fence's own schema apart).
+    const nTables = Number((await c15.query<{ n: string }>(`SELECT count(*) n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't' AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover', '_cutover_fence') AND n.nspname !~ '^pg_'`, [], db)).rows[0]!.n);
+    expect(summary.steps.find((x) => x.id === 'cutover')?.summary).toMatch(new RegExp(`write outage [\\d.]+ ?m?s; ${nTables} tables fenced; drained \\d+ events; \\d+ sequences; verify incremental: identical \\(16 tables, \\d+ rows, \\d+ of them verified before the fence and unchanged since\\)`));
     expect(summary.steps.map((x) => x.outcome).every((o) => o === 'ok')).toBe(true);
     // On the source only the write fence stays (the old database must not take writes): its schema and two
-    // triggers on each of the 10 tables; the journal keeps the statements that lift it.
+    // triggers on each table; the journal keeps the statements that lift it.
     const left = await cutoverObjects(c15, db);
-    expect(left.filter((x) => x === 'trigger cutover_fence')).toHaveLength(10);
-    expect(left.filter((x) => x === 'trigger cutover_fence_watch')).toHaveLength(10);
+    expect(left.filter((x) => x === 'trigger cutover_fence')).toHaveLength(nTables);
+    expect(left.filter((x) => x === 'trigger cutover_fence_watch')).toHaveLength(nTables);
     expect(left.filter((x) => !x.startsWith('trigger cutover_fence'))).toEqual(['schema _cutover_fence']);
     expect(readFileSync(join(rb.stateDir, 'journal.jsonl'), 'utf8')).toMatch(/"statements":\["DROP TRIGGER IF EXISTS cutover_fence ON /);
     expect(await cutoverObjects(c17, db)).toEqual([]);
     // The runbook's Rollback step lifts it, even after teardown.
     const un = await cutoverCli(['replicate', 'unfence', '--source', 'env:SOURCE_URL'], { SOURCE_URL: c15.url(db) });
-    expect(un.stdout).toMatch(/fence lifted: triggers removed from 10 table\(s\)/);
+    expect(un.stdout).toMatch(new RegExp(`fence lifted: triggers removed from ${nTables} table\\(s\\)`));
     expect(await cutoverObjects(c15, db)).toEqual([]);
     // The password never reaches the journal, the summary or the output.
     const secret = c15.password;

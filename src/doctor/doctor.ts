@@ -14,6 +14,8 @@ import { describeWriters, type Fence, type FencePlan, planFence } from '../repli
 import { checkPooler } from '../pooler/check.js';
 import { type DbIdentity, databaseIdentity, sameDatabase } from '../pg/identity.js';
 import { type RlsFiltered, describeRlsFiltered, RLS_HINT, rlsFilteredTables } from '../pg/rls.js';
+import type { RolesPolicy } from '../pg/role-map.js';
+import { checkRoles, checkRowSecurity, checkExtensionVersions } from './fidelity-checks.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 export type Side = 'source' | 'target' | 'client' | 'pooler';
@@ -57,6 +59,8 @@ export interface DoctorOptions {
   fence?: { kind: Fence; roles?: string[] };
   /** A PgBouncer in front of the source (fence: pooler): its admin console and the application's entry. */
   pooler?: { admin: ConnParams; database?: string };
+  /** Role map and what to do with missing roles (the copy's owners and grants follow it). */
+  roles?: RolesPolicy;
 }
 
 /** Minimum connections a migration needs on a side: one worker plus one control connection. */
@@ -152,6 +156,15 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
   if (tgt) checkTarget(tgt, checks);
   if (opts.pooler) {
     for (const c of await checkPooler({ ...opts.pooler, source: opts.source, target: opts.target })) checks.push({ ...c, side: 'pooler' });
+  }
+  // Catalog checks that need sessions on both sides: roles owners and grants need, rows hidden by
+  // row-level security, extension versions.
+  if (src) {
+    await checkRowSecurity(opts.source, checks);
+    if (tgt) {
+      await checkRoles(opts.source, opts.target, opts.roles, checks);
+      await checkExtensionVersions(opts.source, opts.target, checks);
+    }
   }
 
   report.ok = !checks.some((c) => c.status === 'fail');

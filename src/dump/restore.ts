@@ -21,6 +21,8 @@ import { filterToc, parseToc } from './toc.js';
 import { bindingOf, databaseIdentity, type DbBinding } from '../pg/identity.js';
 import { refuseOtherDatabases } from '../pg/bound-state.js';
 import type { RestoreDefaults } from './options.js';
+import { DEFAULT_ROLES_POLICY, type RolesPolicy } from '../pg/role-map.js';
+import { applyPrivileges, planPrivileges, type ApplyResult } from './roles.js';
 
 export const SECTIONS = ['pre-data', 'data', 'post-data'] as const;
 export type Section = (typeof SECTIONS)[number];
@@ -34,6 +36,12 @@ export interface RestoreOptions extends RestoreDefaults {
   /** Objects to leave out, as "catalogOid:objectOid" (the copy engine builds some itself). */
   dropObjects?: Set<string>;
   binDir?: string;
+  /**
+   * Owners, grants and default privileges from the archive, with roles mapped, after post-data (roles
+   * checked before anything is restored). Replaces pg_restore's own (noOwner/noAcl are then ignored).
+   */
+  privileges?: boolean;
+  roles?: RolesPolicy;
   onProgress?: (p: { section: Section; itemsDone: number; itemsTotal: number; current?: string }) => void;
 }
 
@@ -42,6 +50,7 @@ export interface RestoreResult {
   durationMs: number;
   jobs: number;
   dropped: string[];
+  privileges?: ApplyResult;
 }
 
 /** `target`: the database restored into; resuming (TRUNCATE, --clean) is refused against any other. */
@@ -83,8 +92,17 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
   const done = new Set(state.itemsDone);
   const result: RestoreResult = { sections: [], durationMs: 0, jobs, dropped: dropped.map((d) => d.line) };
   const common = ['--no-owner', '--no-acl', '--no-tablespaces', '--exit-on-error', '--verbose', '-d', `dbname='${target.dbname.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`];
-  if (o.noOwner === false) common.splice(common.indexOf('--no-owner'), 1);
-  if (o.noAcl === false) common.splice(common.indexOf('--no-acl'), 1);
+  if (o.noOwner === false && !o.privileges) common.splice(common.indexOf('--no-owner'), 1);
+  if (o.noAcl === false && !o.privileges) common.splice(common.indexOf('--no-acl'), 1);
+  // Roles owners and grants need are decided before anything is restored (a missing one refuses here).
+  const policy = o.roles ?? DEFAULT_ROLES_POLICY;
+  const withPostData = (o.sections ?? SECTIONS).includes('post-data') && !state.sectionsDone.includes('post-data');
+  const privPlan = o.privileges && withPostData
+    ? await withClient(target, 'restore-roles', (c) => planPrivileges({
+      dir: o.dir, toolPath: tool.path, target, policy, targetClient: c,
+      dropManagedHazards: o.dropManagedHazards ?? true, dropExtensions: o.skipExtensions ?? false, dropObjects: o.dropObjects,
+    }))
+    : undefined;
 
   for (const section of o.sections ?? SECTIONS) {
     const inSection = entries.filter((e) => sectionOf(e.desc) === section);
@@ -148,6 +166,7 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
     await save();
     result.sections.push({ section, durationMs: Date.now() - s0, skipped: false, items: inSection.length });
   }
+  if (privPlan) result.privileges = await withClient(target, 'restore-privileges', (c) => applyPrivileges(c, privPlan, policy), { settings: { search_path: '' } });
   result.durationMs = Date.now() - t0;
   return result;
 }

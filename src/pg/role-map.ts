@@ -32,3 +32,16 @@ export function parseRoleMapArgs(pairs: readonly string[]): RoleMap {
 export function roleMapFromObject(o: Record<string, string> | undefined): RoleMap {
   return new Map(Object.entries(o ?? {}));
 }
+
+/**
+ * What to do with roles that owners and grants need on the target: map them, create the missing ones
+ * (NOLOGIN), or leave out the grants of missing ones. Without create or dropUnmapped, a missing role
+ * stops a copy or restore before it starts.
+ */
+export interface RolesPolicy {
+  map: RoleMap;
+  create?: boolean;
+  dropUnmapped?: boolean;
+}
+
+export const DEFAULT_ROLES_POLICY: RolesPolicy = { map: EMPTY_ROLE_MAP };

@@ -67,9 +67,11 @@ interface TableInfo {
   temps: boolean;
 }
 
-const SOURCE_SETTINGS = { ...READ_SETTINGS, search_path: '' };
+// row_security off on both sides: a read or write that a row-level-security policy would filter fails
+// (and halts the applier with the table's name) instead of silently skipping rows.
+const SOURCE_SETTINGS = { ...READ_SETTINGS, search_path: '', row_security: 'off' };
 // cutover.applier: incremental verify's guard on the target tells the applier's writes from anyone else's.
-const TARGET_SETTINGS = { ...READ_SETTINGS, search_path: '', synchronous_commit: 'off', lock_timeout: '0', 'cutover.applier': 'on' };
+const TARGET_SETTINGS = { ...READ_SETTINGS, search_path: '', synchronous_commit: 'off', lock_timeout: '0', 'cutover.applier': 'on', row_security: 'off' };
 
 export class Applier {
   private src?: pg.Client;

@@ -8,6 +8,7 @@ import { parseConnString } from '../pg/conninfo.js';
 import { parseHeadroom } from '../budget/capacity.js';
 import { parseDuration } from './duration.js';
 import type { ConnectionRef, FrontMatter } from './model.js';
+import { roleMapFromObject } from '../pg/role-map.js';
 
 export interface Located { line: number; message: string }
 
@@ -29,6 +30,11 @@ const rawSchema = z.strictObject({
   headroom: z.union([z.number().int().min(0), z.string()]).optional(),
   max_parallel: z.number().int().min(1).max(64).default(2),
   defaults: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
+  roles: z.strictObject({
+    map: z.record(z.string().min(1), z.string().min(1, 'a role name')).default({}),
+    create: z.boolean().default(false),
+    drop_unmapped: z.boolean().default(false),
+  }).optional(),
 });
 
 export function toConnectionRef(v: z.infer<typeof connRef>): ConnectionRef {
@@ -98,6 +104,10 @@ export function checkFrontMatter(text: string, offset: number): { front?: FrontM
   if (typeof raw.headroom === 'string' || typeof raw.headroom === 'number') {
     try { parseHeadroom(raw.headroom); } catch (e) { problems.push({ line: lineOf(doc, lc, ['headroom'], offset), message: `headroom: ${(e as Error).message}` }); }
   }
+  const rolesRaw = (raw.roles ?? {}) as Record<string, unknown>;
+  if (rolesRaw.create === true && rolesRaw.drop_unmapped === true) {
+    problems.push({ line: lineOf(doc, lc, ['roles', 'drop_unmapped'], offset), message: 'roles: create and drop_unmapped exclude each other (create the missing roles, or leave their grants out)' });
+  }
   if (problems.length || !parsed.success) return { problems: problems.sort((a, b) => a.line - b.line) };
   const r = parsed.data;
   const get = (k: string) => refs.find(([n]) => n === k)![1];
@@ -111,6 +121,7 @@ export function checkFrontMatter(text: string, offset: number): { front?: FrontM
         rehearsal: r.connections.rehearsal ? { source: get('rehearsal.source'), target: get('rehearsal.target'), pooler: opt('rehearsal.pooler') } : undefined,
       },
       downtimeBudgetMs, headroom: r.headroom, maxParallel: r.max_parallel, defaults: r.defaults,
+      roles: { map: roleMapFromObject(r.roles?.map), create: r.roles?.create ?? false, dropUnmapped: r.roles?.drop_unmapped ?? false },
     },
   };
 }

@@ -1,3 +1,4 @@
+import type { RolesPolicy } from '../pg/role-map.js';
 /** The parsed runbook: front matter, phases, steps, outage markers. */
 export type StepKind = 'manual' | 'sql' | 'sh' | 'action';
 export type Side = 'source' | 'target';
@@ -21,6 +22,8 @@ export interface FrontMatter {
   maxParallel: number;
   /** Default options per action, merged under each step's own. */
   defaults: Record<string, Record<string, unknown>>;
+  /** Role map and what to do with roles missing on the target (copy, restore, doctor). */
+  roles: RolesPolicy;
 }
 
 export interface Step {

@@ -194,7 +194,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
           task.output = line;
         }, 1000);
         const ctx: ActionContext = {
-          stepId: s.id, source: o.source, target: o.target, pooler: o.pooler, stateDir: o.stateDir, headroom, budgetShare: budgetShare?.(), signal: abort.signal, measure,
+          stepId: s.id, source: o.source, target: o.target, pooler: o.pooler, stateDir: o.stateDir, headroom, roles: rb.front.roles, budgetShare: budgetShare?.(), signal: abort.signal, measure,
           progress: (t) => { progressText = t; },
           log: (t) => { logLines.push(t); task.output = t; },
         };

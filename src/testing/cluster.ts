@@ -15,7 +15,7 @@ import { execa } from 'execa';
 import pg from 'pg';
 import { CutoverError } from '../errors.js';
 import { type ConnParams, parseConnString } from '../pg/conninfo.js';
-import { quoteIdent, quoteLiteral } from '../pg/sql.js';
+import { loadSql, quoteIdent, quoteLiteral } from '../pg/sql.js';
 import { availableMajors, findServerBinaries, runnableCopy } from './binaries.js';
 import { serverUser } from './run-as.js';
 
@@ -153,6 +153,9 @@ function makeCluster(base: {
     async createDatabase(name, owner) {
       await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)}`);
       await c.query(`CREATE DATABASE ${quoteIdent(name)}${owner ? ` OWNER ${quoteIdent(owner)}` : ''}`);
+      // Any database here may receive a copy of the sample database: the sample application's roles
+      // exist on the cluster (cluster-wide, idempotent), as an application's roles exist on a real target.
+      await c.query(loadSql(import.meta.url, 'sql/sample-roles.sql'));
       return c.url(name);
     },
     async createRole(name, rolePassword, dbname = 'postgres', attrs = '') {

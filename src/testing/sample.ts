@@ -6,6 +6,33 @@ import type { Cluster } from './cluster.js';
 export interface SampleOptions {
   /** Base row count: customers = rows, orders = 2 x rows, invoices = rows, ... (default 1000). */
   rows?: number;
+  /**
+   * Load as this (existing, non-superuser) role, which then owns everything, as on a managed source. The
+   * URL's user (a superuser) creates the sample's roles and makes `owner` a member of sample_app.
+   */
+  owner?: string;
+  /** Also citext, hstore and pgcrypto with a table using them, when the server has them (false by default: copies to servers without contrib would fail). */
+  contrib?: boolean;
+}
+
+/** The sample's application roles (cluster-wide; created if missing). */
+export const SAMPLE_ROLES = ['sample_readers', 'sample_reader', 'sample_app', 'sample_auditor', 'app_writer'] as const;
+
+/** Creates the sample's roles on a cluster (idempotent): the target of a copy has the application's roles. */
+export async function createSampleRoles(url: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url, application_name: 'cutover-test/sample' });
+  await c.connect();
+  try {
+    await c.query(loadSql(import.meta.url, 'sql/sample-roles.sql'));
+  } finally {
+    await c.end();
+  }
+}
+
+/** Whether the server at `c` ships the contrib extensions the sample uses. */
+async function hasContrib(c: pg.Client): Promise<boolean> {
+  const r = await c.query(`SELECT count(*)::int AS n FROM pg_available_extensions WHERE name IN ('citext', 'hstore', 'pgcrypto')`);
+  return r.rows[0].n === 3;
 }
 
 /** Loads the sample schema and data into the database at `url` (which should be empty). */
@@ -14,9 +41,16 @@ export async function createSampleDatabase(url: string, opts: SampleOptions = {}
   const c = new pg.Client({ connectionString: url, application_name: 'cutover-test/sample' });
   await c.connect();
   try {
+    await c.query(loadSql(import.meta.url, 'sql/sample-roles.sql'));
+    if (opts.owner) {
+      await c.query(`GRANT sample_app TO ${quoteIdent(opts.owner)}`);
+      await c.query(`SET ROLE ${quoteIdent(opts.owner)}`);
+    }
     await c.query(loadSql(import.meta.url, 'sql/sample-schema.sql'));
     await c.query(`SET cutover.sample_rows = ${rows}`);
     await c.query(loadSql(import.meta.url, 'sql/sample-data.sql'));
+    if (opts.contrib && await hasContrib(c)) await c.query(loadSql(import.meta.url, 'sql/sample-contrib.sql'));
+    if (opts.owner) await c.query('RESET ROLE');
   } finally {
     await c.end();
   }
@@ -35,7 +69,7 @@ const SAMPLE_SCHEMAS = 'app, billing, "Ünïcode ""Schema"""';
 export async function createSampleWriter(cluster: Cluster, dbname: string, role: string, password: string): Promise<string> {
   const exists = (await cluster.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount;
   if (!exists) await cluster.createRole(role, password, dbname);
-  else await cluster.query(`ALTER ROLE ${quoteIdent(role)} PASSWORD ${quoteLiteral(password)}`);
+  else await cluster.query(`ALTER ROLE ${quoteIdent(role)} LOGIN PASSWORD ${quoteLiteral(password)}`);
   const r = quoteIdent(role);
   await cluster.query(`GRANT USAGE ON SCHEMA ${SAMPLE_SCHEMAS} TO ${r};
     GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA ${SAMPLE_SCHEMAS} TO ${r};

@@ -3,7 +3,7 @@ import { copy, defaultCopyDir, type CopySummary } from '../../dump/copy/copy.js'
 import { dump } from '../../dump/dump.js';
 import { restore, SECTIONS, type Section } from '../../dump/restore.js';
 import { resolveConnArg } from '../connection-args.js';
-import { positiveInt } from '../options.js';
+import { positiveInt, rolesPolicy, withRoleOptions } from '../options.js';
 import { table, humanBytes, humanDuration } from '../../lib/format.js';
 import { progressLine } from '../progress.js';
 import { CutoverError } from '../../errors.js';
@@ -24,12 +24,15 @@ const sel = (o: Selection) => ({ schemas: o.schema, excludeSchemas: o.excludeSch
 export function renderCopySummary(s: CopySummary): string {
   const phases = table(['phase', 'side', 'duration', 'concurrency'], s.phases.map((p) => [p.phase, p.side, humanDuration(p.durationMs), String(p.concurrency)]));
   const tables = table(['table', 'rows', 'streamed', 'duration', 'parts'], s.tables.map((t) => [t.table, String(t.rows), humanBytes(t.bytes), t.skipped ? 'done earlier' : humanDuration(t.durationMs), String(t.parts)]));
-  return `${phases}\n\n${tables}\n\ncopy: ${s.tables.length} tables, ${s.indexes} indexes, ${s.sequences} sequences, ${s.largeObjects} large objects in ${humanDuration(s.durationMs)}` +
+  return `${phases}\n\n${tables}\n\ncopy: ${s.tables.length} tables, ${s.indexes} indexes, ${s.sequences} sequences, ${s.largeObjects} large objects, ` +
+    `${s.matviews.refreshed} materialized views refreshed${s.matviews.unpopulated ? ` (${s.matviews.unpopulated} left unpopulated as on the source)` : ''}` +
+    `${s.privileges ? `, ${s.privileges.owners} owners, ${s.privileges.grants} grants, ${s.privileges.defaultPrivileges} default privileges applied` : ', no owners or grants applied'} in ${humanDuration(s.durationMs)}` +
     `${s.resumed ? ' (resumed)' : ''}; peak connections: source ${s.connections.source}, target ${s.connections.target}`;
 }
 
 export function registerCopy(program: Command): void {
-  withSelection(program.command('copy'))
+  withRoleOptions(withSelection(program.command('copy')))
+    .option('--no-privileges', 'leave every object to the target role, without grants (default: owners and grants through the role map)')
     .description('stream every table from source to target (COPY to COPY, no disk), indexes as tables land, then constraints, sequences, ANALYZE')
     .option('--source <conn>', 'source connection (URL, key=value, or env:VAR); default $CUTOVER_SOURCE_URL')
     .option('--target <conn>', 'target connection; default $CUTOVER_TARGET_URL')
@@ -39,13 +42,14 @@ export function registerCopy(program: Command): void {
     .option('--dir <dir>', 'work directory (journal, schema dump, summary.json)')
     .option('--resume', 'continue an interrupted copy from its journal')
     .option('--json', 'print the summary as JSON')
-    .action(async (o: Selection & { source?: string; target?: string; jobs: number; indexJobs?: number; splitTablesLargerThan?: number; dir?: string; resume?: boolean; json?: boolean; pgBindir?: string }) => {
+    .action(async (o: Selection & { source?: string; target?: string; jobs: number; indexJobs?: number; splitTablesLargerThan?: number; dir?: string; resume?: boolean; json?: boolean; pgBindir?: string; privileges: boolean; roleMap: string[]; createRoles?: boolean; dropUnmappedRoles?: boolean }) => {
       const source = resolveConnArg('source', o.source, 'CUTOVER_SOURCE_URL');
       const target = resolveConnArg('target', o.target, 'CUTOVER_TARGET_URL');
       const p = progressLine();
       const summary = await copy({
         ...sel(o), source, target, jobs: o.jobs, indexJobs: o.indexJobs, dir: o.dir ?? defaultCopyDir(source, target), resume: o.resume,
         splitTablesLargerThan: o.splitTablesLargerThan === undefined ? undefined : o.splitTablesLargerThan * 1024 * 1024, binDir: o.pgBindir,
+        roles: rolesPolicy(o), privileges: o.privileges,
         onNote: (m) => warn(`note: ${m}`),
         onProgress: (x) => p.update(`copy ${x.phase}: tables ${x.tablesDone}/${x.tablesTotal}, ${humanBytes(x.bytesDone)} streamed of ~${humanBytes(x.bytesTotal)}, indexes ${x.indexesDone}/${x.indexesTotal}`),
       });
@@ -71,22 +75,24 @@ export function registerCopy(program: Command): void {
         : `dump: ${r.tables} tables into ${o.dir} (${humanBytes(r.bytesOnDisk)}) in ${humanDuration(r.durationMs)} with pg_dump ${r.pgDumpVersion} -j ${r.jobs}\n`);
     });
 
-  program.command('restore')
+  withRoleOptions(program.command('restore'))
+    .option('--no-privileges', 'no owners or grants (default: the archive\'s, through the role map)')
     .description('pg_restore -j M from a complete dump directory, section by section, with managed-target defaults')
     .option('--target <conn>', 'target connection; default $CUTOVER_TARGET_URL')
     .requiredOption('--dir <dir>', 'dump directory (made by cutover dump)')
     .option('-j, --jobs <n>', 'pg_restore -j (at least 2)', positiveInt, 2)
     .option('--section <name...>', `sections to restore (${SECTIONS.join(', ')})`)
-    .option('--keep-owner', 'restore ownership (default: --no-owner)')
-    .option('--keep-acl', 'restore GRANTs (default: --no-acl)')
+    .option('--keep-owner', 'with --no-privileges: restore ownership as on the source, unmapped')
+    .option('--keep-acl', 'with --no-privileges: restore GRANTs as on the source, unmapped')
     .option('--skip-extensions', 'do not CREATE EXTENSION (the provider installs them)')
     .option('--pg-bindir <dir>', 'directory holding pg_restore')
-    .action(async (o: { target?: string; dir: string; jobs: number; section?: string[]; keepOwner?: boolean; keepAcl?: boolean; skipExtensions?: boolean; pgBindir?: string }) => {
+    .action(async (o: { target?: string; dir: string; jobs: number; section?: string[]; keepOwner?: boolean; keepAcl?: boolean; skipExtensions?: boolean; pgBindir?: string; privileges: boolean; roleMap: string[]; createRoles?: boolean; dropUnmappedRoles?: boolean }) => {
       const target = resolveConnArg('target', o.target, 'CUTOVER_TARGET_URL');
       const bad = (o.section ?? []).filter((s) => !(SECTIONS as readonly string[]).includes(s));
       if (bad.length) throw new CutoverError('E_USAGE', `unknown section(s) ${bad.join(', ')}: use ${SECTIONS.join(', ')}`);
       const p = progressLine();
       const r = await restore({ target, dir: o.dir, jobs: o.jobs, sections: o.section as Section[] | undefined, noOwner: !o.keepOwner, noAcl: !o.keepAcl,
+        privileges: o.privileges, roles: rolesPolicy(o),
         skipExtensions: o.skipExtensions, binDir: o.pgBindir,
         onProgress: (x) => p.update(`restore ${x.section}: ${x.itemsDone}/${x.itemsTotal}${x.current ? ` ${x.current}` : ''}`) });
       p.done();

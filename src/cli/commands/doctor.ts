@@ -7,6 +7,7 @@ import { FENCES, type Fence } from '../../replicate/fence.js';
 import { loadRunbook } from '../../runbook/parse.js';
 import { resolveConnections } from '../../runbook/connections.js';
 import { resolveConnArg } from '../connection-args.js';
+import { rolesPolicy, withRoleOptions } from '../options.js';
 
 /**
  * What a runbook plans, for doctor: its connections (or its rehearsal ones), whether it replicates (a
@@ -26,8 +27,8 @@ async function fromRunbook(file: string, rehearsal: boolean): Promise<Pick<Docto
 }
 
 export function registerDoctor(program: Command): void {
-  program
-    .command('doctor')
+  withRoleOptions(program
+    .command('doctor'))
     .argument('[runbook]', 'read the connections, the replication plan and the cutover\'s fence from this runbook')
     .description('check both servers and the client tools before anything is touched')
     .option('--source <conn>', 'source connection (URL, key=value, or env:VAR); default $CUTOVER_SOURCE_URL')
@@ -42,7 +43,7 @@ export function registerDoctor(program: Command): void {
     .option('--pooler-database <name>', 'the pooler entry the application connects to')
     .option('--json', 'print the report as JSON')
     .action(async (file: string | undefined, o: { source?: string; target?: string; rehearsal?: boolean; headroom?: string; pgBindir?: string; copyOnly?: boolean; fence?: Fence; role?: string[];
-      pooler?: string; poolerDatabase?: string; json?: boolean }) => {
+      pooler?: string; poolerDatabase?: string; json?: boolean; roleMap: string[]; createRoles?: boolean; dropUnmappedRoles?: boolean }) => {
       const planned = file ? await fromRunbook(file, o.rehearsal ?? false) : undefined;
       const source = o.source || !planned ? resolveConnArg('source', o.source, 'CUTOVER_SOURCE_URL') : planned.source;
       const target = o.target || !planned ? resolveConnArg('target', o.target, 'CUTOVER_TARGET_URL') : planned.target;
@@ -52,6 +53,7 @@ export function registerDoctor(program: Command): void {
         copyOnly: o.copyOnly ?? planned?.copyOnly,
         fence: o.fence ? { kind: o.fence, roles: o.role } : planned?.fence,
         pooler: o.pooler ? { admin: resolveConnArg('pooler', o.pooler, 'CUTOVER_POOLER_URL'), database: o.poolerDatabase } : planned?.pooler,
+        roles: rolesPolicy(o),
       });
       process.stdout.write((o.json ? JSON.stringify(report, null, 2) : renderDoctor(report)) + '\n');
       process.exitCode = report.ok ? EXIT.ok : EXIT.preflight;

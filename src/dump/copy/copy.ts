@@ -20,7 +20,7 @@ import { withPgpass } from '../../pg/pgpass.js';
 import { connect, withClient } from '../../pg/connect.js';
 import { serverFacts, setSequences, tableFacts } from '../../pg/facts.js';
 import { openSnapshotGroup, READ_SETTINGS, type SnapshotGroup } from '../../pg/snapshot.js';
-import { qualify, quoteIdent } from '../../pg/sql.js';
+import { qualify, quoteIdent, quoteLiteral } from '../../pg/sql.js';
 import { sqlStateOf } from '../../pg/sqlstate.js';
 import { requireClientTool } from '../../pg/tools.js';
 import { TaskPool } from '../../lib/pool.js';
@@ -37,6 +37,10 @@ import { streamCopy } from './stream.js';
 import { recordStartSnapshot } from '../../replicate/start-snapshot.js';
 import { deferConstraint } from '../../replicate/deferred-constraints.js';
 import { refuseSameDatabaseAt, resolveTableSelection } from '../../pg/entry-checks.js';
+import { DEFAULT_ROLES_POLICY, type RolesPolicy } from '../../pg/role-map.js';
+import { applyPrivileges, decideRoles, neededRolesFromCatalog, renderPrivilegeStatements, sourceRoles, type RoleDecision } from '../roles.js';
+import { neededRoles, type PrivilegeStatement } from '../privileges.js';
+import { largeObjectPrivileges, readMatviews, refreshMatviews, requireReadableRows } from './fidelity.js';
 
 export interface CopyOptions extends SelectionOptions, RestoreDefaults {
   source: ConnParams;
@@ -58,6 +62,10 @@ export interface CopyOptions extends SelectionOptions, RestoreDefaults {
   /** maintenance_work_mem for index builds on the target. Default '512MB'. */
   maintenanceWorkMem?: string;
   binDir?: string;
+  /** Role map and what to do with roles missing on the target (owners and grants follow it). */
+  roles?: RolesPolicy;
+  /** Apply owners, grants and default privileges (mapped). Default true; false leaves every object to the target role, without grants. */
+  privileges?: boolean;
   onProgress?: (p: CopyProgress) => void;
   /** Human-readable notes (e.g. "holding a snapshot on the source since ..."). */
   onNote?: (message: string) => void;
@@ -66,7 +74,7 @@ export interface CopyOptions extends SelectionOptions, RestoreDefaults {
 }
 
 export interface CopyProgress {
-  phase: 'schema' | 'data' | 'indexes' | 'large-objects' | 'post-data' | 'sequences' | 'done';
+  phase: 'schema' | 'data' | 'indexes' | 'large-objects' | 'post-data' | 'sequences' | 'matviews' | 'privileges' | 'done';
   tablesDone: number;
   tablesTotal: number;
   /** Bytes streamed so far (COPY text), against the tables' on-disk size: a close estimate, not exact. */
@@ -74,6 +82,8 @@ export interface CopyProgress {
   bytesTotal: number;
   indexesDone: number;
   indexesTotal: number;
+  matviewsDone: number;
+  matviewsTotal: number;
 }
 
 export interface PhaseTiming { phase: string; side: 'source' | 'target' | 'both'; durationMs: number; skipped?: boolean; concurrency: number }
@@ -89,6 +99,10 @@ export interface CopySummary {
   indexes: number;
   largeObjects: number;
   sequences: number;
+  /** Materialized views refreshed (those populated on the source), and those left unpopulated as there. */
+  matviews: { refreshed: number; unpopulated: number };
+  /** Owners, grants and default privileges applied through the role map; undefined when not applied. */
+  privileges?: { owners: number; grants: number; defaultPrivileges: number; rolesCreated: string[]; skipped: number; notes: string[] };
   connections: { source: number; target: number };
 }
 
@@ -98,7 +112,8 @@ export interface CopySummary {
 // can take minutes on a big table); on the source, a COPY's ACCESS SHARE request queued behind
 // application DDL blocks nobody else.
 const TARGET_SETTINGS = { ...READ_SETTINGS, synchronous_commit: 'off', search_path: '', lock_timeout: '0' };
-const SOURCE_SETTINGS = { search_path: '', lock_timeout: '0' };
+// row_security off: a read that a policy would filter fails instead of returning part of a table (as pg_dump does).
+const SOURCE_SETTINGS = { search_path: '', lock_timeout: '0', row_security: 'off' };
 
 export async function copy(o: CopyOptions): Promise<CopySummary> {
   const t0 = Date.now();
@@ -141,7 +156,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
   const phases: PhaseTiming[] = [];
   const summary: CopySummary = {
     ok: false, resumed, snapshot: '', newSnapshotOnResume: false, durationMs: 0, phases, tables: [], indexes: 0,
-    largeObjects: 0, sequences: 0, connections: copyDemand(jobs, indexJobs),
+    largeObjects: 0, sequences: 0, matviews: { refreshed: 0, unpopulated: 0 }, connections: copyDemand(jobs, indexJobs),
   };
   const timed = async <T>(phase: string, side: PhaseTiming['side'], concurrency: number, fn: () => Promise<T>): Promise<T> => {
     const s = Date.now();
@@ -175,11 +190,35 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
     if (!journal.has('snapshot', group.snapshotId)) await journal.record({ kind: 'snapshot', key: group.snapshotId });
     note(`holding snapshot ${group.snapshotId} on the source until the copy ends (this holds back vacuum there)`);
 
-    // 1. Schema: pre-data.
+    // 0. Before anything is copied: every selected table's rows readable, every role owners and grants
+    // need present on the target (or mapped, created, or explicitly dropped).
+    await requireReadableRows(group.leader, selection(o));
+    const policy = o.roles ?? DEFAULT_ROLES_POLICY;
+    const keepPrivileges = o.privileges !== false && !journal.has('privileges');
+    let decision: RoleDecision | undefined;
+    if (keepPrivileges) {
+      const needed = await neededRolesFromCatalog(group.leader, policy.map);
+      decision = await withClient(target, 'copy/roles', (c) => decideRoles(needed, 0, policy, c));
+      for (const n of decision.notes) note(n);
+    }
+
+    // 1. Schema: pre-data. The owner and grant statements are rendered from the schema dump while the
+    // data is copied (two pg_restore runs that read only the dump directory).
     const schemaDir = join(o.dir, 'schema');
+    let statements: Promise<{ statements: PrivilegeStatement[]; sessionAuthorizations: number }> | undefined;
     await timed('pre-data', 'both', 1, async () => {
+      if (!journal.has('pre-data')) {
+        await dump({ ...selection(o), source, dir: schemaDir, jobs: 1, schemaOnly: true, snapshot: group!.snapshotId, binDir: o.binDir, force: !resumed });
+      }
+      if (keepPrivileges) {
+        const tool = await requireClientTool('pg_restore', sf.major, o.binDir);
+        const lo = largeObjectPrivileges(group!.leader);
+        statements = renderPrivilegeStatements({
+          dir: schemaDir, toolPath: tool.path, target, dropManagedHazards: o.dropManagedHazards ?? true, dropExtensions: o.skipExtensions ?? false,
+        }).then(async (r) => ({ ...r, statements: [...r.statements, ...(await lo)] }));
+        statements.catch(() => undefined); // awaited (and its error thrown) at the privileges step
+      }
       if (journal.has('pre-data')) return;
-      await dump({ ...selection(o), source, dir: schemaDir, jobs: 1, schemaOnly: true, snapshot: group!.snapshotId, binDir: o.binDir, force: !resumed });
       await restore({ ...restoreDefaults(o), target, dir: schemaDir, jobs: 2, sections: ['pre-data'], binDir: o.binDir });
       await journal.record({ kind: 'pre-data', key: '' });
     });
@@ -194,9 +233,11 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
     const totalBytes = tables.reduce((n, t) => n + t.bytes, 0);
     const splitAt = o.splitTablesLargerThan ?? Math.max(1024 ** 3, Math.ceil(totalBytes / jobs));
     const units = await planUnits(group.leader, tables, splitAt, jobs * 4);
+    const matviews = await readMatviews(group.leader);
+    summary.matviews.unpopulated = matviews.filter((m) => !m.populated).length;
     const progress: CopyProgress = {
       phase: 'data', tablesDone: 0, tablesTotal: tables.length, bytesDone: 0, bytesTotal: tables.reduce((n, t) => n + t.bytes, 0),
-      indexesDone: 0, indexesTotal: indexes.length,
+      indexesDone: 0, indexesTotal: indexes.length, matviewsDone: 0, matviewsTotal: matviews.filter((m) => m.populated).length,
     };
     const report = () => o.onProgress?.({ ...progress });
 
@@ -389,6 +430,63 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
       await journal.record({ kind: 'post-data', key: '' });
     });
 
+    // 7. Materialized views populated on the source, refreshed now that everything they read is there
+    // (one reading another after it), as many at once as index jobs; unpopulated ones stay unpopulated.
+    progress.phase = 'matviews';
+    report();
+    summary.matviews.refreshed = await timed('matviews', 'target', indexJobs, async () => {
+      // At most indexJobs sessions at once; a REFRESH waits for a free one.
+      const free: pg.Client[] = [];
+      const all: pg.Client[] = [];
+      const waiting: ((c: pg.Client) => void)[] = [];
+      const acquire = async (): Promise<pg.Client> => {
+        const c = free.pop();
+        if (c) return c;
+        if (all.length < indexJobs) {
+          const n = await connect(target, 'copy/matview', { settings: TARGET_SETTINGS });
+          all.push(n);
+          return n;
+        }
+        return new Promise((r) => waiting.push(r));
+      };
+      const release = (c: pg.Client) => { const w = waiting.shift(); if (w) w(c); else free.push(c); };
+      try {
+        return await refreshMatviews(matviews, async (sql, key) => {
+          if (!journal.has('matview', key)) {
+            const c = await acquire();
+            try { await c.query(sql); } finally { release(c); }
+            await journal.record({ kind: 'matview', key });
+          }
+          progress.matviewsDone++;
+          report();
+        });
+      } finally {
+        await Promise.all(all.map((c) => c.end().catch(() => undefined)));
+      }
+    });
+
+    // 8. Owners, grants and default privileges, mapped, once every object exists and holds its data
+    // (the target role owns everything until now, so that it could load and refresh it).
+    if (statements && decision) {
+      progress.phase = 'privileges';
+      report();
+      const r0 = await statements;
+      const d = decision;
+      summary.privileges = await timed('privileges', 'both', 1, async () => {
+        const r = await withClient(target, 'copy/privileges', async (c) => {
+          // The statements are authoritative: a role they need that the catalog check missed is decided
+          // (or refused) here by the same rules.
+          const again = await decideRoles(neededRoles(r0.statements, policy.map), r0.sessionAuthorizations, policy, c);
+          const plan = { ...again, create: [...d.create, ...again.create.filter((x) => !d.create.some((y) => y.target === x.target))], drop: new Set([...d.drop, ...again.drop]), notes: again.notes.filter((n) => !d.notes.includes(n)), statements: r0.statements };
+          const roles = plan.create.length ? await sourceRoles(group!.leader, plan.create.map((x) => x.source)) : undefined;
+          return applyPrivileges(c, plan, policy, roles);
+        }, { settings: { search_path: '' } });
+        await journal.record({ kind: 'privileges', key: '' });
+        return r;
+      });
+      for (const n of summary.privileges.notes) note(n);
+    }
+
     summary.tables = tables.map((t) => {
       const s = tableStats.get(tableKey(t));
       return { table: `${t.schema}.${t.name}`, rows: s?.rows ?? 0, bytes: s?.bytes ?? 0, durationMs: s?.ms ?? 0, parts: s?.parts ?? 1, skipped: s?.skipped ?? false };
@@ -412,12 +510,17 @@ function selection(o: CopyOptions): SelectionOptions {
   return { schemas: o.schemas, excludeSchemas: o.excludeSchemas, tables: o.tables, excludeTables: o.excludeTables };
 }
 function restoreDefaults(o: CopyOptions): RestoreDefaults {
-  return { noOwner: o.noOwner, noAcl: o.noAcl, dropManagedHazards: o.dropManagedHazards, skipExtensions: o.skipExtensions };
+  // Owners and grants are applied by the privileges step (mapped), never by pg_restore as on the source.
+  const own = o.privileges !== false;
+  return { noOwner: own ? true : o.noOwner, noAcl: own ? true : o.noAcl, dropManagedHazards: o.dropManagedHazards, skipExtensions: o.skipExtensions };
 }
 
 async function copyUnit(src: pg.Client, dst: pg.Client, u: CopyUnit, resumed: boolean, onBytes: (n: number) => void) {
   const t = u.table;
+  // A table without columns, or with only generated ones, has no column list: COPY without one moves
+  // its rows (as many empty rows) and leaves generated columns to the target.
   const cols = t.columns.map(quoteIdent).join(', ');
+  const list = cols ? ` (${cols})` : '';
   const name = qualify(t.schema, t.name);
   // Binary skips text parsing on the target (most of COPY's CPU) where every column allows it.
   const fmt = t.binarySafe && process.env.CUTOVER_COPY_FORMAT !== 'text' ? ' WITH (FORMAT binary)' : '';
@@ -428,7 +531,7 @@ async function copyUnit(src: pg.Client, dst: pg.Client, u: CopyUnit, resumed: bo
     await dst.query('BEGIN');
     try {
       await dst.query(`TRUNCATE ONLY ${name}`);
-      const r = await streamCopy(src, dst, `COPY ${name} (${cols}) TO STDOUT${fmt}`, `COPY ${name} (${cols}) FROM STDIN${fmtFreeze}`, onBytes);
+      const r = await streamCopy(src, dst, `COPY ${name}${list} TO STDOUT${fmt}`, `COPY ${name}${list} FROM STDIN${fmtFreeze}`, onBytes);
       await dst.query('COMMIT');
       return r;
     } catch (e) {
@@ -442,7 +545,7 @@ async function copyUnit(src: pg.Client, dst: pg.Client, u: CopyUnit, resumed: bo
     // On resume, a part whose commit was not journaled may hold rows: clear its range first. Only then:
     // before the indexes exist this DELETE scans the whole table.
     if (resumed) await dst.query(`DELETE FROM ONLY ${name} WHERE ${where}`);
-    const r = await streamCopy(src, dst, `COPY (SELECT ${cols} FROM ONLY ${name} WHERE ${where}) TO STDOUT${fmt}`, `COPY ${name} (${cols}) FROM STDIN${fmt}`, onBytes);
+    const r = await streamCopy(src, dst, `COPY (SELECT ${cols || '*'} FROM ONLY ${name} WHERE ${where}) TO STDOUT${fmt}`, `COPY ${name}${list} FROM STDIN${fmt}`, onBytes);
     await dst.query('COMMIT');
     return r;
   } catch (e) {
@@ -506,13 +609,16 @@ async function onTargetFks(target: ConnParams, fks: CopyForeignKey[]): Promise<C
   return fks.filter((_, i) => present[2 * i] && present[2 * i + 1]);
 }
 
+/** Contents and comments (owners and grants come with the privileges step, mapped). */
 async function copyLargeObjects(src: pg.Client, dst: pg.Client, journal: Journal): Promise<number> {
-  const { rows } = await src.query<{ oid: number }>('SELECT oid::int8 AS oid FROM pg_largeobject_metadata ORDER BY oid');
-  for (const { oid } of rows) {
+  const { rows } = await src.query<{ oid: number; comment: string | null }>(
+    `SELECT oid::int8 AS oid, obj_description(oid, 'pg_largeobject') AS comment FROM pg_largeobject_metadata ORDER BY oid`);
+  for (const { oid, comment } of rows) {
     const data = (await src.query<{ d: Buffer }>('SELECT lo_get($1::oid) AS d', [oid])).rows[0]!.d;
     await dst.query('BEGIN');
     await dst.query('SELECT lo_unlink($1::oid) FROM pg_largeobject_metadata WHERE oid = $1::oid', [oid]);
     await dst.query('SELECT lo_from_bytea($1::oid, $2)', [oid, data]);
+    if (comment !== null) await dst.query(`COMMENT ON LARGE OBJECT ${Number(oid)} IS ${quoteLiteral(comment)}`);
     await dst.query('COMMIT');
   }
   await journal.record({ kind: 'large-objects', key: '', rows: rows.length });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { DbBinding } from '../../pg/identity.js';
 
 export interface JournalEntry {
-  kind: 'binding' | 'snapshot' | 'pre-data' | 'truncate' | 'part' | 'table' | 'index' | 'fkey' | 'large-objects' | 'post-data' | 'sequences' | 'analyze' | 'done';
+  kind: 'binding' | 'snapshot' | 'pre-data' | 'truncate' | 'part' | 'table' | 'index' | 'fkey' | 'large-objects' | 'post-data' | 'sequences' | 'analyze' | 'matview' | 'privileges' | 'done';
   key: string;
   at: string;
   ms?: number;

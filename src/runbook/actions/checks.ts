@@ -15,7 +15,7 @@ export const doctorAction = defineAction({
   description: 'every pre-flight check on both servers; fails the step on any problem',
   schema: z.strictObject({ copy_only: z.boolean().default(false) }),
   async run(ctx, o) {
-    const r = await doctor({ source: ctx.source, target: ctx.target, headroom: ctx.headroom, copyOnly: o.copy_only });
+    const r = await doctor({ source: ctx.source, target: ctx.target, headroom: ctx.headroom, copyOnly: o.copy_only, roles: ctx.roles });
     ctx.log(renderDoctor(r));
     if (!r.ok) throw new CutoverError('E_PREFLIGHT', `doctor found problems:\n${renderDoctor(r)}`);
     return { connections: { source: 1, target: 1 }, summary: `${r.checks.filter((c) => c.status === 'warn').length} warning(s)` };

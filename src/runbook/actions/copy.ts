@@ -13,6 +13,7 @@ export const copyAction = defineAction({
     jobs: jobsOption,
     index_jobs: z.number().int().min(1).optional(),
     split_tables_larger_than_mb: z.number().min(0).optional(),
+    privileges: z.boolean().default(true),
     ...selection,
   }),
   async run(ctx, o) {
@@ -21,13 +22,15 @@ export const copyAction = defineAction({
       source: ctx.source, target: ctx.target, dir: join(ctx.stateDir, `copy-${ctx.stepId}`), resume: true, jobs, indexJobs: o.index_jobs ?? jobs,
       splitTablesLargerThan: o.split_tables_larger_than_mb === undefined ? undefined : o.split_tables_larger_than_mb * 1024 * 1024,
       schemas: o.schemas, excludeSchemas: o.exclude_schemas, tables: o.tables, excludeTables: o.exclude_tables,
+      roles: ctx.roles, privileges: o.privileges,
       onNote: (m) => ctx.log(m), signal: ctx.signal,
-      onProgress: (p) => ctx.progress(`${p.phase}: tables ${p.tablesDone}/${p.tablesTotal}, ${humanBytes(p.bytesDone)} of ~${humanBytes(p.bytesTotal)}, indexes ${p.indexesDone}/${p.indexesTotal}`),
+      onProgress: (p) => ctx.progress(`${p.phase}: tables ${p.tablesDone}/${p.tablesTotal}, ${humanBytes(p.bytesDone)} of ~${humanBytes(p.bytesTotal)}, indexes ${p.indexesDone}/${p.indexesTotal}${p.matviewsTotal ? `, matviews ${p.matviewsDone}/${p.matviewsTotal}` : ''}`),
     });
     return {
       rows: s.tables.reduce((n, t) => n + t.rows, 0), bytes: s.tables.reduce((n, t) => n + t.bytes, 0),
       connections: s.connections, concurrency: jobs, phases: s.phases,
-      summary: `${s.tables.length} tables, ${s.indexes} indexes, ${s.sequences} sequences`,
+      summary: `${s.tables.length} tables, ${s.indexes} indexes, ${s.sequences} sequences, ${s.matviews.refreshed} matviews refreshed` +
+        (s.privileges ? `, ${s.privileges.owners} owners and ${s.privileges.grants} grants applied` : ''),
     };
   },
 });

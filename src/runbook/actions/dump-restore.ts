@@ -40,13 +40,14 @@ export const restoreAction = defineAction({
     skip_extensions: z.boolean().default(false),
     keep_owner: z.boolean().default(false),
     keep_acl: z.boolean().default(false),
+    privileges: z.boolean().default(true),
   }),
   async run(ctx, o) {
     const jobs = await resolveJobs(ctx, 'restore', o.jobs, DEMANDS.restore);
     await refuseSameDatabaseAt('restore', ctx.source, ctx.target, { sourceOptional: true });
     const r = await restore({
       target: ctx.target, dir: dirIn(ctx, o.dir), jobs, sections: o.sections, skipExtensions: o.skip_extensions,
-      noOwner: !o.keep_owner, noAcl: !o.keep_acl,
+      noOwner: !o.keep_owner, noAcl: !o.keep_acl, privileges: o.privileges, roles: ctx.roles,
       onProgress: (p) => ctx.progress(`${p.section}: ${p.itemsDone}/${p.itemsTotal}`),
     });
     return { connections: { source: 0, target: Math.max(2, jobs) }, concurrency: jobs, sections: r.sections, summary: r.sections.map((s) => `${s.section} ${Math.round(s.durationMs / 1000)}s`).join(', ') };

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { ConnParams } from '../../pg/conninfo.js';
 import type { Capacity, Headroom } from '../../budget/capacity.js';
+import type { RolesPolicy } from '../../pg/role-map.js';
 
 export interface ActionContext {
   stepId: string;
@@ -11,6 +12,8 @@ export interface ActionContext {
   /** Where the run keeps its files (journal, dumps, copy work dirs). */
   stateDir: string;
   headroom: Headroom;
+  /** The runbook's role map and missing-role policy (front matter `roles`). */
+  roles?: RolesPolicy;
   /**
    * For a step of a parallel group: its share of what both sides had available when the group started
    * (measured once, before any member opened a connection). Otherwise the step measures for itself.

@@ -62,4 +62,28 @@ INSERT INTO app."Table With Spaces & ""Quotes""" ("Value")
 SELECT 'v' || i FROM generate_series(1, 20) AS i;
 
 SELECT setval('billing.invoice_number', 1000 + 7 * current_setting('cutover.sample_rows')::int);
+
+-- Issue 23's objects (see sample-schema.sql).
+INSERT INTO app.promotions (id, band, during, raw)
+SELECT i, app.price_band(i, i * 10 + 1, '[)'),
+       CASE WHEN i % 4 = 0 THEN NULL ELSE tstzrange(timestamptz '2024-01-01 00:00:00+00' + i * interval '1 day', NULL) END,
+       ('{"k": ' || i || ', "k": "dup", "nested": {"a": 1, "a": 2}}')::json
+  FROM generate_series(1, greatest(current_setting('cutover.sample_rows')::int / 20, 5)) AS i;
+INSERT INTO app.events (id, at, kind)
+SELECT i, timestamptz '2024-01-01 00:00:00+00' + i * interval '1 hour', 'live' FROM generate_series(1, 50) AS i;
+INSERT INTO app.events_archive (id, at, kind, archived_on)
+SELECT i, timestamptz '2020-01-01 00:00:00+00' + i * interval '1 hour', 'old', date '2023-01-01' FROM generate_series(1001, 1030) AS i;
+INSERT INTO app.readings (region, at, value)
+SELECT (ARRAY['eu', 'us', 'apac'])[1 + i % 3], date '2023-06-01' + (i % 700), i * 0.5 FROM generate_series(1, 600) AS i;
+INSERT INTO app.tenant_notes (id, tenant, body)
+SELECT i, 'tenant' || (i % 3), 'note ' || i FROM generate_series(1, 30) AS i;
+ALTER TABLE app.tenant_notes FORCE ROW LEVEL SECURITY;
+REFRESH MATERIALIZED VIEW app.customer_stats;
+-- Large objects with fixed OIDs (deterministic), an owner other than the loader for one, an ACL, comments.
+SELECT lo_from_bytea(424201, convert_to('sample large object one', 'UTF8'));
+SELECT lo_from_bytea(424202, decode(repeat('00ff10', 3000), 'hex'));
+COMMENT ON LARGE OBJECT 424201 IS 'a contract scan';
+GRANT SELECT ON LARGE OBJECT 424201 TO sample_readers;
+GRANT SELECT, UPDATE ON LARGE OBJECT 424202 TO sample_app;
+ALTER LARGE OBJECT 424202 OWNER TO sample_app;
 ANALYZE;

@@ -110,3 +110,63 @@ CREATE VIEW app.customer_orders AS
 
 CREATE FUNCTION app.customer_total(p_customer bigint) RETURNS numeric
   LANGUAGE sql STABLE AS $$ SELECT coalesce(sum(total), 0) FROM app.orders WHERE customer_id = p_customer $$;
+
+-- What a ten-year-old application database also has (issue 23): ranges, inheritance, sub-partitions,
+-- json with duplicate keys, materialized views (one never populated), row-level security, grants to
+-- several roles (through a group, column-level), default privileges.
+CREATE TYPE app.price_band AS RANGE (subtype = numeric);
+CREATE TABLE app.promotions (
+  id       int PRIMARY KEY,
+  band     app.price_band NOT NULL,
+  during   tstzrange,
+  raw      json,   -- duplicate keys kept as written (json, not jsonb)
+  code     text GENERATED ALWAYS AS ('P-' || id) STORED
+);
+COMMENT ON TYPE app.price_band IS 'price ranges for promotions';
+
+-- Classic inheritance: rows of the child are not rows of the parent table (COPY ... ONLY).
+CREATE TABLE app.events (id bigint PRIMARY KEY, at timestamptz NOT NULL, kind text NOT NULL);
+CREATE TABLE app.events_archive (archived_on date NOT NULL, PRIMARY KEY (id)) INHERITS (app.events);
+
+-- A partition that is itself partitioned, and a DEFAULT partition.
+CREATE TABLE app.readings (region text NOT NULL, at date NOT NULL, value numeric, PRIMARY KEY (region, at)) PARTITION BY LIST (region);
+CREATE TABLE app.readings_eu PARTITION OF app.readings FOR VALUES IN ('eu') PARTITION BY RANGE (at);
+CREATE TABLE app.readings_eu_2024 PARTITION OF app.readings_eu FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE app.readings_eu_rest PARTITION OF app.readings_eu DEFAULT;
+CREATE TABLE app.readings_other PARTITION OF app.readings DEFAULT;
+
+-- Row-level security: each tenant sees its own notes. FORCE (applied after the data is loaded) makes the
+-- policy apply to the owner too, as on a managed database where the application owns its tables.
+CREATE TABLE app.tenant_notes (id int PRIMARY KEY, tenant text NOT NULL, body text);
+ALTER TABLE app.tenant_notes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON app.tenant_notes USING (tenant = current_setting('app.tenant', true));
+COMMENT ON POLICY tenant_isolation ON app.tenant_notes IS 'one tenant at a time';
+
+CREATE MATERIALIZED VIEW app.customer_stats AS
+  SELECT c.id AS customer_id, count(o.id) AS orders, coalesce(sum(o.total), 0) AS spent
+    FROM app.customers c LEFT JOIN app.orders o ON o.customer_id = c.id
+   GROUP BY c.id
+  WITH NO DATA;
+CREATE UNIQUE INDEX customer_stats_id ON app.customer_stats (customer_id);
+COMMENT ON MATERIALIZED VIEW app.customer_stats IS 'refreshed nightly';
+-- Never refreshed on the source: must stay unpopulated on the target.
+CREATE MATERIALIZED VIEW app.big_spenders AS
+  SELECT s.customer_id, c.email FROM app.customer_stats s JOIN app.customers c ON c.id = s.customer_id WHERE s.spent > 1000
+  WITH NO DATA;
+
+-- Privileges: a group role, a member reading through it, an application role, column-level grants,
+-- revoked PUBLIC defaults, default privileges for what the owner creates later.
+GRANT USAGE ON SCHEMA app, billing TO sample_readers, sample_app;
+GRANT USAGE ON SCHEMA app TO sample_auditor;
+GRANT SELECT ON ALL TABLES IN SCHEMA app, billing TO sample_readers;
+GRANT SELECT, INSERT, UPDATE, DELETE ON app.customers, app.orders, app.products, app.tenant_notes TO sample_app;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA app TO sample_app;
+GRANT USAGE ON SEQUENCE billing.invoice_number TO sample_app;
+GRANT SELECT (id, email, status), UPDATE (status) ON app.customers TO sample_auditor;
+REVOKE EXECUTE ON FUNCTION app.customer_total(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app.customer_total(bigint) TO sample_app;
+REVOKE USAGE ON TYPE app.price_band FROM PUBLIC;
+GRANT USAGE ON TYPE app.price_band TO sample_app;
+GRANT SELECT ON app.customer_stats TO sample_readers;
+ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT SELECT ON TABLES TO sample_readers;
+ALTER DEFAULT PRIVILEGES IN SCHEMA billing GRANT SELECT, INSERT ON TABLES TO sample_app;

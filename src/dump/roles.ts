@@ -1,0 +1,181 @@
+/**
+ * Which roles the owners and grants of an archive need on the target, what to do about the missing ones
+ * (refuse, create NOLOGIN, or leave their grants out), and applying the mapped statements. Planned from
+ * the dump directory before anything is restored, so a copy or restore refuses before touching the
+ * target; applied after the objects exist (owners, then grants, then default privileges).
+ */
+import { writeFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type pg from 'pg';
+import { CutoverError } from '../errors.js';
+import type { ConnParams } from '../pg/conninfo.js';
+import { loadSql, quoteIdent } from '../pg/sql.js';
+import { runTool } from '../pg/run-tool.js';
+import { type RolesPolicy, mapRole } from '../pg/role-map.js';
+import { filterToc, parseToc } from './toc.js';
+import { missingRolesError, neededRoles, type PrivilegeStatement, privilegeStatements, rewriteStatement } from './privileges.js';
+
+/** TOC entries holding data, not definitions: left out when rendering the owner and grant statements. */
+const DATA_DESCS = new Set(['TABLE DATA', 'SEQUENCE SET', 'BLOBS', 'BLOB DATA', 'MATERIALIZED VIEW DATA', 'STATISTICS DATA']);
+
+export interface PrivilegePlan {
+  statements: PrivilegeStatement[];
+  /** Grants pg_dump attributes to another grantor (SET SESSION AUTHORIZATION): applied as granted by the owner. */
+  sessionAuthorizations: number;
+  /** Target role names to create (NOLOGIN), with their source names. */
+  create: { target: string; source: string }[];
+  /** Source role names whose grants are left out (drop_unmapped). */
+  drop: Set<string>;
+  /** What the plan decided, for the log. */
+  notes: string[];
+}
+
+export interface PlanOptions {
+  dir: string;
+  toolPath: string;
+  target: ConnParams;
+  policy: RolesPolicy;
+  dropManagedHazards?: boolean;
+  dropExtensions?: boolean;
+  dropObjects?: Set<string>;
+  /** The target session used to look roles up. */
+  targetClient: pg.Client;
+  /** Statements from elsewhere (the copy's large objects), planned with the archive's. */
+  extra?: PrivilegeStatement[];
+}
+
+/** Renders the archive's owner and grant statements (pg_restore -l, then -f - of the definitions). */
+export async function renderPrivilegeStatements(o: Omit<PlanOptions, 'targetClient' | 'policy' | 'extra'>): Promise<{ statements: PrivilegeStatement[]; sessionAuthorizations: number }> {
+  const full = (await runTool(o.toolPath, ['-l', o.dir], o.target, 'privileges-list')).stdout;
+  const { list } = filterToc(full, { dropManagedHazards: o.dropManagedHazards ?? true, dropExtensions: o.dropExtensions ?? false, dropObjects: o.dropObjects });
+  const data = new Set(parseToc(list).filter((e) => DATA_DESCS.has(e.desc)).map((e) => e.line));
+  const listFile = join(o.dir, '.privileges.list');
+  await writeFile(listFile, list.split('\n').map((l) => (data.has(l) ? `;${l}` : l)).join('\n'));
+  let script: string;
+  try {
+    script = (await runTool(o.toolPath, ['-f', '-', '-L', listFile, '--no-tablespaces', o.dir], o.target, 'privileges-render')).stdout;
+  } finally {
+    await rm(listFile, { force: true });
+  }
+  return privilegeStatements(script);
+}
+
+/** Renders the archive's owner and grant statements and decides what to do about every role they need. */
+export async function planPrivileges(o: PlanOptions): Promise<PrivilegePlan> {
+  const { statements, sessionAuthorizations } = await renderPrivilegeStatements(o);
+  const all = [...statements, ...(o.extra ?? [])];
+  return { ...(await decideRoles(neededRoles(all, o.policy.map), sessionAuthorizations, o.policy, o.targetClient)), statements: all };
+}
+
+export type RoleDecision = Omit<PrivilegePlan, 'statements'>;
+
+/**
+ * The roles a source database's objects need (owners, grantees, default privileges, policies, large
+ * objects), read from its catalogs: quick, so a copy can refuse before anything else happens.
+ */
+export async function neededRolesFromCatalog(src: pg.Client, map: RolesPolicy['map']): Promise<Map<string, { source: string; uses: string[] }>> {
+  const { rows } = await src.query<{ role: string; how: string; object: string }>(loadSql(import.meta.url, 'sql/roles-used.sql'));
+  const out = new Map<string, { source: string; uses: string[] }>();
+  for (const r of rows) {
+    const t = mapRole(map, r.role);
+    const e = out.get(t) ?? { source: r.role, uses: [] };
+    e.uses.push(`${r.how} ${r.object}`);
+    out.set(t, e);
+  }
+  return out;
+}
+
+export async function decideRoles(needed: Map<string, { source: string; uses: string[] }>, sessionAuthorizations: number, policy: RolesPolicy, c: pg.Client): Promise<RoleDecision> {
+  const { rows } = await c.query<{ rolname: string }>('SELECT rolname::text AS rolname FROM pg_roles WHERE rolname = ANY($1::text[])', [[...needed.keys()]]);
+  const have = new Set(rows.map((r) => r.rolname));
+  const missing = [...needed].filter(([t]) => !have.has(t)).map(([target, v]) => ({ target, ...v }));
+  const plan: RoleDecision = { sessionAuthorizations, create: [], drop: new Set(), notes: [] };
+  if (sessionAuthorizations) plan.notes.push(`${sessionAuthorizations} grant(s) made on the source by a role other than the object's owner are applied as granted by the owner`);
+  if (!missing.length) return plan;
+  // A role mapped to a name the target lacks is a mistake in the map: never created or dropped silently.
+  const badMap = missing.filter((m) => policy.map.has(m.source));
+  if (badMap.length) {
+    throw new CutoverError('E_PREFLIGHT', `the role map names role(s) that do not exist on the target: ${badMap.map((m) => `${m.source} -> ${m.target}`).join(', ')}`, {
+      hint: 'create those roles on the target first, or correct the role map',
+    });
+  }
+  if (policy.create) {
+    const me = (await c.query<{ ok: boolean; name: string }>('SELECT (rolsuper OR rolcreaterole) AS ok, rolname::text AS name FROM pg_roles WHERE rolname = current_user')).rows[0]!;
+    if (!me.ok) {
+      throw new CutoverError('E_PRIVILEGE', `roles: create needs CREATEROLE on the target, which ${me.name} lacks (missing: ${missing.map((m) => m.target).join(', ')})`, {
+        hint: `ALTER ROLE ${quoteIdent(me.name)} CREATEROLE as an administrator, create the roles yourself, or map them`,
+      });
+    }
+    plan.create = missing.map((m) => ({ target: m.target, source: m.source }));
+    plan.notes.push(`creating ${missing.length} role(s) on the target as NOLOGIN: ${missing.map((m) => m.target).join(', ')}`);
+    return plan;
+  }
+  if (policy.dropUnmapped) {
+    plan.drop = new Set(missing.map((m) => m.source));
+    plan.notes.push(`leaving out the ownership and grants of ${missing.length} role(s) missing on the target: ` +
+      missing.map((m) => `${m.source} (${m.uses.length} statement(s))`).join(', ') + '; objects they owned belong to the migrating role');
+    return plan;
+  }
+  throw missingRolesError(missing, 'target');
+}
+
+export interface SourceRole { name: string; attrs: string[]; connLimit: number; inherit: boolean; memberOf: string[] }
+
+/** Attributes of the source's roles, for creating missing ones (read without superuser: pg_roles). */
+export async function sourceRoles(c: pg.Client, names: string[]): Promise<Map<string, SourceRole>> {
+  const { rows } = await c.query<{ name: string; super: boolean; createrole: boolean; createdb: boolean; replication: boolean; bypassrls: boolean; login: boolean; inherit: boolean; connlimit: number; member_of: string[] }>(
+    `SELECT r.rolname::text AS name, r.rolsuper AS super, r.rolcreaterole AS createrole, r.rolcreatedb AS createdb, r.rolreplication AS replication,
+            r.rolbypassrls AS bypassrls, r.rolcanlogin AS login, r.rolinherit AS inherit, r.rolconnlimit AS connlimit,
+            coalesce((SELECT array_agg(g.rolname::text ORDER BY g.rolname) FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid), '{}') AS member_of
+       FROM pg_roles r WHERE r.rolname = ANY($1::text[])`, [names]);
+  return new Map(rows.map((r) => [r.name, {
+    name: r.name, connLimit: r.connlimit, inherit: r.inherit, memberOf: r.member_of,
+    attrs: [r.super && 'SUPERUSER', r.createrole && 'CREATEROLE', r.createdb && 'CREATEDB', r.replication && 'REPLICATION', r.bypassrls && 'BYPASSRLS', r.login && 'LOGIN'].filter((x): x is string => !!x),
+  }]));
+}
+
+export interface ApplyResult { owners: number; grants: number; defaultPrivileges: number; rolesCreated: string[]; skipped: number; notes: string[] }
+
+/**
+ * Creates the planned roles (NOLOGIN, never a password; elevated attributes and memberships reported,
+ * not attempted), then applies owners, grants and default privileges with the roles mapped, in one
+ * transaction.
+ */
+export async function applyPrivileges(c: pg.Client, plan: PrivilegePlan, policy: RolesPolicy, source?: Map<string, SourceRole>): Promise<ApplyResult> {
+  const r: ApplyResult = { owners: 0, grants: 0, defaultPrivileges: 0, rolesCreated: [], skipped: 0, notes: [...plan.notes] };
+  for (const role of plan.create) {
+    const s = source?.get(role.source);
+    const exists = (await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role.target])).rowCount;
+    if (!exists) {
+      await c.query(`CREATE ROLE ${quoteIdent(role.target)} NOLOGIN${s && !s.inherit ? ' NOINHERIT' : ''}${s && s.connLimit >= 0 ? ` CONNECTION LIMIT ${s.connLimit}` : ''}`);
+      r.rolesCreated.push(role.target);
+    }
+    if (s?.attrs.length) r.notes.push(`role ${role.target}: not given ${s.attrs.join(', ')} (the source's attributes; set them by hand if needed; LOGIN needs a password you choose)`);
+    if (s?.memberOf.length) r.notes.push(`role ${role.target}: member of ${s.memberOf.join(', ')} on the source; memberships are not copied`);
+  }
+  await c.query('BEGIN');
+  try {
+    for (const kind of ['owner', 'acl', 'default-acl'] as const) {
+      for (const st of plan.statements.filter((x) => x.kind === kind)) {
+        const sql = rewriteStatement(st, policy.map, plan.drop);
+        if (sql === undefined) { r.skipped++; continue; }
+        try {
+          await c.query(sql);
+        } catch (e) {
+          throw new CutoverError('E_SQL', `applying ${kind === 'owner' ? 'the owner of' : 'privileges on'} ${st.object} failed: ${(e as Error).message}\n  ${sql}`, {
+            hint: kind === 'owner'
+              ? `the target role must be a member of ${st.roles.map((x) => mapRole(policy.map, x)).join(', ')} (or a superuser) to give it objects`
+              : 'the target role must own the object or be a member of its owner',
+            cause: e,
+          });
+        }
+        if (kind === 'owner') r.owners++; else if (kind === 'acl') r.grants++; else r.defaultPrivileges++;
+      }
+    }
+    await c.query('COMMIT');
+  } catch (e) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+  return r;
+}
