@@ -23,8 +23,9 @@ import { READ_SETTINGS } from '../pg/snapshot.js';
 import { loadSql, qualify, quoteIdent } from '../pg/sql.js';
 import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
 import { streamCopy } from '../dump/copy/stream.js';
-import { type Column, captureInstalled, readColumns, readShapes, resolveTables } from './catalog.js';
+import { captureInstalled, readColumns, readShapes, resolveTables, shapeDifference } from './catalog.js';
 import { compareSnapshots, literal } from './snapshot-text.js';
+import { moveForeignKeys } from './fk-moves.js';
 import type { ChunkSink, TrackedTable } from '../verify/incremental.js';
 
 export interface ApplyOptions {
@@ -58,8 +59,8 @@ interface TableInfo {
   keyTypes: string[];
   /** Columns copied (generated ones are left to the target). */
   cols: string[];
-  /** Columns an upsert sets (not the key, not GENERATED ALWAYS identities). */
-  setCols: string[];
+  /** No key (key is empty): the columns that match whole rows (row-identity.ts). */
+  matchCols: string[];
   srcOnly: string;
   tgtOnly: string;
   tgtRelid: number;
@@ -128,8 +129,8 @@ export class Applier {
     this.tick = applied.tick;
     this.tickAtMs = applied.tick_at.getTime();
 
-    const reg = (await s.query<{ tableid: number; relid: string; schema_name: string; table_name: string; key_columns: string[]; key_types: string[]; shape: string; triggers: string }>(
-      'SELECT tableid, relid::int8 AS relid, schema_name, table_name, key_columns::text[] AS key_columns, key_types, shape, triggers FROM _cutover.tables ORDER BY tableid')).rows;
+    const reg = (await s.query<{ tableid: number; relid: string; schema_name: string; table_name: string; key_columns: string[]; key_types: string[]; match_columns: string[] | null; shape: string; triggers: string }>(
+      'SELECT tableid, relid::int8 AS relid, schema_name, table_name, key_columns::text[] AS key_columns, key_types, match_columns::text[] AS match_columns, shape, triggers FROM _cutover.tables ORDER BY tableid')).rows;
     const names = reg.map((r) => qualify(r.schema_name, r.table_name));
     const tgtIds = await resolveTables(t, names);
     const missing = names.filter((_, i) => tgtIds[i] === null);
@@ -149,10 +150,9 @@ export class Applier {
       const tc = new Map((tgtCols.get(tgtRelid) ?? []).map((c) => [c.name, c] as const));
       const absent = sc.filter((c) => !tc.has(c.name) || tc.get(c.name)!.generated);
       if (absent.length) problems.push(`${names[i]}: column(s) ${absent.map((c) => quoteIdent(c.name)).join(', ')} are not (plain columns) on the target`);
-      const setCols = sc.filter((c) => !r.key_columns.includes(c.name) && (tc.get(c.name) as Column | undefined)?.identity !== 'a').map((c) => c.name);
       this.tables.set(r.tableid, {
         tableid: r.tableid, schema: r.schema_name, name: r.table_name, key: r.key_columns, keyTypes: r.key_types,
-        cols: sc.map((c) => c.name), setCols, tgtRelid,
+        cols: sc.map((c) => c.name), matchCols: r.match_columns ?? [], tgtRelid,
         srcOnly: srcKinds.get(Number(r.relid)) === 'p' ? '' : 'ONLY ', tgtOnly: kinds.get(tgtRelid) === 'p' ? '' : 'ONLY ', temps: false,
       });
       this.baseline.set(Number(r.relid), { shape: r.shape, triggers: r.triggers, name: names[i]! });
@@ -177,6 +177,11 @@ export class Applier {
       if (changed.length) await this.halt(`the target's table(s) ${changed.join(', ')} changed since replication started (DDL on the target)`);
     }
     await this.checkSource(true);
+    const moved = await moveForeignKeys(t, tgtIds as number[]);
+    if (moved.length) {
+      this.o.onNote?.(`moved ${moved.length} foreign key(s) on the target out of the applier's way (${moved.map((m) => `${m.table}.${quoteIdent(m.name)}: ${m.action === 'nondeferrable' ? 'deferrable' : 'dropped'}`).join(', ')}); ` +
+        'replicate cutover puts them back after the drain');
+    }
     const disabled = (await t.query<{ n: number }>('SELECT _cutover.disable_user_triggers($1::oid[]::regclass[]) AS n', [tgtIds])).rows[0]!.n;
     if (disabled) this.o.onNote?.(`disabled ${disabled} user trigger(s) on the target while applying (restored at cutover or teardown)`);
   }
@@ -217,24 +222,30 @@ export class Applier {
     this.lastShapeCheck = Date.now();
     const now = await readShapes(this.s, [...this.baseline.keys()]);
     const gone: string[] = [], changed: string[] = [], trig: string[] = [];
+    const types = new Set<string>();
     for (const [relid, b] of this.baseline) {
       const n = now.get(relid);
       if (!n) gone.push(b.name);
       else if (n.triggers !== b.triggers) trig.push(n.name);
-      else if (n.shape !== b.shape) changed.push(n.name);
+      else if (n.shape !== b.shape) {
+        const d = shapeDifference(b.shape, n.shape);
+        d.types.forEach((x) => types.add(x));
+        if (d.table || !d.types.length) changed.push(n.name);
+      }
     }
     if (trig.length) {
       await this.halt(`cutover's capture triggers on ${trig.join(', ')} were dropped or disabled: changes made since then were not captured`, true);
     }
-    if (gone.length || changed.length) {
-      await this.halt(`DDL on the source: ${[...gone.map((g) => `${g} was dropped or renamed`), ...changed.map((c) => `${c} changed (columns, key or partitions)`)].join('; ')}`);
+    if (gone.length || changed.length || types.size) {
+      await this.halt(`DDL on the source: ${[...gone.map((g) => `${g} was dropped or renamed`), ...changed.map((c) => `${c} changed (columns, key or partitions)`),
+        ...[...types].map((x) => `type ${x} changed (enum labels, domain constraints or attributes)`)].join('; ')}`);
     }
   }
 
-  private async halt(reason: string, fatal = false): Promise<never> {
+  private async halt(reason: string, fatal = false, hint?: string): Promise<never> {
     await this.t.query('UPDATE _cutover.apply_state SET halted = $1', [reason]).catch(() => undefined);
     throw new CutoverError('E_HALTED', `replication halted: ${reason}`, {
-      hint: fatal
+      hint: hint ?? fatal
         ? 'the target can no longer be trusted to follow the source: run `cutover replicate teardown`, then start again (replicate start, copy)'
         : 'DDL cannot be captured without superuser: apply the same change on the target, then run `cutover replicate apply --accept-ddl`',
     });
@@ -244,7 +255,8 @@ export class Applier {
     if (ti.temps) return;
     const tgt = qualify(ti.schema, ti.name);
     const cols = ti.cols.map(quoteIdent).join(', ');
-    const keys = ti.key.map(quoteIdent).join(', ');
+    // Keyed: the changed keys. Keyless: each changed row value with its net count in the batch.
+    const keys = ti.key.length ? ti.key.map(quoteIdent).join(', ') : `${cols}, 0::int8 AS "_cutover_n"`;
     // Outside the batch transaction; ON COMMIT DELETE ROWS empties them after every batch.
     await this.t.query(`CREATE TEMP TABLE IF NOT EXISTS ${quoteIdent(`cutover_r_${ti.tableid}`)} ON COMMIT DELETE ROWS AS SELECT ${cols} FROM ${tgt} WITH NO DATA`);
     await this.t.query(`CREATE TEMP TABLE IF NOT EXISTS ${quoteIdent(`cutover_d_${ti.tableid}`)} ON COMMIT DELETE ROWS AS SELECT ${keys} FROM ${tgt} WITH NO DATA`);
@@ -257,8 +269,13 @@ export class Applier {
     const s = this.s, t = this.t;
     await s.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     let tgtOpen = false;
+    let cur = '';
+    // The table being applied when a statement failed: named by the halt.
+    let failing: TableInfo | undefined;
     try {
-      const { cur, at } = (await s.query<{ cur: string; at: Date }>('SELECT pg_current_snapshot()::text AS cur, now() AS at')).rows[0]!;
+      const snap = (await s.query<{ cur: string; at: Date }>('SELECT pg_current_snapshot()::text AS cur, now() AS at')).rows[0]!;
+      cur = snap.cur;
+      const at = snap.at;
       await this.checkSource();
       const changed = (await s.query<{ tableid: number; events: string; truncated: boolean }>(loadSql(import.meta.url, 'sql/batch-tables.sql'), [this.tick, cur])).rows;
       const prevAt = this.tickAtMs;
@@ -281,40 +298,76 @@ export class Applier {
       tgtOpen = true;
       await t.query('SET CONSTRAINTS ALL DEFERRED');
       let upserted = 0, deleted = 0, truncated = 0;
+      // 1. Read: per changed table, the changed keys and the current rows of those keys (all rows of a
+      //    truncated table); keyless tables: each changed row value with its net count in this batch.
       for (const ti of todo) {
+        failing = ti;
         const full = byId.get(ti.tableid)!.truncated;
         if (full) truncated++;
         const src = qualify(ti.schema, ti.name);
         const cols = ti.cols.map((c) => `t.${quoteIdent(c)}`).join(', ');
-        const decoded = ti.key.map((k, i) => `(l.k->>${i})::${ti.keyTypes[i]} AS ${quoteIdent(k)}`).join(', ');
-        const keyList = ti.key.map((k) => `t.${quoteIdent(k)}`).join(', ');
-        const changedKeys = `SELECT ${decoded} FROM _cutover.log l WHERE l.tableid = ${ti.tableid} AND ${filter}`;
         const r = quoteIdent(`cutover_r_${ti.tableid}`), d = quoteIdent(`cutover_d_${ti.tableid}`);
-        // The current rows: all of a truncated table, else those of the changed keys.
-        const rowsOut = full
-          ? `COPY (SELECT ${cols} FROM ${ti.srcOnly}${src} t) TO STDOUT`
-          : `COPY (SELECT ${cols} FROM ${ti.srcOnly}${src} t WHERE (${keyList}) IN (${changedKeys})) TO STDOUT`;
-        await streamCopy(s, t, rowsOut, `COPY pg_temp.${r} FROM STDIN`);
-        if (!full) {
-          const match = ti.key.map((k) => `t.${quoteIdent(k)} = k.${quoteIdent(k)}`).join(' AND ');
-          await streamCopy(s, t, `COPY (SELECT DISTINCT k.* FROM (${changedKeys}) k WHERE NOT EXISTS (SELECT 1 FROM ${ti.srcOnly}${src} t WHERE ${match})) TO STDOUT`,
+        if (full) {
+          await streamCopy(s, t, `COPY (SELECT ${cols} FROM ${ti.srcOnly}${src} t) TO STDOUT`, `COPY pg_temp.${r} FROM STDIN`);
+        } else if (!ti.key.length) {
+          // Full-row identity: the log holds whole rows ('I' added, 'D' removed); counts commute, so the
+          // order of the batch's events does not matter.
+          const net = `SELECT l.k, sum(CASE l.op WHEN 'I' THEN 1 ELSE -1 END) AS n FROM _cutover.log l
+            WHERE l.tableid = ${ti.tableid} AND l.op IN ('I', 'D') AND ${filter} GROUP BY l.k HAVING sum(CASE l.op WHEN 'I' THEN 1 ELSE -1 END) <> 0`;
+          await streamCopy(s, t, `COPY (SELECT ${cols}, g.n FROM (${net}) g CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(NULL::${src}, g.k) t) TO STDOUT`,
             `COPY pg_temp.${d} FROM STDIN`);
+        } else {
+          const decoded = ti.key.map((k, i) => `(l.k->>${i})::${ti.keyTypes[i]} AS ${quoteIdent(k)}`).join(', ');
+          const keyList = ti.key.map((k) => `t.${quoteIdent(k)}`).join(', ');
+          const changedKeys = `SELECT ${decoded} FROM _cutover.log l WHERE l.tableid = ${ti.tableid} AND l.op <> 'T' AND ${filter}`;
+          await streamCopy(s, t, `COPY (SELECT DISTINCT * FROM (${changedKeys}) k) TO STDOUT`, `COPY pg_temp.${d} FROM STDIN`);
+          await streamCopy(s, t, `COPY (SELECT ${cols} FROM ${ti.srcOnly}${src} t WHERE (${keyList}) IN (${changedKeys})) TO STDOUT`, `COPY pg_temp.${r} FROM STDIN`);
         }
-        const set = ti.setCols.length ? `DO UPDATE SET ${ti.setCols.map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`).join(', ')}` : 'DO NOTHING';
-        const plain = ti.cols.map(quoteIdent).join(', ');
-        upserted += (await t.query(`INSERT INTO ${src} (${plain}) OVERRIDING SYSTEM VALUE SELECT ${plain} FROM pg_temp.${r} ON CONFLICT (${ti.key.map(quoteIdent).join(', ')}) ${set}`)).rowCount ?? 0;
       }
+      // 2. Remove every changed key's row (children first), then 3. insert the current rows (parents
+      //    first). Between the two the target holds only unchanged rows, and each insert adds a row of
+      //    the source's state at this tick: a subset of a state that satisfied every unique and exclusion
+      //    constraint on the source satisfies them too, whatever the batch swapped, cycled or moved.
+      //    Foreign keys that could refuse or act on these deletes were moved out of the way (fk-moves.ts).
       for (const ti of [...todo].reverse()) {
-        const tgt = qualify(ti.schema, ti.name);
+        failing = ti;
+        const tgt = `${ti.tgtOnly}${qualify(ti.schema, ti.name)}`;
         const r = quoteIdent(`cutover_r_${ti.tableid}`), d = quoteIdent(`cutover_d_${ti.tableid}`);
         if (byId.get(ti.tableid)!.truncated) {
-          const match = ti.key.map((k) => `x.${quoteIdent(k)} = t.${quoteIdent(k)}`).join(' AND ');
-          deleted += (await t.query(`DELETE FROM ${ti.tgtOnly}${tgt} t WHERE NOT EXISTS (SELECT 1 FROM pg_temp.${r} x WHERE ${match})`)).rowCount ?? 0;
+          deleted += (await t.query(`DELETE FROM ${tgt}`)).rowCount ?? 0;
+        } else if (!ti.key.length) {
+          const match = ti.matchCols.map((c) => `x.${quoteIdent(c)} IS NOT DISTINCT FROM v.${quoteIdent(c)}`).join(' AND ');
+          const want = Number((await t.query<{ n: string }>(`SELECT coalesce(sum(-"_cutover_n"), 0)::int8 AS n FROM pg_temp.${d} WHERE "_cutover_n" < 0`)).rows[0]!.n);
+          if (want > 0) {
+            const n = (await t.query(`DELETE FROM ${tgt} t USING (
+                SELECT x.tableoid AS toid, x.ctid AS tid, row_number() OVER (PARTITION BY v.i) AS rn, -v."_cutover_n" AS want
+                  FROM ${tgt} x JOIN (SELECT row_number() OVER () AS i, * FROM pg_temp.${d} WHERE "_cutover_n" < 0) v ON ${match}) m
+              WHERE t.tableoid = m.toid AND t.ctid = m.tid AND m.rn <= m.want`)).rowCount ?? 0;
+            if (n !== want) {
+              throw Object.assign(new Error(`the source deleted ${want} row(s) of a table without a key that the target holds only ${n} of`), { code: 'P0002', table: ti.name });
+            }
+            deleted += n;
+          }
         } else {
           const match = ti.key.map((k) => `t.${quoteIdent(k)} = x.${quoteIdent(k)}`).join(' AND ');
-          deleted += (await t.query(`DELETE FROM ${ti.tgtOnly}${tgt} t USING pg_temp.${d} x WHERE ${match}`)).rowCount ?? 0;
+          const back = ti.key.map((k) => `y.${quoteIdent(k)} = g.${quoteIdent(k)}`).join(' AND ');
+          // Counted as deleted: removed keys that do not come back in step 3.
+          deleted += Number((await t.query<{ n: string }>(`WITH g AS (DELETE FROM ${tgt} t USING pg_temp.${d} x WHERE ${match} RETURNING ${ti.key.map((k) => `t.${quoteIdent(k)}`).join(', ')})
+            SELECT count(*) AS n FROM g WHERE NOT EXISTS (SELECT 1 FROM pg_temp.${r} y WHERE ${back})`)).rows[0]!.n);
         }
       }
+      for (const ti of todo) {
+        failing = ti;
+        const tgt = qualify(ti.schema, ti.name);
+        const plain = ti.cols.map(quoteIdent).join(', ');
+        const r = quoteIdent(`cutover_r_${ti.tableid}`), d = quoteIdent(`cutover_d_${ti.tableid}`);
+        if (!ti.key.length && !byId.get(ti.tableid)!.truncated) {
+          upserted += (await t.query(`INSERT INTO ${tgt} (${plain}) OVERRIDING SYSTEM VALUE SELECT ${plain} FROM pg_temp.${d} CROSS JOIN LATERAL generate_series(1, "_cutover_n") WHERE "_cutover_n" > 0`)).rowCount ?? 0;
+        } else {
+          upserted += (await t.query(`INSERT INTO ${tgt} (${plain}) OVERRIDING SYSTEM VALUE SELECT ${plain} FROM pg_temp.${r}`)).rowCount ?? 0;
+        }
+      }
+      failing = undefined;
       const events = changed.reduce((n, c) => n + Number(c.events), 0);
       await t.query(`UPDATE _cutover.apply_state SET tick = $1::pg_snapshot, tick_at = $2, applied_at = now(), batches = batches + 1,
         events = events + $3, rows_upserted = rows_upserted + $4, rows_deleted = rows_deleted + $5`, [cur, at, events, upserted, deleted]);
@@ -331,9 +384,29 @@ export class Applier {
       return { events, tables: todo.length, upserted, deleted, truncated, durationMs, tick: cur, lagMs: at.getTime() - prevAt + durationMs };
     } catch (e) {
       if (tgtOpen) await t.query('ROLLBACK').catch(() => undefined);
+      const cls = classifySqlState(sqlStateOf(e));
+      const code = sqlStateOf(e) ?? '';
+      const cannotApply = failing && !(e instanceof CutoverError) && (cls === 'data' || code.startsWith('42') || code.startsWith('P0'));
+      const txids = cannotApply ? await this.batchTxids(failing!, cur).catch(() => []) : [];
       await s.query('ROLLBACK').catch(() => undefined);
-      throw e;
+      if (!cannotApply) throw e;
+      // A new enum label or a changed domain arrives here before the once-a-second shape check saw it.
+      await this.checkSource(true);
+      const pe = e as { message: string; detail?: string; constraint?: string; code?: string };
+      return await this.halt(`a batch cannot be applied to the target: table ${qualify(failing!.schema, failing!.name)}` +
+        `${pe.constraint ? `, constraint ${quoteIdent(pe.constraint)}` : ''}: ${pe.message}${pe.detail ? ` (${pe.detail})` : ''} [SQLSTATE ${pe.code ?? '?'}]; ` +
+        `source transaction(s) of this batch that changed the table: ${txids.join(', ') || 'unknown'}`, false,
+      'the target differs from the source where this batch writes (a row written on the target by someone else, or a constraint the source does not have): ' +
+      'correct the target, then run `cutover replicate apply --accept-ddl`; or start over (teardown, start, copy)');
     }
+  }
+
+  private async batchTxids(ti: TableInfo, cur: string): Promise<string[]> {
+    const { rows } = await this.s.query<{ txid: string }>(
+      `SELECT DISTINCT l.txid::text AS txid FROM _cutover.log l WHERE l.tableid = $1
+          AND NOT pg_visible_in_snapshot(l.txid::text::xid8, $2::pg_snapshot) AND pg_visible_in_snapshot(l.txid::text::xid8, $3::pg_snapshot)
+          AND l.txid >= pg_snapshot_xmin($2::pg_snapshot)::text::bigint ORDER BY 1 LIMIT 10`, [ti.tableid, this.tick, cur]);
+    return rows.map((r) => r.txid);
   }
 
   /**

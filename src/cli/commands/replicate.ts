@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { CutoverError } from '../../errors.js';
+import { CutoverError, EXIT } from '../../errors.js';
 import { humanDuration, table } from '../../lib/format.js';
 import { CAPTURE_MODES, type CaptureMode, installCapture } from '../../replicate/capture.js';
 import { Applier, type BatchResult } from '../../replicate/apply.js';
@@ -93,6 +93,8 @@ export function registerReplicate(program: Command): void {
     .action(async (o: Conn & { json?: boolean }) => {
       const s = await replicationStatus(conns(o));
       process.stdout.write((o.json ? JSON.stringify(s, null, 2) : renderStatus(s)) + '\n');
+      // A halted replication is not a healthy status: scripts and monitors see exit 7.
+      if (s.applied?.halted) process.exitCode = EXIT.halted;
     });
 
   withConns(r.command('cutover'))
