@@ -61,12 +61,12 @@ export const APP_OPS: Record<string, { weight: number; op: Op }> = {
     await c.query(`INSERT INTO shop.moods VALUES ((ARRAY['sad', 'ok', 'happy']::public.mood[])[1 + floor($1::float8 * 3)::int], 1)
       ON CONFLICT (m) DO UPDATE SET n = shop.moods.n + 1`, [rnd()]);
     const id = 1 + Math.floor(rnd() * 400);
-    await c.query(`INSERT INTO shop.accounts (id, email, credit) VALUES ($1, 'upsert-' || $1 || '@example.com', 5)
+    await c.query(`INSERT INTO shop.accounts (id, email, credit) VALUES ($1::int, 'upsert-' || $1::int::text || '@example.com', 5)
       ON CONFLICT (id) DO UPDATE SET credit = coalesce(shop.accounts.credit, 0) + 1`, [id]);
   } },
   'insert accounts and children': { weight: 3, op: async (c, rnd) => {
     const id = Number((await c.query<{ id: string }>(`SELECT nextval('shop.ids') AS id`)).rows[0]!.id);
-    await c.query(`INSERT INTO shop.accounts (id, email, mood, credit, home) VALUES ($1, 'n' || $1 || '@example.com', 'sad', 3, ROW('new', '00000'))`, [id]);
+    await c.query(`INSERT INTO shop.accounts (id, email, mood, credit, home) VALUES ($1::int, 'n' || $1::int::text || '@example.com', 'sad', 3, ROW('new', '00000'))`, [id]);
     const [p] = await pick(c, 'shop.parents', 1, rnd);
     if (p !== undefined) await c.query(`INSERT INTO shop.children VALUES ($1, $2, 'new child')`, [id, p]);
     await c.query(`INSERT INTO shop.events VALUES ($1, 'eu', 0)`, [id]);
@@ -78,10 +78,10 @@ export const APP_OPS: Record<string, { weight: number; op: Op }> = {
   } },
   'duplicate rows without a key': { weight: 3, op: async (c, rnd) => {
     const at = Math.floor(rnd() * 20);
-    await c.query(`INSERT INTO shop.history SELECT $1, 'dup', 1.5 FROM generate_series(1, 3)`, [at]);
+    await c.query(`INSERT INTO shop.history SELECT $1::int, 'dup', 1.5 FROM generate_series(1, 3)`, [at]);
     // One of several identical rows goes, another changes.
     await c.query(`DELETE FROM shop.history WHERE ctid = (SELECT ctid FROM shop.history WHERE at = $1 AND msg = 'dup' LIMIT 1)`, [at]);
-    await c.query(`UPDATE shop.history SET amount = amount + 1 WHERE ctid = (SELECT ctid FROM shop.history WHERE at = $1 AND msg = 'event ' || $1 LIMIT 1)`, [at]);
+    await c.query(`UPDATE shop.history SET amount = amount + 1 WHERE ctid = (SELECT ctid FROM shop.history WHERE at = $1::int AND msg = 'event ' || $1::int::text LIMIT 1)`, [at]);
   } },
   'rename a parent': { weight: 3, op: async (c, rnd) => {
     // Its children stay: a target that deleted and re-inserted the parent under ON DELETE CASCADE would lose them.
@@ -94,9 +94,9 @@ export const APP_OPS: Record<string, { weight: number; op: Op }> = {
     await c.query('DELETE FROM shop.strict_refs WHERE parent_id = $1', [p]);
     await c.query('DELETE FROM shop.parents WHERE id = $1', [p]); // children go (CASCADE), links lose it (SET NULL)
     const id = Number((await c.query<{ id: string }>(`SELECT nextval('shop.ids') AS id`)).rows[0]!.id);
-    await c.query(`INSERT INTO shop.parents VALUES ($1, 'parent ' || $1)`, [id]);
-    await c.query(`INSERT INTO shop.children VALUES ($1, $1, 'child of a new parent')`, [id]);
-    await c.query(`INSERT INTO shop.strict_refs VALUES ($1, $1)`, [id]);
+    await c.query(`INSERT INTO shop.parents VALUES ($1::int, 'parent ' || $1::int::text)`, [id]);
+    await c.query(`INSERT INTO shop.children VALUES ($1::int, $1::int, 'child of a new parent')`, [id]);
+    await c.query(`INSERT INTO shop.strict_refs VALUES ($1::int, $1::int)`, [id]);
   } },
   'large objects': { weight: 1, op: async (c, rnd) => {
     // Created, rewritten, privileges changed, unlinked: none of it passes through a table trigger.
@@ -207,7 +207,7 @@ export async function rowFingerprint(url: string, schemas: string[]): Promise<Re
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
-    await c.query(`SET extra_float_digits = 3; SET "DateStyle" = 'ISO, YMD'; SET "IntervalStyle" = postgres; SET "TimeZone" = 'UTC'`);
+    await c.query(`SET extra_float_digits = 3; SET "DateStyle" = 'ISO, YMD'; SET "IntervalStyle" = postgres; SET "TimeZone" = 'UTC'; SET quote_all_identifiers = off`);
     const tables = (await c.query<{ t: string }>(`SELECT format('%I.%I', n.nspname, c.relname) AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname = ANY($1) ORDER BY 1`, [schemas])).rows.map((r) => r.t);
     const out: Record<string, string> = {};
