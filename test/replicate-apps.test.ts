@@ -13,6 +13,7 @@ import { cutover } from '../src/replicate/cutover.js';
 import { teardown } from '../src/replicate/teardown.js';
 import { CutoverError } from '../src/errors.js';
 import { cutover as cutoverCli } from './helpers/cli.js';
+import { shippedRunbook, tempRunbook } from './helpers/runbook.js';
 
 let c14: Cluster, c15: Cluster, c17: Cluster;
 const work = () => mkdtemp(join(tmpdir(), 'cutover-apps-'));
@@ -209,4 +210,62 @@ describe('replication of an ordinary application schema', () => {
       await teardown({ source, target });
     }, 240_000);
   }
+  it('runbooks/online-cutover.md runs unchanged on a database with keyless tables, types in public and large objects', async () => {
+    const db = 'apprunbook';
+    await c15.createDatabase(db);
+    await c17.createDatabase(db);
+    await createAppDatabase(c15.url(db));
+    // The runbook fences the role app_writer; it exists on the new server too.
+    const appUrl = await createAppWriter(c15, db, 'app_writer', 'app-pw-2');
+    await c17.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'app_writer') THEN CREATE ROLE app_writer; END IF; END $$`);
+    const rb = await tempRunbook(shippedRunbook('online-cutover.md'));
+    const load = startAppWorkload({ url: appUrl, clients: 2, pauseMs: 5 });
+    await load.waitForCommits(20);
+    const r = await cutoverCli(['run', rb.file, '--state-dir', rb.stateDir, '--yes'], { SOURCE_URL: c15.url(db), TARGET_URL: c17.url(db) });
+    const stats = await load.stop();
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(stats.fenced).toBe(true);
+    expect(stats.byKind['large objects'] ?? 0).toBeGreaterThan(0);
+    expect(await rowFingerprint(c17.url(db), SCHEMAS)).toEqual(await rowFingerprint(c15.url(db), SCHEMAS));
+  }, 240_000);
+  it('ddl: follow applies new enum labels, new types and nullable or defaulted columns; anything else halts with the statements to run', async () => {
+    const db = 'follow';
+    await c15.createDatabase(db);
+    await c17.createDatabase(db);
+    await createAppDatabase(c15.url(db));
+    const source = c15.params(db), target = c17.params(db);
+    await installCapture({ source });
+    await copy({ source, target, dir: join(await work(), 'copy'), jobs: 1 });
+    const notes: string[] = [];
+    const a = await Applier.open({ source, target, followDdl: true, onNote: (m) => notes.push(m) });
+    await catchUp(a);
+    await c15.query(`ALTER TYPE public.mood ADD VALUE 'meh' BEFORE 'ok'`, [], db);
+    await c15.query(`ALTER TYPE public.mood ADD VALUE 'elated'`, [], db);
+    await c15.query(`ALTER TABLE shop.accounts ADD COLUMN nickname text, ADD COLUMN score int NOT NULL DEFAULT 7`, [], db);
+    await c15.query(`UPDATE shop.accounts SET mood = 'meh', nickname = 'nick', score = 9 WHERE id <= 5; UPDATE shop.accounts SET mood = 'elated' WHERE id = 6`, [], db);
+    await catchUp(a);
+    expect(notes.join('\n')).toMatch(/followed DDL on the source: .*ALTER TYPE public\.mood ADD VALUE IF NOT EXISTS 'meh' BEFORE 'ok'/);
+    const labels = async (c: Cluster) => (await c.query<{ l: string }>(`SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) l FROM pg_enum WHERE enumtypid = 'public.mood'::regtype`, [], db)).rows[0]!.l;
+    expect(await labels(c17)).toBe(await labels(c15));
+    expect(await labels(c17)).toBe('sad,meh,ok,happy,elated');
+    expect(await rowsOnly(c17.url(db))).toEqual(await rowsOnly(c15.url(db)));
+    // Without ddl: follow this would have halted; a later applier (cutover's) keeps following, as recorded.
+    await a.close();
+    const b = await Applier.open({ source, target });
+    await c15.query(`ALTER TABLE shop.parents ADD COLUMN born date`, [], db);
+    await c15.query(`UPDATE shop.parents SET born = DATE '2020-01-01' WHERE id < 4`, [], db);
+    await catchUp(b);
+    expect(await rowsOnly(c17.url(db))).toEqual(await rowsOnly(c15.url(db)));
+    // A type change is not followed: exit 7, the object, and the statement to run.
+    await c15.query(`ALTER TABLE shop.parents ALTER COLUMN name TYPE varchar(200)`, [], db);
+    const e = await catchUp(b).catch((x: unknown) => x);
+    await b.close();
+    expect((e as CutoverError).code).toBe('E_HALTED');
+    expect((e as CutoverError).message).toMatch(/DDL on the source that ddl: follow does not apply: "shop"\."parents": column name changed type \(text on the target, character varying\(200\) on the source\)/);
+    expect((e as CutoverError).hint).toMatch(/ALTER TABLE "shop"\."parents" ALTER COLUMN name TYPE character varying\(200\)/);
+    const env = { SRC: c15.url(db), TGT: c17.url(db) };
+    const r = await cutoverCli(['replicate', 'apply', '--source', 'env:SRC', '--target', 'env:TGT', '--follow-ddl', '--until-caught-up'], env);
+    expect(r.code).toBe(7);
+    await teardown({ source, target });
+  }, 180_000);
 });

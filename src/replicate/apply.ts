@@ -26,6 +26,7 @@ import { streamCopy } from '../dump/copy/stream.js';
 import { captureInstalled, readColumns, readShapes, resolveTables, shapeDifference } from './catalog.js';
 import { compareSnapshots, literal } from './snapshot-text.js';
 import { moveForeignKeys } from './fk-moves.js';
+import { planDdl } from './ddl-follow.js';
 import type { ChunkSink, TrackedTable } from '../verify/incremental.js';
 
 export interface ApplyOptions {
@@ -35,6 +36,8 @@ export interface ApplyOptions {
   idleMs?: number;
   /** Accept changed table shapes on the target (after applying the same DDL to both sides). */
   acceptDdl?: boolean;
+  /** Apply additive DDL seen on the source to the target (ddl-follow.ts); recorded on the target, so every later applier follows too. */
+  followDdl?: boolean;
   onNote?: (message: string) => void;
 }
 
@@ -81,6 +84,12 @@ export class Applier {
   private lastShapeCheck = 0;
   private lastRotate = 0;
   private baseline = new Map<number, { shape: string; triggers: string; name: string }>();
+  /** ddl: follow (recorded in the target's apply_state). */
+  private follow = false;
+  /** The next connect accepts the shapes (after following DDL). */
+  private acceptNext = false;
+  /** Batches tried again after a foreign key failed at COMMIT (see batch()). */
+  private fkRetries = 0;
   private tracking?: { tables: Map<string, TrackedTable>; sink: ChunkSink };
   tick = '';
   readonly totals = { batches: 0, events: 0, upserted: 0, deleted: 0 };
@@ -102,6 +111,22 @@ export class Applier {
   private get t(): pg.Client { return this.tgt!; }
 
   private async connect(): Promise<void> {
+    try {
+      await this.connectOnce();
+    } catch (e) {
+      if (!(e instanceof FollowedDdl)) throw e;
+      // The target took the source's DDL: read both catalogs again and accept the new shapes.
+      await this.close();
+      this.tables.clear();
+      this.baseline.clear();
+      this.acceptNext = true;
+      await this.connectOnce();
+    }
+  }
+
+  private async connectOnce(): Promise<void> {
+    const accept = this.o.acceptDdl || this.acceptNext;
+    this.acceptNext = false;
     this.src = await connect(this.source, 'apply-source', { settings: SOURCE_SETTINGS });
     this.tgt = await connect(this.target, 'apply-target', { settings: TARGET_SETTINGS });
     const s = this.s, t = this.t;
@@ -110,8 +135,8 @@ export class Applier {
     }
     const state = (await s.query<{ start: string | null; at: Date | null }>('SELECT start_snapshot::text AS start, start_snapshot_at AS at FROM _cutover.state')).rows[0];
     await t.query(loadSql(import.meta.url, 'sql/target-schema.sql'));
-    let applied = (await t.query<{ tick: string; tick_at: Date; halted: string | null; fingerprints: Record<string, { shape: string; name: string }> }>(
-      'SELECT tick::text AS tick, tick_at, halted, fingerprints FROM _cutover.apply_state')).rows[0];
+    let applied = (await t.query<{ tick: string; tick_at: Date; halted: string | null; fingerprints: Record<string, { shape: string; name: string }>; follow_ddl: boolean }>(
+      'SELECT tick::text AS tick, tick_at, halted, fingerprints, follow_ddl FROM _cutover.apply_state')).rows[0];
     if (!applied) {
       if (!state?.start || !state.at) {
         throw new CutoverError('E_NOT_STARTED', 'no initial copy has recorded where replication starts', {
@@ -119,9 +144,11 @@ export class Applier {
         });
       }
       await t.query('INSERT INTO _cutover.apply_state (tick, tick_at) VALUES ($1::pg_snapshot, $2)', [state.start, state.at]);
-      applied = { tick: state.start, tick_at: state.at, halted: null, fingerprints: {} };
+      applied = { tick: state.start, tick_at: state.at, halted: null, fingerprints: {}, follow_ddl: false };
     }
-    if (applied.halted && !this.o.acceptDdl) {
+    if (this.o.followDdl && !applied.follow_ddl) await t.query('UPDATE _cutover.apply_state SET follow_ddl = true');
+    this.follow = applied.follow_ddl || !!this.o.followDdl;
+    if (applied.halted && !accept) {
       throw new CutoverError('E_HALTED', `replication is halted: ${applied.halted}`, {
         hint: 'apply the same change on the target, then run `cutover replicate apply --accept-ddl` (or start over: teardown, start, copy)',
       });
@@ -158,7 +185,7 @@ export class Applier {
       this.baseline.set(Number(r.relid), { shape: r.shape, triggers: r.triggers, name: names[i]! });
     });
     // DDL on the source while no applier ran: the same halt as when one sees it happen.
-    if (!this.o.acceptDdl) await this.checkSource(true);
+    if (!accept) await this.checkSource(true);
     if (problems.length) {
       throw new CutoverError('E_PREFLIGHT', `the target's tables do not match the source's:\n  ${problems.join('\n  ')}`, {
         hint: 'apply the same DDL on the target as on the source (or copy again), then run the applier again',
@@ -169,9 +196,9 @@ export class Applier {
     // Target shapes: recorded the first time (or when DDL is accepted), compared afterwards.
     const tShapes = await readShapes(t, tgtIds as number[]);
     const now = Object.fromEntries([...tShapes.values()].map((x) => [x.name, { shape: x.shape, name: x.name }]));
-    if (!Object.keys(applied.fingerprints).length || this.o.acceptDdl) {
+    if (!Object.keys(applied.fingerprints).length || accept) {
       await t.query('UPDATE _cutover.apply_state SET fingerprints = $1, halted = NULL', [JSON.stringify(now)]);
-      if (this.o.acceptDdl) await this.acceptSourceShapes();
+      if (accept) await this.acceptSourceShapes();
     } else {
       const changed = Object.values(applied.fingerprints).filter((f) => now[f.name]?.shape !== f.shape).map((f) => f.name);
       if (changed.length) await this.halt(`the target's table(s) ${changed.join(', ')} changed since replication started (DDL on the target)`);
@@ -236,10 +263,36 @@ export class Applier {
     if (trig.length) {
       await this.halt(`cutover's capture triggers on ${trig.join(', ')} were dropped or disabled: changes made since then were not captured`, true);
     }
+    if (this.follow && !gone.length && (changed.length || types.size)) await this.followDdl();
     if (gone.length || changed.length || types.size) {
       await this.halt(`DDL on the source: ${[...gone.map((g) => `${g} was dropped or renamed`), ...changed.map((c) => `${c} changed (columns, key or partitions)`),
         ...[...types].map((x) => `type ${x} changed (enum labels, domain constraints or attributes)`)].join('; ')}`);
     }
+  }
+
+  /**
+   * ddl: follow: applies the additive part of the source's DDL to the target (ddl-follow.ts), then requires
+   * the two sides' shapes to be equal; throws FollowedDdl so that the applier reads both catalogs again.
+   * Halts, with the statements the diff suggests, on anything it does not follow.
+   */
+  private async followDdl(): Promise<never> {
+    const tables = [...this.tables.values()];
+    const names = tables.map((x) => qualify(x.schema, x.name));
+    const plan = await planDdl(this.s, this.t, names);
+    const hint = (extra: string[]) => `apply these (or the source's own DDL) on the target, then run \`cutover replicate apply --accept-ddl\`:\n  ${[...plan.statements, ...extra].join(';\n  ')};`;
+    if (plan.refused.length) {
+      await this.halt(`DDL on the source that ddl: follow does not apply: ${plan.refused.join('; ')}`, false, hint(plan.suggested));
+    }
+    for (const st of plan.statements) await this.t.query(st);
+    if (plan.statements.length) this.o.onNote?.(`followed DDL on the source: ${plan.statements.join('; ')}`);
+    const src = await readShapes(this.s, [...this.baseline.keys()]);
+    const tgt = await readShapes(this.t, tables.map((x) => x.tgtRelid));
+    const differ = names.filter((n) => [...src.values()].find((x) => x.name === n)?.shape !== [...tgt.values()].find((x) => x.name === n)?.shape);
+    if (differ.length) {
+      await this.halt(`DDL on the source that ddl: follow does not apply: ${differ.join(', ')} still differ${plan.statements.length ? ` after ${plan.statements.length} followed statement(s)` : ''} (a key, partitions, a domain or composite type, or an index-backed change)`,
+        false, hint(plan.suggested));
+    }
+    throw new FollowedDdl();
   }
 
   private async halt(reason: string, fatal = false, hint?: string): Promise<never> {
@@ -367,7 +420,6 @@ export class Applier {
           upserted += (await t.query(`INSERT INTO ${tgt} (${plain}) OVERRIDING SYSTEM VALUE SELECT ${plain} FROM pg_temp.${r}`)).rowCount ?? 0;
         }
       }
-      failing = undefined;
       const events = changed.reduce((n, c) => n + Number(c.events), 0);
       await t.query(`UPDATE _cutover.apply_state SET tick = $1::pg_snapshot, tick_at = $2, applied_at = now(), batches = batches + 1,
         events = events + $3, rows_upserted = rows_upserted + $4, rows_deleted = rows_deleted + $5`, [cur, at, events, upserted, deleted]);
@@ -380,20 +432,27 @@ export class Applier {
       this.totals.events += events;
       this.totals.upserted += upserted;
       this.totals.deleted += deleted;
+      this.fkRetries = 0;
       const durationMs = Date.now() - t0;
       return { events, tables: todo.length, upserted, deleted, truncated, durationMs, tick: cur, lagMs: at.getTime() - prevAt + durationMs };
     } catch (e) {
       if (tgtOpen) await t.query('ROLLBACK').catch(() => undefined);
       const cls = classifySqlState(sqlStateOf(e));
       const code = sqlStateOf(e) ?? '';
-      const cannotApply = failing && !(e instanceof CutoverError) && (cls === 'data' || code.startsWith('42') || code.startsWith('P0'));
-      const txids = cannotApply ? await this.batchTxids(failing!, cur).catch(() => []) : [];
+      const pe = e as { message: string; detail?: string; constraint?: string; code?: string; table?: string; schema?: string };
+      // The table the error names (a deferred foreign key fails at COMMIT), else the one being applied.
+      const named = (pe.table && [...this.tables.values()].find((x) => x.name === pe.table && (!pe.schema || x.schema === pe.schema))) || failing;
+      const cannotApply = named && !(e instanceof CutoverError) && (cls === 'data' || code.startsWith('42') || code.startsWith('P0'));
+      const txids = cannotApply ? await this.batchTxids(named, cur).catch(() => []) : [];
       await s.query('ROLLBACK').catch(() => undefined);
       if (!cannotApply) throw e;
       // A new enum label or a changed domain arrives here before the once-a-second shape check saw it.
       await this.checkSource(true);
-      const pe = e as { message: string; detail?: string; constraint?: string; code?: string };
-      return await this.halt(`a batch cannot be applied to the target: table ${qualify(failing!.schema, failing!.name)}` +
+      // TRUNCATE is not MVCC-safe: one that commits while this batch reads its tables shows this snapshot an
+      // empty table (and the next batch, which includes it, re-reads that table whole). The parent read
+      // empty makes a deferred foreign key fail at COMMIT: the batch is tried again before anything halts.
+      if (code === '23503' && ++this.fkRetries <= 3) throw new RetryBatch();
+      return await this.halt(`a batch cannot be applied to the target: table ${qualify(named.schema, named.name)}` +
         `${pe.constraint ? `, constraint ${quoteIdent(pe.constraint)}` : ''}: ${pe.message}${pe.detail ? ` (${pe.detail})` : ''} [SQLSTATE ${pe.code ?? '?'}]; ` +
         `source transaction(s) of this batch that changed the table: ${txids.join(', ') || 'unknown'}`, false,
       'the target differs from the source where this batch writes (a row written on the target by someone else, or a constraint the source does not have): ' +
@@ -465,6 +524,15 @@ export class Applier {
         await this.rotate();
         failures = 0;
       } catch (e) {
+        if (e instanceof FollowedDdl) {
+          await this.reconnect(true);
+          continue;
+        }
+        if (e instanceof RetryBatch) {
+          this.o.onNote?.('applier: a foreign key did not hold at the end of a batch (a TRUNCATE committed while it read); trying the batch again');
+          await sleep(200, o.signal);
+          continue;
+        }
         const cls = classifySqlState(sqlStateOf(e));
         // A lock wait over lock_timeout (an application's TRUNCATE or DDL queued behind a long reader, and
         // the batch's read behind it): the batch was rolled back; try it again after a pause.
@@ -486,8 +554,9 @@ export class Applier {
     }
   }
 
-  private async reconnect(): Promise<void> {
+  private async reconnect(accept = false): Promise<void> {
     await this.close();
+    this.acceptNext = accept;
     // Temporary tables went with the sessions: table info (and its temps flag) is rebuilt on connect.
     this.tables.clear();
     this.baseline.clear();
@@ -528,6 +597,11 @@ export class Applier {
     this.tgt = undefined;
   }
 }
+
+/** The target took the source's DDL (ddl: follow): the applier reads both catalogs again. */
+class FollowedDdl extends Error {}
+/** The batch is tried again (a TRUNCATE committed while it read: see batch()). */
+class RetryBatch extends Error {}
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

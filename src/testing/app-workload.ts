@@ -149,7 +149,7 @@ export async function createAppDatabase(url: string): Promise<void> {
 export async function createAppWriter(cluster: Cluster, dbname: string, role: string, password: string): Promise<string> {
   const exists = (await cluster.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount;
   if (!exists) await cluster.createRole(role, password, dbname);
-  else await cluster.query(`ALTER ROLE ${quoteIdent(role)} PASSWORD ${quoteLiteral(password)}`);
+  else await cluster.query(`ALTER ROLE ${quoteIdent(role)} LOGIN PASSWORD ${quoteLiteral(password)}`);
   const r = quoteIdent(role);
   await cluster.query(`GRANT USAGE ON SCHEMA shop TO ${r}; GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA shop TO ${r};
     GRANT USAGE ON ALL SEQUENCES IN SCHEMA shop TO ${r};`, [], dbname);

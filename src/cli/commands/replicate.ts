@@ -78,8 +78,9 @@ export function registerReplicate(program: Command): void {
     .description('apply captured changes to the target, batch by batch, until Ctrl-C (or until caught up)')
     .option('--until-caught-up [ms]', 'stop once a batch\'s lag is at most this (default 1000)', (v) => positiveInt(v))
     .option('--accept-ddl', 'after applying the same DDL on both sides: accept the new table shapes and go on')
-    .action(async (o: Conn & { untilCaughtUp?: number | true; acceptDdl?: boolean }) => {
-      const a = await Applier.open({ ...conns(o), acceptDdl: o.acceptDdl, onNote: warn });
+    .option('--follow-ddl', 'apply additive DDL seen on the source (new enum labels and types, nullable or defaulted columns) to the target; halt on anything else (remembered for later appliers)')
+    .action(async (o: Conn & { untilCaughtUp?: number | true; acceptDdl?: boolean; followDdl?: boolean }) => {
+      const a = await Applier.open({ ...conns(o), acceptDdl: o.acceptDdl, followDdl: o.followDdl, onNote: warn });
       try {
         await follow(a, { untilCaughtUp: o.untilCaughtUp === true ? 1000 : o.untilCaughtUp });
       } finally {
