@@ -208,7 +208,7 @@ describe('replication of an ordinary application schema', () => {
       expect(await rowFingerprint(tgt.url(db), SCHEMAS)).toEqual(await rowFingerprint(src.url(db), SCHEMAS));
       expect((await tgt.query(`SELECT count(*)::int n FROM shop.history WHERE at = -1`, [], db)).rows[0]!.n).toBe(2);
       await teardown({ source, target });
-    }, 240_000);
+    }, 420_000);
   }
   it('runbooks/online-cutover.md runs unchanged on a database with keyless tables, types in public and large objects', async () => {
     const db = 'apprunbook';
