@@ -149,6 +149,7 @@ describe('replication of an ordinary application schema', () => {
       expect((e as CutoverError).code).toBe('E_HALTED');
       expect((e as CutoverError).message).toMatch(/table "shop"\."accounts", constraint "accounts_email_key": duplicate key .*\(Key \(email\)=\(rogue@example\.com\) already exists\.\)/);
       expect((e as CutoverError).message).toContain(txid);
+      expect((e as CutoverError).hint).toMatch(/correct the target, then run `cutover replicate apply --accept-ddl`/);
       await a.close();
       const halted = await Applier.open({ source, target }).catch((x: unknown) => x);
       expect((halted as CutoverError).code).toBe('E_HALTED');
@@ -219,7 +220,8 @@ describe('replication of an ordinary application schema', () => {
     const appUrl = await createAppWriter(c15, db, 'app_writer', 'app-pw-2');
     await c17.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'app_writer') THEN CREATE ROLE app_writer; END IF; END $$`);
     const rb = await tempRunbook(shippedRunbook('online-cutover.md'));
-    const load = startAppWorkload({ url: appUrl, clients: 2, pauseMs: 5 });
+    // An ordinary application's pace (the runbook catches up to 1 s of lag before it fences).
+    const load = startAppWorkload({ url: appUrl, clients: 1, pauseMs: 50 });
     await load.waitForCommits(20);
     const r = await cutoverCli(['run', rb.file, '--state-dir', rb.stateDir, '--yes'], { SOURCE_URL: c15.url(db), TARGET_URL: c17.url(db) });
     const stats = await load.stop();

@@ -298,9 +298,9 @@ export class Applier {
   private async halt(reason: string, fatal = false, hint?: string): Promise<never> {
     await this.t.query('UPDATE _cutover.apply_state SET halted = $1', [reason]).catch(() => undefined);
     throw new CutoverError('E_HALTED', `replication halted: ${reason}`, {
-      hint: hint ?? fatal
+      hint: hint ?? (fatal
         ? 'the target can no longer be trusted to follow the source: run `cutover replicate teardown`, then start again (replicate start, copy)'
-        : 'DDL cannot be captured without superuser: apply the same change on the target, then run `cutover replicate apply --accept-ddl`',
+        : 'DDL cannot be captured without superuser: apply the same change on the target, then run `cutover replicate apply --accept-ddl`'),
     });
   }
 
@@ -389,13 +389,24 @@ export class Applier {
         if (byId.get(ti.tableid)!.truncated) {
           deleted += (await t.query(`DELETE FROM ${tgt}`)).rowCount ?? 0;
         } else if (!ti.key.length) {
-          const match = ti.matchCols.map((c) => `x.${quoteIdent(c)} IS NOT DISTINCT FROM v.${quoteIdent(c)}`).join(' AND ');
-          const want = Number((await t.query<{ n: string }>(`SELECT coalesce(sum(-"_cutover_n"), 0)::int8 AS n FROM pg_temp.${d} WHERE "_cutover_n" < 0`)).rows[0]!.n);
-          if (want > 0) {
-            const n = (await t.query(`DELETE FROM ${tgt} t USING (
+          // Equal rows by the columns that compare; first with a hash of the row's text as a hash-join key
+          // (not a nested loop over the table), and if that finds too few (equal values printed differently,
+          // e.g. citext), exactly.
+          const exact = ti.matchCols.map((c) => `x.${quoteIdent(c)} IS NOT DISTINCT FROM v.${quoteIdent(c)}`).join(' AND ');
+          const text = (al: string) => `pg_catalog.hashtextextended(ROW(${ti.matchCols.map((c) => `${al}.${quoteIdent(c)}`).join(', ')})::text, 0)`;
+          const remove = async (match: string) => (await t.query(`DELETE FROM ${tgt} t USING (
                 SELECT x.tableoid AS toid, x.ctid AS tid, row_number() OVER (PARTITION BY v.i) AS rn, -v."_cutover_n" AS want
                   FROM ${tgt} x JOIN (SELECT row_number() OVER () AS i, * FROM pg_temp.${d} WHERE "_cutover_n" < 0) v ON ${match}) m
               WHERE t.tableoid = m.toid AND t.ctid = m.tid AND m.rn <= m.want`)).rowCount ?? 0;
+          const want = Number((await t.query<{ n: string }>(`SELECT coalesce(sum(-"_cutover_n"), 0)::int8 AS n FROM pg_temp.${d} WHERE "_cutover_n" < 0`)).rows[0]!.n);
+          if (want > 0) {
+            await t.query('SAVEPOINT keyless');
+            let n = await remove(`${text('x')} = ${text('v')} AND ${exact}`);
+            if (n !== want) {
+              await t.query('ROLLBACK TO SAVEPOINT keyless');
+              n = await remove(exact);
+            }
+            await t.query('RELEASE SAVEPOINT keyless');
             if (n !== want) {
               throw Object.assign(new Error(`the source deleted ${want} row(s) of a table without a key that the target holds only ${n} of`), { code: 'P0002', table: ti.name });
             }
