@@ -1,15 +1,22 @@
 /**
  * Change-capture benchmark (not part of npm test), on local PostgreSQL 15 servers:
  *
- *   capture  Source throughput with capture off, row triggers and statement triggers, alternating in one
- *            run: pgbench tpcb-like (4 clients, --seconds each) and one bulk UPDATE of --bulk rows.
+ *   capture  Source throughput with capture off, row triggers, statement triggers and a minimal key-only
+ *            row trigger (the reference: one INSERT of txid, table and key per row), alternating in one
+ *            run: pgbench tpcb-like (4 clients, --seconds each; every table captured, pgbench_history
+ *            without a key, so by its whole row) and one bulk UPDATE of --bulk rows.
+ *   keyless  A history table with and without a key: single-row INSERTs (pgbench, 4 clients) with capture
+ *            off / keyed / keyless, alternating; then the applier on a backlog of --bulk inserted rows,
+ *            and of 1,000 deleted rows, keyed vs keyless.
+ *   lo       Large objects in the fence: --los objects of 64 kB; the cutover's "large objects" phase
+ *            with nothing changed, and after creating, rewriting, granting and unlinking some.
  *   apply    Apply throughput on a backlog (one UPDATE of --bulk rows, then the applier drains it), and
  *            lag under a steady pgbench load at --rate TPS (per-batch lag: previous tick to commit).
  *   outage   `replicate cutover` on a sample database of --gb GB under a steady write load: the write
  *            outage (fence to verified) and its phases, with verify full and verify incremental
  *            alternating (--rounds each).
  *
- *   npx tsx bench/replicate.ts --part all --rounds 3 --seconds 20 --bulk 1000000 --rate 1000 --gb 1
+ *   npx tsx bench/replicate.ts --part all --rounds 3 --seconds 20 --bulk 1000000 --rate 1000 --gb 1 --los 1000
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -30,6 +37,7 @@ const seconds = Number(arg('seconds', '20'));
 const bulk = Number(arg('bulk', '1000000'));
 const rate = Number(arg('rate', '1000'));
 const gb = Number(arg('gb', '1'));
+const los = Number(arg('los', '1000'));
 const settings = { shared_buffers: '1GB', maintenance_work_mem: '512MB', max_wal_size: '8GB', checkpoint_timeout: '30min', max_connections: 100 };
 const work = await mkdtemp(join(tmpdir(), 'cutover-bench-repl-'));
 const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? 0; };
@@ -47,8 +55,7 @@ async function pgbench(c: Cluster, db: string, args: string[]): Promise<string> 
 async function pgbenchInit(c: Cluster, db: string, scale: number) {
   await c.createDatabase(db);
   await pgbench(c, db, ['-i', '-q', '-s', String(scale)]);
-  // pgbench_history has no key; capture needs one on every table.
-  await c.query('ALTER TABLE pgbench_history ADD COLUMN hid bigserial PRIMARY KEY', [], db);
+  // pgbench_history has no key: captured by its whole row.
   await c.query(`CREATE TABLE bulk (id int PRIMARY KEY, v int NOT NULL); INSERT INTO bulk SELECT g, 0 FROM generate_series(1, ${bulk}) g`, [], db);
   await c.query('VACUUM ANALYZE', [], db);
 }
@@ -57,13 +64,15 @@ async function captureOverhead(src: Cluster) {
   console.log(`\n## capture overhead: pgbench tpcb-like -c 4 -T ${seconds}, bulk UPDATE of ${bulk} rows; ${rounds} alternating rounds`);
   await pgbenchInit(src, 'cap', 10);
   const variants = (arg('variants', '') || '').split(',').filter(Boolean);
-  const modes: string[] = ['off', 'row', 'statement', ...variants];
+  const modes: string[] = ['off', 'row', 'statement', 'key-only', ...variants];
   const tps: Record<string, number[]> = {}, bulkS: Record<string, number[]> = {};
   for (let round = 1; round <= rounds; round++) {
     const order = round % 2 ? modes : [...modes].reverse();
     for (const m of order) {
       await teardown({ source: src.params('cap') });
-      if (m !== 'off') await installCapture({ source: src.params('cap'), mode: m.split('+')[0] as CaptureMode });
+      await src.query('DROP TABLE IF EXISTS ref_log; DROP FUNCTION IF EXISTS ref_capture() CASCADE', [], 'cap');
+      if (m === 'key-only') await keyOnlyReference(src, 'cap');
+      else if (m !== 'off') await installCapture({ source: src.params('cap'), mode: m.split('+')[0] as CaptureMode });
       // Experiments: --variants row+unlogged,row+nobrin
       if (m.includes('+unlogged')) await src.query('ALTER TABLE _cutover.log_0 SET UNLOGGED; ALTER TABLE _cutover.log_1 SET UNLOGGED; ALTER TABLE _cutover.log_2 SET UNLOGGED', [], 'cap');
       if (m.includes('+nobrin')) await src.query('DROP INDEX _cutover.log_0_txid, _cutover.log_1_txid, _cutover.log_2_txid', [], 'cap');
@@ -90,6 +99,106 @@ async function captureOverhead(src: Cluster) {
       ]);
     }
   }
+}
+
+/**
+ * The reference: the least a trigger can do to capture changes by key. One plain row trigger per table
+ * inserting (txid, table, key) into one table; no partitioned log, no SECURITY DEFINER, no update check.
+ */
+async function keyOnlyReference(c: Cluster, db: string) {
+  await c.query(`CREATE TABLE ref_log (txid bigint, relid oid, k int);
+    CREATE FUNCTION ref_capture() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      INSERT INTO ref_log VALUES (txid_current(), TG_RELID, CASE WHEN TG_OP = 'DELETE' THEN (to_jsonb(OLD)->>TG_ARGV[0])::int ELSE (to_jsonb(NEW)->>TG_ARGV[0])::int END);
+      RETURN NULL;
+    END $$;`, [], db);
+  for (const [t, k] of [['pgbench_accounts', 'aid'], ['pgbench_branches', 'bid'], ['pgbench_tellers', 'tid'], ['pgbench_history', 'aid'], ['bulk', 'id']]) {
+    await c.query(`CREATE TRIGGER ref AFTER INSERT OR UPDATE OR DELETE ON ${t} FOR EACH ROW EXECUTE FUNCTION ref_capture('${k}')`, [], db);
+  }
+}
+
+async function keylessCost(src: Cluster, dst: Cluster) {
+  console.log(`\n## keyless tables: single-row INSERTs (pgbench -c 4 -T ${seconds}), ${rounds} alternating rounds; apply of ${bulk} inserts and 1,000 deletes`);
+  const cols = 'aid int, bid int, delta int, mtime timestamp, filler char(22)';
+  await src.createDatabase('kl');
+  await src.query(`CREATE TABLE hist_keyed (hid bigserial PRIMARY KEY, ${cols}); CREATE TABLE hist_keyless (${cols})`, [], 'kl');
+  const { writeFile } = await import('node:fs/promises');
+  const script = (t: string) => join(work, `${t}.sql`);
+  for (const t of ['hist_keyed', 'hist_keyless']) {
+    await writeFile(script(t), `\\set aid random(1, 100000)\nINSERT INTO ${t} (aid, bid, delta, mtime, filler) VALUES (:aid, 1, 5, now(), 'x');\n`);
+  }
+  const variants = ['off', 'keyed', 'keyless'];
+  const tps: Record<string, number[]> = {};
+  for (let round = 1; round <= rounds; round++) {
+    for (const v of round % 2 ? variants : [...variants].reverse()) {
+      await teardown({ source: src.params('kl') });
+      const t = v === 'keyless' ? 'hist_keyless' : 'hist_keyed';
+      if (v !== 'off') await installCapture({ source: src.params('kl'), tables: [`public.${t}`] });
+      await src.query('TRUNCATE hist_keyed, hist_keyless', [], 'kl');
+      await src.query('VACUUM', [], 'kl');
+      const out = await pgbench(src, 'kl', ['-n', '-c', '4', '-j', '2', '-T', String(seconds), '-f', script(t)]);
+      const x = Number(/tps = ([\d.]+)/.exec(out)![1]);
+      (tps[v] ??= []).push(x);
+      console.log(`round ${round}: capture ${v.padEnd(8)} single-row INSERT ${x.toFixed(0)} TPS`);
+    }
+  }
+  console.log('\n| capture | TPS runs | median | vs off |\n|---|---|---|---|');
+  for (const v of variants) console.log(`| ${v} | ${tps[v]!.map((x) => x.toFixed(0)).join(', ')} | ${median(tps[v]!).toFixed(0)} | ${(median(tps[v]!) / median(tps.off!)).toFixed(2)}x |`);
+  record(variants.filter((v) => v !== 'off').map((v) => ({ bench: 'keyless capture', what: `${v}: single-row INSERT into a history table`, value: median(tps[v]!), unit: 'TPS', ratios: { 'capture off': median(tps[v]!) / median(tps.off!) } })));
+
+  // Apply: a backlog of inserts, then of deletes, on each table.
+  await teardown({ source: src.params('kl') });
+  await src.query('TRUNCATE hist_keyed, hist_keyless', [], 'kl');
+  await installCapture({ source: src.params('kl') });
+  await dst.createDatabase('kl');
+  await copy({ source: src.params('kl'), target: dst.params('kl'), dir: join(work, 'copy-kl'), jobs: 2 });
+  const a = await Applier.open({ source: src.params('kl'), target: dst.params('kl') });
+  try {
+    await a.run({ until: (b) => b.events === 0 });
+    for (const t of ['hist_keyed', 'hist_keyless']) {
+      for (const [what, sql] of [
+        [`${bulk} inserted rows`, `INSERT INTO ${t} (aid, bid, delta, mtime, filler) SELECT g % 100000, 1, g % 7, now(), 'x' FROM generate_series(1, ${bulk}) g`],
+        [`1,000 deleted rows (of ${bulk})`, `DELETE FROM ${t} WHERE ctid IN (SELECT ctid FROM ${t} LIMIT 1000)`],
+      ] as const) {
+        await src.query(sql, [], 'kl');
+        const t0 = Date.now(), e0 = a.totals.events;
+        const snap = await a.sourceSnapshot();
+        await a.run({ until: () => a.covers(snap) });
+        const sec = (Date.now() - t0) / 1000;
+        console.log(`apply ${t}: ${what}: ${(a.totals.events - e0)} events in ${sec.toFixed(2)} s (${((a.totals.events - e0) / sec).toFixed(0)} rows/s)`);
+        record([{ bench: 'keyless apply', what: `${t}: ${what}`, value: sec, unit: 's' }]);
+      }
+    }
+  } finally {
+    await a.close();
+  }
+  await teardown({ source: src.params('kl'), target: dst.params('kl') });
+}
+
+async function largeObjects(src: Cluster, dst: Cluster) {
+  console.log(`\n## large objects in the fence: sample database with ${los} large objects of 64 kB`);
+  await src.createDatabase('lo');
+  await createSampleDatabase(src.url('lo'), { rows: 2000 });
+  await src.query(`SELECT lo_from_bytea(0, convert_to(repeat(md5(g::text), 2048), 'UTF8')) FROM generate_series(1, ${los}) g`, [], 'lo');
+  await dst.createDatabase('lo');
+  await installCapture({ source: src.params('lo') });
+  await copy({ source: src.params('lo'), target: dst.params('lo'), dir: join(work, 'copy-lo'), jobs: 2 });
+  const { unfence } = await import('../src/replicate/cutover.js');
+  const n = Math.max(1, Math.round(los / 20));
+  for (const changed of [false, true, false, true]) {
+    if (changed) {
+      await src.query(`SELECT lo_from_bytea(0, convert_to(repeat('new', 20000), 'UTF8')) FROM generate_series(1, ${n});
+        SELECT lo_put(oid, 100, '\\x00ff') FROM (SELECT oid FROM pg_largeobject_metadata ORDER BY oid DESC OFFSET ${n} LIMIT ${n}) x;
+        SELECT lo_unlink(oid) FROM (SELECT oid FROM pg_largeobject_metadata ORDER BY oid LIMIT ${n}) x;`, [], 'lo');
+    }
+    const notes: string[] = [];
+    const r = await cutover({ source: src.params('lo'), target: dst.params('lo'), fence: 'manual', confirm: async () => undefined, verify: 'none', onNote: (m) => notes.push(m) });
+    const ph = r.phases.find((p) => p.phase === 'large objects')!.durationMs;
+    console.log(`cutover: write outage ${(r.outageMs / 1000).toFixed(2)} s, of which large objects ${(ph / 1000).toFixed(2)} s (${changed ? `${n} created, ${n} rewritten, ${n} unlinked` : 'nothing changed'}); ${notes.filter((x) => /large objects/.test(x)).join('')}`);
+    record([{ bench: `large objects in the fence (${los} x 64 kB)`, what: changed ? `${n} created, ${n} rewritten, ${n} unlinked` : 'nothing changed (compare only)', value: ph / 1000, unit: 's' }]);
+    await unfence(src.params('lo'));
+  }
+  await teardown({ source: src.params('lo'), target: dst.params('lo') });
 }
 
 async function applyAndLag(src: Cluster, dst: Cluster) {
@@ -179,7 +288,9 @@ async function outage(src: Cluster, dst: Cluster) {
 const [src, dst] = await startClusters([{ version: 15, settings }, { version: 15, settings }]);
 try {
   if (part === 'all' || part === 'capture') await captureOverhead(src!);
+  if (part === 'all' || part === 'keyless') await keylessCost(src!, dst!);
   if (part === 'all' || part === 'apply') await applyAndLag(src!, dst!);
+  if (part === 'all' || part === 'lo') await largeObjects(src!, dst!);
   if (part === 'all' || part === 'outage') await outage(src!, dst!);
 } finally {
   await stopAllClusters();

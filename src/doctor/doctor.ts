@@ -261,12 +261,12 @@ function checkPrimaryKeys(tables: TableFacts[], checks: Check[], copyOnly: boole
     checks.push({ id: 'primary-keys', side: 'source', status: 'ok', message: 'every table has a primary key' });
     return;
   }
+  // Change capture replicates them with the whole row as identity (docs/replicate.md, "Tables without a key").
   checks.push({
-    id: 'primary-keys', side: 'source', status: copyOnly ? 'warn' : 'fail',
+    id: 'primary-keys', side: 'source', status: 'warn',
     message: `${noPk.length} table(s) without a primary key: ${list(noPk)}` +
-      (copyOnly ? ' (copied whole, compared as a multiset)' : '; change capture cannot replicate them'),
-    hint: 'add a primary key, declare a unique key for them in the runbook, or exclude them' +
-      (copyOnly ? '' : ' (or pass --copy-only if you will not replicate)'),
+      (copyOnly ? ' (copied whole, compared as a multiset)' : '; change capture replicates them with the whole row as identity (an update or delete there reads the table on the target)'),
+    hint: 'add a primary key, or declare a unique key for them in the runbook, where updates and deletes are frequent',
   });
 }
 

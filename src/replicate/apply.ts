@@ -24,8 +24,10 @@ import { READ_SETTINGS } from '../pg/snapshot.js';
 import { loadSql, qualify, quoteIdent } from '../pg/sql.js';
 import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
 import { streamCopy } from '../dump/copy/stream.js';
-import { type Column, captureInstalled, readColumns, readShapes, resolveTables } from './catalog.js';
+import { captureInstalled, readColumns, readShapes, resolveTables, shapeDifference } from './catalog.js';
 import { compareSnapshots, literal } from './snapshot-text.js';
+import { moveForeignKeys } from './fk-moves.js';
+import { planDdl } from './ddl-follow.js';
 import type { ChunkSink, TrackedTable } from '../verify/incremental.js';
 
 export interface ApplyOptions {
@@ -35,6 +37,8 @@ export interface ApplyOptions {
   idleMs?: number;
   /** Accept changed table shapes on the target (after applying the same DDL to both sides). */
   acceptDdl?: boolean;
+  /** Apply additive DDL seen on the source to the target (ddl-follow.ts); recorded on the target, so every later applier follows too. */
+  followDdl?: boolean;
   onNote?: (message: string) => void;
 }
 
@@ -59,8 +63,8 @@ interface TableInfo {
   keyTypes: string[];
   /** Columns copied (generated ones are left to the target). */
   cols: string[];
-  /** Columns an upsert sets (not the key, not GENERATED ALWAYS identities). */
-  setCols: string[];
+  /** No key (key is empty): the columns that match whole rows (row-identity.ts). */
+  matchCols: string[];
   srcOnly: string;
   tgtOnly: string;
   tgtRelid: number;
@@ -83,6 +87,12 @@ export class Applier {
   private lastShapeCheck = 0;
   private lastRotate = 0;
   private baseline = new Map<number, { shape: string; triggers: string; name: string }>();
+  /** ddl: follow (recorded in the target's apply_state). */
+  private follow = false;
+  /** The next connect accepts the shapes (after following DDL). */
+  private acceptNext = false;
+  /** Batches tried again after a foreign key failed at COMMIT (see batch()). */
+  private fkRetries = 0;
   private tracking?: { tables: Map<string, TrackedTable>; sink: ChunkSink };
   private fenceSnapshot?: string;
   tick = '';
@@ -107,6 +117,22 @@ export class Applier {
   private get t(): pg.Client { return this.tgt!; }
 
   private async connect(): Promise<void> {
+    try {
+      await this.connectOnce();
+    } catch (e) {
+      if (!(e instanceof FollowedDdl)) throw e;
+      // The target took the source's DDL: read both catalogs again and accept the new shapes.
+      await this.close();
+      this.tables.clear();
+      this.baseline.clear();
+      this.acceptNext = true;
+      await this.connectOnce();
+    }
+  }
+
+  private async connectOnce(): Promise<void> {
+    const accept = this.o.acceptDdl || this.acceptNext;
+    this.acceptNext = false;
     this.src = await connect(this.source, 'apply-source', { settings: SOURCE_SETTINGS });
     this.tgt = await connect(this.target, 'apply-target', { settings: TARGET_SETTINGS });
     const s = this.s, t = this.t;
@@ -116,8 +142,8 @@ export class Applier {
     }
     const state = (await s.query<{ start: string | null; at: Date | null }>('SELECT start_snapshot::text AS start, start_snapshot_at AS at FROM _cutover.state')).rows[0];
     await t.query(loadSql(import.meta.url, 'sql/target-schema.sql'));
-    let applied = (await t.query<{ tick: string; tick_at: Date; halted: string | null; fingerprints: Record<string, { shape: string; name: string }> }>(
-      'SELECT tick::text AS tick, tick_at, halted, fingerprints FROM _cutover.apply_state')).rows[0];
+    let applied = (await t.query<{ tick: string; tick_at: Date; halted: string | null; fingerprints: Record<string, { shape: string; name: string }>; follow_ddl: boolean }>(
+      'SELECT tick::text AS tick, tick_at, halted, fingerprints, follow_ddl FROM _cutover.apply_state')).rows[0];
     if (!applied) {
       if (!state?.start || !state.at) {
         throw new CutoverError('E_NOT_STARTED', 'no initial copy has recorded where replication starts', {
@@ -125,9 +151,11 @@ export class Applier {
         });
       }
       await t.query('INSERT INTO _cutover.apply_state (tick, tick_at) VALUES ($1::pg_snapshot, $2)', [state.start, state.at]);
-      applied = { tick: state.start, tick_at: state.at, halted: null, fingerprints: {} };
+      applied = { tick: state.start, tick_at: state.at, halted: null, fingerprints: {}, follow_ddl: false };
     }
-    if (applied.halted && !this.o.acceptDdl) {
+    if (this.o.followDdl && !applied.follow_ddl) await t.query('UPDATE _cutover.apply_state SET follow_ddl = true');
+    this.follow = applied.follow_ddl || !!this.o.followDdl;
+    if (applied.halted && !accept) {
       throw new CutoverError('E_HALTED', `replication is halted: ${applied.halted}`, {
         hint: 'apply the same change on the target, then run `cutover replicate apply --accept-ddl` (or start over: teardown, start, copy)',
       });
@@ -135,8 +163,8 @@ export class Applier {
     this.tick = applied.tick;
     this.tickAtMs = applied.tick_at.getTime();
 
-    const reg = (await s.query<{ tableid: number; relid: string; schema_name: string; table_name: string; key_columns: string[]; key_types: string[]; shape: string; triggers: string }>(
-      'SELECT tableid, relid::int8 AS relid, schema_name, table_name, key_columns::text[] AS key_columns, key_types, shape, triggers FROM _cutover.tables ORDER BY tableid')).rows;
+    const reg = (await s.query<{ tableid: number; relid: string; schema_name: string; table_name: string; key_columns: string[]; key_types: string[]; match_columns: string[] | null; shape: string; triggers: string }>(
+      'SELECT tableid, relid::int8 AS relid, schema_name, table_name, key_columns::text[] AS key_columns, key_types, match_columns::text[] AS match_columns, shape, triggers FROM _cutover.tables ORDER BY tableid')).rows;
     const names = reg.map((r) => qualify(r.schema_name, r.table_name));
     const tgtIds = await resolveTables(t, names);
     const missing = names.filter((_, i) => tgtIds[i] === null);
@@ -156,16 +184,15 @@ export class Applier {
       const tc = new Map((tgtCols.get(tgtRelid) ?? []).map((c) => [c.name, c] as const));
       const absent = sc.filter((c) => !tc.has(c.name) || tc.get(c.name)!.generated);
       if (absent.length) problems.push(`${names[i]}: column(s) ${absent.map((c) => quoteIdent(c.name)).join(', ')} are not (plain columns) on the target`);
-      const setCols = sc.filter((c) => !r.key_columns.includes(c.name) && (tc.get(c.name) as Column | undefined)?.identity !== 'a').map((c) => c.name);
       this.tables.set(r.tableid, {
         tableid: r.tableid, schema: r.schema_name, name: r.table_name, key: r.key_columns, keyTypes: r.key_types,
-        cols: sc.map((c) => c.name), setCols, tgtRelid,
+        cols: sc.map((c) => c.name), matchCols: r.match_columns ?? [], tgtRelid,
         srcOnly: srcKinds.get(Number(r.relid)) === 'p' ? '' : 'ONLY ', tgtOnly: kinds.get(tgtRelid) === 'p' ? '' : 'ONLY ', temps: false,
       });
       this.baseline.set(Number(r.relid), { shape: r.shape, triggers: r.triggers, name: names[i]! });
     });
     // DDL on the source while no applier ran: the same halt as when one sees it happen.
-    if (!this.o.acceptDdl) await this.checkSource(true);
+    if (!accept) await this.checkSource(true);
     if (problems.length) {
       throw new CutoverError('E_PREFLIGHT', `the target's tables do not match the source's:\n  ${problems.join('\n  ')}`, {
         hint: 'apply the same DDL on the target as on the source (or copy again), then run the applier again',
@@ -176,14 +203,19 @@ export class Applier {
     // Target shapes: recorded the first time (or when DDL is accepted), compared afterwards.
     const tShapes = await readShapes(t, tgtIds as number[]);
     const now = Object.fromEntries([...tShapes.values()].map((x) => [x.name, { shape: x.shape, name: x.name }]));
-    if (!Object.keys(applied.fingerprints).length || this.o.acceptDdl) {
+    if (!Object.keys(applied.fingerprints).length || accept) {
       await t.query('UPDATE _cutover.apply_state SET fingerprints = $1, halted = NULL', [JSON.stringify(now)]);
-      if (this.o.acceptDdl) await this.acceptSourceShapes();
+      if (accept) await this.acceptSourceShapes();
     } else {
       const changed = Object.values(applied.fingerprints).filter((f) => now[f.name]?.shape !== f.shape).map((f) => f.name);
       if (changed.length) await this.halt(`the target's table(s) ${changed.join(', ')} changed since replication started (DDL on the target)`);
     }
     await this.checkSource(true);
+    const moved = await moveForeignKeys(t, tgtIds as number[]);
+    if (moved.length) {
+      this.o.onNote?.(`moved ${moved.length} foreign key(s) on the target out of the applier's way (${moved.map((m) => `${m.table}.${quoteIdent(m.name)}: ${m.action === 'nondeferrable' ? 'deferrable' : 'dropped'}`).join(', ')}); ` +
+        'replicate cutover puts them back after the drain');
+    }
     const disabled = (await t.query<{ n: number }>('SELECT _cutover.disable_user_triggers($1::oid[]::regclass[]) AS n', [tgtIds])).rows[0]!.n;
     if (disabled) this.o.onNote?.(`disabled ${disabled} user trigger(s) on the target while applying (restored at cutover or teardown)`);
   }
@@ -224,26 +256,58 @@ export class Applier {
     this.lastShapeCheck = Date.now();
     const now = await readShapes(this.s, [...this.baseline.keys()]);
     const gone: string[] = [], changed: string[] = [], trig: string[] = [];
+    const types = new Set<string>();
     for (const [relid, b] of this.baseline) {
       const n = now.get(relid);
       if (!n) gone.push(b.name);
       else if (n.triggers !== b.triggers) trig.push(n.name);
-      else if (n.shape !== b.shape) changed.push(n.name);
+      else if (n.shape !== b.shape) {
+        const d = shapeDifference(b.shape, n.shape);
+        d.types.forEach((x) => types.add(x));
+        if (d.table || !d.types.length) changed.push(n.name);
+      }
     }
     if (trig.length) {
       await this.halt(`cutover's capture triggers on ${trig.join(', ')} were dropped or disabled: changes made since then were not captured`, true);
     }
-    if (gone.length || changed.length) {
-      await this.halt(`DDL on the source: ${[...gone.map((g) => `${g} was dropped or renamed`), ...changed.map((c) => `${c} changed (columns, key or partitions)`)].join('; ')}`);
+    if (this.follow && !gone.length && (changed.length || types.size)) await this.followDdl();
+    if (gone.length || changed.length || types.size) {
+      await this.halt(`DDL on the source: ${[...gone.map((g) => `${g} was dropped or renamed`), ...changed.map((c) => `${c} changed (columns, key or partitions)`),
+        ...[...types].map((x) => `type ${x} changed (enum labels, domain constraints or attributes)`)].join('; ')}`);
     }
   }
 
-  private async halt(reason: string, fatal = false): Promise<never> {
+  /**
+   * ddl: follow: applies the additive part of the source's DDL to the target (ddl-follow.ts), then requires
+   * the two sides' shapes to be equal; throws FollowedDdl so that the applier reads both catalogs again.
+   * Halts, with the statements the diff suggests, on anything it does not follow.
+   */
+  private async followDdl(): Promise<never> {
+    const tables = [...this.tables.values()];
+    const names = tables.map((x) => qualify(x.schema, x.name));
+    const plan = await planDdl(this.s, this.t, names);
+    const hint = (extra: string[]) => `apply these (or the source's own DDL) on the target, then run \`cutover replicate apply --accept-ddl\`:\n  ${[...plan.statements, ...extra].join(';\n  ')};`;
+    if (plan.refused.length) {
+      await this.halt(`DDL on the source that ddl: follow does not apply: ${plan.refused.join('; ')}`, false, hint(plan.suggested));
+    }
+    for (const st of plan.statements) await this.t.query(st);
+    if (plan.statements.length) this.o.onNote?.(`followed DDL on the source: ${plan.statements.join('; ')}`);
+    const src = await readShapes(this.s, [...this.baseline.keys()]);
+    const tgt = await readShapes(this.t, tables.map((x) => x.tgtRelid));
+    const differ = names.filter((n) => [...src.values()].find((x) => x.name === n)?.shape !== [...tgt.values()].find((x) => x.name === n)?.shape);
+    if (differ.length) {
+      await this.halt(`DDL on the source that ddl: follow does not apply: ${differ.join(', ')} still differ${plan.statements.length ? ` after ${plan.statements.length} followed statement(s)` : ''} (a key, partitions, a domain or composite type, or an index-backed change)`,
+        false, hint(plan.suggested));
+    }
+    throw new FollowedDdl();
+  }
+
+  private async halt(reason: string, fatal = false, hint?: string): Promise<never> {
     await this.t.query('UPDATE _cutover.apply_state SET halted = $1', [reason]).catch(() => undefined);
     throw new CutoverError('E_HALTED', `replication halted: ${reason}`, {
-      hint: fatal
+      hint: hint ?? (fatal
         ? 'the target can no longer be trusted to follow the source: run `cutover replicate teardown`, then start again (replicate start, copy)'
-        : 'DDL cannot be captured without superuser: apply the same change on the target, then run `cutover replicate apply --accept-ddl`',
+        : 'DDL cannot be captured without superuser: apply the same change on the target, then run `cutover replicate apply --accept-ddl`'),
     });
   }
 
@@ -251,7 +315,8 @@ export class Applier {
     if (ti.temps) return;
     const tgt = qualify(ti.schema, ti.name);
     const cols = ti.cols.map(quoteIdent).join(', ');
-    const keys = ti.key.map(quoteIdent).join(', ');
+    // Keyed: the changed keys. Keyless: each changed row value with its net count in the batch.
+    const keys = ti.key.length ? ti.key.map(quoteIdent).join(', ') : `${cols}, 0::int8 AS "_cutover_n"`;
     // Outside the batch transaction; ON COMMIT DELETE ROWS empties them after every batch.
     await this.t.query(`CREATE TEMP TABLE IF NOT EXISTS ${quoteIdent(`cutover_r_${ti.tableid}`)} ON COMMIT DELETE ROWS AS SELECT ${cols} FROM ${tgt} WITH NO DATA`);
     await this.t.query(`CREATE TEMP TABLE IF NOT EXISTS ${quoteIdent(`cutover_d_${ti.tableid}`)} ON COMMIT DELETE ROWS AS SELECT ${keys} FROM ${tgt} WITH NO DATA`);
@@ -269,8 +334,13 @@ export class Applier {
     const s = this.s, t = this.t;
     await s.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     let tgtOpen = false;
+    let cur = '';
+    // The table being applied when a statement failed: named by the halt.
+    let failing: TableInfo | undefined;
     try {
-      const { cur, at } = (await s.query<{ cur: string; at: Date }>('SELECT pg_current_snapshot()::text AS cur, now() AS at')).rows[0]!;
+      const snap = (await s.query<{ cur: string; at: Date }>('SELECT pg_current_snapshot()::text AS cur, now() AS at')).rows[0]!;
+      cur = snap.cur;
+      const at = snap.at;
       await this.checkSource();
       const changed = (await s.query<{ tableid: number; events: string; truncated: boolean; after_fence: number }>(
         loadSql(import.meta.url, 'sql/batch-tables.sql'), [this.tick, cur, this.fenceSnapshot ?? null])).rows;
@@ -294,38 +364,84 @@ export class Applier {
       tgtOpen = true;
       await t.query('SET CONSTRAINTS ALL DEFERRED');
       let upserted = 0, deleted = 0, truncated = 0;
+      // 1. Read: per changed table, the changed keys and the current rows of those keys (all rows of a
+      //    truncated table); keyless tables: each changed row value with its net count in this batch.
       for (const ti of todo) {
+        failing = ti;
         const full = byId.get(ti.tableid)!.truncated;
         if (full) truncated++;
         const src = qualify(ti.schema, ti.name);
         const cols = ti.cols.map((c) => `t.${quoteIdent(c)}`).join(', ');
-        const decoded = ti.key.map((k, i) => `(l.k->>${i})::${ti.keyTypes[i]} AS ${quoteIdent(k)}`).join(', ');
-        const keyList = ti.key.map((k) => `t.${quoteIdent(k)}`).join(', ');
-        const changedKeys = `SELECT ${decoded} FROM _cutover.log l WHERE l.tableid = ${ti.tableid} AND ${filter}`;
         const r = quoteIdent(`cutover_r_${ti.tableid}`), d = quoteIdent(`cutover_d_${ti.tableid}`);
-        // The current rows: all of a truncated table, else those of the changed keys.
-        const rowsOut = full
-          ? `COPY (SELECT ${cols} FROM ${ti.srcOnly}${src} t) TO STDOUT`
-          : `COPY (SELECT ${cols} FROM ${ti.srcOnly}${src} t WHERE (${keyList}) IN (${changedKeys})) TO STDOUT`;
-        await streamCopy(s, t, rowsOut, `COPY pg_temp.${r} FROM STDIN`);
-        if (!full) {
-          const match = ti.key.map((k) => `t.${quoteIdent(k)} = k.${quoteIdent(k)}`).join(' AND ');
-          await streamCopy(s, t, `COPY (SELECT DISTINCT k.* FROM (${changedKeys}) k WHERE NOT EXISTS (SELECT 1 FROM ${ti.srcOnly}${src} t WHERE ${match})) TO STDOUT`,
+        if (full) {
+          await streamCopy(s, t, `COPY (SELECT ${cols} FROM ${ti.srcOnly}${src} t) TO STDOUT`, `COPY pg_temp.${r} FROM STDIN`);
+        } else if (!ti.key.length) {
+          // Full-row identity: the log holds whole rows ('I' added, 'D' removed); counts commute, so the
+          // order of the batch's events does not matter.
+          const net = `SELECT l.k, sum(CASE l.op WHEN 'I' THEN 1 ELSE -1 END) AS n FROM _cutover.log l
+            WHERE l.tableid = ${ti.tableid} AND l.op IN ('I', 'D') AND ${filter} GROUP BY l.k HAVING sum(CASE l.op WHEN 'I' THEN 1 ELSE -1 END) <> 0`;
+          await streamCopy(s, t, `COPY (SELECT ${cols}, g.n FROM (${net}) g CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(NULL::${src}, g.k) t) TO STDOUT`,
             `COPY pg_temp.${d} FROM STDIN`);
+        } else {
+          const decoded = ti.key.map((k, i) => `(l.k->>${i})::${ti.keyTypes[i]} AS ${quoteIdent(k)}`).join(', ');
+          const keyList = ti.key.map((k) => `t.${quoteIdent(k)}`).join(', ');
+          const changedKeys = `SELECT ${decoded} FROM _cutover.log l WHERE l.tableid = ${ti.tableid} AND l.op <> 'T' AND ${filter}`;
+          await streamCopy(s, t, `COPY (SELECT DISTINCT * FROM (${changedKeys}) k) TO STDOUT`, `COPY pg_temp.${d} FROM STDIN`);
+          await streamCopy(s, t, `COPY (SELECT ${cols} FROM ${ti.srcOnly}${src} t WHERE (${keyList}) IN (${changedKeys})) TO STDOUT`, `COPY pg_temp.${r} FROM STDIN`);
         }
-        const set = ti.setCols.length ? `DO UPDATE SET ${ti.setCols.map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`).join(', ')}` : 'DO NOTHING';
-        const plain = ti.cols.map(quoteIdent).join(', ');
-        upserted += (await t.query(`INSERT INTO ${src} (${plain}) OVERRIDING SYSTEM VALUE SELECT ${plain} FROM pg_temp.${r} ON CONFLICT (${ti.key.map(quoteIdent).join(', ')}) ${set}`)).rowCount ?? 0;
       }
+      // 2. Remove every changed key's row (children first), then 3. insert the current rows (parents
+      //    first). Between the two the target holds only unchanged rows, and each insert adds a row of
+      //    the source's state at this tick: a subset of a state that satisfied every unique and exclusion
+      //    constraint on the source satisfies them too, whatever the batch swapped, cycled or moved.
+      //    Foreign keys that could refuse or act on these deletes were moved out of the way (fk-moves.ts).
       for (const ti of [...todo].reverse()) {
-        const tgt = qualify(ti.schema, ti.name);
+        failing = ti;
+        const tgt = `${ti.tgtOnly}${qualify(ti.schema, ti.name)}`;
         const r = quoteIdent(`cutover_r_${ti.tableid}`), d = quoteIdent(`cutover_d_${ti.tableid}`);
         if (byId.get(ti.tableid)!.truncated) {
-          const match = ti.key.map((k) => `x.${quoteIdent(k)} = t.${quoteIdent(k)}`).join(' AND ');
-          deleted += (await t.query(`DELETE FROM ${ti.tgtOnly}${tgt} t WHERE NOT EXISTS (SELECT 1 FROM pg_temp.${r} x WHERE ${match})`)).rowCount ?? 0;
+          deleted += (await t.query(`DELETE FROM ${tgt}`)).rowCount ?? 0;
+        } else if (!ti.key.length) {
+          // Equal rows by the columns that compare; first with a hash of the row's text as a hash-join key
+          // (not a nested loop over the table), and if that finds too few (equal values printed differently,
+          // e.g. citext), exactly.
+          const exact = ti.matchCols.map((c) => `x.${quoteIdent(c)} IS NOT DISTINCT FROM v.${quoteIdent(c)}`).join(' AND ');
+          const text = (al: string) => `pg_catalog.hashtextextended(ROW(${ti.matchCols.map((c) => `${al}.${quoteIdent(c)}`).join(', ')})::text, 0)`;
+          const remove = async (match: string) => (await t.query(`DELETE FROM ${tgt} t USING (
+                SELECT x.tableoid AS toid, x.ctid AS tid, row_number() OVER (PARTITION BY v.i) AS rn, -v."_cutover_n" AS want
+                  FROM ${tgt} x JOIN (SELECT row_number() OVER () AS i, * FROM pg_temp.${d} WHERE "_cutover_n" < 0) v ON ${match}) m
+              WHERE t.tableoid = m.toid AND t.ctid = m.tid AND m.rn <= m.want`)).rowCount ?? 0;
+          const want = Number((await t.query<{ n: string }>(`SELECT coalesce(sum(-"_cutover_n"), 0)::int8 AS n FROM pg_temp.${d} WHERE "_cutover_n" < 0`)).rows[0]!.n);
+          if (want > 0) {
+            await t.query('SAVEPOINT keyless');
+            let n = await remove(`${text('x')} = ${text('v')} AND ${exact}`);
+            if (n !== want) {
+              await t.query('ROLLBACK TO SAVEPOINT keyless');
+              n = await remove(exact);
+            }
+            await t.query('RELEASE SAVEPOINT keyless');
+            if (n !== want) {
+              throw Object.assign(new Error(`the source deleted ${want} row(s) of a table without a key that the target holds only ${n} of`), { code: 'P0002', table: ti.name });
+            }
+            deleted += n;
+          }
         } else {
           const match = ti.key.map((k) => `t.${quoteIdent(k)} = x.${quoteIdent(k)}`).join(' AND ');
-          deleted += (await t.query(`DELETE FROM ${ti.tgtOnly}${tgt} t USING pg_temp.${d} x WHERE ${match}`)).rowCount ?? 0;
+          const back = ti.key.map((k) => `y.${quoteIdent(k)} = g.${quoteIdent(k)}`).join(' AND ');
+          // Counted as deleted: removed keys that do not come back in step 3.
+          deleted += Number((await t.query<{ n: string }>(`WITH g AS (DELETE FROM ${tgt} t USING pg_temp.${d} x WHERE ${match} RETURNING ${ti.key.map((k) => `t.${quoteIdent(k)}`).join(', ')})
+            SELECT count(*) AS n FROM g WHERE NOT EXISTS (SELECT 1 FROM pg_temp.${r} y WHERE ${back})`)).rows[0]!.n);
+        }
+      }
+      for (const ti of todo) {
+        failing = ti;
+        const tgt = qualify(ti.schema, ti.name);
+        const plain = ti.cols.map(quoteIdent).join(', ');
+        const r = quoteIdent(`cutover_r_${ti.tableid}`), d = quoteIdent(`cutover_d_${ti.tableid}`);
+        if (!ti.key.length && !byId.get(ti.tableid)!.truncated) {
+          upserted += (await t.query(`INSERT INTO ${tgt} (${plain}) OVERRIDING SYSTEM VALUE SELECT ${plain} FROM pg_temp.${d} CROSS JOIN LATERAL generate_series(1, "_cutover_n") WHERE "_cutover_n" > 0`)).rowCount ?? 0;
+        } else {
+          upserted += (await t.query(`INSERT INTO ${tgt} (${plain}) OVERRIDING SYSTEM VALUE SELECT ${plain} FROM pg_temp.${r}`)).rowCount ?? 0;
         }
       }
       const events = changed.reduce((n, c) => n + Number(c.events), 0);
@@ -344,13 +460,40 @@ export class Applier {
       }
       this.totals.upserted += upserted;
       this.totals.deleted += deleted;
+      this.fkRetries = 0;
       const durationMs = Date.now() - t0;
       return { events, tables: todo.length, upserted, deleted, truncated, durationMs, tick: cur, lagMs: at.getTime() - prevAt + durationMs };
     } catch (e) {
       if (tgtOpen) await t.query('ROLLBACK').catch(() => undefined);
+      const cls = classifySqlState(sqlStateOf(e));
+      const code = sqlStateOf(e) ?? '';
+      const pe = e as { message: string; detail?: string; constraint?: string; code?: string; table?: string; schema?: string };
+      // The table the error names (a deferred foreign key fails at COMMIT), else the one being applied.
+      const named = (pe.table && [...this.tables.values()].find((x) => x.name === pe.table && (!pe.schema || x.schema === pe.schema))) || failing;
+      const cannotApply = named && !(e instanceof CutoverError) && (cls === 'data' || code.startsWith('42') || code.startsWith('P0'));
+      const txids = cannotApply ? await this.batchTxids(named, cur).catch(() => []) : [];
       await s.query('ROLLBACK').catch(() => undefined);
-      throw e;
+      if (!cannotApply) throw e;
+      // A new enum label or a changed domain arrives here before the once-a-second shape check saw it.
+      await this.checkSource(true);
+      // TRUNCATE is not MVCC-safe: one that commits while this batch reads its tables shows this snapshot an
+      // empty table (and the next batch, which includes it, re-reads that table whole). The parent read
+      // empty makes a deferred foreign key fail at COMMIT: the batch is tried again before anything halts.
+      if (code === '23503' && ++this.fkRetries <= 3) throw new RetryBatch();
+      return await this.halt(`a batch cannot be applied to the target: table ${qualify(named.schema, named.name)}` +
+        `${pe.constraint ? `, constraint ${quoteIdent(pe.constraint)}` : ''}: ${pe.message}${pe.detail ? ` (${pe.detail})` : ''} [SQLSTATE ${pe.code ?? '?'}]; ` +
+        `source transaction(s) of this batch that changed the table: ${txids.join(', ') || 'unknown'}`, false,
+      'the target differs from the source where this batch writes (a row written on the target by someone else, or a constraint the source does not have): ' +
+      'correct the target, then run `cutover replicate apply --accept-ddl`; or start over (teardown, start, copy)');
     }
+  }
+
+  private async batchTxids(ti: TableInfo, cur: string): Promise<string[]> {
+    const { rows } = await this.s.query<{ txid: string }>(
+      `SELECT DISTINCT l.txid::text AS txid FROM _cutover.log l WHERE l.tableid = $1
+          AND NOT pg_visible_in_snapshot(l.txid::text::xid8, $2::pg_snapshot) AND pg_visible_in_snapshot(l.txid::text::xid8, $3::pg_snapshot)
+          AND l.txid >= pg_snapshot_xmin($2::pg_snapshot)::text::bigint ORDER BY 1 LIMIT 10`, [ti.tableid, this.tick, cur]);
+    return rows.map((r) => r.txid);
   }
 
   /**
@@ -409,6 +552,15 @@ export class Applier {
         await this.rotate();
         failures = 0;
       } catch (e) {
+        if (e instanceof FollowedDdl) {
+          await this.reconnect(true);
+          continue;
+        }
+        if (e instanceof RetryBatch) {
+          this.o.onNote?.('applier: a foreign key did not hold at the end of a batch (a TRUNCATE committed while it read); trying the batch again');
+          await sleep(200, o.signal);
+          continue;
+        }
         const cls = classifySqlState(sqlStateOf(e));
         // A lock wait over lock_timeout (an application's TRUNCATE or DDL queued behind a long reader, and
         // the batch's read behind it): the batch was rolled back; try it again after a pause.
@@ -430,8 +582,9 @@ export class Applier {
     }
   }
 
-  private async reconnect(): Promise<void> {
+  private async reconnect(accept = false): Promise<void> {
     await this.close();
+    this.acceptNext = accept;
     // Temporary tables went with the sessions: table info (and its temps flag) is rebuilt on connect.
     this.tables.clear();
     this.baseline.clear();
@@ -472,6 +625,11 @@ export class Applier {
     this.tgt = undefined;
   }
 }
+
+/** The target took the source's DDL (ddl: follow): the applier reads both catalogs again. */
+class FollowedDdl extends Error {}
+/** The batch is tried again (a TRUNCATE committed while it read: see batch()). */
+class RetryBatch extends Error {}
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

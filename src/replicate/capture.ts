@@ -18,6 +18,7 @@ import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
 import { splitQualified, type SelectionOptions } from '../dump/options.js';
 import { type Candidate, readCandidates, readShapes } from './catalog.js';
 import { withLock } from './lock.js';
+import { equalityColumns } from './row-identity.js';
 
 export const CAPTURE_MODES = ['row', 'statement'] as const;
 export type CaptureMode = (typeof CAPTURE_MODES)[number];
@@ -29,7 +30,7 @@ export interface CaptureOptions extends SelectionOptions {
   source: ConnParams;
   /** Row triggers (default) or statement triggers with transition tables; see bench/replicate.ts. */
   mode?: CaptureMode;
-  /** Tables without a primary key: "schema.table" -> the columns of a unique index over NOT NULL columns. */
+  /** Tables without a primary key: "schema.table" -> the columns of a unique index over NOT NULL columns (else the whole row is the identity). */
   keys?: Record<string, string[]>;
   /** lock_timeout for each CREATE TRIGGER (ms). Default 1000. */
   lockTimeoutMs?: number;
@@ -60,7 +61,7 @@ export function selectTables(all: Candidate[], o: SelectionOptions): Candidate[]
     (!o.tables?.length || matches(o.tables, t, false)) && !matches(o.excludeTables, t, false));
 }
 
-/** Which key each table replicates by; refuses, naming every table, when one has none. */
+/** Which key each table replicates by (none: the whole row); refuses, naming every table, a declared key that is not one. */
 export function chooseKeys(tables: Candidate[], keys: Record<string, string[]> = {}): Map<Candidate, { key: string[]; source: string }> {
   const out = new Map<Candidate, { key: string[]; source: string }>();
   const problems: string[] = [];
@@ -77,10 +78,8 @@ export function chooseKeys(tables: Candidate[], keys: Record<string, string[]> =
           (t.uniqueKeys.length ? ` (candidates: ${t.uniqueKeys.map((u) => `(${u.columns.join(', ')})`).join(', ')})` : ''));
       } else out.set(t, { key: d, source: `unique index ${idx.index}` });
     } else if (t.primaryKey) out.set(t, { key: t.primaryKey, source: 'primary key' });
-    else {
-      problems.push(`${display(t)} has no primary key` +
-        (t.uniqueKeys.length ? ` (unique indexes that could serve: ${t.uniqueKeys.map((u) => `${u.index} (${u.columns.join(', ')})`).join(', ')})` : ''));
-    }
+    // No key: the whole row is the identity (row-identity.ts).
+    else out.set(t, { key: [], source: 'full row (no key)' });
   }
   if (problems.length) {
     throw new CutoverError('E_NO_KEY', `change capture needs a key on every replicated table:\n  ${problems.join('\n  ')}`, {
@@ -113,6 +112,19 @@ export async function installCapture(o: CaptureOptions): Promise<CaptureResult> 
       });
     }
     const keyed = chooseKeys(selected, o.keys);
+    // Full-row identity needs columns to compare; a table with none cannot be replicated.
+    const matchCols = new Map<Candidate, string[]>();
+    const unmatchable: string[] = [];
+    for (const t of selected.filter((x) => !keyed.get(x)!.key.length)) {
+      const cols = await equalityColumns(c, t.schema, t.name);
+      if (cols.length) matchCols.set(t, cols);
+      else unmatchable.push(display(t));
+    }
+    if (unmatchable.length) {
+      throw new CutoverError('E_NO_KEY', `change capture cannot match the rows of ${unmatchable.length} table(s) without a key, whose columns have no equality operator: ${unmatchable.join(', ')}`, {
+        hint: 'add a primary key (ALTER TABLE ... ADD PRIMARY KEY), declare a unique key (runbook `keys:` / --key "schema.table=col1,col2"), or exclude the table (--exclude-table)',
+      });
+    }
 
     try {
       await c.query('BEGIN');
@@ -151,12 +163,15 @@ export async function installCapture(o: CaptureOptions): Promise<CaptureResult> 
       const tableid = ids.get(t.relid) ?? next++;
       const rel = qualify(t.schema, t.name);
       lockRetries += await withLock(c, display(t), o, note, async () => {
-        await c.query(`INSERT INTO _cutover.tables (tableid, relid, schema_name, table_name, key_columns, key_types)
-          SELECT $1, $2::oid, $3, $4, $5::name[], array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.ord)
+        // key_types are cast targets in the applier's session (search_path ''): spelled qualified.
+        await c.query(`SELECT set_config('search_path', 'pg_catalog', true), set_config('quote_all_identifiers', 'off', true)`);
+        await c.query(`INSERT INTO _cutover.tables (tableid, relid, schema_name, table_name, key_columns, key_types, match_columns)
+          SELECT $1, $2::oid, $3, $4, $5::name[], coalesce((SELECT array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.ord)
             FROM unnest($5::name[]) WITH ORDINALITY AS k(col, ord)
-            JOIN pg_attribute a ON a.attrelid = $2::oid AND a.attname = k.col
+            JOIN pg_attribute a ON a.attrelid = $2::oid AND a.attname = k.col), '{}'), $6::name[]
           ON CONFLICT (tableid) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name,
-            key_columns = EXCLUDED.key_columns, key_types = EXCLUDED.key_types`, [tableid, t.relid, t.schema, t.name, key]);
+            key_columns = EXCLUDED.key_columns, key_types = EXCLUDED.key_types, match_columns = EXCLUDED.match_columns`,
+        [tableid, t.relid, t.schema, t.name, key, matchCols.get(t) ?? null]);
         await c.query('SELECT _cutover.install_table($1, $2::regclass, $3::name[], $4, $5)', [tableid, rel, key, mode, bits]);
       });
       out.push({ tableid, relid: t.relid, schema: t.schema, name: t.name, key, keySource });

@@ -37,10 +37,38 @@ export async function readColumns(c: pg.Client, relids: number[]): Promise<Map<n
 
 export interface Shape { relid: number; name: string; shape: string; triggers: string }
 
-/** Each table's shape (columns, key, partitions) and capture triggers; missing tables have no entry. */
+/**
+ * Runs `fn` with the settings that deparsing and name quoting read pinned (search_path = pg_catalog,
+ * quote_all_identifiers = off), then gives the session its own back: what cutover records must not
+ * depend on the session that happened to compute it.
+ */
+export async function withPinnedSettings<T>(c: pg.Client, fn: () => Promise<T>): Promise<T> {
+  const prev = (await c.query<{ sp: string; q: string }>(`SELECT current_setting('search_path') AS sp, current_setting('quote_all_identifiers') AS q`)).rows[0]!;
+  await c.query(`SELECT set_config('search_path', 'pg_catalog', false), set_config('quote_all_identifiers', 'off', false)`);
+  try {
+    return await fn();
+  } finally {
+    // In an aborted transaction this fails, and the rollback restores the settings anyway.
+    await c.query(`SELECT set_config('search_path', $1, false), set_config('quote_all_identifiers', $2, false)`, [prev.sp, prev.q]).catch(() => undefined);
+  }
+}
+
+/** Each table's shape (columns, key, partitions, the user types of its columns) and capture triggers; missing tables have no entry. */
 export async function readShapes(c: pg.Client, relids: number[]): Promise<Map<number, Shape>> {
-  const { rows } = await c.query<{ relid: string; name: string; shape: string; triggers: string }>(loadSql(import.meta.url, 'sql/fingerprint.sql'), [relids]);
+  const { rows } = await withPinnedSettings(c, () => c.query<{ relid: string; name: string; shape: string; triggers: string }>(loadSql(import.meta.url, 'sql/fingerprint.sql'), [relids]));
   return new Map(rows.map((r) => [Number(r.relid), { relid: Number(r.relid), name: r.name, shape: r.shape, triggers: r.triggers }]));
+}
+
+/** What differs between two shapes of one table: its own parts, and the user types that changed (by name). */
+export function shapeDifference(before: string, after: string): { table: boolean; types: string[] } {
+  try {
+    const b = JSON.parse(before) as { table: string; types: Record<string, string> };
+    const a = JSON.parse(after) as { table: string; types: Record<string, string> };
+    const names = new Set([...Object.keys(b.types), ...Object.keys(a.types)]);
+    return { table: b.table !== a.table, types: [...names].filter((n) => b.types[n] !== a.types[n]).sort() };
+  } catch {
+    return { table: before !== after, types: [] }; // a shape recorded by an older cutover
+  }
 }
 
 /** Oids of tables on a server by qualified, quoted name ("s"."t"); null where missing. */

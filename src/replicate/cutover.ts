@@ -17,6 +17,7 @@ import { assertFencePlan, describeBreach, describeUnfence, fenceBreaches, type F
 import { type PauseReport, PoolerSwitch, type PoolerSwitchOptions } from '../pooler/switch.js';
 import { humanDuration } from '../lib/format.js';
 import { completeDeferredConstraints } from './deferred-constraints.js';
+import { syncLargeObjects } from './large-objects.js';
 
 /** incremental: a full verify before the fence, and in it only what changed since (see verify/incremental.ts). */
 export const CUTOVER_VERIFY = [...VERIFY_LEVELS, 'incremental', 'none'] as const;
@@ -152,6 +153,10 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
       await a.run({ until: () => true });
       await assertNothingGotPast(a, o.fence);
     });
+
+    // Large objects take no triggers: compared (owner, ACL, content hash) and the differing ones copied.
+    const los = await timed('large objects', () => syncLargeObjects(a.sourceClient, a.targetClient));
+    if (los.copied || los.removed || los.metadata) note(`large objects: ${los.copied} copied (${los.bytes} bytes), ${los.removed} removed, ${los.metadata} with owner/privileges set, of ${los.compared}`);
 
     // 4. Sequences and identities from the source.
     const sequences = await timed('sequences', () => setSequences(a.sourceClient, a.targetClient, o.sequenceMargin ?? 0));

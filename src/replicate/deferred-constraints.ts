@@ -7,7 +7,12 @@ import { CutoverError } from '../errors.js';
 import { loadSql, quoteIdent } from '../pg/sql.js';
 import { sqlStateOf } from '../pg/sqlstate.js';
 
-export interface DeferredConstraint { table: string; name: string; definition: string; action: 'validate' | 'add' }
+/**
+ * validate: added NOT VALID by a resumed copy; add: left out (partitioned), added whole; readd: dropped
+ * while applying (fk-moves.ts), added NOT VALID then validated; nondeferrable: made DEFERRABLE while
+ * applying, NOT DEFERRABLE again.
+ */
+export interface DeferredConstraint { table: string; name: string; definition: string; action: 'validate' | 'add' | 'readd' | 'nondeferrable' }
 
 export async function deferConstraint(c: pg.Client, d: DeferredConstraint): Promise<void> {
   await c.query(loadSql(import.meta.url, 'sql/deferred-constraints.sql'));
@@ -17,15 +22,19 @@ export async function deferConstraint(c: pg.Client, d: DeferredConstraint): Prom
 
 export async function deferredConstraints(c: pg.Client): Promise<DeferredConstraint[]> {
   if (!(await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover.deferred_constraints')::text AS r`)).rows[0]!.r) return [];
-  return (await c.query<{ table_name: string; constraint_name: string; definition: string; action: 'validate' | 'add' }>(
+  return (await c.query<{ table_name: string; constraint_name: string; definition: string; action: DeferredConstraint['action'] }>(
     'SELECT * FROM _cutover.deferred_constraints ORDER BY 1, 2')).rows.map((r) => ({ table: r.table_name, name: r.constraint_name, definition: r.definition, action: r.action }));
 }
 
 /** The statement that completes one deferred constraint. */
 export function completionStatement(d: DeferredConstraint): string {
-  return d.action === 'validate'
-    ? `ALTER TABLE ${d.table} VALIDATE CONSTRAINT ${quoteIdent(d.name)}`
-    : `ALTER TABLE ${d.table} ADD CONSTRAINT ${quoteIdent(d.name)} ${d.definition}`;
+  switch (d.action) {
+    case 'validate': return `ALTER TABLE ${d.table} VALIDATE CONSTRAINT ${quoteIdent(d.name)}`;
+    case 'add': return `ALTER TABLE ${d.table} ADD CONSTRAINT ${quoteIdent(d.name)} ${d.definition}`;
+    // NOT VALID first: the brief lock of the ADD, then a validation that lets reads (and writes) go on.
+    case 'readd': return `ALTER TABLE ${d.table} ADD CONSTRAINT ${quoteIdent(d.name)} ${d.definition} NOT VALID; ALTER TABLE ${d.table} VALIDATE CONSTRAINT ${quoteIdent(d.name)}`;
+    case 'nondeferrable': return `ALTER TABLE ${d.table} ALTER CONSTRAINT ${quoteIdent(d.name)} NOT DEFERRABLE`;
+  }
 }
 
 /** Validates or adds every deferred constraint (each in its own transaction); returns how many. */
@@ -35,7 +44,8 @@ export async function completeDeferredConstraints(c: pg.Client): Promise<number>
     try {
       await c.query('BEGIN');
       const exists = (await c.query('SELECT 1 FROM pg_constraint WHERE conrelid = $1::regclass AND conname = $2', [d.table, d.name])).rowCount;
-      if (d.action === 'validate' || !exists) await c.query(completionStatement(d));
+      // add/readd: a second run finds the key there already; validate/nondeferrable apply to the one there.
+      if (d.action === 'validate' || d.action === 'nondeferrable' || !exists) await c.query(completionStatement(d));
       await c.query('DELETE FROM _cutover.deferred_constraints WHERE table_name = $1 AND constraint_name = $2', [d.table, d.name]);
       await c.query('COMMIT');
     } catch (e) {

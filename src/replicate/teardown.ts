@@ -38,7 +38,7 @@ export async function teardown(o: { source: ConnParams; target?: ConnParams; onN
     await withClient(await withPgpass(o.target), 'replicate-teardown', async (c) => {
       // Never drop a deferred foreign key silently (a cutover that did not run would have completed it).
       const deferred = await deferredConstraints(c);
-      if (deferred.length) note(`${deferred.length} foreign key(s) a resumed copy deferred were never completed; once the target matches the source run:\n  ${deferred.map(completionStatement).join(';\n  ')};`);
+      if (deferred.length) note(`${deferred.length} foreign key(s) deferred by a resumed copy or moved by the applier were never completed; once the target matches the source run:\n  ${deferred.map(completionStatement).join(';\n  ')};`);
       if ((await c.query<{ r: string | null }>(`SELECT to_regprocedure('_cutover.restore_user_triggers()')::text AS r`)).rows[0]!.r) {
         out.targetTriggersRestored = (await c.query<{ n: number }>('SELECT _cutover.restore_user_triggers() AS n')).rows[0]!.n;
       }

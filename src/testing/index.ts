@@ -3,3 +3,4 @@ export * from './cluster.js';
 export { availableMajors, findServerBinaries } from './binaries.js';
 export * from './sample.js';
 export * from './workload.js';
+export * from './app-workload.js';

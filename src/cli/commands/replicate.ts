@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { CutoverError } from '../../errors.js';
+import { CutoverError, EXIT } from '../../errors.js';
 import { humanDuration, table } from '../../lib/format.js';
 import { CAPTURE_MODES, type CaptureMode, installCapture } from '../../replicate/capture.js';
 import { Applier, type BatchResult } from '../../replicate/apply.js';
@@ -84,8 +84,9 @@ export function registerReplicate(program: Command): void {
     .description('apply captured changes to the target, batch by batch, until Ctrl-C (or until caught up)')
     .option('--until-caught-up [ms]', 'stop once a batch\'s lag is at most this (default 1000)', (v) => positiveInt(v))
     .option('--accept-ddl', 'after applying the same DDL on both sides: accept the new table shapes and go on')
-    .action(async (o: Conn & { untilCaughtUp?: number | true; acceptDdl?: boolean }) => {
-      const a = await Applier.open({ ...conns(o), acceptDdl: o.acceptDdl, onNote: warn });
+    .option('--follow-ddl', 'apply additive DDL seen on the source (new enum labels and types, nullable or defaulted columns) to the target; halt on anything else (remembered for later appliers)')
+    .action(async (o: Conn & { untilCaughtUp?: number | true; acceptDdl?: boolean; followDdl?: boolean }) => {
+      const a = await Applier.open({ ...conns(o), acceptDdl: o.acceptDdl, followDdl: o.followDdl, onNote: warn });
       try {
         await follow(a, { untilCaughtUp: o.untilCaughtUp === true ? 1000 : o.untilCaughtUp });
       } finally {
@@ -99,6 +100,8 @@ export function registerReplicate(program: Command): void {
     .action(async (o: Conn & { json?: boolean }) => {
       const s = await replicationStatus(conns(o));
       process.stdout.write((o.json ? JSON.stringify(s, null, 2) : renderStatus(s)) + '\n');
+      // A halted replication is not a healthy status: scripts and monitors see exit 7.
+      if (s.applied?.halted) process.exitCode = EXIT.halted;
     });
 
   withConns(r.command('cutover'))

@@ -32,6 +32,9 @@ CREATE TABLE IF NOT EXISTS _cutover.tables (
   shape text,
   triggers text
 );
+-- A table without a key is replicated with the whole row as its identity (key_columns is empty): the
+-- columns whose equality matches the target's rows to the source's (rows_identity.ts).
+ALTER TABLE _cutover.tables ADD COLUMN IF NOT EXISTS match_columns name[];
 
 -- The change log: three tables used in turn by transaction-id range, emptied with TRUNCATE once every
 -- event in one has been applied (never per-row DELETE). txid is the writing transaction's top-level id
@@ -92,7 +95,20 @@ $h$, p_bits);
   leaves regclass[] := ARRAY(SELECT relid FROM pg_partition_tree(p_rel) WHERE isleaf AND relid <> p_rel);
 BEGIN
   -- What each operation logs; then one dispatch on TG_OP around them.
-  IF p_mode = 'row' THEN
+  IF pg_catalog.cardinality(p_keys) = 0 THEN
+    -- No key: the whole row is the identity. An insert logs the new row ('I'), a delete the old one
+    -- ('D'), an update both; the applier applies each row value's net count.
+    IF p_mode = 'row' THEN
+      on_insert := _cutover.log_into(format('VALUES (x, %s, %L, pg_catalog.to_jsonb(NEW))', p_tableid, 'I'));
+      on_delete := _cutover.log_into(format('VALUES (x, %s, %L, pg_catalog.to_jsonb(OLD))', p_tableid, 'D'));
+    ELSIF p_mode = 'statement' THEN
+      on_insert := _cutover.log_into(format('SELECT x, %s, %L, pg_catalog.to_jsonb(n) FROM n', p_tableid, 'I'));
+      on_delete := _cutover.log_into(format('SELECT x, %s, %L, pg_catalog.to_jsonb(o) FROM o', p_tableid, 'D'));
+    ELSE
+      RAISE EXCEPTION 'capture mode must be row or statement, not %', p_mode;
+    END IF;
+    on_update := on_delete || ' ' || on_insert;
+  ELSIF p_mode = 'row' THEN
     on_insert := _cutover.log_into(format('VALUES (x, %s, %L, %s)', p_tableid, 'I', key_new));
     on_delete := _cutover.log_into(format('VALUES (x, %s, %L, %s)', p_tableid, 'D', key_old));
     -- A changed key also logs the old one (as a delete).
@@ -123,7 +139,10 @@ END$b$, _cutover.log_into(format('VALUES (x, %s, %L, NULL)', p_tableid, 'T')), o
   -- operator, type and table in the body is schema-qualified, so nothing on the caller's search_path can
   -- stand in for them; that spares a SET search_path clause, which costs a GUC save/restore per row
   -- (measured in bench/replicate.ts).
-  EXECUTE format('CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS %L', fn, body);
+  -- Whole rows go through float output: extra_float_digits is pinned so that an application session
+  -- that lowered it cannot log a rounded value (measured in bench/replicate.ts, part keyless).
+  EXECUTE format('CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER %s AS %L', fn,
+    CASE WHEN pg_catalog.cardinality(p_keys) = 0 THEN 'SET extra_float_digits = 3' ELSE '' END, body);
   EXECUTE format('REVOKE ALL ON FUNCTION %s() FROM PUBLIC', fn);
 
   PERFORM _cutover.drop_triggers(p_rel);

@@ -32,9 +32,13 @@ export const replicateStartAction = defineAction({
 export const replicateCatchUpAction = defineAction({
   name: 'replicate-catch-up',
   description: 'apply captured changes until the target is within max_lag of the source',
-  schema: z.strictObject({ max_lag_ms: z.number().int().min(1).default(1000) }),
+  schema: z.strictObject({
+    max_lag_ms: z.number().int().min(1).default(1000),
+    // follow: additive DDL on the source is applied to the target (docs/replicate.md, "DDL"); halt: every change halts.
+    ddl: z.enum(['halt', 'follow']).default('halt'),
+  }),
   async run(ctx, o) {
-    const a = await Applier.open({ source: ctx.source, target: ctx.target, onNote: (m) => ctx.log(m) });
+    const a = await Applier.open({ source: ctx.source, target: ctx.target, followDdl: o.ddl === 'follow', onNote: (m) => ctx.log(m) });
     try {
       let lag = 0;
       await a.run({

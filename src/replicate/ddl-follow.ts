@@ -1,0 +1,88 @@
+/**
+ * Following schema changes without superuser (`ddl: follow` / `--follow-ddl`). When the applier sees a
+ * replicated table's shape change on the source, it diffs the source's catalog against the target's and
+ * plans the additive changes: new enum types and labels (in their place), new columns that are nullable
+ * or have a default. Anything else (a dropped or retyped column, a removed or reordered label, a column
+ * NOT NULL without a default, a generated or identity column, a changed key, partitions, domains,
+ * composites) is refused with the statements the diff suggests for the target. The applier applies the
+ * plan, then requires the source's and target's shapes to be equal before it accepts them.
+ *
+ * Not followed (halts as without `ddl: follow`): new indexes and new tables.
+ */
+import type pg from 'pg';
+import { quoteLiteral } from '../pg/sql.js';
+import { withPinnedSettings } from './catalog.js';
+
+export interface DdlPlan { statements: string[]; refused: string[]; suggested: string[] }
+
+interface Col { name: string; type: string; notnull: boolean; def: string | null; generated: string; identity: string }
+
+const COLUMNS = `SELECT quote_ident(a.attname) AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS notnull,
+    pg_get_expr(d.adbin, d.adrelid) AS def, a.attgenerated::text AS generated, a.attidentity::text AS identity
+  FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+ WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`;
+const ENUMS = `SELECT format('%I.%I', n.nspname, t.typname) AS name, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
+  FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_enum e ON e.enumtypid = t.oid
+ WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover') GROUP BY 1`;
+
+async function read(c: pg.Client, tables: string[]): Promise<{ cols: Map<string, Col[]>; enums: Map<string, string[]> }> {
+  return withPinnedSettings(c, async () => {
+    const cols = new Map<string, Col[]>();
+    for (const t of tables) cols.set(t, (await c.query<Col>(COLUMNS, [t])).rows);
+    const enums = new Map((await c.query<{ name: string; labels: string[] }>(ENUMS)).rows.map((r) => [r.name, r.labels]));
+    return { cols, enums };
+  });
+}
+
+/** The additive statements that make the target's tables (qualified, quoted names) and enums follow the source's. */
+export async function planDdl(src: pg.Client, tgt: pg.Client, tables: string[]): Promise<DdlPlan> {
+  const s = await read(src, tables), t = await read(tgt, tables);
+  const plan: DdlPlan = { statements: [], refused: [], suggested: [] };
+  for (const [name, labels] of s.enums) {
+    const have = t.enums.get(name);
+    if (!have) {
+      plan.statements.push(`CREATE TYPE ${name} AS ENUM (${labels.map(quoteLiteral).join(', ')})`);
+      continue;
+    }
+    // The target's labels must appear in the source's, in the same order: then only additions are missing.
+    let i = 0;
+    for (const l of labels) if (l === have[i]) i++;
+    if (i !== have.length) {
+      plan.refused.push(`enum ${name}: labels removed, renamed or reordered on the source (source: ${labels.join(', ')}; target: ${have.join(', ')})`);
+      continue;
+    }
+    const now = [...have];
+    labels.forEach((l, k) => {
+      if (now.includes(l)) return;
+      const prev = labels.slice(0, k).reverse().find((x) => now.includes(x));
+      plan.statements.push(`ALTER TYPE ${name} ADD VALUE IF NOT EXISTS ${quoteLiteral(l)} ${prev !== undefined ? `AFTER ${quoteLiteral(prev)}` : `BEFORE ${quoteLiteral(now[0]!)}`}`);
+      now.splice(prev !== undefined ? now.indexOf(prev) + 1 : 0, 0, l);
+    });
+  }
+  for (const table of tables) {
+    const sc = s.cols.get(table) ?? [], tc = new Map((t.cols.get(table) ?? []).map((c) => [c.name, c]));
+    for (const c of sc) {
+      const there = tc.get(c.name);
+      const add = `ALTER TABLE ${table} ADD COLUMN ${c.name} ${c.type}${c.def !== null && !c.generated ? ` DEFAULT ${c.def}` : ''}${c.notnull ? ' NOT NULL' : ''}`;
+      if (!there) {
+        if (c.generated || c.identity) {
+          plan.refused.push(`${table}: new ${c.generated ? 'generated' : 'identity'} column ${c.name}`);
+          plan.suggested.push(`${add} -- as declared on the source`);
+        } else if (c.notnull && c.def === null) {
+          plan.refused.push(`${table}: new column ${c.name} is NOT NULL without a default`);
+          plan.suggested.push(add);
+        } else plan.statements.push(add);
+      } else if (there.type !== c.type) {
+        plan.refused.push(`${table}: column ${c.name} changed type (${there.type} on the target, ${c.type} on the source)`);
+        plan.suggested.push(`ALTER TABLE ${table} ALTER COLUMN ${c.name} TYPE ${c.type}`);
+      }
+    }
+    for (const name of tc.keys()) {
+      if (!sc.some((c) => c.name === name)) {
+        plan.refused.push(`${table}: column ${name} was dropped or renamed on the source`);
+        plan.suggested.push(`ALTER TABLE ${table} DROP COLUMN ${name} -- or RENAME, as on the source`);
+      }
+    }
+  }
+  return plan;
+}
