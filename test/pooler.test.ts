@@ -83,7 +83,7 @@ describe('fence: pooler', () => {
     expect(r.verify?.ok).toBe(true);
     expect(r.pause!.pausedMs).toBeGreaterThan(0);
     expect(r.pause!.maxClientWaitMs).toBeLessThanOrEqual(r.pause!.pausedMs);
-    expect(r.phases.map((p) => p.phase)).toEqual(['catch up', 'pause pooler', 'fence', 'drain', 'sequences', 'restore target triggers',
+    expect(r.phases.map((p) => p.phase)).toEqual(['catch up', 'pause pooler', 'fence', 'drain', 'large objects', 'sequences', 'restore target triggers',
       'deferred foreign keys', 'verify (checksums)', 'switch pooler']);
     const b = await load;
     expect(b.exitCode, b.all).toBe(0);
