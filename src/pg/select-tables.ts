@@ -13,6 +13,7 @@
 import type pg from 'pg';
 import { CutoverError } from '../errors.js';
 import { loadSql, qualify } from './sql.js';
+import { editDistance } from '../lib/similar.js';
 
 export interface TableSelection {
   /** Only these (default: every table). */
@@ -61,27 +62,13 @@ export function parseName(s: string): NamePart[] {
   return parts;
 }
 
-function levenshtein(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0]!;
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = d[j]!;
-      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return d[b.length]!;
-}
-
 /** Up to three catalog names close to `name` (edit distance, or same letters in another case). */
 export function closeMatches(name: string, catalog: readonly CatalogRelation[]): string[] {
   const want = name.toLowerCase();
   const bare = (parseName(name).at(-1)?.text ?? name).toLowerCase();
   const scored = catalog.map((t) => {
     const full = relKey(t).toLowerCase();
-    const d = Math.min(levenshtein(want, full), levenshtein(bare, t.name.toLowerCase()));
+    const d = Math.min(editDistance(want, full), editDistance(bare, t.name.toLowerCase()));
     return { t, d };
   }).filter((x) => x.d <= Math.max(2, Math.floor(bare.length / 3)));
   scored.sort((a, b) => a.d - b.d || relKey(a.t).localeCompare(relKey(b.t)));

@@ -55,7 +55,8 @@ export interface Cluster {
 
 const live = new Set<Cluster>();
 
-function freePort(): Promise<number> {
+/** A free TCP port on 127.0.0.1 (also for the harness's PgBouncer). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();

@@ -8,13 +8,13 @@
 import { spawn } from 'node:child_process';
 import { chmod, chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { CutoverError } from '../errors.js';
 import { parseConnString, type ConnParams } from '../pg/conninfo.js';
 import { serverUser } from './run-as.js';
+import { freePort } from './cluster.js';
 
 export interface PgBouncerDatabase { host: string; port: number; dbname: string; user: string; password: string }
 
@@ -46,19 +46,6 @@ const PGBOUNCER = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'];
 
 export function findPgBouncer(): string | undefined {
   return PGBOUNCER.find((p) => existsSync(p));
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 const WATCHDOG = `
