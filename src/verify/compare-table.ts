@@ -42,7 +42,8 @@ export interface TableResult {
   kind?: 'table' | 'materialized view';
   sourceRows: number;
   targetRows: number;
-  status: 'same' | 'differs';
+  /** stale on source: a materialized view not refreshed on the source since its tables changed (see verify.ts). */
+  status: 'same' | 'differs' | 'stale on source';
   chunks: number;
   differenceCount: number;
   differences: RowDifference[];

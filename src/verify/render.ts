@@ -12,7 +12,7 @@ export function renderVerify(r: VerifyReport): string {
   const out: string[] = [];
   out.push(table(['table', 'source rows', 'target rows', 'chunks', 'result'], r.tables.map((t) => [
     `${t.kind === 'materialized view' ? '(matview) ' : ''}${t.schema}.${t.name}`, String(t.sourceRows), String(t.targetRows), String(t.chunks),
-    t.status === 'same' ? 'same' : `DIFFERS: ${t.differenceCount} row(s)${t.note ? `; ${t.note}` : ''}`,
+    t.status === 'same' ? 'same' : t.status === 'stale on source' ? `stale on the source: ${t.note ?? ''}` : `DIFFERS: ${t.differenceCount} row(s)${t.note ? `; ${t.note}` : ''}`,
   ])));
   for (const m of r.missingTables) out.push(`MISSING on ${m.side}: table ${m.schema}.${m.name}`);
   for (const t of r.tables.filter((x) => x.differences.length)) {
