@@ -30,8 +30,10 @@ afterAll(() => stopAllClusters());
 
 type Env = Record<string, string>;
 /** The CLI, run from the work directory (default state directories land there). */
-function start(args: string[], env: Env): ResultPromise<{ reject: false; all: true }> {
-  return execa('node', [CLI, ...args], { env: { ...env, CUTOVER_RUNTIME_DIR: runtime, CUTOVER_DEBUG: undefined, CUTOVER_SESSION_TAG: undefined }, extendEnv: true, reject: false, all: true, cwd: work });
+function start(args: string[], env: Env): ResultPromise<{ reject: false; all: true; forceKillAfterDelay: false }> {
+  // forceKillAfterDelay: false: execa would SIGKILL 5 s after a SIGTERM; what cutover does with the signal
+  // is the subject here, however long a loaded machine makes it take.
+  return execa('node', [CLI, ...args], { env: { ...env, CUTOVER_RUNTIME_DIR: runtime, CUTOVER_DEBUG: undefined, CUTOVER_SESSION_TAG: undefined }, extendEnv: true, reject: false, all: true, cwd: work, forceKillAfterDelay: false });
 }
 async function run(args: string[], env: Env) {
   const r = await start(args, env);

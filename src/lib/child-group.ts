@@ -3,9 +3,13 @@
  * in the runtime directory (so the sweep after a SIGKILL of cutover can end it), and signalled as a whole
  * on an interruption: a shell step's `psql` or a pg_dump worker never outlives the step.
  */
-import { recordChildGroup } from './runtime-dir.js';
+import { childGroupEnded, recordChildGroup } from './runtime-dir.js';
 
-/** Records the child's group and, on `signal`'s abort, sends the abort reason's signal to the group (SIGKILL 5 s later). */
+/**
+ * Records the child's group and, on `signal`'s abort, sends the abort reason's signal to the group (SIGKILL
+ * 5 s later). Only while the child is awaited (call the returned function when it has ended): its group id
+ * cannot be reused before that.
+ */
 export function superviseGroup(pid: number | undefined, signal?: AbortSignal): () => void {
   if (pid === undefined) return () => undefined;
   recordChildGroup(pid);
@@ -22,5 +26,6 @@ export function superviseGroup(pid: number | undefined, signal?: AbortSignal): (
   return () => {
     signal?.removeEventListener('abort', onAbort);
     if (hard) clearTimeout(hard);
+    childGroupEnded(pid);
   };
 }

@@ -77,6 +77,7 @@ export function removeRuntimeDir(): void {
 /** Records a child's process group (the child was spawned detached: its pid is its group's id). */
 export function recordChildGroup(pgid: number): void {
   appendFileSync(join(runtimeDir(), 'children'), `${pgid}\n`, { mode: 0o600 });
+  liveGroups.add(pgid);
 }
 
 /** Live processes in one of `groups` whose environment carries `CUTOVER_OWNER=<owner>`. */
@@ -102,11 +103,25 @@ function recordedGroups(dir: string): Set<number> {
   } catch { return new Set(); }
 }
 
-/** Sends `signal` to this process's children that still run (each to its whole process group). */
+/** Process groups of children not known to be finished (for systems without /proc). */
+const liveGroups = new Set<number>();
+export function childGroupEnded(pgid: number): void { liveGroups.delete(pgid); }
+
+/**
+ * Sends `signal` to this process's children that still run. On Linux, to each process of a recorded
+ * group that carries this process's marker: a group id recorded for a child long gone may have been
+ * reused by someone else's group, which must never be signalled. Elsewhere, to the groups of children
+ * still awaited.
+ */
 export function signalOwnChildren(signal: NodeJS.Signals): number {
   if (!mine) return 0;
+  if (existsSync('/proc/self/stat')) {
+    const pids = processesOf(ownerMarker(), recordedGroups(mine));
+    for (const pid of pids) { try { process.kill(pid, signal); } catch { /* already gone */ } }
+    return pids.length;
+  }
   let n = 0;
-  for (const g of recordedGroups(mine)) {
+  for (const g of liveGroups) {
     try { process.kill(-g, signal); n++; } catch { /* already gone */ }
   }
   return n;

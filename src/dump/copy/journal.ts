@@ -42,7 +42,8 @@ export class Journal {
     return j;
   }
 
-  get isEmpty(): boolean { return this.entries.length === 0; }
+  /** Nothing was copied yet ('binding' entries alone record only which databases were meant). */
+  get isEmpty(): boolean { return !this.entries.some((e) => e.kind !== 'binding'); }
 
   /** The databases and session tag of the latest copy process that wrote this journal ('binding' entries). */
   get binding(): CopyBinding | undefined {
