@@ -11,7 +11,7 @@ import { withPgpass } from '../pg/pgpass.js';
 import { requireClientTool } from '../pg/tools.js';
 import { type Capacity, type Headroom, capacity, describeCapacity } from '../budget/capacity.js';
 import type { RolesPolicy } from '../pg/role-map.js';
-import { checkRoles, checkRowSecurity, checkExtensionVersions } from './fidelity-checks.js';
+import { checkRoles, checkRowSecurity, checkExtensionVersions, checkSettingsAndHazards } from './fidelity-checks.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 export type Side = 'source' | 'target' | 'client';
@@ -128,6 +128,7 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
   // row-level security, extension versions.
   if (src) {
     await checkRowSecurity(opts.source, checks);
+    await checkSettingsAndHazards(opts.source, tgt ? opts.target : undefined, opts.roles, checks);
     if (tgt) {
       await checkRoles(opts.source, opts.target, opts.roles, checks);
       await checkExtensionVersions(opts.source, opts.target, checks);
