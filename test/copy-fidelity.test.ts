@@ -160,10 +160,20 @@ describe('copy and dump/restore bring owners, grants, RLS, matviews, large objec
 
   it('copy and dump/restore 15 -> newest: rows, large objects and catalogs identical through the role map', async () => {
     await ownedSample(c15, 'legacy15', OWNER, { bypassRls: true });
+    // Database and role settings: reported by doctor, applied with settings: apply (the role mapped).
+    await c15.query(`ALTER DATABASE legacy15 SET work_mem = '7MB'; ALTER ROLE sample_readers IN DATABASE legacy15 SET search_path = app, "$user"`);
     const source = parseConnString(`postgres://${OWNER}:${PW}@${c15.host}:${c15.port}/legacy15?sslmode=disable`, { env: {} });
     const t1 = await targetDb(c17, 'copy15');
-    const s = await copy({ source, target: t1, dir: await work(), jobs: 2, roles: POLICY });
+    const d = await doctor({ source, target: t1, roles: POLICY, copyOnly: true });
+    expect(d.checks.find((c) => c.id === 'settings')!.message).toMatch(/2 database\/role setting\(s\) on the source: ALTER DATABASE \.\.\. SET work_mem = 7MB; ALTER ROLE "?sample_readers"? IN DATABASE \.\.\. SET search_path = app, "\$user"/);
+    const notes: string[] = [];
+    const s = await copy({ source, target: t1, dir: await work(), jobs: 2, roles: POLICY, settings: 'apply', onNote: (m) => notes.push(m) });
     expect(s.ok).toBe(true);
+    expect(s.settings).toEqual({ found: 2, applied: true });
+    const applied = await c17.query<{ role: string | null; cfg: string[] }>(
+      `SELECT r.rolname::text AS role, s.setconfig AS cfg FROM pg_db_role_setting s LEFT JOIN pg_roles r ON r.oid = s.setrole
+        WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = 'copy15') ORDER BY 1 NULLS FIRST`);
+    expect(applied.rows).toEqual([{ role: null, cfg: ['work_mem=7MB'] }, { role: 'readers_v2', cfg: ['search_path=app, "$user"'] }]);
     // No pg_dump newer than 15 on this machine: the newest server is described by the catalog queries.
     await expectSameDatabase(c15, 'legacy15', c17, 'copy15', false);
     const t2 = await targetDb(c17, 'restore15');

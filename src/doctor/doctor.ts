@@ -15,7 +15,7 @@ import { checkPooler } from '../pooler/check.js';
 import { type DbIdentity, databaseIdentity, sameDatabase } from '../pg/identity.js';
 import { type RlsFiltered, describeRlsFiltered, RLS_HINT, rlsFilteredTables } from '../pg/rls.js';
 import type { RolesPolicy } from '../pg/role-map.js';
-import { checkRoles, checkRowSecurity, checkExtensionVersions } from './fidelity-checks.js';
+import { checkRoles, checkRowSecurity, checkExtensionVersions, checkSettingsAndHazards } from './fidelity-checks.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 export type Side = 'source' | 'target' | 'client' | 'pooler';
@@ -161,6 +161,7 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
   // row-level security, extension versions.
   if (src) {
     await checkRowSecurity(opts.source, checks);
+    await checkSettingsAndHazards(opts.source, tgt ? opts.target : undefined, opts.roles, checks);
     if (tgt) {
       await checkRoles(opts.source, opts.target, opts.roles, checks);
       await checkExtensionVersions(opts.source, opts.target, checks);

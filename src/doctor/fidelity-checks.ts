@@ -9,7 +9,7 @@ import { withPgpass } from '../pg/pgpass.js';
 import { withClient } from '../pg/connect.js';
 import { loadSql, qualify } from '../pg/sql.js';
 import { mapRole, type RolesPolicy } from '../pg/role-map.js';
-import { rlsBlockedTables, rlsRemedy } from '../dump/copy/fidelity.js';
+import { describeSetting, readDbSettings, rlsBlockedTables, rlsRemedy } from '../dump/copy/fidelity.js';
 
 const short = (xs: string[], max = 5) => xs.slice(0, max).join('; ') + (xs.length > max ? `; ... (${xs.length} in all)` : '');
 
@@ -85,7 +85,7 @@ export async function checkExtensionVersions(source: ConnParams, target: ConnPar
   const problems: string[] = [], notes: string[] = [];
   for (const e of exts) {
     const vs = avail.filter((a) => a.name === e.name);
-    if (!vs.length) { problems.push(`${e.name} is not available on the target`); continue; }
+    if (!vs.length) continue; // the extensions check reports it
     const same = vs.find((v) => v.version === e.version);
     const v = same ?? vs[0]!;
     if (v.superuser && !v.trusted && !v.me_super) problems.push(`${e.name} needs a superuser to create on the target (not trusted)`);
@@ -96,4 +96,42 @@ export async function checkExtensionVersions(source: ConnParams, target: ConnPar
     : notes.length
       ? { id: 'extension-versions', side: 'target', status: 'warn', message: notes.join('; '), hint: 'check the extension\'s upgrade notes; ALTER EXTENSION ... UPDATE on the source first if you want the same version' }
       : { id: 'extension-versions', side: 'target', status: 'ok', message: `every source extension is available at the same version on the target and creatable (${exts.map((e) => `${e.name} ${e.version}`).join(', ')})` });
+}
+
+/** Database/role settings (reported; applied with settings: apply) and objects a managed target refuses. */
+export async function checkSettingsAndHazards(source: ConnParams, target: ConnParams | undefined, policy: RolesPolicy | undefined, checks: Check[]): Promise<void> {
+  const { settings, hazards } = await withClient(await withPgpass(source), 'doctor-settings', async (c) => ({
+    settings: await readDbSettings(c),
+    hazards: (await c.query<{ kind: string; object: string; owner: string }>(loadSql(import.meta.url, 'sql/managed-hazards.sql'))).rows,
+  }));
+  if (settings.length) {
+    checks.push({
+      id: 'settings', side: 'source', status: 'warn',
+      message: `${settings.length} database/role setting(s) on the source: ${short(settings.map(describeSetting), 8)}`,
+      hint: 'the copy reports them; `settings: apply` (copy --apply-settings) applies them on the target, roles mapped',
+    });
+  }
+  const cfun = hazards.filter((h) => h.kind === 'c-function').map((h) => h.object);
+  if (cfun.length) {
+    checks.push({
+      id: 'c-functions', side: 'source', status: 'fail',
+      message: `${cfun.length} function(s) in C not provided by an extension: ${short(cfun)}; creating them needs superuser, so the schema restore stops on the first`,
+      hint: 'install the extension or library that provides them on the target (or drop them on the source), then copy',
+    });
+  }
+  const su = hazards.filter((h) => h.kind === 'superuser-owned');
+  if (su.length) {
+    const owners = [...new Set(su.map((h) => h.owner))];
+    let targetHas = new Set<string>();
+    if (target) {
+      targetHas = await withClient(await withPgpass(target), 'doctor-settings', async (c) =>
+        new Set((await c.query<{ r: string }>(`SELECT rolname::text AS r FROM pg_roles WHERE rolname = ANY($1::text[])`, [owners.map((o) => mapRole(policy?.map ?? new Map(), o))])).rows.map((x) => x.r)));
+    }
+    checks.push({
+      id: 'superuser-owned', side: 'source', status: 'warn',
+      message: `${su.length} object(s) owned by a superuser (${owners.join(', ')}): ${short(su.map((h) => h.object))}; on the target they are given to ` +
+        owners.map((o) => `${mapRole(policy?.map ?? new Map(), o)}${targetHas.has(mapRole(policy?.map ?? new Map(), o)) ? '' : ' (missing there: see the roles check)'}`).join(', '),
+      hint: 'map the superuser to the application\'s owner role on the target (roles: { map: { postgres: app } }) if the managed target has no such superuser',
+    });
+  }
 }

@@ -33,6 +33,7 @@ export function renderCopySummary(s: CopySummary): string {
 export function registerCopy(program: Command): void {
   withRoleOptions(withSelection(program.command('copy')))
     .option('--no-privileges', 'leave every object to the target role, without grants (default: owners and grants through the role map)')
+    .option('--apply-settings', 'apply the source database\'s ALTER DATABASE / ALTER ROLE ... IN DATABASE settings (default: report them)')
     .description('stream every table from source to target (COPY to COPY, no disk), indexes as tables land, then constraints, sequences, ANALYZE')
     .option('--source <conn>', 'source connection (URL, key=value, or env:VAR); default $CUTOVER_SOURCE_URL')
     .option('--target <conn>', 'target connection; default $CUTOVER_TARGET_URL')
@@ -42,14 +43,14 @@ export function registerCopy(program: Command): void {
     .option('--dir <dir>', 'work directory (journal, schema dump, summary.json)')
     .option('--resume', 'continue an interrupted copy from its journal')
     .option('--json', 'print the summary as JSON')
-    .action(async (o: Selection & { source?: string; target?: string; jobs: number; indexJobs?: number; splitTablesLargerThan?: number; dir?: string; resume?: boolean; json?: boolean; pgBindir?: string; privileges: boolean; roleMap: string[]; createRoles?: boolean; dropUnmappedRoles?: boolean }) => {
+    .action(async (o: Selection & { source?: string; target?: string; jobs: number; indexJobs?: number; splitTablesLargerThan?: number; dir?: string; resume?: boolean; json?: boolean; pgBindir?: string; privileges: boolean; roleMap: string[]; createRoles?: boolean; dropUnmappedRoles?: boolean; applySettings?: boolean }) => {
       const source = resolveConnArg('source', o.source, 'CUTOVER_SOURCE_URL');
       const target = resolveConnArg('target', o.target, 'CUTOVER_TARGET_URL');
       const p = progressLine();
       const summary = await copy({
         ...sel(o), source, target, jobs: o.jobs, indexJobs: o.indexJobs, dir: o.dir ?? defaultCopyDir(source, target), resume: o.resume,
         splitTablesLargerThan: o.splitTablesLargerThan === undefined ? undefined : o.splitTablesLargerThan * 1024 * 1024, binDir: o.pgBindir,
-        roles: rolesPolicy(o), privileges: o.privileges,
+        roles: rolesPolicy(o), privileges: o.privileges, settings: o.applySettings ? 'apply' : 'report',
         onNote: (m) => warn(`note: ${m}`),
         onProgress: (x) => p.update(`copy ${x.phase}: tables ${x.tablesDone}/${x.tablesTotal}, ${humanBytes(x.bytesDone)} streamed of ~${humanBytes(x.bytesTotal)}, indexes ${x.indexesDone}/${x.indexesTotal}`),
       });

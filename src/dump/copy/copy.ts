@@ -40,7 +40,7 @@ import { refuseSameDatabaseAt, resolveTableSelection } from '../../pg/entry-chec
 import { DEFAULT_ROLES_POLICY, type RolesPolicy } from '../../pg/role-map.js';
 import { applyPrivileges, decideRoles, neededRolesFromCatalog, renderPrivilegeStatements, sourceRoles, type RoleDecision } from '../roles.js';
 import { neededRoles, type PrivilegeStatement } from '../privileges.js';
-import { largeObjectPrivileges, readMatviews, refreshMatviews, requireReadableRows } from './fidelity.js';
+import { alignExtensionVersions, applyDbSettings, describeSetting, largeObjectPrivileges, readDbSettings, readMatviews, refreshMatviews, requireReadableRows } from './fidelity.js';
 
 export interface CopyOptions extends SelectionOptions, RestoreDefaults {
   source: ConnParams;
@@ -66,6 +66,8 @@ export interface CopyOptions extends SelectionOptions, RestoreDefaults {
   roles?: RolesPolicy;
   /** Apply owners, grants and default privileges (mapped). Default true; false leaves every object to the target role, without grants. */
   privileges?: boolean;
+  /** The source database's ALTER DATABASE / ALTER ROLE ... IN DATABASE settings: reported (default) or applied (roles mapped). */
+  settings?: 'report' | 'apply';
   onProgress?: (p: CopyProgress) => void;
   /** Human-readable notes (e.g. "holding a snapshot on the source since ..."). */
   onNote?: (message: string) => void;
@@ -103,6 +105,8 @@ export interface CopySummary {
   matviews: { refreshed: number; unpopulated: number };
   /** Owners, grants and default privileges applied through the role map; undefined when not applied. */
   privileges?: { owners: number; grants: number; defaultPrivileges: number; rolesCreated: string[]; skipped: number; notes: string[] };
+  /** Source database/role settings found, and whether they were applied. */
+  settings?: { found: number; applied: boolean };
   connections: { source: number; target: number };
 }
 
@@ -220,6 +224,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
       }
       if (journal.has('pre-data')) return;
       await restore({ ...restoreDefaults(o), target, dir: schemaDir, jobs: 2, sections: ['pre-data'], binDir: o.binDir });
+      for (const n of await withClient(target, 'copy/extensions', (c) => alignExtensionVersions(group!.leader, c))) note(n);
       await journal.record({ kind: 'pre-data', key: '' });
     });
 
@@ -486,6 +491,15 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
       });
       for (const n of summary.privileges.notes) note(n);
     }
+
+    // 9. Database and role settings of the source database: reported, or applied with settings: apply.
+    const dbSettings = await readDbSettings(group.leader);
+    if (dbSettings.length && o.settings === 'apply') {
+      for (const n of await withClient(target, 'copy/settings', (c) => applyDbSettings(c, dbSettings, policy.map))) note(n);
+    } else if (dbSettings.length) {
+      note(`${dbSettings.length} database/role setting(s) on the source, not applied (settings: apply to apply them): ${dbSettings.map(describeSetting).join('; ')}`);
+    }
+    summary.settings = { found: dbSettings.length, applied: o.settings === 'apply' };
 
     summary.tables = tables.map((t) => {
       const s = tableStats.get(tableKey(t));

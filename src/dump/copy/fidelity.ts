@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import { CutoverError } from '../../errors.js';
-import { loadSql, qualify, quoteIdent } from '../../pg/sql.js';
+import { loadSql, qualify, quoteIdent, quoteLiteral } from '../../pg/sql.js';
 import { privilegeStatements, type PrivilegeStatement } from '../privileges.js';
 import { splitQualified, type SelectionOptions } from '../options.js';
 
@@ -80,4 +80,60 @@ export async function refreshMatviews(views: Matview[], run: (sql: string, key: 
 export async function largeObjectPrivileges(c: pg.Client): Promise<PrivilegeStatement[]> {
   const { rows } = await c.query<{ sql: string }>(loadSql(import.meta.url, '../sql/large-object-privileges.sql'));
   return privilegeStatements(rows.map((r) => r.sql).join('\n')).statements;
+}
+
+/**
+ * pg_dump creates extensions without a version, so the target installs its default. Where the source's
+ * version differs and the target has an update path to it, the extension is moved to that version;
+ * otherwise the copy says which version it used. Returns one note per extension whose version differs.
+ */
+export async function alignExtensionVersions(src: pg.Client, dst: pg.Client): Promise<string[]> {
+  const versions = async (c: pg.Client) => new Map((await c.query<{ n: string; v: string }>(`SELECT extname::text AS n, extversion::text AS v FROM pg_extension`)).rows.map((r) => [r.n, r.v]));
+  const [s, t] = await Promise.all([versions(src), versions(dst)]);
+  const notes: string[] = [];
+  for (const [name, want] of s) {
+    const have = t.get(name);
+    if (have === undefined || have === want) continue;
+    const path = (await dst.query(`SELECT 1 FROM pg_extension_update_paths($1) WHERE source = $2 AND target = $3 AND path IS NOT NULL`, [name, have, want])).rowCount;
+    if (path) {
+      await dst.query(`ALTER EXTENSION ${quoteIdent(name)} UPDATE TO ${quoteLiteral(want)}`);
+      notes.push(`extension ${name}: created at ${have}, updated to the source's ${want}`);
+    } else {
+      notes.push(`extension ${name}: the source has ${want}, the target has no path to it: created at ${have}`);
+    }
+  }
+  return notes;
+}
+
+export interface DbSetting { role: string | null; name: string; value: string }
+
+export async function readDbSettings(c: pg.Client): Promise<DbSetting[]> {
+  return (await c.query<DbSetting>(loadSql(import.meta.url, '../sql/db-settings.sql'))).rows;
+}
+
+export const describeSetting = (s: DbSetting) => `${s.role === null ? 'ALTER DATABASE' : `ALTER ROLE ${quoteIdent(s.role)} IN DATABASE`} ... SET ${s.name} = ${s.value}`;
+
+/**
+ * Applies the source database's settings on the target database, roles mapped. The value is set in the
+ * session first (set_config parses it as SET would, lists included) and stored with SET ... FROM CURRENT.
+ * A setting that fails (unknown on the target, superuser-only) is reported, not fatal.
+ */
+export async function applyDbSettings(dst: pg.Client, settings: DbSetting[], map: ReadonlyMap<string, string>): Promise<string[]> {
+  const notes: string[] = [];
+  const db = (await dst.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d;
+  for (const s of settings) {
+    const role = s.role === null ? null : (map.get(s.role) ?? s.role);
+    const target = role === null ? `ALTER DATABASE ${quoteIdent(db)}` : `ALTER ROLE ${quoteIdent(role)} IN DATABASE ${quoteIdent(db)}`;
+    try {
+      await dst.query('BEGIN');
+      await dst.query('SELECT set_config($1, $2, true)', [s.name, s.value]);
+      await dst.query(`${target} SET ${quoteIdent(s.name)} FROM CURRENT`);
+      await dst.query('COMMIT');
+      notes.push(`applied: ${target} SET ${s.name} = ${s.value}`);
+    } catch (e) {
+      await dst.query('ROLLBACK').catch(() => undefined);
+      notes.push(`not applied: ${target} SET ${s.name} = ${s.value}: ${(e as Error).message}`);
+    }
+  }
+  return notes;
 }

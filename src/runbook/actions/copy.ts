@@ -14,6 +14,7 @@ export const copyAction = defineAction({
     index_jobs: z.number().int().min(1).optional(),
     split_tables_larger_than_mb: z.number().min(0).optional(),
     privileges: z.boolean().default(true),
+    settings: z.enum(['report', 'apply']).default('report'),
     ...selection,
   }),
   async run(ctx, o) {
@@ -22,7 +23,7 @@ export const copyAction = defineAction({
       source: ctx.source, target: ctx.target, dir: join(ctx.stateDir, `copy-${ctx.stepId}`), resume: true, jobs, indexJobs: o.index_jobs ?? jobs,
       splitTablesLargerThan: o.split_tables_larger_than_mb === undefined ? undefined : o.split_tables_larger_than_mb * 1024 * 1024,
       schemas: o.schemas, excludeSchemas: o.exclude_schemas, tables: o.tables, excludeTables: o.exclude_tables,
-      roles: ctx.roles, privileges: o.privileges,
+      roles: ctx.roles, privileges: o.privileges, settings: o.settings,
       onNote: (m) => ctx.log(m), signal: ctx.signal,
       onProgress: (p) => ctx.progress(`${p.phase}: tables ${p.tablesDone}/${p.tablesTotal}, ${humanBytes(p.bytesDone)} of ~${humanBytes(p.bytesTotal)}, indexes ${p.indexesDone}/${p.indexesTotal}${p.matviewsTotal ? `, matviews ${p.matviewsDone}/${p.matviewsTotal}` : ''}`),
     });
