@@ -113,9 +113,11 @@ describe('cutover doctor', () => {
 
 describe('cutover doctor (CLI)', () => {
   it('prints a table and exits 4 when a check fails, 0 with --copy-only', async () => {
-    const r = await cutover(['doctor', '--source', 'env:SRC', '--target', 'env:TGT'], { SRC: srcUrl, TGT: tgtUrl });
+    // A table without a key is a warning now (replicated by its whole row); all connections kept for the application fail.
+    const r = await cutover(['doctor', '--source', 'env:SRC', '--target', 'env:TGT', '--headroom', '100%'], { SRC: srcUrl, TGT: tgtUrl });
     expect(r.code).toBe(4);
-    expect(r.stdout).toMatch(/FAIL\s+source\s+primary-keys/);
+    expect(r.stdout).toMatch(/FAIL\s+source\s+connections/);
+    expect(r.stdout).toMatch(/WARN\s+source\s+primary-keys/);
     expect(r.stdout).not.toContain(SECRET);
     const ok = await cutover(['doctor', '--source', 'env:SRC', '--target', 'env:TGT', '--copy-only', '--json'], { SRC: srcUrl, TGT: tgtUrl });
     expect(ok.code).toBe(0);

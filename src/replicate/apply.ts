@@ -68,6 +68,8 @@ interface TableInfo {
   srcOnly: string;
   tgtOnly: string;
   tgtRelid: number;
+  /** The table's oid on the source (the key of its recorded shape). */
+  srcRelid: number;
   temps: boolean;
 }
 
@@ -186,7 +188,7 @@ export class Applier {
       if (absent.length) problems.push(`${names[i]}: column(s) ${absent.map((c) => quoteIdent(c.name)).join(', ')} are not (plain columns) on the target`);
       this.tables.set(r.tableid, {
         tableid: r.tableid, schema: r.schema_name, name: r.table_name, key: r.key_columns, keyTypes: r.key_types,
-        cols: sc.map((c) => c.name), matchCols: r.match_columns ?? [], tgtRelid,
+        cols: sc.map((c) => c.name), matchCols: r.match_columns ?? [], tgtRelid, srcRelid: Number(r.relid),
         srcOnly: srcKinds.get(Number(r.relid)) === 'p' ? '' : 'ONLY ', tgtOnly: kinds.get(tgtRelid) === 'p' ? '' : 'ONLY ', temps: false,
       });
       this.baseline.set(Number(r.relid), { shape: r.shape, triggers: r.triggers, name: names[i]! });
@@ -250,14 +252,21 @@ export class Applier {
     return out;
   }
 
-  /** Halts on source DDL (shape changed) and on lost capture (triggers dropped or disabled). */
-  private async checkSource(force = false): Promise<void> {
-    if (!force && Date.now() - this.lastShapeCheck < 1000) return;
-    this.lastShapeCheck = Date.now();
-    const now = await readShapes(this.s, [...this.baseline.keys()]);
+  /**
+   * Halts on source DDL (shape changed) and on lost capture (triggers dropped or disabled): every table
+   * at most once a second, and (`only`) the tables a batch is about to apply, in the batch's snapshot,
+   * so that no batch applies rows read with a column list older than the source's.
+   */
+  private async checkSource(force = false, only?: number[]): Promise<void> {
+    if (!only) {
+      if (!force && Date.now() - this.lastShapeCheck < 1000) return;
+      this.lastShapeCheck = Date.now();
+    }
+    const relids = only ?? [...this.baseline.keys()];
+    const now = await readShapes(this.s, relids);
     const gone: string[] = [], changed: string[] = [], trig: string[] = [];
     const types = new Set<string>();
-    for (const [relid, b] of this.baseline) {
+    for (const [relid, b] of [...this.baseline].filter(([r]) => relids.includes(r))) {
       const n = now.get(relid);
       if (!n) gone.push(b.name);
       else if (n.triggers !== b.triggers) trig.push(n.name);
@@ -356,6 +365,8 @@ export class Applier {
       if (unknown.length) await this.halt(`the log holds events of table id(s) ${unknown.map((u) => u.tableid).join(', ')} that this applier does not know: capture was changed while it ran; restart the applier`);
       const byId = new Map(changed.map((c) => [c.tableid, c]));
       const todo = this.order.filter((id) => byId.has(id)).map((id) => this.tables.get(id)!);
+      // The shapes of the tables this batch applies, as its snapshot sees them.
+      await this.checkSource(true, todo.map((x) => x.srcRelid));
       for (const ti of todo) await this.ensureTemps(ti);
       const filter = `l.txid >= pg_snapshot_xmin(${literal(this.tick)}::pg_snapshot)::text::bigint AND l.txid < pg_snapshot_xmax(${literal(cur)}::pg_snapshot)::text::bigint
         AND NOT pg_visible_in_snapshot(l.txid::text::xid8, ${literal(this.tick)}::pg_snapshot) AND pg_visible_in_snapshot(l.txid::text::xid8, ${literal(cur)}::pg_snapshot)`;
