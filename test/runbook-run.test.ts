@@ -64,7 +64,7 @@ describe('cutover run', () => {
       // Kill after this run has journaled its start and about one more step has finished (a fixed delay
       // raced the run's own startup on a busy machine).
       const starts = () => { try { return journalOf(rb.stateDir).filter((e) => e.event === 'run-start').length; } catch { return 0; } };
-      for (let w = 0; w < 200 && starts() <= attempt && child.exitCode === null; w++) await new Promise((r) => setTimeout(r, 25));
+      for (let w = 0; w < 600 && starts() <= attempt && child.exitCode === null; w++) await new Promise((r) => setTimeout(r, 25));
       await new Promise((r) => setTimeout(r, 400));
       const done = child.exitCode !== null;
       if (!done) { child.kill('SIGKILL'); kills++; }
@@ -130,7 +130,7 @@ describe('cutover run', () => {
   });
 
   it('manual steps need a terminal or --yes; only one run at a time per target', async () => {
-    const rb = await tempRunbook(`${FRONT}\n# T\n\n## Steps\n\n- [ ] Tell the team. (est. 2 min)\n\n\`\`\`sql {on=target id=slow}\nSELECT pg_sleep(8)\n\`\`\`\n`);
+    const rb = await tempRunbook(`${FRONT}\n# T\n\n## Steps\n\n- [ ] Tell the team. (est. 2 min)\n\n\`\`\`sql {on=target id=slow}\nSELECT pg_sleep(20)\n\`\`\`\n`);
     const r = await cutover(['run', rb.file, '--state-dir', rb.stateDir], env);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/manual step "Tell the team\." needs a confirmation/);

@@ -169,7 +169,7 @@ describe('signals: SIGTERM and SIGINT at each step kind, then an immediate --res
     `\`\`\`sql {on=target id=after}\nSELECT count(*) FROM public.big\n\`\`\`\n`;
 
   /** `bigRows`: enough for the copy of public.big to be seen under way (polled every 10 ms). */
-  async function prepare(db: string, bigRows = 150_000): Promise<void> {
+  async function prepare(db: string, bigRows = 20_000): Promise<void> {
     await src.createDatabase(db);
     await tgt.createDatabase(db);
     await src.query(`CREATE TABLE public.gate (k text PRIMARY KEY, d float8);
@@ -179,10 +179,16 @@ describe('signals: SIGTERM and SIGINT at each step kind, then an immediate --res
       -- An index whose build takes a while where the database says so (the target, until the test opens it).
       CREATE FUNCTION public.slow_key(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS
         'BEGIN PERFORM pg_sleep(coalesce(nullif(current_setting(''cutover_test.index_sleep'', true), ''''), ''0'')::float8); RETURN x; END';
+      -- A table whose COPY takes a while where the database says so: its CHECK waits on every row.
+      CREATE FUNCTION public.slow_check(x int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS
+        'BEGIN PERFORM pg_sleep(coalesce(nullif(current_setting(''cutover_test.copy_sleep'', true), ''''), ''0'')::float8); RETURN x > 0; END';
+      CREATE TABLE public.slowcopy (id int PRIMARY KEY CHECK (public.slow_check(id)), v text);
+      INSERT INTO public.slowcopy SELECT g, md5(g::text) FROM generate_series(1, 2000) g;
       CREATE TABLE public.slowidx (id int PRIMARY KEY, v int);
       INSERT INTO public.slowidx SELECT g, g FROM generate_series(1, 1000) g;
       CREATE INDEX slowidx_key ON public.slowidx (public.slow_key(v))`, [], db);
     await tgt.query(`ALTER DATABASE ${db} SET cutover_test.index_sleep = '0.02'`);
+    await tgt.query(`ALTER DATABASE ${db} SET cutover_test.copy_sleep = '0.01'`);
   }
 
   /** Starts the run (or the resume), waits for `when`, sends `sig`; checks what must hold after it. */
@@ -223,8 +229,10 @@ describe('signals: SIGTERM and SIGINT at each step kind, then an immediate --res
         processesWithEnv(`CUTOVER_SESSION_TAG=${journalOf(state).filter((e) => e.event === 'run-start').at(-1)!.tag}`).some((p) => /(^|\/)psql /.test(p.cmdline)), true);
       await src.query(`UPDATE public.gate SET d = 0 WHERE k = 'sh'`, [], db);
 
-      await interrupt(file, state, env, sig, 'copy (mid-data)', active(tgt, 'cutover/copy/target-%', 'COPY "public"."big"%'), true);
-      expect((await tgt.query<{ n: number }>('SELECT count(*)::int n FROM public.big', [], db)).rows[0]!.n).toBe(0);
+      await interrupt(file, state, env, sig, 'copy (mid-data)', active(tgt, 'cutover/copy/target-%', 'COPY "public"."slowcopy"%'), true);
+      // Its TRUNCATE + COPY was one transaction: cancelled, nothing of it stays.
+      expect((await tgt.query<{ n: number }>('SELECT count(*)::int n FROM public.slowcopy', [], db)).rows[0]!.n).toBe(0);
+      await tgt.query(`ALTER DATABASE ${db} SET cutover_test.copy_sleep = '0'`);
 
       await interrupt(file, state, env, sig, 'copy (mid-index)', active(tgt, 'cutover/copy/index-%', 'CREATE INDEX slowidx_key%'), true);
       expect((await tgt.query('SELECT 1 FROM pg_class WHERE relname = \'slowidx_key\'', [], db)).rowCount).toBe(0);
@@ -244,6 +252,7 @@ describe('signals: SIGTERM and SIGINT at each step kind, then an immediate --res
   it('cutover copy on its own: SIGTERM mid-index ends the build on the server, exits 143 with nothing left, and copy --resume completes', async () => {
     const db = 'sig_copy';
     await prepare(db, 1000);
+    await tgt.query(`ALTER DATABASE ${db} SET cutover_test.copy_sleep = '0'`);
     const env = { S: src.url(db), T: tgt.url(db) };
     const dir = join(work, 'sig-copy');
     const child = start(['copy', '--source', 'env:S', '--target', 'env:T', '--dir', dir, '-j', '1', '--index-jobs', '1'], env);

@@ -10,7 +10,7 @@ import { registerCopy } from './commands/copy.js';
 import { registerRunbook } from './commands/runbook.js';
 import { registerBudget } from './commands/budget.js';
 import { registerReplicate } from './commands/replicate.js';
-import { installSignalHandlers } from '../lib/interrupt.js';
+import { installSignalHandlers, stopInProgress } from '../lib/interrupt.js';
 import { sweepRuntimeDirs } from '../lib/runtime-dir.js';
 import { newSessionTag } from '../pg/session-tag.js';
 
@@ -54,5 +54,7 @@ function fail(e: unknown): never {
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
+  // A signal's stop cancels our statements: the error that causes is not the command's outcome.
+  await stopInProgress();
   fail(e);
 }

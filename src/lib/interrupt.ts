@@ -42,11 +42,18 @@ export function onInterrupt(h: Handler): () => void {
   };
 }
 
-let stopping = false;
+let stopping: Promise<never> | undefined;
+/** The stop under way, if a signal started one: an error its cancellations cause must not exit first. */
+export function stopInProgress(): Promise<never> | undefined { return stopping; }
+
 /** Ends this process's work (children, server-side statements, passfiles) and exits 128 + signal. */
-export async function stopNow(signal: HandledSignal): Promise<never> {
-  if (!stopping) {
-    stopping = true;
+export function stopNow(signal: HandledSignal): Promise<never> {
+  stopping ??= stop(signal);
+  return stopping;
+}
+
+async function stop(signal: HandledSignal): Promise<never> {
+  {
     signalOwnChildren(signal);
     // Bounded: an unreachable server must not keep a stopping process alive.
     await Promise.race([cancelOwnSessionsEverywhere({ waitMs: 1000 }), new Promise((r) => setTimeout(r, 5000).unref())]);

@@ -109,11 +109,15 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
   const lock = await acquireRunLock(o.target, rb.front.name);
   try {
     const previous = journal.lastStart;
+    const endedBefore = journal.lastEnd !== undefined;
     if (journal.started && !o.rollbackOnly && o.fresh) await journal.archive();
     // A previous run that never ended (killed) may have left sessions running on the servers and children
     // on this machine: end them before any step starts again (two sessions must not do the same work).
-    if (previous && !journal.lastEnd && previous.tag && previous.tag !== tag) await endPreviousRun(previous.tag, o);
+    await journal.append({ event: 'run-start', at: new Date().toISOString(), mode: o.fresh ? 'fresh' : o.resume ? 'resume' : o.mode, runbook: rb.front.name, pid: process.pid,
+      source: now.source, target: now.target, tag });
+    if (previous && !endedBefore && previous.tag && previous.tag !== tag) await endPreviousRun(previous.tag, o);
   } catch (e) {
+    if (journal.lastStart?.tag === tag) await journal.append({ event: 'run-end', at: new Date().toISOString(), outcome: 'failed' }).catch(() => undefined);
     await lock.end().catch(() => undefined);
     throw e;
   }
@@ -157,8 +161,6 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
   const stepsToRun = rb.steps.filter((s) => (o.rollbackOnly ? s.rollback : !s.rollback));
   const expected = (s: Step) => (o.mode === 'run' ? expectedDuration(s, o.timings) : undefined);
 
-  await journal.append({ event: 'run-start', at: new Date().toISOString(), mode: o.fresh ? 'fresh' : o.resume ? 'resume' : o.mode, runbook: rb.front.name, pid: process.pid,
-    source: now.source, target: now.target, tag });
 
   const stepTask = (s: Step, budgetShare?: () => ActionContext['budgetShare']): ListrTask<Ctx> => {
     const rehearsed = o.timings?.steps.find((t) => t.id === s.id)?.durationMs;
