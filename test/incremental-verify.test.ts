@@ -123,7 +123,7 @@ describe('incremental verify (full comparison before the fence, changed chunks i
     const st = await load.stop();
     expect(st.fenced).toBe(true);
     expect(r.verify).toMatchObject({ ok: true, level: 'incremental' });
-    expect(r.phases.map((p) => p.phase)).toEqual(['catch up', 'pre-verify', 'catch up', 'fence', 'drain', 'sequences',
+    expect(r.phases.map((p) => p.phase)).toEqual(['catch up', 'pre-verify', 'catch up', 'fence', 'drain', 'large objects', 'sequences',
       'restore target triggers', 'deferred foreign keys', 'verify (changed since pre-verify)']);
     // The guard was on every planned table and partition (the application never wrote to the target), and is off.
     expect(notes.filter((n) => /cannot guard|written by someone other than cutover/.test(n))).toEqual([]);
