@@ -28,11 +28,14 @@ const work = () => mkdtemp(join(tmpdir(), 'cutover-fencetest-'));
 beforeAll(async () => {
   const majors = await availableMajors();
   [src, tgt] = (await startClusters([{ version: 15 }, { version: majors.at(-1) }])) as [Cluster, Cluster];
-  for (const r of ['app_owner', 'app_writer', 'cron_writer', 'public_writer', 'member_writer']) {
-    await src.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${r}') THEN CREATE ROLE ${r} LOGIN PASSWORD '${PW}'; END IF; END $$`);
+  // The application's roles exist on both servers (the copy brings owners and grants, not roles).
+  for (const c of [src, tgt]) {
+    for (const r of ['app_owner', 'app_writer', 'cron_writer', 'public_writer', 'member_writer']) {
+      await c.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${r}') THEN CREATE ROLE ${r} LOGIN PASSWORD '${PW}'; END IF; END $$`);
+    }
+    await c.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'writers_group') THEN CREATE ROLE writers_group NOLOGIN; END IF; END $$;
+      GRANT writers_group TO member_writer`);
   }
-  await src.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'writers_group') THEN CREATE ROLE writers_group NOLOGIN; END IF; END $$;
-    GRANT writers_group TO member_writer`);
 }, 60_000);
 afterAll(() => stopAllClusters());
 
