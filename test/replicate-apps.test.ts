@@ -260,6 +260,7 @@ describe('replication of an ordinary application schema', () => {
     expect(await rowsOnly(c17.url(db))).toEqual(await rowsOnly(c15.url(db)));
     // A type change is not followed: exit 7, the object, and the statement to run.
     await c15.query(`ALTER TABLE shop.parents ALTER COLUMN name TYPE varchar(200)`, [], db);
+    await c15.query(`UPDATE shop.parents SET name = name || '!' WHERE id = 1`, [], db);
     const e = await catchUp(b).catch((x: unknown) => x);
     await b.close();
     expect((e as CutoverError).code).toBe('E_HALTED');

@@ -93,6 +93,8 @@ export class Applier {
   private follow = false;
   /** The next connect accepts the shapes (after following DDL). */
   private acceptNext = false;
+  /** Each source table's columns (name:type:typmod) as the last batch saw them. */
+  private columnSig = new Map<number, string>();
   /** Batches tried again after a foreign key failed at COMMIT (see batch()). */
   private fkRetries = 0;
   private tracking?: { tables: Map<string, TrackedTable>; sink: ChunkSink };
@@ -213,6 +215,8 @@ export class Applier {
       if (changed.length) await this.halt(`the target's table(s) ${changed.join(', ')} changed since replication started (DDL on the target)`);
     }
     await this.checkSource(true);
+    // The columns that check accepted: a batch that sees others checks its tables again at once.
+    this.columnSig = await this.columnSignatures([...this.baseline.keys()]);
     const moved = await moveForeignKeys(t, tgtIds as number[]);
     if (moved.length) {
       this.o.onNote?.(`moved ${moved.length} foreign key(s) on the target out of the applier's way (${moved.map((m) => `${m.table}.${quoteIdent(m.name)}: ${m.action === 'nondeferrable' ? 'deferrable' : 'dropped'}`).join(', ')}); ` +
@@ -365,8 +369,12 @@ export class Applier {
       if (unknown.length) await this.halt(`the log holds events of table id(s) ${unknown.map((u) => u.tableid).join(', ')} that this applier does not know: capture was changed while it ran; restart the applier`);
       const byId = new Map(changed.map((c) => [c.tableid, c]));
       const todo = this.order.filter((id) => byId.has(id)).map((id) => this.tables.get(id)!);
-      // The shapes of the tables this batch applies, as its snapshot sees them.
-      await this.checkSource(true, todo.map((x) => x.srcRelid));
+      // The columns of the tables this batch applies, as its snapshot sees them (one cheap query); a change
+      // there runs the full shape check for them now rather than within the second.
+      const sig = await this.columnSignatures(todo.map((x) => x.srcRelid));
+      const moved = [...sig].filter(([relid, c]) => this.columnSig.get(relid) !== c).map(([relid]) => relid);
+      if (moved.length) await this.checkSource(true, moved);
+      for (const relid of moved) this.columnSig.set(relid, sig.get(relid)!);
       for (const ti of todo) await this.ensureTemps(ti);
       const filter = `l.txid >= pg_snapshot_xmin(${literal(this.tick)}::pg_snapshot)::text::bigint AND l.txid < pg_snapshot_xmax(${literal(cur)}::pg_snapshot)::text::bigint
         AND NOT pg_visible_in_snapshot(l.txid::text::xid8, ${literal(this.tick)}::pg_snapshot) AND pg_visible_in_snapshot(l.txid::text::xid8, ${literal(cur)}::pg_snapshot)`;
@@ -497,6 +505,12 @@ export class Applier {
       'the target differs from the source where this batch writes (a row written on the target by someone else, or a constraint the source does not have): ' +
       'correct the target, then run `cutover replicate apply --accept-ddl`; or start over (teardown, start, copy)');
     }
+  }
+
+  private async columnSignatures(relids: number[]): Promise<Map<number, string>> {
+    const { rows } = await this.s.query<{ relid: string; c: string }>(`SELECT a.attrelid::int8 AS relid, string_agg(a.attname || ':' || a.atttypid || ':' || a.atttypmod, ',' ORDER BY a.attnum) AS c
+      FROM pg_catalog.pg_attribute a WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped GROUP BY 1`, [relids]);
+    return new Map(rows.map((r) => [Number(r.relid), r.c]));
   }
 
   private async batchTxids(ti: TableInfo, cur: string): Promise<string[]> {
