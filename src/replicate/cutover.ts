@@ -18,6 +18,7 @@ import { type PauseReport, PoolerSwitch, type PoolerSwitchOptions } from '../poo
 import { humanDuration } from '../lib/format.js';
 import { completeDeferredConstraints } from './deferred-constraints.js';
 import { syncLargeObjects } from './large-objects.js';
+import type { RoleMap } from '../pg/role-map.js';
 
 /** incremental: a full verify before the fence, and in it only what changed since (see verify/incremental.ts). */
 export const CUTOVER_VERIFY = [...VERIFY_LEVELS, 'incremental', 'none'] as const;
@@ -44,6 +45,8 @@ export interface CutoverOptions {
   sequenceMargin?: number;
   verify?: CutoverVerify;
   verifyJobs?: number;
+  /** The copy's role map: privileges and owners are compared through it. */
+  roleMap?: RoleMap;
   /** fence 'pooler': the PgBouncer in front of the source, paused for the switch (src/pooler/switch.ts). */
   pooler?: PoolerSwitchOptions;
   onNote?: (message: string) => void;
@@ -179,7 +182,7 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
       report = r;
       trustedRows = st.trustedRows;
     } else if (level !== 'none' && level !== 'incremental') {
-      report = await timed(`verify (${level})`, () => verify({ source: o.source, target: o.target, level, jobs: o.verifyJobs ?? 2 }));
+      report = await timed(`verify (${level})`, () => verify({ source: o.source, target: o.target, level, jobs: o.verifyJobs ?? 2, roleMap: o.roleMap }));
     }
     if (report) {
       if (!report.ok) {
@@ -227,7 +230,7 @@ async function backToSource(sw: PoolerSwitch, source: ConnParams, note: (m: stri
 }
 
 async function preverify(a: Applier, o: CutoverOptions, note: (m: string) => void): Promise<IncrementalVerify> {
-  const inc = await IncrementalVerify.plan({ source: o.source, target: o.target, jobs: o.verifyJobs ?? 2 });
+  const inc = await IncrementalVerify.plan({ source: o.source, target: o.target, jobs: o.verifyJobs ?? 2, roleMap: o.roleMap });
   const guard = await inc.guardTarget();
   if ('error' in guard) note(`cannot guard the target against other writers (${guard.error}): the fence trusts that only cutover writes to it until the switch`);
   // Tracking starts at the applied tick, before the pre-verify's snapshots: no change can slip between.

@@ -30,6 +30,7 @@ import { type TableResult, type TableSpec, both, checksumTable, chunkSums, integ
 import { type ChunkGrid, chunkGrid, differingChunks, keySpan } from './chunks.js';
 import { checksumChunks, chunkSumsIn } from './ranges.js';
 import { compareAll, compareOptions, type VerifyReport, withVerifySession } from './verify.js';
+import type { RoleMap } from '../pg/role-map.js';
 
 /** A captured table as the applier tracks it, by key chunk. */
 export interface TrackedTable extends ChunkGrid { schema: string; name: string }
@@ -42,6 +43,8 @@ export interface IncrementalOptions {
   jobs?: number;
   /** Rows per chunk (default 1,000): smaller chunks, less to compare again in the fence. */
   chunkRows?: number;
+  /** Source role -> target role, for privileges and large objects' owners (the copy's role map). */
+  roleMap?: RoleMap;
 }
 
 interface Plan extends TrackedTable { keyColumn: string }
@@ -169,7 +172,7 @@ export class IncrementalVerify {
   private async compareMarked(which: (root: string) => Set<number> | 'all' | undefined,
     onProgress?: (done: number, total: number, table: string) => void): Promise<{ tables: number; chunks: number; differing: number }> {
     let differing = 0, chunks = 0, tables = 0;
-    await withVerifySession({ source: this.o.source, target: this.o.target, jobs: this.o.jobs }, async (s) => {
+    await withVerifySession({ source: this.o.source, target: this.o.target, jobs: this.o.jobs, roleMap: this.o.roleMap }, async (s) => {
       const todo = s.specs.filter((spec) => { const p = this.planFor(spec); return p && which(qualify(p.schema, p.name)) !== undefined; });
       // This runs while the application works: every table is read in its own short transaction on each
       // side (any snapshot taken after tracking began will do), so that a TRUNCATE or DDL the application
@@ -211,7 +214,7 @@ export class IncrementalVerify {
     const t0 = Date.now();
     const opts = compareOptions({});
     const stats: IncrementalStats = { preverifyMs: this.preverifyMs, chunks: 0, changedChunks: 0, trustedRows: 0, fullTables: 0, foreignWrites: [] };
-    const report = await withVerifySession({ source: this.o.source, target: this.o.target, jobs: this.o.jobs }, async (s) => {
+    const report = await withVerifySession({ source: this.o.source, target: this.o.target, jobs: this.o.jobs, roleMap: this.o.roleMap }, async (s) => {
       // Tables the guard saw written by someone other than the applier: their chunks cannot be trusted.
       // (An error would end the leader's snapshot transaction: look before reading.)
       const guarded = (await s.target.leader.query<{ ok: boolean }>(`SELECT to_regclass('_cutover.foreign_writes') IS NOT NULL AS ok`)).rows[0]!.ok;

@@ -5,6 +5,7 @@ import { CAPTURE_MODES, type CaptureMode, installCapture } from '../../replicate
 import { Applier, type BatchResult } from '../../replicate/apply.js';
 import { cutover, CUTOVER_VERIFY, type CutoverVerify, FENCES, type Fence, unfence, verifiedRows } from '../../replicate/cutover.js';
 import { describeUnfence } from '../../replicate/fence.js';
+import { parseRoleMapArgs } from '../../pg/role-map.js';
 import { teardown } from '../../replicate/teardown.js';
 import { renderStatus, replicationStatus } from '../../replicate/status.js';
 import { resolveConnArg } from '../connection-args.js';
@@ -117,8 +118,9 @@ export function registerReplicate(program: Command): void {
     .option('--pooler-ini <path>', 'with --fence pooler: the pgbouncer.ini whose entry cutover rewrites (then RELOAD)')
     .option('--pooler-command <sh>', 'with --fence pooler: run this to repoint instead (gets CUTOVER_TARGET_HOST/_PORT/_DBNAME)')
     .option('--pause-timeout <s>', 'with --fence pooler: how long PAUSE may wait for running transactions', positiveInt, 10)
+    .option('--role-map <old=new...>', 'the copy\'s role map: verify compares owners and grants through it')
     .action(async (o: Conn & { fence: Fence; role?: string[]; wait: number; sequenceMargin: number; verify: CutoverVerify; yes?: boolean;
-      pooler?: string; poolerDatabase?: string; poolerIni?: string; poolerCommand?: string; pauseTimeout: number }) => {
+      pooler?: string; poolerDatabase?: string; poolerIni?: string; poolerCommand?: string; pauseTimeout: number; roleMap?: string[] }) => {
       if (o.fence === 'pooler' && (!o.pooler || !o.poolerDatabase || (o.poolerIni === undefined) === (o.poolerCommand === undefined))) {
         throw new CutoverError('E_USAGE', '--fence pooler needs --pooler, --pooler-database and one of --pooler-ini / --pooler-command');
       }
@@ -131,6 +133,7 @@ export function registerReplicate(program: Command): void {
       } : undefined;
       const res = await cutover({
         ...conns(o), fence: o.fence, roles: o.role, waitMs: o.wait * 1000, sequenceMargin: o.sequenceMargin, verify: o.verify, confirm,
+        roleMap: o.roleMap ? parseRoleMapArgs(o.roleMap) : undefined,
         pooler: o.fence === 'pooler' ? {
           admin: resolveConnArg('pooler', o.pooler, 'CUTOVER_POOLER_URL'), database: o.poolerDatabase!, pauseTimeoutMs: o.pauseTimeout * 1000,
           repoint: o.poolerIni !== undefined ? { ini: o.poolerIni } : { command: o.poolerCommand! },

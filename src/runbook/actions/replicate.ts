@@ -78,7 +78,7 @@ export const replicateCutoverAction = defineAction({
     const jobs = o.verify === 'none' ? 1 : await resolveJobs(ctx, 'replicate-cutover', o.verify_jobs, DEMANDS['replicate-cutover']);
     const r = await cutover({
       source: ctx.source, target: ctx.target, fence: o.fence, roles: o.roles, waitMs: o.wait_s * 1000, sequenceMargin: o.sequence_margin,
-      verify: o.verify, verifyJobs: jobs, onNote: (m) => ctx.log(m), onPhase: (p) => ctx.progress(p),
+      verify: o.verify, verifyJobs: jobs, onNote: (m) => ctx.log(m), onPhase: (p) => ctx.progress(p), roleMap: ctx.roles?.map,
       pooler: o.pooler && ctx.pooler ? {
         admin: ctx.pooler, database: o.pooler.database, pauseTimeoutMs: o.pooler.pause_timeout_s * 1000,
         repoint: o.pooler.ini !== undefined ? { ini: o.pooler.ini } : { command: o.pooler.command! },
