@@ -170,12 +170,13 @@ async function compareMatviews(source: pg.Client, target: pg.Client, chosen: (t:
 }
 
 /**
- * A matview's contents are what its query gave at its last REFRESH. The copy refreshes the target's over
- * the copied tables, so a source matview not refreshed since its tables changed differs from it without
- * any row being lost. Such a difference is explained, not hidden, only when both hold in the compared
- * snapshots: the source's contents are not what its query gives now (stale), and the target's are exactly
- * what its query gives now (so, with the tables equal, what a REFRESH on the source would give). Only run
- * for matviews that differ (it runs their queries once per side).
+ * A matview's contents are what its query gave at its last REFRESH: derived data, not rows an application
+ * wrote. A source matview not refreshed since its tables changed holds a past state no copy can
+ * reproduce (the copy refreshes the target's over the copied tables, and replication then changes those
+ * tables). Such a difference is explained, not hidden: only when the source's contents are not what its
+ * query gives now in the compared snapshot (stale), and reported as such, with whether the target's is
+ * current. A matview current on the source that differs on the target stays a difference. Only run for
+ * matviews that differ (it runs their queries).
  */
 async function explainStaleMatviews(s: VerifySession, tables: TableResult[]): Promise<void> {
   for (const t of tables.filter((x) => x.kind === 'materialized view' && x.status === 'differs')) {
@@ -186,9 +187,11 @@ async function explainStaleMatviews(s: VerifySession, tables: TableResult[]): Pr
       const [a, b] = [(await c.query<{ n: string; h: string | null }>(sig(`TABLE ${rel}`))).rows[0]!, (await c.query<{ n: string; h: string | null }>(sig(def))).rows[0]!];
       return a.n === b.n && a.h === b.h;
     };
-    if (!(await fresh(s.source.leader)) && (await fresh(s.target.leader))) {
+    if (!(await fresh(s.source.leader))) {
+      const targetCurrent = await fresh(s.target.leader);
       t.status = 'stale on source';
-      t.note = `not refreshed on the source since its tables changed (${t.differenceCount} row(s) differ); the target's equals its query over the compared tables, which is what REFRESH MATERIALIZED VIEW on the source would give`;
+      t.note = `not refreshed on the source since its tables changed (${t.differenceCount} row(s) differ from the target's); ` +
+        (targetCurrent ? 'the target\'s equals its query over the compared tables' : 'REFRESH MATERIALIZED VIEW on the target after the switch if the application expects current data');
     }
   }
 }
