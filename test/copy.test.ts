@@ -31,7 +31,7 @@ async function expectIdentical(src: Cluster, dst: Cluster, db: string) {
   expect(r.sequences!.filter((s) => s.status !== 'same')).toEqual([]);
   expect(r.tables.filter((t) => t.status !== 'same')).toEqual([]);
   expect(r.missingTables).toEqual([]);
-  expect(r.ok).toBe(true);
+  expect(r.ok, JSON.stringify({ privileges: r.privileges, matviews: r.matviews, largeObjects: r.largeObjects, notes: r.notes })).toBe(true);
   // Every large object (the sample's two and the test's own) with the same OID and contents.
   const los = (c: Cluster, d: string) => c.query<{ d: string }>(`SELECT oid::text || ':' || encode(lo_get(oid), 'hex') d FROM pg_largeobject_metadata ORDER BY oid`, [], d);
   const [lo, srcLo] = await Promise.all([los(dst, db), los(src, 'shop')]);

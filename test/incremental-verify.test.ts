@@ -11,6 +11,7 @@ import { installCapture } from '../src/replicate/capture.js';
 import { Applier } from '../src/replicate/apply.js';
 import { cutover } from '../src/replicate/cutover.js';
 import { teardown } from '../src/replicate/teardown.js';
+import { installFence, planFence } from '../src/replicate/fence.js';
 import { sampleSource } from './helpers/source.js';
 
 let c15: Cluster, cNew: Cluster;
@@ -126,7 +127,12 @@ describe('incremental verify (full comparison before the fence, changed chunks i
     const inc = await IncrementalVerify.plan({ source, target, jobs: 2, chunkRows: 500 });
     expect(await inc.preverify()).toMatchObject({ tables: 1, differing: 0 });
     // In the write fence the source lacks what the fence revoked: compared as the source is outside it.
-    await c15.query(`SELECT * FROM _cutover.fence_revoke(ARRAY['inc_writer']::name[])`, [], db);
+    const fc = new pg.Client({ connectionString: c15.url(db) });
+    await fc.connect();
+    try {
+      const fenced = await installFence(fc, await planFence(fc, 'revoke', ['inc_writer']), { waitMs: 10_000, note: () => {} });
+      expect(fenced.revoked).toBe(2);
+    } finally { await fc.end(); }
     expect((await c15.query(`SELECT has_table_privilege('inc_writer', 't', 'INSERT') AS w`, [], db)).rows[0]!.w).toBe(false);
     const clean = await inc.recheck();
     expect(clean.ok).toBe(true);

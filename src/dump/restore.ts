@@ -39,6 +39,7 @@ export interface RestoreOptions extends RestoreDefaults {
   /**
    * Owners, grants and default privileges from the archive, with roles mapped, after post-data (roles
    * checked before anything is restored). Replaces pg_restore's own (noOwner/noAcl are then ignored).
+   * Default true, as in copy; false restores without them (or as on the source with noOwner/noAcl false).
    */
   privileges?: boolean;
   roles?: RolesPolicy;
@@ -91,13 +92,14 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
   const save = () => writeFile(stateFile, JSON.stringify(state));
   const done = new Set(state.itemsDone);
   const result: RestoreResult = { sections: [], durationMs: 0, jobs, dropped: dropped.map((d) => d.line) };
+  const privileges = o.privileges ?? true;
   const common = ['--no-owner', '--no-acl', '--no-tablespaces', '--exit-on-error', '--verbose', '-d', `dbname='${target.dbname.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`];
-  if (o.noOwner === false && !o.privileges) common.splice(common.indexOf('--no-owner'), 1);
-  if (o.noAcl === false && !o.privileges) common.splice(common.indexOf('--no-acl'), 1);
+  if (o.noOwner === false && !privileges) common.splice(common.indexOf('--no-owner'), 1);
+  if (o.noAcl === false && !privileges) common.splice(common.indexOf('--no-acl'), 1);
   // Roles owners and grants need are decided before anything is restored (a missing one refuses here).
   const policy = o.roles ?? DEFAULT_ROLES_POLICY;
   const withPostData = (o.sections ?? SECTIONS).includes('post-data') && !state.sectionsDone.includes('post-data');
-  const privPlan = o.privileges && withPostData
+  const privPlan = privileges && withPostData
     ? await withClient(target, 'restore-roles', (c) => planPrivileges({
       dir: o.dir, toolPath: tool.path, target, policy, targetClient: c,
       dropManagedHazards: o.dropManagedHazards ?? true, dropExtensions: o.skipExtensions ?? false, dropObjects: o.dropObjects,

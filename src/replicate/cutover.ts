@@ -202,7 +202,7 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
     return {
       fence: o.fence, fencedAt: fence.fencedAt, outageMs: Date.now() - t0, phases, revoked: fence.revoked, fencedTables: fence.tables, pause,
       drainedEvents: a.totals.events - before, sequences, triggersRestored,
-      verify: report && level !== 'none' ? { level, ok: report.ok, tables: report.tables.length, rows: report.tables.reduce((n, t) => n + t.sourceRows, 0), trustedRows } : undefined,
+      verify: report && level !== 'none' ? { level, ok: report.ok, tables: report.summary.tables, rows: report.summary.rows, trustedRows } : undefined,
     };
   } catch (e) {
     // Paused and not switched: the application goes on where it was, on an unfenced source.

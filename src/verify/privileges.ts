@@ -20,12 +20,12 @@ export interface PrivilegeResult {
   differences: PrivilegeDifference[];
 }
 
-interface Row { object: string; kind: 'owner' | 'grant'; role: string; privilege: string; grantable: boolean }
+interface Row { object: string; kind: 'owner' | 'grant'; role: string; privilege: string; grantable: boolean; initdb?: boolean }
 
-const FENCE_READABLE = `SELECT CASE WHEN to_regnamespace('_cutover') IS NULL OR NOT has_schema_privilege('_cutover', 'USAGE') THEN false
-  WHEN to_regclass('_cutover.fence') IS NULL THEN false ELSE has_table_privilege('_cutover.fence', 'SELECT') END AS ok`;
+const FENCE_READABLE = `SELECT CASE WHEN to_regnamespace('_cutover_fence') IS NULL OR NOT has_schema_privilege('_cutover_fence', 'USAGE') THEN false
+  WHEN to_regclass('_cutover_fence.revoked') IS NULL THEN false ELSE has_table_privilege('_cutover_fence.revoked', 'SELECT') END AS ok`;
 
-interface Line { object: string; entry: string; privilege: string }
+interface Line { object: string; entry: string; privilege: string; initdb: boolean }
 
 async function lines(c: pg.Client, map: RoleMap | undefined, side: 'source' | 'target'): Promise<Map<string, Line>> {
   const { rows } = await c.query<Row>(loadSql(import.meta.url, 'sql/privileges.sql'));
@@ -38,7 +38,7 @@ async function lines(c: pg.Client, map: RoleMap | undefined, side: 'source' | 't
   for (const r of rows) {
     const role = map && r.role !== 'PUBLIC' ? mapRole(map, r.role) : r.role;
     const entry = r.kind === 'owner' ? `owner ${role}` : `${role} ${r.privilege}${r.grantable ? ' WITH GRANT OPTION' : ''}`;
-    out.set(`${r.object}\u0000${entry}`, { object: r.object, entry, privilege: r.privilege });
+    out.set(`${r.object}\u0000${entry}`, { object: r.object, entry, privilege: r.privilege, initdb: r.initdb === true });
   }
   return out;
 }
@@ -56,6 +56,10 @@ export async function comparePrivileges(source: pg.Client, target: pg.Client, ro
   const [ks, kt] = [await known(source), await known(target)];
   const both = (v: { privilege: string }) => !v.privilege || (ks.has(v.privilege) && kt.has(v.privilege));
   for (const m of [s, t]) for (const [k, v] of m) if (!both(v)) m.delete(k);
+  // The public schema as initdb made it on both sides (each its own version's default) is not a difference;
+  // when either side's was changed, both are compared line by line.
+  const atDefault = (m: Map<string, Line>) => [...m.values()].some((v) => v.initdb);
+  if (atDefault(s) && atDefault(t)) for (const m of [s, t]) for (const [k, v] of m) if (v.initdb) m.delete(k);
   const differences: PrivilegeDifference[] = [];
   for (const [k, v] of s) if (!t.delete(k)) differences.push({ object: v.object, entry: v.entry, change: 'missing on target' });
   for (const v of t.values()) differences.push({ object: v.object, entry: v.entry, change: 'extra on target' });

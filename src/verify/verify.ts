@@ -243,8 +243,10 @@ export async function compareAll(s: VerifySession, level: VerifyLevel, compare: 
     report.summary.schemaObjects = schema.compared;
   }
   const sm = report.summary;
-  sm.tables = tables.filter((t) => t.kind !== 'materialized view').length;
-  sm.rows = tables.reduce((n, t) => n + t.sourceRows, 0);
+  // Tables and their rows; a matview's contents are compared like a table's but counted under matviews.
+  const plain = tables.filter((t) => t.kind !== 'materialized view');
+  sm.tables = plain.length;
+  sm.rows = plain.reduce((n, t) => n + t.sourceRows, 0);
   sm.tablesDiffering = tables.filter((t) => t.status === 'differs').length + s.missingTables.length;
   sm.rowDifferences = tables.reduce((n, t) => n + t.differenceCount, 0);
   sm.matviewDifferences = s.matviews.filter((m) => m.status !== 'same').length;

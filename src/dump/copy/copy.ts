@@ -223,7 +223,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
         statements.catch(() => undefined); // awaited (and its error thrown) at the privileges step
       }
       if (journal.has('pre-data')) return;
-      await restore({ ...restoreDefaults(o), target, dir: schemaDir, jobs: 2, sections: ['pre-data'], binDir: o.binDir });
+      await restore({ ...restoreDefaults(o), target, dir: schemaDir, jobs: 2, sections: ['pre-data'], binDir: o.binDir, privileges: false });
       for (const n of await withClient(target, 'copy/extensions', (c) => alignExtensionVersions(group!.leader, c))) note(n);
       await journal.record({ kind: 'pre-data', key: '' });
     });
@@ -430,7 +430,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
       // Deferring: the foreign keys pg_restore would add are added here instead, after it.
       const late = deferFks ? await onTargetFks(target, allFks.filter((f) => f.partitioned)) : [];
       for (const fk of late) built.add(`2606:${fk.constraintOid}`);
-      await restore({ ...restoreDefaults(o), target, dir: schemaDir, jobs: Math.max(2, indexJobs), sections: ['post-data'], dropObjects: built, binDir: o.binDir });
+      await restore({ ...restoreDefaults(o), target, dir: schemaDir, jobs: Math.max(2, indexJobs), sections: ['post-data'], dropObjects: built, binDir: o.binDir, privileges: false });
       if (late.length) await withClient(target, 'copy/fkeys', async (c) => { for (const fk of late) await addForeignKey(c, fk, journal, note); });
       await journal.record({ kind: 'post-data', key: '' });
     });
