@@ -221,6 +221,29 @@ describe('the write fence stops every writer', () => {
     expect(await fingerprints(tgt, db, captured)).toEqual(await fingerprints(src, db, captured));
   });
 
+  it('ids the application takes with nextval() inside the fence are no difference: the target is set past them', async () => {
+    const db = 'fence_nextval';
+    const { source, target, url } = await prepare(db);
+    const app = new pg.Client({ connectionString: url('app_writer') });
+    await app.connect();
+    const notes: string[] = [];
+    let taken: string[] = [];
+    try {
+      // After the sequences were set on the target and before verify reads them: nextval() is a read the
+      // fence lets through (an application asking for ids before its INSERT is refused).
+      const r = await cutover({ source, target, fence: 'triggers', verify: 'full', onNote: (m) => notes.push(m), onPhase: async (p) => {
+        if (!p.startsWith('verify')) return;
+        taken = (await app.query<{ v: string }>(`SELECT nextval(pg_get_serial_sequence('app.accounts', 'id'))::text AS v FROM generate_series(1, 3)`)).rows.map((x) => x.v);
+      } });
+      expect(r.verify).toMatchObject({ ok: true, level: 'full' });
+    } finally { await app.end(); }
+    expect(taken).toHaveLength(3);
+    expect(notes.join('\n')).toMatch(/^1 sequence\(s\) advanced on the source after they were set on the target .*: app\.accounts_id_seq, set forward again$/m);
+    // The target hands out a value after every one the source gave away (read by the test's own SQL).
+    const next = (await tgt.query<{ v: string }>(`SELECT nextval(pg_get_serial_sequence('app.accounts', 'id'))::text AS v`, [], db)).rows[0]!.v;
+    expect(BigInt(next)).toBeGreaterThan(BigInt(taken.at(-1)!));
+  });
+
   it('unfence after teardown lifts exactly what the fence set (triggers, revoked privileges), and says so', async () => {
     const db = 'fence_unfence';
     const { source, target, url } = await prepare(db);

@@ -5,7 +5,7 @@
  * exactly as its first run did (fingerprints computed by the test's own SQL, test/helpers/evidence.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,36 +17,59 @@ import { ACTIONS } from '../src/runbook/actions/index.js';
 import { parseHeadroom } from '../src/budget/capacity.js';
 import { verify } from '../src/verify/verify.js';
 import type { Step } from '../src/runbook/model.js';
+import { startPgBouncer, type PgBouncer } from '../src/testing/pgbouncer.js';
 import { fingerprint } from './helpers/evidence.js';
 import { sampleSource } from './helpers/source.js';
 
 let src: Cluster, tgt: Cluster;
+const poolers: PgBouncer[] = [];
 beforeAll(async () => {
   const majors = await availableMajors();
   [src, tgt] = (await startClusters([{ version: 15, password: 'pw-twice-src' }, { version: majors.at(-1), password: 'pw-twice-tgt' }])) as [Cluster, Cluster];
 }, 60_000);
-afterAll(() => stopAllClusters());
+afterAll(async () => { await Promise.all(poolers.map((p) => p.stop())); await stopAllClusters(); });
+
+/**
+ * The runbook as shipped, or, when it switches through PgBouncer, with its pooler section pointed at a
+ * real PgBouncer started here (entry `app` on the source; the shipped ini path replaced by the harness's).
+ */
+async function runbookFor(name: string, db: string, password: string): Promise<{ file: string; env: Record<string, string> }> {
+  const file = new URL(`../runbooks/${name}`, import.meta.url).pathname;
+  const text = await readFile(file, 'utf8');
+  if (!/^\s+pooler:/m.test(text)) return { file, env: {} };
+  const pooler = await startPgBouncer({
+    databases: { app: { host: src.host, port: src.port, dbname: db, user: 'app_writer', password } },
+    users: { app_writer: password }, poolMode: 'transaction',
+  });
+  poolers.push(pooler);
+  const shippedIni = /^\s+ini:\s*(\S+)/m.exec(text)?.[1];
+  expect(shippedIni, `${name}: the pooler's ini path`).toBeDefined();
+  const copy = join(await mkdtemp(join(tmpdir(), 'cutover-twice-rb-')), name);
+  await writeFile(copy, text.replace(shippedIni!, pooler.ini).replace(/^(\s+database:\s*)\S+/m, '$1app'));
+  return { file: copy, env: { POOLER_URL: pooler.adminUrl() } };
+}
 
 const writes = (s: Step) => s.kind === 'sql' || s.kind === 'sh' || (s.kind === 'action' && ACTIONS.get(s.action!)?.readOnly !== true);
 const shipped = readdirSync(new URL('../runbooks/', import.meta.url)).filter((f) => f.endsWith('.md')).sort();
 
 describe('every step of every shipped runbook is safe to run twice', () => {
   it('lists the shipped runbooks', () => {
-    expect(shipped).toEqual(['ci-smoke.md', 'dump-restore-window.md', 'heroku-to-cloudsql.md', 'online-cutover.md']);
+    expect(shipped).toEqual(['ci-smoke.md', 'dump-restore-window.md', 'heroku-to-cloudsql.md', 'online-cutover-pgbouncer.md', 'online-cutover.md']);
   });
 
   for (const name of shipped) {
     it(`${name}: each write step run again succeeds with the same end state`, async () => {
-      const db = `twice_${name.replace(/\W.*/, '').replace(/-/g, '_')}`;
+      const db = `twice_${name.replace(/\.md$/, '').replace(/\W/g, '_')}`;
       await sampleSource(src, db, 200, 'app-pw-twice');
       await tgt.createDatabase(db);
-      const rb = await loadRunbook(new URL(`../runbooks/${name}`, import.meta.url).pathname);
-      const env = { [rb.front.connections.source.env ?? 'SOURCE_URL']: src.url(db), [rb.front.connections.target.env ?? 'TARGET_URL']: tgt.url(db) };
-      const { source, target } = await resolveConnections(rb, 'run', env);
+      const file = await runbookFor(name, db, 'app-pw-twice');
+      const rb = await loadRunbook(file.file);
+      const env = { ...file.env, [rb.front.connections.source.env ?? 'SOURCE_URL']: src.url(db), [rb.front.connections.target.env ?? 'TARGET_URL']: tgt.url(db) };
+      const { source, target, pooler } = await resolveConnections(rb, 'run', env);
       const stateDir = await mkdtemp(join(tmpdir(), 'cutover-twice-'));
       const abort = new AbortController();
       const logs: string[] = [];
-      const ctx = (s: Step) => ({ stepId: s.id, source, target, stateDir, headroom: parseHeadroom(rb.front.headroom), signal: abort.signal, progress: () => undefined, log: (t: string) => logs.push(t) });
+      const ctx = (s: Step) => ({ stepId: s.id, source, target, pooler, stateDir, headroom: parseHeadroom(rb.front.headroom), signal: abort.signal, progress: () => undefined, log: (t: string) => logs.push(t) });
       const state = async () => `${await fingerprint(src, db)}\n----\n${await fingerprint(tgt, db)}`;
       const twice: string[] = [];
       for (const s of rb.steps.filter((x) => !x.rollback && x.kind !== 'manual')) {

@@ -7,8 +7,8 @@
 import type pg from 'pg';
 import { CutoverError } from '../errors.js';
 import type { ConnParams } from '../pg/conninfo.js';
-import { setSequences } from '../pg/facts.js';
-import { verify, VERIFY_LEVELS, type VerifyReport } from '../verify/verify.js';
+import { sequenceValues, setSequences } from '../pg/facts.js';
+import { identical, verify, VERIFY_LEVELS, type VerifyReport } from '../verify/verify.js';
 import { IncrementalVerify } from '../verify/incremental.js';
 import { renderVerify } from '../verify/render.js';
 import { Applier } from './apply.js';
@@ -50,7 +50,8 @@ export interface CutoverOptions {
   /** fence 'pooler': the PgBouncer in front of the source, paused for the switch (src/pooler/switch.ts). */
   pooler?: PoolerSwitchOptions;
   onNote?: (message: string) => void;
-  onPhase?: (phase: string) => void;
+  /** Called as each phase starts; the phase waits for a returned promise. */
+  onPhase?: (phase: string) => void | Promise<void>;
 }
 
 export interface CutoverResult {
@@ -79,7 +80,7 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
   const phase = o.onPhase ?? (() => undefined);
   const phases: CutoverResult['phases'] = [];
   const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-    phase(name);
+    await phase(name);
     const t0 = Date.now();
     try { return await fn(); } finally { phases.push({ phase: name, durationMs: Date.now() - t0 }); }
   };
@@ -163,6 +164,7 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
 
     // 4. Sequences and identities from the source.
     const sequences = await timed('sequences', () => setSequences(a.sourceClient, a.targetClient, o.sequenceMargin ?? 0));
+    const setInFence = new Map((await sequenceValues(a.targetClient)).map((v) => [`${v.schema}\u0000${v.name}`, v]));
     const triggersRestored = await timed('restore target triggers', () => a.restoreTargetTriggers());
     // Foreign keys a resumed copy deferred hold now that every change is applied.
     const constraints = await timed('deferred foreign keys', () => completeDeferredConstraints(a.targetClient));
@@ -185,6 +187,7 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
       report = await timed(`verify (${level})`, () => verify({ source: o.source, target: o.target, level, jobs: o.verifyJobs ?? 2, roleMap: o.roleMap }));
     }
     if (report) {
+      if (!report.ok) await settleSequences(a, report, setInFence, o.sequenceMargin ?? 0, note);
       if (!report.ok) {
         throw new CutoverError('E_DIFFERENCE', `verify after the drain found differences; writes stay fenced on the source:\n${renderVerify(report)}`, {
           hint: 'run `cutover verify` for details; `cutover replicate unfence` lets the application write to the source again',
@@ -284,6 +287,27 @@ async function assertNothingGotPast(a: Applier, kind: Fence): Promise<void> {
 }
 
 /** "9 tables, 20000 rows" (and, for verify incremental, how many of them the fence did not read again). */
+/**
+ * nextval() is not a write, so the fence lets the application take ids on the source (before the INSERT
+ * the fence then refuses, or a Hibernate-style block): a sequence can pass the value set on the target in
+ * the fence. No row can hold such a value (every write since the fence was refused), so a sequence behind
+ * on the target but not below what the fence set there is not a difference: it is set forward again, so
+ * the target never hands out a value the source gave away, and reported as such.
+ */
+async function settleSequences(a: Applier, report: VerifyReport, setInFence: Map<string, { lastValue: string }>, margin: number,
+  note: (m: string) => void): Promise<void> {
+  const moved = (report.sequences ?? []).filter((q) => q.status === 'behind on target' && q.target
+    && setInFence.has(`${q.schema}\u0000${q.name}`) && BigInt(q.target.lastValue) >= BigInt(setInFence.get(`${q.schema}\u0000${q.name}`)!.lastValue));
+  if (!moved.length) return;
+  await setSequences(a.sourceClient, a.targetClient, margin);
+  for (const q of moved) q.status = 'advanced on source in the fence';
+  const sm = report.summary;
+  sm.sequencesBehind = (report.sequences ?? []).filter((q) => q.status === 'behind on target' || q.status === 'missing on target').length;
+  report.ok = identical(sm);
+  note(`${moved.length} sequence(s) advanced on the source after they were set on the target (nextval() in the fence; no row holds those values): ` +
+    `${moved.map((q) => `${q.schema}.${q.name}`).join(', ')}, set forward again`);
+}
+
 export function verifiedRows(v: { tables: number; rows: number; trustedRows?: number }): string {
   return `${v.tables} tables, ${v.rows} rows${v.trustedRows !== undefined ? `, ${v.trustedRows} of them verified before the fence and unchanged since` : ''}`;
 }

@@ -16,7 +16,10 @@ export interface DeferredConstraint { table: string; name: string; definition: s
 
 export async function deferConstraint(c: pg.Client, d: DeferredConstraint): Promise<void> {
   await c.query(loadSql(import.meta.url, 'sql/deferred-constraints.sql'));
-  await c.query(`INSERT INTO _cutover.deferred_constraints (table_name, constraint_name, definition, action) VALUES ($1, $2, $3, $4)
+  // One spelling of the table whoever records it (the copy writes "app"."orders", the applier app.orders):
+  // a key the copy deferred and the applier then moved is one record, with the applier's action.
+  await c.query(`INSERT INTO _cutover.deferred_constraints (table_name, constraint_name, definition, action)
+    SELECT format('%I.%I', n.nspname, r.relname), $2, $3, $4 FROM pg_class r JOIN pg_namespace n ON n.oid = r.relnamespace WHERE r.oid = $1::regclass
     ON CONFLICT (table_name, constraint_name) DO UPDATE SET action = excluded.action, definition = excluded.definition`, [d.table, d.name, d.definition, d.action]);
 }
 
@@ -44,8 +47,10 @@ export async function completeDeferredConstraints(c: pg.Client): Promise<number>
     try {
       await c.query('BEGIN');
       const exists = (await c.query('SELECT 1 FROM pg_constraint WHERE conrelid = $1::regclass AND conname = $2', [d.table, d.name])).rowCount;
-      // add/readd: a second run finds the key there already; validate/nondeferrable apply to the one there.
-      if (d.action === 'validate' || d.action === 'nondeferrable' || !exists) await c.query(completionStatement(d));
+      // add/readd: a second run finds the key there already; validate/nondeferrable apply to the one there,
+      // and a key to validate that is gone (dropped since by hand or an older version) is added back whole.
+      if (d.action === 'validate' && !exists) await c.query(completionStatement({ ...d, action: 'readd' }));
+      else if (d.action === 'validate' || d.action === 'nondeferrable' || !exists) await c.query(completionStatement(d));
       await c.query('DELETE FROM _cutover.deferred_constraints WHERE table_name = $1 AND constraint_name = $2', [d.table, d.name]);
       await c.query('COMMIT');
     } catch (e) {

@@ -8,8 +8,12 @@ export interface SequenceResult {
   ownedBy: string;
   source: { lastValue: string; isCalled: boolean } | null;
   target: { lastValue: string; isCalled: boolean } | null;
-  /** 'behind' is a difference (the target would hand out used values); 'ahead' is safe, only reported. */
-  status: 'same' | 'behind on target' | 'ahead on target' | 'missing on target' | 'extra on target';
+  /**
+   * 'behind' is a difference (the target would hand out used values); 'ahead' is safe, only reported.
+   * 'advanced on source in the fence': in a cutover's fence, the source handed out values after the target
+   * was set (nextval() is not a write the fence refuses; no row can hold them), and the target was set again.
+   */
+  status: 'same' | 'behind on target' | 'ahead on target' | 'missing on target' | 'extra on target' | 'advanced on source in the fence';
 }
 
 async function readAll(c: pg.Client): Promise<Map<string, SequenceValue>> {

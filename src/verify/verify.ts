@@ -255,9 +255,14 @@ export async function compareAll(s: VerifySession, level: VerifyLevel, compare: 
   sm.schemaDifferences = (report.schema ?? []).length;
   sm.privileges = report.privileges?.compared ?? 0;
   sm.privilegeDifferences = report.privileges?.differences.length ?? 0;
-  report.ok = sm.tablesDiffering === 0 && sm.sequencesBehind === 0 && sm.schemaDifferences === 0 && sm.matviewDifferences === 0 &&
-    sm.largeObjectDifferences === 0 && sm.privilegeDifferences === 0;
+  report.ok = identical(sm);
   return report;
+}
+
+/** Whether a report's counts show no difference anywhere. */
+export function identical(sm: VerifyReport['summary']): boolean {
+  return sm.tablesDiffering === 0 && sm.sequencesBehind === 0 && sm.schemaDifferences === 0 && sm.matviewDifferences === 0 &&
+    sm.largeObjectDifferences === 0 && sm.privilegeDifferences === 0;
 }
 
 export async function verify(o: VerifyOptions): Promise<VerifyReport> {

@@ -138,7 +138,7 @@ export function registerReplicate(program: Command): void {
           admin: resolveConnArg('pooler', o.pooler, 'CUTOVER_POOLER_URL'), database: o.poolerDatabase!, pauseTimeoutMs: o.pauseTimeout * 1000,
           repoint: o.poolerIni !== undefined ? { ini: o.poolerIni } : { command: o.poolerCommand! },
         } : undefined,
-        onNote: warn, onPhase: (p) => process.stderr.write(`${p}...\n`),
+        onNote: warn, onPhase: (p) => { process.stderr.write(`${p}...\n`); },
       });
       process.stdout.write(`${table(['phase', 'duration'], res.phases.map((p) => [p.phase, humanDuration(p.durationMs)]))}\n\n` +
         `cutover done: write outage ${humanDuration(res.outageMs)} (fence ${res.fence} at ${res.fencedAt}); drained ${res.drainedEvents} event(s); ${res.sequences} sequence(s) set` +

@@ -65,7 +65,11 @@ DECLARE
   r record;
   at text;
 BEGIN
-  INSERT INTO _cutover_fence.state (kind) VALUES (p_kind) ON CONFLICT (id) DO UPDATE SET checked_from = clock_timestamp();
+  -- A second install after a failed cutover starts checking from now: the breaches before it were reported
+  -- then. Without breaches to leave behind it changes nothing (a rerun after success leaves the state as it was).
+  INSERT INTO _cutover_fence.state AS s (kind) VALUES (p_kind)
+    ON CONFLICT (id) DO UPDATE SET checked_from = clock_timestamp()
+    WHERE EXISTS (SELECT 1 FROM _cutover_fence.breaches b WHERE b.at >= s.checked_from);
   SELECT to_char(s.fenced_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') INTO at FROM _cutover_fence.state s;
   FOR r IN
     SELECT c.oid AS relid, format('%I.%I', n.nspname, c.relname) AS name, pg_has_role(c.relowner, 'USAGE') AS owned
