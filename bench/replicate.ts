@@ -16,9 +16,17 @@
  *            outage (fence to verified) and its phases, with verify full and verify incremental
  *            alternating (--rounds each).
  *
+ *   pooler   `replicate cutover` with `fence: pooler` through a real PgBouncer (transaction pooling) in front
+ *            of a sample database of --gb GB with pgbench tables in it: pgbench at --rate TPS (4 clients)
+ *            through the pooler during the whole cutover, per-transaction latency logged (-l). Prints the
+ *            pause (PAUSE to RESUME, longest client wait), failed transactions, and the latency max and
+ *            p99 of the transactions around the switch against the same run's steady state before it
+ *            (the reference: what the clients see when nothing is switched). --rounds switches, each onto
+ *            a fresh copy.
+ *
  *   npx tsx bench/replicate.ts --part all --rounds 3 --seconds 20 --bulk 1000000 --rate 1000 --gb 1 --los 1000
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -29,6 +37,10 @@ import { teardown } from '../src/replicate/teardown.js';
 import { Applier, type BatchResult } from '../src/replicate/apply.js';
 import { cutover } from '../src/replicate/cutover.js';
 import { copy } from '../src/dump/copy/copy.js';
+import { readdir, readFile } from 'node:fs/promises';
+import { startPgBouncer } from '../src/testing/pgbouncer.js';
+import { PgBouncerAdmin } from '../src/pooler/admin.js';
+import { unfence } from '../src/replicate/cutover.js';
 import { arg, median, record } from './lib.js';
 
 const part = arg('part', 'all');
@@ -285,6 +297,89 @@ async function outage(src: Cluster, dst: Cluster) {
   await teardown({ source: src.params('out'), target: dst.params('out') });
 }
 
+/** pgbench -l lines (client, tx, latency µs, script, epoch s, epoch µs[, schedule lag µs]) of every file under dir. */
+async function pgbenchLog(dir: string): Promise<{ endUs: number; latencyUs: number }[]> {
+  const out: { endUs: number; latencyUs: number }[] = [];
+  for (const f of (await readdir(dir)).filter((x) => x.startsWith('tx.'))) {
+    for (const line of (await readFile(join(dir, f), 'utf8')).split('\n')) {
+      const x = line.trim().split(/\s+/).map(Number);
+      if (x.length < 6 || !Number.isFinite(x[2])) continue;
+      // With -R the client saw the schedule lag (waiting to start) plus the transaction's own time.
+      out.push({ endUs: x[4]! * 1e6 + x[5]!, latencyUs: x[2]! + (x[6] ?? 0) });
+    }
+  }
+  return out;
+}
+
+async function poolerSwitch(src: Cluster, dst: Cluster) {
+  console.log(`\n## switch through PgBouncer: sample database of ~${gb} GB, pgbench at ${rate} TPS through the pooler`);
+  const PW = 'bench-pooler-pw';
+  for (const c of [src, dst]) await c.query(`DO $$ BEGIN CREATE ROLE bench_app LOGIN PASSWORD '${PW}'; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
+  await src.createDatabase('pool');
+  await createSampleDatabase(src.url('pool'), { rows: Math.round((gb * 1024 ** 3) / SAMPLE_BYTES_PER_ROW) });
+  await pgbench(src, 'pool', ['-i', '-q', '-s', '10']);
+  await src.query('GRANT ALL ON pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history TO bench_app; VACUUM ANALYZE', [], 'pool');
+  const size = (await src.query<{ s: string }>(`SELECT pg_size_pretty(pg_database_size('pool')) s`)).rows[0]!.s;
+  const pooler = await startPgBouncer({
+    databases: { app: { host: src.host, port: src.port, dbname: 'pool', user: 'bench_app', password: PW } },
+    users: { bench_app: PW }, poolMode: 'transaction', poolSize: 8,
+  });
+  const iniBefore = await readFile(pooler.ini, 'utf8');
+  const rows: { round: number; pausedS: number; waitS: number; failed: number; steadyP99: number; switchMax: number; switchP99: number; outageS: number }[] = [];
+  try {
+    for (let round = 0; round < rounds; round++) {
+      const target = `pool_r${round}`;
+      await dst.createDatabase(target);
+      await installCapture({ source: src.params('pool') });
+      const t0 = Date.now();
+      await copy({ source: src.params('pool'), target: dst.params(target), dir: join(work, `copy-pool-${round}`), jobs: 2 });
+      console.log(`round ${round + 1}: source ${size}; copied in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      const logDir = await mkdtemp(join(work, 'pgbench-'));
+      const benchSeconds = 90;
+      const load = execa('pgbench', ['-h', pooler.host, '-p', String(pooler.port), '-U', 'bench_app', '-n', '-c', '4', '-j', '2', '-R', String(rate),
+        '-T', String(benchSeconds), '-l', '--log-prefix', join(logDir, 'tx'), 'app'], { env: { PGPASSWORD: PW }, reject: false, all: true });
+      // A steady state first (the reference), then the switch; pgbench goes on until its time is up.
+      await new Promise((r) => setTimeout(r, 20_000));
+      const switchStart = Date.now();
+      const r = await cutover({
+        source: src.params('pool'), target: dst.params(target), fence: 'pooler', verify: 'incremental',
+        pooler: { admin: pooler.adminParams(), database: 'app', repoint: { ini: pooler.ini }, pauseTimeoutMs: 10_000 },
+      });
+      const switchEnd = Date.now();
+      const b = await load;
+      const failed = Number(/number of failed transactions: (\d+)/.exec(String(b.all))?.[1] ?? (b.exitCode === 0 ? 0 : NaN));
+      const tx = await pgbenchLog(logDir);
+      const lat = (xs: typeof tx) => xs.map((x) => x.latencyUs / 1000);
+      const steady = lat(tx.filter((x) => x.endUs / 1000 < switchStart - 1000));
+      // Transactions that ended while the cutover ran, or within 2 s after (those the pause held).
+      const around = lat(tx.filter((x) => x.endUs / 1000 >= switchStart && x.endUs / 1000 <= switchEnd + 2000));
+      rows.push({ round, pausedS: r.pause!.pausedMs / 1000, waitS: r.pause!.maxClientWaitMs / 1000, failed, steadyP99: pct(steady, 0.99),
+        switchMax: Math.max(...around), switchP99: pct(around, 0.99), outageS: r.outageMs / 1000 });
+      console.log(`  pgbench exit ${b.exitCode}, ${tx.length} transactions logged, failed ${failed}; cutover phases: ${r.phases.map((p) => `${p.phase} ${(p.durationMs / 1000).toFixed(2)} s`).join(', ')}`);
+      console.log(`  paused ${(r.pause!.pausedMs / 1000).toFixed(2)} s (longest client wait ${(r.pause!.maxClientWaitMs / 1000).toFixed(2)} s, ${r.pause!.waitingClients} waiting); ` +
+        `latency steady p99 ${pct(steady, 0.99).toFixed(1)} ms / max ${Math.max(...steady).toFixed(1)} ms; around the switch (${around.length} tx) p99 ${pct(around, 0.99).toFixed(1)} ms / max ${Math.max(...around).toFixed(1)} ms`);
+      // Back for the next round: the pooler on the source, writes given back there, capture removed.
+      await writeFile(pooler.ini, iniBefore);
+      const admin = await PgBouncerAdmin.open(pooler.adminParams());
+      try { await admin.reload(); } finally { await admin.close(); }
+      await teardown({ source: src.params('pool'), target: dst.params(target) });
+      await unfence(src.params('pool'));
+    }
+  } finally {
+    await pooler.stop();
+  }
+  const m = (k: keyof (typeof rows)[number]) => median(rows.map((x) => x[k] as number));
+  console.log(`\nmedian of ${rounds}: paused ${m('pausedS').toFixed(2)} s, longest client wait ${m('waitS').toFixed(2)} s, failed transactions ${rows.map((x) => x.failed).join(', ')}; ` +
+    `latency around the switch p99 ${m('switchP99').toFixed(0)} ms, max ${m('switchMax').toFixed(0)} ms vs steady p99 ${m('steadyP99').toFixed(1)} ms ` +
+    `(${(m('switchMax') / m('steadyP99')).toFixed(0)}x)`);
+  record([
+    { bench: `PgBouncer switch, ${size}, pgbench ${rate} TPS`, what: 'client latency max around the switch', value: m('switchMax'), unit: 'ms', ratios: { 'steady p99': m('switchMax') / m('steadyP99') } },
+    { bench: `PgBouncer switch, ${size}, pgbench ${rate} TPS`, what: 'client latency p99 around the switch', value: m('switchP99'), unit: 'ms', ratios: { 'steady p99': m('switchP99') / m('steadyP99') } },
+    { bench: `PgBouncer switch, ${size}, pgbench ${rate} TPS`, what: 'pooler paused (PAUSE to RESUME)', value: m('pausedS'), unit: 's' },
+    { bench: `PgBouncer switch, ${size}, pgbench ${rate} TPS`, what: 'failed client transactions', value: Math.max(...rows.map((x) => x.failed)), unit: 'tx' },
+  ]);
+}
+
 const [src, dst] = await startClusters([{ version: 15, settings }, { version: 15, settings }]);
 try {
   if (part === 'all' || part === 'capture') await captureOverhead(src!);
@@ -292,6 +387,7 @@ try {
   if (part === 'all' || part === 'apply') await applyAndLag(src!, dst!);
   if (part === 'all' || part === 'lo') await largeObjects(src!, dst!);
   if (part === 'all' || part === 'outage') await outage(src!, dst!);
+  if (part === 'all' || part === 'pooler') await poolerSwitch(src!, dst!);
 } finally {
   await stopAllClusters();
   await rm(work, { recursive: true, force: true });

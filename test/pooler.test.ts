@@ -17,7 +17,7 @@ import { startPgBouncer, type PgBouncer } from '../src/testing/pgbouncer.js';
 import { findClientTool } from './helpers/pgbench.js';
 import { copy } from '../src/dump/copy/copy.js';
 import { installCapture } from '../src/replicate/capture.js';
-import { cutover } from '../src/replicate/cutover.js';
+import { cutover, unfence } from '../src/replicate/cutover.js';
 import { CutoverError } from '../src/errors.js';
 import { cutover as cutoverCli } from './helpers/cli.js';
 
@@ -103,6 +103,20 @@ describe('fence: pooler', () => {
     expect(t.hash).toBe(s.hash);
     expect((await bank(tgt, db)).rows).toBeGreaterThan(s.rows);
     expect(notes.join('\n')).toMatch(/pooler entry "bank" now points at the target .* and resumed: clients were paused/);
+    // Run again (a resume after a kill right after the switch): done already, nothing paused or changed.
+    const iniAfter = readFileSync(pooler.ini, 'utf8');
+    const poolerOpts = { admin: pooler.adminParams(), database: 'bank', repoint: { ini: pooler.ini } };
+    const again: string[] = [];
+    const r2 = await cutover({ source: src.params(db), target: tgt.params(db), fence: 'pooler', verify: 'checksums', onNote: (m) => again.push(m), pooler: poolerOpts });
+    expect(again.join('\n')).toMatch(/^already switched: pooler entry "bank" points at the target and the source has been fenced since /m);
+    expect(r2).toMatchObject({ phases: [], drainedEvents: 0, fencedAt: r.fencedAt });
+    expect(readFileSync(pooler.ini, 'utf8')).toBe(iniAfter);
+    // At the target but the source not fenced: not a switch a finished cutover made; refused.
+    await unfence(src.params(db));
+    const e = await cutover({ source: src.params(db), target: tgt.params(db), fence: 'pooler', verify: 'checksums', pooler: poolerOpts }).catch((x: unknown) => x);
+    expect((e as CutoverError).code).toBe('E_USAGE');
+    expect((e as Error).message).toMatch(/already points at the target, but the source is not fenced/);
+    expect(readFileSync(pooler.ini, 'utf8')).toBe(iniAfter);
     await pooler.stop();
   }, 180_000);
 

@@ -31,6 +31,18 @@ export interface PauseReport {
   repointed: string;
 }
 
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '']);
+
+/**
+ * Whether a pooler entry names this server's database: port and database name, and with `sameHost` the
+ * host too (loopback spellings and a socket count as one). The host is not required by default: the
+ * pooler may name the server by an address the operator's URL spells as a name.
+ */
+export function pointsAt(e: PoolerEntry, ep: Endpoint, sameHost = false): boolean {
+  const h = (x: string | null) => (x === null || x.startsWith('/') || LOOPBACK.has(x.toLowerCase()) ? 'loopback' : x.toLowerCase());
+  return e.database === ep.dbname && e.port === ep.port && (!sameHost || h(e.host) === h(ep.host));
+}
+
 export class PoolerSwitch {
   private pausedAt = 0;
   private paused = false;
@@ -43,14 +55,16 @@ export class PoolerSwitch {
   private constructor(private readonly o: PoolerSwitchOptions, private readonly admin: PgBouncerAdmin) {}
 
   /** Connects and checks everything a switch needs before anything changes. */
-  static async prepare(o: PoolerSwitchOptions, source: Endpoint): Promise<{ sw: PoolerSwitch; notes: string[] }> {
+  static async prepare(o: PoolerSwitchOptions, source: Endpoint, target?: Endpoint): Promise<{ sw: PoolerSwitch; notes: string[]; switched: boolean }> {
     const admin = await PgBouncerAdmin.open(o.admin);
     const sw = new PoolerSwitch(o, admin);
     const notes: string[] = [];
     try {
       sw.entry = await admin.entry(o.database);
       if ('ini' in o.repoint) await checkIni(o.repoint.ini, o.database);
-      if (sw.entry.database !== source.dbname || sw.entry.port !== source.port) {
+      // Already at the target (a cutover that finished, run again): the caller decides whether that is done.
+      if (target && pointsAt(sw.entry, target, true) && !pointsAt(sw.entry, source, true)) return { sw, notes, switched: true };
+      if (!pointsAt(sw.entry, source)) {
         throw new CutoverError('E_USAGE', `pooler entry "${o.database}" points at ${sw.entry.host ?? '(socket)'}:${sw.entry.port}/${sw.entry.database}, not at the source (${source.host}:${source.port}/${source.dbname})`, {
           hint: 'name the entry the application uses for the source database; nothing was changed',
         });
@@ -62,7 +76,7 @@ export class PoolerSwitch {
       await admin.close();
       throw e;
     }
-    return { sw, notes };
+    return { sw, notes, switched: false };
   }
 
   /**

@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import { CutoverError } from '../errors.js';
 import type { ConnParams } from '../pg/conninfo.js';
+import { withClient } from '../pg/connect.js';
 import { sequenceValues, setSequences } from '../pg/facts.js';
 import { identical, verify, VERIFY_LEVELS, type VerifyReport } from '../verify/verify.js';
 import { IncrementalVerify } from '../verify/incremental.js';
@@ -89,19 +90,30 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
       hint: 'e.g. pooler: { database: app, ini: /etc/pgbouncer/pgbouncer.ini } in the replicate-cutover step',
     });
   }
-  const a = await Applier.open({ source: o.source, target: o.target, onNote: note });
+  // The pooler (fence: pooler) first, before the applier touches the target: it answers as an admin and
+  // its entry points at the source, or already at the target (a finished cutover run again).
   let pooler: PoolerSwitch | undefined;
+  if (o.fence === 'pooler') {
+    const p = await PoolerSwitch.prepare(o.pooler!, { host: o.source.host, port: o.source.port, dbname: o.source.dbname },
+      { host: o.target.host, port: o.target.port, dbname: o.target.dbname });
+    pooler = p.sw;
+    for (const n of p.notes) note(n);
+    if (p.switched) {
+      try { return await withClient(o.source, 'replicate-cutover', (c) => alreadySwitched(c, o, p.sw, note)); } finally { await p.sw.close(); }
+    }
+  }
+  let a: Applier;
   try {
-    // 0. The fence is planned and checked before anything changes: roles exist, every table can be fenced,
-    //    the pooler (fence: pooler) answers as an admin and its entry points at the source.
+    a = await Applier.open({ source: o.source, target: o.target, onNote: note });
+  } catch (e) {
+    await pooler?.close();
+    throw e;
+  }
+  try {
+    // 0. The fence is planned and checked before anything changes: roles exist, every table can be fenced.
     const plan = await planFence(a.sourceClient, o.fence, o.roles);
     assertFencePlan(plan);
     for (const w of plan.warnings) note(w);
-    if (o.fence === 'pooler') {
-      const p = await PoolerSwitch.prepare(o.pooler!, { host: o.source.host, port: o.source.port, dbname: o.source.dbname });
-      pooler = p.sw;
-      for (const n of p.notes) note(n);
-    }
     // 1. Catch up while the application still writes: the outage then only covers the last batch.
     const caughtUp = (b: { lagMs: number }) => b.lagMs <= (o.catchUpLagMs ?? 1000);
     await timed('catch up', () => a.run({ until: caughtUp }));
@@ -287,6 +299,25 @@ async function assertNothingGotPast(a: Applier, kind: Fence): Promise<void> {
 }
 
 /** "9 tables, 20000 rows" (and, for verify incremental, how many of them the fence did not read again). */
+/**
+ * The pooler already points at the target: a cutover that finished (the switch is its last act, after
+ * verify), run again on resume. Done only if the source is still fenced since then; the application writes
+ * to the target now, so the two are not compared again. Otherwise someone repointed by hand: refused.
+ */
+async function alreadySwitched(c: pg.Client, o: CutoverOptions, pooler: PoolerSwitch, note: (m: string) => void): Promise<CutoverResult> {
+  const st = (await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover_fence.state')::text AS r`)).rows[0]!.r
+    ? (await c.query<{ at: Date; n: number }>('SELECT (SELECT fenced_at FROM _cutover_fence.state) AS at, (SELECT count(*)::int FROM _cutover_fence.tables) AS n')).rows[0]
+    : undefined;
+  if (!st?.at) {
+    throw new CutoverError('E_USAGE', `pooler entry "${pooler.entry.name}" already points at the target, but the source is not fenced: the switch was not made by a cutover that finished`, {
+      hint: 'the application may have written to both servers: point the entry back at the source and run the cutover again, or check both databases with `cutover verify`',
+    });
+  }
+  note(`already switched: pooler entry "${pooler.entry.name}" points at the target and the source has been fenced since ${st.at.toISOString()}; ` +
+    'nothing to do (the application writes to the target now: the two are not compared again)');
+  return { fence: o.fence, fencedAt: st.at.toISOString(), outageMs: 0, phases: [], revoked: 0, fencedTables: st.n, drainedEvents: 0, sequences: 0, triggersRestored: 0 };
+}
+
 /**
  * nextval() is not a write, so the fence lets the application take ids on the source (before the INSERT
  * the fence then refuses, or a Hibernate-style block): a sequence can pass the value set on the target in
