@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { stat } from 'node:fs/promises';
+import { mkdtemp, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { availableMajors, createSampleDatabase, startClusters, stopAllClusters, type Cluster } from '../src/testing/index.js';
 import { doctor } from '../src/doctor/doctor.js';
 import { childCredentials } from '../src/pg/child-env.js';
@@ -163,5 +165,28 @@ describe('child process credentials', () => {
     } finally {
       await creds.cleanup();
     }
+  });
+});
+
+describe('objects a managed target refuses to an ordinary role', () => {
+  it('doctor lists C functions, event triggers and publications with what happens to each; the copy leaves the latter out and says so', async () => {
+    await src.createDatabase('hazards');
+    await tgt.createDatabase('hazards');
+    await src.query(`CREATE SCHEMA app; CREATE TABLE app.t (id int PRIMARY KEY);
+      CREATE FUNCTION app.fast_abs(int) RETURNS int LANGUAGE internal IMMUTABLE STRICT AS 'int4abs';
+      CREATE FUNCTION app.log_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN RAISE NOTICE 'ddl'; END $$;
+      CREATE EVENT TRIGGER audit_ddl ON ddl_command_start EXECUTE FUNCTION app.log_ddl();
+      CREATE PUBLICATION app_pub FOR TABLE app.t`, [], 'hazards');
+    const r = await doctor({ source: src.params('hazards'), target: tgt.params('hazards'), copyOnly: true });
+    expect(check(r, 'source', 'c-functions')).toMatchObject({ status: 'fail', message: expect.stringContaining('app.fast_abs(integer)') });
+    expect(check(r, 'source', 'left-out')).toMatchObject({ status: 'warn', message: expect.stringMatching(/2 object\(s\) .* left out of the copy .*event trigger audit_ddl.*publication app_pub/) });
+    // Without the C function the copy goes through, leaves the event trigger and the publication out, and says so.
+    await src.query('DROP FUNCTION app.fast_abs(int)', [], 'hazards');
+    const dir = await mkdtemp(join(tmpdir(), 'cutover-hazards-'));
+    const out = await cutover(['copy', '--source', 'env:S', '--target', 'env:T', '--dir', join(dir, 'copy')], { S: src.url('hazards'), T: tgt.url('hazards') });
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stderr + out.stdout).toMatch(/^note: left out 2 object\(s\) a managed target refuses \(recreate them by hand where allowed\): (?=.*event trigger audit_ddl)(?=.*publication app_pub)/m);
+    expect((await tgt.query(`SELECT (SELECT count(*) FROM pg_event_trigger)::int e, (SELECT count(*) FROM pg_publication)::int p, to_regclass('app.t') IS NOT NULL AS t`, [], 'hazards')).rows[0])
+      .toEqual({ e: 0, p: 0, t: true });
   });
 });

@@ -13,6 +13,7 @@ import { startCluster, stopAllClusters, type Cluster } from '../src/testing/inde
 import type { ConnParams } from '../src/pg/conninfo.js';
 import { copy } from '../src/dump/copy/copy.js';
 import { dump } from '../src/dump/dump.js';
+import { restore } from '../src/dump/restore.js';
 import { Applier } from '../src/replicate/apply.js';
 import { installCapture } from '../src/replicate/capture.js';
 import { doctor } from '../src/doctor/doctor.js';
@@ -67,6 +68,20 @@ describe('source == target is refused before anything runs', () => {
       expect(check.hint).not.toMatch(/drop/i);
     });
   }
+
+  it('restore of a dump into the database it was taken from (by another URL), with no source given', async () => {
+    const dir = join(await mkdtemp(join(tmpdir(), 'cutover-refusal-')), 'dump');
+    await dump({ source: same, dir, jobs: 1 });
+    const before = await fingerprint();
+    const e = await restore({ target: alias, dir }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(sameDb) });
+    expect((e as { hint: string }).hint).not.toMatch(/drop/i);
+    expect(await fingerprint()).toEqual(before);
+    // Into another database of the same server it goes.
+    await c.createDatabase('restored_here');
+    await restore({ target: c.params('restored_here'), dir });
+    expect((await c.query(`SELECT count(*)::int n FROM s.orders`, [], 'restored_here')).rows[0]!.n).toBe(10);
+  });
 
   it('another database of the same server is not refused; an unreachable source of a restore is skipped', async () => {
     await expect(refuseSameDatabaseAt('copy', same, other)).resolves.toBeUndefined();

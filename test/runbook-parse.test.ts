@@ -114,3 +114,54 @@ describe('runbook validation', () => {
     expect(good.stdout).toMatch(/write outage: 4 step\(s\) between the markers, estimated 1 h 55 min \(from est\. notes\) of a 6 h budget/);
   });
 });
+
+describe('step titles are short; the text that describes a step stays as its description', () => {
+  const FRONT = '---\nname: titles\nconnections:\n  source: env:S\n  target: env:T\n---\n';
+  const steps = (body: string) => {
+    const r = parseRunbook(FRONT + body, 'titles.md');
+    expect(r.problems).toEqual([]);
+    return r.runbook!.steps;
+  };
+
+  it('the first sentence of a long paragraph (not at "e.g." or a period inside `code`), the whole paragraph as description', () => {
+    const para = 'Prove the target equal, e.g. by checksums in `verify.level.full`. The fence stops every writer; ' +
+      'the cutover fails if a write gets past it, and the operator is told which table, role and backend wrote.';
+    const [s] = steps(`## Cutover\n\n${para}\n\n\`\`\`cutover verify\n\`\`\`\n`);
+    expect(s!.title).toBe('Prove the target equal, e.g. by checksums in `verify.level.full`.');
+    expect(s!.description).toBe(para);
+    // An id from whole words, at most 40 characters.
+    expect(s!.id).toBe('prove-the-target-equal-e-g-by-checksums');
+    expect(s!.id.length).toBeLessThanOrEqual(40);
+  });
+
+  it('a ### heading titles the first block under it; title= wins over both; a one-sentence paragraph has no description', () => {
+    const ss = steps('## Copy\n\n### Copy the data\n\nEverything, while the application writes. It takes a while.\n\n```cutover copy\n```\n\n' +
+      'Check the copy.\n\n```cutover verify\n```\n\nA paragraph about it. More words here.\n\n```cutover verify {title="Verify again"}\n```\n');
+    expect(ss.map((s) => [s.title, s.description])).toEqual([
+      ['Copy the data', 'Everything, while the application writes. It takes a while.'],
+      ['Check the copy.', undefined],
+      ['Verify again', 'A paragraph about it. More words here.'],
+    ]);
+    expect(ss.map((s) => s.id)).toEqual(['copy-the-data', 'check-the-copy', 'verify-again']);
+  });
+
+  it('a checklist item: its first sentence, the rest as description; a first sentence over 100 characters is cut at a word', () => {
+    const long = 'Turn the maintenance mode on in the admin console of every region, then wait for the queue workers of each region to drain completely';
+    const ss = steps(`## Cutover\n- [ ] Tell the on-call channel. They need to know the window started.\n- [ ] ${long}.\n`);
+    expect(ss[0]).toMatchObject({ title: 'Tell the on-call channel.', description: 'Tell the on-call channel. They need to know the window started.' });
+    expect(ss[1]!.title.length).toBeLessThanOrEqual(91);
+    expect(ss[1]!.title).toMatch(/^Turn the maintenance mode on .*\w…$/);
+    expect(ss[1]!.description).toBe(`${long}.`);
+  });
+
+  it('every shipped runbook: titles are one line of at most 100 characters, ids whole words', () => {
+    for (const f of readdirSync(new URL('../runbooks/', import.meta.url)).filter((x) => x.endsWith('.md'))) {
+      const r = parseRunbook(readFileSync(new URL(`../runbooks/${f}`, import.meta.url), 'utf8'), f);
+      for (const s of r.runbook!.steps) {
+        expect(s.title, `${f}: ${s.id}`).not.toMatch(/\n/);
+        expect(s.title.length, `${f}: ${s.id}`).toBeLessThanOrEqual(100);
+        expect(s.id, f).toMatch(/^[a-z0-9]+(?:[-_.][a-z0-9]+)*$/);
+      }
+    }
+  });
+});

@@ -75,6 +75,12 @@ describe('cutover run', () => {
     }
     const final = await cutover(['run', rb.file, '--state-dir', rb.stateDir, '--resume'], env);
     expect([0, 2]).toContain(final.code); // 2 = already complete
+    // A resumed run shows what finished before as skipped with the time it finished, its title once.
+    if (final.code === 0) {
+      const skipped = final.stdout.split('\n').filter((l) => l.includes('[SKIPPED:'));
+      expect(skipped.length).toBeGreaterThan(0);
+      for (const l of skipped) expect(l).toMatch(/^\s*↓ (.+) \[SKIPPED: done at \d\d:\d\d:\d\d\]$/);
+    }
     expect(kills).toBeGreaterThanOrEqual(2);
     // The contract: no step the journal recorded as finished ever starts again. (A step killed while
     // running, even after its SQL committed, is not finished: it runs again on resume. Steps should be
@@ -195,6 +201,10 @@ describe('cutover run: SIGINT', () => {
     const resumed = await cutover(['run', rb.file, '--state-dir', rb.stateDir, '--resume'], env);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(await ranSteps()).toEqual(['first', 'slow', 'last']);
+    // The step that finished before the interruption shows as skipped, once, with the time it finished.
+    const skipped = resumed.stdout.split('\n').filter((l) => l.includes('[SKIPPED:'));
+    expect(skipped, resumed.stdout).toHaveLength(1);
+    expect(skipped[0]).toMatch(/^\s*↓ \S.* \[SKIPPED: done at \d\d:\d\d:\d\d\]$/);
   });
 });
 

@@ -50,3 +50,30 @@ describe('cutover run on a terminal', () => {
     expect(readFileSync(join(rb.stateDir, 'journal.jsonl'), 'utf8')).not.toMatch(/"id":"q"/);
   });
 });
+
+describe('cutover run | tee night.log with a person at the terminal', () => {
+  it('asks on the terminal (/dev/tty) while the output goes down the pipe, and goes on when confirmed', async () => {
+    const rb = await tempRunbook(RB);
+    const log = join(rb.stateDir, '..', 'night.log');
+    const child = execa('script', ['-qec', `bash -o pipefail -c 'stty cols 120 rows 40; node ${CLI} run ${rb.file} --state-dir ${rb.stateDir} | tee ${log} > /dev/null'`, '/dev/null'],
+      { env: { SOURCE_URL: c.url(), TARGET_URL: c.url(), TERM: 'xterm', CUTOVER_NO_TTY: undefined }, extendEnv: true, reject: false, stdin: 'pipe' });
+    let out = '';
+    let answered = false;
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (!answered && /Tell the team\.: done\? \(Y\/n\)/.test(out)) {
+        answered = true;
+        setTimeout(() => child.stdin!.write('y\r'), 200);
+      }
+    });
+    const r = await child;
+    expect(answered, out).toBe(true);
+    expect(r.exitCode, out).toBe(0);
+    // The run's own output went to the pipe (plain lines), not to the terminal.
+    const piped = readFileSync(log, 'utf8');
+    expect(piped).toMatch(/Tell the team\./);
+    expect(piped).not.toMatch(/\x1b\[1A/);
+    expect(out).not.toMatch(/summary\.json/);
+    expect(readFileSync(join(rb.stateDir, 'journal.jsonl'), 'utf8')).toMatch(/"event":"step-end","at":"[^"]+","id":"q".*"outcome":"ok"/);
+  });
+});

@@ -119,6 +119,14 @@ export async function checkSettingsAndHazards(source: ConnParams, target: ConnPa
       hint: 'install the extension or library that provides them on the target (or drop them on the source), then copy',
     });
   }
+  const left = hazards.filter((h) => h.kind === 'left-out').map((h) => h.object);
+  if (left.length) {
+    checks.push({
+      id: 'left-out', side: 'source', status: 'warn',
+      message: `${left.length} object(s) a managed target refuses to an ordinary role are left out of the copy (never half-created): ${short(left)}`,
+      hint: 'recreate them on the target by hand, as a role allowed to, after the move (pg_dump --schema-only of the source has their definitions)',
+    });
+  }
   const su = hazards.filter((h) => h.kind === 'superuser-owned');
   if (su.length) {
     const owners = [...new Set(su.map((h) => h.owner))];

@@ -18,7 +18,7 @@ import { runTool } from '../pg/run-tool.js';
 import { qualify } from '../pg/sql.js';
 import { requireCompleteDump } from './dump.js';
 import { filterToc, parseToc } from './toc.js';
-import { bindingOf, databaseIdentity, type DbBinding } from '../pg/identity.js';
+import { bindingOf, databaseIdentity, describeBinding, sameBinding, type DbBinding } from '../pg/identity.js';
 import { refuseOtherDatabases } from '../pg/bound-state.js';
 import type { RestoreDefaults } from './options.js';
 import { DEFAULT_ROLES_POLICY, type RolesPolicy } from '../pg/role-map.js';
@@ -67,6 +67,12 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
   const marker = await requireCompleteDump(o.dir);
   const target = await withPgpass(o.target);
   const { facts, ident } = await withClient(target, 'restore-plan', async (c) => ({ facts: await serverFacts(c), ident: bindingOf(await databaseIdentity(c, target)) }));
+  // Restoring a dump into the database it was taken from would write over the source: refused.
+  if (marker.source && sameBinding(marker.source, ident)) {
+    throw new CutoverError('E_USAGE', `restore: the target is the database this dump was taken from (${describeBinding(ident)}): the source and the target are the same database`, {
+      hint: 'point --target (or the runbook\'s connections.target) at the new server; nothing was changed',
+    });
+  }
   const dumpMajor = Number(/^(\d+)/.exec(marker.pgDumpVersion)?.[1] ?? 0);
   const tool = await requireClientTool('pg_restore', Math.max(dumpMajor, 0), o.binDir);
   const fullList = (await runTool(tool.path, ['-l', o.dir], target, 'restore-list')).stdout;

@@ -74,3 +74,11 @@ export function filterToc(list: string, f: TocFilter): { list: string; dropped: 
   }
   return { list: kept.join('\n'), dropped };
 }
+
+/** "event trigger audit_ddl" for a dropped entry a user would want to know about (not cutover's own). */
+export function describeTocLine(line: string): string | undefined {
+  const e = parseToc(line.replace(/^;\s*/, ''))[0];
+  // A publication's tables go with it; a comment on an extension is nothing to recreate.
+  if (!e || !isManagedHazard(e) || e.desc === 'COMMENT' || e.desc.startsWith('PUBLICATION TABLE')) return undefined;
+  return `${e.desc.toLowerCase()} ${e.rest.replace(/^- /, '').replace(/\s+\S+$/, '')}`.trim();
+}

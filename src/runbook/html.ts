@@ -11,6 +11,7 @@ ul.steps{list-style:none;padding-left:0}ul.steps li{margin:.6rem 0;page-break-in
 input[type=checkbox]{transform:scale(1.3);margin-right:.5rem;vertical-align:middle}
 .kind{font:12px ui-monospace,Menlo,Consolas,monospace;background:#eef1f4;border-radius:4px;padding:1px 5px;margin-left:.4rem}
 .exp{color:#57606a;font-size:.9rem;margin-left:.4rem}
+.desc{color:#3a3f45;margin:.2rem 0 .2rem 1.6rem;font-size:.95rem}
 pre{background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:.5rem .7rem;overflow:auto;font-size:12px;margin:.3rem 0 0 1.9rem}
 .marker{background:#fff4e5;border-left:4px solid #d97706;padding:.4rem .7rem;margin:.8rem 0;font-weight:600}
 .ok{color:#1a7f37}.bad{color:#cf222e}

@@ -31,7 +31,10 @@ export interface Step {
   index: number;
   phase: string;
   rollback: boolean;
+  /** Short: title=, the ### heading above, or the first sentence of the text describing the step. */
   title: string;
+  /** The whole describing paragraph (or checklist text) when the title is shorter than it. */
+  description?: string;
   kind: StepKind;
   /** 1-based line in the runbook file. */
   line: number;

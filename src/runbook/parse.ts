@@ -17,7 +17,7 @@ import { type Marker, type Runbook, type RunbookProblem, type Step, formatProble
 
 const md = new MarkdownIt('commonmark');
 const EXEC_LANGS = new Set(['sql', 'sh', 'bash', 'shell', 'cutover']);
-const ATTRS = new Set(['id', 'on', 'parallel', 'connections']);
+const ATTRS = new Set(['id', 'on', 'parallel', 'connections', 'title']);
 const MARKER_RE = /<!--\s*cutover:\s*([a-z-]+)\s*-->/g;
 
 export interface ParseResult { runbook?: Runbook; problems: RunbookProblem[] }
@@ -52,9 +52,41 @@ function parseInfo(info: string): { lang: string; words: string[]; attrs: Record
   return { lang: (head[0] ?? '').toLowerCase(), words: head.slice(1), attrs, bad };
 }
 
+/** An id from a title: its words, lowercased, as many whole words as fit in 40 characters. */
 function slug(s: string): string {
-  return s.toLowerCase().normalize('NFKD').replace(/[\u0300-\u036f]/g, '').replace(/\(est\.?[^)]*\)/g, '')
-    .replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'step';
+  const words = s.toLowerCase().normalize('NFKD').replace(/[\u0300-\u036f]/g, '').replace(/\(est\.?[^)]*\)/g, '')
+    .split(/[^a-z0-9]+/).filter(Boolean);
+  let out = '';
+  for (const w of words) {
+    if (out && out.length + 1 + w.length > 40) break;
+    out = out ? `${out}-${w}` : w;
+  }
+  return out.slice(0, 40) || 'step';
+}
+
+const ABBREVIATIONS = /(?:^|[\s(])(?:e\.g|i\.e|etc|vs|cf|approx|est|incl|no)\.$/i;
+
+/**
+ * A step's title from the text that describes it: its first sentence (a period, ! or ? followed by a
+ * space, outside `code` and not ending an abbreviation); the whole text becomes the description when it
+ * says more. A first sentence still longer than 100 characters is cut at a word.
+ */
+export function shortTitle(text: string): { title: string; description?: string } {
+  let inCode = false, end = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (ch === '`') inCode = !inCode;
+    else if (!inCode && (ch === '.' || ch === '!' || ch === '?') && (i + 1 === text.length || /\s/.test(text[i + 1]!)) && !ABBREVIATIONS.test(text.slice(Math.max(0, i - 8), i + 1))) {
+      end = i + 1;
+      break;
+    }
+  }
+  let title = text.slice(0, end).trim();
+  if (title.length > 100) {
+    const cut = title.slice(0, 90);
+    title = `${cut.slice(0, cut.lastIndexOf(' ') > 40 ? cut.lastIndexOf(' ') : 90).replace(/[\s,;:]+$/, '')}…`;
+  }
+  return title === text.trim() ? { title } : { title, description: text.trim() };
 }
 
 function cleanTitle(s: string): string {
@@ -91,6 +123,8 @@ export function parseRunbook(text: string, file = 'runbook.md'): ParseResult {
   let phase = '';
   let rollback = false;
   let heading = '';
+  // A ### heading titles the first block under it; the blocks after it take their own paragraph's.
+  let headingUsed = false;
   let lastParagraph: { text: string; endLine: number; level: number } | undefined;
   let pendingCheck: { text: string; line: number; used: boolean; extra: string[] } | undefined;
   let listDepth = 0;
@@ -136,7 +170,7 @@ export function parseRunbook(text: string, file = 'runbook.md'): ParseResult {
           if (phases.includes(title)) add(lineOfTok(t.map), `duplicate phase "${title}"`);
           phases.push(title);
           heading = '';
-        } else if (t.tag !== 'h1') heading = title;
+        } else if (t.tag !== 'h1') { heading = title; headingUsed = false; }
         lastParagraph = undefined;
         break;
       }
@@ -145,8 +179,8 @@ export function parseRunbook(text: string, file = 'runbook.md'): ParseResult {
       case 'list_item_open': checkStack.push(pendingCheck); pendingCheck = undefined; break;
       case 'list_item_close': {
         if (pendingCheck && !pendingCheck.used) {
-          const title = cleanTitle(pendingCheck.text);
-          addStep({ kind: 'manual', title, line: pendingCheck.line, options: {}, body: [pendingCheck.text.replace(/^\[[ xX]\]\s*/, ''), ...pendingCheck.extra].join('\n').replace(MARKER_RE, '').trim(),
+          const { title, description } = shortTitle(cleanTitle(pendingCheck.text));
+          addStep({ kind: 'manual', title, description, line: pendingCheck.line, options: {}, body: [pendingCheck.text.replace(/^\[[ xX]\]\s*/, ''), ...pendingCheck.extra].join('\n').replace(MARKER_RE, '').trim(),
             details: pendingCheck.extra.length ? pendingCheck.extra.join('\n') : undefined, estimateMs: estimateIn(pendingCheck.text) });
         }
         pendingCheck = checkStack.pop();
@@ -193,13 +227,28 @@ export function parseRunbook(text: string, file = 'runbook.md'): ParseResult {
         // A paragraph right above the block (same nesting, at most one blank line between) describes it.
         const para = lastParagraph && t.map && lastParagraph.level === t.level && t.map[0] - lastParagraph.endLine <= 1 ? lastParagraph.text : undefined;
         const precedingPara = para !== undefined ? cleanTitle(para) : undefined;
-        const titleText = pendingCheck && !pendingCheck.used ? cleanTitle(pendingCheck.text) : precedingPara ?? heading;
+        // The title: title=..., else the checklist item's or the paragraph's first sentence, else the ###
+        // heading above; a heading right above the block (its first) wins over the paragraph's sentence.
+        let titleText: string, description: string | undefined;
+        if (info.attrs.title !== undefined) {
+          titleText = info.attrs.title.trim();
+          description = pendingCheck && !pendingCheck.used ? cleanTitle(pendingCheck.text) : precedingPara;
+        } else if (pendingCheck && !pendingCheck.used) {
+          ({ title: titleText, description } = shortTitle(cleanTitle(pendingCheck.text)));
+        } else if (heading && !headingUsed) {
+          titleText = heading;
+          description = precedingPara;
+        } else if (precedingPara) {
+          ({ title: titleText, description } = shortTitle(precedingPara));
+        } else titleText = heading;
+        if (heading) headingUsed = true;
+        if (info.attrs.title !== undefined && !titleText) add(line, 'title="" is empty: give the step a short title');
         const estimateMs = estimateIn(pendingCheck?.text ?? para ?? heading ?? '');
         if (pendingCheck) pendingCheck.used = true;
         if (info.attrs.id !== undefined && ids.has(info.attrs.id)) {
           add(line, `duplicate id "${info.attrs.id}" (also at line ${ids.get(info.attrs.id)})`);
         } else if (info.attrs.id !== undefined) ids.set(info.attrs.id, line);
-        const common = { line, explicitId: info.attrs.id, parallel: info.attrs.parallel, estimateMs };
+        const common = { line, explicitId: info.attrs.id, parallel: info.attrs.parallel, estimateMs, description };
         if (info.lang === 'cutover') {
           const actionName = info.words[0];
           const action = actionName ? ACTIONS.get(actionName) : undefined;

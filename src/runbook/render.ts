@@ -46,7 +46,7 @@ function plan(rb: Runbook, timings?: RunSummary): Plan {
   const o = projectOutage(rb, expected);
   const budget = o.budgetMs !== undefined ? ` against a budget of ${humanDuration(o.budgetMs)}: ${o.withinBudget ? 'within budget' : `OVER BUDGET by ${humanDuration(o.projectedMs - o.budgetMs)}`}` : '';
   const outageLine = rb.markers.length
-    ? `Projected write outage: ${humanDuration(o.projectedMs)}${budget}. Critical path: ${o.criticalPath.join(' → ') || '-'}.`
+    ? `Projected write outage: ${humanDuration(o.projectedMs)}${budget}. Critical path: ${o.criticalPath.map((id) => (rb.steps.find((x) => x.id === id)?.title ?? id).replace(/\.$/, '')).join(' → ') || '-'}.`
     : 'No write outage is marked (add <!-- cutover: writes-stopped --> and <!-- cutover: writes-resumed -->).';
   const source = timings ? `Expected durations from the rehearsal of ${timings.startedAt.slice(0, 16).replace('T', ' ')} UTC (else the runbook's estimates).` : "Expected durations from the runbook's (est. ...) notes; render with --timings summary.json from a rehearsal for measured ones.";
   return { phaseTotal, expected, outageLine, source };
@@ -82,6 +82,7 @@ function renderMd(rb: Runbook, timings?: RunSummary): string {
     for (const m of markerAt(rb, s.index, s.phase, false)) out.push('', MD_MARK(m), '');
     const exp = p.expected(s);
     out.push(`- [ ] **${s.title}** \`${kindLabel(s)}\`${s.parallel ? ` (parallel: ${s.parallel})` : ''}${exp !== undefined ? ` (expected ${humanDuration(exp)})` : ''} <sub>${s.id}, line ${s.line}</sub>`);
+    if (s.description) out.push('', `  ${scrub(s.description)}`, '');
     const cmd = command(s);
     if (cmd && cmd.code) out.push(`  \`\`\`${cmd.lang.split(' ')[0] === 'cutover' ? 'yaml' : cmd.lang.split(' ')[0]}`, ...cmd.code.split('\n').map((l) => `  ${l}`), '  ```');
     else if (s.details) out.push(...scrub(s.details).split('\n').map((l) => `  ${l}`));
@@ -114,6 +115,7 @@ function renderHtml(rb: Runbook, timings?: RunSummary): string {
     b.push(`<li><label><input type="checkbox"> <b>${inline(s.title)}</b></label><span class="kind">${esc(kindLabel(s))}</span>` +
       `${s.parallel ? `<span class="kind">parallel: ${esc(s.parallel)}</span>` : ''}${exp !== undefined ? `<span class="exp">expected ${esc(humanDuration(exp))}</span>` : ''}` +
       `<span class="exp">${esc(s.id)} · line ${s.line}</span>` +
+      `${s.description ? `<p class="desc">${inline(scrub(s.description))}</p>` : ''}` +
       `${cmd && cmd.code ? `<pre>${esc(cmd.code)}</pre>` : ''}${s.details ? `<pre>${esc(scrub(s.details))}</pre>` : ''}</li>`);
   }
   for (const m of rb.markers.filter((x) => x.beforeStep === rb.steps.length)) b.push(HTML_MARK(m.kind));

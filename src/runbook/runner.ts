@@ -9,6 +9,7 @@ import { ListrInquirerPromptAdapter } from '@listr2/prompt-adapter-inquirer';
 import { confirm } from '@inquirer/prompts';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { askOnTerminal, hasControllingTerminal } from '../lib/terminal.js';
 import { CutoverError, describeError } from '../errors.js';
 import { type ConnParams, scrub } from '../pg/conninfo.js';
 import { type Capacity, parseHeadroom } from '../budget/capacity.js';
@@ -168,7 +169,8 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
       title: `${s.title}${o.mode === 'run' && rehearsed !== undefined ? ` (rehearsed ${humanDuration(rehearsed)})` : ''}`,
       task: async (_ctx, task) => {
         if (finished.has(s.id) && !o.rollbackOnly) {
-          task.skip(`${s.title} (done ${finished.get(s.id)!.at})`);
+          // Shown as "↓ <title> [SKIPPED: done at 14:58:03]": the journal says it finished (local time).
+          task.skip(`done at ${new Date(finished.get(s.id)!.at).toTimeString().slice(0, 8)}`);
           return;
         }
         if (interrupted) throw new CutoverError('E_USAGE', `interrupted (${interrupted})`);
@@ -324,12 +326,18 @@ async function endPreviousRun(tag: string, o: Pick<RunOptions, 'source' | 'targe
 }
 
 async function confirmManual(s: Step, task: Task, o: RunOptions, interactive: boolean): Promise<{ simulated: boolean; durationMs: number }> {
-  if (o.yes || (o.mode === 'rehearse' && !interactive)) {
+  if (o.yes || (o.mode === 'rehearse' && !interactive && !hasControllingTerminal())) {
     const stated = s.estimateMs ?? o.manualDurationMs ?? 0;
     task.output = o.mode === 'rehearse' ? `auto-confirmed, counted as ${humanDuration(stated)}` : 'confirmed by --yes';
     return { simulated: o.mode === 'rehearse', durationMs: o.mode === 'rehearse' ? stated : 0 };
   }
   if (!interactive) {
+    // Output piped (| tee night.log) with a person at the terminal: asked there.
+    if (hasControllingTerminal()) {
+      task.output = 'waiting for the answer on the terminal';
+      if (!(await askOnTerminal(`${s.title}: done?`))) throw new CutoverError('E_USAGE', `manual step "${s.title}" was not confirmed`);
+      return { simulated: false, durationMs: 0 };
+    }
     throw new CutoverError('E_USAGE', `manual step "${s.title}" needs a confirmation`, { hint: 'run on a terminal to confirm it, or pass --yes' });
   }
   const ok = await task.prompt(ListrInquirerPromptAdapter).run(confirm, { message: `${s.title}: done?`, default: true });

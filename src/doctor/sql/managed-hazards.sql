@@ -1,5 +1,6 @@
 -- Objects an ordinary role cannot create on a managed target: functions in C (or internal) that no
--- extension provides, and objects owned by a superuser (their owner must exist on the target and the
+-- extension provides; event triggers, publications and subscriptions (left out of the copy's schema, see
+-- src/dump/toc.ts); and objects owned by a superuser (their owner must exist on the target and the
 -- target role must be a member of it to hand them over). Functions the server made itself (a range
 -- type's constructors: internal dependency) are not counted.
 SELECT 'c-function' AS kind, p.oid::regprocedure::text AS object, pg_get_userbyid(p.proowner)::text AS owner
@@ -24,4 +25,11 @@ SELECT 'superuser-owned', format('function %s', p.oid::regprocedure), r.rolname:
   JOIN pg_roles r ON r.oid = p.proowner AND r.rolsuper
  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover') AND n.nspname !~ '^pg_'
    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype IN ('e', 'i'))
+UNION ALL
+SELECT 'left-out', format('event trigger %I', e.evtname), pg_get_userbyid(e.evtowner)::text
+  FROM pg_event_trigger e
+ WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_event_trigger'::regclass AND d.objid = e.oid AND d.deptype = 'e')
+UNION ALL
+SELECT 'left-out', format('publication %I', p.pubname), pg_get_userbyid(p.pubowner)::text
+  FROM pg_publication p
  ORDER BY 1, 2;

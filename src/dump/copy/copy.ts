@@ -28,6 +28,7 @@ import { copyDemand } from '../../budget/auto.js';
 import { governor } from '../../budget/governor.js';
 import { dump } from '../dump.js';
 import { restore } from '../restore.js';
+import { describeTocLine } from '../toc.js';
 import type { RestoreDefaults, SelectionOptions } from '../options.js';
 import { Journal } from './journal.js';
 import { checkCopyBinding, recordCopyBinding } from './bind.js';
@@ -223,7 +224,9 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
         statements.catch(() => undefined); // awaited (and its error thrown) at the privileges step
       }
       if (journal.has('pre-data')) return;
-      await restore({ ...restoreDefaults(o), target, dir: schemaDir, jobs: 2, sections: ['pre-data'], binDir: o.binDir, privileges: false });
+      const pre = await restore({ ...restoreDefaults(o), target, dir: schemaDir, jobs: 2, sections: ['pre-data'], binDir: o.binDir, privileges: false });
+      const leftOut = pre.dropped.map(describeTocLine).filter((x): x is string => x !== undefined);
+      if (leftOut.length) note(`left out ${leftOut.length} object(s) a managed target refuses (recreate them by hand where allowed): ${leftOut.join(', ')}`);
       for (const n of await withClient(target, 'copy/extensions', (c) => alignExtensionVersions(group!.leader, c))) note(n);
       await journal.record({ kind: 'pre-data', key: '' });
     });
