@@ -15,6 +15,7 @@ import { copy } from '../src/dump/copy/copy.js';
 import { dump } from '../src/dump/dump.js';
 import { restore } from '../src/dump/restore.js';
 import { doctor } from '../src/doctor/doctor.js';
+import { verify } from '../src/verify/verify.js';
 import type { RolesPolicy } from '../src/pg/role-map.js';
 import { catalogPrint, largeObjectPrint, renameLine, renameRoles, rowPrint, schemaDump, type Renames } from './helpers/fidelity.js';
 
@@ -55,6 +56,7 @@ COMMENT ON TYPE app.customer_status IS 'lifecycle';
 COMMENT ON RULE archive_no_delete ON app.events_archive IS 'archive is append-only';
 COMMENT ON STATISTICS app.orders_stats IS 'correlated columns';
 COMMENT ON COLUMN app.orders.total IS 'generated';
+CREATE POLICY readers_see_all ON app.tenant_notes FOR SELECT TO sample_readers, sample_auditor USING (true);
 `;
 
 /** A database on `c` owned by a non-superuser `owner` holding the sample (and the edge objects). */
@@ -109,6 +111,8 @@ async function expectSameDatabase(src: Cluster, srcDb: string, dst: Cluster, dst
   expect(all).toMatch(/trigger products_touch on app\.products enabled=D/);
   expect(all).toMatch(/trigger events_always on app\.events enabled=A/);
   expect(all).toMatch(/policy app\.tenant_notes tenant_isolation/);
+  // A policy naming a renamed role names its new name (the copy applies policies with the role map).
+  expect(all).toMatch(/policy app\.tenant_notes readers_see_all cmd=SELECT permissive=PERMISSIVE roles=\{(readers_v2,sample_auditor|sample_auditor,readers_v2)\}/);
   expect(all).toMatch(/rule app\.events_archive archive_no_delete/);
   expect(all).toMatch(/statistics app\.orders_stats owner=app/);
   expect(all).toMatch(/inherits app\.events <- app\.events_archive/);
@@ -122,7 +126,10 @@ async function expectSameDatabase(src: Cluster, srcDb: string, dst: Cluster, dst
     const [sd, td] = await Promise.all([schemaDump(src.url(srcDb)), schemaDump(dst.url(dstDb))]);
     expect(td).toContain('OWNER TO app;');
     expect(td).toContain('TO readers_v2;');
-    expect(td).toEqual(renameRoles(sd, RENAMES));
+    // A policy's TO list is a set, printed in role-oid order: a renamed role may come out elsewhere.
+    const sortPolicyRoles = (d: string) => d.replace(/^(CREATE POLICY .* TO )(.+?)( USING \(| WITH CHECK \(|;$)/gm, (_m, a: string, l: string, b: string) => `${a}${l.split(', ').sort().join(', ')}${b}`);
+    expect(sortPolicyRoles(td)).toEqual(sortPolicyRoles(renameRoles(sd, RENAMES)));
+    expect(td).toMatch(/^CREATE POLICY readers_see_all ON app\.tenant_notes FOR SELECT TO (readers_v2, sample_auditor|sample_auditor, readers_v2) USING \(true\);$/m);
   }
 }
 
@@ -145,6 +152,11 @@ describe('copy and dump/restore bring owners, grants, RLS, matviews, large objec
     expect(s.privileges!.defaultPrivileges).toBe(2);
     expect(s.phases.map((p) => p.phase)).toEqual(expect.arrayContaining(['matviews', 'privileges']));
     await expectSameDatabase(c14, 'legacy', c15, 'copy14', true);
+    // cutover's verify through the same role map agrees: no schema (policies included) or privilege difference.
+    const v = await verify({ source, target, level: 'full', jobs: 2, roleMap: POLICY.map });
+    expect(v.schema).toEqual([]);
+    expect(v.privileges!.differences).toEqual([]);
+    expect(v.ok).toBe(true);
   });
 
   it('dump/restore oldest -> 15 with the same role map: the same proof', async () => {
@@ -238,7 +250,7 @@ describe('roles missing on the target', () => {
     await c15.createDatabase('roles');
     await createSampleDatabase(c15.url('roles'), { rows: 100 });
     await c15.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'legacy_reporter') THEN CREATE ROLE legacy_reporter NOLOGIN CREATEDB; END IF; END $$`);
-    await c15.query(`GRANT SELECT ON app.orders TO legacy_reporter; ALTER TABLE billing.audit_log OWNER TO legacy_reporter`, [], 'roles');
+    await c15.query(`GRANT SELECT ON app.orders TO legacy_reporter; ALTER TABLE billing.audit_log OWNER TO legacy_reporter; GRANT sample_readers TO legacy_reporter`, [], 'roles');
     source = c15.params('roles');
   });
 
@@ -285,6 +297,11 @@ describe('roles missing on the target', () => {
       `SELECT rolcanlogin AS login, rolcreatedb AS createdb, (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'billing.audit_log'::regclass) AS owner,
               has_table_privilege('legacy_reporter', 'app.orders', 'SELECT') AS sel FROM pg_roles WHERE rolname = 'legacy_reporter'`, [], 'roles_created');
     expect(r.rows[0]).toEqual({ login: false, createdb: false, owner: 'legacy_reporter', sel: true });
+    // Its membership of the group role came along: what it could read through the group, it can read.
+    expect(notes.join('\n')).toMatch(/role legacy_reporter: made a member of sample_readers, as on the source/);
+    const m = await c17.query<{ member: boolean; via: boolean }>(`SELECT pg_has_role('legacy_reporter', 'sample_readers', 'MEMBER') AS member,
+      has_table_privilege('legacy_reporter', 'app.customers', 'SELECT') AS via`, [], 'roles_created');
+    expect(m.rows[0]).toEqual({ member: true, via: true });
     const pw = await c17.query<{ p: string | null }>(`SELECT rolpassword AS p FROM pg_authid WHERE rolname = 'legacy_reporter'`);
     expect(pw.rows[0]!.p).toBeNull();
   });

@@ -10,7 +10,8 @@ import { CutoverError } from '../errors.js';
 import { quoteIdent } from '../pg/sql.js';
 import { mapRole, type RoleMap } from '../pg/role-map.js';
 
-export type PrivilegeKind = 'owner' | 'acl' | 'default-acl';
+/** policy: a row-level security policy, whose TO list names roles (restored by cutover, roles mapped). */
+export type PrivilegeKind = 'owner' | 'acl' | 'default-acl' | 'policy';
 
 export interface PrivilegeStatement {
   kind: PrivilegeKind;
@@ -24,6 +25,8 @@ export interface PrivilegeStatement {
   spans: [number, number, string][];
   /** The grantee list of a GRANT/REVOKE: its span and items (null = PUBLIC). */
   list?: { start: number; end: number; items: (string | null)[] };
+  /** CREATE POLICY: its name and table as written (to find it already there on a second run). */
+  policy?: { name: string; table: string };
 }
 
 interface Token { kind: 'word' | 'ident' | 'punct' | 'string'; text: string; value: string; start: number; end: number }
@@ -88,7 +91,7 @@ function roleList(tokens: Token[], from: number): { start: number; end: number; 
   let end = -1;
   for (let i = from; i < tokens.length; i++) {
     const t = tokens[i]!;
-    if (t.kind === 'word' && ['with', 'granted', 'cascade', 'restrict'].includes(t.value)) break;
+    if (t.kind === 'word' && ['with', 'granted', 'cascade', 'restrict', 'using'].includes(t.value)) break;
     end = t.end;
     if ((t.kind === 'punct' && t.value === ',') || isWord(t, 'group')) continue;
     if (isWord(t, 'public')) items.push(null);
@@ -151,6 +154,20 @@ export function privilegeStatements(script: string): { statements: PrivilegeStat
       mk('owner', textBetween(sql, tokens, 1, n - 3), [tokens[n - 1]!]);
       continue;
     }
+    if (isWord(w0, 'create') && isWord(tokens[1], 'policy')) {
+      // CREATE POLICY name ON table [AS ...] [FOR ...] [TO roles] [USING (...)] [WITH CHECK (...)]
+      const ends = ['as', 'for', 'to', 'using', 'with'].map((w) => topLevel(tokens, w, 3)).filter((i) => i > 0);
+      const to = topLevel(tokens, 'to', 3);
+      mk('policy', `policy ${textBetween(sql, tokens, 2, ends.length ? Math.min(...ends) : n)}`, [], to > 0 ? roleList(tokens, to + 1) : undefined);
+      const on = topLevel(tokens, 'on', 3);
+      if (on > 0) statements.at(-1)!.policy = { name: roleName(tokens[2]!), table: textBetween(sql, tokens, on + 1, ends.length ? Math.min(...ends) : n) };
+      continue;
+    }
+    if (isWord(w0, 'comment') && isWord(tokens[1], 'on') && isWord(tokens[2], 'policy')) {
+      // Restored with its policy (both left out of pg_restore's list, src/dump/toc.ts).
+      mk('policy', `comment on policy ${textBetween(sql, tokens, 3, Math.max(4, topLevel(tokens, 'is', 3)))}`, []);
+      continue;
+    }
     if (isWord(w0, 'grant') || isWord(w0, 'revoke')) {
       const p = grantParts(sql, tokens, 0);
       if (p) mk('acl', p.object, [], p.list);
@@ -185,7 +202,7 @@ export function neededRoles(statements: PrivilegeStatement[], map: RoleMap): Map
     for (const r of st.roles) {
       const t = mapRole(map, r);
       const e = out.get(t) ?? { source: r, uses: [] };
-      e.uses.push(st.kind === 'owner' ? `owns ${st.object}` : st.kind === 'acl' ? `granted on ${st.object}` : st.object);
+      e.uses.push(st.kind === 'owner' ? `owns ${st.object}` : st.kind === 'acl' ? `granted on ${st.object}` : st.kind === 'policy' ? `named in ${st.object}` : st.object);
       out.set(t, e);
     }
   }

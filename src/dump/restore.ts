@@ -42,6 +42,11 @@ export interface RestoreOptions extends RestoreDefaults {
    * Default true, as in copy; false restores without them (or as on the source with noOwner/noAcl false).
    */
   privileges?: boolean;
+  /**
+   * Policies are left to the privileges step (their TO roles mapped) instead of pg_restore. Default: as
+   * `privileges`; the copy, which applies privileges itself, sets it.
+   */
+  policiesApart?: boolean;
   roles?: RolesPolicy;
   onProgress?: (p: { section: Section; itemsDone: number; itemsTotal: number; current?: string }) => void;
 }
@@ -76,8 +81,10 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
   const dumpMajor = Number(/^(\d+)/.exec(marker.pgDumpVersion)?.[1] ?? 0);
   const tool = await requireClientTool('pg_restore', Math.max(dumpMajor, 0), o.binDir);
   const fullList = (await runTool(tool.path, ['-l', o.dir], target, 'restore-list')).stdout;
+  const privileges = o.privileges ?? true;
   const { list, dropped } = filterToc(fullList, {
     dropManagedHazards: o.dropManagedHazards ?? true, dropExtensions: o.skipExtensions ?? false, dropObjects: o.dropObjects,
+    policiesApart: o.policiesApart ?? privileges,
   });
   const entries = parseToc(list.split('\n').filter((l) => !l.startsWith(';')).join('\n'));
   const stateFile = join(o.dir, `restore-state-${createHash('sha256').update(`${target.host}:${target.port}/${target.dbname}`).digest('hex').slice(0, 12)}.json`);
@@ -98,7 +105,6 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
   const save = () => writeFile(stateFile, JSON.stringify(state));
   const done = new Set(state.itemsDone);
   const result: RestoreResult = { sections: [], durationMs: 0, jobs, dropped: dropped.map((d) => d.line) };
-  const privileges = o.privileges ?? true;
   const common = ['--no-owner', '--no-acl', '--no-tablespaces', '--exit-on-error', '--verbose', '-d', `dbname='${target.dbname.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`];
   if (o.noOwner === false && !privileges) common.splice(common.indexOf('--no-owner'), 1);
   if (o.noAcl === false && !privileges) common.splice(common.indexOf('--no-acl'), 1);

@@ -134,15 +134,38 @@ export async function sourceRoles(c: pg.Client, names: string[]): Promise<Map<st
   }]));
 }
 
-export interface ApplyResult { owners: number; grants: number; defaultPrivileges: number; rolesCreated: string[]; skipped: number; notes: string[] }
+/**
+ * A created role gets the memberships it had on the source (groups mapped; privileges that reach it
+ * through a group are part of what the copy must bring). A group missing on the target, or one the
+ * migrating role may not grant (16+: it needs ADMIN OPTION on it), is reported, not forced.
+ */
+async function grantMemberships(c: pg.Client, role: string, groups: string[], policy: RolesPolicy): Promise<string[]> {
+  const notes: string[] = [];
+  for (const g of groups.map((x) => mapRole(policy.map, x))) {
+    if (!(await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [g])).rowCount) {
+      notes.push(`role ${role}: member of ${g} on the source, which does not exist on the target: not made a member`);
+      continue;
+    }
+    if ((await c.query('SELECT 1 FROM pg_auth_members m WHERE m.roleid = to_regrole($1) AND m.member = to_regrole($2)', [quoteIdent(g), quoteIdent(role)])).rowCount) continue;
+    try {
+      await c.query(`GRANT ${quoteIdent(g)} TO ${quoteIdent(role)}`);
+      notes.push(`role ${role}: made a member of ${g}, as on the source`);
+    } catch (e) {
+      notes.push(`role ${role}: not made a member of ${g} (${(e as Error).message}): grant it as a role with ADMIN OPTION on ${g}`);
+    }
+  }
+  return notes;
+}
+
+export interface ApplyResult { owners: number; grants: number; defaultPrivileges: number; policies: number; rolesCreated: string[]; skipped: number; notes: string[] }
 
 /**
- * Creates the planned roles (NOLOGIN, never a password; elevated attributes and memberships reported,
- * not attempted), then applies owners, grants and default privileges with the roles mapped, in one
+ * Creates the planned roles (NOLOGIN, never a password; elevated attributes reported, not attempted;
+ * memberships granted where the group exists and may be granted), then applies owners, grants and default privileges with the roles mapped, in one
  * transaction.
  */
 export async function applyPrivileges(c: pg.Client, plan: PrivilegePlan, policy: RolesPolicy, source?: Map<string, SourceRole>): Promise<ApplyResult> {
-  const r: ApplyResult = { owners: 0, grants: 0, defaultPrivileges: 0, rolesCreated: [], skipped: 0, notes: [...plan.notes] };
+  const r: ApplyResult = { owners: 0, grants: 0, defaultPrivileges: 0, policies: 0, rolesCreated: [], skipped: 0, notes: [...plan.notes] };
   for (const role of plan.create) {
     const s = source?.get(role.source);
     const exists = (await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role.target])).rowCount;
@@ -151,25 +174,32 @@ export async function applyPrivileges(c: pg.Client, plan: PrivilegePlan, policy:
       r.rolesCreated.push(role.target);
     }
     if (s?.attrs.length) r.notes.push(`role ${role.target}: not given ${s.attrs.join(', ')} (the source's attributes; set them by hand if needed; LOGIN needs a password you choose)`);
-    if (s?.memberOf.length) r.notes.push(`role ${role.target}: member of ${s.memberOf.join(', ')} on the source; memberships are not copied`);
+    if (s?.memberOf.length) r.notes.push(...await grantMemberships(c, role.target, s.memberOf, policy));
   }
   await c.query('BEGIN');
   try {
-    for (const kind of ['owner', 'acl', 'default-acl'] as const) {
+    // Policies first: they are created by the table's owner, which is the migrating role until the
+    // owner statements give the tables away.
+    for (const kind of ['policy', 'owner', 'acl', 'default-acl'] as const) {
       for (const st of plan.statements.filter((x) => x.kind === kind)) {
         const sql = rewriteStatement(st, policy.map, plan.drop);
         if (sql === undefined) { r.skipped++; continue; }
+        // A policy is created, not granted: a second run (a resume) finds it there.
+        if (st.policy && (await c.query('SELECT 1 FROM pg_policy WHERE polrelid = $1::regclass AND polname = $2', [st.policy.table, st.policy.name])).rowCount) {
+          r.policies++;
+          continue;
+        }
         try {
           await c.query(sql);
         } catch (e) {
-          throw new CutoverError('E_SQL', `applying ${kind === 'owner' ? 'the owner of' : 'privileges on'} ${st.object} failed: ${(e as Error).message}\n  ${sql}`, {
+          throw new CutoverError('E_SQL', `applying ${kind === 'owner' ? 'the owner of' : kind === 'policy' ? '' : 'privileges on'} ${st.object} failed: ${(e as Error).message}\n  ${sql}`.replace('applying  ', 'applying '), {
             hint: kind === 'owner'
               ? `the target role must be a member of ${st.roles.map((x) => mapRole(policy.map, x)).join(', ')} (or a superuser) to give it objects`
               : 'the target role must own the object or be a member of its owner',
             cause: e,
           });
         }
-        if (kind === 'owner') r.owners++; else if (kind === 'acl') r.grants++; else r.defaultPrivileges++;
+        if (kind === 'owner') r.owners++; else if (kind === 'acl') r.grants++; else if (kind === 'policy') r.policies++; else r.defaultPrivileges++;
       }
     }
     await c.query('COMMIT');

@@ -45,6 +45,11 @@ export function isManagedHazard(e: TocEntry): boolean {
   return false;
 }
 
+/** "COMMENT app POLICY name ON table owner": goes with its policy. */
+export function isPolicyComment(e: TocEntry): boolean {
+  return e.desc === 'COMMENT' && / POLICY \S.* ON /.test(` ${e.rest}`);
+}
+
 /** cutover's change-capture triggers on the source's tables ("TRIGGER schema table cutover_capture owner"). */
 export function isCaptureTrigger(e: TocEntry): boolean {
   return e.desc === 'TRIGGER' && / cutover_capture(_[iudt])? \S+$/.test(` ${e.rest}`);
@@ -56,6 +61,8 @@ export interface TocFilter {
   dropManagedHazards?: boolean;
   /** Drop extension entries (for targets where extensions are pre-installed by the provider). */
   dropExtensions?: boolean;
+  /** Leave policies to cutover's privileges step (their roles mapped); not reported as dropped. */
+  policiesApart?: boolean;
 }
 
 export function filterToc(list: string, f: TocFilter): { list: string; dropped: TocEntry[] } {
@@ -64,6 +71,7 @@ export function filterToc(list: string, f: TocFilter): { list: string; dropped: 
   const byLine = new Map(parseToc(list).map((e) => [e.line, e]));
   for (const line of list.split('\n')) {
     const e = byLine.get(line);
+    if (e && f.policiesApart && (e.desc === 'POLICY' || isPolicyComment(e))) { kept.push(`;${line}`); continue; }
     if (e && ((f.dropManagedHazards && isManagedHazard(e)) ||
               (f.dropExtensions && e.desc === 'EXTENSION') ||
               isCaptureTrigger(e) ||

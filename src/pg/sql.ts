@@ -15,7 +15,7 @@ export function loadSql(base: string, relPath: string): string {
   return text;
 }
 
-/** Quotes an identifier exactly as Postgres' quote_ident does for any input. */
+/** Quotes an identifier, always (valid for any name; quote_ident quotes only where needed). */
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }

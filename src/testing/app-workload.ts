@@ -13,7 +13,8 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { loadSql, quoteIdent, quoteLiteral } from '../pg/sql.js';
 import type { Cluster } from './cluster.js';
-import type { Workload, WorkloadStats } from './workload.js';
+import type { Workload } from './workload.js';
+import { startClientLoop } from './clients.js';
 
 type Op = (c: pg.Client, rnd: () => number) => Promise<void>;
 
@@ -158,44 +159,8 @@ export async function createAppWriter(cluster: Cluster, dbname: string, role: st
 
 /** The operations at random (by weight) from `clients` connections until stop() or a write fence. */
 export function startAppWorkload(o: { url: string; clients?: number; pauseMs?: number; only?: string[] }): Workload {
-  const stats: WorkloadStats = { commits: 0, errors: 0, fenced: false, byKind: {} };
-  const ops = Object.entries(APP_OPS).filter(([n]) => !o.only || o.only.includes(n));
-  const total = ops.reduce((n, [, x]) => n + x.weight, 0);
-  const waiters: { n: number; resolve: () => void }[] = [];
-  let stopping = false;
-  const client = async (i: number) => {
-    let seed = 4321 + i;
-    const rnd = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
-    const c = new pg.Client({ connectionString: o.url, application_name: `app-workload-${i}` });
-    c.on('error', () => undefined);
-    await c.connect();
-    try {
-      while (!stopping) {
-        let x = rnd() * total;
-        const [name] = ops.find(([, w]) => (x -= w.weight) < 0) ?? ops[0]!;
-        try {
-          await runAppOp(c, name, rnd);
-          stats.commits++;
-          stats.byKind[name] = (stats.byKind[name] ?? 0) + 1;
-          for (const w of waiters.splice(0)) (stats.commits >= w.n ? w.resolve() : waiters.push(w));
-        } catch (e) {
-          const code = (e as { code?: string }).code;
-          if (code === '42501' || code === '25006') { stats.fenced = true; return; }
-          if (code === undefined || code === '57P01') return;
-          stats.errors++; // two clients swapping the same rows, deadlocks: the application would retry
-        }
-        if (o.pauseMs) await new Promise((r) => setTimeout(r, o.pauseMs));
-      }
-    } finally {
-      await c.end().catch(() => undefined);
-    }
-  };
-  const running = Promise.all(Array.from({ length: o.clients ?? 3 }, (_, i) => client(i)));
-  return {
-    stats,
-    async stop() { stopping = true; await running; return stats; },
-    waitForCommits(n) { return stats.commits >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve })); },
-  };
+  const ops = Object.entries(APP_OPS).filter(([n]) => !o.only || o.only.includes(n)).map(([name, x]) => ({ name, weight: x.weight, op: name }));
+  return startClientLoop({ url: o.url, clients: o.clients ?? 3, pauseMs: o.pauseMs, name: 'app-workload', seed: 4321, ops, run: (c, name, rnd) => runAppOp(c, name, rnd) });
 }
 
 /**

@@ -5,7 +5,8 @@
  * itself once a write fence refuses its writes (SQLSTATE 25006: the trigger fence or a read-only role) or
  * revokes its privileges (42501).
  */
-import pg from 'pg';
+import type pg from 'pg';
+import { startClientLoop } from './clients.js';
 
 export interface WorkloadOptions {
   /** Connection URL of the role that writes (not a superuser, if a fence is to stop it). */
@@ -74,58 +75,20 @@ const OPS: [string, number, Op][] = [
 ];
 
 export function startWorkload(o: WorkloadOptions): Workload {
-  const stats: WorkloadStats = { commits: 0, errors: 0, fenced: false, byKind: {} };
-  let stopping = false;
-  const ops = OPS.filter(([name]) => o.truncates !== false || !name.startsWith('truncate'));
-  const total = ops.reduce((n, [, w]) => n + w, 0);
-  const waiters: { n: number; resolve: () => void }[] = [];
-  const client = async (i: number) => {
-    let seed = 1234 + i;
-    const rnd = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
+  const ops = OPS.filter(([name]) => o.truncates !== false || !name.startsWith('truncate')).map(([name, weight, op]) => ({ name, weight, op }));
+  return startClientLoop({
+    url: o.url, clients: o.clients ?? 3, pauseMs: o.pauseMs, name: 'workload', seed: 1234, ops,
     // A server that has just (re)started may refuse for a moment (57P03): the application would retry.
-    let c = new pg.Client({ connectionString: o.url, application_name: `workload-${i}` });
-    for (let attempt = 0; ; attempt++) {
-      c.on('error', () => undefined);
-      try { await c.connect(); break; } catch (e) {
-        if (attempt >= 20 || stopping) throw e;
-        await new Promise((r) => setTimeout(r, 250));
-        c = new pg.Client({ connectionString: o.url, application_name: `workload-${i}` });
+    connectAttempts: 20,
+    async run(c, op, rnd) {
+      try {
+        await c.query('BEGIN');
+        await op(c, rnd);
+        await c.query('COMMIT');
+      } catch (e) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw e;
       }
-    }
-    try {
-      while (!stopping) {
-        let x = rnd() * total;
-        const [name, , op] = ops.find(([, w]) => (x -= w) < 0) ?? ops[0]!;
-        try {
-          await c.query('BEGIN');
-          await op(c, rnd);
-          await c.query('COMMIT');
-          stats.commits++;
-          stats.byKind[name] = (stats.byKind[name] ?? 0) + 1;
-          for (const w of waiters.splice(0)) (stats.commits >= w.n ? w.resolve() : waiters.push(w));
-        } catch (e) {
-          await c.query('ROLLBACK').catch(() => undefined);
-          const code = (e as { code?: string }).code;
-          if (code === '42501' || code === '25006') { stats.fenced = true; return; }
-          if (code === undefined || code === '57P01') return; // connection ended (fence ended the session)
-          stats.errors++; // deadlocks, a key moved twice at once: the application would retry
-        }
-        if (o.pauseMs) await new Promise((r) => setTimeout(r, o.pauseMs));
-      }
-    } finally {
-      await c.end().catch(() => undefined);
-    }
-  };
-  const running = Promise.all(Array.from({ length: o.clients ?? 3 }, (_, i) => client(i)));
-  return {
-    stats,
-    async stop() {
-      stopping = true;
-      await running;
-      return stats;
     },
-    waitForCommits(n) {
-      return stats.commits >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve }));
-    },
-  };
+  });
 }

@@ -12,7 +12,8 @@ import type pg from 'pg';
 import type { ConnParams } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';
 import { withPgpass } from '../pg/pgpass.js';
-import { loadSql } from '../pg/sql.js';
+import { loadSql, quoteIdent } from '../pg/sql.js';
+import { type RoleMap, mapRole } from '../pg/role-map.js';
 
 export interface SchemaDifference {
   kind: string;
@@ -75,9 +76,27 @@ async function deparseOn(p: ConnParams, defs: Map<string, string>): Promise<{ ou
   }
 }
 
-export async function compareSchemaObjects(source: pg.Client, target: pg.Client, conn?: { source: ConnParams; target: ConnParams }): Promise<SchemaComparison> {
+/**
+ * A policy's TO list in one form on both sides: each role mapped (the source's, through the copy's role
+ * map) and the list sorted, so a renamed role is not a difference and the servers' collations do not
+ * order it.
+ */
+function normalisePolicyRoles(objs: Map<string, { kind: string; def: string }>, map: RoleMap | undefined): void {
+  for (const o of objs.values()) {
+    if (o.kind !== 'policy') continue;
+    o.def = o.def.replace(/ TO ((?:"(?:[^"]|"")*"|[^ ,"]+)(?:,(?:"(?:[^"]|"")*"|[^ ,"]+))*)/, (_m, list: string) => {
+      const roles = (list.match(/"(?:[^"]|"")*"|[^,]+/g) ?? []).map((r) => (r === 'PUBLIC' ? r
+        : quoteIdent(mapRole(map ?? new Map(), r.startsWith('"') ? r.slice(1, -1).replace(/""/g, '"') : r))));
+      return ` TO ${roles.sort().join(',')}`;
+    });
+  }
+}
+
+export async function compareSchemaObjects(source: pg.Client, target: pg.Client, conn?: { source: ConnParams; target: ConnParams }, roleMap?: RoleMap): Promise<SchemaComparison> {
   const s = await objects(source);
   const t = await objects(target);
+  normalisePolicyRoles(s, roleMap);
+  normalisePolicyRoles(t, undefined);
   const compared = s.size;
   let deparsed = 0, note: string | undefined;
   if (conn) {

@@ -236,7 +236,7 @@ export async function compareAll(s: VerifySession, level: VerifyLevel, compare: 
   };
   if (level === 'full') {
     report.sequences = await compareSequences(s.source.leader, s.target.leader);
-    const schema = await compareSchemaObjects(s.source.leader, s.target.leader, { source: o.source, target: o.target });
+    const schema = await compareSchemaObjects(s.source.leader, s.target.leader, { source: o.source, target: o.target }, o.roleMap);
     report.schema = schema.differences;
     if (schema.note) report.notes.push(schema.note);
     report.privileges = await comparePrivileges(s.source.leader, s.target.leader, o.roleMap);

@@ -20,8 +20,10 @@ export function renameRoles(text: string, renames: Renames): string {
 export function renameLine(line: string, renames: Renames): string {
   // PostgreSQL 17 added MAINTAIN to an owner's default table privileges: an owner's own MAINTAIN (granted
   // by itself) is left out so that 15 and 17 compare; a MAINTAIN granted to another role still counts.
+  // A policy's roles are a set: their order (by oid) changes with a rename.
   return renameRoles(line, renames).replace(/acl=([^ ]*)/g, (_m, l: string) =>
-    `acl=${l.split(',').filter((x) => !/^([^:]+):MAINTAIN:f:\1$/.test(x)).sort().join(',')}`);
+    `acl=${l.split(',').filter((x) => !/^([^:]+):MAINTAIN:f:\1$/.test(x)).sort().join(',')}`)
+    .replace(/ roles=\{([^}]*)\}/, (_m, l: string) => ` roles={${l.split(',').sort().join(',')}}`);
 }
 
 async function withDb<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {

@@ -433,7 +433,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
       // Deferring: the foreign keys pg_restore would add are added here instead, after it.
       const late = deferFks ? await onTargetFks(target, allFks.filter((f) => f.partitioned)) : [];
       for (const fk of late) built.add(`2606:${fk.constraintOid}`);
-      await restore({ ...restoreDefaults(o), target, dir: schemaDir, jobs: Math.max(2, indexJobs), sections: ['post-data'], dropObjects: built, binDir: o.binDir, privileges: false });
+      await restore({ ...restoreDefaults(o), target, dir: schemaDir, jobs: Math.max(2, indexJobs), sections: ['post-data'], dropObjects: built, binDir: o.binDir, privileges: false, policiesApart: o.privileges !== false });
       if (late.length) await withClient(target, 'copy/fkeys', async (c) => { for (const fk of late) await addForeignKey(c, fk, journal, note); });
       await journal.record({ kind: 'post-data', key: '' });
     });

@@ -46,7 +46,7 @@ SELECT 'rule', quote_ident(r.nspname) || '.' || quote_ident(r.relname) || '.' ||
 UNION ALL
 SELECT 'policy', quote_ident(r.nspname) || '.' || quote_ident(r.relname) || '.' || quote_ident(pol.polname),
        CASE WHEN pol.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END || ' FOR ' || pol.polcmd::text
-       || ' TO ' || (SELECT string_agg(CASE WHEN x = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x)::text END, ',' ORDER BY 1) FROM unnest(pol.polroles) x)
+       || ' TO ' || (SELECT string_agg(CASE WHEN x = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(x)::text) END, ',' ORDER BY 1) FROM unnest(pol.polroles) x)
        || coalesce(' USING (' || pg_get_expr(pol.polqual, pol.polrelid) || ')', '')
        || coalesce(' WITH CHECK (' || pg_get_expr(pol.polwithcheck, pol.polrelid) || ')', '')
   FROM rels r JOIN pg_policy pol ON pol.polrelid = r.oid
