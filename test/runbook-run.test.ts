@@ -25,6 +25,21 @@ const marks = (ids: string[]) => ids.map((id) => `\`\`\`sql {on=target id=${id}}
 const ranSteps = async () => (await tgt.query<{ step: string }>('SELECT step FROM runlog ORDER BY n', [], 'app')).rows.map((r) => r.step);
 
 describe('cutover run', () => {
+  it('keeps each step\'s whole output in logs/<step>.log, passwords scrubbed, and the journal points to it', async () => {
+    const rb = await tempRunbook(`${FRONT}\n# T\n\n## One\n\n\`\`\`sh {id=chatty}\nfor i in $(seq 1 12); do echo "line $i"; done\necho "url $TARGET_URL"\npsql -XAtc "select 'from psql'" "$TARGET_URL"\n\`\`\`\n`);
+    const r = await cutover(['run', rb.file, '--state-dir', rb.stateDir], env);
+    expect(r.code, r.stderr).toBe(0);
+    const end = readFileSync(join(rb.stateDir, 'journal.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; id?: string; log?: string })
+      .find((e) => e.event === 'step-end' && e.id === 'chatty')!;
+    expect(end.log).toBe(join('logs', 'chatty.log'));
+    const log = readFileSync(join(rb.stateDir, end.log!), 'utf8');
+    for (let i = 1; i <= 12; i++) expect(log).toMatch(new RegExp(`^\\S+ line ${i}$`, 'm'));
+    expect(log).toMatch(/from psql/);
+    expect(log).toMatch(/--- ok in /);
+    expect(log).not.toContain('pw-tgt-secret');
+    expect(log).toMatch(/^\S+ url postgres:\/\//m);
+  });
+
   it('runs every step in order with plain lines when not on a terminal, and records the journal', async () => {
     await tgt.query('DROP TABLE IF EXISTS runlog; CREATE TABLE runlog (n serial, step text)', [], 'app');
     const rb = await tempRunbook(`${FRONT}\n# T\n\n## One\n\n${marks(['a', 'b'])}\n## Two\n\n\`\`\`sh {id=shell}\npsql -XAtc "select current_setting('application_name')" "$TARGET_URL"\n\`\`\`\n`);

@@ -1,15 +1,9 @@
 #!/usr/bin/env node
 /** The `cutover` command: a thin shell over the library; errors become one clear message and an exit code. */
-import { Command, CommanderError } from 'commander';
+import { CommanderError } from 'commander';
+import { buildProgram } from './program.js';
 import { EXIT, isCutoverError } from '../errors.js';
 import { scrub } from '../pg/conninfo.js';
-import { registerDoctor } from './commands/doctor.js';
-import { registerDemo } from './commands/demo.js';
-import { registerVerify } from './commands/verify.js';
-import { registerCopy } from './commands/copy.js';
-import { registerRunbook } from './commands/runbook.js';
-import { registerBudget } from './commands/budget.js';
-import { registerReplicate } from './commands/replicate.js';
 import { installSignalHandlers, stopInProgress } from '../lib/interrupt.js';
 import { sweepRuntimeDirs } from '../lib/runtime-dir.js';
 import { newSessionTag } from '../pg/session-tag.js';
@@ -20,32 +14,28 @@ newSessionTag();
 installSignalHandlers();
 sweepRuntimeDirs();
 
-const program = new Command();
-program
-  .name('cutover')
-  .description('Move a PostgreSQL database to another server from a Markdown runbook, and prove nothing was lost.')
-  .version('0.1.0')
-  .showHelpAfterError()
-  .exitOverride();
+const program = buildProgram();
 
-registerDoctor(program);
-registerRunbook(program);
-registerCopy(program);
-registerBudget(program);
-registerReplicate(program);
-registerVerify(program);
-registerDemo(program);
+// `--json` anywhere on the command line: an error is one JSON document on stdout too (the exit code and
+// the message on stderr unchanged), so a script reading stdout never gets nothing.
+const wantsJson = process.argv.slice(2).includes('--json');
+const jsonError = (code: string, message: string, hint?: string) => {
+  if (wantsJson) process.stdout.write(`${JSON.stringify({ ok: false, code, message: scrub(message), ...(hint ? { hint: scrub(hint) } : {}) })}\n`);
+};
 
 function fail(e: unknown): never {
   if (e instanceof CommanderError) {
+    if (e.exitCode !== 0) jsonError('E_USAGE', e.message);
     process.exit(e.exitCode === 0 ? EXIT.ok : EXIT.usage);
   }
   if (isCutoverError(e)) {
+    jsonError(e.code, e.message, e.hint);
     process.stderr.write(`cutover: ${scrub(e.message)}\n${e.hint ? `  hint: ${scrub(e.hint)}\n` : ''}`);
     if (process.env.CUTOVER_DEBUG && e.cause) process.stderr.write(`${String((e.cause as Error).stack ?? e.cause)}\n`);
     process.exit(e.exitCode);
   }
   const msg = e instanceof Error ? e.message : String(e);
+  jsonError('E_INTERNAL', `unexpected error: ${msg}`);
   process.stderr.write(`cutover: unexpected error: ${scrub(msg)}\n  (this is a bug; rerun with CUTOVER_DEBUG=1 for details)\n`);
   if (process.env.CUTOVER_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
   process.exit(EXIT.internal);

@@ -48,7 +48,8 @@ export async function executeStep(step: Step, ctx: ActionContext): Promise<StepO
       const unsupervise = superviseGroup(child.pid, ctx.signal);
       child.all?.on('data', (d: Buffer) => {
         const lines = d.toString().split('\n').filter(Boolean);
-        for (const l of lines) ctx.progress(scrub(l, secrets));
+        // Every line goes to the step's log (the runner writes it to logs/<step>.log); the last is shown.
+        for (const l of lines) ctx.log(scrub(l, secrets));
       });
       const r = await child.finally(unsupervise);
       const out = scrub(String(r.all ?? ''), secrets).trimEnd();
@@ -56,7 +57,6 @@ export async function executeStep(step: Step, ctx: ActionContext): Promise<StepO
         throw new CutoverError('E_CHILD', `sh step exited with ${ctx.signal.aborted ? `${String(ctx.signal.reason)} (interrupted)` : `code ${r.exitCode ?? r.signal}`} after ${(r.durationMs / 1000).toFixed(1)} s:\n${out.split('\n').slice(-15).join('\n')}`);
       }
       const lines = out.split('\n').filter(Boolean);
-      for (const l of lines.slice(-5)) ctx.log(l);
       return { summary: lines.at(-1), connections: declared ?? { source: 0, target: 0 } };
     } finally {
       for (const r of releases) r();

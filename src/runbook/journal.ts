@@ -18,7 +18,9 @@ export type JournalEvent =
   | { event: 'run-start'; at: string; mode: string; runbook: string; pid: number; source?: DbBinding; target?: DbBinding; tag?: string }
   | { event: 'run-end'; at: string; outcome: Outcome; signal?: string }
   | { event: 'step-start'; at: string; id: string; hash: string }
-  | { event: 'step-end'; at: string; id: string; hash: string; outcome: Outcome; startedAt: string; durationMs: number; simulated?: boolean; outputs?: StepOutputs; error?: string }
+  | { event: 'step-end'; at: string; id: string; hash: string; outcome: Outcome; startedAt: string; durationMs: number; simulated?: boolean; outputs?: StepOutputs; error?: string;
+      /** The step's whole output (notes, every line of an sh step, progress every 10 s), relative to the state directory. */
+      log?: string }
   | { event: 'warning'; at: string; id: string; message: string };
 
 export class RunJournal {

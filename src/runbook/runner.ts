@@ -8,6 +8,7 @@ import { Listr, PRESET_TIMER, type ListrTask, type ListrTaskWrapper, type ListrR
 import { ListrInquirerPromptAdapter } from '@listr2/prompt-adapter-inquirer';
 import { confirm } from '@inquirer/prompts';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { askOnTerminal, hasControllingTerminal } from '../lib/terminal.js';
 import { CutoverError, describeError } from '../errors.js';
@@ -180,6 +181,13 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
         await journal.append({ event: 'step-start', at: startedAt, id: s.id, hash: s.hash });
         let progressText = '';
         const logLines: string[] = [];
+        // The step's whole output, passwords scrubbed, in logs/<step>.log (appended on a resume).
+        const logRel = join('logs', `${s.id}.log`);
+        mkdirSync(join(o.stateDir, 'logs'), { recursive: true, mode: 0o700 });
+        const secrets = [o.source.password, o.target.password, o.pooler?.password];
+        let progressLoggedAt = 0;
+        const toLog = (t: string) => appendFileSync(join(o.stateDir, logRel), `${new Date().toISOString()} ${scrub(t, secrets)}\n`, { mode: 0o600 });
+        toLog(`--- ${s.id}: ${s.title} (line ${s.line}) started`);
         const ticker = setInterval(() => {
           const el = Date.now() - t0;
           let line = `${humanDuration(el)}${progressText ? ` | ${progressText}` : ''}`;
@@ -199,8 +207,11 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
         }, 1000);
         const ctx: ActionContext = {
           stepId: s.id, source: o.source, target: o.target, pooler: o.pooler, stateDir: o.stateDir, headroom, roles: rb.front.roles, budgetShare: budgetShare?.(), signal: abort.signal, measure,
-          progress: (t) => { progressText = t; },
-          log: (t) => { logLines.push(t); task.output = t; },
+          progress: (t) => {
+            progressText = t;
+            if (Date.now() - progressLoggedAt >= 10_000) { progressLoggedAt = Date.now(); toLog(t); }
+          },
+          log: (t) => { logLines.push(t); toLog(t); task.output = t; },
         };
         logSinks.add(ctx.log);
         let outputs: StepOutputs | undefined;
@@ -217,7 +228,9 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
             durationMs = Date.now() - t0;
           }
           // A step that finished is recorded as finished, even after Ctrl-C: resume must not run it again.
-          await journal.append({ event: 'step-end', at: new Date().toISOString(), id: s.id, hash: s.hash, outcome: 'ok', startedAt, durationMs, simulated, outputs });
+          toLog(`--- ok in ${humanDuration(durationMs)}${outputs?.summary ? `: ${outputs.summary}` : ''}`);
+          for (const st of outputs?.statements ?? []) toLog(st);
+          await journal.append({ event: 'step-end', at: new Date().toISOString(), id: s.id, hash: s.hash, outcome: 'ok', startedAt, durationMs, simulated, outputs, log: logRel });
           recorded = true;
           running.delete(s.id);
           if (outputs?.summary && outputs.summary !== logLines.at(-1)) task.output = outputs.summary;
@@ -226,8 +239,9 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
           if (recorded) throw e; // finished and journaled; only the run stops
 
           const outcome: Outcome = interrupted ? 'interrupted' : 'failed';
-          await journal.append({ event: 'step-end', at: new Date().toISOString(), id: s.id, hash: s.hash, outcome, startedAt, durationMs: Date.now() - t0,
-            error: scrub(describeError(e), [o.source.password, o.target.password, o.pooler?.password]) });
+          const error = scrub(describeError(e), secrets);
+          toLog(`--- ${outcome}: ${error}`);
+          await journal.append({ event: 'step-end', at: new Date().toISOString(), id: s.id, hash: s.hash, outcome, startedAt, durationMs: Date.now() - t0, error, log: logRel });
           throw e;
         } finally {
           clearInterval(ticker);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { copy, defaultCopyDir, type CopySummary } from '../../dump/copy/copy.js';
+import { copy, defaultCopyDir, type CopyProgress, type CopySummary } from '../../dump/copy/copy.js';
+import { copyProgressText } from '../../dump/copy/progress-text.js';
 import { dump } from '../../dump/dump.js';
 import { restore, SECTIONS, type Section } from '../../dump/restore.js';
 import { resolveConnArg } from '../connection-args.js';
@@ -52,7 +53,7 @@ export function registerCopy(program: Command): void {
         splitTablesLargerThan: o.splitTablesLargerThan === undefined ? undefined : o.splitTablesLargerThan * 1024 * 1024, binDir: o.pgBindir,
         roles: rolesPolicy(o), privileges: o.privileges, settings: o.applySettings ? 'apply' : 'report',
         onNote: (m) => warn(`note: ${m}`),
-        onProgress: (x) => p.update(`copy ${x.phase}: tables ${x.tablesDone}/${x.tablesTotal}, ${humanBytes(x.bytesDone)} streamed of ~${humanBytes(x.bytesTotal)}, indexes ${x.indexesDone}/${x.indexesTotal}`),
+        onProgress: ((line) => (x: CopyProgress) => p.update(`copy ${line(x)}`))(copyProgressText()),
       });
       p.done();
       process.stdout.write((o.json ? JSON.stringify(summary, null, 2) : renderCopySummary(summary)) + '\n');

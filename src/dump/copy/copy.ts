@@ -247,7 +247,10 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
       phase: 'data', tablesDone: 0, tablesTotal: tables.length, bytesDone: 0, bytesTotal: tables.reduce((n, t) => n + t.bytes, 0),
       indexesDone: 0, indexesTotal: indexes.length, matviewsDone: 0, matviewsTotal: matviews.filter((m) => m.populated).length,
     };
-    const report = () => o.onProgress?.({ ...progress });
+    // Reported at each event, and while a big table streams at most once a second (bytes move between events).
+    let reportedAt = 0;
+    const report = () => { reportedAt = Date.now(); o.onProgress?.({ ...progress }); };
+    const streamed = (b: number) => { progress.bytesDone += b; if (Date.now() - reportedAt >= 1000) report(); };
 
     // Target sessions: one per table job, one per index job.
     for (let i = 0; i < jobs + indexJobs; i++) {
@@ -313,7 +316,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
       }
     };
     const partsLeft = new Map<string, number>();
-    const tableStats = new Map<string, { rows: number; bytes: number; ms: number; parts: number; skipped: boolean }>();
+    const tableStats = new Map<string, { rows: number; bytes: number; ms: number; parts: number; skipped: boolean; startedAt?: number }>();
     for (const u of units) partsLeft.set(tableKey(u.table), u.parts);
     for (const t of tables) {
       if (journal.has('table', tableKey(t))) {
@@ -365,10 +368,13 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
           stopped();
           const u = todo.shift()!;
           // The range DELETE of a resumed part only ever touches a table this copy emptied itself.
-          const r = await copyUnit(src, dst, u, resumed && journal.has('truncate', tableKey(u.table)), (b) => { progress.bytesDone += b; });
+          const r = await copyUnit(src, dst, u, resumed && journal.has('truncate', tableKey(u.table)), streamed);
           const k = tableKey(u.table);
           const st = tableStats.get(k) ?? { rows: 0, bytes: 0, ms: 0, parts: u.parts, skipped: false };
-          st.rows += r.rows; st.bytes += r.bytes; st.ms += r.ms;
+          // A split table's time is wall clock, first part's start to last part's end (its parts run at once).
+          const now = Date.now();
+          st.startedAt = Math.min(st.startedAt ?? now - r.ms, now - r.ms);
+          st.rows += r.rows; st.bytes += r.bytes; st.ms = now - st.startedAt;
           tableStats.set(k, st);
           if (u.range) await journal.record({ kind: 'part', key: u.key, rows: r.rows, bytes: r.bytes, ms: r.ms });
           const left = (partsLeft.get(k) ?? 1) - 1;

@@ -1,0 +1,29 @@
+/** The `cutover` command tree: every command registered, each help ending with an example and the exit codes. */
+import { Command } from 'commander';
+import { registerDoctor } from './commands/doctor.js';
+import { registerDemo } from './commands/demo.js';
+import { registerVerify } from './commands/verify.js';
+import { registerCopy } from './commands/copy.js';
+import { registerRunbook } from './commands/runbook.js';
+import { registerBudget } from './commands/budget.js';
+import { registerReplicate } from './commands/replicate.js';
+import { addHelpFooters } from './help.js';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('cutover')
+    .description('Move a PostgreSQL database to another server from a Markdown runbook, and prove nothing was lost.')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride();
+  registerDoctor(program);
+  registerRunbook(program);
+  registerCopy(program);
+  registerBudget(program);
+  registerReplicate(program);
+  registerVerify(program);
+  registerDemo(program);
+  addHelpFooters(program);
+  return program;
+}
