@@ -127,7 +127,18 @@ describe('fence: pooler', () => {
     const d = await cutoverCli(['doctor', '--source', 'env:S', '--target', 'env:T', '--pooler', 'env:P', '--pooler-database', 'bank', '--json'],
       { S: src.url(db), T: tgt.url(db), P: pooler.adminUrl() });
     const checks = (JSON.parse(d.stdout) as { checks: { id: string; side: string; status: string; message: string }[] }).checks.filter((c) => c.side === 'pooler');
-    expect(checks.map((c) => [c.id, c.status])).toEqual([['pooler', 'ok'], ['pooler-entry', 'ok'], ['pool-mode', 'ok'], ['server-reset-query', 'ok']]);
+    expect(checks.map((c) => [c.id, c.status])).toEqual([['pooler', 'ok'], ['pooler-entry', 'ok'], ['pool-mode', 'ok'], ['server-reset-query', 'ok'], ['pooler-target-login', 'ok']]);
+    // The entry's user could not log in to the target after the switch: doctor says so before anything runs.
+    await tgt.query('ALTER ROLE bank_app NOLOGIN');
+    try {
+      const d2 = await cutoverCli(['doctor', '--source', 'env:S', '--target', 'env:T', '--pooler', 'env:P', '--pooler-database', 'bank', '--json'],
+        { S: src.url(db), T: tgt.url(db), P: pooler.adminUrl() });
+      expect(d2.code).toBe(4);
+      const login = (JSON.parse(d2.stdout) as { checks: { id: string; status: string; message: string }[] }).checks.find((c) => c.id === 'pooler-target-login');
+      expect(login).toMatchObject({ status: 'fail', message: expect.stringMatching(/logs in to the target as bank_app, which cannot log in there \(NOLOGIN\)/) });
+    } finally {
+      await tgt.query('ALTER ROLE bank_app LOGIN');
+    }
     expect(checks[1]!.message).toBe(`entry "bank" points at the source (${src.host}:${src.port}/${db}); the switch repoints it to ${tgt.host}:${tgt.port}/${db}`);
     expect(checks[2]!.message).toMatch(/uses transaction pooling: PAUSE waits only for running transactions/);
     await tgt.query(`UPDATE untouched SET v = 'changed on the target' WHERE id = 7`, [], db);

@@ -19,6 +19,8 @@ export interface PoolerEntry {
   database: string;
   poolMode: string | null;
   paused: boolean;
+  /** The user the entry logs in to the server as (user= in [databases]); null: each client's own. */
+  user: string | null;
 }
 
 export class PgBouncerAdmin {
@@ -54,6 +56,7 @@ export class PgBouncerAdmin {
     const { rows } = await this.c.query<Record<string, string | null>>('SHOW DATABASES');
     return rows.map((r) => ({
       name: r.name!, host: r.host ?? null, port: Number(r.port), database: r.database!, poolMode: r.pool_mode ?? null, paused: r.paused === '1',
+      user: r.force_user || null,
     }));
   }
 

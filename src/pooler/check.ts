@@ -1,10 +1,13 @@
 /**
  * doctor's pooler checks (fence: pooler): reachable, admin rights, where the application's entry points,
- * pool mode and what it means for a pause, server_reset_query. Reads only: SHOW commands.
+ * pool mode and what it means for a pause, server_reset_query, and whether the entry's user can log in to
+ * the target. Reads only: SHOW commands, and a catalog query on the target.
  */
 import { describeError, isCutoverError } from '../errors.js';
 import type { ConnParams } from '../pg/conninfo.js';
 import { PgBouncerAdmin } from './admin.js';
+import { withClient } from '../pg/connect.js';
+import { withPgpass } from '../pg/pgpass.js';
 
 export interface PoolerCheck { id: string; status: 'ok' | 'warn' | 'fail'; message: string; hint?: string }
 
@@ -47,8 +50,35 @@ export async function checkPooler(o: { admin: ConnParams; database?: string; sou
       message: `server_reset_query = ${reset ? `'${reset}'` : '(none)'}${mode === 'transaction' && !always ? ' (not run in transaction pooling)' : ''}; ` +
         `cutover cannot see the pooler's network: the pooler host must reach ${o.target.host}:${o.target.port}, and the entry's user must be able to log in there`,
     });
+    out.push(await checkTargetLogin(entry.user, o.target));
     return out;
   } finally {
     await a.close();
   }
+}
+
+/**
+ * After the switch the pooler logs in to the target as the entry's user: that role must exist there, be
+ * able to log in and connect to the database (checked through cutover's own target connection; whether
+ * the pooler's host reaches the target's network, and the password in its auth file, cutover cannot see).
+ */
+async function checkTargetLogin(user: string | null, target: ConnParams): Promise<PoolerCheck> {
+  const { rows } = await withClient(await withPgpass(target), 'doctor-pooler', (c) => c.query<{ role: string; exists: boolean; login: boolean; connect: boolean }>(
+    `SELECT r.role, r.oid IS NOT NULL AS exists, coalesce(r.rolcanlogin, false) AS login,
+            coalesce(r.oid IS NOT NULL AND has_database_privilege(r.oid, current_database(), 'CONNECT'), false) AS connect
+       FROM (SELECT $1::text AS role) x LEFT JOIN LATERAL (SELECT oid, rolcanlogin, $1::text AS role FROM pg_roles WHERE rolname = $1) r ON true`,
+    [user ?? '']));
+  if (!user) {
+    return { id: 'pooler-target-login', status: 'warn', message: 'the entry has no user=: clients log in to the server with their own users, and each must exist on the target with the same password',
+      hint: 'check the application\'s roles exist on the target (cutover copy brings grants, not roles or passwords)' };
+  }
+  const r = rows[0]!;
+  if (r.exists && r.login && r.connect) {
+    return { id: 'pooler-target-login', status: 'ok', message: `the entry's user ${user} exists on the target and may log in to ${target.dbname} (its password there must match the pooler's auth file)` };
+  }
+  return {
+    id: 'pooler-target-login', status: 'fail',
+    message: `after the switch the pooler logs in to the target as ${user}, which ${!r.exists ? 'does not exist there' : !r.login ? 'cannot log in there (NOLOGIN)' : `may not connect to ${target.dbname}`}: every client would fail`,
+    hint: `create the role on the target with the password the pooler uses (CREATE ROLE ${user} LOGIN PASSWORD ...), or repoint with a command that writes the target's credentials`,
+  };
 }
