@@ -244,6 +244,26 @@ describe('the write fence stops every writer', () => {
     expect(BigInt(next)).toBeGreaterThan(BigInt(taken.at(-1)!));
   });
 
+  it('a write made with session_replication_role = replica before the fence is captured and arrives (capture fires ALWAYS)', async () => {
+    const db = 'fence_replica_role';
+    const { source, target, url } = await prepare(db);
+    // Capture triggers fire in every replication role on the tables cutover owns.
+    const modes = await src.query<{ e: string }>(`SELECT DISTINCT tgenabled AS e FROM pg_trigger WHERE tgname LIKE 'cutover\\_capture%'`, [], db);
+    expect(modes.rows).toEqual([{ e: 'A' }]);
+    // PostgreSQL 15: an ordinary role may be allowed to set it (as a restore tool or a sync job would).
+    await src.query('GRANT SET ON PARAMETER session_replication_role TO app_writer');
+    const w = new pg.Client({ connectionString: url('app_writer') });
+    await w.connect();
+    try {
+      await w.query(`BEGIN; SET LOCAL session_replication_role = replica; UPDATE app.accounts SET n = -1 WHERE id = 7; INSERT INTO app.events (who) VALUES ('replica role'); COMMIT`);
+    } finally { await w.end(); }
+    const r = await cutover({ source, target, fence: 'triggers', verify: 'incremental' });
+    expect(r.verify).toMatchObject({ ok: true, level: 'incremental' });
+    const captured = TABLES.filter((t) => t !== 'app.audit');
+    expect(await fingerprints(tgt, db, captured)).toEqual(await fingerprints(src, db, captured));
+    expect((await tgt.query<{ n: number }>('SELECT n FROM app.accounts WHERE id = 7', [], db)).rows[0]!.n).toBe(-1);
+  });
+
   it('unfence after teardown lifts exactly what the fence set (triggers, revoked privileges), and says so', async () => {
     const db = 'fence_unfence';
     const { source, target, url } = await prepare(db);

@@ -114,6 +114,13 @@ const MUTATIONS: Mutation[] = [
   { what: 'a view defined otherwise', sql: `CREATE OR REPLACE VIEW app.big_products AS SELECT id, title FROM app.products WHERE price > 11`, expect: ['schema view app.big_products differs'] },
   { what: 'a rule missing', sql: `DROP RULE products_log ON app.products`, expect: ['schema rule app.products.products_log missing on target'] },
   { what: 'FORCE ROW LEVEL SECURITY off', sql: `ALTER TABLE app.secrets NO FORCE ROW LEVEL SECURITY`, expect: ['schema table app.secrets differs'] },
+  { what: 'a trigger disabled', sql: `ALTER TABLE app.products DISABLE TRIGGER products_touch`, expect: ['schema trigger app.products.products_touch differs'] },
+  { what: "a column's collation", sql: `ALTER TABLE app.secrets ALTER COLUMN secret TYPE text COLLATE "POSIX"`, expect: ['schema column app.secrets.secret differs'] },
+  { what: 'a table made unlogged', sql: `ALTER TABLE app.events_log SET UNLOGGED`, expect: ['schema table app.events_log differs'] },
+  { what: 'a replica identity', sql: `ALTER TABLE app.events_log REPLICA IDENTITY FULL`, expect: ['schema table app.events_log differs'] },
+  { what: 'a storage parameter', sql: `ALTER TABLE app.events_log SET (fillfactor = 50)`, expect: ['schema table app.events_log differs'] },
+  { what: "a sequence's increment and cycle", sql: `ALTER SEQUENCE app.orders_id_seq INCREMENT BY 10 CYCLE`, expect: ['schema sequence app.orders_id_seq differs'] },
+  { what: 'a comment on a table', sql: `COMMENT ON TABLE app.events_log IS 'changed on the target'`, expect: ['schema comment table app.events_log extra on target'] },
 ];
 
 function pairSuite(from: number, to: number): void {

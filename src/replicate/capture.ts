@@ -176,6 +176,14 @@ export async function installCapture(o: CaptureOptions): Promise<CaptureResult> 
       });
       out.push({ tableid, relid: t.relid, schema: t.schema, name: t.name, key, keySource });
     }
+    // Capture fires ALWAYS where cutover owns the table (capture_always in capture-schema.sql).
+    const notAlways = (await c.query<{ rel: string }>(`SELECT DISTINCT tg.tgrelid::regclass::text AS rel FROM pg_trigger tg
+      WHERE tg.tgname LIKE 'cutover\\_capture%' AND tg.tgenabled <> 'A' AND tg.tgrelid IN (SELECT relid FROM _cutover.tables UNION SELECT unnest(partitions) FROM _cutover.tables) ORDER BY 1`)).rows;
+    if (notAlways.length) {
+      note(`capture on ${notAlways.length} table(s) cutover does not own fires only in the default replication role: a session that sets ` +
+        `session_replication_role = replica and writes them is not captured (${notAlways.slice(0, 10).map((r) => r.rel).join(', ')}${notAlways.length > 10 ? ', ...' : ''}); ` +
+        'connect as their owner, or make sure no such session writes them');
+    }
     // The shapes now are the baseline DDL detection compares with.
     const shapes = await readShapes(c, out.map((t) => t.relid));
     for (const t of out) {

@@ -158,7 +158,35 @@ END$b$, _cutover.log_into(format('VALUES (x, %s, %L, NULL)', p_tableid, 'T')), o
   FOREACH leaf IN ARRAY ARRAY[p_rel] || leaves LOOP
     EXECUTE format('CREATE TRIGGER cutover_capture_t AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s()', leaf, fn);
   END LOOP;
+  -- ENABLE ALWAYS where cutover owns the table: a session with session_replication_role = replica (a
+  -- role granted SET on it, a restore with --disable-triggers) writes the source too, and its changes
+  -- must be captured like any other. A table cutover does not own keeps the default (noted by the caller).
+  PERFORM _cutover.capture_always(ARRAY[p_rel] || leaves);
   UPDATE _cutover.tables SET partitions = leaves::oid[] WHERE tableid = p_tableid;
+END
+$$;
+
+-- capture_always(rels): every capture trigger on these tables fires ALWAYS (session_replication_role =
+-- replica included), on the tables the current role owns; returns the tables it could not set.
+CREATE OR REPLACE FUNCTION _cutover.capture_always(p_rels regclass[]) RETURNS regclass[]
+LANGUAGE plpgsql AS $$
+DECLARE
+  t record;
+  missed regclass[] := '{}';
+BEGIN
+  FOR t IN
+    SELECT tg.tgname, tg.tgrelid::regclass AS rel, pg_has_role(c.relowner, 'USAGE') AS owned
+      FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid
+     WHERE tg.tgrelid = ANY (p_rels) AND tg.tgname LIKE 'cutover\_capture%' AND tg.tgenabled <> 'A'
+     ORDER BY 2, 1
+  LOOP
+    IF t.owned THEN
+      EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', t.rel, t.tgname);
+    ELSIF NOT t.rel = ANY (missed) THEN
+      missed := missed || t.rel;
+    END IF;
+  END LOOP;
+  RETURN missed;
 END
 $$;
 

@@ -2,7 +2,7 @@
 -- produce the same set, whatever the major version (definitions are normalised by the caller:
 -- whitespace collapsed). cutover's own schema and triggers are left out.
 WITH rels AS (
-  SELECT c.oid, c.relkind, n.nspname, c.relname, c.relrowsecurity, c.relforcerowsecurity
+  SELECT c.oid, c.relkind, n.nspname, c.relname, c.relrowsecurity, c.relforcerowsecurity, c.relpersistence, c.relreplident, c.reloptions
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover', '_cutover_fence') AND n.nspname !~ '^pg_'
      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
@@ -10,11 +10,18 @@ WITH rels AS (
 SELECT 'table' AS kind, quote_ident(nspname) || '.' || quote_ident(relname) AS name,
        CASE relkind WHEN 'p' THEN 'partitioned table' ELSE 'table' END
        || CASE WHEN relrowsecurity THEN ' ROW LEVEL SECURITY' ELSE '' END
-       || CASE WHEN relforcerowsecurity THEN ' FORCE ROW LEVEL SECURITY' ELSE '' END AS def
+       || CASE WHEN relforcerowsecurity THEN ' FORCE ROW LEVEL SECURITY' ELSE '' END
+       || CASE WHEN relpersistence = 'u' THEN ' UNLOGGED' ELSE '' END
+       || CASE relreplident WHEN 'd' THEN '' WHEN 'f' THEN ' REPLICA IDENTITY FULL' WHEN 'n' THEN ' REPLICA IDENTITY NOTHING'
+               ELSE ' REPLICA IDENTITY USING INDEX ' || coalesce((SELECT quote_ident(ic.relname) FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid
+                                                                  WHERE x.indrelid = rels.oid AND x.indisreplident), '?') END
+       || coalesce(' WITH (' || (SELECT string_agg(o, ',' ORDER BY o) FROM unnest(reloptions) o) || ')', '') AS def
   FROM rels WHERE relkind IN ('r', 'p')
 UNION ALL
 SELECT 'column', quote_ident(r.nspname) || '.' || quote_ident(r.relname) || '.' || quote_ident(a.attname),
        format_type(a.atttypid, a.atttypmod)
+       || coalesce(' COLLATE ' || (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace
+                                    WHERE co.oid = a.attcollation AND a.attcollation <> (SELECT ty.typcollation FROM pg_type ty WHERE ty.oid = a.atttypid)), '')
        || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
        || CASE WHEN a.attidentity::text <> '' THEN ' IDENTITY ' || a.attidentity::text ELSE '' END
        || CASE WHEN a.attgenerated::text <> '' THEN ' GENERATED ' || coalesce(pg_get_expr(ad.adbin, ad.adrelid), '')
@@ -32,7 +39,7 @@ SELECT 'constraint', quote_ident(r.nspname) || '.' || quote_ident(r.relname) || 
   FROM rels r JOIN pg_constraint con ON con.conrelid = r.oid
 UNION ALL
 SELECT 'trigger', quote_ident(r.nspname) || '.' || quote_ident(r.relname) || '.' || quote_ident(t.tgname),
-       pg_get_triggerdef(t.oid)
+       pg_get_triggerdef(t.oid) || CASE t.tgenabled WHEN 'D' THEN ' DISABLED' WHEN 'R' THEN ' ENABLE REPLICA' WHEN 'A' THEN ' ENABLE ALWAYS' ELSE '' END
   FROM rels r JOIN pg_trigger t ON t.tgrelid = r.oid
  WHERE NOT t.tgisinternal AND t.tgname NOT LIKE 'cutover\_%'
 UNION ALL
@@ -51,8 +58,14 @@ SELECT 'policy', quote_ident(r.nspname) || '.' || quote_ident(r.relname) || '.' 
        || coalesce(' WITH CHECK (' || pg_get_expr(pol.polwithcheck, pol.polrelid) || ')', '')
   FROM rels r JOIN pg_policy pol ON pol.polrelid = r.oid
 UNION ALL
-SELECT 'sequence', quote_ident(nspname) || '.' || quote_ident(relname), 'sequence'
-  FROM rels WHERE relkind = 'S'
+SELECT 'sequence', quote_ident(r.nspname) || '.' || quote_ident(r.relname),
+       'sequence ' || format_type(sq.seqtypid, NULL) || ' INCREMENT ' || sq.seqincrement || ' MINVALUE ' || sq.seqmin || ' MAXVALUE ' || sq.seqmax
+       || ' START ' || sq.seqstart || ' CACHE ' || sq.seqcache || CASE WHEN sq.seqcycle THEN ' CYCLE' ELSE '' END
+  FROM rels r JOIN pg_sequence sq ON sq.seqrelid = r.oid WHERE r.relkind = 'S'
+UNION ALL
+-- Comments on tables, views, sequences, indexes and their columns.
+SELECT 'comment', pg_describe_object(d.classoid, d.objoid, d.objsubid), d.description
+  FROM rels r JOIN pg_description d ON d.classoid = 'pg_class'::regclass AND d.objoid = r.oid
 UNION ALL
 SELECT 'function', quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')',
        md5(regexp_replace(pg_get_functiondef(p.oid), '\s+', ' ', 'g'))
