@@ -17,6 +17,7 @@ import { copy } from '../src/dump/copy/copy.js';
 import { installCapture } from '../src/replicate/capture.js';
 import { cutover, unfence } from '../src/replicate/cutover.js';
 import { teardown } from '../src/replicate/teardown.js';
+import { Applier } from '../src/replicate/apply.js';
 import { CutoverError } from '../src/errors.js';
 import { cutover as cutoverCli } from './helpers/cli.js';
 import { shippedRunbook, tempRunbook } from './helpers/runbook.js';
@@ -262,6 +263,38 @@ describe('the write fence stops every writer', () => {
     const captured = TABLES.filter((t) => t !== 'app.audit');
     expect(await fingerprints(tgt, db, captured)).toEqual(await fingerprints(src, db, captured));
     expect((await tgt.query<{ n: number }>('SELECT n FROM app.accounts WHERE id = 7', [], db)).rows[0]!.n).toBe(-1);
+  });
+
+  it('a partition created after capture started: once its DDL is accepted, its TRUNCATE is replicated too', async () => {
+    const db = 'fence_new_partition';
+    const { source, target, url } = await prepare(db);
+    const owner = new pg.Client({ connectionString: url('app_owner') });
+    await owner.connect();
+    const catchUp = async (a: Applier) => { const now = await a.sourceSnapshot(); await a.run({ until: () => a.covers(now) }); };
+    try {
+      const ddl = `CREATE TABLE app.measurements_2027 PARTITION OF app.measurements FOR VALUES FROM ('2027-01-01') TO ('2028-01-01')`;
+      await owner.query(ddl);
+      await tgt.query(ddl, [], db);
+      await owner.query(`INSERT INTO app.measurements SELECT 900000 + g, DATE '2027-03-01', 'new' FROM generate_series(1, 50) g`);
+      // The DDL halts replication until accepted ...
+      const halted = await Applier.open({ source, target }).then(async (a) => { try { await catchUp(a); return 'applied'; } finally { await a.close(); } }, (e: unknown) => e);
+      expect((halted as CutoverError).code).toBe('E_HALTED');
+      const notes: string[] = [];
+      const a = await Applier.open({ source, target, acceptDdl: true, onNote: (m) => notes.push(m) });
+      try {
+        expect(notes.join('\n')).toMatch(/capture added to 1 new partition\(s\): app\.measurements_2027/);
+        await catchUp(a);
+        expect((await tgt.query<{ n: number }>('SELECT count(*)::int n FROM app.measurements_2027', [], db)).rows[0]!.n).toBe(50);
+        // ... after which a TRUNCATE of the new leaf reaches the target like one of the old leaves.
+        await owner.query('TRUNCATE app.measurements_2027');
+        await catchUp(a);
+      } finally { await a.close(); }
+      expect((await tgt.query<{ n: number }>('SELECT count(*)::int n FROM app.measurements_2027', [], db)).rows[0]!.n).toBe(0);
+      const leaves = ['app.measurements_2025', 'app.measurements_2026', 'app.measurements_2027'];
+      expect(await fingerprints(tgt, db, leaves)).toEqual(await fingerprints(src, db, leaves));
+      // The new leaf's capture fires ALWAYS, like the others'.
+      expect((await src.query<{ e: string }>(`SELECT tgenabled AS e FROM pg_trigger WHERE tgrelid = 'app.measurements_2027'::regclass AND tgname = 'cutover_capture_t'`, [], db)).rows).toEqual([{ e: 'A' }]);
+    } finally { await owner.end(); }
   });
 
   it('unfence after teardown lifts exactly what the fence set (triggers, revoked privileges), and says so', async () => {

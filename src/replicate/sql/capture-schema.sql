@@ -166,6 +166,41 @@ END$b$, _cutover.log_into(format('VALUES (x, %s, %L, NULL)', p_tableid, 'T')), o
 END
 $$;
 
+-- cover_new_leaves(): a partition attached or created since capture was installed gets the triggers a
+-- leaf needs that are not cloned from its root (TRUNCATE always; INSERT/UPDATE/DELETE statement triggers
+-- in statement mode), fired ALWAYS where owned. Called when DDL is accepted. Returns (tableid, leaf).
+CREATE OR REPLACE FUNCTION _cutover.cover_new_leaves() RETURNS TABLE (tableid int, leaf text)
+LANGUAGE plpgsql AS $$
+DECLARE
+  t record;
+  l regclass;
+  fn text;
+  row_mode boolean;
+BEGIN
+  FOR t IN SELECT ct.tableid AS id, ct.relid::regclass AS rel, ct.partitions FROM _cutover.tables ct
+            JOIN pg_class c ON c.oid = ct.relid WHERE c.relkind = 'p' ORDER BY 1
+  LOOP
+    fn := format('_cutover.%I', 'capture_' || t.id);
+    row_mode := EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = t.rel AND g.tgname = 'cutover_capture');
+    FOR l IN SELECT p.relid FROM pg_partition_tree(t.rel) p WHERE p.isleaf AND p.relid <> t.rel AND NOT p.relid::oid = ANY (t.partitions) LOOP
+      IF NOT row_mode AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = l AND g.tgname = 'cutover_capture_i') THEN
+        EXECUTE format('CREATE TRIGGER cutover_capture_i AFTER INSERT ON %s REFERENCING NEW TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION %s()', l, fn);
+        EXECUTE format('CREATE TRIGGER cutover_capture_u AFTER UPDATE ON %s REFERENCING OLD TABLE AS o NEW TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION %s()', l, fn);
+        EXECUTE format('CREATE TRIGGER cutover_capture_d AFTER DELETE ON %s REFERENCING OLD TABLE AS o FOR EACH STATEMENT EXECUTE FUNCTION %s()', l, fn);
+      END IF;
+      IF NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = l AND g.tgname = 'cutover_capture_t') THEN
+        EXECUTE format('CREATE TRIGGER cutover_capture_t AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s()', l, fn);
+      END IF;
+      PERFORM _cutover.capture_always(ARRAY[l]);
+      tableid := t.id; leaf := l::text;
+      RETURN NEXT;
+    END LOOP;
+    UPDATE _cutover.tables ct SET partitions = ARRAY(SELECT p.relid FROM pg_partition_tree(t.rel) p WHERE p.isleaf AND p.relid <> t.rel)::oid[]
+     WHERE ct.tableid = t.id;
+  END LOOP;
+END
+$$;
+
 -- capture_always(rels): every capture trigger on these tables fires ALWAYS (session_replication_role =
 -- replica included), on the tables the current role owns; returns the tables it could not set.
 CREATE OR REPLACE FUNCTION _cutover.capture_always(p_rels regclass[]) RETURNS regclass[]
