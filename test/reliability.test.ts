@@ -169,7 +169,7 @@ describe('the applier survives its servers', () => {
     // Bounded waits that say what they waited for (and what the applier said), instead of a test timeout.
     const waitFor = async (what: string, cond: () => boolean) => {
       for (const t0 = Date.now(); !cond(); await new Promise((r) => setTimeout(r, 10))) {
-        if (applyError !== undefined || Date.now() - t0 > 60_000) throw new Error(`waiting for ${what}: ${applyError ? String(applyError) : 'timed out'}; applier notes: ${notes.join(' | ')}`);
+        if (applyError !== undefined || Date.now() - t0 > 120_000) throw new Error(`waiting for ${what}: ${applyError ? String(applyError) : 'timed out'}; applier notes: ${notes.join(' | ')}`);
       }
     };
     const waitBatches = async (n: number) => { const t = batches + n; await waitFor(`${n} more batches`, () => batches >= t); };
@@ -199,5 +199,5 @@ describe('the applier survives its servers', () => {
     expect(r.verify?.ok).toBe(true);
     const v = await verify({ source: src.params(db), target: tgt.params(db), level: 'full', jobs: 2 });
     expect(v.ok, JSON.stringify(v.summary)).toBe(true);
-  }, 180_000);
+  }, 300_000);
 });

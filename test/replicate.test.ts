@@ -266,7 +266,8 @@ describe('replication survives and stops safely', () => {
     const lost = await a.run().catch((e: unknown) => e);
     expect((lost as CutoverError).code).toBe('E_HALTED');
     expect((lost as CutoverError).message).toMatch(/capture triggers on app\.orders were dropped or disabled/);
-    await c15.query(`ALTER TABLE app.orders ENABLE TRIGGER cutover_capture_u`, [], db);
+    // Put back as cutover set it (capture fires ALWAYS: a plain ENABLE would still be a change it halts on).
+    await c15.query(`ALTER TABLE app.orders ENABLE ALWAYS TRIGGER cutover_capture_u`, [], db);
     await c17.query('UPDATE _cutover.apply_state SET halted = NULL', [], db);
 
     // DDL on the source: the applier halts and says what to do; status shows it.
