@@ -131,12 +131,12 @@ export function privilegeStatements(script: string): { statements: PrivilegeStat
   for (const { sql, tokens } of splitStatements(script)) {
     const n = tokens.length;
     const w0 = tokens[0]!;
-    const mk = (kind: PrivilegeKind, object: string, single: Token[], list?: ReturnType<typeof roleList>) => {
+    const mk = (kind: PrivilegeKind, object: string, single: Token[], list?: ReturnType<typeof roleList>, policy?: PrivilegeStatement['policy']) => {
       const listed = (list?.items ?? []).map((t) => (t ? roleName(t) : null));
       const names = [...single.map(roleName), ...listed.filter((x): x is string => x !== null)];
       statements.push({
         kind, object, roles: [...new Set(names)], sql, spans: single.map((t) => [t.start, t.end, roleName(t)]),
-        list: list ? { start: list.start, end: list.end, items: listed } : undefined,
+        list: list ? { start: list.start, end: list.end, items: listed } : undefined, policy,
       });
     };
     if (isWord(w0, 'set') && isWord(tokens[1], 'session') && isWord(tokens[2], 'authorization')) { sessionAuthorizations++; continue; }
@@ -156,11 +156,10 @@ export function privilegeStatements(script: string): { statements: PrivilegeStat
     }
     if (isWord(w0, 'create') && isWord(tokens[1], 'policy')) {
       // CREATE POLICY name ON table [AS ...] [FOR ...] [TO roles] [USING (...)] [WITH CHECK (...)]
-      const ends = ['as', 'for', 'to', 'using', 'with'].map((w) => topLevel(tokens, w, 3)).filter((i) => i > 0);
-      const to = topLevel(tokens, 'to', 3);
-      mk('policy', `policy ${textBetween(sql, tokens, 2, ends.length ? Math.min(...ends) : n)}`, [], to > 0 ? roleList(tokens, to + 1) : undefined);
-      const on = topLevel(tokens, 'on', 3);
-      if (on > 0) statements.at(-1)!.policy = { name: roleName(tokens[2]!), table: textBetween(sql, tokens, on + 1, ends.length ? Math.min(...ends) : n) };
+      const stop = Math.min(n, ...['as', 'for', 'to', 'using', 'with'].map((w) => topLevel(tokens, w, 3)).filter((i) => i > 0));
+      const to = topLevel(tokens, 'to', 3), on = topLevel(tokens, 'on', 3);
+      mk('policy', `policy ${textBetween(sql, tokens, 2, stop)}`, [], to > 0 ? roleList(tokens, to + 1) : undefined,
+        on > 0 ? { name: roleName(tokens[2]!), table: textBetween(sql, tokens, on + 1, stop) } : undefined);
       continue;
     }
     if (isWord(w0, 'comment') && isWord(tokens[1], 'on') && isWord(tokens[2], 'policy')) {

@@ -192,7 +192,8 @@ export async function applyPrivileges(c: pg.Client, plan: PrivilegePlan, policy:
         try {
           await c.query(sql);
         } catch (e) {
-          throw new CutoverError('E_SQL', `applying ${kind === 'owner' ? 'the owner of' : kind === 'policy' ? '' : 'privileges on'} ${st.object} failed: ${(e as Error).message}\n  ${sql}`.replace('applying  ', 'applying '), {
+          const what = kind === 'owner' ? `the owner of ${st.object}` : kind === 'policy' ? st.object : `privileges on ${st.object}`;
+          throw new CutoverError('E_SQL', `applying ${what} failed: ${(e as Error).message}\n  ${sql}`, {
             hint: kind === 'owner'
               ? `the target role must be a member of ${st.roles.map((x) => mapRole(policy.map, x)).join(', ')} (or a superuser) to give it objects`
               : 'the target role must own the object or be a member of its owner',

@@ -119,21 +119,19 @@ export async function sequenceValues(c: pg.Client): Promise<SequenceValue[]> {
 /**
  * Sets every sequence on `dst` that also exists there to its value on `src`; `margin` > 0 moves each one
  * that many steps further (in its direction), for writes that may still land on the old side. Returns the
- * number set.
+ * value set on each ("schema.name" quoted as by qualify()).
  */
-export async function setSequences(src: pg.Client, dst: pg.Client, margin = 0): Promise<number> {
-  let n = 0;
+export async function setSequences(src: pg.Client, dst: pg.Client, margin = 0): Promise<Map<string, string>> {
+  const set = new Map<string, string>();
   for (const v of await sequenceValues(src)) {
     const name = qualify(v.schema, v.name);
     // A sequence the copy did not select is not on the target.
     const exists = (await dst.query<{ r: string | null }>('SELECT to_regclass($1)::text AS r', [name])).rows[0]!.r;
     if (!exists) continue;
-    if (margin > 0) {
-      await dst.query('SELECT setval($1::regclass, $2::bigint + $3::bigint * sign($4::bigint), true)', [name, v.lastValue, margin, v.increment]);
-    } else {
-      await dst.query('SELECT setval($1::regclass, $2::bigint, $3)', [name, v.lastValue, v.isCalled]);
-    }
-    n++;
+    const r = margin > 0
+      ? await dst.query<{ v: string }>('SELECT setval($1::regclass, $2::bigint + $3::bigint * sign($4::bigint), true)::text AS v', [name, v.lastValue, margin, v.increment])
+      : await dst.query<{ v: string }>('SELECT setval($1::regclass, $2::bigint, $3)::text AS v', [name, v.lastValue, v.isCalled]);
+    set.set(name, r.rows[0]!.v);
   }
-  return n;
+  return set;
 }

@@ -20,6 +20,11 @@ export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
+/** The name a quote_ident() spelling stands for ("a""b" -> a"b; unquoted as is). */
+export function unquoteIdent(q: string): string {
+  return q.startsWith('"') && q.endsWith('"') ? q.slice(1, -1).replace(/""/g, '"') : q;
+}
+
 /** A string literal (standard_conforming_strings, on by default since 9.1): for statements without parameters. */
 export function quoteLiteral(text: string): string {
   return `'${text.replace(/'/g, "''")}'`;

@@ -6,6 +6,7 @@
 import { describeError, isCutoverError } from '../errors.js';
 import type { ConnParams } from '../pg/conninfo.js';
 import { PgBouncerAdmin } from './admin.js';
+import { pointsAt } from './switch.js';
 import { withClient } from '../pg/connect.js';
 import { withPgpass } from '../pg/pgpass.js';
 
@@ -23,7 +24,7 @@ export async function checkPooler(o: { admin: ConnParams; database?: string; sou
     const entries = (await a.databases()).filter((d) => d.name !== 'pgbouncer');
     const cfg = await a.config();
     const where = (d: { host: string | null; port: number; database: string }) => `${d.host ?? '(socket)'}:${d.port}/${d.database}`;
-    const onSource = entries.filter((d) => d.port === o.source.port && d.database === o.source.dbname);
+    const onSource = entries.filter((d) => pointsAt(d, o.source));
     out.push({ id: 'pooler', status: 'ok', message: `pooler admin console reachable as ${o.admin.user}; entries: ${entries.map((d) => `${d.name} -> ${where(d)}`).join(', ') || 'none'}` });
     const entry = o.database ? entries.find((d) => d.name === o.database) : onSource[0];
     if (!entry) {
@@ -34,8 +35,7 @@ export async function checkPooler(o: { admin: ConnParams; database?: string; sou
       });
       return out;
     }
-    const pointsAtSource = entry.port === o.source.port && entry.database === o.source.dbname;
-    out.push(pointsAtSource
+    out.push(pointsAt(entry, o.source)
       ? { id: 'pooler-entry', status: 'ok', message: `entry "${entry.name}" points at the source (${where(entry)}); the switch repoints it to ${o.target.host}:${o.target.port}/${o.target.dbname}` }
       : { id: 'pooler-entry', status: 'fail', message: `entry "${entry.name}" points at ${where(entry)}, not at the source (${o.source.host}:${o.source.port}/${o.source.dbname})`, hint: 'fence: pooler refuses to start; name the entry the application uses for the source' });
     const mode = entry.poolMode ?? cfg.get('pool_mode') ?? 'session';
@@ -63,22 +63,18 @@ export async function checkPooler(o: { admin: ConnParams; database?: string; sou
  * the pooler's host reaches the target's network, and the password in its auth file, cutover cannot see).
  */
 async function checkTargetLogin(user: string | null, target: ConnParams): Promise<PoolerCheck> {
-  const { rows } = await withClient(await withPgpass(target), 'doctor-pooler', (c) => c.query<{ role: string; exists: boolean; login: boolean; connect: boolean }>(
-    `SELECT r.role, r.oid IS NOT NULL AS exists, coalesce(r.rolcanlogin, false) AS login,
-            coalesce(r.oid IS NOT NULL AND has_database_privilege(r.oid, current_database(), 'CONNECT'), false) AS connect
-       FROM (SELECT $1::text AS role) x LEFT JOIN LATERAL (SELECT oid, rolcanlogin, $1::text AS role FROM pg_roles WHERE rolname = $1) r ON true`,
-    [user ?? '']));
   if (!user) {
     return { id: 'pooler-target-login', status: 'warn', message: 'the entry has no user=: clients log in to the server with their own users, and each must exist on the target with the same password',
       hint: 'check the application\'s roles exist on the target (cutover copy brings grants, not roles or passwords)' };
   }
-  const r = rows[0]!;
-  if (r.exists && r.login && r.connect) {
+  const r = (await withClient(await withPgpass(target), 'doctor-pooler', (c) => c.query<{ login: boolean; connect: boolean }>(
+    `SELECT rolcanlogin AS login, has_database_privilege(oid, current_database(), 'CONNECT') AS connect FROM pg_roles WHERE rolname = $1`, [user]))).rows[0];
+  if (r?.login && r.connect) {
     return { id: 'pooler-target-login', status: 'ok', message: `the entry's user ${user} exists on the target and may log in to ${target.dbname} (its password there must match the pooler's auth file)` };
   }
   return {
     id: 'pooler-target-login', status: 'fail',
-    message: `after the switch the pooler logs in to the target as ${user}, which ${!r.exists ? 'does not exist there' : !r.login ? 'cannot log in there (NOLOGIN)' : `may not connect to ${target.dbname}`}: every client would fail`,
+    message: `after the switch the pooler logs in to the target as ${user}, which ${!r ? 'does not exist there' : !r.login ? 'cannot log in there (NOLOGIN)' : `may not connect to ${target.dbname}`}: every client would fail`,
     hint: `create the role on the target with the password the pooler uses (CREATE ROLE ${user} LOGIN PASSWORD ...), or repoint with a command that writes the target's credentials`,
   };
 }

@@ -229,14 +229,14 @@ export class Applier {
   private async acceptSourceShapes(): Promise<void> {
     // New partitions of captured tables get the leaf triggers that are not cloned (TRUNCATE, statement
     // mode): their triggers' change is cutover's own, accepted with the shape.
-    const covered = (await this.s.query<{ tableid: number; leaf: string }>('SELECT * FROM _cutover.cover_new_leaves()')).rows;
+    const covered = (await this.s.query<{ relid: string; leaf: string }>('SELECT relid::int8::text AS relid, leaf FROM _cutover.cover_new_leaves()')).rows;
     if (covered.length) this.o.onNote?.(`capture added to ${covered.length} new partition(s): ${covered.map((c) => c.leaf).join(', ')}`);
-    const coveredIds = new Set(covered.map((c) => c.tableid));
+    const coveredRoots = new Set(covered.map((c) => Number(c.relid)));
     const shapes = await readShapes(this.s, [...this.baseline.keys()]);
     for (const [relid, b] of this.baseline) {
       const now = shapes.get(relid);
       if (!now) continue;
-      const ours = [...this.tables.values()].some((x) => x.srcRelid === relid && coveredIds.has(x.tableid));
+      const ours = coveredRoots.has(relid);
       if (now.triggers !== b.triggers && !ours) continue; // never accepted: see checkSource
       await this.s.query('UPDATE _cutover.tables SET shape = $2, triggers = $3 WHERE relid = $1::oid', [relid, now.shape, ours ? now.triggers : b.triggers]);
       b.shape = now.shape;

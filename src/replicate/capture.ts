@@ -176,7 +176,7 @@ export async function installCapture(o: CaptureOptions): Promise<CaptureResult> 
       });
       out.push({ tableid, relid: t.relid, schema: t.schema, name: t.name, key, keySource });
     }
-    // Capture fires ALWAYS where cutover owns the table (capture_always in capture-schema.sql).
+    // Capture fires ALWAYS where cutover owns the table (add_leaf_triggers in capture-schema.sql).
     const notAlways = (await c.query<{ rel: string }>(`SELECT DISTINCT tg.tgrelid::regclass::text AS rel FROM pg_trigger tg
       WHERE tg.tgname LIKE 'cutover\\_capture%' AND tg.tgenabled <> 'A' AND tg.tgrelid IN (SELECT relid FROM _cutover.tables UNION SELECT unnest(partitions) FROM _cutover.tables) ORDER BY 1`)).rows;
     if (notAlways.length) {

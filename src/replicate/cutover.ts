@@ -8,7 +8,9 @@ import type pg from 'pg';
 import { CutoverError } from '../errors.js';
 import type { ConnParams } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';
-import { sequenceValues, setSequences } from '../pg/facts.js';
+import { setSequences } from '../pg/facts.js';
+import { qualify } from '../pg/sql.js';
+import { countBehind } from '../verify/sequences.js';
 import { identical, verify, VERIFY_LEVELS, type VerifyReport } from '../verify/verify.js';
 import { IncrementalVerify } from '../verify/incremental.js';
 import { renderVerify } from '../verify/render.js';
@@ -175,8 +177,7 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
     if (los.copied || los.removed || los.metadata) note(`large objects: ${los.copied} copied (${los.bytes} bytes), ${los.removed} removed, ${los.metadata} with owner/privileges set, of ${los.compared}`);
 
     // 4. Sequences and identities from the source.
-    const sequences = await timed('sequences', () => setSequences(a.sourceClient, a.targetClient, o.sequenceMargin ?? 0));
-    const setInFence = new Map((await sequenceValues(a.targetClient)).map((v) => [`${v.schema}\u0000${v.name}`, v]));
+    const setInFence = await timed('sequences', () => setSequences(a.sourceClient, a.targetClient, o.sequenceMargin ?? 0));
     const triggersRestored = await timed('restore target triggers', () => a.restoreTargetTriggers());
     // Foreign keys a resumed copy deferred hold now that every change is applied.
     const constraints = await timed('deferred foreign keys', () => completeDeferredConstraints(a.targetClient));
@@ -216,7 +217,7 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
     }
     return {
       fence: o.fence, fencedAt: fence.fencedAt, outageMs: Date.now() - t0, phases, revoked: fence.revoked, fencedTables: fence.tables, pause,
-      drainedEvents: a.totals.events - before, sequences, triggersRestored,
+      drainedEvents: a.totals.events - before, sequences: setInFence.size, triggersRestored,
       verify: report && level !== 'none' ? { level, ok: report.ok, tables: report.summary.tables, rows: report.summary.rows, trustedRows } : undefined,
     };
   } catch (e) {
@@ -298,7 +299,6 @@ async function assertNothingGotPast(a: Applier, kind: Fence): Promise<void> {
   });
 }
 
-/** "9 tables, 20000 rows" (and, for verify incremental, how many of them the fence did not read again). */
 /**
  * The pooler already points at the target: a cutover that finished (the switch is its last act, after
  * verify), run again on resume. Done only if the source is still fenced since then; the application writes
@@ -325,20 +325,22 @@ async function alreadySwitched(c: pg.Client, o: CutoverOptions, pooler: PoolerSw
  * on the target but not below what the fence set there is not a difference: it is set forward again, so
  * the target never hands out a value the source gave away, and reported as such.
  */
-async function settleSequences(a: Applier, report: VerifyReport, setInFence: Map<string, { lastValue: string }>, margin: number,
+async function settleSequences(a: Applier, report: VerifyReport, setInFence: Map<string, string>, margin: number,
   note: (m: string) => void): Promise<void> {
-  const moved = (report.sequences ?? []).filter((q) => q.status === 'behind on target' && q.target
-    && setInFence.has(`${q.schema}\u0000${q.name}`) && BigInt(q.target.lastValue) >= BigInt(setInFence.get(`${q.schema}\u0000${q.name}`)!.lastValue));
+  const moved = (report.sequences ?? []).filter((q) => {
+    const set = setInFence.get(qualify(q.schema, q.name));
+    return q.status === 'behind on target' && q.target && set !== undefined && BigInt(q.target.lastValue) >= BigInt(set);
+  });
   if (!moved.length) return;
   await setSequences(a.sourceClient, a.targetClient, margin);
   for (const q of moved) q.status = 'advanced on source in the fence';
-  const sm = report.summary;
-  sm.sequencesBehind = (report.sequences ?? []).filter((q) => q.status === 'behind on target' || q.status === 'missing on target').length;
-  report.ok = identical(sm);
+  report.summary.sequencesBehind = countBehind(report.sequences ?? []);
+  report.ok = identical(report.summary);
   note(`${moved.length} sequence(s) advanced on the source after they were set on the target (nextval() in the fence; no row holds those values): ` +
     `${moved.map((q) => `${q.schema}.${q.name}`).join(', ')}, set forward again`);
 }
 
+/** "9 tables, 20000 rows" (and, for verify incremental, how many of them the fence did not read again). */
 export function verifiedRows(v: { tables: number; rows: number; trustedRows?: number }): string {
   return `${v.tables} tables, ${v.rows} rows${v.trustedRows !== undefined ? `, ${v.trustedRows} of them verified before the fence and unchanged since` : ''}`;
 }

@@ -6,7 +6,7 @@
 import { scrub, redact, parseConnString } from '../pg/conninfo.js';
 import { humanDuration } from '../lib/format.js';
 import type { ConnectionRef, Runbook, Step } from './model.js';
-import { type RunSummary, expectedDuration, projectOutage, units } from './timings.js';
+import { type RunSummary, criticalPathText, expectedDuration, projectOutage, units } from './timings.js';
 import { esc, page } from './html.js';
 
 export type RenderFormat = 'md' | 'html';
@@ -46,7 +46,7 @@ function plan(rb: Runbook, timings?: RunSummary): Plan {
   const o = projectOutage(rb, expected);
   const budget = o.budgetMs !== undefined ? ` against a budget of ${humanDuration(o.budgetMs)}: ${o.withinBudget ? 'within budget' : `OVER BUDGET by ${humanDuration(o.projectedMs - o.budgetMs)}`}` : '';
   const outageLine = rb.markers.length
-    ? `Projected write outage: ${humanDuration(o.projectedMs)}${budget}. Critical path: ${o.criticalPath.map((id) => (rb.steps.find((x) => x.id === id)?.title ?? id).replace(/\.$/, '')).join(' → ') || '-'}.`
+    ? `Projected write outage: ${humanDuration(o.projectedMs)}${budget}. Critical path: ${criticalPathText(o.criticalPath, rb.steps) || '-'}.`
     : 'No write outage is marked (add <!-- cutover: writes-stopped --> and <!-- cutover: writes-resumed -->).';
   const source = timings ? `Expected durations from the rehearsal of ${timings.startedAt.slice(0, 16).replace('T', ' ')} UTC (else the runbook's estimates).` : "Expected durations from the runbook's (est. ...) notes; render with --timings summary.json from a rehearsal for measured ones.";
   return { phaseTotal, expected, outageLine, source };

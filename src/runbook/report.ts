@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { humanBytes, humanDuration } from '../lib/format.js';
 import { esc, page } from './html.js';
-import type { RunSummary, StepTiming } from './timings.js';
+import { type RunSummary, type StepTiming, criticalPathText } from './timings.js';
 import { timelineSvg } from './timeline-svg.js';
 
 const cols = ['phase', 'step', 'side', 'duration', 'rows', 'bytes', 'conn. (src/tgt)', 'concurrency', 'outcome'];
@@ -29,7 +29,7 @@ export function outageText(s: RunSummary): string {
   const fencedText = fenced !== undefined ? ` Writes were fenced on the source for ${humanDuration(fenced)} (fence to verified).` : '';
   if (!o.outageIds?.length) return `No write outage is marked in the runbook.${fencedText}`;
   const budget = o.budgetMs !== undefined ? ` against a budget of ${humanDuration(o.budgetMs)}: ${o.withinBudget ? 'within budget' : `OVER BUDGET by ${humanDuration(o.projectedMs - o.budgetMs)}`}` : '';
-  return `Projected write outage ${humanDuration(o.projectedMs)}${budget}${o.measuredMs !== undefined ? ` (measured in this ${s.mode === 'rehearse' ? 'rehearsal' : 'run'}: ${humanDuration(o.measuredMs)})` : ''}. Critical path: ${o.criticalPath.map((id) => (s.steps.find((t) => t.id === id)?.title ?? id).replace(/\.$/, '')).join(' → ')}.${fencedText}`;
+  return `Projected write outage ${humanDuration(o.projectedMs)}${budget}${o.measuredMs !== undefined ? ` (measured in this ${s.mode === 'rehearse' ? 'rehearsal' : 'run'}: ${humanDuration(o.measuredMs)})` : ''}. Critical path: ${criticalPathText(o.criticalPath, s.steps)}.${fencedText}`;
 }
 
 export function connectionsText(s: RunSummary): string {

@@ -63,6 +63,11 @@ export function sideOf(s: Step): StepTiming['side'] {
   return 'both';
 }
 
+/** The critical path as the operator reads it: the steps' titles (an id whose step is gone stays an id). */
+export function criticalPathText(ids: readonly string[], steps: readonly { id: string; title: string }[]): string {
+  return ids.map((id) => (steps.find((x) => x.id === id)?.title ?? id).replace(/\.$/, '')).join(' → ');
+}
+
 /** Sequential units: a step alone, or an adjacent parallel group. */
 export function units(steps: Step[]): Step[][] {
   const out: Step[][] = [];

@@ -4,7 +4,7 @@
  * target is not a difference; a grant missing on the target is).
  */
 import type pg from 'pg';
-import { loadSql } from '../pg/sql.js';
+import { loadSql, unquoteIdent } from '../pg/sql.js';
 import { type RoleMap, mapRole } from '../pg/role-map.js';
 
 export interface PrivilegeDifference {
@@ -38,10 +38,8 @@ async function lines(c: pg.Client, map: RoleMap | undefined, side: 'source' | 't
   for (const r of rows) {
     // Default privileges are labelled by the role they belong to: that name is mapped too (and written
     // the same way on both sides, unquoted).
-    r.object = r.object.replace(/^default privileges of ("(?:[^"]|"")*"|[^\s"]+)/, (_m, q: string) => {
-      const name = q.startsWith('"') ? q.slice(1, -1).replace(/""/g, '"') : q;
-      return `default privileges of ${map ? mapRole(map, name) : name}`;
-    });
+    r.object = r.object.replace(/^default privileges of ("(?:[^"]|"")*"|[^\s"]+)/, (_m, q: string) =>
+      `default privileges of ${map ? mapRole(map, unquoteIdent(q)) : unquoteIdent(q)}`);
     const role = map && r.role !== 'PUBLIC' ? mapRole(map, r.role) : r.role;
     const entry = r.kind === 'owner' ? `owner ${role}` : `${role} ${r.privilege}${r.grantable ? ' WITH GRANT OPTION' : ''}`;
     out.set(`${r.object}\u0000${entry}`, { object: r.object, entry, privilege: r.privilege, initdb: r.initdb === true });

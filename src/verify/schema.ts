@@ -12,7 +12,7 @@ import type pg from 'pg';
 import type { ConnParams } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';
 import { withPgpass } from '../pg/pgpass.js';
-import { loadSql, quoteIdent } from '../pg/sql.js';
+import { loadSql, quoteIdent, unquoteIdent } from '../pg/sql.js';
 import { type RoleMap, mapRole } from '../pg/role-map.js';
 
 export interface SchemaDifference {
@@ -86,7 +86,7 @@ function normalisePolicyRoles(objs: Map<string, { kind: string; def: string }>, 
     if (o.kind !== 'policy') continue;
     o.def = o.def.replace(/ TO ((?:"(?:[^"]|"")*"|[^ ,"]+)(?:,(?:"(?:[^"]|"")*"|[^ ,"]+))*)/, (_m, list: string) => {
       const roles = (list.match(/"(?:[^"]|"")*"|[^,]+/g) ?? []).map((r) => (r === 'PUBLIC' ? r
-        : quoteIdent(mapRole(map ?? new Map(), r.startsWith('"') ? r.slice(1, -1).replace(/""/g, '"') : r))));
+        : quoteIdent(mapRole(map ?? new Map(), unquoteIdent(r)))));
       return ` TO ${roles.sort().join(',')}`;
     });
   }

@@ -16,6 +16,11 @@ export interface SequenceResult {
   status: 'same' | 'behind on target' | 'ahead on target' | 'missing on target' | 'extra on target' | 'advanced on source in the fence';
 }
 
+/** Sequences that would hand out a value the source already gave (behind on the target, or missing there). */
+export function countBehind(results: readonly SequenceResult[]): number {
+  return results.filter((q) => q.status === 'behind on target' || q.status === 'missing on target').length;
+}
+
 async function readAll(c: pg.Client): Promise<Map<string, SequenceValue>> {
   return new Map((await sequenceValues(c)).map((v) => [`${v.schema}\u0000${v.name}`, v]));
 }

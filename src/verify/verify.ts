@@ -16,7 +16,7 @@ import { mapLimit } from '../lib/pool.js';
 import { type ColumnInfo, needsNormalising } from './normalize.js';
 import { PairPool } from './pairs.js';
 import { type CompareOptions, type TableResult, type TableSpec, checksumTable, countTable } from './compare-table.js';
-import { compareSequences, type SequenceResult } from './sequences.js';
+import { compareSequences, countBehind, type SequenceResult } from './sequences.js';
 import { compareSchemaObjects, type SchemaDifference } from './schema.js';
 import { comparePrivileges, type PrivilegeDifference } from './privileges.js';
 import { compareLargeObjects, type LargeObjectResult } from './large-objects.js';
@@ -251,7 +251,7 @@ export async function compareAll(s: VerifySession, level: VerifyLevel, compare: 
   sm.rowDifferences = tables.reduce((n, t) => n + t.differenceCount, 0);
   sm.matviewDifferences = s.matviews.filter((m) => m.status !== 'same').length;
   sm.sequences = (report.sequences ?? []).length;
-  sm.sequencesBehind = (report.sequences ?? []).filter((q) => q.status === 'behind on target' || q.status === 'missing on target').length;
+  sm.sequencesBehind = countBehind(report.sequences ?? []);
   sm.schemaDifferences = (report.schema ?? []).length;
   sm.privileges = report.privileges?.compared ?? 0;
   sm.privilegeDifferences = report.privileges?.differences.length ?? 0;

@@ -420,7 +420,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
     // 5. Sequences from the snapshot.
     progress.phase = 'sequences';
     report();
-    summary.sequences = await timed('sequences', 'both', 1, () => setSequences(group!.leader, freeTargets[0]!));
+    summary.sequences = (await timed('sequences', 'both', 1, () => setSequences(group!.leader, freeTargets[0]!))).size;
 
     // 6. The rest of post-data (triggers, partition indexes, exclusion constraints, foreign keys on
     // partitioned tables...). Our target sessions close first: pg_restore opens its own, and the

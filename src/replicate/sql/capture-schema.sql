@@ -148,80 +148,65 @@ END$b$, _cutover.log_into(format('VALUES (x, %s, %L, NULL)', p_tableid, 'T')), o
   PERFORM _cutover.drop_triggers(p_rel);
   IF p_mode = 'row' THEN
     EXECUTE format('CREATE TRIGGER cutover_capture AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION %s()', p_rel, fn);
-  ELSE
-    FOREACH leaf IN ARRAY ARRAY[p_rel] || leaves LOOP
-      EXECUTE format('CREATE TRIGGER cutover_capture_i AFTER INSERT ON %s REFERENCING NEW TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION %s()', leaf, fn);
-      EXECUTE format('CREATE TRIGGER cutover_capture_u AFTER UPDATE ON %s REFERENCING OLD TABLE AS o NEW TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION %s()', leaf, fn);
-      EXECUTE format('CREATE TRIGGER cutover_capture_d AFTER DELETE ON %s REFERENCING OLD TABLE AS o FOR EACH STATEMENT EXECUTE FUNCTION %s()', leaf, fn);
-    END LOOP;
   END IF;
   FOREACH leaf IN ARRAY ARRAY[p_rel] || leaves LOOP
-    EXECUTE format('CREATE TRIGGER cutover_capture_t AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s()', leaf, fn);
+    PERFORM _cutover.add_leaf_triggers(leaf, fn, p_mode = 'statement');
   END LOOP;
-  -- ENABLE ALWAYS where cutover owns the table: a session with session_replication_role = replica (a
-  -- role granted SET on it, a restore with --disable-triggers) writes the source too, and its changes
-  -- must be captured like any other. A table cutover does not own keeps the default (noted by the caller).
-  PERFORM _cutover.capture_always(ARRAY[p_rel] || leaves);
   UPDATE _cutover.tables SET partitions = leaves::oid[] WHERE tableid = p_tableid;
 END
 $$;
 
--- cover_new_leaves(): a partition attached or created since capture was installed gets the triggers a
--- leaf needs that are not cloned from its root (TRUNCATE always; INSERT/UPDATE/DELETE statement triggers
--- in statement mode), fired ALWAYS where owned. Called when DDL is accepted. Returns (tableid, leaf).
-CREATE OR REPLACE FUNCTION _cutover.cover_new_leaves() RETURNS TABLE (tableid int, leaf text)
+-- add_leaf_triggers(rel, fn, statement): the capture triggers a table or leaf partition carries itself
+-- (not cloned from a partitioned root): TRUNCATE always, INSERT/UPDATE/DELETE with transition tables in
+-- statement mode; the ones it has already are kept. They fire ALWAYS where cutover owns the table: a
+-- session with session_replication_role = replica (a role granted SET on it, a restore with
+-- --disable-triggers) writes the source too, and its changes must be captured like any other. A table
+-- cutover does not own keeps the default (replicate start names those).
+CREATE OR REPLACE FUNCTION _cutover.add_leaf_triggers(p_rel regclass, p_fn text, p_statement boolean) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  t record;
+  have name[] := ARRAY(SELECT tgname FROM pg_trigger WHERE tgrelid = p_rel AND tgname LIKE 'cutover\_capture%');
+BEGIN
+  IF p_statement AND NOT 'cutover_capture_i' = ANY (have) THEN
+    EXECUTE format('CREATE TRIGGER cutover_capture_i AFTER INSERT ON %s REFERENCING NEW TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION %s()', p_rel, p_fn);
+    EXECUTE format('CREATE TRIGGER cutover_capture_u AFTER UPDATE ON %s REFERENCING OLD TABLE AS o NEW TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION %s()', p_rel, p_fn);
+    EXECUTE format('CREATE TRIGGER cutover_capture_d AFTER DELETE ON %s REFERENCING OLD TABLE AS o FOR EACH STATEMENT EXECUTE FUNCTION %s()', p_rel, p_fn);
+  END IF;
+  IF NOT 'cutover_capture_t' = ANY (have) THEN
+    EXECUTE format('CREATE TRIGGER cutover_capture_t AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s()', p_rel, p_fn);
+  END IF;
+  FOR t IN
+    SELECT tg.tgname FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid
+     WHERE tg.tgrelid = p_rel AND tg.tgname LIKE 'cutover\_capture%' AND tg.tgenabled <> 'A' AND pg_has_role(c.relowner, 'USAGE')
+     ORDER BY 1
+  LOOP
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', p_rel, t.tgname);
+  END LOOP;
+END
+$$;
+
+-- cover_new_leaves(): a partition attached or created since capture was installed gets the leaf triggers
+-- (add_leaf_triggers; its row trigger is cloned from the root). Called when DDL is accepted. Returns the
+-- captured root and the leaf.
+CREATE OR REPLACE FUNCTION _cutover.cover_new_leaves() RETURNS TABLE (relid oid, leaf text)
 LANGUAGE plpgsql AS $$
 DECLARE
   t record;
   l regclass;
-  fn text;
-  row_mode boolean;
 BEGIN
   FOR t IN SELECT ct.tableid AS id, ct.relid::regclass AS rel, ct.partitions FROM _cutover.tables ct
             JOIN pg_class c ON c.oid = ct.relid WHERE c.relkind = 'p' ORDER BY 1
   LOOP
-    fn := format('_cutover.%I', 'capture_' || t.id);
-    row_mode := EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = t.rel AND g.tgname = 'cutover_capture');
     FOR l IN SELECT p.relid FROM pg_partition_tree(t.rel) p WHERE p.isleaf AND p.relid <> t.rel AND NOT p.relid::oid = ANY (t.partitions) LOOP
-      IF NOT row_mode AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = l AND g.tgname = 'cutover_capture_i') THEN
-        EXECUTE format('CREATE TRIGGER cutover_capture_i AFTER INSERT ON %s REFERENCING NEW TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION %s()', l, fn);
-        EXECUTE format('CREATE TRIGGER cutover_capture_u AFTER UPDATE ON %s REFERENCING OLD TABLE AS o NEW TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION %s()', l, fn);
-        EXECUTE format('CREATE TRIGGER cutover_capture_d AFTER DELETE ON %s REFERENCING OLD TABLE AS o FOR EACH STATEMENT EXECUTE FUNCTION %s()', l, fn);
-      END IF;
-      IF NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = l AND g.tgname = 'cutover_capture_t') THEN
-        EXECUTE format('CREATE TRIGGER cutover_capture_t AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s()', l, fn);
-      END IF;
-      PERFORM _cutover.capture_always(ARRAY[l]);
-      tableid := t.id; leaf := l::text;
+      PERFORM _cutover.add_leaf_triggers(l, format('_cutover.%I', 'capture_' || t.id),
+                                         NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = t.rel AND g.tgname = 'cutover_capture'));
+      relid := t.rel; leaf := l::text;
       RETURN NEXT;
     END LOOP;
     UPDATE _cutover.tables ct SET partitions = ARRAY(SELECT p.relid FROM pg_partition_tree(t.rel) p WHERE p.isleaf AND p.relid <> t.rel)::oid[]
      WHERE ct.tableid = t.id;
   END LOOP;
-END
-$$;
-
--- capture_always(rels): every capture trigger on these tables fires ALWAYS (session_replication_role =
--- replica included), on the tables the current role owns; returns the tables it could not set.
-CREATE OR REPLACE FUNCTION _cutover.capture_always(p_rels regclass[]) RETURNS regclass[]
-LANGUAGE plpgsql AS $$
-DECLARE
-  t record;
-  missed regclass[] := '{}';
-BEGIN
-  FOR t IN
-    SELECT tg.tgname, tg.tgrelid::regclass AS rel, pg_has_role(c.relowner, 'USAGE') AS owned
-      FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid
-     WHERE tg.tgrelid = ANY (p_rels) AND tg.tgname LIKE 'cutover\_capture%' AND tg.tgenabled <> 'A'
-     ORDER BY 2, 1
-  LOOP
-    IF t.owned THEN
-      EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', t.rel, t.tgname);
-    ELSIF NOT t.rel = ANY (missed) THEN
-      missed := missed || t.rel;
-    END IF;
-  END LOOP;
-  RETURN missed;
 END
 $$;
 
