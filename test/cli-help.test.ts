@@ -41,3 +41,15 @@ describe('--json failures', () => {
     expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({ ok: false, code: 'E_USAGE', message: expect.stringMatching(/unknown option/) });
   });
 });
+
+describe('first mistakes', () => {
+  it('an unset env: connection names the variable and how to set it; a bad choice points at --help', async () => {
+    const r = await cutover(['copy', '--source', 'env:CUTOVER_TEST_UNSET_VAR', '--target', 'env:CUTOVER_TEST_UNSET_VAR']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^cutover: --source: environment variable CUTOVER_TEST_UNSET_VAR is not set\n  hint: export CUTOVER_TEST_UNSET_VAR=postgres:\/\//);
+    const b = await cutover(['replicate', 'cutover', '--fence', 'trigger']);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/argument 'trigger' is invalid\. Allowed choices are triggers, revoke/);
+    expect(b.stderr).toMatch(/\(cutover COMMAND --help: the options, an example and the exit codes\)/);
+  });
+});

@@ -3,7 +3,7 @@
  * A password given in argv is visible to every local user through `ps`, so we warn about it.
  */
 import { CutoverError } from '../errors.js';
-import { type ConnParams, parseConnString } from '../pg/conninfo.js';
+import { type ConnParams, envNotSet, parseConnString } from '../pg/conninfo.js';
 
 export function resolveConnArg(label: string, value: string | undefined, fallbackEnv: string,
   warn: (m: string) => void = (m) => process.stderr.write(m + '\n')): ConnParams {
@@ -13,7 +13,7 @@ export function resolveConnArg(label: string, value: string | undefined, fallbac
   else if (text === undefined && process.env[fallbackEnv]) fromEnv = fallbackEnv;
   if (fromEnv !== undefined) {
     text = process.env[fromEnv];
-    if (!text) throw new CutoverError('E_USAGE', `--${label}: environment variable ${fromEnv} is not set`);
+    if (!text) throw envNotSet(`--${label}`, fromEnv);
   }
   if (!text) {
     throw new CutoverError('E_USAGE', `--${label} is required`, { hint: `pass --${label} URL, --${label} env:VAR, or set ${fallbackEnv}` });

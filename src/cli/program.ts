@@ -15,7 +15,7 @@ export function buildProgram(): Command {
     .name('cutover')
     .description('Move a PostgreSQL database to another server from a Markdown runbook, and prove nothing was lost.')
     .version('0.1.0')
-    .showHelpAfterError()
+    .showHelpAfterError('(cutover COMMAND --help: the options, an example and the exit codes)')
     .exitOverride();
   registerDoctor(program);
   registerRunbook(program);

@@ -99,6 +99,13 @@ export interface ResolveOptions {
  * Turns a connection string into complete parameters: explicit values first, then PG* variables, then
  * libpq's defaults. The .pgpass lookup is separate (`withPgpass`) because it reads a file.
  */
+/** A connection given as env:NAME whose variable is empty: the same message and remedy on the CLI and in a runbook. */
+export function envNotSet(label: string, name: string): CutoverError {
+  return new CutoverError('E_USAGE', `${label}: environment variable ${name} is not set`, {
+    hint: `export ${name}=postgres://user@host:5432/db (password in ~/.pgpass or PGPASSWORD)`,
+  });
+}
+
 export function parseConnString(s: string, opts: ResolveOptions = {}): ConnParams {
   const env = opts.env ?? process.env;
   const raw = isUrl(s) ? parseUrl(s.trim()) : parseKeywordValue(s);

@@ -1,6 +1,6 @@
 /** Resolves the runbook's connection references (env var names or password-less URLs) for a mode. */
 import { CutoverError } from '../errors.js';
-import { type ConnParams, parseConnString } from '../pg/conninfo.js';
+import { type ConnParams, envNotSet, parseConnString } from '../pg/conninfo.js';
 import { withPgpass } from '../pg/pgpass.js';
 import type { ConnectionRef, Runbook } from './model.js';
 
@@ -9,7 +9,7 @@ export type Mode = 'run' | 'rehearse';
 function resolveRef(ref: ConnectionRef, label: string, env: NodeJS.ProcessEnv): ConnParams {
   if (ref.env) {
     const v = env[ref.env];
-    if (!v) throw new CutoverError('E_USAGE', `${label}: environment variable ${ref.env} is not set`, { hint: `export ${ref.env}=postgres://user@host:5432/db (password in ~/.pgpass or PGPASSWORD)` });
+    if (!v) throw envNotSet(label, ref.env);
     return parseConnString(v, { env });
   }
   return parseConnString(ref.url!, { env });
