@@ -29,7 +29,7 @@ describe('runbook validation', () => {
     const lines = r.problems.map(formatProblem);
     const at = (n: number, re: RegExp) => expect(lines.some((l) => l.startsWith(`broken.md:${n}: `) && re.test(l)), `line ${n}: ${re}\n${lines.join('\n')}`).toBe(true);
     // (three front matter lines were removed above: the body starts two lines earlier than in the file)
-    at(12, /unknown action "frobnicate" \(known: doctor, budget, dump, restore, copy, verify, wait-for, replicate-start, replicate-catch-up, replicate-cutover, replicate-unfence, replicate-teardown\)/);
+    at(12, /unknown action "frobnicate" \(known: doctor, budget, dump, restore, copy, verify, wait-for, replicate-start, replicate-catch-up, replicate-cutover, replicate-unfence, replicate-teardown, replicate-rollback, replicate-finish\)/);
     at(17, /cutover copy: jobs: must be "auto" or a whole number from 1 to 64/);
     at(18, /cutover copy: unknown option\(s\) "turbo"/);
     at(21, /duplicate id "copy" \(also at line 16\)/);

@@ -28,6 +28,7 @@ import { captureInstalled, readColumns, readShapes, resolveTables, shapeDifferen
 import { compareSnapshots, literal } from './snapshot-text.js';
 import { moveForeignKeys } from './fk-moves.js';
 import { planDdl } from './ddl-follow.js';
+import { checkReverse, reverseCapture } from './window-state.js';
 import type { ChunkSink, TrackedTable } from '../verify/incremental.js';
 
 export interface ApplyOptions {
@@ -39,6 +40,11 @@ export interface ApplyOptions {
   acceptDdl?: boolean;
   /** Apply additive DDL seen on the source to the target (ddl-follow.ts); recorded on the target, so every later applier follows too. */
   followDdl?: boolean;
+  /**
+   * The rollback window (window.ts): the source is the new server with reverse capture, the target the old
+   * source, whose write fence this session passes (cutover.fence_pass) while the application's cannot.
+   */
+  reverse?: boolean;
   onNote?: (message: string) => void;
 }
 
@@ -77,7 +83,10 @@ interface TableInfo {
 // (and halts the applier with the table's name) instead of silently skipping rows.
 const SOURCE_SETTINGS = { ...READ_SETTINGS, search_path: '', row_security: 'off' };
 // cutover.applier: incremental verify's guard on the target tells the applier's writes from anyone else's.
-const TARGET_SETTINGS = { ...READ_SETTINGS, search_path: '', synchronous_commit: 'off', lock_timeout: '0', 'cutover.applier': 'on', row_security: 'off' };
+// default_transaction_read_only off: a read-only fence (or a rollback window's old source) may have made
+// cutover's role read only by default.
+const TARGET_SETTINGS = { ...READ_SETTINGS, search_path: '', synchronous_commit: 'off', lock_timeout: '0', 'cutover.applier': 'on', row_security: 'off',
+  default_transaction_read_only: 'off' };
 
 export class Applier {
   private src?: pg.Client;
@@ -141,8 +150,13 @@ export class Applier {
     this.tgt = await connect(this.target, 'apply-target', { settings: TARGET_SETTINGS });
     const s = this.s, t = this.t;
     refuseSameDatabase(await databaseIdentity(s, this.source), await databaseIdentity(t, this.target), 'replicate', { source: this.source, target: this.target });
-    if (!(await captureInstalled(s))) {
+    if (this.o.reverse) await checkReverse(s, t);
+    else if (!(await captureInstalled(s))) {
       throw new CutoverError('E_NOT_STARTED', 'change capture is not installed on the source', { hint: 'run `cutover replicate start` first' });
+    } else if (await reverseCapture(s)) {
+      throw new CutoverError('E_USAGE', 'the capture on this source is a rollback window\'s (reverse: it is the new server): apply it with --reverse (runbook: reverse: true), which writes to the old source', {
+        hint: 'keep --source/--target as in the forward cutover: `cutover replicate apply --reverse`',
+      });
     }
     const state = (await s.query<{ start: string | null; at: Date | null }>('SELECT start_snapshot::text AS start, start_snapshot_at AS at FROM _cutover.state')).rows[0];
     await t.query(loadSql(import.meta.url, 'sql/target-schema.sql'));

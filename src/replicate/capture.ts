@@ -38,6 +38,8 @@ export interface CaptureOptions extends SelectionOptions {
   maxLockWaitMs?: number;
   /** Transaction ids per log table range, as a power of two (default 16). Small values are for tests. */
   rangeBits?: number;
+  /** Exactly these tables (by catalog name, no parsing): the rollback window captures what both servers hold. */
+  exact?: { schema: string; name: string }[];
   onNote?: (message: string) => void;
 }
 
@@ -103,7 +105,8 @@ export async function installCapture(o: CaptureOptions): Promise<CaptureResult> 
       });
     }
     const all = await readCandidates(c);
-    const selected = selectTables(all, o);
+    const exact = o.exact && new Set(o.exact.map((t) => `${t.schema}\u0000${t.name}`));
+    const selected = exact ? all.filter((t) => exact.has(`${t.schema}\u0000${t.name}`)) : selectTables(all, o);
     if (!selected.length) throw new CutoverError('E_USAGE', 'no table matches the selection: nothing to capture');
     const noTrigger = selected.filter((t) => !t.canTrigger || !t.canSelect);
     if (noTrigger.length) {

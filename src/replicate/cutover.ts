@@ -22,6 +22,10 @@ import { humanDuration } from '../lib/format.js';
 import { completeDeferredConstraints } from './deferred-constraints.js';
 import { syncLargeObjects } from './large-objects.js';
 import type { RoleMap } from '../pg/role-map.js';
+import { withPgpass } from '../pg/pgpass.js';
+import { captureInstalled } from './catalog.js';
+import { closeForward, openWindow, type WindowOpened } from './window.js';
+import { isFenced, reverseCapture } from './window-state.js';
 
 /** incremental: a full verify before the fence, and in it only what changed since (see verify/incremental.ts). */
 export const CUTOVER_VERIFY = [...VERIFY_LEVELS, 'incremental', 'none'] as const;
@@ -52,6 +56,15 @@ export interface CutoverOptions {
   roleMap?: RoleMap;
   /** fence 'pooler': the PgBouncer in front of the source, paused for the switch (src/pooler/switch.ts). */
   pooler?: PoolerSwitchOptions;
+  /**
+   * Open the rollback window in the fence (window.ts): after verify, capture goes on the target before the
+   * application's first write there; after the switch the forward capture leaves the source.
+   */
+  window?: boolean;
+  /** This cutover is a rollback (window.ts): source is the new server, target the fenced old source. */
+  reverse?: boolean;
+  /** Runs after verify, before the switch (a rollback lifts the old source's fence here). Part of the outage. */
+  beforeSwitch?: () => Promise<void>;
   onNote?: (message: string) => void;
   /** Called as each phase starts; the phase waits for a returned promise. */
   onPhase?: (phase: string) => void | Promise<void>;
@@ -71,6 +84,8 @@ export interface CutoverResult {
   triggersRestored: number;
   /** fence 'pooler': the pause the application's clients saw, and where the entry points now. */
   pause?: PauseReport;
+  /** The rollback window opened in the fence. */
+  window?: WindowOpened;
   verify?: {
     level: Exclude<CutoverVerify, 'none'>; ok: boolean; tables: number; rows: number;
     /** verify incremental: rows verified before the fence and unchanged since (not read in it). */
@@ -87,6 +102,9 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
     const t0 = Date.now();
     try { return await fn(); } finally { phases.push({ phase: name, durationMs: Date.now() - t0 }); }
   };
+  if (o.window && (o.verify === 'none' || o.reverse)) {
+    throw new CutoverError('E_USAGE', o.reverse ? 'a rollback does not open another window' : 'a rollback window starts from a verified target: it needs verify (not none)');
+  }
   if (o.fence === 'pooler' && !o.pooler) {
     throw new CutoverError('E_USAGE', 'fence "pooler" needs the pooler: its admin console (connections.pooler / --pooler), the database entry and how to repoint it', {
       hint: 'e.g. pooler: { database: app, ini: /etc/pgbouncer/pgbouncer.ini } in the replicate-cutover step',
@@ -104,9 +122,13 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
       try { return await withClient(o.source, 'replicate-cutover', (c) => alreadySwitched(c, o, p.sw, note)); } finally { await p.sw.close(); }
     }
   }
+  if (!o.reverse) {
+    const open = await windowAlreadyOpen(o, note);
+    if (open) { await pooler?.close(); return open; }
+  }
   let a: Applier;
   try {
-    a = await Applier.open({ source: o.source, target: o.target, onNote: note });
+    a = await Applier.open({ source: o.source, target: o.target, reverse: o.reverse, onNote: note });
   } catch (e) {
     await pooler?.close();
     throw e;
@@ -207,7 +229,14 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
         });
       }
     }
-    // 6. The switch: the pooler points at the verified target and its clients go on there.
+    // 6. The rollback window: capture on the target before the application's first write there.
+    let window: WindowOpened | undefined;
+    if (o.window) {
+      window = await timed('open rollback window', () => openWindow(a.sourceClient, o.target, note));
+      note(`rollback window open: ${window.tables} table(s) captured on the target from ${window.startSnapshot}; \`cutover replicate apply --reverse\` keeps the old source in step`);
+    }
+    if (o.beforeSwitch) await timed('unfence old source', o.beforeSwitch);
+    // 7. The switch: the pooler points at the verified target and its clients go on there.
     let pause: PauseReport | undefined;
     if (pooler) {
       const sw = pooler;
@@ -215,8 +244,11 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
       note(`pooler entry "${pause.entry}" now points at the target (${pause.repointed}) and resumed: clients were paused ${humanDuration(pause.pausedMs)}` +
         `${pause.waitingClients ? `, ${pause.waitingClients} waiting at most ${humanDuration(pause.maxClientWaitMs)}` : ''}`);
     }
+    const outageMs = Date.now() - t0;
+    // After the switch (outside the outage): the old source keeps its fence and loses the forward capture.
+    if (window) await timed('forward capture off the source', async () => { await a.close(); await closeForward(o.source, note); });
     return {
-      fence: o.fence, fencedAt: fence.fencedAt, outageMs: Date.now() - t0, phases, revoked: fence.revoked, fencedTables: fence.tables, pause,
+      fence: o.fence, fencedAt: fence.fencedAt, outageMs, phases, revoked: fence.revoked, fencedTables: fence.tables, pause, window,
       drainedEvents: a.totals.events - before, sequences: setInFence.size, triggersRestored,
       verify: report && level !== 'none' ? { level, ok: report.ok, tables: report.summary.tables, rows: report.summary.rows, trustedRows } : undefined,
     };
@@ -315,6 +347,27 @@ async function alreadySwitched(c: pg.Client, o: CutoverOptions, pooler: PoolerSw
   }
   note(`already switched: pooler entry "${pooler.entry.name}" points at the target and the source has been fenced since ${st.at.toISOString()}; ` +
     'nothing to do (the application writes to the target now: the two are not compared again)');
+  return { fence: o.fence, fencedAt: st.at.toISOString(), outageMs: 0, phases: [], revoked: 0, fencedTables: st.n, drainedEvents: 0, sequences: 0, triggersRestored: 0 };
+}
+
+/**
+ * A cutover with a window that finished (the window is open on the target and the source is fenced), run
+ * again on resume: the forward capture leaves the source if it had not yet; nothing else is done.
+ */
+async function windowAlreadyOpen(o: CutoverOptions, note: (m: string) => void): Promise<CutoverResult | undefined> {
+  const open = await withClient(await withPgpass(o.target), 'replicate-cutover', (c) => reverseCapture(c));
+  if (!open) return undefined;
+  const src = await withPgpass(o.source);
+  const st = await withClient(src, 'replicate-cutover', async (c) => (await isFenced(c))
+    ? (await c.query<{ at: Date; n: number }>('SELECT (SELECT fenced_at FROM _cutover_fence.state) AS at, (SELECT count(*)::int FROM _cutover_fence.tables) AS n')).rows[0]
+    : undefined);
+  if (!st) {
+    throw new CutoverError('E_USAGE', 'a rollback window is open on the target but the source is not fenced: the cutover is not in a state it can go on from', {
+      hint: '`cutover replicate status` shows both sides; `cutover replicate rollback` or `finish` ends the window',
+    });
+  }
+  if (await withClient(src, 'replicate-cutover', (c) => captureInstalled(c))) await closeForward(src, note);
+  note(`already cut over: the source has been fenced since ${st.at.toISOString()} and the rollback window is open on the target; nothing to do`);
   return { fence: o.fence, fencedAt: st.at.toISOString(), outageMs: 0, phases: [], revoked: 0, fencedTables: st.n, drainedEvents: 0, sequences: 0, triggersRestored: 0 };
 }
 

@@ -4,7 +4,9 @@ import { withClient } from '../pg/connect.js';
 import { withPgpass } from '../pg/pgpass.js';
 import { loadSql } from '../pg/sql.js';
 import { humanBytes, humanDuration } from '../lib/format.js';
+import type pg from 'pg';
 import { captureInstalled } from './catalog.js';
+import { reverseCapture } from './window-state.js';
 
 export interface ReplicationStatus {
   installed: boolean;
@@ -18,9 +20,31 @@ export interface ReplicationStatus {
   logBytes?: number;
   /** How far behind the target is: source time now minus the applied tick's time, when events are pending. */
   lagMs?: number;
+  /** forward: source -> target; reverse: a rollback window, the new server (target) -> the old source. */
+  direction: 'forward' | 'reverse';
+  /** The rollback window: open since, and what its capture has logged on the new server since. */
+  window?: { openedAt: string; openMs: number; capturedEvents: number; eventsPerSecond: number; oldSourceFenced: number };
 }
 
 export async function replicationStatus(o: { source: ConnParams; target: ConnParams }): Promise<ReplicationStatus> {
+  const reverse = await withClient(await withPgpass(o.target), 'replicate-status', (c) => reverseCapture(c));
+  if (!reverse) return { ...(await statusOf(o)), direction: 'forward' };
+  // The window: the new server is the side that captures, the old source the side applied to.
+  const s = await statusOf({ source: o.target, target: o.source });
+  const oldFenced = await withClient(await withPgpass(o.source), 'replicate-status', (c) => fencedTables(c));
+  const w = await withClient(await withPgpass(o.target), 'replicate-status', async (c) => (await c.query<{ at: Date; ms: string; n: string }>(
+    `SELECT start_snapshot_at AS at, (extract(epoch FROM now() - start_snapshot_at) * 1000)::int8::text AS ms,
+            (SELECT count(*) FROM _cutover.log)::text AS n FROM _cutover.state`)).rows[0]!);
+  const openMs = Number(w.ms), captured = Number(w.n) + (s.applied?.events ?? 0);
+  return { ...s, direction: 'reverse', window: { openedAt: w.at.toISOString(), openMs, capturedEvents: captured, eventsPerSecond: openMs ? captured / (openMs / 1000) : 0, oldSourceFenced: oldFenced } };
+}
+
+async function fencedTables(c: pg.Client): Promise<number> {
+  const hasFence = (await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover_fence.tables')::text AS r`)).rows[0]!.r !== null;
+  return hasFence ? (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM _cutover_fence.tables')).rows[0]!.n : 0;
+}
+
+async function statusOf(o: { source: ConnParams; target: ConnParams }): Promise<Omit<ReplicationStatus, 'direction'>> {
   const applied = await withClient(await withPgpass(o.target), 'replicate-status', async (c) => {
     if (!(await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover.apply_state')::text AS r`)).rows[0]!.r) return undefined;
     const r = (await c.query<Record<string, never>>('SELECT tick::text AS tick, tick_at, applied_at, batches, events, rows_upserted, rows_deleted, halted FROM _cutover.apply_state')).rows[0];
@@ -29,8 +53,7 @@ export async function replicationStatus(o: { source: ConnParams; target: ConnPar
   });
   return withClient(await withPgpass(o.source), 'replicate-status', async (c) => {
     // Tables carrying the write fence (it outlives teardown).
-    const hasFence = (await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover_fence.tables')::text AS r`)).rows[0]!.r !== null;
-    const fenced = hasFence ? (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM _cutover_fence.tables')).rows[0]!.n : 0;
+    const fenced = await fencedTables(c);
     if (!(await captureInstalled(c))) return { installed: false, applied, fenced };
     const st = (await c.query<{ mode: string; start: string | null; now: Date }>('SELECT capture_mode AS mode, start_snapshot::text AS start, now() AS now FROM _cutover.state')).rows[0]!;
     const tables = (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM _cutover.tables')).rows[0]!.n;
@@ -46,6 +69,18 @@ export async function replicationStatus(o: { source: ConnParams; target: ConnPar
 }
 
 export function renderStatus(s: ReplicationStatus): string {
+  if (s.window) {
+    const w = s.window;
+    return [`ROLLBACK WINDOW open for ${humanDuration(w.openMs)} (since ${w.openedAt}): reverse replication, the target (new server) -> the source (old)`,
+      `old source: ${w.oldSourceFenced ? `fenced (${w.oldSourceFenced} tables): the application cannot write there` : 'NOT fenced: the application may write there (a rollback finished?)'}`,
+      `capture on the target: ${w.capturedEvents} event(s) logged since the switch, ${w.eventsPerSecond.toFixed(1)}/s on average (each captured row write costs the application one log insert: docs/replicate.md)`,
+      `reverse log: ${s.loggedEvents ?? 0} event(s), ${humanBytes(s.logBytes ?? 0)}; pending (not applied to the old source): ${s.pendingEvents ?? '-'}`,
+      ...appliedLines(s, 'cutover replicate apply --reverse')].join('\n');
+  }
+  return forwardStatus(s);
+}
+
+function forwardStatus(s: ReplicationStatus): string {
   if (!s.installed) {
     return `change capture: not installed on the source${s.applied ? ' (the target still has applier bookkeeping: run `cutover replicate teardown`)' : ''}` +
       `${s.fenced ? `\nwrites FENCED on ${s.fenced} table(s) of the source (\`cutover replicate unfence\` lifts it)` : ''}`;
@@ -55,9 +90,11 @@ export function renderStatus(s: ReplicationStatus): string {
     `initial copy snapshot: ${s.startSnapshot ?? 'none yet (run the copy)'}`,
     `log: ${s.loggedEvents ?? 0} event(s), ${humanBytes(s.logBytes ?? 0)}; pending (not applied): ${s.pendingEvents ?? '-'}`,
   ];
-  if (s.applied) {
-    lines.push(`applied: ${s.applied.batches} batch(es), ${s.applied.events} event(s) (${s.applied.upserted} rows upserted, ${s.applied.deleted} deleted); last at ${s.applied.appliedAt}`);
-    lines.push(`lag: ${humanDuration(s.lagMs ?? 0)}${s.applied.halted ? `\nHALTED: ${s.applied.halted}` : ''}`);
-  } else lines.push('applied: nothing yet (run `cutover replicate apply`)');
-  return lines.join('\n');
+  return [...lines, ...appliedLines(s, 'cutover replicate apply')].join('\n');
+}
+
+function appliedLines(s: ReplicationStatus, apply: string): string[] {
+  if (!s.applied) return [`applied: nothing yet (run \`${apply}\`)`];
+  return [`applied: ${s.applied.batches} batch(es), ${s.applied.events} event(s) (${s.applied.upserted} rows upserted, ${s.applied.deleted} deleted); last at ${s.applied.appliedAt}`,
+    `lag: ${humanDuration(s.lagMs ?? 0)}${s.applied.halted ? `\nHALTED: ${s.applied.halted}` : ''}`];
 }

@@ -6,6 +6,7 @@
  * own schema (`_cutover_fence`), so `replicate unfence` still lifts exactly what it set; the statements
  * that would lift it are returned too, for the journal.
  */
+import type pg from 'pg';
 import type { ConnParams } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';
 import { withPgpass } from '../pg/pgpass.js';
@@ -13,6 +14,12 @@ import { loadSql } from '../pg/sql.js';
 import { withLock } from './lock.js';
 import { liftStatements } from './fence.js';
 import { completionStatement, deferredConstraints } from './deferred-constraints.js';
+import { reverseCapture } from './window-state.js';
+
+/** `_cutover` here is a reverse applier's (apply_state without capture state): this is a window's old source. */
+async function windowBookkeeping(c: pg.Client): Promise<boolean> {
+  return (await c.query<{ w: boolean }>(`SELECT to_regclass('_cutover.apply_state') IS NOT NULL AND to_regclass('_cutover.state') IS NULL AS w`)).rows[0]!.w;
+}
 
 export interface TeardownResult { triggersDropped: number; sourceSchema: boolean; targetSchema: boolean; targetTriggersRestored: number; fenceStatements: string[] }
 
@@ -29,13 +36,20 @@ export async function teardown(o: { source: ConnParams; target?: ConnParams; onN
       out.triggersDropped++;
     }
     const had = (await c.query<{ r: string | null }>(`SELECT to_regnamespace('_cutover')::text AS r`)).rows[0]!.r;
-    if (had) {
+    // The old source of an open rollback window holds the reverse applier's bookkeeping, not capture.
+    if (had && await windowBookkeeping(c)) {
+      note('the old source keeps the rollback window\'s bookkeeping (`cutover replicate finish` ends the window)');
+    } else if (had) {
       await withLock(c, '_cutover.log_0', o, note, async () => { await c.query('DROP SCHEMA _cutover CASCADE'); });
       out.sourceSchema = true;
     }
   });
   if (o.target) {
     await withClient(await withPgpass(o.target), 'replicate-teardown', async (c) => {
+      if (await reverseCapture(c)) {
+        note('the rollback window is open: its change capture on the target stays (`cutover replicate finish` ends the window, `cutover replicate rollback` goes back)');
+        return;
+      }
       // Never drop a deferred foreign key silently (a cutover that did not run would have completed it).
       const deferred = await deferredConstraints(c);
       if (deferred.length) note(`${deferred.length} foreign key(s) deferred by a resumed copy or moved by the applier were never completed; once the target matches the source run:\n  ${deferred.map(completionStatement).join(';\n  ')};`);

@@ -29,9 +29,9 @@ interface Line { object: string; entry: string; privilege: string; initdb: boole
 
 async function lines(c: pg.Client, map: RoleMap | undefined, side: 'source' | 'target'): Promise<Map<string, Line>> {
   const { rows } = await c.query<Row>(loadSql(import.meta.url, 'sql/privileges.sql'));
-  // In a cutover's write fence the source lacks the write privileges the fence revoked (until unfenced or
-  // switched): they count as the source's.
-  if (side === 'source' && (await c.query<{ ok: boolean }>(FENCE_READABLE)).rows[0]!.ok) {
+  // A side in a cutover's write fence lacks the write privileges the fence revoked (until unfenced): they
+  // count as its own (the source in a cutover; the old source, fenced since, in a rollback).
+  if ((await c.query<{ ok: boolean }>(FENCE_READABLE)).rows[0]!.ok) {
     rows.push(...(await c.query<Row>(loadSql(import.meta.url, 'sql/fence-revoked.sql'))).rows);
   }
   const out = new Map<string, Line>();

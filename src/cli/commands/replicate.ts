@@ -7,6 +7,8 @@ import { cutover, CUTOVER_VERIFY, type CutoverVerify, FENCES, type Fence, unfenc
 import { describeUnfence } from '../../replicate/fence.js';
 import { parseRoleMapArgs } from '../../pg/role-map.js';
 import { teardown } from '../../replicate/teardown.js';
+import { finish } from '../../replicate/window.js';
+import { rollback } from '../../replicate/rollback.js';
 import { renderStatus, replicationStatus } from '../../replicate/status.js';
 import { resolveConnArg } from '../connection-args.js';
 import { positiveInt } from '../options.js';
@@ -58,6 +60,34 @@ async function follow(a: Applier, o: { untilCaughtUp?: number }): Promise<void> 
   if (stoppedBy) process.exitCode = SIGNAL_EXIT[stoppedBy];
 }
 
+interface FenceArgs extends Conn { fence: Fence; role?: string[]; wait: number; sequenceMargin: number; verify: CutoverVerify; yes?: boolean;
+  pooler?: string; poolerDatabase?: string; poolerIni?: string; poolerCommand?: string; pauseTimeout: number; roleMap?: string[] }
+
+/** The fence, verify and pooler options of cutover and rollback; `side` is the server fenced. */
+function fenceArgs(o: FenceArgs, side: 'source' | 'target') {
+  if (o.fence === 'pooler' && (!o.pooler || !o.poolerDatabase || (o.poolerIni === undefined) === (o.poolerCommand === undefined))) {
+    throw new CutoverError('E_USAGE', '--fence pooler needs --pooler, --pooler-database and one of --pooler-ini / --pooler-command');
+  }
+  if (o.fence === 'manual' && !o.yes && !process.stdin.isTTY) {
+    throw new CutoverError('E_USAGE', '--fence manual needs a confirmation', { hint: `stop the application's writes to the ${side}, then pass --yes (or run on a terminal)` });
+  }
+  const confirm = o.fence === 'manual' && !o.yes ? async () => {
+    const { confirm: ask } = await import('@inquirer/prompts');
+    if (!(await ask({ message: `Writes to the ${side} are stopped?`, default: false }))) throw new CutoverError('E_USAGE', 'cancelled before the fence; nothing changed');
+  } : undefined;
+  return {
+    fence: o.fence, roles: o.role, waitMs: o.wait * 1000, sequenceMargin: o.sequenceMargin, verify: o.verify, confirm,
+    roleMap: o.roleMap ? parseRoleMapArgs(o.roleMap) : undefined,
+    pooler: o.fence === 'pooler' ? {
+      admin: resolveConnArg('pooler', o.pooler, 'CUTOVER_POOLER_URL'), database: o.poolerDatabase!, pauseTimeoutMs: o.pauseTimeout * 1000,
+      repoint: o.poolerIni !== undefined ? { ini: o.poolerIni } : { command: o.poolerCommand! },
+    } : undefined,
+    onNote: warn, onPhase: (p: string) => { process.stderr.write(`${p}...\n`); },
+  };
+}
+
+const phaseTable = (res: { phases: { phase: string; durationMs: number }[] }) => table(['phase', 'duration'], res.phases.map((p) => [p.phase, humanDuration(p.durationMs)]));
+
 export function registerReplicate(program: Command): void {
   const r = program.command('replicate').description('change capture with plain triggers (no superuser, no replication rights): start, apply, status, cutover, teardown');
 
@@ -86,8 +116,10 @@ export function registerReplicate(program: Command): void {
     .option('--until-caught-up [ms]', 'stop once a batch\'s lag is at most this (default 1000)', (v) => positiveInt(v))
     .option('--accept-ddl', 'after applying the same DDL on both sides: accept the new table shapes and go on')
     .option('--follow-ddl', 'apply additive DDL seen on the source (new enum labels and types, nullable or defaulted columns) to the target; halt on anything else (remembered for later appliers)')
-    .action(async (o: Conn & { untilCaughtUp?: number | true; acceptDdl?: boolean; followDdl?: boolean }) => {
-      const a = await Applier.open({ ...conns(o), acceptDdl: o.acceptDdl, followDdl: o.followDdl, onNote: warn });
+    .option('--reverse', 'the rollback window: apply the writes made on the target since the switch to the (fenced) source; --source and --target as in the cutover')
+    .action(async (o: Conn & { untilCaughtUp?: number | true; acceptDdl?: boolean; followDdl?: boolean; reverse?: boolean }) => {
+      const c = conns(o);
+      const a = await Applier.open({ ...(o.reverse ? { source: c.target, target: c.source, reverse: true } : c), acceptDdl: o.acceptDdl, followDdl: o.followDdl, onNote: warn });
       try {
         await follow(a, { untilCaughtUp: o.untilCaughtUp === true ? 1000 : o.untilCaughtUp });
       } finally {
@@ -105,12 +137,11 @@ export function registerReplicate(program: Command): void {
       if (s.applied?.halted) process.exitCode = EXIT.halted;
     });
 
-  withConns(r.command('cutover'))
-    .description('catch up, fence writes on the source, drain, set sequences, verify; prints the write outage')
-    .addOption(new Option('--fence <how>', 'triggers: refuse every write on every table, whoever writes; revoke / read-only: the same, and also revoke writes from --role / make --role read only and end its sessions; manual: you stopped writes, cutover fails if any arrive').choices(FENCES).default('triggers'))
+  const fenceOptions = (c: Command, side: string) => withConns(c)
+    .addOption(new Option('--fence <how>', `how writes are fenced on the ${side}: triggers: refuse every write on every table, whoever writes; revoke / read-only: the same, and also revoke writes from --role / make --role read only and end its sessions; manual: you stopped writes, cutover fails if any arrive`).choices(FENCES).default('triggers'))
     .option('--role <name...>', 'with --fence revoke or read-only: the application\'s roles (each must exist)')
     .option('--wait <s>', 'how long transactions older than the fence may keep running', positiveInt, 60)
-    .option('--sequence-margin <n>', 'set each sequence this many steps past the source\'s value', (v) => Number(v), 0)
+    .option('--sequence-margin <n>', 'set each sequence this many steps past the value it has on the side written until now', (v) => Number(v), 0)
     .addOption(new Option('--verify <level>', 'verify after the drain (incremental: compare everything before the fence, in it only what changed since)').choices(CUTOVER_VERIFY).default('checksums'))
     .option('--yes', 'with --fence manual: writes are already stopped, do not ask')
     .option('--pooler <conn>', 'with --fence pooler: the PgBouncer admin console (database pgbouncer, a user in admin_users; URL, key=value or env:VAR)')
@@ -118,33 +149,42 @@ export function registerReplicate(program: Command): void {
     .option('--pooler-ini <path>', 'with --fence pooler: the pgbouncer.ini whose entry cutover rewrites (then RELOAD)')
     .option('--pooler-command <sh>', 'with --fence pooler: run this to repoint instead (gets CUTOVER_TARGET_HOST/_PORT/_DBNAME)')
     .option('--pause-timeout <s>', 'with --fence pooler: how long PAUSE may wait for running transactions', positiveInt, 10)
-    .option('--role-map <old=new...>', 'the copy\'s role map: verify compares owners and grants through it')
-    .action(async (o: Conn & { fence: Fence; role?: string[]; wait: number; sequenceMargin: number; verify: CutoverVerify; yes?: boolean;
-      pooler?: string; poolerDatabase?: string; poolerIni?: string; poolerCommand?: string; pauseTimeout: number; roleMap?: string[] }) => {
-      if (o.fence === 'pooler' && (!o.pooler || !o.poolerDatabase || (o.poolerIni === undefined) === (o.poolerCommand === undefined))) {
-        throw new CutoverError('E_USAGE', '--fence pooler needs --pooler, --pooler-database and one of --pooler-ini / --pooler-command');
-      }
-      if (o.fence === 'manual' && !o.yes && !process.stdin.isTTY) {
-        throw new CutoverError('E_USAGE', '--fence manual needs a confirmation', { hint: 'stop the application\'s writes, then pass --yes (or run on a terminal)' });
-      }
-      const confirm = o.fence === 'manual' && !o.yes ? async () => {
-        const { confirm: ask } = await import('@inquirer/prompts');
-        if (!(await ask({ message: 'Writes to the source are stopped?', default: false }))) throw new CutoverError('E_USAGE', 'cutover cancelled before the fence; nothing changed');
-      } : undefined;
-      const res = await cutover({
-        ...conns(o), fence: o.fence, roles: o.role, waitMs: o.wait * 1000, sequenceMargin: o.sequenceMargin, verify: o.verify, confirm,
-        roleMap: o.roleMap ? parseRoleMapArgs(o.roleMap) : undefined,
-        pooler: o.fence === 'pooler' ? {
-          admin: resolveConnArg('pooler', o.pooler, 'CUTOVER_POOLER_URL'), database: o.poolerDatabase!, pauseTimeoutMs: o.pauseTimeout * 1000,
-          repoint: o.poolerIni !== undefined ? { ini: o.poolerIni } : { command: o.poolerCommand! },
-        } : undefined,
-        onNote: warn, onPhase: (p) => { process.stderr.write(`${p}...\n`); },
-      });
-      process.stdout.write(`${table(['phase', 'duration'], res.phases.map((p) => [p.phase, humanDuration(p.durationMs)]))}\n\n` +
+    .option('--role-map <old=new...>', 'the copy\'s role map: verify compares owners and grants through it');
+
+  fenceOptions(r.command('cutover'), 'source')
+    .description('catch up, fence writes on the source, drain, set sequences, verify; prints the write outage')
+    .option('--window', 'open a rollback window: capture writes on the target from the switch on, so that `replicate rollback` loses nothing')
+    .action(async (o: FenceArgs & { window?: boolean }) => {
+      const res = await cutover({ ...conns(o), ...fenceArgs(o, 'source'), window: o.window });
+      process.stdout.write(`${phaseTable(res)}\n\n` +
         `cutover done: write outage ${humanDuration(res.outageMs)} (fence ${res.fence} at ${res.fencedAt}); drained ${res.drainedEvents} event(s); ${res.sequences} sequence(s) set` +
         `${res.verify ? `; verify ${res.verify.level}: identical (${verifiedRows(res.verify)})` : ''}\n` +
         `${res.pause ? `pooler: clients paused ${humanDuration(res.pause.pausedMs)}, longest wait ${humanDuration(res.pause.maxClientWaitMs)}; entry "${res.pause.entry}" now on the target\n` : ''}` +
-        `the source stays fenced (${res.fencedTables} tables); switch the application to the target, then run cutover replicate teardown\n`);
+        (res.window
+          ? `rollback window open (${res.window.tables} tables captured on the target); the source stays fenced (${res.fencedTables} tables); switch the application to the target, keep \`cutover replicate apply --reverse\` running, then \`cutover replicate finish\` (or \`rollback\`)\n`
+          : `the source stays fenced (${res.fencedTables} tables); switch the application to the target, then run cutover replicate teardown\n`));
+    });
+
+  fenceOptions(r.command('rollback'), 'target (the new server)')
+    .description('the rollback window\'s way back: fence the target, drain the writes made there into the source, set sequences, verify, unfence the source; prints the write outage')
+    .action(async (o: FenceArgs) => {
+      const res = await rollback({ ...conns(o), ...fenceArgs(o, 'target') });
+      if (res.already) { process.stdout.write('already rolled back: the source takes writes, the target is fenced; `cutover replicate finish` ends the window\n'); return; }
+      process.stdout.write(`${phaseTable(res)}\n\n` +
+        `rollback done: write outage ${humanDuration(res.outageMs)} (target fenced, ${res.fence}, at ${res.fencedAt}); drained ${res.drainedEvents} event(s) into the source; ${res.sequences} sequence(s) set` +
+        `${res.verify ? `; verify ${res.verify.level}: identical (${verifiedRows(res.verify)})` : ''}\n` +
+        `${res.pause ? `pooler: clients paused ${humanDuration(res.pause.pausedMs)}; entry "${res.pause.entry}" back on the source\n` : ''}` +
+        `the source takes writes again (${describeUnfence(res.unfenced)}); the target stays fenced (${res.fencedTables} tables): point the application back at the source, then \`cutover replicate finish\`\n`);
+    });
+
+  withConns(r.command('finish'))
+    .description('end the rollback window: reverse capture off the target, bookkeeping off the source (which stays fenced until `replicate unfence`)')
+    .action(async (o: Conn) => {
+      const res = await finish({ ...conns(o), onNote: warn });
+      process.stdout.write(`window finished: ${res.target.triggersDropped} capture trigger(s) dropped on the target, ` +
+        `target schema ${res.target.sourceSchema ? 'dropped' : 'absent'}, source bookkeeping ${res.target.targetSchema ? 'dropped' : 'absent'}` +
+        `${res.constraints ? `, ${res.constraints} foreign key(s) completed on the source` : ''}` +
+        `${res.oldSourceFenced ? '; the source stays fenced (`cutover replicate unfence` lifts it)' : ''}\n`);
     });
 
   withSource(r.command('unfence'))

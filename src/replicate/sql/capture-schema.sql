@@ -16,6 +16,9 @@ CREATE TABLE IF NOT EXISTS _cutover.state (
   start_snapshot pg_snapshot,
   start_snapshot_at timestamptz
 );
+-- reverse: capture on the new server, opened in the fence of a cutover with a rollback window; its
+-- applier writes to the old source (docs/replicate.md, "The rollback window").
+ALTER TABLE _cutover.state ADD COLUMN IF NOT EXISTS direction text NOT NULL DEFAULT 'forward' CHECK (direction IN ('forward', 'reverse'));
 
 -- The captured tables. tableid names the capture function (capture_<tableid>) and tags log rows.
 CREATE TABLE IF NOT EXISTS _cutover.tables (

@@ -24,6 +24,19 @@ CREATE TABLE IF NOT EXISTS _cutover_fence.state (
   -- The latest install (a cutover tried again after a failed one): breaches before it were reported then.
   checked_from timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+-- The rollback window's applier writes to the fenced old source (docs/replicate.md, "The rollback
+-- window"): a session that set cutover.fence_pass to this value passes the fence and is not a breach. It
+-- never leaves the server: the applier sets it with set_config() from this table, which only the fence's
+-- owner can read. gen_random_uuid() is core from PostgreSQL 13 (as is the capture).
+ALTER TABLE _cutover_fence.state ADD COLUMN IF NOT EXISTS pass text NOT NULL
+  DEFAULT replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
+
+-- True in cutover's own applier session (the rollback window), false for everyone else.
+CREATE OR REPLACE FUNCTION _cutover_fence.passes() RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
+  SELECT coalesce(current_setting('cutover.fence_pass', true) = (SELECT pass FROM _cutover_fence.state), false)
+$$;
+REVOKE ALL ON FUNCTION _cutover_fence.passes() FROM PUBLIC;
 -- Tables carrying the fence's triggers (relid, and the name at the time, for messages after a rename).
 CREATE TABLE IF NOT EXISTS _cutover_fence.tables (relid oid PRIMARY KEY, rel text NOT NULL, refuse boolean NOT NULL, always boolean NOT NULL);
 -- Privileges a revoke fence took, and roles a read-only fence changed: given back exactly by unfence.
@@ -35,10 +48,12 @@ CREATE TABLE IF NOT EXISTS _cutover_fence.breaches (
   role_name name NOT NULL, pid int NOT NULL, txid bigint NOT NULL, application_name text
 );
 
--- The refusal. The fence's time comes as the trigger's argument (no table read, no privilege needed).
+-- The refusal. The fence's time comes as the trigger's argument. SECURITY DEFINER: passes() is the
+-- fence owner's (the writer has no access to _cutover_fence).
 CREATE OR REPLACE FUNCTION _cutover_fence.refuse() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
 BEGIN
+  IF current_setting('cutover.fence_pass', true) <> '' AND _cutover_fence.passes() THEN RETURN NULL; END IF;
   RAISE EXCEPTION 'cutover: writes are fenced for the cutover since %; % on %.% refused', TG_ARGV[0], TG_OP, quote_ident(TG_TABLE_SCHEMA), quote_ident(TG_TABLE_NAME)
     USING ERRCODE = 'read_only_sql_transaction',
           HINT = 'this database is being moved to a new server: point the application at the new one (`cutover replicate unfence` gives writes back here)';
@@ -49,6 +64,7 @@ $$;
 CREATE OR REPLACE FUNCTION _cutover_fence.watch() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
 BEGIN
+  IF current_setting('cutover.fence_pass', true) <> '' AND _cutover_fence.passes() THEN RETURN NULL; END IF;
   INSERT INTO _cutover_fence.breaches (relid, rel, op, role_name, pid, txid, application_name)
   VALUES (TG_RELID, format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), TG_OP, session_user, pg_backend_pid(), txid_current(),
           current_setting('application_name', true));

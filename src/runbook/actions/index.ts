@@ -4,10 +4,11 @@ import { copyAction } from './copy.js';
 import { dumpAction, restoreAction } from './dump-restore.js';
 import { verifyAction } from './verify.js';
 import { budgetAction, doctorAction, waitForAction } from './checks.js';
-import { replicateCatchUpAction, replicateCutoverAction, replicateStartAction, replicateTeardownAction, replicateUnfenceAction } from './replicate.js';
+import { replicateCatchUpAction, replicateCutoverAction, replicateFinishAction, replicateRollbackAction, replicateStartAction, replicateTeardownAction, replicateUnfenceAction } from './replicate.js';
 
 export const ACTIONS: ReadonlyMap<string, Action> = new Map<string, Action>(
   [doctorAction, budgetAction, dumpAction, restoreAction, copyAction, verifyAction, waitForAction,
-    replicateStartAction, replicateCatchUpAction, replicateCutoverAction, replicateUnfenceAction, replicateTeardownAction].map((a) => [a.name, a as unknown as Action]),
+    replicateStartAction, replicateCatchUpAction, replicateCutoverAction, replicateUnfenceAction, replicateTeardownAction,
+    replicateRollbackAction, replicateFinishAction].map((a) => [a.name, a as unknown as Action]),
 );
 export type { Action, ActionContext, StepOutputs } from './types.js';

@@ -1,4 +1,4 @@
-/** Runbook actions for change capture: replicate-start, replicate-catch-up, replicate-cutover, replicate-unfence, replicate-teardown. */
+/** Runbook actions for change capture: replicate-start, replicate-catch-up, replicate-cutover, replicate-unfence, replicate-teardown, and the rollback window's replicate-rollback and replicate-finish. */
 import { z } from 'zod';
 import { DEMANDS } from '../../budget/auto.js';
 import { humanDuration } from '../../lib/format.js';
@@ -7,7 +7,9 @@ import { Applier } from '../../replicate/apply.js';
 import { cutover, CUTOVER_VERIFY, FENCES, unfence, verifiedRows } from '../../replicate/cutover.js';
 import { teardown } from '../../replicate/teardown.js';
 import { describeUnfence } from '../../replicate/fence.js';
-import { defineAction } from './types.js';
+import { type ActionContext, defineAction } from './types.js';
+import { rollback } from '../../replicate/rollback.js';
+import { finish } from '../../replicate/window.js';
 import { CutoverError } from '../../errors.js';
 import { jobsOption, resolveJobs, selection } from './common.js';
 
@@ -36,9 +38,12 @@ export const replicateCatchUpAction = defineAction({
     max_lag_ms: z.number().int().min(1).default(1000),
     // follow: additive DDL on the source is applied to the target (docs/replicate.md, "DDL"); halt: every change halts.
     ddl: z.enum(['halt', 'follow']).default('halt'),
+    // The rollback window: the writes made on the target since the switch, applied to the fenced source.
+    reverse: z.boolean().default(false),
   }),
   async run(ctx, o) {
-    const a = await Applier.open({ source: ctx.source, target: ctx.target, followDdl: o.ddl === 'follow', onNote: (m) => ctx.log(m) });
+    const a = await Applier.open({ ...(o.reverse ? { source: ctx.target, target: ctx.source, reverse: true } : { source: ctx.source, target: ctx.target }),
+      followDdl: o.ddl === 'follow', onNote: (m) => ctx.log(m) });
     try {
       let lag = 0;
       await a.run({
@@ -53,40 +58,84 @@ export const replicateCatchUpAction = defineAction({
   },
 });
 
-export const replicateCutoverAction = defineAction({
-  name: 'replicate-cutover',
-  description: 'fence writes on the source, drain, sync sequences, verify; records the write outage',
-  schema: z.strictObject({
-    fence: z.enum(FENCES).default('triggers'),
-    roles: z.array(z.string().min(1)).optional(),
-    wait_s: z.number().int().min(1).default(60),
-    sequence_margin: z.number().int().min(0).default(0),
-    verify: z.enum(CUTOVER_VERIFY).default('checksums'),
-    verify_jobs: jobsOption,
-    /** fence: pooler: the [databases] entry the application uses, and how to repoint it (ini or command). */
-    pooler: z.strictObject({
-      database: z.string().min(1),
-      ini: z.string().min(1).optional(),
-      command: z.string().min(1).optional(),
-      pause_timeout_s: z.number().positive().default(10),
-    }).refine((p) => (p.ini === undefined) !== (p.command === undefined), 'give exactly one of ini (a pgbouncer.ini cutover rewrites) and command (run to repoint)').optional(),
-  }).refine((o) => o.fence !== 'pooler' || o.pooler !== undefined, { message: 'fence: pooler needs pooler: { database: ..., ini: ... | command: ... }', path: ['pooler'] }),
-  async run(ctx, o) {
-    if (o.fence === 'pooler' && !ctx.pooler) {
-      throw new CutoverError('E_RUNBOOK', 'fence: pooler needs the pooler\'s admin console in the front matter: connections: { pooler: env:POOLER_URL }');
-    }
-    const jobs = o.verify === 'none' ? 1 : await resolveJobs(ctx, 'replicate-cutover', o.verify_jobs, DEMANDS['replicate-cutover']);
-    const r = await cutover({
+const fenceFields = {
+  fence: z.enum(FENCES).default('triggers'),
+  roles: z.array(z.string().min(1)).optional(),
+  wait_s: z.number().int().min(1).default(60),
+  sequence_margin: z.number().int().min(0).default(0),
+  verify: z.enum(CUTOVER_VERIFY).default('checksums'),
+  verify_jobs: jobsOption,
+  /** fence: pooler: the [databases] entry the application uses, and how to repoint it (ini or command). */
+  pooler: z.strictObject({
+    database: z.string().min(1),
+    ini: z.string().min(1).optional(),
+    command: z.string().min(1).optional(),
+    pause_timeout_s: z.number().positive().default(10),
+  }).refine((p) => (p.ini === undefined) !== (p.command === undefined), 'give exactly one of ini (a pgbouncer.ini cutover rewrites) and command (run to repoint)').optional(),
+};
+const poolerNeedsIt = (o: { fence: string; pooler?: unknown }) => o.fence !== 'pooler' || o.pooler !== undefined;
+const poolerMessage = { message: 'fence: pooler needs pooler: { database: ..., ini: ... | command: ... }', path: ['pooler'] };
+type FenceFields = z.output<z.ZodObject<typeof fenceFields>>;
+
+/** The fence, verify and pooler options of replicate-cutover and replicate-rollback, for cutover(). */
+async function fenceOptions(ctx: ActionContext, o: FenceFields) {
+  if (o.fence === 'pooler' && !ctx.pooler) {
+    throw new CutoverError('E_RUNBOOK', 'fence: pooler needs the pooler\'s admin console in the front matter: connections: { pooler: env:POOLER_URL }');
+  }
+  const jobs = o.verify === 'none' ? 1 : await resolveJobs(ctx, 'replicate-cutover', o.verify_jobs, DEMANDS['replicate-cutover']);
+  return {
+    jobs,
+    options: {
       source: ctx.source, target: ctx.target, fence: o.fence, roles: o.roles, waitMs: o.wait_s * 1000, sequenceMargin: o.sequence_margin,
-      verify: o.verify, verifyJobs: jobs, onNote: (m) => ctx.log(m), onPhase: (p) => ctx.progress(p), roleMap: ctx.roles?.map,
+      verify: o.verify, verifyJobs: jobs, onNote: (m: string) => ctx.log(m), onPhase: (p: string) => ctx.progress(p), roleMap: ctx.roles?.map,
       pooler: o.pooler && ctx.pooler ? {
         admin: ctx.pooler, database: o.pooler.database, pauseTimeoutMs: o.pooler.pause_timeout_s * 1000,
         repoint: o.pooler.ini !== undefined ? { ini: o.pooler.ini } : { command: o.pooler.command! },
       } : undefined,
-    });
+    },
+  };
+}
+
+export const replicateCutoverAction = defineAction({
+  name: 'replicate-cutover',
+  description: 'fence writes on the source, drain, sync sequences, verify; records the write outage (window: true opens a rollback window)',
+  schema: z.strictObject({ ...fenceFields, window: z.boolean().default(false) }).refine(poolerNeedsIt, poolerMessage),
+  async run(ctx, o) {
+    const { jobs, options } = await fenceOptions(ctx, o);
+    const r = await cutover({ ...options, window: o.window });
     return {
       connections: { source: 2 + jobs, target: 2 + jobs }, outageMs: r.outageMs, phases: r.phases, pause: r.pause,
-      summary: `write outage ${humanDuration(r.outageMs)}; ${r.pause ? `clients paused ${humanDuration(r.pause.pausedMs)} in the pooler, resumed on the target; ` : ''}${r.fencedTables} tables fenced; drained ${r.drainedEvents} events; ${r.sequences} sequences${r.verify ? `; verify ${r.verify.level}: identical (${verifiedRows(r.verify)})` : ''}`,
+      summary: `write outage ${humanDuration(r.outageMs)}; ${r.pause ? `clients paused ${humanDuration(r.pause.pausedMs)} in the pooler, resumed on the target; ` : ''}${r.fencedTables} tables fenced; drained ${r.drainedEvents} events; ${r.sequences} sequences${r.verify ? `; verify ${r.verify.level}: identical (${verifiedRows(r.verify)})` : ''}` +
+        `${r.window ? `; rollback window open (${r.window.tables} tables captured on the target)` : ''}`,
+    };
+  },
+});
+
+export const replicateRollbackAction = defineAction({
+  name: 'replicate-rollback',
+  description: 'the rollback window\'s way back: fence the target, drain its writes into the source, sync sequences, verify, unfence the source; records the write outage',
+  schema: z.strictObject(fenceFields).refine(poolerNeedsIt, poolerMessage),
+  async run(ctx, o) {
+    const { jobs, options } = await fenceOptions(ctx, o);
+    const r = await rollback(options);
+    return {
+      connections: { source: 2 + jobs, target: 2 + jobs }, outageMs: r.outageMs, phases: r.phases, pause: r.pause,
+      summary: r.already ? 'already rolled back: the source takes writes, the target is fenced'
+        : `write outage ${humanDuration(r.outageMs)}; ${r.fencedTables} tables fenced on the target; drained ${r.drainedEvents} events into the source; ${r.sequences} sequences` +
+          `${r.verify ? `; verify ${r.verify.level}: identical (${verifiedRows(r.verify)})` : ''}; ${describeUnfence(r.unfenced)} on the source`,
+    };
+  },
+});
+
+export const replicateFinishAction = defineAction({
+  name: 'replicate-finish',
+  description: 'end the rollback window: reverse capture off the target, bookkeeping off the source (which stays fenced)',
+  schema: z.strictObject({}),
+  async run(ctx) {
+    const r = await finish({ source: ctx.source, target: ctx.target, onNote: (m) => ctx.log(m) });
+    return {
+      connections: { source: 1, target: 1 }, statements: r.target.fenceStatements,
+      summary: `window finished: ${r.target.triggersDropped} capture trigger(s) dropped on the target${r.oldSourceFenced ? '; the source stays fenced (replicate-unfence lifts it)' : ''}`,
     };
   },
 });

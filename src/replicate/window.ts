@@ -1,0 +1,107 @@
+/**
+ * The rollback window (docs/replicate.md, "The rollback window"): the same capture, applier, fence and
+ * verify, run the other way after the switch, so that going back to the old source loses nothing.
+ *
+ *   open      in the cutover's fence, after verify and before the switch: the forward bookkeeping leaves
+ *             the new server and capture goes on it, marked `reverse`, starting from a snapshot taken
+ *             there before the application's first write. After the switch the forward capture leaves
+ *             the old source; its fence stays.
+ *   apply     `replicate apply --reverse`: the applier with the two servers swapped; it passes the old
+ *             source's fence (window-state.ts), the application does not.
+ *   rollback  a cutover the other way (fence the new server, drain, sequences, verify), then the old
+ *             source's fence is lifted just before the switch back.
+ *   finish    teardown the other way: capture off the new server, bookkeeping off the old source (the
+ *             old source stays fenced until `replicate unfence`).
+ */
+import type pg from 'pg';
+import { CutoverError } from '../errors.js';
+import type { ConnParams } from '../pg/conninfo.js';
+import { withClient } from '../pg/connect.js';
+import { withPgpass } from '../pg/pgpass.js';
+import { qualify } from '../pg/sql.js';
+import { type CaptureMode, installCapture } from './capture.js';
+import { readCandidates } from './catalog.js';
+import { completeDeferredConstraints, deferredConstraints } from './deferred-constraints.js';
+import { teardown, type TeardownResult } from './teardown.js';
+import { isFenced, reverseCapture } from './window-state.js';
+
+export interface WindowOpened {
+  /** Tables captured on the new server. */
+  tables: number;
+  /** Tables only the new server has: not captured, their writes would not go back (named in a note). */
+  leftOut: string[];
+  startSnapshot: string;
+  durationMs: number;
+  already: boolean;
+}
+
+/**
+ * Opens the window on the new server (`target`), given a session on the fenced old source. Called in the
+ * fence after verify: the two servers are equal and only cutover writes to either, so a snapshot taken
+ * after capture is installed marks the start exactly.
+ */
+export async function openWindow(old: pg.Client, target: ConnParams, note: (m: string) => void): Promise<WindowOpened> {
+  const t0 = Date.now();
+  const mode = ((await old.query<{ m: string }>('SELECT capture_mode AS m FROM _cutover.state')).rows[0]?.m ?? 'row') as CaptureMode;
+  // Keys declared for tables without a primary key in the forward direction serve the reverse one too.
+  const declared = (await old.query<{ schema_name: string; table_name: string; key_columns: string[]; primary_key: boolean }>(
+    `SELECT t.schema_name, t.table_name, t.key_columns::text[] AS key_columns,
+            EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conrelid = t.relid AND c.contype = 'p') AS primary_key
+       FROM _cutover.tables t WHERE cardinality(t.key_columns) > 0`)).rows.filter((r) => !r.primary_key);
+  const oldTables = new Set((await readCandidates(old)).map((c) => `${c.schema}\u0000${c.name}`));
+  const t = await withPgpass(target);
+  const prior = await withClient(t, 'replicate-window', async (c) => {
+    if (await reverseCapture(c)) return (await c.query<{ s: string; n: number }>('SELECT start_snapshot::text AS s, (SELECT count(*)::int FROM _cutover.tables) AS n FROM _cutover.state')).rows[0]!;
+    // The forward bookkeeping (applied tick, disabled triggers: already given back) leaves the target.
+    const deferred = await deferredConstraints(c).catch(() => []);
+    if (deferred.length) throw new CutoverError('E_USAGE', `${deferred.length} foreign key(s) on the target are still deferred: the window cannot open before they are complete`);
+    await c.query('DROP SCHEMA IF EXISTS _cutover CASCADE');
+    return undefined;
+  });
+  if (prior) return { tables: prior.n, leftOut: [], startSnapshot: prior.s, durationMs: Date.now() - t0, already: true };
+  const all = await withClient(t, 'replicate-window', (c) => readCandidates(c));
+  const both = all.filter((c) => oldTables.has(`${c.schema}\u0000${c.name}`));
+  const leftOut = all.filter((c) => !oldTables.has(`${c.schema}\u0000${c.name}`)).map((c) => qualify(c.schema, c.name));
+  if (leftOut.length) note(`rollback window: ${leftOut.length} table(s) exist only on the target and are not captured (their writes would not go back): ${leftOut.slice(0, 10).join(', ')}`);
+  const r = await installCapture({
+    source: t, mode, exact: both.map((c) => ({ schema: c.schema, name: c.name })), onNote: note,
+    keys: Object.fromEntries(declared.map((d) => [qualify(d.schema_name, d.table_name), d.key_columns])),
+  });
+  const startSnapshot = await withClient(t, 'replicate-window', async (c) => (await c.query<{ s: string }>(
+    `UPDATE _cutover.state SET direction = 'reverse', start_snapshot = pg_current_snapshot(), start_snapshot_at = now() RETURNING start_snapshot::text AS s`)).rows[0]!.s);
+  return { tables: r.tables.length, leftOut, startSnapshot, durationMs: Date.now() - t0, already: false };
+}
+
+/** After the switch: the forward capture leaves the old source (its fence stays), so the reverse applier can write there. */
+export async function closeForward(source: ConnParams, note: (m: string) => void): Promise<TeardownResult> {
+  return teardown({ source, onNote: () => undefined }).then((r) => {
+    note(`forward change capture removed from the old source (${r.triggersDropped} trigger(s)); its write fence stays for the rollback window`);
+    return r;
+  });
+}
+
+export interface FinishResult { target: TeardownResult; constraints: number; oldSourceFenced: boolean }
+
+/**
+ * Ends the window: the reverse capture leaves the new server, the reverse applier's bookkeeping leaves
+ * the old source (its triggers given back, the foreign keys it moved completed). The old source's fence
+ * stays: it must not take writes (`replicate unfence` lifts it when it is to be used or dropped).
+ */
+export async function finish(o: { source: ConnParams; target: ConnParams; onNote?: (m: string) => void }): Promise<FinishResult> {
+  const note = o.onNote ?? (() => undefined);
+  const source = await withPgpass(o.source), target = await withPgpass(o.target);
+  const open = await withClient(target, 'replicate-finish', (c) => reverseCapture(c));
+  const constraints = await withClient(source, 'replicate-finish', async (c) => {
+    if ((await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover.state')::text AS r`)).rows[0]!.r) {
+      throw new CutoverError('E_USAGE', 'the old source carries forward change capture, not a rollback window\'s bookkeeping: this is not the end of a window', {
+        hint: 'to remove forward capture use `cutover replicate teardown`',
+      });
+    }
+    if ((await c.query<{ r: string | null }>(`SELECT to_regprocedure('_cutover.restore_user_triggers()')::text AS r`)).rows[0]!.r) await c.query('SELECT _cutover.restore_user_triggers()');
+    return completeDeferredConstraints(c);
+  });
+  if (!open) note('no rollback window capture on the target (finished already?)');
+  const r = await teardown({ source: target, target: source, onNote: note });
+  const oldSourceFenced = await withClient(source, 'replicate-finish', (c) => isFenced(c));
+  return { target: r, constraints, oldSourceFenced };
+}
