@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { availableMajors, startClusters, stopAllClusters, createSampleDatabase, createSampleWriter, startWorkload, type Workload } from './testing/index.js';
+import { availableMajors, startClusters, stopAllClusters, createSampleDatabase, createSampleWriter, startWorkload, type Workload, type WorkloadStats } from './testing/index.js';
+import { rollback, type RollbackResult } from './replicate/rollback.js';
 import { redact } from './pg/conninfo.js';
 import { EXIT, describeError } from './errors.js';
 import { loadRunbook } from './runbook/parse.js';
@@ -71,12 +72,36 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     o.log(`demo: the application (role ${APP_ROLE}, ${o.writers ?? 2} connections) is writing: inserts, updates, key changes, deletes, truncates`);
     o.log(`demo: cutover rehearse ${DEMO_RUNBOOK} --yes\n`);
     const rb = await loadRunbook(DEMO_RUNBOOK);
+    // The rollback window, rehearsed: at the switch the application moves to the target; while the
+    // window is watched it writes there, then the rollback brings every write back to the source.
+    let app: WorkloadStats | undefined;
+    let onTarget: Workload | undefined;
+    let back: RollbackResult | undefined;
+    const onManual = async (step: { id: string }) => {
+      if (step.id.startsWith('switch-the-application')) {
+        app = await load!.stop();
+        load = undefined;
+        const url = await createSampleWriter(target!, 'shop', APP_ROLE, `${password}-app`);
+        onTarget = startWorkload({ url, clients: o.writers ?? 2, pauseMs: 2 });
+        await onTarget.waitForCommits(50);
+        o.log(`demo: the application now writes to the target (${o.writers ?? 2} connections); the source stays fenced`);
+      } else if (step.id.startsWith('watch-the-application') && onTarget) {
+        await onTarget.waitForCommits(100);
+        o.log('demo: rehearsing the rollback while the application writes to the target: cutover replicate rollback');
+        back = await rollback({ source: source!.params('shop'), target: target!.params('shop'), fence: 'triggers', verify: 'incremental', onNote: () => undefined });
+        const moved = await onTarget.stop();
+        onTarget = undefined;
+        o.log(`demo: rollback write outage ${humanDuration(back.outageMs)} (target fenced to source verified and unfenced); ` +
+          `${moved.commits} transactions written on the target, ${back.drainedEvents} events drained in the fence; ${back.verify ? `verify ${back.verify.level}: identical` : ''}`);
+      }
+    };
     const r = await runRunbook({
       runbook: rb, mode: 'rehearse', source: source!.params('shop'), target: target!.params('shop'),
-      stateDir: outDir, yes: true, fresh: true, manualDurationMs: 0,
-    });
-    const app = await load.stop();
+      stateDir: outDir, yes: true, fresh: true, manualDurationMs: 0, onManual,
+    }).finally(async () => { await onTarget?.stop(); });
+    app ??= await load?.stop();
     load = undefined;
+    if (!app) throw new Error('the demo application did not run');
     const files = await writeReport(outDir, r.summary);
     const checklist = join(outDir, 'checklist.html');
     await writeFile(checklist, renderRunbook(rb, 'html', r.summary));
@@ -88,6 +113,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     o.log(`demo: ${outageText(r.summary)}`);
     const proof = /verify \w+: .*/.exec(r.summary.steps.find((s) => s.action === 'replicate-cutover')?.summary ?? '')?.[0];
     o.log(`demo: ${proof ?? 'verify: not reached'} (before the application was switched)`);
+    o.log(back ? `demo: rollback window rehearsed: write outage of the rollback ${humanDuration(back.outageMs)}, nothing written on the target lost (verify ${back.verify?.level ?? 'none'}: identical)` : 'demo: rollback window: not reached');
     o.log(`demo: report ${files[1]} (markdown ${files[0]}), timeline ${files[2]}, checklist with rehearsed timings ${checklist}`);
     if (r.outcome !== 'ok') {
       o.log(`demo: failed: ${describeError(r.error)}`);

@@ -77,7 +77,7 @@ describe('runbook validation', () => {
     // The reference runbooks hold the steps the issue names, in order.
     const actions = (f: string) => parseRunbook(readFileSync(new URL(`../runbooks/${f}`, import.meta.url), 'utf8'), f).runbook!.steps
       .filter((s) => s.kind === 'action').map((s) => s.action);
-    expect(actions('online-cutover.md')).toEqual(['doctor', 'budget', 'replicate-start', 'copy', 'replicate-catch-up', 'replicate-cutover', 'replicate-teardown', 'replicate-unfence']);
+    expect(actions('online-cutover.md')).toEqual(['doctor', 'budget', 'replicate-start', 'copy', 'replicate-catch-up', 'replicate-cutover', 'replicate-catch-up', 'replicate-finish', 'replicate-rollback']);
     expect(actions('online-cutover-pgbouncer.md')).toEqual(actions('online-cutover.md'));
     const pooled = parseRunbook(readFileSync(new URL('../runbooks/online-cutover-pgbouncer.md', import.meta.url), 'utf8'), 'p.md').runbook!;
     expect(pooled.front.connections.pooler).toEqual({ env: 'POOLER_URL' });
@@ -97,6 +97,7 @@ describe('runbook validation', () => {
   it('parses durations as people write them', () => {
     expect(parseDuration('6h')).toBe(6 * 3_600_000);
     expect(parseDuration('1 h 30')).toBe(90 * 60_000);
+    expect(parseDuration('2 days')).toBe(2 * 86_400_000);
     expect(parseDuration('90s')).toBe(90_000);
     expect(parseDuration('5 min')).toBe(300_000);
     expect(parseDuration('2h30m')).toBe(150 * 60_000);

@@ -1,8 +1,8 @@
-/** Durations as people write them: "6h", "1 h 30", "90s", "5 min", "2h30m", "1h 30min". */
+/** Durations as people write them: "6h", "1 h 30", "90s", "5 min", "2h30m", "1h 30min", "2 days". */
 export function parseDuration(s: string): number | undefined {
   const t = s.trim().toLowerCase();
   if (!t || t === '-') return undefined;
-  const re = /(\d+(?:\.\d+)?)\s*(h|hours?|hrs?|m|mins?|minutes?|s|secs?|seconds?|ms)?/g;
+  const re = /(\d+(?:\.\d+)?)\s*(days?|d|h|hours?|hrs?|m|mins?|minutes?|s|secs?|seconds?|ms)?/g;
   let total = 0, matched = false, last = '';
   let m: RegExpExecArray | null;
   let consumed = 0;
@@ -13,8 +13,8 @@ export function parseDuration(s: string): number | undefined {
     const n = Number(m[1]);
     // A bare number after hours means minutes ("1 h 30").
     const unit = m[2] ?? (last === 'h' ? 'm' : last === 'm' ? 's' : 's');
-    const u = unit.startsWith('h') ? 'h' : unit === 'ms' ? 'ms' : unit.startsWith('m') ? 'm' : 's';
-    total += n * (u === 'h' ? 3_600_000 : u === 'm' ? 60_000 : u === 'ms' ? 1 : 1000);
+    const u = unit.startsWith('d') ? 'd' : unit.startsWith('h') ? 'h' : unit === 'ms' ? 'ms' : unit.startsWith('m') ? 'm' : 's';
+    total += n * (u === 'd' ? 86_400_000 : u === 'h' ? 3_600_000 : u === 'm' ? 60_000 : u === 'ms' ? 1 : 1000);
     last = u;
   }
   if (!matched || consumed < t.replace(/[\s,]+/g, '').length * 0.5) return undefined;

@@ -51,6 +51,11 @@ export interface RunOptions {
   timings?: RunSummary;
   /** Rehearsal: duration recorded for an auto-confirmed manual step without an (est. ...). */
   manualDurationMs?: number;
+  /**
+   * Does a manual step's work in code when `yes` confirms it (the demo switches its application to the
+   * target and rehearses the rollback window there). Not called for steps a person confirms.
+   */
+  onManual?: (step: { id: string; title: string }) => Promise<void>;
   /** listr2 renderer; default: live on a TTY, plain lines otherwise. */
   renderer?: 'default' | 'simple' | 'verbose' | 'silent';
   interactive?: boolean;
@@ -341,6 +346,7 @@ async function endPreviousRun(tag: string, o: Pick<RunOptions, 'source' | 'targe
 
 async function confirmManual(s: Step, task: Task, o: RunOptions, interactive: boolean): Promise<{ simulated: boolean; durationMs: number }> {
   if (o.yes || (o.mode === 'rehearse' && !interactive && !hasControllingTerminal())) {
+    await o.onManual?.({ id: s.id, title: s.title });
     const stated = s.estimateMs ?? o.manualDurationMs ?? 0;
     task.output = o.mode === 'rehearse' ? `auto-confirmed, counted as ${humanDuration(stated)}` : 'confirmed by --yes';
     return { simulated: o.mode === 'rehearse', durationMs: o.mode === 'rehearse' ? stated : 0 };

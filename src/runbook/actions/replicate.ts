@@ -10,6 +10,12 @@ import { describeUnfence } from '../../replicate/fence.js';
 import { type ActionContext, defineAction } from './types.js';
 import { rollback } from '../../replicate/rollback.js';
 import { finish } from '../../replicate/window.js';
+import { withClient } from '../../pg/connect.js';
+import { withPgpass } from '../../pg/pgpass.js';
+import { reverseCapture } from '../../replicate/window-state.js';
+import type { ConnParams } from '../../pg/conninfo.js';
+
+const windowOpen = async (target: ConnParams) => withClient(await withPgpass(target), 'replicate-rollback', (c) => reverseCapture(c));
 import { CutoverError } from '../../errors.js';
 import { jobsOption, resolveJobs, selection } from './common.js';
 
@@ -117,6 +123,12 @@ export const replicateRollbackAction = defineAction({
   schema: z.strictObject(fenceFields).refine(poolerNeedsIt, poolerMessage),
   async run(ctx, o) {
     const { jobs, options } = await fenceOptions(ctx, o);
+    // A run that failed before the window opened: the application never wrote to the target, so lifting
+    // the source's fence is the whole rollback (what replicate-unfence does).
+    if (!(await windowOpen(ctx.target))) {
+      const u = await unfence(ctx.source, { note: (m) => ctx.log(m) });
+      return { connections: { source: 1, target: 1 }, statements: u.statements, summary: `no rollback window was open (the cutover had not finished): ${describeUnfence(u)} on the source` };
+    }
     const r = await rollback(options);
     return {
       connections: { source: 2 + jobs, target: 2 + jobs }, outageMs: r.outageMs, phases: r.phases, pause: r.pause,
