@@ -297,7 +297,7 @@ describe('replication survives and stops safely', () => {
 });
 
 describe('runbooks/online-cutover.md', () => {
-  it('runs end to end under a write load: capture, copy, catch up, fence, drain, verify, teardown', async () => {
+  it('runs end to end under a write load: capture, copy, catch up, fence, drain, verify, the rollback window opened and finished', async () => {
     const db = 'online';
     const appUrl = await prepareSource(c15, db, 2000);
     await c17.createDatabase(db);

@@ -23,12 +23,12 @@ async function windowBookkeeping(c: pg.Client): Promise<boolean> {
 
 export interface TeardownResult { triggersDropped: number; sourceSchema: boolean; targetSchema: boolean; targetTriggersRestored: number; fenceStatements: string[] }
 
-export async function teardown(o: { source: ConnParams; target?: ConnParams; onNote?: (m: string) => void; lockTimeoutMs?: number; maxLockWaitMs?: number }): Promise<TeardownResult> {
+export async function teardown(o: { source: ConnParams; target?: ConnParams; onNote?: (m: string) => void; lockTimeoutMs?: number; maxLockWaitMs?: number; fenceNoted?: boolean }): Promise<TeardownResult> {
   const note = o.onNote ?? (() => undefined);
   const out: TeardownResult = { triggersDropped: 0, sourceSchema: false, targetSchema: false, targetTriggersRestored: 0, fenceStatements: [] };
   await withClient(await withPgpass(o.source), 'replicate-teardown', async (c) => {
     out.fenceStatements = await liftStatements(c);
-    if (out.fenceStatements.length) {
+    if (out.fenceStatements.length && !o.fenceNoted) {
       note(`the write fence stays on the source (the old database must not take writes); \`cutover replicate unfence\` lifts it, or these statements:\n  ${out.fenceStatements.join(';\n  ')};`);
     }
     for (const t of (await c.query<{ stmt: string; rel: string }>(loadSql(import.meta.url, 'sql/teardown-source.sql'))).rows) {

@@ -23,7 +23,8 @@ import { type CaptureMode, installCapture } from './capture.js';
 import { readCandidates } from './catalog.js';
 import { completeDeferredConstraints, deferredConstraints } from './deferred-constraints.js';
 import { teardown, type TeardownResult } from './teardown.js';
-import { isFenced, reverseCapture } from './window-state.js';
+import { liftStatements } from './fence.js';
+import { reverseCapture } from './window-state.js';
 
 export interface WindowOpened {
   /** Tables captured on the new server. */
@@ -80,7 +81,13 @@ export async function closeForward(source: ConnParams, note: (m: string) => void
   });
 }
 
-export interface FinishResult { target: TeardownResult; constraints: number; oldSourceFenced: boolean }
+export interface FinishResult {
+  target: TeardownResult;
+  constraints: number;
+  oldSourceFenced: boolean;
+  /** The statements that lift the old source's fence (for the journal), empty when it is not fenced. */
+  fenceStatements: string[];
+}
 
 /**
  * Ends the window: the reverse capture leaves the new server, the reverse applier's bookkeeping leaves
@@ -101,7 +108,9 @@ export async function finish(o: { source: ConnParams; target: ConnParams; onNote
     return completeDeferredConstraints(c);
   });
   if (!open) note('no rollback window capture on the target (finished already?)');
-  const r = await teardown({ source: target, target: source, onNote: note });
-  const oldSourceFenced = await withClient(source, 'replicate-finish', (c) => isFenced(c));
-  return { target: r, constraints, oldSourceFenced };
+  const r = await teardown({ source: target, target: source, onNote: note, fenceNoted: true });
+  if (r.fenceStatements.length) note('the write fence stays on the target (after a rollback the new server must not take writes); `cutover replicate unfence --source <target>` lifts it');
+  const fenceStatements = await withClient(source, 'replicate-finish', (c) => liftStatements(c));
+  if (fenceStatements.length) note(`the write fence stays on the source (the old database must not take writes); \`cutover replicate unfence\` lifts it, or these statements:\n  ${fenceStatements.join(';\n  ')};`);
+  return { target: r, constraints, oldSourceFenced: fenceStatements.length > 0, fenceStatements };
 }

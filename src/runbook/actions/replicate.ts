@@ -146,7 +146,7 @@ export const replicateFinishAction = defineAction({
   async run(ctx) {
     const r = await finish({ source: ctx.source, target: ctx.target, onNote: (m) => ctx.log(m) });
     return {
-      connections: { source: 1, target: 1 }, statements: r.target.fenceStatements,
+      connections: { source: 1, target: 1 }, statements: [...r.fenceStatements, ...r.target.fenceStatements],
       summary: `window finished: ${r.target.triggersDropped} capture trigger(s) dropped on the target${r.oldSourceFenced ? '; the source stays fenced (replicate-unfence lifts it)' : ''}`,
     };
   },
