@@ -59,7 +59,7 @@ interface KillPoint {
 }
 
 const POINTS: KillPoint[] = [
-  ...['doctor', 'budget', 'capture', 'copy', 'catch-up', 'cutover', 'teardown'].map((step) => ({ name: `at ${step}`, step })),
+  ...['doctor', 'budget', 'capture', 'copy', 'catch-up', 'cutover', 'reverse-catch-up', 'finish'].map((step) => ({ name: `at ${step}`, step })),
   {
     // After app.customers has its data, before app.orders (split into parts, the last to finish) has all
     // of it. A customer and its order written then reach the target in different snapshots: the order
