@@ -24,6 +24,12 @@
  *            (the reference: what the clients see when nothing is switched). --rounds switches, each onto
  *            a fresh copy.
  *
+ *   window   The rollback window at --gb GB under writers, --rounds rounds: the forward cutover with
+ *            `window: true` (its outage, including opening the window), the application's writers on the
+ *            target for --seconds with the window's capture on, the rollback under them (its outage),
+ *            finish, then the same writers on the target for --seconds without capture (the reference
+ *            for the capture's cost on the target). Each round starts again from a fresh copy.
+ *
  *   npx tsx bench/replicate.ts --part all --rounds 3 --seconds 20 --bulk 1000000 --rate 1000 --gb 1 --los 1000
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -42,6 +48,8 @@ import { startPgBouncer } from '../src/testing/pgbouncer.js';
 import { PgBouncerAdmin } from '../src/pooler/admin.js';
 import { unfence } from '../src/replicate/cutover.js';
 import { arg, median, record } from './lib.js';
+import { rollback } from '../src/replicate/rollback.js';
+import { finish } from '../src/replicate/window.js';
 
 const part = arg('part', 'all');
 const rounds = Number(arg('rounds', '3'));
@@ -297,6 +305,63 @@ async function outage(src: Cluster, dst: Cluster) {
   await teardown({ source: src.params('out'), target: dst.params('out') });
 }
 
+async function rollbackWindow(src: Cluster, dst: Cluster) {
+  console.log(`\n## the rollback window: sample database of ~${gb} GB, writers on the source then on the target; ${rounds} rounds`);
+  await src.createDatabase('win');
+  const rows = Math.round((gb * 1024 ** 3) / SAMPLE_BYTES_PER_ROW);
+  await createSampleDatabase(src.url('win'), { rows });
+  const appSrc = await createSampleWriter(src, 'win', 'app_writer', 'bench-pw');
+  await dst.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'app_writer') THEN CREATE ROLE app_writer LOGIN PASSWORD 'bench-pw'; END IF; END $$`);
+  await src.query('VACUUM ANALYZE', [], 'win');
+  const size = (await src.query<{ s: string }>(`SELECT pg_size_pretty(pg_database_size('win')) s`)).rows[0]!.s;
+  const source = src.params('win'), target = dst.params('win');
+  const fwd: number[] = [], back: number[] = [], on: number[] = [], off: number[] = [], open: number[] = [];
+  const rate = (commits: number, ms: number) => commits / (ms / 1000);
+  for (let round = 1; round <= rounds; round++) {
+    await dst.query('DROP DATABASE IF EXISTS win WITH (FORCE)');
+    await dst.createDatabase('win');
+    await installCapture({ source });
+    let load = startWorkload({ url: appSrc, clients: 2, pauseMs: 5 });
+    await copy({ source, target, dir: join(work, `copy-win-${round}`), jobs: 2 });
+    const appTgt = await createSampleWriter(dst, 'win', 'app_writer', 'bench-pw');
+    await load.waitForCommits(200);
+    const f = await cutover({ source, target, fence: 'triggers', verify: 'incremental', window: true, onNote: () => undefined });
+    await load.stop();
+    fwd.push(f.outageMs / 1000);
+    open.push((f.phases.find((p) => p.phase === 'open rollback window')?.durationMs ?? 0) / 1000);
+    // The application on the new server, captured for the way back.
+    load = startWorkload({ url: appTgt, clients: 2, pauseMs: 5 });
+    let t0 = Date.now();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const n0 = (await load.stop()).commits;
+    on.push(rate(n0, Date.now() - t0));
+    load = startWorkload({ url: appTgt, clients: 2, pauseMs: 5 });
+    await load.waitForCommits(200);
+    const r = await rollback({ source, target, fence: 'triggers', verify: 'incremental', onNote: () => undefined });
+    await load.stop();
+    back.push(r.outageMs / 1000);
+    await finish({ source, target });
+    await unfence(target);
+    // The same writers on the new server without capture: the reference for what the window costs there.
+    load = startWorkload({ url: appTgt, clients: 2, pauseMs: 5 });
+    t0 = Date.now();
+    await new Promise((res) => setTimeout(res, seconds * 1000));
+    const n1 = (await load.stop()).commits;
+    off.push(rate(n1, Date.now() - t0));
+    console.log(`round ${round}: forward cutover (window) outage ${fwd.at(-1)!.toFixed(2)} s (opening the window ${open.at(-1)!.toFixed(2)} s); ` +
+      `writers on the target ${on.at(-1)!.toFixed(0)} tx/s captured vs ${off.at(-1)!.toFixed(0)} tx/s not; rollback outage ${back.at(-1)!.toFixed(2)} s ` +
+      `(phases: ${r.phases.map((p) => `${p.phase} ${(p.durationMs / 1000).toFixed(2)} s`).join(', ')})`);
+  }
+  const mf = median(fwd), mb = median(back), mon = median(on), moff = median(off);
+  console.log(`\nmedians of ${rounds}: forward outage ${mf.toFixed(2)} s (opening the window ${median(open).toFixed(2)} s), rollback outage ${mb.toFixed(2)} s (${(mb / mf).toFixed(2)}x the forward); ` +
+    `target writers with the window's capture ${mon.toFixed(0)} tx/s vs without ${moff.toFixed(0)} tx/s (${(mon / moff).toFixed(2)}x)`);
+  record([
+    { bench: `rollback window, ${size} under writers`, what: 'forward write outage with window: true (verify incremental)', value: mf, unit: 's', ratios: { forward: 1 } },
+    { bench: `rollback window, ${size} under writers`, what: 'rollback write outage (verify incremental)', value: mb, unit: 's', ratios: { forward: mb / mf } },
+    { bench: `rollback window, ${size} under writers`, what: 'application transactions on the target, window capture on', value: mon, unit: 'tx/s', ratios: { 'capture off': mon / moff } },
+  ]);
+}
+
 /** pgbench -l lines (client, tx, latency µs, script, epoch s, epoch µs[, schedule lag µs]) of every file under dir. */
 async function pgbenchLog(dir: string): Promise<{ endUs: number; latencyUs: number; lagUs: number }[]> {
   const out: { endUs: number; latencyUs: number; lagUs: number }[] = [];
@@ -397,6 +462,7 @@ try {
   if (part === 'all' || part === 'lo') await largeObjects(src!, dst!);
   if (part === 'all' || part === 'outage') await outage(src!, dst!);
   if (part === 'all' || part === 'pooler') await poolerSwitch(src!, dst!);
+  if (part === 'all' || part === 'window') await rollbackWindow(src!, dst!);
 } finally {
   await stopAllClusters();
   await rm(work, { recursive: true, force: true });
