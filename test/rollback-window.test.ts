@@ -116,8 +116,18 @@ describe('the rollback window', () => {
     expect(await tryWrite(appSrc)).toBe('25006');
     expect((await c15.query<{ n: number }>('SELECT count(*)::int n FROM _cutover_fence.breaches', [], db)).rows[0]!.n).toBe(0);
 
+    // The reverse applier kept running as a service; the rollback stops it (its batch rolls back), and once
+    // the old source takes writes again it refuses to go on instead of writing over them.
+    const service = execa('node', [CLI, 'replicate', 'apply', '--reverse'], { reject: false, all: true,
+      env: { ...process.env, CUTOVER_NO_TTY: '1', CUTOVER_SOURCE_URL: c15.url(db), CUTOVER_TARGET_URL: c17.url(db) } });
+    for (let i = 0; i < 500 && !(await c15.query(`SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'cutover/apply%'`, [db])).rowCount; i++) await new Promise((r) => setTimeout(r, 20));
     // The rollback while the application still writes to the new server.
-    const rb = await rollback({ source, target, fence: 'triggers', verify: 'checksums' });
+    const notes: string[] = [];
+    const rb = await rollback({ source, target, fence: 'triggers', verify: 'checksums', onNote: (m) => notes.push(m) });
+    expect(notes.join('\n')).toMatch(/stopped the applier already running against this target \(backend pid \d+/);
+    const ended = await service;
+    expect(ended.exitCode, ended.all).toBe(4);
+    expect(ended.all).toMatch(/the old source is not fenced/);
     const stats = await after.stop();
     expect(stats.fenced).toBe(true);
     expect(stats.commits).toBeGreaterThan(60);

@@ -29,6 +29,7 @@ import { compareSnapshots, literal } from './snapshot-text.js';
 import { moveForeignKeys } from './fk-moves.js';
 import { planDdl } from './ddl-follow.js';
 import { checkReverse, reverseCapture } from './window-state.js';
+import { lockApplier } from './applier-lock.js';
 import type { ChunkSink, TrackedTable } from '../verify/incremental.js';
 
 export interface ApplyOptions {
@@ -45,6 +46,8 @@ export interface ApplyOptions {
    * source, whose write fence this session passes (cutover.fence_pass) while the application's cannot.
    */
   reverse?: boolean;
+  /** A cutover's or rollback's applier: ends an applier already running against the target (applier-lock.ts). */
+  takeOver?: boolean;
   onNote?: (message: string) => void;
 }
 
@@ -118,7 +121,14 @@ export class Applier {
   static async open(o: ApplyOptions): Promise<Applier> {
     const a = new Applier(o, await withPgpass(o.source), await withPgpass(o.target));
     try {
-      await a.connect();
+      try {
+        await a.connect();
+      } catch (e) {
+        // Ended while it started (a cutover took over the target: applier-lock.ts): wait and connect again.
+        if (classifySqlState(sqlStateOf(e)) !== 'connection') throw e;
+        o.onNote?.(`applier: SQLSTATE ${sqlStateOf(e)} while starting; reconnecting`);
+        await a.reconnect();
+      }
     } catch (e) {
       await a.close();
       throw e;
@@ -150,6 +160,7 @@ export class Applier {
     this.tgt = await connect(this.target, 'apply-target', { settings: TARGET_SETTINGS });
     const s = this.s, t = this.t;
     refuseSameDatabase(await databaseIdentity(s, this.source), await databaseIdentity(t, this.target), 'replicate', { source: this.source, target: this.target });
+    await lockApplier(t, { takeOver: !!this.o.takeOver, note: (m) => this.o.onNote?.(m) });
     if (this.o.reverse) await checkReverse(s, t);
     else if (!(await captureInstalled(s))) {
       throw new CutoverError('E_NOT_STARTED', 'change capture is not installed on the source', { hint: 'run `cutover replicate start` first' });
