@@ -16,6 +16,9 @@ CREATE TABLE IF NOT EXISTS _cutover.state (
   start_snapshot pg_snapshot,
   start_snapshot_at timestamptz
 );
+-- The table selection capture was installed with (schemas, excludeSchemas, tables, excludeTables): with
+-- ddl: follow, a table created later that matches it is captured and copied by the applier.
+ALTER TABLE _cutover.state ADD COLUMN IF NOT EXISTS selection jsonb;
 
 -- The captured tables. tableid names the capture function (capture_<tableid>) and tags log rows.
 CREATE TABLE IF NOT EXISTS _cutover.tables (
