@@ -343,8 +343,8 @@ export class Applier {
    * lacks are built on the target once the applied tick covers a snapshot taken after they were seen (so
    * the target's rows are the source's after the index existed), CONCURRENTLY, outside any transaction.
    */
-  private async followNewObjects(): Promise<void> {
-    if (Date.now() - this.lastFollowCheck < 1000) return;
+  private async followNewObjects(force = false): Promise<void> {
+    if (!force && Date.now() - this.lastFollowCheck < 1000) return;
     this.lastFollowCheck = Date.now();
     const note = this.o.onNote ?? (() => undefined);
     const fresh = await captureNewTables(this.s, note);
@@ -371,10 +371,26 @@ export class Applier {
         `apply these (or the source's own DDL) on the target, then run \`cutover replicate apply --accept-ddl\`:\n  ${ip.suggested.join(';\n  ')};`);
     }
     if (!ip.create.length) { this.indexWait = undefined; return; }
-    if (!this.indexWait) { this.indexWait = await this.sourceSnapshot(); return; }
-    if (!this.covers(this.indexWait)) return;
+    if (!force) {
+      if (!this.indexWait) { this.indexWait = await this.sourceSnapshot(); return; }
+      if (!this.covers(this.indexWait)) return;
+    }
     this.indexWait = undefined;
     for (const x of ip.create) await this.buildIndex(x);
+  }
+
+  /**
+   * ddl: follow, in a cutover's fence once drained (the target holds the fenced source's rows): what the
+   * source's catalog has now reaches the target before this returns: new tables captured and copied (one
+   * more batch), new indexes built without waiting for a later tick. Nothing without ddl: follow.
+   */
+  async settleDdl(): Promise<void> {
+    if (!this.follow) return;
+    await this.followNewObjects(true);
+    if (this.pending.size) {
+      await this.run({ until: () => true });
+      await this.followNewObjects(true);
+    }
   }
 
   /** Builds one index the source has on the target; on failure removes what the build left and halts naming it. */
@@ -474,7 +490,7 @@ export class Applier {
       const changed = (await s.query<{ tableid: number; events: string; truncated: boolean; after_fence: number }>(
         loadSql(import.meta.url, 'sql/batch-tables.sql'), [this.tick, cur, this.fenceSnapshot ?? null])).rows;
       const prevAt = this.tickAtMs;
-      if (!changed.length) {
+      if (!changed.length && !this.pending.size) {
         await s.query('COMMIT');
         await t.query('UPDATE _cutover.apply_state SET tick = $1::pg_snapshot, tick_at = $2, applied_at = now()', [cur, at]);
         this.tick = cur;
