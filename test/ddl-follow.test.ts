@@ -68,6 +68,18 @@ async function indexes(c: Cluster, db: string, tables: string[]): Promise<string
   }
 }
 
+/** Columns (type, NOT NULL, default, identity) and constraints of the given tables, as each server prints them. */
+async function definitions(c: Cluster, db: string, tables: string[]): Promise<string[]> {
+  return (await c.query<{ d: string }>(`SELECT * FROM (
+      SELECT a.attrelid::regclass::text || ' ' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' ' || a.attnotnull || ' ' ||
+             coalesce(pg_get_expr(d.adbin, d.adrelid), '-') || ' ' || a.attidentity::text || a.attgenerated::text AS d
+        FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+       WHERE a.attrelid = ANY (SELECT to_regclass(t)::oid FROM unnest($1::text[]) t) AND a.attnum > 0 AND NOT a.attisdropped
+      UNION ALL
+      SELECT conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+       WHERE conrelid = ANY (SELECT to_regclass(t)::oid FROM unnest($1::text[]) t) AND contype IN ('p', 'u', 'c', 'x')) s ORDER BY 1`, [tables], db)).rows.map((r) => r.d);
+}
+
 const invalidIndexes = async (c: Cluster, db: string) => (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_index WHERE NOT indisvalid`, [], db)).rows[0]!.n;
 const captureTriggers = async (c: Cluster, db: string) => (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgname LIKE 'cutover\\_capture%'`, [], db)).rows[0]!.n;
 
@@ -119,15 +131,15 @@ const CREATE_TABLES = `
   INSERT INTO ${KEYLESS} SELECT i % 5, 'dup' FROM generate_series(1, 40) i;`;
 
 describe('ddl: follow, new tables and new indexes', () => {
-  it('new tables (keyed, keyless, in a new schema) and new indexes (plain, UNIQUE, UNIQUE constraint) under a write load reach the target; the cutover ends equal', async () => {
-    const db = 'follow_new';
+  for (const mode of ['row', 'statement'] as const) it(`new tables (keyed, keyless, in a new schema) and new indexes (plain, UNIQUE, UNIQUE constraint) under a write load reach the target; the cutover ends equal (${mode} capture)`, async () => {
+    const db = `follow_new_${mode}`;
     await src.createDatabase(db);
     await tgt.createDatabase(db);
     await createAppDatabase(src.url(db));
     const appUrl = await createAppWriter(src, db, 'shop_writer', 'shop-pw-1');
     await tgt.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'shop_writer') THEN CREATE ROLE shop_writer; END IF; END $$`);
     const source = src.params(db), target = tgt.params(db);
-    await installCapture({ source });
+    await installCapture({ source, mode });
     await copy({ source, target, dir: join(await work(), 'copy'), jobs: 1 });
     const load = startAppWorkload({ url: appUrl, clients: 2, pauseMs: 10 });
     await load.waitForCommits(20);
@@ -182,8 +194,16 @@ describe('ddl: follow, new tables and new indexes', () => {
     expect(ti).toEqual(si);
     expect(si.join('\n')).toMatch(/constraint parents id\+name "u" UNIQUE \(id, name\)/);
     expect(await invalidIndexes(tgt, db)).toBe(0);
+    // The new tables' columns, defaults and constraints as on the source (foreign keys: put back by the cutover).
+    const newTables = [KEYED, KEYLESS, `shop.${q('late table')}`];
+    expect(await definitions(tgt, db, newTables)).toEqual(await definitions(src, db, newTables));
+    expect((await definitions(tgt, db, newTables)).join('\n')).toMatch(/CHECK \(\(\(n IS NULL\) OR \(n > 0\)\)\)[^]*id integer true nextval\('"New ""Schema"""\."Orders ""2""_id_seq"'::regclass\)/);
+    const fk = async (c: Cluster) => (await c.query<{ d: string }>(`SELECT conname || ' ' || pg_get_constraintdef(oid) || ' ' || convalidated AS d FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'f'`, [KEYED], db)).rows.map((r) => r.d);
+    expect(await fk(tgt)).toEqual(await fk(src));
 
-    // Teardown removes capture from the tables added mid-run too.
+    // Capture on the new tables is the run's mode; teardown removes it from the tables added mid-run too.
+    const kinds = (await src.query<{ k: string }>(`SELECT string_agg(DISTINCT tgname, ',' ORDER BY tgname) AS k FROM pg_trigger WHERE tgrelid = $1::regclass AND tgname LIKE 'cutover\\_capture%'`, [KEYLESS], db)).rows[0]!.k;
+    expect(kinds).toBe(mode === 'row' ? 'cutover_capture,cutover_capture_t' : 'cutover_capture_d,cutover_capture_i,cutover_capture_t,cutover_capture_u');
     expect(await captureTriggers(src, db)).toBeGreaterThan(0);
     await teardown({ source, target });
     expect(await captureTriggers(src, db)).toBe(0);
@@ -195,11 +215,13 @@ describe('ddl: follow, new tables and new indexes', () => {
     await tgt.createDatabase(db);
     await createAppDatabase(src.url(db));
     const source = src.params(db), target = tgt.params(db);
-    await installCapture({ source });
+    // The selection excludes a schema: a table created there later stays excluded.
+    await installCapture({ source, excludeSchemas: ['archive'] });
     await copy({ source, target, dir: join(await work(), 'copy'), jobs: 1 });
     // A row only the target has (written there by someone else), duplicating a name the source has once.
     await tgt.query(`INSERT INTO shop.parents VALUES (100001, 'parent 7')`, [], db);
     const a = await Applier.open({ source, target, followDdl: true });
+    await src.query(`CREATE SCHEMA archive; CREATE TABLE archive.old (id int PRIMARY KEY); INSERT INTO archive.old VALUES (1)`, [], db);
     await src.query(`CREATE UNIQUE INDEX CONCURRENTLY ${q('parents "name" u')} ON shop.parents (name)`, [], db);
     const deadline = Date.now() + 30_000;
     const e = await a.run({ until: () => Date.now() > deadline, maxReconnects: 0 }).then(() => undefined, (x: unknown) => x);
@@ -210,6 +232,8 @@ describe('ddl: follow, new tables and new indexes', () => {
     expect((e as CutoverError).hint).toMatch(/CREATE UNIQUE INDEX CONCURRENTLY "parents ""name"" u" ON shop\.parents USING btree \(name\)/);
     expect(await invalidIndexes(tgt, db)).toBe(0);
     expect((await tgt.query(`SELECT 1 FROM pg_class WHERE relname = 'parents "name" u'`, [], db)).rowCount).toBe(0);
+    expect((await tgt.query(`SELECT to_regclass('archive.old')::text AS r`, [], db)).rows[0]!.r).toBeNull();
+    expect((await src.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = 'archive.old'::regclass`, [], db)).rows[0]!.n).toBe(0);
     // The halt is recorded: the CLI applier exits 7.
     const env = { SRC: src.url(db), TGT: tgt.url(db) };
     const r = await cutoverCli(['replicate', 'apply', '--source', 'env:SRC', '--target', 'env:TGT', '--follow-ddl', '--until-caught-up'], env);
