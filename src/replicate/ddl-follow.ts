@@ -7,7 +7,12 @@
  * composites) is refused with the statements the diff suggests for the target. The applier applies the
  * plan, then requires the source's and target's shapes to be equal before it accepts them.
  *
- * Not followed (halts as without `ddl: follow`): new indexes and new tables.
+ * New indexes (planIndexes): the source's valid indexes on replicated tables that the target lacks by
+ * name are built CONCURRENTLY on the target (a UNIQUE constraint's index then attached with ADD CONSTRAINT
+ * ... USING INDEX); a new primary key or exclusion constraint is refused. New tables (tableStatements, and
+ * captureNewTables in capture.ts): the DDL that creates one on the target from the source's catalog,
+ * before and after its rows are copied. The applier (apply.ts followNewObjects, copyNewTables) decides
+ * when; docs/replicate.md has the rules.
  */
 import type pg from 'pg';
 import { loadSql, quoteIdent, quoteLiteral } from '../pg/sql.js';
