@@ -160,10 +160,12 @@ describe('ddl: follow, new tables and new indexes', () => {
     await src.query(`CREATE UNIQUE INDEX CONCURRENTLY ${q('Orders "weird" u')} ON ${KEYED} (${WEIRD})`, [], db);
     await src.query(`ALTER TABLE shop.parents ADD CONSTRAINT ${q('parents id+name "u"')} UNIQUE (id, name)`, [], db);
     await src.query(`CREATE INDEX CONCURRENTLY ${q('keyless b')} ON ${KEYLESS} (b)`, [], db);
+    // A new column and an index on it at once: the column is followed before the index is built.
+    await src.query(`ALTER TABLE shop.accounts ADD COLUMN nick text; CREATE INDEX ${q('acc nick')} ON shop.accounts (nick); UPDATE shop.accounts SET nick = 'n' || id WHERE id < 20`, [], db);
     const indexed = async (name: string) => (await tgt.query(`SELECT 1 FROM pg_class WHERE relname = $1 AND relkind = 'i'`, [name], db)).rowCount === 1;
     await until('the new indexes on the target', async () => {
       if (failed) throw failed;
-      return (await indexed('acc "mood" idx')) && (await indexed('Orders "weird" u')) && (await indexed('parents id+name "u"')) && (await indexed('keyless b'));
+      return (await indexed('acc "mood" idx')) && (await indexed('Orders "weird" u')) && (await indexed('parents id+name "u"')) && (await indexed('keyless b')) && (await indexed('acc nick'));
     });
     ac.abort();
     await running;

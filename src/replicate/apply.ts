@@ -376,6 +376,8 @@ export class Applier {
       if (!this.covers(this.indexWait)) return;
     }
     this.indexWait = undefined;
+    // A column the index needs may be new too: the source's column changes are followed (or halted on) first.
+    await this.checkSource(true);
     for (const x of ip.create) await this.buildIndex(x);
   }
 
