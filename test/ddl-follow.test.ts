@@ -251,6 +251,30 @@ describe('ddl: follow, new tables and new indexes', () => {
     await applying;
     await b.close();
     expect(await invalidIndexes(tgt, db)).toBe(0);
+
+    // A new table that already exists on the target with rows there: halt naming it; capture stays on the
+    // source, and once the target's table is emptied the next applier copies into it and replicates it.
+    await tgt.query(`CREATE TABLE shop.pre (id int PRIMARY KEY, v text); INSERT INTO shop.pre VALUES (99, 'target only')`, [], db);
+    await src.query(`CREATE TABLE shop.pre (id int PRIMARY KEY, v text); INSERT INTO shop.pre SELECT i, 'v' || i FROM generate_series(1, 5) i`, [], db);
+    const c = await Applier.open({ source, target });
+    const cEnd = Date.now() + 30_000;
+    const ce = await c.run({ until: () => Date.now() > cEnd, maxReconnects: 0 }).then(() => undefined, (x: unknown) => x);
+    await c.close();
+    expect((ce as CutoverError).code).toBe('E_HALTED');
+    expect((ce as Error).message).toMatch(/could not create and copy new table "shop"\."pre" on the target: the table already exists on the target and has rows/);
+    expect((await src.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = 'shop.pre'::regclass AND tgname LIKE 'cutover%'`, [], db)).rows[0]!.n).toBeGreaterThan(0);
+    await src.query(`UPDATE shop.pre SET v = 'changed while halted' WHERE id = 2; DELETE FROM shop.pre WHERE id = 3`, [], db);
+    await tgt.query(`DELETE FROM shop.pre`, [], db);
+    const d = await Applier.open({ source, target, acceptDdl: true });
+    const rows = async (x: Cluster) => (await x.query<{ r: string }>(`SELECT string_agg(id || ':' || v, ',' ORDER BY id) AS r FROM shop.pre`, [], db)).rows[0]!.r;
+    const stopD = new AbortController();
+    const applyingD = d.run({ signal: stopD.signal });
+    await until('shop.pre copied', async () => (await rows(tgt)) === (await rows(src)), 30_000);
+    await src.query(`INSERT INTO shop.pre VALUES (6, 'after the copy'); UPDATE shop.pre SET v = 'again' WHERE id = 1`, [], db);
+    await until('shop.pre replicated', async () => (await rows(tgt)) === (await rows(src)), 30_000).finally(() => stopD.abort());
+    await applyingD;
+    await d.close();
+    expect(await rows(tgt)).toBe('1:again,2:changed while halted,4:v4,5:v5,6:after the copy');
     await teardown({ source, target });
   }, 180_000);
 

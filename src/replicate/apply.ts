@@ -152,8 +152,8 @@ export class Applier {
     }
     const state = (await s.query<{ start: string | null; at: Date | null }>('SELECT start_snapshot::text AS start, start_snapshot_at AS at FROM _cutover.state')).rows[0];
     await t.query(loadSql(import.meta.url, 'sql/target-schema.sql'));
-    let applied = (await t.query<{ tick: string; tick_at: Date; halted: string | null; fingerprints: Record<string, { shape: string; name: string }>; follow_ddl: boolean }>(
-      'SELECT tick::text AS tick, tick_at, halted, fingerprints, follow_ddl FROM _cutover.apply_state')).rows[0];
+    let applied = (await t.query<{ tick: string; tick_at: Date; halted: string | null; fingerprints: Record<string, { shape: string; name: string }>; follow_ddl: boolean; copied: number[] }>(
+      'SELECT tick::text AS tick, tick_at, halted, fingerprints, follow_ddl, copied_tables AS copied FROM _cutover.apply_state')).rows[0];
     if (!applied) {
       if (!state?.start || !state.at) {
         throw new CutoverError('E_NOT_STARTED', 'no initial copy has recorded where replication starts', {
@@ -161,7 +161,7 @@ export class Applier {
         });
       }
       await t.query('INSERT INTO _cutover.apply_state (tick, tick_at) VALUES ($1::pg_snapshot, $2)', [state.start, state.at]);
-      applied = { tick: state.start, tick_at: state.at, halted: null, fingerprints: {}, follow_ddl: false };
+      applied = { tick: state.start, tick_at: state.at, halted: null, fingerprints: {}, follow_ddl: false, copied: [] };
     }
     if (this.o.followDdl && !applied.follow_ddl) await t.query('UPDATE _cutover.apply_state SET follow_ddl = true');
     this.follow = applied.follow_ddl || !!this.o.followDdl;
@@ -173,14 +173,15 @@ export class Applier {
     this.tick = applied.tick;
     this.tickAtMs = applied.tick_at.getTime();
 
-    let reg = (await s.query<{ tableid: number; relid: string; schema_name: string; table_name: string; key_columns: string[]; key_types: string[]; match_columns: string[] | null; shape: string; triggers: string }>(
-      'SELECT tableid, relid::int8 AS relid, schema_name, table_name, key_columns::text[] AS key_columns, key_types, match_columns::text[] AS match_columns, shape, triggers FROM _cutover.tables ORDER BY tableid')).rows;
+    let reg = (await s.query<{ tableid: number; relid: string; schema_name: string; table_name: string; key_columns: string[]; key_types: string[]; match_columns: string[] | null; shape: string; triggers: string; followed: boolean }>(
+      'SELECT tableid, relid::int8 AS relid, schema_name, table_name, key_columns::text[] AS key_columns, key_types, match_columns::text[] AS match_columns, shape, triggers, followed FROM _cutover.tables ORDER BY tableid')).rows;
     let names = reg.map((r) => qualify(r.schema_name, r.table_name));
     let tgtIds = await resolveTables(t, names);
     this.pending.clear();
     if (this.follow) {
-      // Captured since replication started (ddl: follow) and not copied yet: the next batch copies them.
-      reg.forEach((r, i) => { if (tgtIds[i] === null) this.pending.set(r.tableid, { tableid: r.tableid, relid: Number(r.relid), name: names[i]! }); });
+      // Captured since replication started (ddl: follow) and not copied yet (a table of that name on the
+      // target may be one someone created there): the next batch copies them.
+      reg.forEach((r, i) => { if (tgtIds[i] === null || (r.followed && !applied!.copied.includes(r.tableid))) this.pending.set(r.tableid, { tableid: r.tableid, relid: Number(r.relid), name: names[i]! }); });
       reg = reg.filter((r) => !this.pending.has(r.tableid));
       names = reg.map((r) => qualify(r.schema_name, r.table_name));
       tgtIds = await resolveTables(t, names);
@@ -434,14 +435,15 @@ export class Applier {
       if (there === null) {
         for (const st of ddl.before) await t.query(st);
       } else if ((await t.query(`SELECT 1 FROM ONLY ${p.name} LIMIT 1`)).rowCount) {
-        throw Object.assign(new Error(`the table already exists on the target and has rows`), { code: '42P07' });
+        throw new NotCopied('the table already exists on the target and has rows');
       }
       const cols = ((await readColumns(s, [p.relid])).get(p.relid) ?? []).filter((c) => !c.generated).map((c) => quoteIdent(c.name)).join(', ');
       await streamCopy(s, t, `COPY (SELECT ${cols} FROM ONLY ${p.name}) TO STDOUT`, `COPY ${p.name} (${cols}) FROM STDIN`);
       if (there === null) for (const st of ddl.after) await t.query(st);
       const oid = (await t.query<{ oid: string }>('SELECT to_regclass($1)::oid::int8 AS oid', [p.name])).rows[0]!.oid;
       const shape = (await readShapes(t, [Number(oid)])).get(Number(oid))!;
-      await t.query(`UPDATE _cutover.apply_state SET fingerprints = fingerprints || jsonb_build_object($1::text, jsonb_build_object('shape', $2::text, 'name', $1::text))`, [shape.name, shape.shape]);
+      await t.query(`UPDATE _cutover.apply_state SET copied_tables = array_append(copied_tables, $3),
+        fingerprints = fingerprints || jsonb_build_object($1::text, jsonb_build_object('shape', $2::text, 'name', $1::text))`, [shape.name, shape.shape, p.tableid]);
       out.push(p.name);
     }
     this.copying = undefined;
@@ -603,11 +605,11 @@ export class Applier {
         try {
           copied = await this.copyNewTables();
         } catch (e) {
-          if (e instanceof CutoverError || lostConnection(e)) throw e;
+          if (e instanceof CutoverError || (!(e instanceof NotCopied) && lostConnection(e))) throw e;
           await t.query('ROLLBACK').catch(() => undefined);
           tgtOpen = false;
           const pe = e as { message: string; detail?: string; code?: string };
-          await this.halt(`ddl: follow could not create and copy new table ${this.copying ?? '?'} on the target: ${pe.message}${pe.detail ? ` (${pe.detail})` : ''} [SQLSTATE ${pe.code ?? '?'}]`, false,
+          await this.halt(`ddl: follow could not create and copy new table ${this.copying ?? '?'} on the target: ${pe.message}${pe.detail ? ` (${pe.detail})` : ''}${pe.code ? ` [SQLSTATE ${pe.code}]` : ''}`, false,
             'create the table on the target as on the source (or exclude it: run `cutover replicate start` again with --exclude-table), then run `cutover replicate apply --accept-ddl`');
         }
       }
@@ -814,6 +816,8 @@ function lostConnection(e: unknown): boolean {
   return cls === 'connection' || cls === 'retryable' || cls === 'canceled' || sqlStateOf(e) === undefined;
 }
 
+/** A new table that ddl: follow does not copy (not a server error): the applier halts naming it. */
+class NotCopied extends Error {}
 /** The target took the source's DDL (ddl: follow): the applier reads both catalogs again. */
 class FollowedDdl extends Error {}
 /** The batch is tried again (a TRUNCATE committed while it read: see batch()). */

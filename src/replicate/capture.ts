@@ -186,17 +186,17 @@ function storedSelection(o: SelectionOptions): SelectionOptions {
 
 /** Registers one table in `_cutover.tables` and installs its capture function and triggers (one brief lock). */
 async function captureTable(c: pg.Client, t: Candidate, tableid: number, key: string[], matchCols: string[] | null, mode: CaptureMode, bits: number,
-  o: { lockTimeoutMs?: number; maxLockWaitMs?: number }, note: (m: string) => void): Promise<number> {
+  o: { lockTimeoutMs?: number; maxLockWaitMs?: number }, note: (m: string) => void, followed = false): Promise<number> {
   return withLock(c, display(t), o, note, async () => {
     // key_types are cast targets in the applier's session (search_path ''): spelled qualified.
     await c.query(`SELECT set_config('search_path', 'pg_catalog', true), set_config('quote_all_identifiers', 'off', true)`);
-    await c.query(`INSERT INTO _cutover.tables (tableid, relid, schema_name, table_name, key_columns, key_types, match_columns)
+    await c.query(`INSERT INTO _cutover.tables (tableid, relid, schema_name, table_name, key_columns, key_types, match_columns, followed)
       SELECT $1, $2::oid, $3, $4, $5::name[], coalesce((SELECT array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.ord)
         FROM unnest($5::name[]) WITH ORDINALITY AS k(col, ord)
-        JOIN pg_attribute a ON a.attrelid = $2::oid AND a.attname = k.col), '{}'), $6::name[]
+        JOIN pg_attribute a ON a.attrelid = $2::oid AND a.attname = k.col), '{}'), $6::name[], $7
       ON CONFLICT (tableid) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name,
         key_columns = EXCLUDED.key_columns, key_types = EXCLUDED.key_types, match_columns = EXCLUDED.match_columns`,
-    [tableid, t.relid, t.schema, t.name, key, matchCols]);
+    [tableid, t.relid, t.schema, t.name, key, matchCols, followed]);
     await c.query('SELECT _cutover.install_table($1, $2::regclass, $3::name[], $4, $5)', [tableid, qualify(t.schema, t.name), key, mode, bits]);
   });
 }
@@ -245,7 +245,7 @@ export async function captureNewTables(c: pg.Client, note: (m: string) => void, 
       if (!matchCols.length) { refused.push(`new table ${display(t)} has no key and no column with an equality operator`); continue; }
     }
     const tableid = next++;
-    await captureTable(c, t, tableid, key, matchCols, st.mode, st.bits, o, note);
+    await captureTable(c, t, tableid, key, matchCols, st.mode, st.bits, o, note, true);
     captured.push({ tableid, relid: t.relid, schema: t.schema, name: t.name, key, keySource: key.length ? 'primary key' : 'full row (no key)' });
   }
   await recordBaseline(c, captured);

@@ -38,6 +38,9 @@ CREATE TABLE IF NOT EXISTS _cutover.tables (
 -- A table without a key is replicated with the whole row as its identity (key_columns is empty): the
 -- columns whose equality matches the target's rows to the source's (rows_identity.ts).
 ALTER TABLE _cutover.tables ADD COLUMN IF NOT EXISTS match_columns name[];
+-- Captured by the applier under ddl: follow (a table created after replicate start): the applier creates
+-- and copies it on the target (the target records which it has copied: apply_state.copied_tables).
+ALTER TABLE _cutover.tables ADD COLUMN IF NOT EXISTS followed boolean NOT NULL DEFAULT false;
 
 -- The change log: three tables used in turn by transaction-id range, emptied with TRUNCATE once every
 -- event in one has been applied (never per-row DELETE). txid is the writing transaction's top-level id
