@@ -27,7 +27,8 @@ import { streamCopy } from '../dump/copy/stream.js';
 import { captureInstalled, readColumns, readShapes, resolveTables, shapeDifference } from './catalog.js';
 import { compareSnapshots, literal } from './snapshot-text.js';
 import { moveForeignKeys } from './fk-moves.js';
-import { planDdl } from './ddl-follow.js';
+import { type IndexAction, planDdl, planIndexes, tableStatements } from './ddl-follow.js';
+import { captureNewTables } from './capture.js';
 import { checkReverse, reverseCapture } from './window-state.js';
 import { lockApplier } from './applier-lock.js';
 import type { ChunkSink, TrackedTable } from '../verify/incremental.js';
@@ -110,6 +111,11 @@ export class Applier {
   /** Batches tried again after a foreign key failed at COMMIT (see batch()). */
   private fkRetries = 0;
   private tracking?: { tables: Map<string, TrackedTable>; sink: ChunkSink };
+  /** ddl: follow: tables captured on the source but not yet on the target, copied by the next batch. */
+  private pending = new Map<number, { tableid: number; relid: number; name: string }>();
+  private lastFollowCheck = 0;
+  /** ddl: follow: new indexes wait until the applied tick covers this source snapshot (taken when they were seen). */
+  private indexWait?: string;
   private fenceSnapshot?: string;
   tick = '';
   readonly totals = { batches: 0, events: 0, upserted: 0, deleted: 0 };
@@ -171,8 +177,8 @@ export class Applier {
     }
     const state = (await s.query<{ start: string | null; at: Date | null }>('SELECT start_snapshot::text AS start, start_snapshot_at AS at FROM _cutover.state')).rows[0];
     await t.query(loadSql(import.meta.url, 'sql/target-schema.sql'));
-    let applied = (await t.query<{ tick: string; tick_at: Date; halted: string | null; fingerprints: Record<string, { shape: string; name: string }>; follow_ddl: boolean }>(
-      'SELECT tick::text AS tick, tick_at, halted, fingerprints, follow_ddl FROM _cutover.apply_state')).rows[0];
+    let applied = (await t.query<{ tick: string; tick_at: Date; halted: string | null; fingerprints: Record<string, { shape: string; name: string }>; follow_ddl: boolean; copied: number[] }>(
+      'SELECT tick::text AS tick, tick_at, halted, fingerprints, follow_ddl, copied_tables AS copied FROM _cutover.apply_state')).rows[0];
     if (!applied) {
       if (!state?.start || !state.at) {
         throw new CutoverError('E_NOT_STARTED', 'no initial copy has recorded where replication starts', {
@@ -180,7 +186,7 @@ export class Applier {
         });
       }
       await t.query('INSERT INTO _cutover.apply_state (tick, tick_at) VALUES ($1::pg_snapshot, $2)', [state.start, state.at]);
-      applied = { tick: state.start, tick_at: state.at, halted: null, fingerprints: {}, follow_ddl: false };
+      applied = { tick: state.start, tick_at: state.at, halted: null, fingerprints: {}, follow_ddl: false, copied: [] };
     }
     if (this.o.followDdl && !applied.follow_ddl) await t.query('UPDATE _cutover.apply_state SET follow_ddl = true');
     this.follow = applied.follow_ddl || !!this.o.followDdl;
@@ -192,10 +198,19 @@ export class Applier {
     this.tick = applied.tick;
     this.tickAtMs = applied.tick_at.getTime();
 
-    const reg = (await s.query<{ tableid: number; relid: string; schema_name: string; table_name: string; key_columns: string[]; key_types: string[]; match_columns: string[] | null; shape: string; triggers: string }>(
-      'SELECT tableid, relid::int8 AS relid, schema_name, table_name, key_columns::text[] AS key_columns, key_types, match_columns::text[] AS match_columns, shape, triggers FROM _cutover.tables ORDER BY tableid')).rows;
-    const names = reg.map((r) => qualify(r.schema_name, r.table_name));
-    const tgtIds = await resolveTables(t, names);
+    let reg = (await s.query<{ tableid: number; relid: string; schema_name: string; table_name: string; key_columns: string[]; key_types: string[]; match_columns: string[] | null; shape: string; triggers: string; followed: boolean }>(
+      'SELECT tableid, relid::int8 AS relid, schema_name, table_name, key_columns::text[] AS key_columns, key_types, match_columns::text[] AS match_columns, shape, triggers, followed FROM _cutover.tables ORDER BY tableid')).rows;
+    let names = reg.map((r) => qualify(r.schema_name, r.table_name));
+    let tgtIds = await resolveTables(t, names);
+    this.pending.clear();
+    if (this.follow) {
+      // Captured since replication started (ddl: follow) and not copied yet (a table of that name on the
+      // target may be one someone created there): the next batch copies them.
+      reg.forEach((r, i) => { if (tgtIds[i] === null || (r.followed && !applied!.copied.includes(r.tableid))) this.pending.set(r.tableid, { tableid: r.tableid, relid: Number(r.relid), name: names[i]! }); });
+      reg = reg.filter((r) => !this.pending.has(r.tableid));
+      names = reg.map((r) => qualify(r.schema_name, r.table_name));
+      tgtIds = await resolveTables(t, names);
+    }
     const missing = names.filter((_, i) => tgtIds[i] === null);
     if (missing.length) {
       throw new CutoverError('E_PREFLIGHT', `${missing.length} replicated table(s) are not on the target: ${missing.slice(0, 10).join(', ')}`, {
@@ -347,6 +362,119 @@ export class Applier {
     throw new FollowedDdl();
   }
 
+  /**
+   * ddl: follow, before a batch (at most once a second): tables created on the source that match the
+   * selection get capture (committed before the batch's snapshot, so no write is missed; the batch then
+   * creates and copies them, see copyNewTables); indexes the source has on replicated tables and the target
+   * lacks are built on the target once the applied tick covers a snapshot taken after they were seen (so
+   * the target's rows are the source's after the index existed), CONCURRENTLY, outside any transaction.
+   */
+  private async followNewObjects(force = false): Promise<void> {
+    if (!force && Date.now() - this.lastFollowCheck < 1000) return;
+    this.lastFollowCheck = Date.now();
+    const note = this.o.onNote ?? (() => undefined);
+    const fresh = await captureNewTables(this.s, note);
+    for (const c of fresh.captured) {
+      this.pending.set(c.tableid, { tableid: c.tableid, relid: c.relid, name: qualify(c.schema, c.name) });
+      note(`new table ${qualify(c.schema, c.name)} on the source: capture installed (${c.keySource}); the next batch copies it`);
+    }
+    if (fresh.refused.length) {
+      await this.halt(`DDL on the source that ddl: follow does not apply: ${fresh.refused.join('; ')}`, false,
+        'give the table a primary key, or exclude it (run `cutover replicate start` again with --exclude-table: the applier keeps its place), then run `cutover replicate apply --accept-ddl`');
+    }
+    if (this.pending.size) {
+      // Changes to existing tables' types are followed (or halted on) first; then the types the new tables need.
+      await this.checkSource(true);
+      const plan = await planDdl(this.s, this.t, []);
+      if (plan.refused.length) await this.halt(`DDL on the source that ddl: follow does not apply: ${plan.refused.join('; ')}`);
+      for (const st of plan.statements) await this.t.query(st);
+      if (plan.statements.length) note(`followed DDL on the source: ${plan.statements.join('; ')}`);
+    }
+    const tables = [...this.tables.values()];
+    const ip = await planIndexes(this.s, this.t, tables.map((x) => x.srcRelid), tables.map((x) => x.tgtRelid));
+    if (ip.refused.length) {
+      await this.halt(`DDL on the source that ddl: follow does not apply: ${ip.refused.join('; ')}`, false,
+        `apply these (or the source's own DDL) on the target, then run \`cutover replicate apply --accept-ddl\`:\n  ${ip.suggested.join(';\n  ')};`);
+    }
+    if (!ip.create.length) { this.indexWait = undefined; return; }
+    if (!force) {
+      if (!this.indexWait) { this.indexWait = await this.sourceSnapshot(); return; }
+      if (!this.covers(this.indexWait)) return;
+    }
+    this.indexWait = undefined;
+    // A column the index needs may be new too: the source's column changes are followed (or halted on) first.
+    await this.checkSource(true);
+    for (const x of ip.create) await this.buildIndex(x);
+  }
+
+  /**
+   * ddl: follow, in a cutover's fence once drained (the target holds the fenced source's rows): what the
+   * source's catalog has now reaches the target before this returns: new tables captured and copied (one
+   * more batch), new indexes built without waiting for a later tick. Nothing without ddl: follow.
+   */
+  async settleDdl(): Promise<void> {
+    if (!this.follow) return;
+    await this.followNewObjects(true);
+    if (this.pending.size) {
+      await this.run({ until: () => true });
+      await this.followNewObjects(true);
+    }
+  }
+
+  /** Builds one index the source has on the target; on failure removes what the build left and halts naming it. */
+  private async buildIndex(x: IndexAction): Promise<void> {
+    const drop = `DROP INDEX ${x.concurrently ? 'CONCURRENTLY ' : ''}IF EXISTS ${x.qualified}`;
+    if (x.dropInvalid) await this.t.query(drop);
+    const t0 = Date.now();
+    try {
+      await this.t.query(x.create);
+      if (x.attach) await this.t.query(x.attach);
+    } catch (e) {
+      if (lostConnection(e)) throw e;
+      // CONCURRENTLY leaves an INVALID index behind when it fails; so does a build whose ADD CONSTRAINT failed.
+      await this.t.query(drop);
+      const pe = e as { message: string; detail?: string; code?: string };
+      return await this.halt(`ddl: follow could not build index ${x.qualified} on ${x.table} on the target: ${pe.message}${pe.detail ? ` (${pe.detail})` : ''} [SQLSTATE ${pe.code ?? '?'}]`, false,
+        `the target's rows do not allow it (rows written on the target by someone else?): correct them, or drop the index on the source; then run \`cutover replicate apply --accept-ddl\`. The statement: ${x.create}${x.attach ? `; ${x.attach}` : ''}`);
+    }
+    this.o.onNote?.(`followed DDL on the source: ${x.create}${x.attach ? `; ${x.attach}` : ''} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  }
+
+  /** The new table being created and copied (named by a halt). */
+  private copying?: string;
+
+  /**
+   * In the batch's transactions: creates each pending table on the target (DDL from the source's catalog),
+   * copies its rows under the batch's snapshot, then adds its other indexes and foreign keys, and records
+   * its target shape. Capture was installed before that snapshot was taken: every change it shows is in
+   * the copied rows, and every later one is in a later batch (this batch applies none of the table's
+   * events). Creation, copy and the new tick commit together: a failure leaves no half-copied table.
+   */
+  private async copyNewTables(): Promise<string[]> {
+    const s = this.s, t = this.t;
+    const out: string[] = [];
+    for (const p of this.pending.values()) {
+      this.copying = p.name;
+      const there = (await t.query<{ oid: string | null }>('SELECT to_regclass($1)::oid::int8 AS oid', [p.name])).rows[0]!.oid;
+      const ddl = await tableStatements(s, p.relid);
+      if (there === null) {
+        for (const st of ddl.before) await t.query(st);
+      } else if ((await t.query(`SELECT 1 FROM ONLY ${p.name} LIMIT 1`)).rowCount) {
+        throw new NotCopied('the table already exists on the target and has rows');
+      }
+      const cols = ((await readColumns(s, [p.relid])).get(p.relid) ?? []).filter((c) => !c.generated).map((c) => quoteIdent(c.name)).join(', ');
+      await streamCopy(s, t, `COPY (SELECT ${cols} FROM ONLY ${p.name}) TO STDOUT`, `COPY ${p.name} (${cols}) FROM STDIN`);
+      if (there === null) for (const st of ddl.after) await t.query(st);
+      const oid = (await t.query<{ oid: string }>('SELECT to_regclass($1)::oid::int8 AS oid', [p.name])).rows[0]!.oid;
+      const shape = (await readShapes(t, [Number(oid)])).get(Number(oid))!;
+      await t.query(`UPDATE _cutover.apply_state SET copied_tables = array_append(copied_tables, $3),
+        fingerprints = fingerprints || jsonb_build_object($1::text, jsonb_build_object('shape', $2::text, 'name', $1::text))`, [shape.name, shape.shape, p.tableid]);
+      out.push(p.name);
+    }
+    this.copying = undefined;
+    return out;
+  }
+
   private async halt(reason: string, fatal = false, hint?: string): Promise<never> {
     await this.t.query('UPDATE _cutover.apply_state SET halted = $1', [reason]).catch(() => undefined);
     throw new CutoverError('E_HALTED', `replication halted: ${reason}`, {
@@ -376,6 +504,7 @@ export class Applier {
   /** One batch: everything committed on the source since the applied tick. */
   async batch(): Promise<BatchResult> {
     const t0 = Date.now();
+    if (this.follow) await this.followNewObjects();
     const s = this.s, t = this.t;
     await s.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     let tgtOpen = false;
@@ -390,14 +519,15 @@ export class Applier {
       const changed = (await s.query<{ tableid: number; events: string; truncated: boolean; after_fence: number }>(
         loadSql(import.meta.url, 'sql/batch-tables.sql'), [this.tick, cur, this.fenceSnapshot ?? null])).rows;
       const prevAt = this.tickAtMs;
-      if (!changed.length) {
+      if (!changed.length && !this.pending.size) {
         await s.query('COMMIT');
         await t.query('UPDATE _cutover.apply_state SET tick = $1::pg_snapshot, tick_at = $2, applied_at = now()', [cur, at]);
         this.tick = cur;
         this.tickAtMs = at.getTime();
         return { events: 0, tables: 0, upserted: 0, deleted: 0, truncated: 0, durationMs: Date.now() - t0, tick: cur, lagMs: 0 };
       }
-      const unknown = changed.filter((c) => !this.tables.has(c.tableid));
+      // A pending table's events so far are in the rows this batch copies (under its snapshot).
+      const unknown = changed.filter((c) => !this.tables.has(c.tableid) && !this.pending.has(c.tableid));
       if (unknown.length) await this.halt(`the log holds events of table id(s) ${unknown.map((u) => u.tableid).join(', ')} that this applier does not know: capture was changed while it ran; restart the applier`);
       const byId = new Map(changed.map((c) => [c.tableid, c]));
       const todo = this.order.filter((id) => byId.has(id)).map((id) => this.tables.get(id)!);
@@ -495,6 +625,19 @@ export class Applier {
           upserted += (await t.query(`INSERT INTO ${tgt} (${plain}) OVERRIDING SYSTEM VALUE SELECT ${plain} FROM pg_temp.${r}`)).rowCount ?? 0;
         }
       }
+      let copied: string[] = [];
+      if (this.pending.size) {
+        try {
+          copied = await this.copyNewTables();
+        } catch (e) {
+          if (e instanceof CutoverError || (!(e instanceof NotCopied) && lostConnection(e))) throw e;
+          await t.query('ROLLBACK').catch(() => undefined);
+          tgtOpen = false;
+          const pe = e as { message: string; detail?: string; code?: string };
+          await this.halt(`ddl: follow could not create and copy new table ${this.copying ?? '?'} on the target: ${pe.message}${pe.detail ? ` (${pe.detail})` : ''}${pe.code ? ` [SQLSTATE ${pe.code}]` : ''}`, false,
+            'create the table on the target as on the source (or exclude it: run `cutover replicate start` again with --exclude-table), then run `cutover replicate apply --accept-ddl`');
+        }
+      }
       const events = changed.reduce((n, c) => n + Number(c.events), 0);
       await t.query(`UPDATE _cutover.apply_state SET tick = $1::pg_snapshot, tick_at = $2, applied_at = now(), batches = batches + 1,
         events = events + $3, rows_upserted = rows_upserted + $4, rows_deleted = rows_deleted + $5`, [cur, at, events, upserted, deleted]);
@@ -507,11 +650,20 @@ export class Applier {
       this.totals.events += events;
       for (const c of changed) {
         const ti = this.tables.get(c.tableid);
-        if (c.after_fence > 0 && ti) this.afterFence.set(qualify(ti.schema, ti.name), (this.afterFence.get(qualify(ti.schema, ti.name)) ?? 0) + c.after_fence);
+        const name = ti ? qualify(ti.schema, ti.name) : this.pending.get(c.tableid)?.name;
+        if (c.after_fence > 0 && name) this.afterFence.set(name, (this.afterFence.get(name) ?? 0) + c.after_fence);
       }
       this.totals.upserted += upserted;
       this.totals.deleted += deleted;
       this.fkRetries = 0;
+      if (copied.length) {
+        this.o.onNote?.(`followed DDL on the source: new table(s) ${copied.join(', ')} created on the target and copied; replicated from now on`);
+        // Both catalogs again: the new tables join the applied set (keys, order, foreign keys, triggers).
+        await this.close();
+        this.tables.clear();
+        this.baseline.clear();
+        await this.connect();
+      }
       const durationMs = Date.now() - t0;
       return { events, tables: todo.length, upserted, deleted, truncated, durationMs, tick: cur, lagMs: at.getTime() - prevAt + durationMs };
     } catch (e) {
@@ -683,6 +835,14 @@ export class Applier {
   }
 }
 
+/** A lost connection (no SQLSTATE, or a connection-class one): retried by reconnecting, never a halt. */
+function lostConnection(e: unknown): boolean {
+  const cls = classifySqlState(sqlStateOf(e));
+  return cls === 'connection' || cls === 'retryable' || cls === 'canceled' || sqlStateOf(e) === undefined;
+}
+
+/** A new table that ddl: follow does not copy (not a server error): the applier halts naming it. */
+class NotCopied extends Error {}
 /** The target took the source's DDL (ddl: follow): the applier reads both catalogs again. */
 class FollowedDdl extends Error {}
 /** The batch is tried again (a TRUNCATE committed while it read: see batch()). */

@@ -8,6 +8,7 @@
  * lock_timeout; on a timeout it waits and retries (saying who holds the table), so application writes
  * never queue behind cutover for longer than that timeout.
  */
+import type pg from 'pg';
 import { resolveTableSelection } from '../pg/entry-checks.js';
 import { CutoverError } from '../errors.js';
 import type { ConnParams } from '../pg/conninfo.js';
@@ -132,8 +133,9 @@ export async function installCapture(o: CaptureOptions): Promise<CaptureResult> 
     try {
       await c.query('BEGIN');
       for (const f of ['sql/capture-schema.sql', 'sql/rotate.sql']) await c.query(loadSql(import.meta.url, f));
-      await c.query(`INSERT INTO _cutover.state (version, range_bits, capture_mode) VALUES ($1, $2, $3)
-        ON CONFLICT (id) DO UPDATE SET capture_mode = EXCLUDED.capture_mode`, [SCHEMA_VERSION, o.rangeBits ?? RANGE_BITS, mode]);
+      await c.query(`INSERT INTO _cutover.state (version, range_bits, capture_mode, selection) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (id) DO UPDATE SET capture_mode = EXCLUDED.capture_mode, selection = EXCLUDED.selection`,
+      [SCHEMA_VERSION, o.rangeBits ?? RANGE_BITS, mode, JSON.stringify(storedSelection(o))]);
       await c.query('COMMIT');
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);
@@ -164,19 +166,7 @@ export async function installCapture(o: CaptureOptions): Promise<CaptureResult> 
     for (const t of selected) {
       const { key, source: keySource } = keyed.get(t)!;
       const tableid = ids.get(t.relid) ?? next++;
-      const rel = qualify(t.schema, t.name);
-      lockRetries += await withLock(c, display(t), o, note, async () => {
-        // key_types are cast targets in the applier's session (search_path ''): spelled qualified.
-        await c.query(`SELECT set_config('search_path', 'pg_catalog', true), set_config('quote_all_identifiers', 'off', true)`);
-        await c.query(`INSERT INTO _cutover.tables (tableid, relid, schema_name, table_name, key_columns, key_types, match_columns)
-          SELECT $1, $2::oid, $3, $4, $5::name[], coalesce((SELECT array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.ord)
-            FROM unnest($5::name[]) WITH ORDINALITY AS k(col, ord)
-            JOIN pg_attribute a ON a.attrelid = $2::oid AND a.attname = k.col), '{}'), $6::name[]
-          ON CONFLICT (tableid) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name,
-            key_columns = EXCLUDED.key_columns, key_types = EXCLUDED.key_types, match_columns = EXCLUDED.match_columns`,
-        [tableid, t.relid, t.schema, t.name, key, matchCols.get(t) ?? null]);
-        await c.query('SELECT _cutover.install_table($1, $2::regclass, $3::name[], $4, $5)', [tableid, rel, key, mode, bits]);
-      });
+      lockRetries += await captureTable(c, t, tableid, key, matchCols.get(t) ?? null, mode, bits, o, note);
       out.push({ tableid, relid: t.relid, schema: t.schema, name: t.name, key, keySource });
     }
     // Capture fires ALWAYS where cutover owns the table (add_leaf_triggers in capture-schema.sql).
@@ -187,12 +177,80 @@ export async function installCapture(o: CaptureOptions): Promise<CaptureResult> 
         `session_replication_role = replica and writes them is not captured (${notAlways.slice(0, 10).map((r) => r.rel).join(', ')}${notAlways.length > 10 ? ', ...' : ''}); ` +
         'connect as their owner, or make sure no such session writes them');
     }
-    // The shapes now are the baseline DDL detection compares with.
-    const shapes = await readShapes(c, out.map((t) => t.relid));
-    for (const t of out) {
-      const s = shapes.get(t.relid)!;
-      await c.query('UPDATE _cutover.tables SET shape = $2, triggers = $3 WHERE tableid = $1', [t.tableid, s.shape, s.triggers]);
-    }
+    await recordBaseline(c, out);
     return { tables: out, mode, durationMs: Date.now() - t0, lockRetries, removed };
   });
+}
+
+/** The selection capture was installed with, as recorded on the source: new tables that match it are followed (ddl: follow). */
+function storedSelection(o: SelectionOptions): SelectionOptions {
+  return { schemas: o.schemas ?? [], excludeSchemas: o.excludeSchemas ?? [], tables: o.tables ?? [], excludeTables: o.excludeTables ?? [] };
+}
+
+/** Registers one table in `_cutover.tables` and installs its capture function and triggers (one brief lock). */
+async function captureTable(c: pg.Client, t: Candidate, tableid: number, key: string[], matchCols: string[] | null, mode: CaptureMode, bits: number,
+  o: { lockTimeoutMs?: number; maxLockWaitMs?: number }, note: (m: string) => void, followed = false): Promise<number> {
+  return withLock(c, display(t), o, note, async () => {
+    // key_types are cast targets in the applier's session (search_path ''): spelled qualified.
+    await c.query(`SELECT set_config('search_path', 'pg_catalog', true), set_config('quote_all_identifiers', 'off', true)`);
+    await c.query(`INSERT INTO _cutover.tables (tableid, relid, schema_name, table_name, key_columns, key_types, match_columns, followed)
+      SELECT $1, $2::oid, $3, $4, $5::name[], coalesce((SELECT array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.ord)
+        FROM unnest($5::name[]) WITH ORDINALITY AS k(col, ord)
+        JOIN pg_attribute a ON a.attrelid = $2::oid AND a.attname = k.col), '{}'), $6::name[], $7
+      ON CONFLICT (tableid) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name,
+        key_columns = EXCLUDED.key_columns, key_types = EXCLUDED.key_types, match_columns = EXCLUDED.match_columns`,
+    [tableid, t.relid, t.schema, t.name, key, matchCols, followed]);
+    await c.query('SELECT _cutover.install_table($1, $2::regclass, $3::name[], $4, $5)', [tableid, qualify(t.schema, t.name), key, mode, bits]);
+  });
+}
+
+/** The shapes now are the baseline DDL detection compares with. */
+async function recordBaseline(c: pg.Client, tables: { tableid: number; relid: number }[]): Promise<void> {
+  const shapes = await readShapes(c, tables.map((t) => t.relid));
+  for (const t of tables) {
+    const s = shapes.get(t.relid)!;
+    await c.query('UPDATE _cutover.tables SET shape = $2, triggers = $3 WHERE tableid = $1', [t.tableid, s.shape, s.triggers]);
+  }
+}
+
+export interface NewTables { captured: CapturedTable[]; refused: string[] }
+
+/**
+ * ddl: follow: tables created on the source since capture was installed that match the recorded selection
+ * (a table excluded by it stays excluded; an explicit table list matches no new table) get capture now,
+ * keyed by their primary key or, without one, by the whole row. Run on the applier's source session
+ * outside any transaction; every table is committed before the applier's next snapshot, so no write to it
+ * is missed. Refused (not captured, for the applier to halt on): tables cutover cannot trigger or read,
+ * partitions of other tables by inheritance, tables without a key whose columns cannot be compared.
+ * Without a recorded selection (capture installed by an older cutover) nothing is followed.
+ */
+export async function captureNewTables(c: pg.Client, note: (m: string) => void, o: { lockTimeoutMs?: number; maxLockWaitMs?: number } = {}): Promise<NewTables> {
+  const st = (await c.query<{ selection: SelectionOptions | null; mode: CaptureMode; bits: number }>(
+    'SELECT selection, capture_mode AS mode, range_bits AS bits FROM _cutover.state')).rows[0];
+  if (!st?.selection) return { captured: [], refused: [] };
+  const known = (await c.query<{ relid: string; tableid: number }>('SELECT relid::int8 AS relid, tableid FROM _cutover.tables')).rows;
+  const have = new Set(known.map((k) => Number(k.relid)));
+  const fresh = selectTables(await readCandidates(c), st.selection).filter((t) => !have.has(t.relid));
+  if (!fresh.length) return { captured: [], refused: [] };
+  const inherits = new Set((await c.query<{ relid: string }>('SELECT DISTINCT inhrelid::int8 AS relid FROM pg_inherits WHERE inhrelid = ANY($1::oid[])',
+    [fresh.map((t) => t.relid)])).rows.map((r) => Number(r.relid)));
+  const refused: string[] = [];
+  const captured: CapturedTable[] = [];
+  let next = Math.max(0, ...known.map((k) => k.tableid)) + 1;
+  for (const t of fresh) {
+    if (!t.canTrigger || !t.canSelect) { refused.push(`new table ${display(t)}: no TRIGGER and SELECT on it for the role cutover uses`); continue; }
+    if (inherits.has(t.relid)) { refused.push(`new table ${display(t)} inherits from another table (not followed)`); continue; }
+    if (t.kind === 'p') { refused.push(`new table ${display(t)} is partitioned (not followed)`); continue; }
+    const key = t.primaryKey ?? [];
+    let matchCols: string[] | null = null;
+    if (!key.length) {
+      matchCols = await equalityColumns(c, t.schema, t.name);
+      if (!matchCols.length) { refused.push(`new table ${display(t)} has no key and no column with an equality operator`); continue; }
+    }
+    const tableid = next++;
+    await captureTable(c, t, tableid, key, matchCols, st.mode, st.bits, o, note, true);
+    captured.push({ tableid, relid: t.relid, schema: t.schema, name: t.name, key, keySource: key.length ? 'primary key' : 'full row (no key)' });
+  }
+  await recordBaseline(c, captured);
+  return { captured, refused };
 }

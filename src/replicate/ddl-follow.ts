@@ -7,10 +7,15 @@
  * composites) is refused with the statements the diff suggests for the target. The applier applies the
  * plan, then requires the source's and target's shapes to be equal before it accepts them.
  *
- * Not followed (halts as without `ddl: follow`): new indexes and new tables.
+ * New indexes (planIndexes): the source's valid indexes on replicated tables that the target lacks by
+ * name are built CONCURRENTLY on the target (a UNIQUE constraint's index then attached with ADD CONSTRAINT
+ * ... USING INDEX); a new primary key or exclusion constraint is refused. New tables (tableStatements, and
+ * captureNewTables in capture.ts): the DDL that creates one on the target from the source's catalog,
+ * before and after its rows are copied. The applier (apply.ts followNewObjects, copyNewTables) decides
+ * when; docs/replicate.md has the rules.
  */
 import type pg from 'pg';
-import { quoteLiteral } from '../pg/sql.js';
+import { loadSql, quoteIdent, quoteLiteral } from '../pg/sql.js';
 import { withPinnedSettings } from './catalog.js';
 
 export interface DdlPlan { statements: string[]; refused: string[]; suggested: string[] }
@@ -85,4 +90,58 @@ export async function planDdl(src: pg.Client, tgt: pg.Client, tables: string[]):
     }
   }
   return plan;
+}
+
+interface Index {
+  table_name: string; schema_name: string; index_name: string; def: string; valid: boolean; partitioned: boolean;
+  contype: 'p' | 'u' | 'x' | null; conname: string | null; condef: string | null; deferrable: boolean; deferred: boolean;
+}
+
+/** One index the target lacks: what creates it there, and the constraint it then backs (if any). */
+export interface IndexAction { table: string; name: string; qualified: string; create: string; concurrently: boolean; attach?: string; dropInvalid: boolean }
+
+export interface IndexPlan { create: IndexAction[]; refused: string[]; suggested: string[] }
+
+async function readIndexes(c: pg.Client, relids: number[]): Promise<Index[]> {
+  return withPinnedSettings(c, async () => (await c.query<Index>(loadSql(import.meta.url, 'sql/indexes.sql'), [relids])).rows);
+}
+
+/**
+ * The source's valid indexes on replicated tables that the target lacks (by table and name): plain and
+ * UNIQUE indexes are built `CONCURRENTLY` (plainly on a partitioned table, where CONCURRENTLY does not
+ * exist); a UNIQUE constraint is built as its index, then attached (ADD CONSTRAINT ... USING INDEX), as the
+ * copy does. Refused: a new primary key (the replication key would change) and a new exclusion constraint.
+ * An index the source is still building (not yet valid) waits for a later tick; indexes only the target
+ * has are left alone (an extra index loses no row).
+ */
+export async function planIndexes(src: pg.Client, tgt: pg.Client, srcRelids: number[], tgtRelids: number[]): Promise<IndexPlan> {
+  const s = await readIndexes(src, srcRelids), t = await readIndexes(tgt, tgtRelids);
+  const have = new Set(t.filter((x) => x.valid).map((x) => `${x.table_name}\u0000${x.index_name}`));
+  // An INVALID index of that name on the target: a build of ours that did not finish (connection lost).
+  const invalid = new Set(t.filter((x) => !x.valid).map((x) => `${x.table_name}\u0000${x.index_name}`));
+  const plan: IndexPlan = { create: [], refused: [], suggested: [] };
+  for (const x of s) {
+    if (!x.valid || have.has(`${x.table_name}\u0000${x.index_name}`)) continue;
+    const qualified = `${quoteIdent(x.schema_name)}.${quoteIdent(x.index_name)}`;
+    if (x.contype === 'p' || x.contype === 'x') {
+      plan.refused.push(`${x.table_name}: new ${x.contype === 'p' ? 'primary key' : 'exclusion constraint'} ${quoteIdent(x.conname!)}`);
+      plan.suggested.push(`ALTER TABLE ${x.table_name} ADD CONSTRAINT ${quoteIdent(x.conname!)} ${x.condef}`);
+      continue;
+    }
+    // pg_get_indexdef() begins "CREATE [UNIQUE] INDEX <name> ON ...".
+    const create = x.partitioned ? x.def : x.def.replace(/^CREATE (UNIQUE )?INDEX /, (m) => `${m}CONCURRENTLY `);
+    plan.create.push({
+      table: x.table_name, name: x.index_name, qualified, create, concurrently: !x.partitioned, dropInvalid: invalid.has(`${x.table_name}\u0000${x.index_name}`),
+      attach: x.contype === 'u'
+        ? `ALTER TABLE ${x.table_name} ADD CONSTRAINT ${quoteIdent(x.conname!)} UNIQUE USING INDEX ${quoteIdent(x.index_name)}${x.deferrable ? ` DEFERRABLE INITIALLY ${x.deferred ? 'DEFERRED' : 'IMMEDIATE'}` : ''}`
+        : undefined,
+    });
+  }
+  return plan;
+}
+
+/** Statements that create a new table on the target: `before` its rows are copied, `after` (indexes, foreign keys). */
+export async function tableStatements(src: pg.Client, relid: number): Promise<{ before: string[]; after: string[] }> {
+  const rows = await withPinnedSettings(src, async () => (await src.query<{ phase: 'before' | 'after'; stmt: string }>(loadSql(import.meta.url, 'sql/table-ddl.sql'), [relid])).rows);
+  return { before: rows.filter((r) => r.phase === 'before').map((r) => r.stmt), after: rows.filter((r) => r.phase === 'after').map((r) => r.stmt) };
 }

@@ -115,7 +115,7 @@ export function registerReplicate(program: Command): void {
     .description('apply captured changes to the target, batch by batch, until Ctrl-C (or until caught up)')
     .option('--until-caught-up [ms]', 'stop once a batch\'s lag is at most this (default 1000)', (v) => positiveInt(v))
     .option('--accept-ddl', 'after applying the same DDL on both sides: accept the new table shapes and go on')
-    .option('--follow-ddl', 'apply additive DDL seen on the source (new enum labels and types, nullable or defaulted columns) to the target; halt on anything else (remembered for later appliers)')
+    .option('--follow-ddl', 'apply additive DDL seen on the source to the target (new enum labels and types, nullable or defaulted columns, new indexes, new tables matching the selection: captured, created and copied); halt on anything else (remembered for later appliers)')
     .option('--reverse', 'the rollback window: apply the writes made on the target since the switch to the (fenced) source; --source and --target as in the cutover')
     .action(async (o: Conn & { untilCaughtUp?: number | true; acceptDdl?: boolean; followDdl?: boolean; reverse?: boolean }) => {
       const c = conns(o);

@@ -19,6 +19,9 @@ CREATE TABLE IF NOT EXISTS _cutover.state (
 -- reverse: capture on the new server, opened in the fence of a cutover with a rollback window; its
 -- applier writes to the old source (docs/replicate.md, "The rollback window").
 ALTER TABLE _cutover.state ADD COLUMN IF NOT EXISTS direction text NOT NULL DEFAULT 'forward' CHECK (direction IN ('forward', 'reverse'));
+-- The table selection capture was installed with (schemas, excludeSchemas, tables, excludeTables): with
+-- ddl: follow, a table created later that matches it is captured and copied by the applier.
+ALTER TABLE _cutover.state ADD COLUMN IF NOT EXISTS selection jsonb;
 
 -- The captured tables. tableid names the capture function (capture_<tableid>) and tags log rows.
 CREATE TABLE IF NOT EXISTS _cutover.tables (
@@ -38,6 +41,9 @@ CREATE TABLE IF NOT EXISTS _cutover.tables (
 -- A table without a key is replicated with the whole row as its identity (key_columns is empty): the
 -- columns whose equality matches the target's rows to the source's (rows_identity.ts).
 ALTER TABLE _cutover.tables ADD COLUMN IF NOT EXISTS match_columns name[];
+-- Captured by the applier under ddl: follow (a table created after replicate start): the applier creates
+-- and copies it on the target (the target records which it has copied: apply_state.copied_tables).
+ALTER TABLE _cutover.tables ADD COLUMN IF NOT EXISTS followed boolean NOT NULL DEFAULT false;
 
 -- The change log: three tables used in turn by transaction-id range, emptied with TRUNCATE once every
 -- event in one has been applied (never per-row DELETE). txid is the writing transaction's top-level id

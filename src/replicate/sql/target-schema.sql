@@ -18,6 +18,8 @@ CREATE TABLE IF NOT EXISTS _cutover.apply_state (
 );
 -- ddl: follow (--follow-ddl): additive DDL on the source is applied to the target (ddl-follow.ts).
 ALTER TABLE _cutover.apply_state ADD COLUMN IF NOT EXISTS follow_ddl boolean NOT NULL DEFAULT false;
+-- The tableids of tables ddl: follow created and copied (in the batch that copied them).
+ALTER TABLE _cutover.apply_state ADD COLUMN IF NOT EXISTS copied_tables int[] NOT NULL DEFAULT '{}';
 -- User triggers on the target are disabled while changes are applied (they already ran on the source)
 -- and restored, with their original enabled state, at cutover or teardown.
 CREATE TABLE IF NOT EXISTS _cutover.disabled_triggers (

@@ -1,0 +1,72 @@
+-- ddl: follow: the statements that create one new table ($1: its oid on the source) on the target, in
+-- order. Phase 'before' the rows are copied: its schema, the sequences its columns own (serial), the table
+-- (columns with type, collation, default, identity or generation expression, NOT NULL; primary key, unique,
+-- check and exclusion constraints). Phase 'after': its other indexes and its foreign keys (validated against
+-- rows that are all there). Run with search_path = pg_catalog (catalog.ts withPinnedSettings): every type,
+-- function and table in a deparsed expression is schema-qualified; every name is quoted by %I.
+WITH t AS (
+  SELECT c.oid, n.nspname, c.relname, c.relpersistence
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.oid = $1::oid
+),
+owned AS (
+  -- Sequences the table's columns own: serial (deptype 'a') and identity ('i').
+  SELECT d.deptype, d.refobjsubid AS attnum, sn.nspname, sc.relname, s.*
+    FROM pg_depend d
+    JOIN pg_class sc ON sc.oid = d.objid AND sc.relkind = 'S'
+    JOIN pg_namespace sn ON sn.oid = sc.relnamespace
+    JOIN pg_sequence s ON s.seqrelid = sc.oid
+   WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = $1::oid AND d.deptype IN ('a', 'i')
+),
+cols AS (
+  SELECT a.attnum, format('%I %s%s%s%s%s', a.attname, format_type(a.atttypid, a.atttypmod),
+           CASE WHEN a.attcollation <> 0 AND a.attcollation <> ty.typcollation
+                THEN (SELECT format(' COLLATE %I.%I', cn.nspname, co.collname) FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation)
+                ELSE '' END,
+           CASE WHEN a.attgenerated = 's' THEN format(' GENERATED ALWAYS AS (%s) STORED', pg_get_expr(ad.adbin, ad.adrelid))
+                WHEN ad.adbin IS NOT NULL THEN ' DEFAULT ' || pg_get_expr(ad.adbin, ad.adrelid)
+                ELSE '' END,
+           CASE a.attidentity
+                WHEN '' THEN ''
+                ELSE format(' GENERATED %s AS IDENTITY (SEQUENCE NAME %I.%I INCREMENT BY %s MINVALUE %s MAXVALUE %s START WITH %s CACHE %s%s)',
+                            CASE a.attidentity WHEN 'a' THEN 'ALWAYS' ELSE 'BY DEFAULT' END, o.nspname, o.relname,
+                            o.seqincrement, o.seqmin, o.seqmax, o.seqstart, o.seqcache, CASE WHEN o.seqcycle THEN ' CYCLE' ELSE '' END) END,
+           CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END) AS def
+    FROM pg_attribute a
+    JOIN pg_type ty ON ty.oid = a.atttypid
+    LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+    LEFT JOIN owned o ON o.deptype = 'i' AND o.attnum = a.attnum
+   WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped
+),
+cons AS (
+  SELECT con.contype, con.conname, format('CONSTRAINT %I %s', con.conname, pg_get_constraintdef(con.oid)) AS def
+    FROM pg_constraint con
+   WHERE con.conrelid = $1::oid AND con.contype IN ('p', 'u', 'c', 'x')
+)
+SELECT phase, stmt FROM (
+  SELECT 1 AS ord, 'before' AS phase, format('CREATE SCHEMA IF NOT EXISTS %I', t.nspname) AS stmt, '' AS k FROM t
+  UNION ALL
+  SELECT 2, 'before', format('CREATE SEQUENCE IF NOT EXISTS %I.%I AS %s INCREMENT BY %s MINVALUE %s MAXVALUE %s START WITH %s CACHE %s%s',
+           o.nspname, o.relname, format_type(o.seqtypid, NULL), o.seqincrement, o.seqmin, o.seqmax, o.seqstart, o.seqcache,
+           CASE WHEN o.seqcycle THEN ' CYCLE' ELSE '' END), o.relname
+    FROM owned o WHERE o.deptype = 'a'
+  UNION ALL
+  SELECT 3, 'before', format('CREATE %sTABLE %I.%I (%s)', CASE WHEN t.relpersistence = 'u' THEN 'UNLOGGED ' ELSE '' END, t.nspname, t.relname,
+           concat_ws(', ', (SELECT string_agg(def, ', ' ORDER BY attnum) FROM cols),
+                           (SELECT string_agg(def, ', ' ORDER BY contype, conname) FROM cons))), ''
+    FROM t
+  UNION ALL
+  SELECT 4, 'before', format('ALTER SEQUENCE %I.%I OWNED BY %I.%I.%I', o.nspname, o.relname, t.nspname, t.relname, a.attname), o.relname
+    FROM owned o CROSS JOIN t JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = o.attnum
+   WHERE o.deptype = 'a'
+  UNION ALL
+  SELECT 5, 'after', pg_get_indexdef(x.indexrelid), ic.relname
+    FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid
+   WHERE x.indrelid = $1::oid AND x.indisvalid
+     AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = x.indexrelid AND con.conrelid = $1::oid AND con.contype IN ('p', 'u', 'x'))
+  UNION ALL
+  SELECT 6, 'after', format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s', t.nspname, t.relname, con.conname, pg_get_constraintdef(con.oid)), con.conname
+    FROM pg_constraint con CROSS JOIN t
+   WHERE con.conrelid = t.oid AND con.contype = 'f'
+) s
+ORDER BY ord, k;
