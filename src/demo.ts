@@ -111,7 +111,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     const fenced = fencedOutageMs(r.summary);
     if (fenced !== undefined) o.log(`demo: write outage measured ${humanDuration(fenced)} (fence to verified); the application committed ${app.commits} transactions before the fence${app.fenced ? ' and was stopped by it' : ''}.`);
     o.log(`demo: ${outageText(r.summary)}`);
-    const proof = /verify \w+: .*/.exec(r.summary.steps.find((s) => s.action === 'replicate-cutover')?.summary ?? '')?.[0];
+    const proof = /verify \w+: identical \([^)]*\)/.exec(r.summary.steps.find((s) => s.action === 'replicate-cutover')?.summary ?? '')?.[0];
     o.log(`demo: ${proof ?? 'verify: not reached'} (before the application was switched)`);
     o.log(back ? `demo: rollback window rehearsed: write outage of the rollback ${humanDuration(back.outageMs)}, nothing written on the target lost (verify ${back.verify?.level ?? 'none'}: identical)` : 'demo: rollback window: not reached');
     o.log(`demo: report ${files[1]} (markdown ${files[0]}), timeline ${files[2]}, checklist with rehearsed timings ${checklist}`);

@@ -32,6 +32,7 @@ describe('cutover demo', () => {
     expect(r.stdout).toMatch(/^capture\s+Capture and copy\s+\S+ m?s\s+ok\s+capture on 12 table\(s\)/m);
     expect(r.stdout).toMatch(/demo: write outage measured [\d.]+ m?s \(fence to verified\); the application committed \d+ transactions before the fence and was stopped by it/);
     expect(r.stdout).toMatch(/demo: verify incremental: identical \(16 tables, \d+ rows, \d+ of them verified before the fence and unchanged since\) \(before the application was switched\)/);
+    expect(r.stdout).toMatch(/demo: rollback window rehearsed: write outage of the rollback [\d.]+ ?m?s, nothing written on the target lost \(verify incremental: identical\)/);
     expect(r.stdout).toMatch(/report \S+report\.html/);
     // Nothing got past the fence, and nothing claims it did (the old note compared against the count before the drain).
     expect(r.all).not.toMatch(/still writing|reached the source after the fence/);

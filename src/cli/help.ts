@@ -19,7 +19,9 @@ const EXAMPLES: Record<string, string> = {
   'replicate start': 'cutover replicate start --source env:SOURCE_URL --exclude-table billing.audit_log',
   'replicate apply': 'cutover replicate apply --source env:SOURCE_URL --target env:TARGET_URL',
   'replicate status': 'cutover replicate status --source env:SOURCE_URL --target env:TARGET_URL --json',
-  'replicate cutover': 'cutover replicate cutover --source env:SOURCE_URL --target env:TARGET_URL --fence triggers --verify incremental',
+  'replicate cutover': 'cutover replicate cutover --source env:SOURCE_URL --target env:TARGET_URL --fence triggers --verify incremental --window',
+  'replicate rollback': 'cutover replicate rollback --source env:SOURCE_URL --target env:TARGET_URL --verify incremental',
+  'replicate finish': 'cutover replicate finish --source env:SOURCE_URL --target env:TARGET_URL',
   'replicate unfence': 'cutover replicate unfence --source env:SOURCE_URL',
   'replicate teardown': 'cutover replicate teardown --source env:SOURCE_URL --target env:TARGET_URL',
 };
