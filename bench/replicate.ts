@@ -325,7 +325,8 @@ async function rollbackWindow(src: Cluster, dst: Cluster) {
     await copy({ source, target, dir: join(work, `copy-win-${round}`), jobs: 2 });
     const appTgt = await createSampleWriter(dst, 'win', 'app_writer', 'bench-pw');
     await load.waitForCommits(200);
-    const f = await cutover({ source, target, fence: 'triggers', verify: 'incremental', window: true, onNote: () => undefined });
+    const notes: string[] = [];
+    const f = await cutover({ source, target, fence: 'triggers', verify: 'incremental', window: true, onNote: (m) => notes.push(`forward: ${m}`) });
     await load.stop();
     fwd.push(f.outageMs / 1000);
     open.push((f.phases.find((p) => p.phase === 'open rollback window')?.durationMs ?? 0) / 1000);
@@ -337,7 +338,7 @@ async function rollbackWindow(src: Cluster, dst: Cluster) {
     on.push(rate(n0, Date.now() - t0));
     load = startWorkload({ url: appTgt, clients: 2, pauseMs: 5 });
     await load.waitForCommits(200);
-    const r = await rollback({ source, target, fence: 'triggers', verify: 'incremental', onNote: () => undefined });
+    const r = await rollback({ source, target, fence: 'triggers', verify: 'incremental', onNote: (m) => notes.push(`rollback: ${m}`) });
     await load.stop();
     back.push(r.outageMs / 1000);
     await finish({ source, target });
@@ -350,7 +351,8 @@ async function rollbackWindow(src: Cluster, dst: Cluster) {
     off.push(rate(n1, Date.now() - t0));
     console.log(`round ${round}: forward cutover (window) outage ${fwd.at(-1)!.toFixed(2)} s (opening the window ${open.at(-1)!.toFixed(2)} s); ` +
       `writers on the target ${on.at(-1)!.toFixed(0)} tx/s captured vs ${off.at(-1)!.toFixed(0)} tx/s not; rollback outage ${back.at(-1)!.toFixed(2)} s ` +
-      `(phases: ${r.phases.map((p) => `${p.phase} ${(p.durationMs / 1000).toFixed(2)} s`).join(', ')})`);
+      `(phases: ${r.phases.map((p) => `${p.phase} ${(p.durationMs / 1000).toFixed(2)} s`).join(', ')}); forward phases: ${f.phases.map((p) => `${p.phase} ${(p.durationMs / 1000).toFixed(2)} s`).join(', ')}`);
+    for (const n of notes.filter((x) => /verify|window/.test(x))) console.log(`  ${n}`);
   }
   const mf = median(fwd), mb = median(back), mon = median(on), moff = median(off);
   console.log(`\nmedians of ${rounds}: forward outage ${mf.toFixed(2)} s (opening the window ${median(open).toFixed(2)} s), rollback outage ${mb.toFixed(2)} s (${(mb / mf).toFixed(2)}x the forward); ` +
