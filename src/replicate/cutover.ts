@@ -217,7 +217,7 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
       const st = r.incremental;
       if (st.foreignWrites.length) note(`the target was written by someone other than cutover since the pre-verify: ${st.foreignWrites.join(', ')}; those tables were compared in full`);
       note(`verify in the fence: ${st.changedChunks} of ${st.chunks} chunks changed since the pre-verify and were compared again` +
-        `${st.fullTables ? `, ${st.fullTables} table(s) in full` : ''}; ${st.trustedRows} rows were verified before the fence and not changed since`);
+        `${st.fullTables ? `, ${st.fullTables} table(s) in full: ${st.fullReasons.slice(0, 10).join(', ')}` : ''}; ${st.trustedRows} rows were verified before the fence and not changed since`);
       report = r;
       trustedRows = st.trustedRows;
     } else if (level !== 'none' && level !== 'incremental') {

@@ -58,6 +58,8 @@ export interface IncrementalStats {
   trustedRows: number;
   /** Leaf tables compared in full in the fence (not planned, truncated, mostly changed, or written by others). */
   fullTables: number;
+  /** Which, and why (a key that is not an integer or no key, truncated, mostly changed, written by others). */
+  fullReasons: string[];
   /** Tables the guard on the target saw written by someone other than the applier. */
   foreignWrites: string[];
 }
@@ -213,7 +215,7 @@ export class IncrementalVerify {
   async recheck(onProgress?: (done: number, total: number, table: string) => void): Promise<VerifyReport & { incremental: IncrementalStats }> {
     const t0 = Date.now();
     const opts = compareOptions({});
-    const stats: IncrementalStats = { preverifyMs: this.preverifyMs, chunks: 0, changedChunks: 0, trustedRows: 0, fullTables: 0, foreignWrites: [] };
+    const stats: IncrementalStats = { preverifyMs: this.preverifyMs, chunks: 0, changedChunks: 0, trustedRows: 0, fullTables: 0, fullReasons: [], foreignWrites: [] };
     const report = await withVerifySession({ source: this.o.source, target: this.o.target, jobs: this.o.jobs, roleMap: this.o.roleMap }, async (s) => {
       // Tables the guard saw written by someone other than the applier: their chunks cannot be trusted.
       // (An error would end the leader's snapshot transaction: look before reading.)
@@ -230,6 +232,8 @@ export class IncrementalVerify {
         const foreignWrite = written.has(qualify(spec.schema, spec.name)) || (p !== undefined && written.has(qualify(p.schema, p.name)));
         if (!p || !pre || foreignWrite || changed === 'all' || (changed?.size ?? 0) * 2 > p.chunks) {
           stats.fullTables++;
+          stats.fullReasons.push(`${qualify(spec.schema, spec.name)} (${!p ? 'not chunked: no integer leading key' : !pre ? 'not pre-verified'
+            : foreignWrite ? 'written by others' : changed === 'all' ? 'truncated' : 'mostly changed'})`);
           return checksumTable(s.pool, spec, opts);
         }
         const dirty = changed ?? new Set<number>();
