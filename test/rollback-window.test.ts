@@ -22,6 +22,7 @@ import { finish } from '../src/replicate/window.js';
 import { unfence } from '../src/replicate/fence.js';
 import { teardown } from '../src/replicate/teardown.js';
 import { CLI, cutover as cutoverCli } from './helpers/cli.js';
+import type { CutoverError } from '../src/errors.js';
 
 let c14: Cluster, c15: Cluster, c17: Cluster;
 const work = () => mkdtemp(join(tmpdir(), 'cutover-window-'));
@@ -121,10 +122,28 @@ describe('the rollback window', () => {
     const service = execa('node', [CLI, 'replicate', 'apply', '--reverse'], { reject: false, all: true,
       env: { ...process.env, CUTOVER_NO_TTY: '1', CUTOVER_SOURCE_URL: c15.url(db), CUTOVER_TARGET_URL: c17.url(db) } });
     for (let i = 0; i < 500 && !(await c15.query(`SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'cutover/apply%'`, [db])).rowCount; i++) await new Promise((r) => setTimeout(r, 20));
-    // The rollback while the application still writes to the new server.
+    // Unfencing the old source alone during the window is refused: the application would write to both.
+    const un = await cutoverCli(['replicate', 'unfence', '--source', c15.url(db)]);
+    expect(un.code, un.stdout + un.stderr).toBe(2);
+    expect(un.stderr).toMatch(/a rollback window is open with this server as its old source/);
+    expect(await tryWrite(appSrc)).toBe('25006');
+    // A rollback that cannot prove the old source equal (a table made on the new server only) stops with
+    // both servers fenced, says so, and is not taken for a finished one when run again.
+    await c17.query(`CREATE TABLE shop.only_new (id int PRIMARY KEY); INSERT INTO shop.only_new SELECT generate_series(1, 5)`, [], db);
     const notes: string[] = [];
-    const rb = await rollback({ source, target, fence: 'triggers', verify: 'checksums', onNote: (m) => notes.push(m) });
+    const failed = await rollback({ source, target, fence: 'triggers', verify: 'checksums', onNote: (m) => notes.push(m) }).catch((e: unknown) => e);
+    expect((failed as CutoverError).code).toBe('E_DIFFERENCE');
+    expect((failed as CutoverError).message).toMatch(/both servers fenced/);
+    expect((failed as CutoverError).hint).toMatch(/do not unfence the old source/);
     expect(notes.join('\n')).toMatch(/stopped the applier already running against this target \(backend pid \d+/);
+    const both = await cutoverCli(['replicate', 'status', '--source', c15.url(db), '--target', c17.url(db)]);
+    expect(both.stdout).toMatch(/target \(new server\): FENCED \(\d+ tables\): both servers refuse the application/);
+    const again = await rollback({ source, target, fence: 'triggers', verify: 'checksums' }).catch((e: unknown) => e);
+    expect((again as CutoverError).code).toBe('E_DIFFERENCE');
+    expect(await tryWrite(appSrc)).toBe('25006');
+    await c17.query('DROP TABLE shop.only_new', [], db);
+    // The rollback: the application's writes on the new server (stopped by the failed rollback's fence) go back.
+    const rb = await rollback({ source, target, fence: 'triggers', verify: 'checksums' });
     const ended = await service;
     expect(ended.exitCode, ended.all).toBe(4);
     expect(ended.all).toMatch(/the old source is not fenced/);
@@ -158,6 +177,17 @@ describe('the rollback window', () => {
   it('a reverse applier killed mid-batch resumes with nothing lost; DDL on the new server halts it (exit 7); a window finished normally leaves nothing', async () => {
     const db = 'window_kill';
     const { source, target, appTgt, load } = await movedOnline(c14, c15, db);
+    // A transaction writing to the new server before the switch: its writes could not all go back, so the
+    // window does not open (and the source stays fenced) until it is gone.
+    const early = new pg.Client({ connectionString: c15.url(db) });
+    await early.connect();
+    await early.query(`BEGIN; INSERT INTO shop.history VALUES (777, 'before the switch', 1)`);
+    const refused = await cutover({ source, target, fence: 'revoke', roles: ['shop_writer'], verify: 'incremental', window: true }).catch((e: unknown) => e);
+    expect((refused as CutoverError).code).toBe('E_FENCE');
+    expect((refused as CutoverError).message).toMatch(/the target is being written by someone other than cutover before the switch/);
+    expect((await c15.query(`SELECT count(*)::int n FROM pg_trigger WHERE tgname LIKE 'cutover\\_capture%'`, [], db)).rows[0]!.n).toBe(0);
+    await early.query('ROLLBACK');
+    await early.end();
     await cutover({ source, target, fence: 'revoke', roles: ['shop_writer'], verify: 'incremental', window: true });
     await load.stop();
     // The forward runbook's teardown step after such a cutover keeps the window.

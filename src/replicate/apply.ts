@@ -131,7 +131,7 @@ export class Applier {
         await a.connect();
       } catch (e) {
         // Ended while it started (a cutover took over the target: applier-lock.ts): wait and connect again.
-        if (classifySqlState(sqlStateOf(e)) !== 'connection') throw e;
+        if (!connectionLost(e)) throw e;
         o.onNote?.(`applier: SQLSTATE ${sqlStateOf(e)} while starting; reconnecting`);
         await a.reconnect();
       }
@@ -778,8 +778,7 @@ export class Applier {
           await sleep(500, o.signal);
           continue;
         }
-        // node-postgres reports a dropped connection without a SQLSTATE; cutover's own errors carry a code.
-        const lost = cls === 'connection' || cls === 'retryable' || cls === 'canceled' || (sqlStateOf(e) === undefined && !(e instanceof CutoverError));
+        const lost = connectionLost(e) || cls === 'canceled';
         if (!lost || ++failures > (o.maxReconnects ?? 30)) throw e;
         this.o.onNote?.(`applier: ${sqlStateOf(e) ? `SQLSTATE ${sqlStateOf(e)}` : 'connection lost'}; reconnecting (${failures})`);
         await this.reconnect();
@@ -803,9 +802,8 @@ export class Applier {
         await this.connect();
         return;
       } catch (e) {
-        const cls = classifySqlState(sqlStateOf(e));
         if (e instanceof CutoverError && e.code !== 'E_UNREACHABLE') throw e;
-        if (i >= 20 || (cls !== 'connection' && cls !== 'retryable' && !(e instanceof CutoverError))) throw e;
+        if (i >= 20 || !(connectionLost(e) || e instanceof CutoverError)) throw e;
         await this.close();
       }
     }
@@ -843,6 +841,15 @@ function lostConnection(e: unknown): boolean {
 
 /** A new table that ddl: follow does not copy (not a server error): the applier halts naming it. */
 class NotCopied extends Error {}
+/**
+ * A lost session (a terminated backend, a restarted server), to reconnect from. node-postgres reports a
+ * dropped connection without a SQLSTATE; cutover's own errors carry a code.
+ */
+function connectionLost(e: unknown): boolean {
+  const cls = classifySqlState(sqlStateOf(e));
+  return cls === 'connection' || cls === 'retryable' || (sqlStateOf(e) === undefined && !(e instanceof CutoverError));
+}
+
 /** The target took the source's DDL (ddl: follow): the applier reads both catalogs again. */
 class FollowedDdl extends Error {}
 /** The batch is tried again (a TRUNCATE committed while it read: see batch()). */

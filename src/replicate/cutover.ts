@@ -226,8 +226,12 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
     if (report) {
       if (!report.ok) await settleSequences(a, report, setInFence, o.sequenceMargin ?? 0, note);
       if (!report.ok) {
-        throw new CutoverError('E_DIFFERENCE', `verify after the drain found differences; writes stay fenced on the source:\n${renderVerify(report)}`, {
-          hint: 'run `cutover verify` for details; `cutover replicate unfence` lets the application write to the source again',
+        throw new CutoverError('E_DIFFERENCE', o.reverse
+          ? `verify after the drain found differences; the rollback stopped with both servers fenced (the new server since this rollback, the old source since the cutover):\n${renderVerify(report)}`
+          : `verify after the drain found differences; writes stay fenced on the source:\n${renderVerify(report)}`, {
+          hint: o.reverse
+            ? 'run `cutover verify` (source = the new server) for details; to go on with the new server instead, lift its fence: `cutover replicate unfence --source <the new server>`; do not unfence the old source: it lacks those writes'
+            : 'run `cutover verify` for details; `cutover replicate unfence` lets the application write to the source again',
         });
       }
     }

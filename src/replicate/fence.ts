@@ -179,10 +179,16 @@ export function describeUnfence(r: UnfenceResult): string {
 }
 
 /** Lifts exactly what the fence set, in one transaction; works before and after teardown. Idempotent. */
-export async function unfence(source: ConnParams, o: { note?: (m: string) => void } = {}): Promise<UnfenceResult> {
+export async function unfence(source: ConnParams, o: { note?: (m: string) => void; window?: boolean } = {}): Promise<UnfenceResult> {
   return withClient(await withPgpass(source), 'replicate-unfence', async (c) => {
     const statements = await liftStatements(c);
     if (!statements.length) return { tables: 0, privileges: 0, roles: 0, statements };
+    // `window`: the rollback's own unfence, once the old source is verified equal.
+    if (!o.window && (await c.query<{ w: boolean }>(`SELECT coalesce((SELECT window_open FROM _cutover_fence.state), false) AS w`)).rows[0]!.w) {
+      throw new CutoverError('E_USAGE', 'a rollback window is open with this server as its old source: unfenced, it would take the application\'s writes while the new server takes them too, and the window\'s applier would write over them; nothing was changed', {
+        hint: 'to go back, `cutover replicate rollback` (it lifts this fence once the old source is verified equal); to stay on the new server, `cutover replicate finish` first, then unfence',
+      });
+    }
     const counts = (await c.query<{ t: number; p: number; r: number }>(
       `SELECT (SELECT count(*)::int FROM _cutover_fence.tables WHERE EXISTS (SELECT 1 FROM pg_class WHERE oid = relid)) AS t,
               (SELECT count(*)::int FROM _cutover_fence.revoked) AS p, (SELECT count(*)::int FROM _cutover_fence.read_only) AS r`)).rows[0]!;

@@ -4,6 +4,7 @@
  * verify), with the old source's fence lifted after verify, just before the switch back: nothing written
  * on the new server during the window is lost, and the old source takes no write before it is equal.
  */
+import type pg from 'pg';
 import { CutoverError } from '../errors.js';
 import type { ConnParams } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';
@@ -22,24 +23,39 @@ export interface RollbackResult extends CutoverResult { unfenced: UnfenceResult;
  */
 export async function rollback(o: Omit<CutoverOptions, 'source' | 'target' | 'reverse' | 'window' | 'beforeSwitch'> & { source: ConnParams; target: ConnParams }): Promise<RollbackResult> {
   const source = await withPgpass(o.source), target = await withPgpass(o.target);
-  const state = await withClient(target, 'replicate-rollback', async (c) => ({ window: await reverseCapture(c), fenced: await isFenced(c) }));
-  if (!state.window) {
+  if (!(await withClient(target, 'replicate-rollback', (c) => reverseCapture(c)))) {
     throw new CutoverError('E_NOT_STARTED', 'no rollback window is open on the target: nothing captured the writes made there since the switch', {
       hint: 'a rollback without a window loses those writes: `cutover replicate unfence` gives the old source its writes back as it was at the switch',
     });
   }
-  const oldFenced = await withClient(source, 'replicate-rollback', (c) => isFenced(c));
-  if (state.fenced && !oldFenced) {
-    o.onNote?.('already rolled back: the new server is fenced and the old source takes writes; `cutover replicate finish` ends the window');
-    return { fence: o.fence, fencedAt: '', outageMs: 0, phases: [], revoked: 0, fencedTables: 0, drainedEvents: 0, sequences: 0, triggersRestored: 0, unfenced: { tables: 0, privileges: 0, roles: 0, statements: [] }, already: true };
+  const done = await withClient(target, 'replicate-rollback', (c) => rolledBackAt(c));
+  if (done) {
+    // Verified and marked: finish what a killed run may have left (the old source's fence), nothing else.
+    const u = await unfence(source, { note: o.onNote, window: true });
+    o.onNote?.(`already rolled back (verified equal at ${done.toISOString()}): the new server is fenced and the old source takes writes${u.statements.length ? ' (its fence was lifted now)' : ''}; ` +
+      `${o.pooler ? 'check that the pooler\'s entry points at the old source; ' : ''}\`cutover replicate finish\` ends the window`);
+    return { fence: o.fence, fencedAt: '', outageMs: 0, phases: [], revoked: 0, fencedTables: 0, drainedEvents: 0, sequences: 0, triggersRestored: 0, unfenced: u, already: true };
+  }
+  if (!(await withClient(source, 'replicate-rollback', (c) => isFenced(c)))) {
+    throw new CutoverError('E_FENCE', 'the old source is not fenced, and no rollback finished: the application may have written to both servers, and a rollback would write over the old source\'s writes', {
+      hint: 'stop the application\'s writes to the old source, compare both servers with `cutover verify`, then decide which one goes on; `cutover replicate finish` ends the window',
+    });
   }
   let unfenced: UnfenceResult | undefined;
   const r = await cutover({
     ...o, source: target, target: source, reverse: true, roleMap: o.roleMap && invertRoleMap(o.roleMap),
-    // The old source takes writes again only once it is verified equal, just before the switch back.
-    beforeSwitch: async () => { unfenced = await unfence(source, { note: o.onNote }); },
+    // The old source takes writes again only once it is verified equal, just before the switch back; the
+    // mark first, so that a run killed between the two knows, when run again, that it only has to unfence.
+    beforeSwitch: async () => {
+      await withClient(target, 'replicate-rollback', (c) => c.query('UPDATE _cutover.state SET rolled_back_at = now()'));
+      unfenced = await unfence(source, { note: o.onNote, window: true });
+    },
   });
   return { ...r, unfenced: unfenced!, already: false };
+}
+
+async function rolledBackAt(c: pg.Client): Promise<Date | undefined> {
+  return (await c.query<{ at: Date | null }>('SELECT rolled_back_at AS at FROM _cutover.state')).rows[0]?.at ?? undefined;
 }
 
 /** The copy's map the other way (new name -> old); a name mapped from two roles goes back to the first. */

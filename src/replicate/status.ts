@@ -73,6 +73,7 @@ export function renderStatus(s: ReplicationStatus): string {
     const w = s.window;
     return [`ROLLBACK WINDOW open for ${humanDuration(w.openMs)} (since ${w.openedAt}): reverse replication, the target (new server) -> the source (old)`,
       `old source: ${w.oldSourceFenced ? `fenced (${w.oldSourceFenced} tables): the application cannot write there` : 'NOT fenced: the application may write there (a rollback finished?)'}`,
+      ...(s.fenced ? [`target (new server): FENCED (${s.fenced} tables)${w.oldSourceFenced ? ': both servers refuse the application: a rollback is under way or failed (run `cutover replicate rollback` again; to stay on the new server instead, unfence it)' : ': rolled back (`cutover replicate finish` ends the window)'}`] : []),
       `capture on the target: ${w.capturedEvents} event(s) logged since the switch, ${w.eventsPerSecond.toFixed(1)}/s on average (each captured row write costs the application one log insert: docs/replicate.md)`,
       `reverse log: ${s.loggedEvents ?? 0} event(s), ${humanBytes(s.logBytes ?? 0)}; pending (not applied to the old source): ${s.pendingEvents ?? '-'}`,
       ...appliedLines(s, 'cutover replicate apply --reverse')].join('\n');

@@ -54,6 +54,7 @@ export async function openWindow(old: pg.Client, target: ConnParams, note: (m: s
   const prior = await withClient(t, 'replicate-window', async (c) => {
     if (await reverseCapture(c)) return (await c.query<{ s: string; n: number }>('SELECT start_snapshot::text AS s, (SELECT count(*)::int FROM _cutover.tables) AS n FROM _cutover.state')).rows[0]!;
     // The forward bookkeeping (applied tick, disabled triggers: already given back) leaves the target.
+    await refuseOtherWriters(c);
     const deferred = await deferredConstraints(c).catch(() => []);
     if (deferred.length) throw new CutoverError('E_USAGE', `${deferred.length} foreign key(s) on the target are still deferred: the window cannot open before they are complete`);
     await c.query('DROP SCHEMA IF EXISTS _cutover CASCADE');
@@ -64,13 +65,31 @@ export async function openWindow(old: pg.Client, target: ConnParams, note: (m: s
   const both = all.filter((c) => oldTables.has(`${c.schema}\u0000${c.name}`));
   const leftOut = all.filter((c) => !oldTables.has(`${c.schema}\u0000${c.name}`)).map((c) => qualify(c.schema, c.name));
   if (leftOut.length) note(`rollback window: ${leftOut.length} table(s) exist only on the target and are not captured (their writes would not go back): ${leftOut.slice(0, 10).join(', ')}`);
+  // The start is taken before the triggers exist, so that every event they capture is applied.
+  const start = await withClient(t, 'replicate-window', async (c) => {
+    await refuseOtherWriters(c);
+    return (await c.query<{ s: string; at: Date }>('SELECT pg_current_snapshot()::text AS s, now() AS at')).rows[0]!;
+  });
   const r = await installCapture({
     source: t, mode, exact: both.map((c) => ({ schema: c.schema, name: c.name })), onNote: note,
     keys: Object.fromEntries(declared.map((d) => [qualify(d.schema_name, d.table_name), d.key_columns])),
   });
   const startSnapshot = await withClient(t, 'replicate-window', async (c) => (await c.query<{ s: string }>(
-    `UPDATE _cutover.state SET direction = 'reverse', start_snapshot = pg_current_snapshot(), start_snapshot_at = now() RETURNING start_snapshot::text AS s`)).rows[0]!.s);
+    `UPDATE _cutover.state SET direction = 'reverse', start_snapshot = $1::pg_snapshot, start_snapshot_at = $2 RETURNING start_snapshot::text AS s`, [start.s, start.at])).rows[0]!.s);
+  // The old source's fence now guards a window: `replicate unfence` alone refuses it (fence.ts).
+  await old.query('UPDATE _cutover_fence.state SET window_open = true');
   return { tables: r.tables.length, leftOut, startSnapshot, durationMs: Date.now() - t0, already: false };
+}
+
+/** Nothing but cutover writes to the target before the switch; a writer in flight now would be half captured. */
+async function refuseOtherWriters(c: pg.Client): Promise<void> {
+  const writers = (await c.query<{ w: string }>(`SELECT pid || ' (' || coalesce(usename, '?') || ', ' || coalesce(application_name, '') || ')' AS w FROM pg_stat_activity
+    WHERE datname = current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid() AND application_name NOT LIKE 'cutover/%'`)).rows.map((x) => x.w);
+  if (writers.length) {
+    throw new CutoverError('E_FENCE', `the target is being written by someone other than cutover before the switch (${writers.join(', ')}): its writes could not all go back in a rollback; the window was not opened and the source stays fenced`, {
+      hint: 'stop whatever writes to the target, then run the cutover again (it finds the fence in place)',
+    });
+  }
 }
 
 /** After the switch: the forward capture leaves the old source (its fence stays), so the reverse applier can write there. */
@@ -110,7 +129,10 @@ export async function finish(o: { source: ConnParams; target: ConnParams; onNote
   if (!open) note('no rollback window capture on the target (finished already?)');
   const r = await teardown({ source: target, target: source, onNote: note, fenceNoted: true });
   if (r.fenceStatements.length) note('the write fence stays on the target (after a rollback the new server must not take writes); `cutover replicate unfence --source <target>` lifts it');
-  const fenceStatements = await withClient(source, 'replicate-finish', (c) => liftStatements(c));
+  const fenceStatements = await withClient(source, 'replicate-finish', async (c) => {
+    if ((await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover_fence.state')::text AS r`)).rows[0]!.r) await c.query('UPDATE _cutover_fence.state SET window_open = false');
+    return liftStatements(c);
+  });
   if (fenceStatements.length) note(`the write fence stays on the source (the old database must not take writes); \`cutover replicate unfence\` lifts it, or these statements:\n  ${fenceStatements.join(';\n  ')};`);
   return { target: r, constraints, oldSourceFenced: fenceStatements.length > 0, fenceStatements };
 }

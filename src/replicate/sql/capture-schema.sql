@@ -19,6 +19,8 @@ CREATE TABLE IF NOT EXISTS _cutover.state (
 -- reverse: capture on the new server, opened in the fence of a cutover with a rollback window; its
 -- applier writes to the old source (docs/replicate.md, "The rollback window").
 ALTER TABLE _cutover.state ADD COLUMN IF NOT EXISTS direction text NOT NULL DEFAULT 'forward' CHECK (direction IN ('forward', 'reverse'));
+-- When a rollback through the window verified the old source equal (set before it unfences it).
+ALTER TABLE _cutover.state ADD COLUMN IF NOT EXISTS rolled_back_at timestamptz;
 -- The table selection capture was installed with (schemas, excludeSchemas, tables, excludeTables): with
 -- ddl: follow, a table created later that matches it is captured and copied by the applier.
 ALTER TABLE _cutover.state ADD COLUMN IF NOT EXISTS selection jsonb;

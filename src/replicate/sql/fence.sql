@@ -31,6 +31,10 @@ CREATE TABLE IF NOT EXISTS _cutover_fence.state (
 ALTER TABLE _cutover_fence.state ADD COLUMN IF NOT EXISTS pass text NOT NULL
   DEFAULT replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
 
+-- A rollback window is open with this server as its old source: `replicate unfence` refuses (the
+-- application would write to both servers); the rollback lifts the fence itself, finish clears this.
+ALTER TABLE _cutover_fence.state ADD COLUMN IF NOT EXISTS window_open boolean NOT NULL DEFAULT false;
+
 -- True in cutover's own applier session (the rollback window), false for everyone else.
 CREATE OR REPLACE FUNCTION _cutover_fence.passes() RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
