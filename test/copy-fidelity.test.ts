@@ -6,7 +6,7 @@
  * names rewritten through the map.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { availableMajors, createSampleDatabase, startClusters, stopAllClusters, type Cluster } from '../src/testing/index.js';
@@ -57,6 +57,16 @@ COMMENT ON RULE archive_no_delete ON app.events_archive IS 'archive is append-on
 COMMENT ON STATISTICS app.orders_stats IS 'correlated columns';
 COMMENT ON COLUMN app.orders.total IS 'generated';
 CREATE POLICY readers_see_all ON app.tenant_notes FOR SELECT TO sample_readers, sample_auditor USING (true);
+-- Materialized views the copy refreshes in its index pool, each once what it reads has arrived: one over a
+-- view over a partitioned table (every partition), one over another matview, one calling a SQL function
+-- that reads a table pg_depend does not show (so it waits for every table); each with an index.
+CREATE VIEW app.readings_by_region AS SELECT region, count(*) AS n, sum(value) AS total FROM app.readings GROUP BY region;
+CREATE MATERIALIZED VIEW app.region_totals AS SELECT * FROM app.readings_by_region;
+CREATE UNIQUE INDEX region_totals_region ON app.region_totals (region);
+CREATE MATERIALIZED VIEW app.top_customers AS SELECT customer_id, spent FROM app.customer_stats ORDER BY spent DESC, customer_id LIMIT 10;
+CREATE INDEX top_customers_spent ON app.top_customers (spent);
+CREATE MATERIALIZED VIEW app.customer_lifetime AS SELECT id, app.customer_total(id) AS lifetime FROM app.customers;
+CREATE UNIQUE INDEX customer_lifetime_id ON app.customer_lifetime (id);
 `;
 
 /** A database on `c` owned by a non-superuser `owner` holding the sample (and the edge objects). */
@@ -85,6 +95,7 @@ async function expectSameDatabase(src: Cluster, srcDb: string, dst: Cluster, dst
   expect(tr).toEqual(sr);
   expect(sr['app.customer_stats']).toMatch(/^\d+:[0-9a-f]{32}$/); // populated on the source, and on the target
   expect(tr['app.big_spenders']).toBe('unpopulated');
+  for (const m of ['app.region_totals', 'app.top_customers', 'app.customer_lifetime']) expect(tr[m], m).toMatch(/^[1-9]\d*:[0-9a-f]{32}$/);
   expect(sr['app.no_columns']).toMatch(/^3:/);
   expect(sr['app.only_generated']).toMatch(/^2:/);
   expect(sr['app."line\nbreak"']).toMatch(/^7:/);
@@ -143,9 +154,28 @@ describe('copy and dump/restore bring owners, grants, RLS, matviews, large objec
   it(`copy ${'oldest'} -> 15 as a non-superuser owner: every row, object, privilege and owner arrives (rows, LOs, catalogs, pg_dump --schema-only)`, async () => {
     const source = await ownedSample(c14, 'legacy', OWNER, { bypassRls: true });
     const target = await targetDb(c15, 'copy14');
-    const s = await copy({ source, target, dir: await work(), jobs: 2, roles: POLICY });
+    const dir = await work();
+    const s = await copy({ source, target, dir, jobs: 2, roles: POLICY });
     expect(s.ok).toBe(true);
-    expect(s.matviews).toEqual({ refreshed: 1, unpopulated: 1 });
+    expect(s.matviews).toEqual({ refreshed: 4, unpopulated: 1 });
+    // Each refresh ran in the index pool (before large objects and post-data) after what it reads: the
+    // journal's order. region_totals after every partition of app.readings was analyzed, top_customers after
+    // customer_stats, customer_lifetime (its function reads app.orders unseen) after every table.
+    const journal = (await readFile(join(dir, 'journal.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { kind: string; key: string });
+    const at = (kind: string, key = '') => journal.findIndex((e) => e.kind === kind && e.key === key);
+    const refreshedAt = (name: string) => at('matview', `"app"."${name}"`);
+    for (const m of ['customer_stats', 'region_totals', 'top_customers', 'customer_lifetime']) {
+      expect(refreshedAt(m), m).toBeGreaterThan(-1);
+      expect(refreshedAt(m), m).toBeLessThan(at('large-objects'));
+      expect(refreshedAt(m), m).toBeLessThan(at('post-data'));
+    }
+    expect(at('matview', '"app"."big_spenders"')).toBe(-1);
+    for (const p of ['readings_eu_2024', 'readings_eu_rest', 'readings_other']) expect(at('analyze', `"app"."${p}"`)).toBeLessThan(refreshedAt('region_totals'));
+    expect(refreshedAt('customer_stats')).toBeLessThan(refreshedAt('top_customers'));
+    for (const e of journal.filter((x) => x.kind === 'analyze')) expect(journal.indexOf(e)).toBeLessThan(refreshedAt('customer_lifetime'));
+    // The matviews' indexes were built by the copy after their refresh (journaled), not left to post-data.
+    for (const ix of ['customer_stats_id', 'region_totals_region', 'top_customers_spent', 'customer_lifetime_id']) expect(at('index', `"app"."${ix}"`), ix).toBeGreaterThan(-1);
+    expect(at('index', '"app"."top_customers_spent"')).toBeGreaterThan(refreshedAt('top_customers'));
     expect(s.largeObjects).toBe(2);
     expect(s.privileges!.owners).toBeGreaterThan(30);
     expect(s.privileges!.grants).toBeGreaterThan(30);
