@@ -234,11 +234,12 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
 
     // 2. Plan (in the snapshot) and keep only tables that the schema dump selected (present on the target).
     const [allTables, allIndexes, allFks] = [await readTables(group.leader), await readIndexes(group.leader), await readForeignKeys(group.leader)];
-    const onTarget = new Set((await targetTables()).filter((t) => t.kind === 'r').map(tableKey));
+    // Tables and materialized views the schema dump selected (present on the target), in one session.
+    const [targetRels, targetMatviews] = await withClient(target, 'copy-plan', async (c) => [await tableFacts(c), await readMatviews(c)] as const);
+    const onTarget = new Set(targetRels.filter((t) => t.kind === 'r').map(tableKey));
     const tables = allTables.filter((t) => onTarget.has(tableKey(t)));
     const tableSet = new Set(tables.map(tableKey));
-    // Materialized views the schema dump selected (present on the target).
-    const matviewsOnTarget = new Set((await withClient(target, 'copy-plan', readMatviews)).map(tableKey));
+    const matviewsOnTarget = new Set(targetMatviews.map(tableKey));
     const matviews = (await readMatviews(group.leader)).filter((m) => matviewsOnTarget.has(tableKey(m)));
     const indexes = allIndexes.filter((i) => (i.onMatview ? matviewsOnTarget : tableSet).has(tableKey({ schema: i.schema, name: i.table })));
     const fks = allFks.filter((f) => !f.partitioned && tableSet.has(tableKey({ schema: f.schema, name: f.table })) && tableSet.has(tableKey({ schema: f.refSchema, name: f.refTable })));
