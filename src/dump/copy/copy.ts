@@ -106,7 +106,11 @@ export interface CopySummary {
   /** Materialized views refreshed (those populated on the source), and those left unpopulated as there. */
   matviews: { refreshed: number; unpopulated: number };
   /** Owners, grants and default privileges applied through the role map; undefined when not applied. */
-  privileges?: { owners: number; grants: number; defaultPrivileges: number; rolesCreated: string[]; skipped: number; notes: string[] };
+  privileges?: {
+    owners: number; grants: number; defaultPrivileges: number; rolesCreated: string[]; skipped: number; notes: string[];
+    /** Grants made on the source by a role other than the owner: made by that grantor (mapped), or as the owner's (reported). */
+    grantors: { kept: number; asOwner: number };
+  };
   /** Source database/role settings found, and whether they were applied. */
   settings?: { found: number; applied: boolean };
   connections: { source: number; target: number };
