@@ -334,7 +334,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
       report();
       schedule.arrived(k);
       queueBuilds(k);
-    }));
+    }, true)); // ahead of queued index builds and foreign keys: usually the pool's longest job, it should not start last
     // A table's indexes, then its ANALYZE, go to the shared index pool the moment its data has landed.
     const queueIndexes = (t: CopyTable) => queueBuilds(tableKey(t), () => indexPool.add(async () => {
       stopped();
