@@ -65,7 +65,7 @@ try {
   };
   if (!hasPgcopydb) console.log('pgcopydb not installed (apt install pgcopydb): left out');
   const samples: Sample[] = [];
-  let lastSummary = '';
+  let lastSummary = '', lastCompared = '';
   for (let round = 1; round <= rounds; round++) {
     // Alternate the order each round so no method always runs on a warmer cache.
     const order = Object.keys(methods);
@@ -76,13 +76,17 @@ try {
       samples.push({ method: m, round, seconds });
       console.log(`round ${round}: ${m} ${seconds.toFixed(1)} s`);
       if (m === 'cutover copy') lastSummary = await readFile(join(work, 'x', 'summary.json'), 'utf8');
+      if (m === 'cutover copy (compared build)') lastCompared = await readFile(join(work, 'x', 'summary.json'), 'utf8').catch(() => '');
     }
   }
   console.log('\n' + report(samples, ['pg_dump+pg_restore', ...(hasPgcopydb ? ['pgcopydb'] : [])]));
   recordSamples(`copy ${gb} GB, -j ${jobs}`, samples, ['pg_dump+pg_restore', 'pgcopydb']);
-  const s = JSON.parse(lastSummary) as { phases: { phase: string; durationMs: number; concurrency: number }[] };
-  console.log('\ncutover copy phases (last run):');
-  for (const p of s.phases) console.log(`  ${p.phase.padEnd(28)} ${(p.durationMs / 1000).toFixed(1).padStart(6)} s  x${p.concurrency}`);
+  for (const [label, text] of [['cutover copy', lastSummary], ['cutover copy (compared build)', lastCompared]] as const) {
+    if (!text) continue;
+    const s = JSON.parse(text) as { phases: { phase: string; durationMs: number; concurrency: number }[] };
+    console.log(`\n${label} phases (last run):`);
+    for (const p of s.phases) console.log(`  ${p.phase.padEnd(48)} ${(p.durationMs / 1000).toFixed(1).padStart(6)} s  x${p.concurrency}`);
+  }
 } finally {
   await stopAllClusters();
   await rm(work, { recursive: true, force: true });

@@ -36,6 +36,10 @@ describe('privilege statements', () => {
       ['acl', 'TABLE app.t', ['other']],
     ]);
     expect(sessionAuthorizations).toBe(1);
+    // The grant pg_dump wrote under SET SESSION AUTHORIZATION is attributed to that grantor, no other.
+    expect(statements.map((s) => s.grantor)).toEqual([undefined, undefined, undefined, undefined, undefined, undefined, undefined, 'reporter']);
+    expect(privilegeStatements(`SET SESSION AUTHORIZATION "Old ""Owner"" Role";\nGRANT SELECT ON TABLE a.b TO x;\nSET SESSION AUTHORIZATION DEFAULT;\nGRANT SELECT ON TABLE a.c TO y;`).statements.map((s) => s.grantor))
+      .toEqual(['Old "Owner" Role', undefined]);
   });
 
   it('rewrites only role tokens, quoted, keeping PUBLIC and options', () => {

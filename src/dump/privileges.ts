@@ -27,6 +27,11 @@ export interface PrivilegeStatement {
   list?: { start: number; end: number; items: (string | null)[] };
   /** CREATE POLICY: its name and table as written (to find it already there on a second run). */
   policy?: { name: string; table: string };
+  /**
+   * A GRANT/REVOKE pg_dump wrote under SET SESSION AUTHORIZATION: made on the source by this role (source
+   * name), not the owner (a role holding the privilege WITH GRANT OPTION granted it onward).
+   */
+  grantor?: string;
 }
 
 interface Token { kind: 'word' | 'ident' | 'punct' | 'string'; text: string; value: string; start: number; end: number }
@@ -83,6 +88,8 @@ export function splitStatements(script: string): { sql: string; tokens: Token[] 
 }
 
 const isWord = (t: Token | undefined, w: string) => t?.kind === 'word' && t.value === w;
+/** 'it''s' -> it's (a standard string literal, as pg_dump writes them). */
+const unquoteLiteral = (text: string) => text.slice(1, -1).replace(/''/g, "'");
 const roleName = (t: Token) => (t.kind === 'ident' ? t.value : t.value);
 
 /** Grantee list after index `from` (GRANT ... TO a, b / REVOKE ... FROM a, b), up to WITH/GRANTED/CASCADE/RESTRICT. */
@@ -128,6 +135,8 @@ function grantParts(sql: string, tokens: Token[], g: number): { object: string; 
 export function privilegeStatements(script: string): { statements: PrivilegeStatement[]; sessionAuthorizations: number } {
   const statements: PrivilegeStatement[] = [];
   let sessionAuthorizations = 0;
+  // The role pg_dump switched to for the grants that follow (until RESET SESSION AUTHORIZATION).
+  let authorization: string | undefined;
   for (const { sql, tokens } of splitStatements(script)) {
     const n = tokens.length;
     const w0 = tokens[0]!;
@@ -137,9 +146,16 @@ export function privilegeStatements(script: string): { statements: PrivilegeStat
       statements.push({
         kind, object, roles: [...new Set(names)], sql, spans: single.map((t) => [t.start, t.end, roleName(t)]),
         list: list ? { start: list.start, end: list.end, items: listed } : undefined, policy,
+        grantor: kind === 'acl' ? authorization : undefined,
       });
     };
-    if (isWord(w0, 'set') && isWord(tokens[1], 'session') && isWord(tokens[2], 'authorization')) { sessionAuthorizations++; continue; }
+    if (isWord(w0, 'set') && isWord(tokens[1], 'session') && isWord(tokens[2], 'authorization')) {
+      const who = tokens[3];
+      authorization = !who || isWord(who, 'default') ? undefined : who.kind === 'string' ? unquoteLiteral(who.text) : roleName(who);
+      if (authorization !== undefined) sessionAuthorizations++;
+      continue;
+    }
+    if (isWord(w0, 'reset') && isWord(tokens[1], 'session') && isWord(tokens[2], 'authorization')) { authorization = undefined; continue; }
     if (isWord(w0, 'alter') && isWord(tokens[1], 'default') && isWord(tokens[2], 'privileges')) {
       const forRole = isWord(tokens[3], 'for') && (isWord(tokens[4], 'role') || isWord(tokens[4], 'user')) ? tokens[5] : undefined;
       const g = tokens.findIndex((t) => isWord(t, 'grant') || isWord(t, 'revoke'));

@@ -10,6 +10,7 @@ import type pg from 'pg';
 import { CutoverError } from '../errors.js';
 import type { ConnParams } from '../pg/conninfo.js';
 import { loadSql, quoteIdent } from '../pg/sql.js';
+import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
 import { runTool } from '../pg/run-tool.js';
 import { type RolesPolicy, mapRole } from '../pg/role-map.js';
 import { filterToc, parseToc } from './toc.js';
@@ -20,7 +21,10 @@ const DATA_DESCS = new Set(['TABLE DATA', 'SEQUENCE SET', 'BLOBS', 'BLOB DATA', 
 
 export interface PrivilegePlan {
   statements: PrivilegeStatement[];
-  /** Grants pg_dump attributes to another grantor (SET SESSION AUTHORIZATION): applied as granted by the owner. */
+  /**
+   * Grants pg_dump attributes to another grantor (SET SESSION AUTHORIZATION): applied as that grantor
+   * (mapped) where the target role may SET ROLE to it, else as granted by the owner (reported).
+   */
   sessionAuthorizations: number;
   /** Target role names to create (NOLOGIN), with their source names. */
   create: { target: string; source: string }[];
@@ -90,7 +94,7 @@ export async function decideRoles(needed: Map<string, { source: string; uses: st
   const have = new Set(rows.map((r) => r.rolname));
   const missing = [...needed].filter(([t]) => !have.has(t)).map(([target, v]) => ({ target, ...v }));
   const plan: RoleDecision = { sessionAuthorizations, create: [], drop: new Set(), notes: [] };
-  if (sessionAuthorizations) plan.notes.push(`${sessionAuthorizations} grant(s) made on the source by a role other than the object's owner are applied as granted by the owner`);
+  if (sessionAuthorizations) plan.notes.push(`${sessionAuthorizations} grant(s) made on the source by a role other than the object's owner: applied as granted by that role (mapped) where the target role may SET ROLE to it, otherwise as granted by the owner (each reported)`);
   if (!missing.length) return plan;
   // A role mapped to a name the target lacks is a mistake in the map: never created or dropped silently.
   const badMap = missing.filter((m) => policy.map.has(m.source));
@@ -157,7 +161,46 @@ async function grantMemberships(c: pg.Client, role: string, groups: string[], po
   return notes;
 }
 
-export interface ApplyResult { owners: number; grants: number; defaultPrivileges: number; policies: number; rolesCreated: string[]; skipped: number; notes: string[] }
+export interface ApplyResult {
+  owners: number; grants: number; defaultPrivileges: number; policies: number; rolesCreated: string[]; skipped: number; notes: string[];
+  /** Grants made on the source by a non-owner grantor: applied as that grantor (mapped), or as the owner's (each in notes). */
+  grantors: { kept: number; asOwner: number };
+}
+
+// Warnings a GRANT/REVOKE gives instead of failing when the role running it lacks the grant option:
+// privilege_not_granted, privilege_not_revoked.
+const NOT_GRANTED = new Set(['01007', '01006']);
+
+/**
+ * Runs a grant as `grantor` (SET ROLE inside a savepoint), so that the target's ACL names the grantor the
+ * source's does. Returns why it could not (nothing changed then), or undefined when it was applied.
+ */
+async function grantAs(c: pg.Client, grantor: string, sql: string): Promise<string | undefined> {
+  const may = (await c.query<{ exists: boolean; may: boolean }>(
+    `SELECT r.oid IS NOT NULL AS exists, coalesce(pg_has_role(r.oid, 'MEMBER'), false) AS may FROM (SELECT to_regrole($1) AS oid) r`, [quoteIdent(grantor)])).rows[0]!;
+  if (!may.exists) return `role ${grantor} does not exist on the target`;
+  if (!may.may) return `the target role is not a member of ${grantor} (nor a superuser), so it cannot SET ROLE to it`;
+  const warnings: string[] = [];
+  const onNotice = (n: { code?: string; message?: string }) => { if (n.code && NOT_GRANTED.has(n.code)) warnings.push(n.message ?? n.code); };
+  c.on('notice', onNotice);
+  await c.query('SAVEPOINT cutover_grantor');
+  try {
+    await c.query(`SET ROLE ${quoteIdent(grantor)}`);
+    await c.query(sql);
+    await c.query('RESET ROLE');
+    if (warnings.length) throw Object.assign(new Error(`${grantor} lacks the grant option on the target: ${warnings.join('; ')}`), { notGranted: true });
+    await c.query('RELEASE SAVEPOINT cutover_grantor');
+    return undefined;
+  } catch (e) {
+    const state = sqlStateOf(e);
+    if (!(e as { notGranted?: boolean }).notGranted && !['privilege', 'undefined_object'].includes(classifySqlState(state))) throw e;
+    await c.query('ROLLBACK TO SAVEPOINT cutover_grantor');
+    await c.query('RELEASE SAVEPOINT cutover_grantor');
+    return (e as Error).message;
+  } finally {
+    c.off('notice', onNotice);
+  }
+}
 
 /**
  * Creates the planned roles (NOLOGIN, never a password; elevated attributes reported, not attempted;
@@ -165,7 +208,7 @@ export interface ApplyResult { owners: number; grants: number; defaultPrivileges
  * transaction.
  */
 export async function applyPrivileges(c: pg.Client, plan: PrivilegePlan, policy: RolesPolicy, source?: Map<string, SourceRole>): Promise<ApplyResult> {
-  const r: ApplyResult = { owners: 0, grants: 0, defaultPrivileges: 0, policies: 0, rolesCreated: [], skipped: 0, notes: [...plan.notes] };
+  const r: ApplyResult = { owners: 0, grants: 0, defaultPrivileges: 0, policies: 0, rolesCreated: [], skipped: 0, notes: [...plan.notes], grantors: { kept: 0, asOwner: 0 } };
   for (const role of plan.create) {
     const s = source?.get(role.source);
     const exists = (await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role.target])).rowCount;
@@ -190,7 +233,18 @@ export async function applyPrivileges(c: pg.Client, plan: PrivilegePlan, policy:
           continue;
         }
         try {
-          await c.query(sql);
+          // A grant made by another grantor on the source is made by it (mapped) here, where the target
+          // role may become it; otherwise, as before, by the owner, and said so.
+          let applied = false;
+          if (kind === 'acl' && st.grantor !== undefined) {
+            const grantor = mapRole(policy.map, st.grantor);
+            const why = plan.drop.has(st.grantor) ? `${st.grantor}'s own privileges were left out (drop_unmapped)` : await grantAs(c, grantor, sql);
+            if (why === undefined) { applied = true; r.grantors.kept++; } else {
+              r.grantors.asOwner++;
+              r.notes.push(`privileges on ${st.object} granted by ${st.grantor}${grantor !== st.grantor ? ` (${grantor} on the target)` : ''} on the source: applied as granted by the owner (${why})`);
+            }
+          }
+          if (!applied) await c.query(sql);
         } catch (e) {
           const what = kind === 'owner' ? `the owner of ${st.object}` : kind === 'policy' ? st.object : `privileges on ${st.object}`;
           throw new CutoverError('E_SQL', `applying ${what} failed: ${(e as Error).message}\n  ${sql}`, {

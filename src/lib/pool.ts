@@ -11,8 +11,9 @@ export class TaskPool<R> {
     if (concurrency < 1) throw new Error('concurrency must be >= 1');
   }
 
-  add(task: () => Promise<R>): void {
-    this.queue.push(task);
+  /** Queues a task; `first` puts it ahead of those waiting (a long job that should not end up last). */
+  add(task: () => Promise<R>, first = false): void {
+    if (first) this.queue.unshift(task); else this.queue.push(task);
     this.pump();
   }
 

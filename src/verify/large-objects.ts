@@ -39,7 +39,8 @@ async function read(c: pg.Client, side: string, content: boolean, map?: RoleMap)
       cause: e,
     });
   }
-  const m = (r: string) => (map ? r.replace(/^[^\t]*/, (g) => (g === 'PUBLIC' ? g : mapRole(map, g))) : r);
+  // grantee \t privilege [\t *] [\t by grantor]: the grantee and the grantor are mapped.
+  const m = (r: string) => (map ? r.split('\t').map((f, i) => (i === 0 ? (f === 'PUBLIC' ? f : mapRole(map, f)) : f.startsWith('by ') ? `by ${mapRole(map, f.slice(3))}` : f)).join('\t') : r);
   return new Map(rows.map((r) => [r.oid, { ...r, owner: map ? mapRole(map, r.owner) : r.owner, acl: r.acl.map(m).sort() }]));
 }
 

@@ -9,7 +9,10 @@ import { type RoleMap, mapRole } from '../pg/role-map.js';
 
 export interface PrivilegeDifference {
   object: string;
-  /** "owner alice" or "alice SELECT" (" WITH GRANT OPTION"), in the target's role names. */
+  /**
+   * "owner alice" or "alice SELECT" (" WITH GRANT OPTION", " GRANTED BY bob" when bob, not the object's
+   * owner, made the grant), in the target's role names.
+   */
   entry: string;
   change: 'missing on target' | 'extra on target';
 }
@@ -20,7 +23,8 @@ export interface PrivilegeResult {
   differences: PrivilegeDifference[];
 }
 
-interface Row { object: string; kind: 'owner' | 'grant'; role: string; privilege: string; grantable: boolean; initdb?: boolean }
+/** grantor: set only when a grant was made by a role other than the object's owner. */
+interface Row { object: string; kind: 'owner' | 'grant'; role: string; privilege: string; grantable: boolean; initdb?: boolean; grantor?: string | null }
 
 const FENCE_READABLE = `SELECT CASE WHEN to_regnamespace('_cutover_fence') IS NULL OR NOT has_schema_privilege('_cutover_fence', 'USAGE') THEN false
   WHEN to_regclass('_cutover_fence.revoked') IS NULL THEN false ELSE has_table_privilege('_cutover_fence.revoked', 'SELECT') END AS ok`;
@@ -41,7 +45,8 @@ async function lines(c: pg.Client, map: RoleMap | undefined, side: 'source' | 't
     r.object = r.object.replace(/^default privileges of ("(?:[^"]|"")*"|[^\s"]+)/, (_m, q: string) =>
       `default privileges of ${map ? mapRole(map, unquoteIdent(q)) : unquoteIdent(q)}`);
     const role = map && r.role !== 'PUBLIC' ? mapRole(map, r.role) : r.role;
-    const entry = r.kind === 'owner' ? `owner ${role}` : `${role} ${r.privilege}${r.grantable ? ' WITH GRANT OPTION' : ''}`;
+    const by = r.grantor ? ` GRANTED BY ${map ? mapRole(map, r.grantor) : r.grantor}` : '';
+    const entry = r.kind === 'owner' ? `owner ${role}` : `${role} ${r.privilege}${r.grantable ? ' WITH GRANT OPTION' : ''}${by}`;
     out.set(`${r.object}\u0000${entry}`, { object: r.object, entry, privilege: r.privilege, initdb: r.initdb === true });
   }
   return out;

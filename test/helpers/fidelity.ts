@@ -55,11 +55,11 @@ export function rowPrint(url: string): Promise<Record<string, string>> {
   });
 }
 
-/** Large objects: oid -> md5 of the contents, owner, sorted grants, comment. */
+/** Large objects: oid -> md5 of the contents, owner, sorted grants (grantee:privilege:grantable:grantor), comment. */
 export function largeObjectPrint(url: string): Promise<string[]> {
   return withDb(url, async (c) => (await c.query<{ line: string }>(
     `SELECT format('%s md5=%s owner=%s acl=%s comment=%s', m.oid, md5(lo_get(m.oid)), pg_get_userbyid(m.lomowner),
-            (SELECT string_agg(format('%s:%s:%s', CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END, a.privilege_type, a.is_grantable), ',' ORDER BY format('%s:%s:%s', CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END, a.privilege_type, a.is_grantable))
+            (SELECT string_agg(format('%s:%s:%s:%s', CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END, a.privilege_type, a.is_grantable, pg_get_userbyid(a.grantor)), ',' ORDER BY format('%s:%s:%s:%s', CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END, a.privilege_type, a.is_grantable, pg_get_userbyid(a.grantor)))
                FROM aclexplode(coalesce(m.lomacl, acldefault('L'::"char", m.lomowner))) a), obj_description(m.oid, 'pg_largeobject')) AS line
        FROM pg_largeobject_metadata m ORDER BY m.oid`)).rows.map((r) => r.line));
 }

@@ -4,8 +4,9 @@
  * largest tables first, whole tables as TRUNCATE + COPY FREEZE in one transaction, big tables split into
  * key ranges. A table's indexes start the moment its data has landed (shared index pool); primary keys and
  * unique constraints are built as unique indexes and attached with ADD CONSTRAINT ... USING INDEX. Then
- * ANALYZE per table in the same pool; then large objects, the rest of post-data (foreign keys, triggers,
- * partition indexes), sequences.
+ * ANALYZE per table in the same pool; a materialized view is refreshed in that pool once what it reads is
+ * analyzed, then its indexes are built. Then large objects, sequences, the rest of post-data (triggers,
+ * partition indexes...).
  * Every finished unit is journaled: a killed copy resumes with only what was unfinished.
  *
  * Locks on the source: ACCESS SHARE only (COPY TO, pg_dump). The snapshot is held for the whole copy,
@@ -41,7 +42,7 @@ import { refuseSameDatabaseAt, resolveTableSelection } from '../../pg/entry-chec
 import { DEFAULT_ROLES_POLICY, type RolesPolicy } from '../../pg/role-map.js';
 import { applyPrivileges, decideRoles, neededRolesFromCatalog, renderPrivilegeStatements, sourceRoles, type RoleDecision } from '../roles.js';
 import { neededRoles, type PrivilegeStatement } from '../privileges.js';
-import { alignExtensionVersions, applyDbSettings, describeSetting, largeObjectPrivileges, readDbSettings, readMatviews, refreshMatviews, requireReadableRows } from './fidelity.js';
+import { alignExtensionVersions, applyDbSettings, describeSetting, largeObjectPrivileges, readDbSettings, MatviewSchedule, readMatviews, requireReadableRows, type Matview } from './fidelity.js';
 
 export interface CopyOptions extends SelectionOptions, RestoreDefaults {
   source: ConnParams;
@@ -105,7 +106,11 @@ export interface CopySummary {
   /** Materialized views refreshed (those populated on the source), and those left unpopulated as there. */
   matviews: { refreshed: number; unpopulated: number };
   /** Owners, grants and default privileges applied through the role map; undefined when not applied. */
-  privileges?: { owners: number; grants: number; defaultPrivileges: number; rolesCreated: string[]; skipped: number; notes: string[] };
+  privileges?: {
+    owners: number; grants: number; defaultPrivileges: number; rolesCreated: string[]; skipped: number; notes: string[];
+    /** Grants made on the source by a role other than the owner: made by that grantor (mapped), or as the owner's (reported). */
+    grantors: { kept: number; asOwner: number };
+  };
   /** Source database/role settings found, and whether they were applied. */
   settings?: { found: number; applied: boolean };
   connections: { source: number; target: number };
@@ -233,15 +238,18 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
 
     // 2. Plan (in the snapshot) and keep only tables that the schema dump selected (present on the target).
     const [allTables, allIndexes, allFks] = [await readTables(group.leader), await readIndexes(group.leader), await readForeignKeys(group.leader)];
-    const onTarget = new Set((await targetTables()).filter((t) => t.kind === 'r').map(tableKey));
+    // Tables and materialized views the schema dump selected (present on the target), in one session.
+    const [targetRels, targetMatviews] = await withClient(target, 'copy-plan', async (c) => [await tableFacts(c), await readMatviews(c)] as const);
+    const onTarget = new Set(targetRels.filter((t) => t.kind === 'r').map(tableKey));
     const tables = allTables.filter((t) => onTarget.has(tableKey(t)));
     const tableSet = new Set(tables.map(tableKey));
-    const indexes = allIndexes.filter((i) => tableSet.has(tableKey({ schema: i.schema, name: i.table })));
+    const matviewsOnTarget = new Set(targetMatviews.map(tableKey));
+    const matviews = (await readMatviews(group.leader)).filter((m) => matviewsOnTarget.has(tableKey(m)));
+    const indexes = allIndexes.filter((i) => (i.onMatview ? matviewsOnTarget : tableSet).has(tableKey({ schema: i.schema, name: i.table })));
     const fks = allFks.filter((f) => !f.partitioned && tableSet.has(tableKey({ schema: f.schema, name: f.table })) && tableSet.has(tableKey({ schema: f.refSchema, name: f.refTable })));
     const totalBytes = tables.reduce((n, t) => n + t.bytes, 0);
     const splitAt = o.splitTablesLargerThan ?? Math.max(1024 ** 3, Math.ceil(totalBytes / jobs));
     const units = await planUnits(group.leader, tables, splitAt, jobs * 4);
-    const matviews = await readMatviews(group.leader);
     summary.matviews.unpopulated = matviews.filter((m) => !m.populated).length;
     const progress: CopyProgress = {
       phase: 'data', tablesDone: 0, tablesTotal: tables.length, bytesDone: 0, bytesTotal: tables.reduce((n, t) => n + t.bytes, 0),
@@ -287,19 +295,11 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
         });
       }
     };
-    // A table's indexes, then its ANALYZE, go to the shared index pool the moment its data has landed.
-    const queueIndexes = (t: CopyTable) => {
-      const mine = byTable.get(tableKey(t)) ?? [];
+    // A relation's indexes, each a job in the shared index pool, then `after` (a table's ANALYZE).
+    const queueBuilds = (k: string, after?: () => void) => {
+      const mine = byTable.get(k) ?? [];
       let left = mine.length;
-      const analyze = () => indexPool.add(async () => {
-        stopped();
-        tableReady(tableKey(t));
-        if (journal.has('analyze', tableKey(t))) return;
-        const c = freeIndex.pop()!;
-        try { await c.query(`ANALYZE ${qualify(t.schema, t.name)}`); } finally { freeIndex.push(c); }
-        await journal.record({ kind: 'analyze', key: tableKey(t) });
-      });
-      if (left === 0) analyze();
+      if (left === 0) after?.();
       for (const ix of mine) {
         indexPool.add(async () => {
           stopped();
@@ -311,10 +311,43 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
           }
           progress.indexesDone++;
           report();
-          if (--left === 0) analyze();
+          if (--left === 0) after?.();
         });
       }
     };
+    // Materialized views populated on the source are refreshed in the same pool as soon as every table
+    // (and matview) they read has its data, indexes and statistics (a REFRESH's plan needs them, and the
+    // table's ADD CONSTRAINT ... USING INDEX would wait behind it); then their indexes are built (a REFRESH
+    // into an indexed matview rebuilds them all anyway). Unpopulated ones stay so: only their indexes.
+    let refreshMs = 0;
+    const schedule = new MatviewSchedule(matviews, tableSet, (v: Matview) => indexPool.add(async () => {
+      stopped();
+      const k = tableKey(v);
+      if (!journal.has('matview', k)) {
+        const s = Date.now();
+        const c = freeIndex.pop()!;
+        try { await c.query(`REFRESH MATERIALIZED VIEW ${qualify(v.schema, v.name)}`); } finally { freeIndex.push(c); }
+        refreshMs += Date.now() - s;
+        await journal.record({ kind: 'matview', key: k, ms: Date.now() - s });
+      }
+      progress.matviewsDone++;
+      report();
+      schedule.arrived(k);
+      queueBuilds(k);
+    }, true)); // ahead of queued index builds and foreign keys: usually the pool's longest job, it should not start last
+    // A table's indexes, then its ANALYZE, go to the shared index pool the moment its data has landed.
+    const queueIndexes = (t: CopyTable) => queueBuilds(tableKey(t), () => indexPool.add(async () => {
+      stopped();
+      tableReady(tableKey(t));
+      if (!journal.has('analyze', tableKey(t))) {
+        const c = freeIndex.pop()!;
+        try { await c.query(`ANALYZE ${qualify(t.schema, t.name)}`); } finally { freeIndex.push(c); }
+        await journal.record({ kind: 'analyze', key: tableKey(t) });
+      }
+      schedule.arrived(tableKey(t));
+    }));
+    for (const m of matviews.filter((x) => !x.populated)) queueBuilds(tableKey(m));
+    schedule.start();
     const partsLeft = new Map<string, number>();
     const tableStats = new Map<string, { rows: number; bytes: number; ms: number; parts: number; skipped: boolean; startedAt?: number }>();
     for (const u of units) partsLeft.set(tableKey(u.table), u.parts);
@@ -407,7 +440,20 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
     phases.push({ phase: 'data', side: 'both', durationMs: Date.now() - dataStart, concurrency: jobs });
     progress.phase = 'indexes';
     report();
-    await timed('indexes + analyze (after last table)', 'target', indexJobs, () => indexPool.drain());
+    await timed('indexes + analyze + matviews (after last table)', 'target', indexJobs, async () => {
+      await indexPool.drain();
+      // Every table has arrived once the pool is idle; a matview still waiting would be a bug in the
+      // schedule: refreshed now rather than left unpopulated.
+      const late = schedule.waiting;
+      if (late.length) {
+        note(`refreshing ${late.length} materialized view(s) whose sources were not all seen arriving: ${late.map((w) => `${qualify(w.view.schema, w.view.name)} (waiting for ${w.waits.join(', ')})`).join('; ')}`);
+        for (const w of late) for (const k of w.waits) schedule.arrived(k);
+        await indexPool.drain();
+      }
+    });
+    // The REFRESH statements' own time, spent inside the pool while tables were copied and indexed.
+    summary.matviews.refreshed = progress.matviewsDone;
+    phases.push({ phase: 'matviews', side: 'target', durationMs: refreshMs, concurrency: indexJobs });
     phases.push({ phase: 'data + indexes', side: 'both', durationMs: Date.now() - dataStart, concurrency: jobs + indexJobs });
 
     stopped();
@@ -444,42 +490,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
       await journal.record({ kind: 'post-data', key: '' });
     });
 
-    // 7. Materialized views populated on the source, refreshed now that everything they read is there
-    // (one reading another after it), as many at once as index jobs; unpopulated ones stay unpopulated.
-    progress.phase = 'matviews';
-    report();
-    summary.matviews.refreshed = await timed('matviews', 'target', indexJobs, async () => {
-      // At most indexJobs sessions at once; a REFRESH waits for a free one.
-      const free: pg.Client[] = [];
-      const all: pg.Client[] = [];
-      const waiting: ((c: pg.Client) => void)[] = [];
-      const acquire = async (): Promise<pg.Client> => {
-        const c = free.pop();
-        if (c) return c;
-        if (all.length < indexJobs) {
-          const n = await connect(target, 'copy/matview', { settings: TARGET_SETTINGS });
-          all.push(n);
-          return n;
-        }
-        return new Promise((r) => waiting.push(r));
-      };
-      const release = (c: pg.Client) => { const w = waiting.shift(); if (w) w(c); else free.push(c); };
-      try {
-        return await refreshMatviews(matviews, async (sql, key) => {
-          if (!journal.has('matview', key)) {
-            const c = await acquire();
-            try { await c.query(sql); } finally { release(c); }
-            await journal.record({ kind: 'matview', key });
-          }
-          progress.matviewsDone++;
-          report();
-        });
-      } finally {
-        await Promise.all(all.map((c) => c.end().catch(() => undefined)));
-      }
-    });
-
-    // 8. Owners, grants and default privileges, mapped, once every object exists and holds its data
+    // 7. Owners, grants and default privileges, mapped, once every object exists and holds its data
     // (the target role owns everything until now, so that it could load and refresh it).
     if (statements && decision) {
       progress.phase = 'privileges';
@@ -501,7 +512,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
       for (const n of summary.privileges.notes) note(n);
     }
 
-    // 9. Database and role settings of the source database: reported, or applied with settings: apply.
+    // 8. Database and role settings of the source database: reported, or applied with settings: apply.
     const dbSettings = await readDbSettings(group.leader);
     if (dbSettings.length && o.settings === 'apply') {
       for (const n of await withClient(target, 'copy/settings', (c) => applyDbSettings(c, dbSettings, policy.map))) note(n);

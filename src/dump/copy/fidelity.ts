@@ -1,7 +1,7 @@
 /**
  * What the streaming copy does beyond tables and indexes: the row-level-security pre-flight (a read that
- * policies would filter must fail, never copy part of a table), materialized views refreshed after the
- * data, and the large objects' owners and grants as statements mapped like pg_dump's.
+ * policies would filter must fail, never copy part of a table), when each materialized view can be
+ * refreshed, and the large objects' owners and grants as statements mapped like pg_dump's.
  */
 import type pg from 'pg';
 import { CutoverError } from '../../errors.js';
@@ -47,33 +47,64 @@ export async function requireReadableRows(c: pg.Client, s: SelectionOptions): Pr
     'copying them would move only the rows the policies allow, so nothing was copied', { hint: rlsRemedy(role, blocked) });
 }
 
-export interface Matview { schema: string; name: string; populated: boolean; reads: string[] }
+export interface Matview {
+  schema: string;
+  name: string;
+  populated: boolean;
+  /** Tables (partitions and inheritance children of a parent it reads included) and matviews its query reads, as tableKey()s. */
+  reads: string[];
+  /** It calls a function whose body may read any table: it waits for every table. */
+  readsAll: boolean;
+}
 
 export async function readMatviews(c: pg.Client): Promise<Matview[]> {
-  const { rows } = await c.query<Matview>(loadSql(import.meta.url, '../sql/copy-matviews.sql'));
-  return rows;
+  const { rows } = await c.query<{ schema: string; name: string; populated: boolean; reads: string[]; reads_all: boolean }>(loadSql(import.meta.url, '../sql/copy-matviews.sql'));
+  return rows.map((r) => ({ schema: r.schema, name: r.name, populated: r.populated, reads: r.reads, readsAll: r.reads_all }));
 }
 
 /**
- * Refreshes the populated materialized views after their sources (a matview reading another waits for
- * it), `run` executing each REFRESH on a free session. One unpopulated on the source stays so.
+ * When each materialized view populated on the source can be refreshed: once every table it reads has its
+ * data (the copy says so with `arrived`) and every populated matview it reads is refreshed (`arrived` too).
+ * Tables outside the copy are not waited for (they get no data); an unpopulated matview is not refreshed, so
+ * one reading it does not wait for it. `ready` is called once per populated matview, at the earliest
+ * moment: at `start` for one that reads nothing the copy brings.
  */
-export async function refreshMatviews(views: Matview[], run: (sql: string, key: string) => Promise<void>): Promise<number> {
-  const todo = views.filter((v) => v.populated);
-  const key = (v: Matview) => `${quoteIdent(v.schema)}.${quoteIdent(v.name)}`;
-  const done = new Map<string, Promise<void>>();
-  const start = (v: Matview): Promise<void> => {
-    const k = key(v);
-    let p = done.get(k);
-    if (!p) {
-      const deps = todo.filter((d) => v.reads.includes(key(d)));
-      p = Promise.all(deps.map(start)).then(() => run(`REFRESH MATERIALIZED VIEW ${qualify(v.schema, v.name)}`, k));
-      done.set(k, p);
+export class MatviewSchedule {
+  private readonly pending = new Map<string, { view: Matview; waits: Set<string> }>();
+  private readonly arrivedKeys = new Set<string>();
+
+  constructor(views: readonly Matview[], tables: ReadonlySet<string>, private readonly ready: (v: Matview) => void) {
+    const refreshed = new Set(views.filter((v) => v.populated).map((v) => qualify(v.schema, v.name)));
+    for (const v of views.filter((x) => x.populated)) {
+      const waits = new Set([...(v.readsAll ? tables : []), ...v.reads.filter((k) => tables.has(k) || refreshed.has(k))]);
+      waits.delete(qualify(v.schema, v.name));
+      this.pending.set(qualify(v.schema, v.name), { view: v, waits });
     }
-    return p;
-  };
-  await Promise.all(todo.map(start));
-  return todo.length;
+  }
+
+  /** Hands out those that wait for nothing; call once, after the copy's own callbacks are in place. */
+  start(): void { this.release(); }
+
+  /** A table's data (or a matview's refresh) is in place. */
+  arrived(key: string): void {
+    if (this.arrivedKeys.has(key)) return;
+    this.arrivedKeys.add(key);
+    for (const p of this.pending.values()) p.waits.delete(key);
+    this.release();
+  }
+
+  private release(): void {
+    for (const [k, p] of [...this.pending]) {
+      if (p.waits.size) continue;
+      this.pending.delete(k);
+      this.ready(p.view);
+    }
+  }
+
+  /** Matviews still waiting, with what for (empty once everything arrived). */
+  get waiting(): { view: Matview; waits: string[] }[] {
+    return [...this.pending.values()].map((p) => ({ view: p.view, waits: [...p.waits] }));
+  }
 }
 
 /** The source's large-object owners and grants, as statements the role map applies to like pg_dump's. */

@@ -34,6 +34,8 @@ export interface CopyIndex {
   constraintType: 'p' | 'u' | null;
   deferrable: boolean;
   deferred: boolean;
+  /** On a materialized view (`table` names it): built after its refresh. */
+  onMatview: boolean;
 }
 
 export const tableKey = (t: { schema: string; name: string }) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
@@ -48,12 +50,12 @@ export async function readTables(c: pg.Client): Promise<CopyTable[]> {
 }
 
 export async function readIndexes(c: pg.Client): Promise<CopyIndex[]> {
-  const { rows } = await c.query<{ schema: string; table_name: string; index_name: string; index_oid: string; indexdef: string; constraint_oid: string | null; constraint_name: string | null; constraint_type: string | null; deferrable: boolean; deferred: boolean }>(
+  const { rows } = await c.query<{ schema: string; table_name: string; index_name: string; index_oid: string; indexdef: string; constraint_oid: string | null; constraint_name: string | null; constraint_type: string | null; deferrable: boolean; deferred: boolean; on_matview: boolean }>(
     loadSql(import.meta.url, '../sql/copy-indexes.sql'));
   return rows.map((r) => ({
     schema: r.schema, table: r.table_name, indexName: r.index_name, indexOid: Number(r.index_oid), indexdef: r.indexdef,
     constraintOid: r.constraint_oid === null ? null : Number(r.constraint_oid), constraintName: r.constraint_name,
-    constraintType: r.constraint_type as 'p' | 'u' | null, deferrable: r.deferrable, deferred: r.deferred,
+    constraintType: r.constraint_type as 'p' | 'u' | null, deferrable: r.deferrable, deferred: r.deferred, onMatview: r.on_matview,
   }));
 }
 
