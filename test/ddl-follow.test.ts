@@ -9,7 +9,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { availableMajors, createAppDatabase, createAppWriter, startAppWorkload, startClusters, stopAllClusters, type Cluster } from '../src/testing/index.js';
+import { availableMajors, createAppDatabase, createAppWriter, rowFingerprint, startAppWorkload, startClusters, stopAllClusters, type Cluster } from '../src/testing/index.js';
 import { copy } from '../src/dump/copy/copy.js';
 import { installCapture } from '../src/replicate/capture.js';
 import { Applier } from '../src/replicate/apply.js';
@@ -34,25 +34,6 @@ const KEYED = `${q(NEW_SCHEMA)}.${q('Orders "2"')}`;
 const KEYLESS = `shop.${q('Keyless "Log"')}`;
 const WEIRD = q('Weird "Col"');
 const SCHEMAS = ['shop', 'public', NEW_SCHEMA];
-
-/** The test's own fingerprint of every table's rows (count and md5 of the sorted row texts; duplicates count). */
-async function fingerprint(c: Cluster, db: string): Promise<Record<string, string>> {
-  const client = new pg.Client({ connectionString: c.url(db) });
-  await client.connect();
-  try {
-    await client.query(`SET extra_float_digits = 3; SET "DateStyle" = 'ISO, YMD'; SET "TimeZone" = 'UTC'; SET search_path = ''`);
-    const tables = (await client.query<{ t: string }>(`SELECT format('%I.%I', n.nspname, c.relname) AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname = ANY($1) ORDER BY 1`, [SCHEMAS])).rows.map((r) => r.t);
-    const out: Record<string, string> = {};
-    for (const t of tables) {
-      const r = (await client.query<{ n: string; h: string | null }>(`SELECT count(*)::text AS n, md5(string_agg(x::text, E'\\n' ORDER BY x::text)) AS h FROM ${t} x`)).rows[0]!;
-      out[t] = `${r.n}:${r.h ?? ''}`;
-    }
-    return out;
-  } finally {
-    await client.end();
-  }
-}
 
 /** Indexes and unique/PK/exclusion constraints of the given tables, as each server prints them (search_path pinned). */
 async function indexes(c: Cluster, db: string, tables: string[]): Promise<string[]> {
@@ -184,7 +165,7 @@ describe('ddl: follow, new tables and new indexes', () => {
     expect(res.verify?.ok).toBe(true);
 
     // The target equals the frozen source by the test's own row fingerprint, new tables included.
-    const fs = await fingerprint(src, db), ft = await fingerprint(tgt, db);
+    const fs = await rowFingerprint(src.url(db), SCHEMAS), ft = await rowFingerprint(tgt.url(db), SCHEMAS);
     expect(Object.keys(fs)).toContain(KEYED);
     expect(Object.keys(fs)).toContain('shop."Keyless ""Log"""');
     expect(Object.keys(fs)).toContain('shop."late table"');
@@ -278,7 +259,7 @@ describe('ddl: follow, new tables and new indexes', () => {
     await teardown({ source, target });
   }, 180_000);
 
-  it('without ddl: follow new tables and indexes are not followed: the applier runs on, and the cutover\'s verify fails on the missing table', async () => {
+  it('without ddl: follow new tables and indexes are not followed: a new table the selection covers halts the applier (exit 7) naming it, and the cutover fails', async () => {
     const db = 'nofollow_new';
     await src.createDatabase(db);
     await tgt.createDatabase(db);
@@ -291,15 +272,19 @@ describe('ddl: follow, new tables and new indexes', () => {
     await src.query(`CREATE INDEX CONCURRENTLY ${q('acc "mood" idx')} ON shop.accounts (mood, credit)`, [], db);
     await src.query(`UPDATE shop.accounts SET credit = 3 WHERE id < 10`, [], db);
     let n = 0;
-    await a.run({ until: () => ++n >= 10 });
+    const halted = await a.run({ until: () => ++n >= 10 }).catch((x: unknown) => x);
     await a.close();
+    expect((halted as CutoverError).code).toBe('E_HALTED');
+    expect((halted as Error).message).toContain("new table(s) ");
+    expect((halted as Error).message).toContain(KEYED);
+    expect((halted as Error).message).toMatch(/not replicated without ddl: follow/);
     expect((await tgt.query(`SELECT to_regclass($1)::text AS r`, [KEYED], db)).rows[0]!.r).toBeNull();
     expect((await tgt.query(`SELECT 1 FROM pg_class WHERE relname = 'acc "mood" idx'`, [], db)).rowCount).toBe(0);
     // No capture was put on the new tables.
     expect((await src.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid IN ($1::regclass, $2::regclass) AND tgname LIKE 'cutover%'`, [KEYED, KEYLESS], db)).rows[0]!.n).toBe(0);
     const e = await cutover({ source, target, fence: 'triggers', verify: 'checksums' }).catch((x: unknown) => x);
-    expect((e as CutoverError).code).toBe('E_DIFFERENCE');
-    expect((e as Error).message).toMatch(/MISSING on target: table New "Schema"\.Orders "2"/);
+    expect((e as CutoverError).code).toBe('E_HALTED');
+    expect((e as Error).message).toContain(KEYED);
     await teardown({ source, target });
   }, 180_000);
 });

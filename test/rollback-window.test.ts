@@ -113,6 +113,14 @@ describe('the rollback window', () => {
     const applied = await cutoverCli(['replicate', 'apply', '--reverse', '--until-caught-up', '--source', c15.url(db), '--target', c17.url(db)]);
     expect(applied.code, applied.stderr + applied.stdout).toBe(0);
     expect(applied.stdout).toMatch(/applied [1-9]\d* event\(s\)/);
+    // A table created on the new server during the window halts reverse replication (its rows would not go back).
+    await c17.query(`CREATE TABLE shop.only_new (id int PRIMARY KEY); INSERT INTO shop.only_new SELECT generate_series(1, 5)`, [], db);
+    const newTable = await cutoverCli(['replicate', 'apply', '--reverse', '--until-caught-up', '--source', c15.url(db), '--target', c17.url(db)]);
+    expect(newTable.code, newTable.stderr).toBe(7);
+    expect(newTable.stderr).toMatch(/new table\(s\) "shop"\."only_new"/);
+    await c17.query('DROP TABLE shop.only_new', [], db);
+    const accepted = await cutoverCli(['replicate', 'apply', '--reverse', '--accept-ddl', '--until-caught-up', '--source', c15.url(db), '--target', c17.url(db)]);
+    expect(accepted.code, accepted.stderr).toBe(0);
     // The old source still refuses the application (the applier passed the fence, the application does not), and saw no breach.
     expect(await tryWrite(appSrc)).toBe('25006');
     expect((await c15.query<{ n: number }>('SELECT count(*)::int n FROM _cutover_fence.breaches', [], db)).rows[0]!.n).toBe(0);
@@ -127,9 +135,10 @@ describe('the rollback window', () => {
     expect(un.code, un.stdout + un.stderr).toBe(2);
     expect(un.stderr).toMatch(/a rollback window is open with this server as its old source/);
     expect(await tryWrite(appSrc)).toBe('25006');
-    // A rollback that cannot prove the old source equal (a table made on the new server only) stops with
-    // both servers fenced, says so, and is not taken for a finished one when run again.
-    await c17.query(`CREATE TABLE shop.only_new (id int PRIMARY KEY); INSERT INTO shop.only_new SELECT generate_series(1, 5)`, [], db);
+    // A rollback that cannot prove the old source equal (a row written there past the fence, as only the
+    // fence's owner can) stops with both servers fenced, says so, and is not taken for a finished one.
+    const sneak = `SELECT set_config('cutover.fence_pass', pass, false) FROM _cutover_fence.state; INSERT INTO shop.history VALUES (-99, 'only on the old source', 0)`;
+    await c15.query(sneak, [], db);
     const notes: string[] = [];
     const failed = await rollback({ source, target, fence: 'triggers', verify: 'checksums', onNote: (m) => notes.push(m) }).catch((e: unknown) => e);
     expect((failed as CutoverError).code).toBe('E_DIFFERENCE');
@@ -141,7 +150,7 @@ describe('the rollback window', () => {
     const again = await rollback({ source, target, fence: 'triggers', verify: 'checksums' }).catch((e: unknown) => e);
     expect((again as CutoverError).code).toBe('E_DIFFERENCE');
     expect(await tryWrite(appSrc)).toBe('25006');
-    await c17.query('DROP TABLE shop.only_new', [], db);
+    await c15.query(`SELECT set_config('cutover.fence_pass', pass, false) FROM _cutover_fence.state; DELETE FROM shop.history WHERE at = -99`, [], db);
     // The rollback: the application's writes on the new server (stopped by the failed rollback's fence) go back.
     const rb = await rollback({ source, target, fence: 'triggers', verify: 'checksums' });
     const ended = await service;

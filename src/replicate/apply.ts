@@ -28,7 +28,7 @@ import { captureInstalled, readColumns, readShapes, resolveTables, shapeDifferen
 import { compareSnapshots, literal } from './snapshot-text.js';
 import { moveForeignKeys } from './fk-moves.js';
 import { type IndexAction, planDdl, planIndexes, tableStatements } from './ddl-follow.js';
-import { captureNewTables } from './capture.js';
+import { captureNewTables, newTablesMatching } from './capture.js';
 import { checkReverse, reverseCapture } from './window-state.js';
 import { lockApplier } from './applier-lock.js';
 import type { ChunkSink, TrackedTable } from '../verify/incremental.js';
@@ -413,11 +413,22 @@ export class Applier {
    * more batch), new indexes built without waiting for a later tick. Nothing without ddl: follow.
    */
   async settleDdl(): Promise<void> {
-    if (!this.follow) return;
+    if (!this.follow) return this.haltOnNewTables(true);
     await this.followNewObjects(true);
     if (this.pending.size) {
       await this.run({ until: () => true });
       await this.followNewObjects(true);
+    }
+  }
+
+  /** Without ddl: follow, a table created on the source that the selection covers halts (its rows would not be replicated). */
+  private async haltOnNewTables(force = false): Promise<void> {
+    if (!force && Date.now() - this.lastFollowCheck < 1000) return;
+    this.lastFollowCheck = Date.now();
+    const fresh = await newTablesMatching(this.s);
+    if (fresh.length) {
+      await this.halt(`DDL on the source: new table(s) ${fresh.join(', ')} that the capture's selection covers, not replicated without ddl: follow`, false,
+        'with `ddl: follow` (--follow-ddl) the applier captures, creates and copies them; or drop them on the source, or exclude them (run `cutover replicate start` again with --exclude-table: the applier keeps its place); then run `cutover replicate apply --accept-ddl`');
     }
   }
 
@@ -505,6 +516,7 @@ export class Applier {
   async batch(): Promise<BatchResult> {
     const t0 = Date.now();
     if (this.follow) await this.followNewObjects();
+    else await this.haltOnNewTables();
     const s = this.s, t = this.t;
     await s.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     let tgtOpen = false;

@@ -135,7 +135,10 @@ export async function installCapture(o: CaptureOptions): Promise<CaptureResult> 
       for (const f of ['sql/capture-schema.sql', 'sql/rotate.sql']) await c.query(loadSql(import.meta.url, f));
       await c.query(`INSERT INTO _cutover.state (version, range_bits, capture_mode, selection) VALUES ($1, $2, $3, $4)
         ON CONFLICT (id) DO UPDATE SET capture_mode = EXCLUDED.capture_mode, selection = EXCLUDED.selection`,
-      [SCHEMA_VERSION, o.rangeBits ?? RANGE_BITS, mode, JSON.stringify(storedSelection(o))]);
+      [SCHEMA_VERSION, o.rangeBits ?? RANGE_BITS, mode, JSON.stringify(storedSelection(exact
+        // An exact list (the rollback window): the tables left out stay out; a table created later is new.
+        ? { excludeTables: all.filter((t) => !exact.has(`${t.schema}\u0000${t.name}`)).map((t) => qualify(t.schema, t.name)) }
+        : o))]);
       await c.query('COMMIT');
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);
@@ -224,6 +227,14 @@ export interface NewTables { captured: CapturedTable[]; refused: string[] }
  * partitions of other tables by inheritance, tables without a key whose columns cannot be compared.
  * Without a recorded selection (capture installed by an older cutover) nothing is followed.
  */
+/** Tables created since capture started that match its recorded selection (named for a halt without ddl: follow). */
+export async function newTablesMatching(c: pg.Client): Promise<string[]> {
+  const st = (await c.query<{ selection: SelectionOptions | null }>('SELECT selection FROM _cutover.state')).rows[0];
+  if (!st?.selection) return [];
+  const have = new Set((await c.query<{ relid: string }>('SELECT relid::int8 AS relid FROM _cutover.tables')).rows.map((k) => Number(k.relid)));
+  return selectTables(await readCandidates(c), st.selection).filter((t) => !have.has(t.relid)).map(display);
+}
+
 export async function captureNewTables(c: pg.Client, note: (m: string) => void, o: { lockTimeoutMs?: number; maxLockWaitMs?: number } = {}): Promise<NewTables> {
   const st = (await c.query<{ selection: SelectionOptions | null; mode: CaptureMode; bits: number }>(
     'SELECT selection, capture_mode AS mode, range_bits AS bits FROM _cutover.state')).rows[0];
