@@ -16,7 +16,7 @@ import { IncrementalVerify } from '../verify/incremental.js';
 import { renderVerify } from '../verify/render.js';
 import { Applier } from './apply.js';
 import { compareSnapshots } from './snapshot-text.js';
-import { assertFencePlan, describeBreach, describeUnfence, fenceBreaches, type Fence, installFence, type InstalledFence, planFence, unfence as unfenceSource } from './fence.js';
+import { assertFencePlan, describeBreach, describeUnfence, fenceBreaches, fenceState, type Fence, installFence, type InstalledFence, planFence, unfence as unfenceSource } from './fence.js';
 import { type PauseReport, PoolerSwitch, type PoolerSwitchOptions } from '../pooler/switch.js';
 import { humanDuration } from '../lib/format.js';
 import { completeDeferredConstraints } from './deferred-constraints.js';
@@ -25,7 +25,7 @@ import type { RoleMap } from '../pg/role-map.js';
 import { withPgpass } from '../pg/pgpass.js';
 import { captureInstalled } from './catalog.js';
 import { closeForward, openWindow, type WindowOpened } from './window.js';
-import { isFenced, reverseCapture } from './window-state.js';
+import { reverseCapture } from './window-state.js';
 
 /** incremental: a full verify before the fence, and in it only what changed since (see verify/incremental.ts). */
 export const CUTOVER_VERIFY = [...VERIFY_LEVELS, 'incremental', 'none'] as const;
@@ -343,17 +343,15 @@ async function assertNothingGotPast(a: Applier, kind: Fence): Promise<void> {
  * to the target now, so the two are not compared again. Otherwise someone repointed by hand: refused.
  */
 async function alreadySwitched(c: pg.Client, o: CutoverOptions, pooler: PoolerSwitch, note: (m: string) => void): Promise<CutoverResult> {
-  const st = (await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover_fence.state')::text AS r`)).rows[0]!.r
-    ? (await c.query<{ at: Date; n: number }>('SELECT (SELECT fenced_at FROM _cutover_fence.state) AS at, (SELECT count(*)::int FROM _cutover_fence.tables) AS n')).rows[0]
-    : undefined;
-  if (!st?.at) {
+  const st = await fenceState(c);
+  if (!st) {
     throw new CutoverError('E_USAGE', `pooler entry "${pooler.entry.name}" already points at the target, but the source is not fenced: the switch was not made by a cutover that finished`, {
       hint: 'the application may have written to both servers: point the entry back at the source and run the cutover again, or check both databases with `cutover verify`',
     });
   }
-  note(`already switched: pooler entry "${pooler.entry.name}" points at the target and the source has been fenced since ${st.at.toISOString()}; ` +
+  note(`already switched: pooler entry "${pooler.entry.name}" points at the target and the source has been fenced since ${st.fencedAt.toISOString()}; ` +
     'nothing to do (the application writes to the target now: the two are not compared again)');
-  return { fence: o.fence, fencedAt: st.at.toISOString(), outageMs: 0, phases: [], revoked: 0, fencedTables: st.n, drainedEvents: 0, sequences: 0, triggersRestored: 0 };
+  return { fence: o.fence, fencedAt: st.fencedAt.toISOString(), outageMs: 0, phases: [], revoked: 0, fencedTables: st.tables, drainedEvents: 0, sequences: 0, triggersRestored: 0 };
 }
 
 /**
@@ -364,17 +362,15 @@ async function windowAlreadyOpen(o: CutoverOptions, note: (m: string) => void): 
   const open = await withClient(await withPgpass(o.target), 'replicate-cutover', (c) => reverseCapture(c));
   if (!open) return undefined;
   const src = await withPgpass(o.source);
-  const st = await withClient(src, 'replicate-cutover', async (c) => (await isFenced(c))
-    ? (await c.query<{ at: Date; n: number }>('SELECT (SELECT fenced_at FROM _cutover_fence.state) AS at, (SELECT count(*)::int FROM _cutover_fence.tables) AS n')).rows[0]
-    : undefined);
+  const { st, forward } = await withClient(src, 'replicate-cutover', async (c) => ({ st: await fenceState(c), forward: await captureInstalled(c) }));
   if (!st) {
     throw new CutoverError('E_USAGE', 'a rollback window is open on the target but the source is not fenced: the cutover is not in a state it can go on from', {
       hint: '`cutover replicate status` shows both sides; `cutover replicate rollback` or `finish` ends the window',
     });
   }
-  if (await withClient(src, 'replicate-cutover', (c) => captureInstalled(c))) await closeForward(src, note);
-  note(`already cut over: the source has been fenced since ${st.at.toISOString()} and the rollback window is open on the target; nothing to do`);
-  return { fence: o.fence, fencedAt: st.at.toISOString(), outageMs: 0, phases: [], revoked: 0, fencedTables: st.n, drainedEvents: 0, sequences: 0, triggersRestored: 0 };
+  if (forward) await closeForward(src, note);
+  note(`already cut over: the source has been fenced since ${st.fencedAt.toISOString()} and the rollback window is open on the target; nothing to do`);
+  return { fence: o.fence, fencedAt: st.fencedAt.toISOString(), outageMs: 0, phases: [], revoked: 0, fencedTables: st.tables, drainedEvents: 0, sequences: 0, triggersRestored: 0 };
 }
 
 /**

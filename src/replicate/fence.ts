@@ -128,8 +128,8 @@ export async function installFence(c: pg.Client, plan: FencePlan, o: { waitMs: n
     if (plan.kind === 'revoke') revoked = (await c.query<{ n: number }>('SELECT _cutover_fence.revoke($1::name[]) AS n', [names])).rows[0]!.n;
     if (plan.kind === 'read-only') terminated = (await c.query<{ n: number }>('SELECT _cutover_fence.read_only($1::name[]) AS n', [names])).rows[0]!.n;
   }));
-  const st = (await c.query<{ at: Date; n: number }>('SELECT (SELECT fenced_at FROM _cutover_fence.state) AS at, (SELECT count(*)::int FROM _cutover_fence.tables) AS n')).rows[0]!;
-  return { kind: plan.kind, fencedAt: st.at.toISOString(), newTables, tables: st.n, revoked, terminated, already: prior !== undefined };
+  const st = (await fenceState(c))!;
+  return { kind: plan.kind, fencedAt: st.fencedAt.toISOString(), newTables, tables: st.tables, revoked, terminated, already: prior !== undefined };
 }
 
 /** A privilege error while fencing (a table's owner changed since the plan, no CREATEROLE for read-only): nothing changed. */
@@ -165,6 +165,16 @@ async function hasFence(c: pg.Client): Promise<boolean> {
   return (await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover_fence.state')::text AS r`)).rows[0]!.r !== null;
 }
 
+export interface FenceState { fencedAt: Date; tables: number; windowOpen: boolean }
+
+/** The fence on this server (since when, on how many tables, whether it guards a rollback window), or none. */
+export async function fenceState(c: pg.Client): Promise<FenceState | undefined> {
+  if (!(await hasFence(c))) return undefined;
+  const r = (await c.query<{ at: Date; n: number; w: boolean }>(`SELECT s.fenced_at AS at, (SELECT count(*)::int FROM _cutover_fence.tables) AS n,
+      coalesce((to_jsonb(s) ->> 'window_open')::boolean, false) AS w FROM _cutover_fence.state s`)).rows[0];
+  return r && { fencedAt: r.at, tables: r.n, windowOpen: r.w };
+}
+
 /** The statements that lift the fence (teardown journals them; unfence runs them). Empty: no fence. */
 export async function liftStatements(c: pg.Client): Promise<string[]> {
   if (!(await hasFence(c))) return [];
@@ -184,7 +194,7 @@ export async function unfence(source: ConnParams, o: { note?: (m: string) => voi
     const statements = await liftStatements(c);
     if (!statements.length) return { tables: 0, privileges: 0, roles: 0, statements };
     // `window`: the rollback's own unfence, once the old source is verified equal.
-    if (!o.window && (await c.query<{ w: boolean }>(`SELECT coalesce((SELECT window_open FROM _cutover_fence.state), false) AS w`)).rows[0]!.w) {
+    if (!o.window && (await fenceState(c))?.windowOpen) {
       throw new CutoverError('E_USAGE', 'a rollback window is open with this server as its old source: unfenced, it would take the application\'s writes while the new server takes them too, and the window\'s applier would write over them; nothing was changed', {
         hint: 'to go back, `cutover replicate rollback` (it lifts this fence once the old source is verified equal); to stay on the new server, `cutover replicate finish` first, then unfence',
       });

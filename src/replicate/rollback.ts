@@ -23,12 +23,13 @@ export interface RollbackResult extends CutoverResult { unfenced: UnfenceResult;
  */
 export async function rollback(o: Omit<CutoverOptions, 'source' | 'target' | 'reverse' | 'window' | 'beforeSwitch'> & { source: ConnParams; target: ConnParams }): Promise<RollbackResult> {
   const source = await withPgpass(o.source), target = await withPgpass(o.target);
-  if (!(await withClient(target, 'replicate-rollback', (c) => reverseCapture(c)))) {
+  const state = await withClient(target, 'replicate-rollback', async (c) => (await reverseCapture(c)) ? { done: await rolledBackAt(c) } : undefined);
+  if (!state) {
     throw new CutoverError('E_NOT_STARTED', 'no rollback window is open on the target: nothing captured the writes made there since the switch', {
       hint: 'a rollback without a window loses those writes: `cutover replicate unfence` gives the old source its writes back as it was at the switch',
     });
   }
-  const done = await withClient(target, 'replicate-rollback', (c) => rolledBackAt(c));
+  const done = state.done;
   if (done) {
     // Verified and marked: finish what a killed run may have left (the old source's fence), nothing else.
     const u = await unfence(source, { note: o.onNote, window: true });

@@ -7,6 +7,7 @@ import { humanBytes, humanDuration } from '../lib/format.js';
 import type pg from 'pg';
 import { captureInstalled } from './catalog.js';
 import { reverseCapture } from './window-state.js';
+import { fenceState } from './fence.js';
 
 export interface ReplicationStatus {
   installed: boolean;
@@ -39,10 +40,7 @@ export async function replicationStatus(o: { source: ConnParams; target: ConnPar
   return { ...s, direction: 'reverse', window: { openedAt: w.at.toISOString(), openMs, capturedEvents: captured, eventsPerSecond: openMs ? captured / (openMs / 1000) : 0, oldSourceFenced: oldFenced } };
 }
 
-async function fencedTables(c: pg.Client): Promise<number> {
-  const hasFence = (await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover_fence.tables')::text AS r`)).rows[0]!.r !== null;
-  return hasFence ? (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM _cutover_fence.tables')).rows[0]!.n : 0;
-}
+const fencedTables = async (c: pg.Client): Promise<number> => (await fenceState(c))?.tables ?? 0;
 
 async function statusOf(o: { source: ConnParams; target: ConnParams }): Promise<Omit<ReplicationStatus, 'direction'>> {
   const applied = await withClient(await withPgpass(o.target), 'replicate-status', async (c) => {

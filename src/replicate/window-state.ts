@@ -5,6 +5,8 @@
  */
 import type pg from 'pg';
 import { CutoverError } from '../errors.js';
+import { captureInstalled } from './catalog.js';
+import { fenceState } from './fence.js';
 
 /** The capture on this server is a rollback window's (it is the new server). */
 export async function reverseCapture(c: pg.Client): Promise<boolean> {
@@ -17,8 +19,7 @@ export async function reverseCapture(c: pg.Client): Promise<boolean> {
 }
 
 export async function isFenced(c: pg.Client): Promise<boolean> {
-  return (await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover_fence.state')::text AS r`)).rows[0]!.r !== null &&
-    (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM _cutover_fence.state')).rows[0]!.n > 0;
+  return (await fenceState(c)) !== undefined;
 }
 
 /**
@@ -31,7 +32,7 @@ export async function checkReverse(s: pg.Client, t: pg.Client): Promise<void> {
       hint: 'a cutover with a window (`cutover replicate cutover --window`, runbook `window: true`) opens it in the fence',
     });
   }
-  if ((await t.query<{ r: string | null }>(`SELECT to_regclass('_cutover.state')::text AS r`)).rows[0]!.r) {
+  if (await captureInstalled(t)) {
     throw new CutoverError('E_USAGE', 'the forward change capture is still installed on the old source: its triggers would capture the reverse applier\'s writes', {
       hint: 'run `cutover replicate teardown` (it keeps the write fence and the window), then apply again',
     });

@@ -20,7 +20,7 @@ import { withClient } from '../pg/connect.js';
 import { withPgpass } from '../pg/pgpass.js';
 import { qualify } from '../pg/sql.js';
 import { type CaptureMode, installCapture } from './capture.js';
-import { readCandidates } from './catalog.js';
+import { type Candidate, captureInstalled, readCandidates } from './catalog.js';
 import { completeDeferredConstraints, deferredConstraints } from './deferred-constraints.js';
 import { teardown, type TeardownResult } from './teardown.js';
 import { liftStatements } from './fence.js';
@@ -36,10 +36,13 @@ export interface WindowOpened {
   already: boolean;
 }
 
+/** A window already open (a cutover run again), or the target's tables and the start to open one. */
+type Opening = { prior: { s: string; n: number } } | { prior?: undefined; all: Candidate[]; start: { s: string; at: Date } };
+
 /**
  * Opens the window on the new server (`target`), given a session on the fenced old source. Called in the
- * fence after verify: the two servers are equal and only cutover writes to either, so a snapshot taken
- * after capture is installed marks the start exactly.
+ * fence after verify: the two servers are equal and only cutover writes to either (a writing transaction
+ * of anyone else refuses the window), so a snapshot taken just before capture is installed marks the start.
  */
 export async function openWindow(old: pg.Client, target: ConnParams, note: (m: string) => void): Promise<WindowOpened> {
   const t0 = Date.now();
@@ -51,25 +54,22 @@ export async function openWindow(old: pg.Client, target: ConnParams, note: (m: s
        FROM _cutover.tables t WHERE cardinality(t.key_columns) > 0`)).rows.filter((r) => !r.primary_key);
   const oldTables = new Set((await readCandidates(old)).map((c) => `${c.schema}\u0000${c.name}`));
   const t = await withPgpass(target);
-  const prior = await withClient(t, 'replicate-window', async (c) => {
-    if (await reverseCapture(c)) return (await c.query<{ s: string; n: number }>('SELECT start_snapshot::text AS s, (SELECT count(*)::int FROM _cutover.tables) AS n FROM _cutover.state')).rows[0]!;
-    // The forward bookkeeping (applied tick, disabled triggers: already given back) leaves the target.
+  const opened = await withClient(t, 'replicate-window', async (c): Promise<Opening> => {
+    if (await reverseCapture(c)) return { prior: (await c.query<{ s: string; n: number }>('SELECT start_snapshot::text AS s, (SELECT count(*)::int FROM _cutover.tables) AS n FROM _cutover.state')).rows[0]! };
     await refuseOtherWriters(c);
     const deferred = await deferredConstraints(c).catch(() => []);
     if (deferred.length) throw new CutoverError('E_USAGE', `${deferred.length} foreign key(s) on the target are still deferred: the window cannot open before they are complete`);
+    // The forward bookkeeping (applied tick, disabled triggers: already given back) leaves the target. The
+    // start is taken before the triggers exist, so that every event they capture is applied.
     await c.query('DROP SCHEMA IF EXISTS _cutover CASCADE');
-    return undefined;
+    const all = await readCandidates(c);
+    return { all, start: (await c.query<{ s: string; at: Date }>('SELECT pg_current_snapshot()::text AS s, now() AS at')).rows[0]! };
   });
-  if (prior) return { tables: prior.n, leftOut: [], startSnapshot: prior.s, durationMs: Date.now() - t0, already: true };
-  const all = await withClient(t, 'replicate-window', (c) => readCandidates(c));
+  if (opened.prior) return { tables: opened.prior.n, leftOut: [], startSnapshot: opened.prior.s, durationMs: Date.now() - t0, already: true };
+  const { all, start } = opened;
   const both = all.filter((c) => oldTables.has(`${c.schema}\u0000${c.name}`));
   const leftOut = all.filter((c) => !oldTables.has(`${c.schema}\u0000${c.name}`)).map((c) => qualify(c.schema, c.name));
   if (leftOut.length) note(`rollback window: ${leftOut.length} table(s) exist only on the target and are not captured (their writes would not go back): ${leftOut.slice(0, 10).join(', ')}`);
-  // The start is taken before the triggers exist, so that every event they capture is applied.
-  const start = await withClient(t, 'replicate-window', async (c) => {
-    await refuseOtherWriters(c);
-    return (await c.query<{ s: string; at: Date }>('SELECT pg_current_snapshot()::text AS s, now() AS at')).rows[0]!;
-  });
   const r = await installCapture({
     source: t, mode, exact: both.map((c) => ({ schema: c.schema, name: c.name })), onNote: note,
     keys: Object.fromEntries(declared.map((d) => [qualify(d.schema_name, d.table_name), d.key_columns])),
@@ -117,13 +117,14 @@ export async function finish(o: { source: ConnParams; target: ConnParams; onNote
   const note = o.onNote ?? (() => undefined);
   const source = await withPgpass(o.source), target = await withPgpass(o.target);
   const open = await withClient(target, 'replicate-finish', (c) => reverseCapture(c));
+  // Foreign keys the reverse applier moved are completed while its bookkeeping is there (teardown then
+  // gives the user triggers back and drops it).
   const constraints = await withClient(source, 'replicate-finish', async (c) => {
-    if ((await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover.state')::text AS r`)).rows[0]!.r) {
+    if (await captureInstalled(c)) {
       throw new CutoverError('E_USAGE', 'the old source carries forward change capture, not a rollback window\'s bookkeeping: this is not the end of a window', {
         hint: 'to remove forward capture use `cutover replicate teardown`',
       });
     }
-    if ((await c.query<{ r: string | null }>(`SELECT to_regprocedure('_cutover.restore_user_triggers()')::text AS r`)).rows[0]!.r) await c.query('SELECT _cutover.restore_user_triggers()');
     return completeDeferredConstraints(c);
   });
   if (!open) note('no rollback window capture on the target (finished already?)');
