@@ -189,14 +189,20 @@ describe('the rollback window', () => {
     // A transaction writing to the new server before the switch: its writes could not all go back, so the
     // window does not open (and the source stays fenced) until it is gone.
     const early = new pg.Client({ connectionString: c15.url(db) });
+    early.on('error', () => undefined);
     await early.connect();
-    await early.query(`BEGIN; INSERT INTO shop.history VALUES (777, 'before the switch', 1)`);
-    const refused = await cutover({ source, target, fence: 'revoke', roles: ['shop_writer'], verify: 'incremental', window: true }).catch((e: unknown) => e);
-    expect((refused as CutoverError).code).toBe('E_FENCE');
-    expect((refused as CutoverError).message).toMatch(/the target is being written by someone other than cutover before the switch/);
-    expect((await c15.query(`SELECT count(*)::int n FROM pg_trigger WHERE tgname LIKE 'cutover\\_capture%'`, [], db)).rows[0]!.n).toBe(0);
-    await early.query('ROLLBACK');
-    await early.end();
+    try {
+      await early.query(`BEGIN; INSERT INTO shop.history VALUES (777, 'before the switch', 1)`);
+      const refused = await cutover({ source, target, fence: 'revoke', roles: ['shop_writer'], verify: 'incremental', window: true }).catch((e: unknown) => e);
+      expect((refused as CutoverError).code).toBe('E_FENCE');
+      expect((refused as CutoverError).message).toMatch(/the target is being written by someone other than cutover before the switch/);
+      expect((await c15.query(`SELECT count(*)::int n FROM pg_trigger WHERE tgname LIKE 'cutover\\_capture%'`, [], db)).rows[0]!.n).toBe(0);
+      // Refused before the fence: the source still takes the application's writes.
+      expect((await c14.query<{ n: number }>(`SELECT count(*)::int n FROM pg_namespace WHERE nspname = '_cutover_fence'`, [], db)).rows[0]!.n).toBe(0);
+      await early.query('ROLLBACK');
+    } finally {
+      await early.end().catch(() => undefined);
+    }
     await cutover({ source, target, fence: 'revoke', roles: ['shop_writer'], verify: 'incremental', window: true });
     await load.stop();
     // The forward runbook's teardown step after such a cutover keeps the window.

@@ -24,7 +24,7 @@ import { syncLargeObjects } from './large-objects.js';
 import type { RoleMap } from '../pg/role-map.js';
 import { withPgpass } from '../pg/pgpass.js';
 import { captureInstalled } from './catalog.js';
-import { closeForward, openWindow, type WindowOpened } from './window.js';
+import { closeForward, openWindow, refuseOtherWriters, type WindowOpened } from './window.js';
 import { reverseCapture } from './window-state.js';
 
 /** incremental: a full verify before the fence, and in it only what changed since (see verify/incremental.ts). */
@@ -138,6 +138,9 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
     const plan = await planFence(a.sourceClient, o.fence, o.roles);
     assertFencePlan(plan);
     for (const w of plan.warnings) note(w);
+    // A window needs a target only cutover writes to: refused now, before anything changes (an outside
+    // transaction there would also hold up the catch-up and verify behind its locks).
+    if (o.window) await refuseOtherWriters(a.targetClient, false);
     // 1. Catch up while the application still writes: the outage then only covers the last batch.
     const caughtUp = (b: { lagMs: number }) => b.lagMs <= (o.catchUpLagMs ?? 1000);
     await timed('catch up', () => a.run({ until: caughtUp }));

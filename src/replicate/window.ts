@@ -82,12 +82,12 @@ export async function openWindow(old: pg.Client, target: ConnParams, note: (m: s
 }
 
 /** Nothing but cutover writes to the target before the switch; a writer in flight now would be half captured. */
-async function refuseOtherWriters(c: pg.Client): Promise<void> {
+export async function refuseOtherWriters(c: pg.Client, fenced = true): Promise<void> {
   const writers = (await c.query<{ w: string }>(`SELECT pid || ' (' || coalesce(usename, '?') || ', ' || coalesce(application_name, '') || ')' AS w FROM pg_stat_activity
     WHERE datname = current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid() AND application_name NOT LIKE 'cutover/%'`)).rows.map((x) => x.w);
   if (writers.length) {
-    throw new CutoverError('E_FENCE', `the target is being written by someone other than cutover before the switch (${writers.join(', ')}): its writes could not all go back in a rollback; the window was not opened and the source stays fenced`, {
-      hint: 'stop whatever writes to the target, then run the cutover again (it finds the fence in place)',
+    throw new CutoverError('E_FENCE', `the target is being written by someone other than cutover before the switch (${writers.join(', ')}): its writes could not all go back in a rollback; the window was not opened and ${fenced ? 'the source stays fenced' : 'nothing was changed'}`, {
+      hint: fenced ? 'stop whatever writes to the target, then run the cutover again (it finds the fence in place)' : 'stop whatever writes to the target, then run the cutover again',
     });
   }
 }
