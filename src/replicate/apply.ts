@@ -27,7 +27,7 @@ import { streamCopy } from '../dump/copy/stream.js';
 import { captureInstalled, readColumns, readShapes, resolveTables, shapeDifference } from './catalog.js';
 import { compareSnapshots, literal } from './snapshot-text.js';
 import { moveForeignKeys } from './fk-moves.js';
-import { type IndexAction, planDdl, planIndexes, tableStatements } from './ddl-follow.js';
+import { type IndexAction, type IndexPlan, planDdl, planIndexes, tableStatements } from './ddl-follow.js';
 import { captureNewTables, newTablesMatching } from './capture.js';
 import { checkReverse, reverseCapture } from './window-state.js';
 import { lockApplier } from './applier-lock.js';
@@ -116,6 +116,8 @@ export class Applier {
   private lastFollowCheck = 0;
   /** ddl: follow: new indexes wait until the applied tick covers this source snapshot (taken when they were seen). */
   private indexWait?: string;
+  /** ddl: follow: the target's own extra indexes (apply_state.target_only_indexes), undefined until recorded. */
+  private knownIndexes?: Set<string>;
   private fenceSnapshot?: string;
   tick = '';
   readonly totals = { batches: 0, events: 0, upserted: 0, deleted: 0 };
@@ -177,8 +179,8 @@ export class Applier {
     }
     const state = (await s.query<{ start: string | null; at: Date | null }>('SELECT start_snapshot::text AS start, start_snapshot_at AS at FROM _cutover.state')).rows[0];
     await t.query(loadSql(import.meta.url, 'sql/target-schema.sql'));
-    let applied = (await t.query<{ tick: string; tick_at: Date; halted: string | null; fingerprints: Record<string, { shape: string; name: string }>; follow_ddl: boolean; copied: number[] }>(
-      'SELECT tick::text AS tick, tick_at, halted, fingerprints, follow_ddl, copied_tables AS copied FROM _cutover.apply_state')).rows[0];
+    let applied = (await t.query<{ tick: string; tick_at: Date; halted: string | null; fingerprints: Record<string, { shape: string; name: string }>; follow_ddl: boolean; copied: number[]; target_only: string[] | null }>(
+      'SELECT tick::text AS tick, tick_at, halted, fingerprints, follow_ddl, copied_tables AS copied, target_only_indexes AS target_only FROM _cutover.apply_state')).rows[0];
     if (!applied) {
       if (!state?.start || !state.at) {
         throw new CutoverError('E_NOT_STARTED', 'no initial copy has recorded where replication starts', {
@@ -186,8 +188,11 @@ export class Applier {
         });
       }
       await t.query('INSERT INTO _cutover.apply_state (tick, tick_at) VALUES ($1::pg_snapshot, $2)', [state.start, state.at]);
-      applied = { tick: state.start, tick_at: state.at, halted: null, fingerprints: {}, follow_ddl: false, copied: [] };
+      applied = { tick: state.start, tick_at: state.at, halted: null, fingerprints: {}, follow_ddl: false, copied: [], target_only: null };
     }
+    // The operator accepted the target as it is: its extra indexes now are its own (planIndexes).
+    if (this.o.acceptDdl && applied.target_only) await t.query('UPDATE _cutover.apply_state SET target_only_indexes = NULL');
+    this.knownIndexes = this.o.acceptDdl || !applied.target_only ? undefined : new Set(applied.target_only);
     if (this.o.followDdl && !applied.follow_ddl) await t.query('UPDATE _cutover.apply_state SET follow_ddl = true');
     this.follow = applied.follow_ddl || !!this.o.followDdl;
     if (applied.halted && !accept) {
@@ -264,6 +269,18 @@ export class Applier {
     }
     const disabled = (await t.query<{ n: number }>('SELECT _cutover.disable_user_triggers($1::oid[]::regclass[]) AS n', [tgtIds])).rows[0]!.n;
     if (disabled) this.o.onNote?.(`disabled ${disabled} user trigger(s) on the target while applying (restored at cutover or teardown)`);
+    // ddl: follow: the target's own extra indexes are those it has now (first open, or accepted as it is).
+    if (this.follow && !this.knownIndexes) await this.recordKnownIndexes();
+  }
+
+  private async recordKnownIndexes(): Promise<IndexPlan> {
+    const tables = [...this.tables.values()];
+    const ip = await planIndexes(this.s, this.t, tables.map((x) => x.srcRelid), tables.map((x) => x.tgtRelid), this.knownIndexes);
+    if (!this.knownIndexes) {
+      await this.t.query('UPDATE _cutover.apply_state SET target_only_indexes = $1', [ip.targetOnly]);
+      this.knownIndexes = new Set(ip.targetOnly);
+    }
+    return ip;
   }
 
   private async acceptSourceShapes(): Promise<void> {
@@ -390,8 +407,7 @@ export class Applier {
       for (const st of plan.statements) await this.t.query(st);
       if (plan.statements.length) note(`followed DDL on the source: ${plan.statements.join('; ')}`);
     }
-    const tables = [...this.tables.values()];
-    const ip = await planIndexes(this.s, this.t, tables.map((x) => x.srcRelid), tables.map((x) => x.tgtRelid));
+    const ip = await this.recordKnownIndexes();
     if (ip.refused.length) {
       await this.halt(`DDL on the source that ddl: follow does not apply: ${ip.refused.join('; ')}`, false,
         `apply these (or the source's own DDL) on the target, then run \`cutover replicate apply --accept-ddl\`:\n  ${ip.suggested.join(';\n  ')};`);
@@ -475,7 +491,10 @@ export class Applier {
       }
       const cols = ((await readColumns(s, [p.relid])).get(p.relid) ?? []).filter((c) => !c.generated).map((c) => quoteIdent(c.name)).join(', ');
       await streamCopy(s, t, `COPY (SELECT ${cols} FROM ONLY ${p.name}) TO STDOUT`, `COPY ${p.name} (${cols}) FROM STDIN`);
-      if (there === null) for (const st of ddl.after) await t.query(st);
+      if (there === null) {
+        for (const st of ddl.after) await t.query(st);
+        await this.finishNewTable(p.name, ddl.finish);
+      }
       const oid = (await t.query<{ oid: string }>('SELECT to_regclass($1)::oid::int8 AS oid', [p.name])).rows[0]!.oid;
       const shape = (await readShapes(t, [Number(oid)])).get(Number(oid))!;
       await t.query(`UPDATE _cutover.apply_state SET copied_tables = array_append(copied_tables, $3),
@@ -484,6 +503,27 @@ export class Applier {
     }
     this.copying = undefined;
     return out;
+  }
+
+  /**
+   * A new table's comments, triggers, policies, owner and grants, each in a savepoint: one the target
+   * cannot take (a role or trigger function it lacks) is named with its statement and the rest go on.
+   * Its user triggers are then disabled like the others' (they ran on the source; restored at cutover).
+   */
+  private async finishNewTable(name: string, statements: string[]): Promise<void> {
+    const failed: string[] = [];
+    for (const st of statements) {
+      await this.t.query('SAVEPOINT cutover_finish');
+      try {
+        await this.t.query(st);
+        await this.t.query('RELEASE SAVEPOINT cutover_finish');
+      } catch (e) {
+        await this.t.query('ROLLBACK TO SAVEPOINT cutover_finish');
+        failed.push(`${st} (${(e as Error).message})`);
+      }
+    }
+    await this.t.query('SELECT _cutover.disable_user_triggers(ARRAY[$1::regclass])', [name]);
+    if (failed.length) this.o.onNote?.(`WARNING: new table ${name} created without ${failed.length} of its definitions (apply them on the target): ${failed.join('; ')}`);
   }
 
   private async halt(reason: string, fatal = false, hint?: string): Promise<never> {

@@ -93,14 +93,18 @@ export async function planDdl(src: pg.Client, tgt: pg.Client, tables: string[]):
 }
 
 interface Index {
-  table_name: string; schema_name: string; index_name: string; def: string; valid: boolean; partitioned: boolean;
+  table_name: string; schema_name: string; index_name: string; def: string; shape: string; valid: boolean; partitioned: boolean;
   contype: 'p' | 'u' | 'x' | null; conname: string | null; condef: string | null; deferrable: boolean; deferred: boolean;
 }
 
 /** One index the target lacks: what creates it there, and the constraint it then backs (if any). */
 export interface IndexAction { table: string; name: string; qualified: string; create: string; concurrently: boolean; attach?: string; dropInvalid: boolean }
 
-export interface IndexPlan { create: IndexAction[]; refused: string[]; suggested: string[] }
+export interface IndexPlan {
+  create: IndexAction[]; refused: string[]; suggested: string[];
+  /** The target's valid indexes the source does not have (qualified names), the baseline of the next plans. */
+  targetOnly: string[];
+}
 
 async function readIndexes(c: pg.Client, relids: number[]): Promise<Index[]> {
   return withPinnedSettings(c, async () => (await c.query<Index>(loadSql(import.meta.url, 'sql/indexes.sql'), [relids])).rows);
@@ -111,17 +115,42 @@ async function readIndexes(c: pg.Client, relids: number[]): Promise<Index[]> {
  * UNIQUE indexes are built `CONCURRENTLY` (plainly on a partitioned table, where CONCURRENTLY does not
  * exist); a UNIQUE constraint is built as its index, then attached (ADD CONSTRAINT ... USING INDEX), as the
  * copy does. Refused: a new primary key (the replication key would change) and a new exclusion constraint.
- * An index the source is still building (not yet valid) waits for a later tick; indexes only the target
- * has are left alone (an extra index loses no row).
+ * An index the source is still building (not yet valid) waits for a later tick.
+ *
+ * Indexes only the target has: those it had when ddl: follow first looked (`known`: the target's own,
+ * e.g. built there for the new server) are left alone. One that appears later was dropped or renamed on
+ * the source: refused (a UNIQUE one would refuse rows the source now takes; either would leave the schema
+ * different after the switch), with the statement that does the same on the target. A rename is told
+ * from a drop by the definition without the name; its new name is then not built as a second index.
  */
-export async function planIndexes(src: pg.Client, tgt: pg.Client, srcRelids: number[], tgtRelids: number[]): Promise<IndexPlan> {
+export async function planIndexes(src: pg.Client, tgt: pg.Client, srcRelids: number[], tgtRelids: number[], known?: ReadonlySet<string>): Promise<IndexPlan> {
   const s = await readIndexes(src, srcRelids), t = await readIndexes(tgt, tgtRelids);
-  const have = new Set(t.filter((x) => x.valid).map((x) => `${x.table_name}\u0000${x.index_name}`));
+  // Index names are unique in their schema: the qualified name identifies one (and can be stored).
+  const key = (x: Index) => `${quoteIdent(x.schema_name)}.${quoteIdent(x.index_name)}`;
+  const have = new Set(t.filter((x) => x.valid).map(key));
+  const onSource = new Set(s.map(key));
   // An INVALID index of that name on the target: a build of ours that did not finish (connection lost).
-  const invalid = new Set(t.filter((x) => !x.valid).map((x) => `${x.table_name}\u0000${x.index_name}`));
-  const plan: IndexPlan = { create: [], refused: [], suggested: [] };
+  const invalid = new Set(t.filter((x) => !x.valid).map(key));
+  const targetOnly = t.filter((x) => x.valid && !onSource.has(key(x)));
+  const plan: IndexPlan = { create: [], refused: [], suggested: [], targetOnly: targetOnly.map(key) };
+  const renamedTo = new Set<string>();
+  for (const x of targetOnly) {
+    if (!known || known.has(key(x))) continue;
+    const qualified = `${quoteIdent(x.schema_name)}.${quoteIdent(x.index_name)}`;
+    const renamed = s.find((y) => y.valid && y.table_name === x.table_name && y.shape === x.shape && !have.has(key(y)));
+    if (renamed) {
+      renamedTo.add(key(renamed));
+      plan.refused.push(`${x.table_name}: index ${quoteIdent(x.index_name)} was renamed on the source to ${quoteIdent(renamed.index_name)}`);
+      plan.suggested.push(x.conname
+        ? `ALTER TABLE ${x.table_name} RENAME CONSTRAINT ${quoteIdent(x.conname)} TO ${quoteIdent(renamed.conname ?? renamed.index_name)}`
+        : `ALTER INDEX ${qualified} RENAME TO ${quoteIdent(renamed.index_name)}`);
+    } else {
+      plan.refused.push(`${x.table_name}: ${x.conname ? `constraint ${quoteIdent(x.conname)}` : `${/^CREATE UNIQUE/.test(x.def) ? 'UNIQUE ' : ''}index ${quoteIdent(x.index_name)}`} was dropped on the source`);
+      plan.suggested.push(x.conname ? `ALTER TABLE ${x.table_name} DROP CONSTRAINT ${quoteIdent(x.conname)}` : `DROP INDEX CONCURRENTLY ${qualified}`);
+    }
+  }
   for (const x of s) {
-    if (!x.valid || have.has(`${x.table_name}\u0000${x.index_name}`)) continue;
+    if (!x.valid || have.has(key(x)) || renamedTo.has(key(x))) continue;
     const qualified = `${quoteIdent(x.schema_name)}.${quoteIdent(x.index_name)}`;
     if (x.contype === 'p' || x.contype === 'x') {
       plan.refused.push(`${x.table_name}: new ${x.contype === 'p' ? 'primary key' : 'exclusion constraint'} ${quoteIdent(x.conname!)}`);
@@ -131,7 +160,7 @@ export async function planIndexes(src: pg.Client, tgt: pg.Client, srcRelids: num
     // pg_get_indexdef() begins "CREATE [UNIQUE] INDEX <name> ON ...".
     const create = x.partitioned ? x.def : x.def.replace(/^CREATE (UNIQUE )?INDEX /, (m) => `${m}CONCURRENTLY `);
     plan.create.push({
-      table: x.table_name, name: x.index_name, qualified, create, concurrently: !x.partitioned, dropInvalid: invalid.has(`${x.table_name}\u0000${x.index_name}`),
+      table: x.table_name, name: x.index_name, qualified, create, concurrently: !x.partitioned, dropInvalid: invalid.has(key(x)),
       attach: x.contype === 'u'
         ? `ALTER TABLE ${x.table_name} ADD CONSTRAINT ${quoteIdent(x.conname!)} UNIQUE USING INDEX ${quoteIdent(x.index_name)}${x.deferrable ? ` DEFERRABLE INITIALLY ${x.deferred ? 'DEFERRED' : 'IMMEDIATE'}` : ''}`
         : undefined,
@@ -140,8 +169,12 @@ export async function planIndexes(src: pg.Client, tgt: pg.Client, srcRelids: num
   return plan;
 }
 
-/** Statements that create a new table on the target: `before` its rows are copied, `after` (indexes, foreign keys). */
-export async function tableStatements(src: pg.Client, relid: number): Promise<{ before: string[]; after: string[] }> {
-  const rows = await withPinnedSettings(src, async () => (await src.query<{ phase: 'before' | 'after'; stmt: string }>(loadSql(import.meta.url, 'sql/table-ddl.sql'), [relid])).rows);
-  return { before: rows.filter((r) => r.phase === 'before').map((r) => r.stmt), after: rows.filter((r) => r.phase === 'after').map((r) => r.stmt) };
+/**
+ * Statements that create a new table on the target: `before` its rows are copied, `after` (indexes, foreign
+ * keys), `finish` (comments, triggers, row-level security and policies, owner, grants: each may fail alone).
+ */
+export async function tableStatements(src: pg.Client, relid: number): Promise<{ before: string[]; after: string[]; finish: string[] }> {
+  const rows = await withPinnedSettings(src, async () => (await src.query<{ phase: 'before' | 'after' | 'finish'; stmt: string }>(loadSql(import.meta.url, 'sql/table-ddl.sql'), [relid])).rows);
+  const of = (phase: string) => rows.filter((r) => r.phase === phase).map((r) => r.stmt);
+  return { before: of('before'), after: of('after'), finish: of('finish') };
 }

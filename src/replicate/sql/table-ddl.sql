@@ -2,7 +2,9 @@
 -- order. Phase 'before' the rows are copied: its schema, the sequences its columns own (serial), the table
 -- (columns with type, collation, default, identity or generation expression, NOT NULL; primary key, unique,
 -- check and exclusion constraints). Phase 'after': its other indexes and its foreign keys (validated against
--- rows that are all there). Run with search_path = pg_catalog (catalog.ts withPinnedSettings): every type,
+-- rows that are all there). Phase 'finish' (each statement may fail alone, e.g. a role the target lacks):
+-- comments, triggers with their enabled state, row-level security and policies, the owner, then the
+-- grants of the table and its columns (after the owner: the owner is their grantor, as on the source). Run with search_path = pg_catalog (catalog.ts withPinnedSettings): every type,
 -- function and table in a deparsed expression is schema-qualified; every name is quoted by %I.
 WITH t AS (
   SELECT c.oid, n.nspname, c.relname, c.relpersistence
@@ -68,5 +70,49 @@ SELECT phase, stmt FROM (
   SELECT 6, 'after', format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s', t.nspname, t.relname, con.conname, pg_get_constraintdef(con.oid)), con.conname
     FROM pg_constraint con CROSS JOIN t
    WHERE con.conrelid = t.oid AND con.contype = 'f'
+  UNION ALL
+  SELECT 7, 'finish', format('COMMENT ON TABLE %I.%I IS %L', t.nspname, t.relname, d.description), ''
+    FROM t JOIN pg_description d ON d.objoid = t.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+  UNION ALL
+  SELECT 7, 'finish', format('COMMENT ON COLUMN %I.%I.%I IS %L', t.nspname, t.relname, a.attname, d.description), a.attname
+    FROM t JOIN pg_description d ON d.objoid = t.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid > 0
+    JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.objsubid
+  UNION ALL
+  -- User triggers (not those behind foreign keys, not cutover's own, not partitions' clones), then their state.
+  SELECT 8, 'finish', pg_get_triggerdef(tg.oid), tg.tgname
+    FROM pg_trigger tg WHERE tg.tgrelid = $1::oid AND NOT tg.tgisinternal AND tg.tgparentid = 0 AND tg.tgname NOT LIKE 'cutover\_%'
+  UNION ALL
+  SELECT 9, 'finish', format('ALTER TABLE %I.%I %s TRIGGER %I', t.nspname, t.relname,
+           CASE tg.tgenabled WHEN 'D' THEN 'DISABLE' WHEN 'A' THEN 'ENABLE ALWAYS' ELSE 'ENABLE REPLICA' END, tg.tgname), tg.tgname
+    FROM pg_trigger tg CROSS JOIN t
+   WHERE tg.tgrelid = t.oid AND NOT tg.tgisinternal AND tg.tgparentid = 0 AND tg.tgname NOT LIKE 'cutover\_%' AND tg.tgenabled <> 'O'
+  UNION ALL
+  SELECT 10, 'finish', format('ALTER TABLE %I.%I ENABLE ROW LEVEL SECURITY', t.nspname, t.relname), '' FROM t JOIN pg_class c ON c.oid = t.oid WHERE c.relrowsecurity
+  UNION ALL
+  SELECT 10, 'finish', format('ALTER TABLE %I.%I FORCE ROW LEVEL SECURITY', t.nspname, t.relname), '~' FROM t JOIN pg_class c ON c.oid = t.oid WHERE c.relforcerowsecurity
+  UNION ALL
+  SELECT 11, 'finish', format('CREATE POLICY %I ON %I.%I AS %s FOR %s TO %s%s%s', p.polname, t.nspname, t.relname,
+           CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,
+           CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END,
+           (SELECT string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r)) END, ', ' ORDER BY r) FROM unnest(p.polroles) r),
+           CASE WHEN p.polqual IS NOT NULL THEN format(' USING (%s)', pg_get_expr(p.polqual, p.polrelid)) ELSE '' END,
+           CASE WHEN p.polwithcheck IS NOT NULL THEN format(' WITH CHECK (%s)', pg_get_expr(p.polwithcheck, p.polrelid)) ELSE '' END), p.polname
+    FROM pg_policy p CROSS JOIN t WHERE p.polrelid = t.oid
+  UNION ALL
+  SELECT 12, 'finish', format('ALTER TABLE %I.%I OWNER TO %I', t.nspname, t.relname, pg_get_userbyid(c.relowner)), '' FROM t JOIN pg_class c ON c.oid = t.oid
+  UNION ALL
+  -- Grants to others than the owner (the owner's own come with ownership).
+  SELECT 13, 'finish', format('GRANT %s ON TABLE %I.%I TO %s%s', g.privilege_type, t.nspname, t.relname,
+           CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(g.grantee)) END,
+           CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), g.privilege_type || g.grantee
+    FROM t JOIN pg_class c ON c.oid = t.oid, aclexplode(c.relacl) g
+   WHERE g.grantee <> c.relowner
+  UNION ALL
+  SELECT 14, 'finish', format('GRANT %s (%I) ON TABLE %I.%I TO %s%s', g.privilege_type, a.attname, t.nspname, t.relname,
+           CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(g.grantee)) END,
+           CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), a.attname || g.privilege_type || g.grantee
+    FROM t JOIN pg_class c ON c.oid = t.oid JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attacl IS NOT NULL,
+         aclexplode(a.attacl) g
+   WHERE g.grantee <> c.relowner
 ) s
 ORDER BY ord, k;

@@ -20,6 +20,9 @@ CREATE TABLE IF NOT EXISTS _cutover.apply_state (
 ALTER TABLE _cutover.apply_state ADD COLUMN IF NOT EXISTS follow_ddl boolean NOT NULL DEFAULT false;
 -- The tableids of tables ddl: follow created and copied (in the batch that copied them).
 ALTER TABLE _cutover.apply_state ADD COLUMN IF NOT EXISTS copied_tables int[] NOT NULL DEFAULT '{}';
+-- ddl: follow: the target's indexes the source did not have when follow first looked (its own, left
+-- alone); one that appears later was dropped or renamed on the source. NULL: not looked yet.
+ALTER TABLE _cutover.apply_state ADD COLUMN IF NOT EXISTS target_only_indexes text[];
 -- User triggers on the target are disabled while changes are applied (they already ran on the source)
 -- and restored, with their original enabled state, at cutover or teardown.
 CREATE TABLE IF NOT EXISTS _cutover.disabled_triggers (
