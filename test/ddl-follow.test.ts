@@ -157,7 +157,23 @@ describe('ddl: follow, new tables and new indexes', () => {
 
     // The cutover's applier follows too (recorded on the target); a table created just before it as well.
     await src.query(`CREATE TABLE shop.${q('late table')} (id int PRIMARY KEY, v text); INSERT INTO shop.${q('late table')} SELECT i, 'v' || i FROM generate_series(1, 10) i`, [], db);
-    const res = await cutover({ source, target, fence: 'triggers', verify: 'checksums', onNote: (m) => notes.push(m) }).catch((x: unknown) => { console.log(notes.join('\n')); throw x; });
+    // Statement capture: the cutover verifies incrementally, and the table created after the pre-verify is
+    // compared in full in the fence (named with why); row capture: checksums over everything.
+    // A table created after the pre-verify, just before the fence: followed in the drain, compared in full.
+    const onPhase = async (p: string) => {
+      if (mode === 'statement' && p === 'fence') await src.query(`CREATE TABLE shop.${q('later still')} (id int PRIMARY KEY, v text); INSERT INTO shop.${q('later still')} SELECT i, 'w' || i FROM generate_series(1, 7) i; GRANT INSERT ON shop.${q('later still')} TO shop_writer`, [], db);
+    };
+    const res = await cutover({ source, target, fence: 'triggers', verify: mode === 'statement' ? 'incremental' : 'checksums', onNote: (m) => notes.push(m), onPhase }).catch((x: unknown) => { console.log(notes.join('\n')); throw x; });
+    if (mode === 'statement') {
+      expect(notes.join('\n')).toMatch(/in full: [^\n]*"shop"\."later still" \(created since the pre-verify\)/);
+      expect((await tgt.query<{ n: number }>(`SELECT count(*)::int AS n FROM shop.${q('later still')}`, [], db)).rows[0]!.n).toBe(7);
+      // Fenced like every other table: the application's role cannot write it on the old source.
+      const w = new pg.Client({ connectionString: appUrl });
+      await w.connect();
+      const refused = await w.query(`INSERT INTO shop.${q('later still')} VALUES (100, 'after the fence')`).then(() => 'ok', (e: { code?: string }) => e.code);
+      await w.end();
+      expect(refused).toBe('25006');
+    }
     const commits = await writer.stop();
     const stats = await load.stop();
     expect(stats.fenced).toBe(true);

@@ -72,6 +72,8 @@ export class IncrementalVerify {
   /** Source rows per chunk of each pre-verified leaf. */
   private readonly preRows = new Map<string, Map<number, number>>();
   private preverifyMs = 0;
+  /** Every table the source had at plan time (qualified): one missing here was created since. */
+  private readonly known = new Set<string>();
 
   private constructor(private readonly o: IncrementalOptions) {}
 
@@ -89,6 +91,7 @@ export class IncrementalVerify {
         e.rows += r.leaf_rows;
         est.set(q, e);
       }
+      for (const r of (await c.query<{ schema: string; name: string }>(loadSql(import.meta.url, 'sql/leaf-tables.sql'))).rows) v.known.add(qualify(r.schema, r.name));
       // The key's bounds now (an index lookup each); keys outside them are always compared again.
       for (const [q, e] of est) {
         const span = keySpan([await keyBounds(c, q, e.key)]) ?? { lo: 0n, hi: 0n };
@@ -232,7 +235,8 @@ export class IncrementalVerify {
         const foreignWrite = written.has(qualify(spec.schema, spec.name)) || (p !== undefined && written.has(qualify(p.schema, p.name)));
         if (!p || !pre || foreignWrite || changed === 'all' || (changed?.size ?? 0) * 2 > p.chunks) {
           stats.fullTables++;
-          stats.fullReasons.push(`${qualify(spec.schema, spec.name)} (${!p ? 'not chunked: no integer leading key' : !pre ? 'not pre-verified'
+          const created = !this.known.has(qualify(spec.schema, spec.name));
+          stats.fullReasons.push(`${qualify(spec.schema, spec.name)} (${created ? 'created since the pre-verify' : !p ? 'not chunked: no integer leading key' : !pre ? 'not pre-verified'
             : foreignWrite ? 'written by others' : changed === 'all' ? 'truncated' : 'mostly changed'})`);
           return checksumTable(s.pool, spec, opts);
         }
