@@ -313,6 +313,9 @@ describe('ddl: follow, new tables and new indexes', () => {
       await c.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'App "Owner"') THEN CREATE ROLE ${OWNER}; END IF;
         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'app reader') THEN CREATE ROLE ${READER}; END IF; END $$`);
     }
+    // A role only the source has, mapped to one the target has (the copy's role map).
+    await src.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'u4f8a') THEN CREATE ROLE u4f8a; END IF; END $$`);
+    const roleMap = new Map([['u4f8a', 'app reader']]);
     // A trigger function (the copy brings it) and an index the copy brings; then an index only the target has.
     await src.query(`CREATE FUNCTION shop.touch() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN NEW.touched := clock_timestamp(); RETURN NEW; END $f$;
       CREATE INDEX ${q('acc "credit"')} ON shop.accounts (credit)`, [], db);
@@ -321,7 +324,7 @@ describe('ddl: follow, new tables and new indexes', () => {
     await copy({ source, target, dir: join(await work(), 'copy'), jobs: 1 });
     await tgt.query(`CREATE INDEX ${q('target own')} ON shop.accounts (mood)`, [], db);
     const notes: string[] = [];
-    const a = await Applier.open({ source, target, followDdl: true, onNote: (m) => notes.push(m) });
+    const a = await Applier.open({ source, target, followDdl: true, roleMap, onNote: (m) => notes.push(m) });
     let stop = new AbortController();
     let failed: unknown;
     let running = a.run({ signal: stop.signal }).catch((e: unknown) => { failed = e; });
@@ -341,6 +344,8 @@ describe('ddl: follow, new tables and new indexes', () => {
       ALTER TABLE ${T} OWNER TO ${OWNER};
       GRANT SELECT, INSERT ON ${T} TO ${READER} WITH GRANT OPTION;
       GRANT UPDATE (note) ON ${T} TO ${READER};
+      GRANT DELETE ON ${T} TO u4f8a;
+      CREATE POLICY legacy ON ${T} FOR DELETE TO u4f8a USING (id > 100);
       INSERT INTO ${T} SELECT i, 'u' || i, 'n', NULL FROM generate_series(1, 20) i`, [], db);
     const exists = async () => (await tgt.query<{ r: string | null }>(`SELECT to_regclass($1)::text AS r`, [T], db)).rows[0]!.r !== null;
     await until('the new table on the target', async () => { if (failed) throw failed; return exists(); });
@@ -377,7 +382,7 @@ describe('ddl: follow, new tables and new indexes', () => {
     await c.close();
 
     await src.query(`UPDATE ${T} SET owner_name = NULL WHERE id = 1`, [], db);
-    const res = await cutover({ source, target, fence: 'triggers', verify: 'checksums', onNote: (m) => notes.push(m) });
+    const res = await cutover({ source, target, fence: 'triggers', verify: 'checksums', roleMap, onNote: (m) => notes.push(m) });
     expect(res.verify?.ok).toBe(true);
     expect(notes.join('\n')).not.toMatch(/created without/);
     // The test's own fingerprints: the rows (the target's triggers did not fire on applied rows)...
@@ -395,11 +400,13 @@ describe('ddl: follow, new tables and new indexes', () => {
         UNION ALL SELECT 'trigger ' || pg_get_triggerdef(oid) || ' ' || tgenabled::text FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal AND tgname NOT LIKE 'cutover\\_%'
         UNION ALL SELECT 'index ' || pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'shop.accounts'::regclass AND indexrelid::regclass::text <> 'shop."target own"') s ORDER BY 1`, [T], db)).rows.map((r) => r.d);
     // PostgreSQL 17 gives an owner MAINTAIN too: a difference of versions, not of the move.
-    const [cs, ct] = [await catalog(src), (await catalog(tgt)).filter((x) => !/^grant (.*) \1 MAINTAIN false$/.test(x))];
+    // The source's entries through the role map (u4f8a is "app reader" on the target).
+    const [cs, ct] = [(await catalog(src)).map((x) => x.replaceAll('{u4f8a}', '{"app reader"}').replaceAll('u4f8a', 'app reader')).sort(), (await catalog(tgt)).filter((x) => !/^grant (.*) \1 MAINTAIN false$/.test(x)).sort()];
+    expect(ct).toEqual(expect.arrayContaining(['grant App "Owner" app reader DELETE false', 'policy legacy PERMISSIVE {"app reader"} DELETE (id > 100) -']));
     expect(ct).toEqual(cs);
     expect(cs).toEqual(expect.arrayContaining(['owner App "Owner" rls truefalse', 'grant App "Owner" app reader INSERT true', 'column grant note App "Owner" app reader UPDATE', 'comment 3 free "text"']));
     expect(cs.filter((x) => x.startsWith('trigger ')).map((x) => x.slice(-1)).sort()).toEqual(['A', 'D', 'O']);
-    expect(cs.filter((x) => x.startsWith('policy ')).length).toBe(2);
+    expect(cs.filter((x) => x.startsWith('policy ')).length).toBe(3);
     await teardown({ source, target });
   }, 240_000);
 });

@@ -29,6 +29,13 @@ export function parseRoleMapArgs(pairs: readonly string[]): RoleMap {
   return map;
 }
 
+/** The copy's map the other way (new name -> old); a name mapped from two roles goes back to the first. */
+export function invertRoleMap(map: RoleMap): RoleMap {
+  const out = new Map<string, string>();
+  for (const [from, to] of map) if (!out.has(to)) out.set(to, from);
+  return out;
+}
+
 export function roleMapFromObject(o: Record<string, string> | undefined): RoleMap {
   return new Map(Object.entries(o ?? {}));
 }

@@ -32,6 +32,7 @@ import { captureNewTables, newTablesMatching } from './capture.js';
 import { checkReverse, reverseCapture } from './window-state.js';
 import { lockApplier } from './applier-lock.js';
 import type { ChunkSink, TrackedTable } from '../verify/incremental.js';
+import type { RoleMap } from '../pg/role-map.js';
 
 export interface ApplyOptions {
   source: ConnParams;
@@ -42,6 +43,8 @@ export interface ApplyOptions {
   acceptDdl?: boolean;
   /** Apply additive DDL seen on the source to the target (ddl-follow.ts); recorded on the target, so every later applier follows too. */
   followDdl?: boolean;
+  /** ddl: follow: the copy's role map, for a new table's owner, grants and policies on the target. */
+  roleMap?: RoleMap;
   /**
    * The rollback window (window.ts): the source is the new server with reverse capture, the target the old
    * source, whose write fence this session passes (cutover.fence_pass) while the application's cannot.
@@ -483,7 +486,7 @@ export class Applier {
     for (const p of this.pending.values()) {
       this.copying = p.name;
       const there = (await t.query<{ oid: string | null }>('SELECT to_regclass($1)::oid::int8 AS oid', [p.name])).rows[0]!.oid;
-      const ddl = await tableStatements(s, p.relid);
+      const ddl = await tableStatements(s, p.relid, this.o.roleMap);
       if (there === null) {
         for (const st of ddl.before) await t.query(st);
       } else if ((await t.query(`SELECT 1 FROM ONLY ${p.name} LIMIT 1`)).rowCount) {

@@ -128,7 +128,7 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
   }
   let a: Applier;
   try {
-    a = await Applier.open({ source: o.source, target: o.target, reverse: o.reverse, takeOver: true, onNote: note });
+    a = await Applier.open({ source: o.source, target: o.target, reverse: o.reverse, takeOver: true, roleMap: o.roleMap, onNote: note });
   } catch (e) {
     await pooler?.close();
     throw e;

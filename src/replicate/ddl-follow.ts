@@ -17,6 +17,7 @@
 import type pg from 'pg';
 import { loadSql, quoteIdent, quoteLiteral } from '../pg/sql.js';
 import { withPinnedSettings } from './catalog.js';
+import { EMPTY_ROLE_MAP, type RoleMap } from '../pg/role-map.js';
 
 export interface DdlPlan { statements: string[]; refused: string[]; suggested: string[] }
 
@@ -171,10 +172,12 @@ export async function planIndexes(src: pg.Client, tgt: pg.Client, srcRelids: num
 
 /**
  * Statements that create a new table on the target: `before` its rows are copied, `after` (indexes, foreign
- * keys), `finish` (comments, triggers, row-level security and policies, owner, grants: each may fail alone).
+ * keys), `finish` (comments, triggers, row-level security and policies, owner, grants through the role map:
+ * each may fail alone).
  */
-export async function tableStatements(src: pg.Client, relid: number): Promise<{ before: string[]; after: string[]; finish: string[] }> {
-  const rows = await withPinnedSettings(src, async () => (await src.query<{ phase: 'before' | 'after' | 'finish'; stmt: string }>(loadSql(import.meta.url, 'sql/table-ddl.sql'), [relid])).rows);
+export async function tableStatements(src: pg.Client, relid: number, roleMap: RoleMap = EMPTY_ROLE_MAP): Promise<{ before: string[]; after: string[]; finish: string[] }> {
+  const rows = await withPinnedSettings(src, async () => (await src.query<{ phase: 'before' | 'after' | 'finish'; stmt: string }>(loadSql(import.meta.url, 'sql/table-ddl.sql'),
+    [relid, JSON.stringify(Object.fromEntries(roleMap))])).rows);
   const of = (phase: string) => rows.filter((r) => r.phase === phase).map((r) => r.stmt);
   return { before: of('before'), after: of('after'), finish: of('finish') };
 }

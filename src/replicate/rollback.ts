@@ -9,7 +9,7 @@ import { CutoverError } from '../errors.js';
 import type { ConnParams } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';
 import { withPgpass } from '../pg/pgpass.js';
-import type { RoleMap } from '../pg/role-map.js';
+import { invertRoleMap } from '../pg/role-map.js';
 import { cutover, type CutoverOptions, type CutoverResult } from './cutover.js';
 import { unfence, type UnfenceResult } from './fence.js';
 import { isFenced, reverseCapture } from './window-state.js';
@@ -57,12 +57,5 @@ export async function rollback(o: Omit<CutoverOptions, 'source' | 'target' | 're
 
 async function rolledBackAt(c: pg.Client): Promise<Date | undefined> {
   return (await c.query<{ at: Date | null }>('SELECT rolled_back_at AS at FROM _cutover.state')).rows[0]?.at ?? undefined;
-}
-
-/** The copy's map the other way (new name -> old); a name mapped from two roles goes back to the first. */
-export function invertRoleMap(map: RoleMap): RoleMap {
-  const out = new Map<string, string>();
-  for (const [from, to] of map) if (!out.has(to)) out.set(to, from);
-  return out;
 }
 

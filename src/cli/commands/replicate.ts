@@ -5,7 +5,7 @@ import { CAPTURE_MODES, type CaptureMode, installCapture } from '../../replicate
 import { Applier, type BatchResult } from '../../replicate/apply.js';
 import { cutover, CUTOVER_VERIFY, type CutoverVerify, FENCES, type Fence, unfence, verifiedRows } from '../../replicate/cutover.js';
 import { describeUnfence } from '../../replicate/fence.js';
-import { parseRoleMapArgs } from '../../pg/role-map.js';
+import { invertRoleMap, parseRoleMapArgs } from '../../pg/role-map.js';
 import { teardown } from '../../replicate/teardown.js';
 import { finish } from '../../replicate/window.js';
 import { rollback } from '../../replicate/rollback.js';
@@ -117,9 +117,12 @@ export function registerReplicate(program: Command): void {
     .option('--accept-ddl', 'after applying the same DDL on both sides: accept the new table shapes and go on')
     .option('--follow-ddl', 'apply additive DDL seen on the source to the target (new enum labels and types, nullable or defaulted columns, new indexes, new tables matching the selection: captured, created and copied); halt on anything else (remembered for later appliers)')
     .option('--reverse', 'the rollback window: apply the writes made on the target since the switch to the (fenced) source; --source and --target as in the cutover')
-    .action(async (o: Conn & { untilCaughtUp?: number | true; acceptDdl?: boolean; followDdl?: boolean; reverse?: boolean }) => {
+    .option('--role-map <old=new...>', 'the copy\'s role map: with ddl: follow, a new table\'s owner, grants and policies on the target go through it')
+    .action(async (o: Conn & { untilCaughtUp?: number | true; acceptDdl?: boolean; followDdl?: boolean; reverse?: boolean; roleMap?: string[] }) => {
       const c = conns(o);
-      const a = await Applier.open({ ...(o.reverse ? { source: c.target, target: c.source, reverse: true } : c), acceptDdl: o.acceptDdl, followDdl: o.followDdl, onNote: warn });
+      const map = o.roleMap ? parseRoleMapArgs(o.roleMap) : undefined;
+      const a = await Applier.open({ ...(o.reverse ? { source: c.target, target: c.source, reverse: true } : c), acceptDdl: o.acceptDdl, followDdl: o.followDdl,
+        roleMap: map && (o.reverse ? invertRoleMap(map) : map), onNote: warn });
       try {
         await follow(a, { untilCaughtUp: o.untilCaughtUp === true ? 1000 : o.untilCaughtUp });
       } finally {

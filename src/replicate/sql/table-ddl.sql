@@ -4,7 +4,8 @@
 -- check and exclusion constraints). Phase 'after': its other indexes and its foreign keys (validated against
 -- rows that are all there). Phase 'finish' (each statement may fail alone, e.g. a role the target lacks):
 -- comments, triggers with their enabled state, row-level security and policies, the owner, then the
--- grants of the table and its columns (after the owner: the owner is their grantor, as on the source). Run with search_path = pg_catalog (catalog.ts withPinnedSettings): every type,
+-- grants of the table and its columns (after the owner: the owner is their grantor, as on the source).
+-- $2: the role map (jsonb, source role -> target role) for the owner, grantees and policies' roles. Run with search_path = pg_catalog (catalog.ts withPinnedSettings): every type,
 -- function and table in a deparsed expression is schema-qualified; every name is quoted by %I.
 WITH t AS (
   SELECT c.oid, n.nspname, c.relname, c.relpersistence
@@ -94,22 +95,22 @@ SELECT phase, stmt FROM (
   SELECT 11, 'finish', format('CREATE POLICY %I ON %I.%I AS %s FOR %s TO %s%s%s', p.polname, t.nspname, t.relname,
            CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,
            CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END,
-           (SELECT string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r)) END, ', ' ORDER BY r) FROM unnest(p.polroles) r),
+           (SELECT string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE quote_ident(coalesce($2::jsonb ->> pg_get_userbyid(r), pg_get_userbyid(r))) END, ', ' ORDER BY r) FROM unnest(p.polroles) r),
            CASE WHEN p.polqual IS NOT NULL THEN format(' USING (%s)', pg_get_expr(p.polqual, p.polrelid)) ELSE '' END,
            CASE WHEN p.polwithcheck IS NOT NULL THEN format(' WITH CHECK (%s)', pg_get_expr(p.polwithcheck, p.polrelid)) ELSE '' END), p.polname
     FROM pg_policy p CROSS JOIN t WHERE p.polrelid = t.oid
   UNION ALL
-  SELECT 12, 'finish', format('ALTER TABLE %I.%I OWNER TO %I', t.nspname, t.relname, pg_get_userbyid(c.relowner)), '' FROM t JOIN pg_class c ON c.oid = t.oid
+  SELECT 12, 'finish', format('ALTER TABLE %I.%I OWNER TO %I', t.nspname, t.relname, coalesce($2::jsonb ->> pg_get_userbyid(c.relowner), pg_get_userbyid(c.relowner))), '' FROM t JOIN pg_class c ON c.oid = t.oid
   UNION ALL
   -- Grants to others than the owner (the owner's own come with ownership).
   SELECT 13, 'finish', format('GRANT %s ON TABLE %I.%I TO %s%s', g.privilege_type, t.nspname, t.relname,
-           CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(g.grantee)) END,
+           CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(coalesce($2::jsonb ->> pg_get_userbyid(g.grantee), pg_get_userbyid(g.grantee))) END,
            CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), g.privilege_type || g.grantee
     FROM t JOIN pg_class c ON c.oid = t.oid, aclexplode(c.relacl) g
    WHERE g.grantee <> c.relowner
   UNION ALL
   SELECT 14, 'finish', format('GRANT %s (%I) ON TABLE %I.%I TO %s%s', g.privilege_type, a.attname, t.nspname, t.relname,
-           CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(g.grantee)) END,
+           CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(coalesce($2::jsonb ->> pg_get_userbyid(g.grantee), pg_get_userbyid(g.grantee))) END,
            CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), a.attname || g.privilege_type || g.grantee
     FROM t JOIN pg_class c ON c.oid = t.oid JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attacl IS NOT NULL,
          aclexplode(a.attacl) g

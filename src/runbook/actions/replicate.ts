@@ -18,6 +18,7 @@ import type { ConnParams } from '../../pg/conninfo.js';
 const windowOpen = async (target: ConnParams) => withClient(await withPgpass(target), 'replicate-rollback', (c) => reverseCapture(c));
 import { CutoverError } from '../../errors.js';
 import { jobsOption, resolveJobs, selection } from './common.js';
+import { invertRoleMap } from '../../pg/role-map.js';
 
 export const replicateStartAction = defineAction({
   name: 'replicate-start',
@@ -49,7 +50,7 @@ export const replicateCatchUpAction = defineAction({
   }),
   async run(ctx, o) {
     const a = await Applier.open({ ...(o.reverse ? { source: ctx.target, target: ctx.source, reverse: true } : { source: ctx.source, target: ctx.target }),
-      followDdl: o.ddl === 'follow', onNote: (m) => ctx.log(m) });
+      followDdl: o.ddl === 'follow', roleMap: ctx.roles?.map && (o.reverse ? invertRoleMap(ctx.roles.map) : ctx.roles.map), onNote: (m) => ctx.log(m) });
     try {
       let lag = 0;
       await a.run({
