@@ -11,6 +11,7 @@ import { reportHtml, reportMarkdown, verifyVerdicts } from '../src/runbook/repor
 import { LAYOUT, timelineSvg } from '../src/runbook/timeline-svg.js';
 import { STATED_W, timelineScale } from '../src/runbook/timeline-scale.js';
 import { type KeyResults, switchResults, verifyOutcome } from '../src/runbook/key-results.js';
+import { resultLines } from '../src/runbook/results-text.js';
 import { loadTimings, type RunSummary, type StepTiming } from '../src/runbook/timings.js';
 import { parseRunbook } from '../src/runbook/parse.js';
 import { renderRunbook } from '../src/runbook/render.js';
@@ -135,13 +136,15 @@ describe('key results', () => {
   it('the HTML report shows the verdicts first, every step\'s results and the outage breakdown, escaped', () => {
     const html = reportHtml(withResults);
     expect(html).toContain('verified (checksums): 9 tables, 20000 rows identical');
-    expect(html).toContain('verified (incremental): 9 tables, 20000 rows identical (19500 of them verified before the fence and unchanged since) in the cutover\'s fence');
+    expect(html).toContain('verified (incremental) in the cutover\'s fence: 9 tables, 20000 rows identical (19500 of them verified before the fence and unchanged since)');
     // Verdicts come before the timeline.
     expect(html.indexOf('class="verdict ok"')).toBeGreaterThan(0);
     expect(html.indexOf('class="verdict ok"')).toBeLessThan(html.indexOf('<h2>Timeline</h2>'));
     expect(html).toContain('<h2>Results</h2>');
     expect(html).toContain('copied 9 tables, 20000 rows, 3.0 MB, 12 indexes');
-    expect(html).toContain('write outage 1.0 s (fence to switch): fence 100 ms, drain 200 ms');
+    // The outage's phases are in the table below the lines, not repeated in them.
+    expect(html).toContain('<li>write outage 1.0 s (fence to switch)</li>');
+    expect(html).toContain('<li>verified (incremental) in the fence: 9 tables, 20000 rows identical (19500 of them verified before the fence and unchanged since)</li>');
     expect(html).toContain('before the fence, writes going on: catch up 300 ms, pre-verify 2.0 s, catch up 50 ms');
     expect(html).toContain('12 tables fenced on the source, 40 events drained in the fence, 5 sequences set');
     // The breakdown table: every outage phase with its share, and the gap between phases.
@@ -193,9 +196,21 @@ describe('key results', () => {
     const text = `---\nname: t\nconnections:\n  source: env:S\n  target: env:T\n---\n# T\n\n## Main\n\nVerify it.\n\n\`\`\`cutover verify {id=verify}\nlevel: checksums\n\`\`\`\n`;
     const rb = parseRunbook(text, 't.md').runbook!;
     const md = renderRunbook(rb, 'md', withResults);
-    expect(md).toContain('  _In the rehearsal:_\n  - verified (checksums): 9 tables, 20000 rows identical');
+    expect(md).toContain('  _In the rehearsal:_ verified (checksums): 9 tables, 20000 rows identical\n');
     const html = renderRunbook(rb, 'html', withResults);
-    expect(html).toContain('<div class="rehearsed"><i>In the rehearsal:</i><ul><li>verified (checksums): 9 tables, 20000 rows identical</li></ul></div>');
+    expect(html).toContain('<p class="rehearsed"><i>In the rehearsal:</i> verified (checksums): 9 tables, 20000 rows identical</p>');
     expect(renderRunbook(rb, 'html')).not.toContain('class="rehearsed"');
+  });
+
+  it('without the report\'s table, a switch says its outage phase by phase in one line', () => {
+    expect(resultLines(cutoverResults)).toEqual([
+      'write outage 1.0 s (fence to switch): fence 100 ms, drain 200 ms, large objects 10 ms, sequences 40 ms, restore target triggers 20 ms, deferred foreign keys 5 ms, verify (changed since pre-verify) 500 ms, open rollback window 100 ms, other (between phases) 25 ms',
+      'verified (incremental) in the fence: 9 tables, 20000 rows identical (19500 of them verified before the fence and unchanged since)',
+      '12 tables fenced on the source, 40 events drained in the fence, 5 sequences set',
+      'before the fence, writes going on: catch up 300 ms, pre-verify 2.0 s, catch up 50 ms',
+      'after the switch: forward capture off the source 70 ms',
+    ]);
+    const back = switchResults('rollback', { outageMs: 0, phases: [], fencedTables: 0, drainedEvents: 0, sequences: 0 }, true);
+    expect(resultLines(back)).toEqual(['already rolled back by an earlier run: nothing to do']);
   });
 });

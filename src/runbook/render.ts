@@ -7,7 +7,7 @@ import { scrub, redact, parseConnString } from '../pg/conninfo.js';
 import { humanDuration } from '../lib/format.js';
 import type { ConnectionRef, Runbook, Step } from './model.js';
 import { type RunSummary, criticalPathText, expectedDuration, projectOutage, units } from './timings.js';
-import { esc, page } from './html.js';
+import { esc, inline, page } from './html.js';
 import { stepResultLines } from './results-text.js';
 
 export type RenderFormat = 'md' | 'html';
@@ -70,8 +70,6 @@ function markerAt(rb: Runbook, index: number, phase: string | undefined, endOfPr
 }
 const MD_MARK = (m: string) => (m === 'writes-stopped' ? '> **■ WRITES STOPPED: the outage starts here**' : '> **▶ WRITES RESUMED: the outage ends here**');
 const HTML_MARK = (m: string) => `<li class="marker">${m === 'writes-stopped' ? '■ WRITES STOPPED: the outage starts here' : '▶ WRITES RESUMED: the outage ends here'}</li>`;
-/** Escaped text with `code` spans, as written in the runbook. */
-const inline = (t: string) => esc(t).replace(/`([^`]+)`/g, '<code>$1</code>');
 
 function renderMd(rb: Runbook, timings?: RunSummary): string {
   const p = plan(rb, timings);
@@ -92,7 +90,8 @@ function renderMd(rb: Runbook, timings?: RunSummary): string {
     out.push(`- [ ] **${s.title}** \`${kindLabel(s)}\`${s.parallel ? ` (parallel: ${s.parallel})` : ''}${exp !== undefined ? ` (expected ${humanDuration(exp)})` : ''} <sub>${s.id}, line ${s.line}</sub>`);
     if (s.description) out.push('', `  ${scrub(s.description)}`, '');
     const r = p.rehearsed(s);
-    if (r) out.push('', `  _${r.head}:_`, ...r.lines.map((l) => `  - ${scrub(l)}`), '');
+    if (r && r.lines.length === 1) out.push('', `  _${r.head}:_ ${scrub(r.lines[0]!)}`, '');
+    else if (r) out.push('', `  _${r.head}:_`, ...r.lines.map((l) => `  - ${scrub(l)}`), '');
     const cmd = command(s);
     if (cmd && cmd.code) out.push(`  \`\`\`${cmd.lang.split(' ')[0] === 'cutover' ? 'yaml' : cmd.lang.split(' ')[0]}`, ...cmd.code.split('\n').map((l) => `  ${l}`), '  ```');
     else if (s.details) out.push(...scrub(s.details).split('\n').map((l) => `  ${l}`));
@@ -107,7 +106,7 @@ function renderHtml(rb: Runbook, timings?: RunSummary): string {
   const b: string[] = [`<h1>${esc(rb.front.name)}</h1>`,
     `<p class="meta">Source <code>${esc(refText(rb.front.connections.source))}</code> · Target <code>${esc(refText(rb.front.connections.target))}</code>` +
     `${rb.front.downtimeBudgetMs !== undefined ? ` · Downtime budget <b>${esc(humanDuration(rb.front.downtimeBudgetMs))}</b>` : ''}</p>`,
-    `<p><b class="${o.withinBudget === false ? 'bad' : 'ok'}">${esc(p.outageLine)}</b></p>`, `<p class="meta"><i>${esc(p.source)}</i></p>`];
+    `<p><b class="${o.withinBudget === false ? 'bad' : 'ok'}">${inline(p.outageLine)}</b></p>`, `<p class="meta"><i>${esc(p.source)}</i></p>`];
   let phase = '';
   let open = false;
   for (const s of rb.steps) {
@@ -135,5 +134,7 @@ function renderHtml(rb: Runbook, timings?: RunSummary): string {
 }
 
 function rehearsedHtml(r: ReturnType<Plan['rehearsed']>): string {
-  return r ? `<div class="rehearsed"><i>${esc(r.head)}:</i><ul>${r.lines.map((l) => `<li>${esc(scrub(l))}</li>`).join('')}</ul></div>` : '';
+  if (!r) return '';
+  if (r.lines.length === 1) return `<p class="rehearsed"><i>${esc(r.head)}:</i> ${esc(scrub(r.lines[0]!))}</p>`;
+  return `<div class="rehearsed"><i>${esc(r.head)}:</i><ul>${r.lines.map((l) => `<li>${esc(scrub(l))}</li>`).join('')}</ul></div>`;
 }

@@ -5,16 +5,16 @@ import type { StepTiming } from './timings.js';
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
-/** "verified (checksums): 16 tables, 25344 rows identical", or what differed. */
-export function verifyLine(v: VerifyOutcome): string {
+/** "verified (checksums): 16 tables, 25344 rows identical", or what differed; `where` follows the level. */
+export function verifyLine(v: VerifyOutcome, where = ''): string {
   const compared = `${plural(v.tables, 'table')}, ${plural(v.rows, 'row')}`;
   const trusted = v.trustedRows !== undefined ? ` (${v.trustedRows} of them verified before the fence and unchanged since)` : '';
-  if (v.ok) return `verified (${v.level}): ${compared} identical${trusted}`;
+  if (v.ok) return `verified (${v.level})${where}: ${compared} identical${trusted}`;
   const parts = [
     v.tablesDiffering ? `${plural(v.tablesDiffering, 'table')} differ${v.tablesDiffering === 1 ? 's' : ''}${v.rowDifferences ? ` (${plural(v.rowDifferences, 'row')})` : ''}` : '',
     v.otherDifferences ? `${plural(v.otherDifferences, 'other difference')} (sequences, schema, matviews, large objects or privileges)` : '',
   ].filter(Boolean);
-  return `verify (${v.level}) FOUND DIFFERENCES: ${parts.join('; ') || 'see the step\'s log'}; ${compared} compared${trusted}`;
+  return `verify (${v.level})${where} FOUND DIFFERENCES: ${parts.join('; ') || 'see the step\'s log'}; ${compared} compared${trusted}`;
 }
 
 export const phasesText = (ps: readonly TimedPhase[]): string => ps.map((p) => `${p.phase} ${humanDuration(p.durationMs)}`).join(', ');
@@ -24,7 +24,8 @@ export function outageRows(o: OutageBreakdown): TimedPhase[] {
   return [...o.phases, ...(o.otherMs > 0 ? [{ phase: 'other (between phases)', durationMs: o.otherMs }] : [])];
 }
 
-export function resultLines(r: KeyResults): string[] {
+/** `outageTable`: the outage's phases are shown as a table after the lines (the report), not in them. */
+export function resultLines(r: KeyResults, o: { outageTable?: boolean } = {}): string[] {
   switch (r.kind) {
     case 'verify':
       return [verifyLine(r.verify)];
@@ -32,8 +33,8 @@ export function resultLines(r: KeyResults): string[] {
       if (r.already) return [`already ${r.direction === 'cutover' ? 'switched' : 'rolled back'} by an earlier run: nothing to do`];
       const who = r.direction === 'cutover' ? 'on the source' : 'on the new server';
       return [
-        `write outage ${humanDuration(r.outage.totalMs)} (fence to switch): ${phasesText(outageRows(r.outage))}`,
-        r.verify ? `${verifyLine(r.verify)}${r.verify.ok ? ', in the fence' : ''}` : 'not verified (verify: none)',
+        `write outage ${humanDuration(r.outage.totalMs)} (fence to switch)${o.outageTable ? '' : `: ${phasesText(outageRows(r.outage))}`}`,
+        r.verify ? verifyLine(r.verify, ' in the fence') : 'not verified (verify: none)',
         `${plural(r.fencedTables, 'table')} fenced ${who}, ${plural(r.drainedEvents, 'event')} drained in the fence, ${plural(r.sequences, 'sequence')} set`,
         ...(r.pausedMs !== undefined ? [`clients paused ${humanDuration(r.pausedMs)} in the pooler`] : []),
         ...(r.before.length ? [`before the fence, writes going on: ${phasesText(r.before)}`] : []),
@@ -51,7 +52,7 @@ export function resultLines(r: KeyResults): string[] {
 }
 
 /** A step's key results as lines: its typed results, else its one-line summary (doctor, catch up, sh...). */
-export function stepResultLines(t: Pick<StepTiming, 'results' | 'summary'>): string[] {
-  if (t.results) return resultLines(t.results);
+export function stepResultLines(t: Pick<StepTiming, 'results' | 'summary'>, o: { outageTable?: boolean } = {}): string[] {
+  if (t.results) return resultLines(t.results, o);
   return t.summary ? [t.summary] : [];
 }

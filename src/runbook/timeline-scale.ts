@@ -87,7 +87,7 @@ function mergeIntervals(ivs: (readonly [number, number])[]): [number, number][] 
 }
 
 /** Tick times where the axis is to scale, at least `minPx` apart and from a break's edges (0 always). */
-export function ticks(sc: TimelineScale, minPx: number): number[] {
+export function ticks(sc: TimelineScale, minPx: number): { at: number[]; stepMs: number } {
   const steps = [100, 250, 500, 1000, 2000, 5000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000, 43_200_000, 86_400_000];
   const step = steps.find((s) => s * sc.pxPerMs >= minPx) ?? steps.at(-1)!;
   // The to-scale stretches between the breaks.
@@ -106,5 +106,5 @@ export function ticks(sc: TimelineScale, minPx: number): number[] {
       lastX = x;
     }
   }
-  return out;
+  return { at: out, stepMs: step };
 }

@@ -13,12 +13,18 @@ const COLORS: Record<string, string> = { manual: '#8c959f', sql: '#0969da', sh: 
 export const LAYOUT = { labelW: 300, chartW: 560, rightW: 100, rowH: 22, top: 58, bottom: 30 } as const;
 const TITLE_CHARS = 42;
 
-/** A tick's label: durations under a minute as such, longer ones as a clock (h:mm:ss) that keeps the seconds. */
-function tickLabel(ms: number, totalMs: number): string {
+/**
+ * A tick's label: under a minute in all, a duration; else a clock (h:mm:ss) that keeps the seconds (and
+ * tenths when ticks are closer than a second), the measured seconds after hours of stated steps included.
+ */
+function tickLabel(ms: number, totalMs: number, stepMs: number): string {
   if (totalMs < 60_000) return humanDuration(ms);
-  const s = Math.round(ms / 1000), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+  const tenths = stepMs < 1000;
+  const units = Math.round(ms / (tenths ? 100 : 1000));
+  const s = tenths ? Math.floor(units / 10) : units;
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
   const two = (n: number) => String(n).padStart(2, '0');
-  return h ? `${h}:${two(m)}:${two(sec)}` : `${m}:${two(sec)}`;
+  return `${h ? `${h}:${two(m)}` : m}:${two(sec)}${tenths ? `.${units % 10}` : ''}`;
 }
 
 export function timelineSvg(s: RunSummary): string {
@@ -45,13 +51,16 @@ export function timelineSvg(s: RunSummary): string {
     const fits = x(a) + label.length * 6 < width - 4;
     parts.push(`<text x="${(fits ? x(a) : width - 4).toFixed(1)}" y="${top - 10}" font-size="11" fill="#b45309"${fits ? '' : ' text-anchor="end"'}>${esc(label)}</text>`);
   }
-  for (const t of ticks(sc, 64)) {
+  const tk = ticks(sc, 64);
+  for (const t of tk.at) {
     parts.push(`<line x1="${x(t).toFixed(1)}" x2="${x(t).toFixed(1)}" y1="${top - 4}" y2="${rowsBottom + 2}" stroke="#eaeef2"/>`);
-    parts.push(`<text x="${x(t).toFixed(1)}" y="${h - 10}" font-size="10" fill="#57606a" text-anchor="middle">${esc(tickLabel(t, sc.totalMs))}</text>`);
+    parts.push(`<text x="${x(t).toFixed(1)}" y="${h - 10}" font-size="10" fill="#57606a" text-anchor="middle">${esc(tickLabel(t, sc.totalMs, tk.stepMs))}</text>`);
   }
   s.steps.forEach((st, i) => {
     const y = top + i * rowH;
-    const label = st.title.length > TITLE_CHARS ? `${st.title.slice(0, TITLE_CHARS - 1).trimEnd()}…` : st.title;
+    // Plain text (no code spans in SVG): the runbook's backticks go.
+    const plain = st.title.replace(/`/g, '');
+    const label = plain.length > TITLE_CHARS ? `${plain.slice(0, TITLE_CHARS - 1).trimEnd()}…` : plain;
     parts.push(`<text x="${labelW - 8}" y="${y + 15}" font-size="11" text-anchor="end" fill="#1d2125"><title>${esc(st.title)}</title>${esc(label)}</text>`);
     const x0 = x(st.startMs);
     const w = Math.max(2, x(st.startMs + st.durationMs) - x0);
