@@ -166,6 +166,11 @@ describe('key results', () => {
     expect(md).toContain('- copied 9 tables, 20000 rows, 3.0 MB, 12 indexes');
   });
 
+  it('a verify line names the other parts it compared, when it knows them', () => {
+    const v = verifyOutcome('full', true, { ...counts, matviews: 2, largeObjects: 1, sequences: 5, schemaObjects: 204, privileges: 0 });
+    expect(resultLines({ kind: 'verify', verify: v })).toEqual(['verified (full): 9 tables, 20000 rows identical; also compared: 2 materialized views, 1 large object, 5 sequences, 204 schema objects']);
+  });
+
   it('a verify that found differences says what differed, in red', () => {
     const bad = verifyOutcome('full', false, { ...counts, tablesDiffering: 1, rowDifferences: 3, sequencesBehind: 1 });
     const s = summary([step('verify', { startMs: 0, durationMs: 1000, outcome: 'failed', results: { kind: 'verify', verify: bad } })]);

@@ -203,7 +203,8 @@ describe('cutover rehearse: key results', () => {
     expect(ok.code, ok.stderr).toBe(0);
     type S = import('../src/runbook/timings.js').RunSummary;
     const s = JSON.parse(readFileSync(join(rb.stateDir, 'summary.json'), 'utf8')) as S;
-    expect(s.steps[0]!.results).toEqual({ kind: 'verify', verify: { level: 'checksums', ok: true, tables: 1, rows: 250, tablesDiffering: 0, rowDifferences: 0, otherDifferences: 0 } });
+    expect(s.steps[0]!.results).toEqual({ kind: 'verify', verify: { level: 'checksums', ok: true, tables: 1, rows: 250, tablesDiffering: 0, rowDifferences: 0, otherDifferences: 0,
+      compared: { matviews: 0, largeObjects: 0, sequences: 0, schemaObjects: 0, privileges: 0 } } });
     expect(readFileSync(join(rb.stateDir, 'report.html'), 'utf8')).toContain('verified (checksums): 1 table, 250 rows identical');
     expect(readFileSync(join(rb.stateDir, 'report.md'), 'utf8')).toContain('verified (checksums): 1 table, 250 rows identical');
     // Two rows changed on the target: the failed step keeps what verify found.

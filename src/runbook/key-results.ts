@@ -21,6 +21,8 @@ export interface VerifyOutcome {
   otherDifferences: number;
   /** verify incremental: rows verified before the fence and unchanged since (not read in it). */
   trustedRows?: number;
+  /** The other parts compared (a verify step's; a cutover reports tables and rows only). */
+  compared?: { matviews: number; largeObjects: number; sequences: number; schemaObjects: number; privileges: number };
 }
 
 export interface TimedPhase { phase: string; durationMs: number }
@@ -67,6 +69,8 @@ export type KeyResults =
 export interface VerifyCounts {
   tables: number; rows: number; tablesDiffering: number; rowDifferences: number;
   matviewDifferences: number; largeObjectDifferences: number; sequencesBehind: number; schemaDifferences: number; privilegeDifferences: number;
+  /** What else was compared, when known. */
+  matviews?: number; largeObjects?: number; sequences?: number; schemaObjects?: number; privileges?: number;
 }
 
 export function verifyOutcome(level: string, ok: boolean, c: VerifyCounts, trustedRows?: number): VerifyOutcome {
@@ -74,6 +78,7 @@ export function verifyOutcome(level: string, ok: boolean, c: VerifyCounts, trust
     level, ok, tables: c.tables, rows: c.rows, tablesDiffering: c.tablesDiffering, rowDifferences: c.rowDifferences,
     otherDifferences: c.matviewDifferences + c.largeObjectDifferences + c.sequencesBehind + c.schemaDifferences + c.privilegeDifferences,
     ...(trustedRows !== undefined ? { trustedRows } : {}),
+    ...(c.matviews !== undefined ? { compared: { matviews: c.matviews, largeObjects: c.largeObjects ?? 0, sequences: c.sequences ?? 0, schemaObjects: c.schemaObjects ?? 0, privileges: c.privileges ?? 0 } } : {}),
   };
 }
 

@@ -9,12 +9,16 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
 export function verifyLine(v: VerifyOutcome, where = ''): string {
   const compared = `${plural(v.tables, 'table')}, ${plural(v.rows, 'row')}`;
   const trusted = v.trustedRows !== undefined ? ` (${v.trustedRows} of them verified before the fence and unchanged since)` : '';
-  if (v.ok) return `verified (${v.level})${where}: ${compared} identical${trusted}`;
+  const c = v.compared;
+  const also = c ? [c.matviews ? plural(c.matviews, 'materialized view') : '', c.largeObjects ? plural(c.largeObjects, 'large object') : '',
+    c.sequences ? plural(c.sequences, 'sequence') : '', c.schemaObjects ? plural(c.schemaObjects, 'schema object') : '', c.privileges ? plural(c.privileges, 'privilege') : ''].filter(Boolean) : [];
+  const alsoText = also.length ? `; also compared: ${also.join(', ')}` : '';
+  if (v.ok) return `verified (${v.level})${where}: ${compared} identical${trusted}${alsoText}`;
   const parts = [
     v.tablesDiffering ? `${plural(v.tablesDiffering, 'table')} differ${v.tablesDiffering === 1 ? 's' : ''}${v.rowDifferences ? ` (${plural(v.rowDifferences, 'row')})` : ''}` : '',
     v.otherDifferences ? `${plural(v.otherDifferences, 'other difference')} (sequences, schema, matviews, large objects or privileges)` : '',
   ].filter(Boolean);
-  return `verify (${v.level})${where} FOUND DIFFERENCES: ${parts.join('; ') || 'see the step\'s log'}; ${compared} compared${trusted}`;
+  return `verify (${v.level})${where} FOUND DIFFERENCES: ${parts.join('; ') || 'see the step\'s log'}; ${compared} compared${trusted}${alsoText}`;
 }
 
 export const phasesText = (ps: readonly TimedPhase[]): string => ps.map((p) => `${p.phase} ${humanDuration(p.durationMs)}`).join(', ');
