@@ -144,6 +144,19 @@ describe('reference runbooks against throwaway servers', () => {
     expect(v.sequences!.filter((s) => s.status !== 'same')).toEqual([]);
     expect(v.tables.some((t) => t.schema === schema && t.name === table && t.sourceRows > 0)).toBe(true);
     expect(v.sequences!.some((q) => q.schema === schema && q.source?.lastValue === '77')).toBe(true);
+    // The cutover's key results in summary.json: the outage phase by phase, inside it, and the verify in the fence.
+    const summary = JSON.parse(await readFile(join(rb.stateDir, 'summary.json'), 'utf8')) as import('../src/runbook/timings.js').RunSummary;
+    const kr = summary.steps.find((t) => t.id === 'cutover')?.results;
+    if (kr?.kind !== 'switch') throw new Error(`no switch results: ${JSON.stringify(kr)}`);
+    expect(kr.direction).toBe('cutover');
+    expect(kr.outage.phases.map((p) => p.phase)).toEqual(expect.arrayContaining(['fence', 'drain', 'sequences', 'restore target triggers', 'verify (changed since pre-verify)', 'open rollback window']));
+    expect(kr.outage.phases[0]!.phase).toBe('fence');
+    expect(kr.before.map((p) => p.phase)).toContain('pre-verify');
+    expect(kr.outage.phases.reduce((n, p) => n + p.durationMs, 0) + kr.outage.otherMs).toBe(kr.outage.totalMs);
+    expect(kr.outage.totalMs).toBe(summary.steps.find((t) => t.id === 'cutover')!.writeOutageMs);
+    expect(kr.verify).toMatchObject({ level: 'incremental', ok: true, tablesDiffering: 0 });
+    expect(kr.verify!.tables).toBeGreaterThanOrEqual(17);
+    expect(kr.verify!.rows).toBeGreaterThan(1000);
     for (const c of [src, tgt]) {
       const n = (await c.query<{ n: string }>(`SELECT (SELECT count(*) FROM app.customers) + (SELECT count(*) FROM app.orders) + (SELECT count(*) FROM app.products) AS n`, [], db)).rows[0]!.n;
       expect(Number(n)).toBeGreaterThan(1000);

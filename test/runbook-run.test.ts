@@ -194,6 +194,30 @@ describe('cutover run', () => {
   });
 });
 
+describe('cutover rehearse: key results', () => {
+  it('a verify step\'s counts reach summary.json and the report, identical or not', async () => {
+    for (const c of [src, tgt]) await c.query('DROP TABLE IF EXISTS kr; CREATE TABLE kr (id int PRIMARY KEY, v text); INSERT INTO kr SELECT g, md5(g::text) FROM generate_series(1, 250) g', [], 'app');
+    const text = `${FRONT}\n# T\n\n## Check\n\nCompare the table.\n\n\`\`\`cutover verify {id=v}\nlevel: checksums\ntables: [public.kr]\n\`\`\`\n`;
+    const rb = await tempRunbook(text);
+    const ok = await cutover(['rehearse', rb.file, '--state-dir', rb.stateDir], env);
+    expect(ok.code, ok.stderr).toBe(0);
+    type S = import('../src/runbook/timings.js').RunSummary;
+    const s = JSON.parse(readFileSync(join(rb.stateDir, 'summary.json'), 'utf8')) as S;
+    expect(s.steps[0]!.results).toEqual({ kind: 'verify', verify: { level: 'checksums', ok: true, tables: 1, rows: 250, tablesDiffering: 0, rowDifferences: 0, otherDifferences: 0,
+      compared: { matviews: 0, largeObjects: 0, sequences: 0, schemaObjects: 0, privileges: 0 } } });
+    expect(readFileSync(join(rb.stateDir, 'report.html'), 'utf8')).toContain('verified (checksums): 1 table, 250 rows identical');
+    expect(readFileSync(join(rb.stateDir, 'report.md'), 'utf8')).toContain('verified (checksums): 1 table, 250 rows identical');
+    // Two rows changed on the target: the failed step keeps what verify found.
+    await tgt.query("UPDATE kr SET v = 'changed' WHERE id IN (7, 99)", [], 'app');
+    const bad = await cutover(['rehearse', rb.file, '--state-dir', rb.stateDir, '--fresh'], env);
+    expect(bad.code).toBe(5);
+    const f = JSON.parse(readFileSync(join(rb.stateDir, 'summary.json'), 'utf8')) as S;
+    expect(f.steps[0]!.outcome).toBe('failed');
+    expect(f.steps[0]!.results).toMatchObject({ kind: 'verify', verify: { ok: false, tables: 1, tablesDiffering: 1, rowDifferences: 2 } });
+    expect(readFileSync(join(rb.stateDir, 'report.html'), 'utf8')).toContain('verify (checksums) FOUND DIFFERENCES: 1 table differs (2 rows)');
+  });
+});
+
 describe('cutover run: SIGINT', () => {
   it('cancels the running SQL on the server, journals the step as interrupted, exits 130, and resumes', async () => {
     await tgt.query('DROP TABLE IF EXISTS runlog; CREATE TABLE runlog (n serial, step text)', [], 'app');

@@ -53,6 +53,8 @@ export interface RestoreOptions extends RestoreDefaults {
 
 export interface RestoreResult {
   sections: { section: Section; durationMs: number; skipped: boolean; items: number }[];
+  /** Tables whose rows the dump holds (TABLE DATA entries restored or already there). */
+  tables: number;
   durationMs: number;
   jobs: number;
   dropped: string[];
@@ -104,7 +106,7 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
   state.target ??= ident;
   const save = () => writeFile(stateFile, JSON.stringify(state));
   const done = new Set(state.itemsDone);
-  const result: RestoreResult = { sections: [], durationMs: 0, jobs, dropped: dropped.map((d) => d.line) };
+  const result: RestoreResult = { sections: [], tables: entries.filter((e) => e.desc === 'TABLE DATA').length, durationMs: 0, jobs, dropped: dropped.map((d) => d.line) };
   const common = ['--no-owner', '--no-acl', '--no-tablespaces', '--exit-on-error', '--verbose', '-d', `dbname='${target.dbname.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`];
   if (o.noOwner === false && !privileges) common.splice(common.indexOf('--no-owner'), 1);
   if (o.noAcl === false && !privileges) common.splice(common.indexOf('--no-acl'), 1);

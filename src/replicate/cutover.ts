@@ -93,6 +93,17 @@ export interface CutoverResult {
   };
 }
 
+/** `details.cutover` of the E_DIFFERENCE a cutover throws when verify in the fence finds differences. */
+export interface CutoverFailureFacts {
+  /** Fence to the failure (the writes stay fenced). */
+  outageMs: number;
+  phases: CutoverResult['phases'];
+  fencedTables: number;
+  drainedEvents: number;
+  sequences: number;
+  verify: { level: CutoverVerify; summary: VerifyReport['summary']; trustedRows?: number };
+}
+
 export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
   const note = o.onNote ?? (() => undefined);
   const phase = o.onPhase ?? (() => undefined);
@@ -229,12 +240,18 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
     if (report) {
       if (!report.ok) await settleSequences(a, report, setInFence, o.sequenceMargin ?? 0, note);
       if (!report.ok) {
+        // What the fence did and verify found, for the record of the failed step (the runbook's report).
+        const facts: CutoverFailureFacts = {
+          outageMs: Date.now() - t0, phases: [...phases], fencedTables: fence.tables, drainedEvents: a.totals.events - before, sequences: setInFence.size,
+          verify: { level, summary: report.summary, trustedRows },
+        };
         throw new CutoverError('E_DIFFERENCE', o.reverse
           ? `verify after the drain found differences; the rollback stopped with both servers fenced (the new server since this rollback, the old source since the cutover):\n${renderVerify(report)}`
           : `verify after the drain found differences; writes stay fenced on the source:\n${renderVerify(report)}`, {
           hint: o.reverse
             ? 'run `cutover verify` (source = the new server) for details; to go on with the new server instead, lift its fence: `cutover replicate unfence --source <the new server>`; do not unfence the old source: it lacks those writes'
             : 'run `cutover verify` for details; `cutover replicate unfence` lets the application write to the source again',
+          details: { cutover: facts },
         });
       }
     }

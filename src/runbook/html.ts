@@ -17,8 +17,16 @@ pre{background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:.5rem 
 .ok{color:#1a7f37}.bad{color:#cf222e}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{border-bottom:1px solid #d0d7de;padding:3px 6px;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .rollback h2{border-color:#cf222e}
+.verdict{margin:.3rem 0}.result{margin:.8rem 0;page-break-inside:avoid}.result h3{font-size:1rem;margin:.2rem 0}.result h3 .meta{font-weight:normal;font-size:.85rem}
+.result ul{margin:.2rem 0;padding-left:1.4rem}.result.bad h3{color:#cf222e}
+table.breakdown{width:auto;min-width:28rem;margin:.3rem 0 0 1.4rem}.bar{display:inline-block;height:.7rem;background:#d97706;border-radius:2px;vertical-align:middle}
+svg{max-width:100%;height:auto}
+.rehearsed{color:#1a5e2e;margin:.2rem 0 .2rem 1.6rem;font-size:.9rem}.rehearsed ul{margin:0;padding-left:1.2rem}ul.steps .rehearsed li{margin:0}
 @media print{body{margin:0;max-width:none}pre{white-space:pre-wrap}a{color:inherit}}
 `;
+
+/** Escaped text with `code` spans, as written in the runbook. */
+export const inline = (t: string): string => esc(t).replace(/`([^`]+)`/g, '<code>$1</code>');
 
 export function page(title: string, body: string): string {
   return `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>\n<style>${CSS}</style></head>\n<body>\n${body}\n</body></html>\n`;

@@ -7,7 +7,8 @@ import { scrub, redact, parseConnString } from '../pg/conninfo.js';
 import { humanDuration } from '../lib/format.js';
 import type { ConnectionRef, Runbook, Step } from './model.js';
 import { type RunSummary, criticalPathText, expectedDuration, projectOutage, units } from './timings.js';
-import { esc, page } from './html.js';
+import { esc, inline, page } from './html.js';
+import { stepResultLines } from './results-text.js';
 
 export type RenderFormat = 'md' | 'html';
 
@@ -32,6 +33,8 @@ function kindLabel(s: Step): string {
 interface Plan {
   phaseTotal: Map<string, number>;
   expected: (s: Step) => number | undefined;
+  /** What the rehearsal's run of this step found (verify counts, the outage breakdown...), headed by its outcome. */
+  rehearsed: (s: Step) => { head: string; lines: string[] } | undefined;
   outageLine: string;
   source: string;
 }
@@ -49,7 +52,12 @@ function plan(rb: Runbook, timings?: RunSummary): Plan {
     ? `Projected write outage: ${humanDuration(o.projectedMs)}${budget}. Critical path: ${criticalPathText(o.criticalPath, rb.steps) || '-'}.`
     : 'No write outage is marked (add <!-- cutover: writes-stopped --> and <!-- cutover: writes-resumed -->).';
   const source = timings ? `Expected durations from the rehearsal of ${timings.startedAt.slice(0, 16).replace('T', ' ')} UTC (else the runbook's estimates).` : "Expected durations from the runbook's (est. ...) notes; render with --timings summary.json from a rehearsal for measured ones.";
-  return { phaseTotal, expected, outageLine, source };
+  const rehearsed = (s: Step) => {
+    const t = timings?.steps.find((x) => x.id === s.id);
+    const lines = t ? stepResultLines(t) : [];
+    return t && lines.length ? { head: t.outcome === 'ok' ? 'In the rehearsal' : `In the rehearsal (${t.outcome})`, lines } : undefined;
+  };
+  return { phaseTotal, expected, rehearsed, outageLine, source };
 }
 
 export function renderRunbook(rb: Runbook, format: RenderFormat, timings?: RunSummary): string {
@@ -62,8 +70,6 @@ function markerAt(rb: Runbook, index: number, phase: string | undefined, endOfPr
 }
 const MD_MARK = (m: string) => (m === 'writes-stopped' ? '> **■ WRITES STOPPED: the outage starts here**' : '> **▶ WRITES RESUMED: the outage ends here**');
 const HTML_MARK = (m: string) => `<li class="marker">${m === 'writes-stopped' ? '■ WRITES STOPPED: the outage starts here' : '▶ WRITES RESUMED: the outage ends here'}</li>`;
-/** Escaped text with `code` spans, as written in the runbook. */
-const inline = (t: string) => esc(t).replace(/`([^`]+)`/g, '<code>$1</code>');
 
 function renderMd(rb: Runbook, timings?: RunSummary): string {
   const p = plan(rb, timings);
@@ -83,6 +89,9 @@ function renderMd(rb: Runbook, timings?: RunSummary): string {
     const exp = p.expected(s);
     out.push(`- [ ] **${s.title}** \`${kindLabel(s)}\`${s.parallel ? ` (parallel: ${s.parallel})` : ''}${exp !== undefined ? ` (expected ${humanDuration(exp)})` : ''} <sub>${s.id}, line ${s.line}</sub>`);
     if (s.description) out.push('', `  ${scrub(s.description)}`, '');
+    const r = p.rehearsed(s);
+    if (r && r.lines.length === 1) out.push('', `  _${r.head}:_ ${scrub(r.lines[0]!)}`, '');
+    else if (r) out.push('', `  _${r.head}:_`, ...r.lines.map((l) => `  - ${scrub(l)}`), '');
     const cmd = command(s);
     if (cmd && cmd.code) out.push(`  \`\`\`${cmd.lang.split(' ')[0] === 'cutover' ? 'yaml' : cmd.lang.split(' ')[0]}`, ...cmd.code.split('\n').map((l) => `  ${l}`), '  ```');
     else if (s.details) out.push(...scrub(s.details).split('\n').map((l) => `  ${l}`));
@@ -97,7 +106,7 @@ function renderHtml(rb: Runbook, timings?: RunSummary): string {
   const b: string[] = [`<h1>${esc(rb.front.name)}</h1>`,
     `<p class="meta">Source <code>${esc(refText(rb.front.connections.source))}</code> · Target <code>${esc(refText(rb.front.connections.target))}</code>` +
     `${rb.front.downtimeBudgetMs !== undefined ? ` · Downtime budget <b>${esc(humanDuration(rb.front.downtimeBudgetMs))}</b>` : ''}</p>`,
-    `<p><b class="${o.withinBudget === false ? 'bad' : 'ok'}">${esc(p.outageLine)}</b></p>`, `<p class="meta"><i>${esc(p.source)}</i></p>`];
+    `<p><b class="${o.withinBudget === false ? 'bad' : 'ok'}">${inline(p.outageLine)}</b></p>`, `<p class="meta"><i>${esc(p.source)}</i></p>`];
   let phase = '';
   let open = false;
   for (const s of rb.steps) {
@@ -116,9 +125,16 @@ function renderHtml(rb: Runbook, timings?: RunSummary): string {
       `${s.parallel ? `<span class="kind">parallel: ${esc(s.parallel)}</span>` : ''}${exp !== undefined ? `<span class="exp">expected ${esc(humanDuration(exp))}</span>` : ''}` +
       `<span class="exp">${esc(s.id)} · line ${s.line}</span>` +
       `${s.description ? `<p class="desc">${inline(scrub(s.description))}</p>` : ''}` +
+      `${rehearsedHtml(p.rehearsed(s))}` +
       `${cmd && cmd.code ? `<pre>${esc(cmd.code)}</pre>` : ''}${s.details ? `<pre>${esc(scrub(s.details))}</pre>` : ''}</li>`);
   }
   for (const m of rb.markers.filter((x) => x.beforeStep === rb.steps.length)) b.push(HTML_MARK(m.kind));
   if (open) b.push('</ul></section>');
   return page(`${rb.front.name}: checklist`, b.join('\n'));
+}
+
+function rehearsedHtml(r: ReturnType<Plan['rehearsed']>): string {
+  if (!r) return '';
+  if (r.lines.length === 1) return `<p class="rehearsed"><i>${esc(r.head)}:</i> ${esc(scrub(r.lines[0]!))}</p>`;
+  return `<div class="rehearsed"><i>${esc(r.head)}:</i><ul>${r.lines.map((l) => `<li>${esc(scrub(l))}</li>`).join('')}</ul></div>`;
 }

@@ -18,6 +18,7 @@ import { capacities } from './actions/common.js';
 import { humanDuration } from '../lib/format.js';
 import { ACTIONS, type ActionContext, type StepOutputs } from './actions/index.js';
 import { executeStep } from './execute.js';
+import { resultsOfError } from './key-results.js';
 import { RunJournal, type Outcome, type JournalEvent } from './journal.js';
 import { acquireRunLock } from './lock.js';
 import { type Bindings, refuseOtherDatabases } from './binding.js';
@@ -246,7 +247,9 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
           const outcome: Outcome = interrupted ? 'interrupted' : 'failed';
           const error = scrub(describeError(e), secrets);
           toLog(`--- ${outcome}: ${error}`);
-          await journal.append({ event: 'step-end', at: new Date().toISOString(), id: s.id, hash: s.hash, outcome, startedAt, durationMs: Date.now() - t0, error, log: logRel });
+          const results = resultsOfError(e);
+          await journal.append({ event: 'step-end', at: new Date().toISOString(), id: s.id, hash: s.hash, outcome, startedAt, durationMs: Date.now() - t0, error, log: logRel,
+            ...(results ? { outputs: { results } } : {}) });
           throw e;
         } finally {
           clearInterval(ticker);

@@ -9,6 +9,7 @@ import type { Runbook, Step } from './model.js';
 import type { Outcome } from './journal.js';
 import type { StepOutputs } from './actions/index.js';
 import type { ConnectionPeaks } from '../budget/sampler.js';
+import { type KeyResults, isKeyResults } from './key-results.js';
 
 export interface StepTiming {
   id: string;
@@ -30,6 +31,8 @@ export interface StepTiming {
   summary?: string;
   /** Writes fenced on the source, fence to verified (a replicate-cutover step measures it). */
   writeOutageMs?: number;
+  /** Key results (absent in summaries written before they existed, and for steps that have none). */
+  results?: KeyResults;
 }
 
 export interface RunSummary {
@@ -105,7 +108,10 @@ export function expectedDuration(s: Step, timings?: RunSummary): number | undefi
 
 export async function loadTimings(path: string): Promise<RunSummary> {
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as RunSummary;
+    const s = JSON.parse(await readFile(path, 'utf8')) as RunSummary;
+    // Older summaries have no `results`; one this version cannot read is left out, not trusted.
+    for (const st of s.steps ?? []) if (st.results !== undefined && !isKeyResults(st.results)) delete st.results;
+    return s;
   } catch (e) {
     throw new CutoverError('E_USAGE', `cannot read timings ${path}: ${(e as Error).message}`, { hint: 'pass the summary.json a rehearsal wrote' });
   }
@@ -113,5 +119,6 @@ export async function loadTimings(path: string): Promise<RunSummary> {
 
 export function outputsOf(o: StepOutputs | undefined): Partial<StepTiming> {
   if (!o) return {};
-  return { rows: o.rows, bytes: o.bytes, connections: o.connections, concurrency: o.concurrency, summary: o.summary, writeOutageMs: o.outageMs };
+  return { rows: o.rows, bytes: o.bytes, connections: o.connections, concurrency: o.concurrency, summary: o.summary, writeOutageMs: o.outageMs,
+    results: isKeyResults(o.results) ? o.results : undefined };
 }

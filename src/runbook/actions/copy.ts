@@ -28,8 +28,9 @@ export const copyAction = defineAction({
       onNote: (m) => ctx.log(m), signal: ctx.signal,
       onProgress: (p) => ctx.progress(line(p)),
     });
+    const rows = s.tables.reduce((n, t) => n + t.rows, 0), bytes = s.tables.reduce((n, t) => n + t.bytes, 0);
     return {
-      rows: s.tables.reduce((n, t) => n + t.rows, 0), bytes: s.tables.reduce((n, t) => n + t.bytes, 0),
+      rows, bytes, results: { kind: 'data', action: 'copy', tables: s.tables.length, rows, bytes, indexes: s.indexes },
       connections: s.connections, concurrency: jobs, phases: s.phases,
       summary: `${s.tables.length} tables, ${s.indexes} indexes, ${s.sequences} sequences, ${s.matviews.refreshed} matviews refreshed` +
         (s.privileges ? `, ${s.privileges.owners} owners and ${s.privileges.grants} grants applied` : ''),

@@ -26,7 +26,8 @@ export const dumpAction = defineAction({
       schemas: o.schemas, excludeSchemas: o.exclude_schemas, tables: o.tables, excludeTables: o.exclude_tables,
       onProgress: (p) => ctx.progress(`tables ${p.tablesDone}/${p.tablesTotal}${p.current ? `, last ${p.current}` : ''}`),
     });
-    return { bytes: r.bytesOnDisk, connections: { source: jobs + 1, target: 0 }, concurrency: jobs, summary: `${r.tables} tables${r.skipped ? ' (already complete)' : ''}` };
+    return { bytes: r.bytesOnDisk, connections: { source: jobs + 1, target: 0 }, concurrency: jobs,
+      results: { kind: 'data', action: 'dump', tables: r.tables, bytes: r.bytesOnDisk }, summary: `${r.tables} tables${r.skipped ? ' (already complete)' : ''}` };
   },
 });
 
@@ -50,6 +51,7 @@ export const restoreAction = defineAction({
       noOwner: !o.keep_owner, noAcl: !o.keep_acl, privileges: o.privileges, roles: ctx.roles,
       onProgress: (p) => ctx.progress(`${p.section}: ${p.itemsDone}/${p.itemsTotal}`),
     });
-    return { connections: { source: 0, target: Math.max(2, jobs) }, concurrency: jobs, sections: r.sections, summary: r.sections.map((s) => `${s.section} ${Math.round(s.durationMs / 1000)}s`).join(', ') };
+    return { connections: { source: 0, target: Math.max(2, jobs) }, concurrency: jobs, sections: r.sections,
+      results: { kind: 'data', action: 'restore', tables: r.tables, sections: r.sections.map((x) => ({ phase: x.section, durationMs: x.durationMs, items: x.items, skipped: x.skipped })) }, summary: r.sections.map((s) => `${s.section} ${Math.round(s.durationMs / 1000)}s`).join(', ') };
   },
 });

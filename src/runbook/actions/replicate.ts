@@ -4,7 +4,7 @@ import { DEMANDS } from '../../budget/auto.js';
 import { humanDuration } from '../../lib/format.js';
 import { CAPTURE_MODES, installCapture } from '../../replicate/capture.js';
 import { Applier } from '../../replicate/apply.js';
-import { cutover, CUTOVER_VERIFY, FENCES, unfence, verifiedRows } from '../../replicate/cutover.js';
+import { cutover, CUTOVER_VERIFY, FENCES, unfence, verifiedRows, type CutoverFailureFacts, type CutoverResult } from '../../replicate/cutover.js';
 import { teardown } from '../../replicate/teardown.js';
 import { describeUnfence } from '../../replicate/fence.js';
 import { type ActionContext, defineAction } from './types.js';
@@ -19,6 +19,22 @@ const windowOpen = async (target: ConnParams) => withClient(await withPgpass(tar
 import { CutoverError } from '../../errors.js';
 import { jobsOption, resolveJobs, selection } from './common.js';
 import { invertRoleMap } from '../../pg/role-map.js';
+import { type KeyResults, switchResults, verifyOutcome, withResults } from '../key-results.js';
+
+/** A finished switch's key results: the outage phase by phase and the verify in it. */
+function switchOf(direction: 'cutover' | 'rollback', r: CutoverResult, already = false): KeyResults {
+  const v = r.verify;
+  return switchResults(direction, {
+    ...r, verify: v ? { level: v.level, ok: v.ok, tables: v.tables, rows: v.rows, tablesDiffering: 0, rowDifferences: 0, otherDifferences: 0, ...(v.trustedRows !== undefined ? { trustedRows: v.trustedRows } : {}) } : undefined,
+  }, already || r.phases.length === 0);
+}
+
+/** A switch whose verify found differences: the error carries what the fence did and verify found. */
+function failedSwitch(direction: 'cutover' | 'rollback', e: unknown): unknown {
+  const f = (e instanceof CutoverError ? e.details?.cutover : undefined) as CutoverFailureFacts | undefined;
+  if (!f?.verify) return e;
+  return withResults(e, switchResults(direction, { ...f, verify: verifyOutcome(f.verify.level, false, f.verify.summary, f.verify.trustedRows) }));
+}
 
 export const replicateStartAction = defineAction({
   name: 'replicate-start',
@@ -109,9 +125,9 @@ export const replicateCutoverAction = defineAction({
   schema: z.strictObject({ ...fenceFields, window: z.boolean().default(false) }).refine(poolerNeedsIt, poolerMessage),
   async run(ctx, o) {
     const { jobs, options } = await fenceOptions(ctx, o);
-    const r = await cutover({ ...options, window: o.window });
+    const r = await cutover({ ...options, window: o.window }).catch((e: unknown) => { throw failedSwitch('cutover', e); });
     return {
-      connections: { source: 2 + jobs, target: 2 + jobs }, outageMs: r.outageMs, phases: r.phases, pause: r.pause,
+      connections: { source: 2 + jobs, target: 2 + jobs }, outageMs: r.outageMs, phases: r.phases, pause: r.pause, results: switchOf('cutover', r),
       summary: `write outage ${humanDuration(r.outageMs)}; ${r.pause ? `clients paused ${humanDuration(r.pause.pausedMs)} in the pooler, resumed on the target; ` : ''}${r.fencedTables} tables fenced; drained ${r.drainedEvents} events; ${r.sequences} sequences${r.verify ? `; verify ${r.verify.level}: identical (${verifiedRows(r.verify)})` : ''}` +
         `${r.window ? `; rollback window open (${r.window.tables} tables captured on the target)` : ''}`,
     };
@@ -130,9 +146,9 @@ export const replicateRollbackAction = defineAction({
       const u = await unfence(ctx.source, { note: (m) => ctx.log(m) });
       return { connections: { source: 1, target: 1 }, statements: u.statements, summary: `no rollback window was open (the cutover had not finished): ${describeUnfence(u)} on the source` };
     }
-    const r = await rollback(options);
+    const r = await rollback(options).catch((e: unknown) => { throw failedSwitch('rollback', e); });
     return {
-      connections: { source: 2 + jobs, target: 2 + jobs }, outageMs: r.outageMs, phases: r.phases, pause: r.pause,
+      connections: { source: 2 + jobs, target: 2 + jobs }, outageMs: r.outageMs, phases: r.phases, pause: r.pause, results: switchOf('rollback', r, r.already),
       summary: r.already ? 'already rolled back: the source takes writes, the target is fenced'
         : `write outage ${humanDuration(r.outageMs)}; ${r.fencedTables} tables fenced on the target; drained ${r.drainedEvents} events into the source; ${r.sequences} sequences` +
           `${r.verify ? `; verify ${r.verify.level}: identical (${verifiedRows(r.verify)})` : ''}; ${describeUnfence(r.unfenced)} on the source`,

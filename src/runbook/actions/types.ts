@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { ConnParams } from '../../pg/conninfo.js';
 import type { Capacity, Headroom } from '../../budget/capacity.js';
 import type { RolesPolicy } from '../../pg/role-map.js';
+import type { KeyResults } from '../key-results.js';
 
 export interface ActionContext {
   stepId: string;
@@ -38,6 +39,8 @@ export interface StepOutputs {
   summary?: string;
   /** Writes fenced on the source, fence to verified (replicate-cutover). */
   outageMs?: number;
+  /** What the step proved or moved, typed (verify counts, a switch's outage breakdown, rows and bytes copied). */
+  results?: KeyResults;
   /** Statements an operator may need after the run (e.g. the ones that lift a write fence), journaled. */
   statements?: string[];
   [key: string]: unknown;

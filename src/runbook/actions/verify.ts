@@ -6,6 +6,7 @@ import { CutoverError } from '../../errors.js';
 import { roleMapFromObject } from '../../pg/role-map.js';
 import { defineAction } from './types.js';
 import { jobsOption, resolveJobs } from './common.js';
+import { verifyOutcome } from '../key-results.js';
 
 export const verifyAction = defineAction({
   name: 'verify',
@@ -27,10 +28,12 @@ export const verifyAction = defineAction({
       onProgress: (d, t, name) => ctx.progress(`${d}/${t} tables (${name})`),
     });
     const rows = r.tables.reduce((n, t) => n + t.sourceRows, 0);
+    // The counts go with the failure too: the report of a failed rehearsal shows what differed.
+    const results = { kind: 'verify' as const, verify: verifyOutcome(o.level, r.ok, r.summary) };
     if (!r.ok) {
-      throw new CutoverError('E_DIFFERENCE', `verify (${o.level}) found differences:\n${renderVerify(r)}`);
+      throw new CutoverError('E_DIFFERENCE', `verify (${o.level}) found differences:\n${renderVerify(r)}`, { details: { results } });
     }
-    return { rows, connections: { source: jobs + 1, target: jobs + 1 }, concurrency: jobs, summary: `identical: ${r.summary.tables} tables, ${rows} rows, ${r.summary.matviews} materialized views, ${r.summary.largeObjects} large objects` +
+    return { rows, results, connections: { source: jobs + 1, target: jobs + 1 }, concurrency: jobs, summary: `identical: ${r.summary.tables} tables, ${rows} rows, ${r.summary.matviews} materialized views, ${r.summary.largeObjects} large objects` +
       `${r.sequences ? `, ${r.summary.sequences} sequences, ${r.summary.schemaObjects} schema objects, ${r.summary.privileges} privileges` : ''} compared` };
   },
 });
