@@ -222,6 +222,44 @@ describe('the write fence stops every writer', () => {
     expect(await fingerprints(tgt, db, captured)).toEqual(await fingerprints(src, db, captured));
   });
 
+  it('a writer holding a table on the target in the fence: the triggers are given back within the wait, else the cutover fails naming the session; run again once it is gone', async () => {
+    const db = 'fence_target_busy';
+    const { source, target } = await prepare(db);
+    // A user trigger on the target (disabled while applying, given back in the fence), and someone else's
+    // transaction writing that table on the target, open across the cutover.
+    await tgt.query(`CREATE FUNCTION app.mark() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN RETURN NEW; END $f$;
+      CREATE TRIGGER mark BEFORE INSERT ON app.events FOR EACH ROW EXECUTE FUNCTION app.mark()`, [], db);
+    const a = await Applier.open({ source, target });
+    await a.close();
+    expect((await tgt.query<{ e: string }>(`SELECT tgenabled::text AS e FROM pg_trigger WHERE tgname = 'mark'`, [], db)).rows[0]!.e).toBe('D');
+    const outsider = new pg.Client({ connectionString: tgt.url(db) });
+    outsider.on('error', () => undefined);
+    await outsider.connect();
+    try {
+      await outsider.query(`BEGIN; INSERT INTO app.events (id, who) VALUES (999999999, 'outsider')`);
+      const pid = (await outsider.query<{ p: number }>('SELECT pg_backend_pid() AS p')).rows[0]!.p;
+      const notes: string[] = [];
+      const e = await cutover({ source, target, fence: 'triggers', verify: 'checksums', waitMs: 3000, onNote: (m) => notes.push(m) }).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(CutoverError);
+      expect((e as CutoverError).code).toBe('E_FENCE');
+      expect((e as CutoverError).hint).toMatch(/the source stays fenced/);
+      expect((e as Error).message).toMatch(new RegExp(`restore target triggers: could not get a brief lock in 3 s; held by pid ${pid} \\(`));
+      expect(notes.join('\n')).toMatch(new RegExp(`restore target triggers: busy \\(held by pid ${pid} `));
+      // Nothing half done: the trigger is still disabled on the target; the source stays fenced.
+      expect((await tgt.query<{ e: string }>(`SELECT tgenabled::text AS e FROM pg_trigger WHERE tgname = 'mark'`, [], db)).rows[0]!.e).toBe('D');
+      expect((await src.query(`SELECT 1 FROM _cutover_fence.state`, [], db)).rowCount).toBe(1);
+      await outsider.query('ROLLBACK');
+    } finally {
+      await outsider.end().catch(() => undefined);
+    }
+    const r = await cutover({ source, target, fence: 'triggers', verify: 'checksums', waitMs: 3000 });
+    expect(r.verify?.ok).toBe(true);
+    expect(r.triggersRestored).toBe(1);
+    expect((await tgt.query<{ e: string }>(`SELECT tgenabled::text AS e FROM pg_trigger WHERE tgname = 'mark'`, [], db)).rows[0]!.e).toBe('O');
+    const captured = TABLES.filter((t) => t !== 'app.audit');
+    expect(await fingerprints(tgt, db, captured)).toEqual(await fingerprints(src, db, captured));
+  });
+
   it('ids the application takes with nextval() inside the fence are no difference: the target is set past them', async () => {
     const db = 'fence_nextval';
     const { source, target, url } = await prepare(db);

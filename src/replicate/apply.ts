@@ -33,6 +33,7 @@ import { checkReverse, reverseCapture } from './window-state.js';
 import { lockApplier } from './applier-lock.js';
 import type { ChunkSink, TrackedTable } from '../verify/incremental.js';
 import type { RoleMap } from '../pg/role-map.js';
+import { withLock } from './lock.js';
 
 export interface ApplyOptions {
   source: ConnParams;
@@ -874,8 +875,17 @@ export class Applier {
     return compareSnapshots(this.tick, fence) >= 0;
   }
 
-  async restoreTargetTriggers(): Promise<number> {
-    return (await this.t.query<{ n: number }>('SELECT _cutover.restore_user_triggers() AS n')).rows[0]!.n;
+  /**
+   * Gives the target's user triggers back (ALTER TABLE ... ENABLE TRIGGER: a lock that waits behind any
+   * other writer's open transaction there): in brief lock slices, naming who holds a table, up to
+   * `maxWaitMs`, instead of waiting unbounded inside the fence.
+   */
+  async restoreTargetTriggers(o: { maxWaitMs?: number; note?: (m: string) => void } = {}): Promise<number> {
+    let n = 0;
+    await withLock(this.t, 'restore target triggers', { lockTimeoutMs: 1000, maxLockWaitMs: o.maxWaitMs ?? 60_000 }, o.note ?? (() => undefined), async () => {
+      n = (await this.t.query<{ n: number }>('SELECT _cutover.restore_user_triggers() AS n')).rows[0]!.n;
+    });
+    return n;
   }
 
   get sourceClient(): pg.Client { return this.s; }

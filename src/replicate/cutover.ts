@@ -216,7 +216,11 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
 
     // 4. Sequences and identities from the source.
     const setInFence = await timed('sequences', () => setSequences(a.sourceClient, a.targetClient, o.sequenceMargin ?? 0));
-    const triggersRestored = await timed('restore target triggers', () => a.restoreTargetTriggers());
+    const triggersRestored = await timed('restore target triggers', () => a.restoreTargetTriggers({ maxWaitMs: o.waitMs ?? 60_000, note }).catch((e: unknown) => {
+      throw e instanceof CutoverError ? new CutoverError('E_FENCE', e.message, {
+        hint: 'someone else\'s transaction writes the target: end it there, then run the cutover again (the source stays fenced and the cutover finds the fence in place)', cause: e,
+      }) : e;
+    }));
     // Foreign keys a resumed copy deferred hold now that every change is applied.
     const constraints = await timed('deferred foreign keys', () => completeDeferredConstraints(a.targetClient));
     if (constraints) note(`${constraints} deferred foreign key(s) validated`);
