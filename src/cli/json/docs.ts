@@ -18,7 +18,45 @@ export function jsonSchemaOf(shape: z.ZodType): Record<string, unknown> {
   }) as Record<string, unknown>;
 }
 
-const json = (v: unknown) => JSON.stringify(v, null, 2);
+/**
+ * Indented JSON whose small objects and arrays stay on one line (a schema printed flat is three times as
+ * long); `pack`: short fields share lines too (examples).
+ */
+export function compactJson(v: unknown, indent = '', pack = false): string {
+  const flat = oneLine(v);
+  if (v === null || typeof v !== 'object' || indent.length + flat.length <= 100) return flat;
+  const inner = `${indent}  `;
+  if (Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object')) {
+    // A long list of scalars (an enum): as many to a line as fit.
+    const lines: string[] = [];
+    for (const x of v.map((y) => JSON.stringify(y))) {
+      if (lines.length && inner.length + lines.at(-1)!.length + x.length + 2 <= 100) lines[lines.length - 1] += ` ${x},`;
+      else lines.push(`${x},`);
+    }
+    return `[\n${lines.map((l) => inner + l).join('\n').slice(0, -1)}\n${indent}]`;
+  }
+  const items = Array.isArray(v) ? v.map((x) => compactJson(x, inner, pack)) : Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}: ${compactJson(x, inner, pack)}`);
+  const lines: string[] = [];
+  for (const i of items) {
+    const last = lines.at(-1);
+    if (pack && last !== undefined && !last.includes('\n') && !i.includes('\n') && inner.length + last.length + i.length + 2 <= 100) lines[lines.length - 1] = `${last}, ${i}`;
+    else lines.push(i);
+  }
+  const [open, close] = Array.isArray(v) ? ['[', ']'] : ['{', '}'];
+  return `${open}\n${lines.map((l) => inner + l).join(',\n')}\n${indent}${close}`;
+}
+
+function oneLine(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(oneLine).join(', ')}]`;
+  if (v && typeof v === 'object') {
+    const e = Object.entries(v);
+    return e.length ? `{ ${e.map(([k, x]) => `${JSON.stringify(k)}: ${oneLine(x)}`).join(', ')} }` : '{}';
+  }
+  return JSON.stringify(v);
+}
+
+const json = (v: unknown) => compactJson(v);
+const example = (v: unknown) => compactJson(v, '', true);
 const block = (lang: string, text: string) => `\`\`\`${lang}\n${text}\n\`\`\``;
 const schemaBlock = (shape: z.ZodType) => `<details><summary>JSON Schema</summary>\n\n${block('json', json(jsonSchemaOf(shape)))}\n\n</details>`;
 
@@ -50,7 +88,7 @@ cutover verify --source env:SOURCE_URL --target env:TARGET_URL --json | jq '.sum
 
 function section(name: JsonCommandName): string {
   const c = JSON_COMMANDS[name];
-  return [`## cutover ${name}`, c.about, ...EXAMPLES[name].map((e) => block('json', json(e))), schemaBlock(c.shape)].join('\n\n');
+  return [`## cutover ${name}`, c.about, ...EXAMPLES[name].map((e) => block('json', example(e))), schemaBlock(c.shape)].join('\n\n');
 }
 
 export function renderJsonDocs(): string {

@@ -34,7 +34,8 @@ export function emitJson<S extends z.ZodType>(shape: S, doc: z.input<S>, indent 
     process.stderr.write(`cutover: bug: this --json document does not match its schema (docs/json.md): ${checked.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}\n`);
   }
   written = true;
-  process.stdout.write(`${JSON.stringify(plain, null, indent)}\n`);
+  // The parsed form has the schema's key order: ok (and code, message, hint) first.
+  process.stdout.write(`${JSON.stringify(checked.success ? checked.data : plain, null, indent)}\n`);
 }
 
 /** The command's result: its document with `--json`, else the text on stdout. */

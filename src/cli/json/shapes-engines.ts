@@ -81,7 +81,7 @@ export const CopyDoc = success({
   tables: z.array(z.strictObject({ table: str, rows: int, bytes: int, durationMs: ms, parts: int, skipped: z.boolean().describe('copied before a resume') })),
   indexes: int, largeObjects: int, sequences: int,
   matviews: z.strictObject({ refreshed: int, unpopulated: int }),
-  privileges: z.strictObject({ owners: int, grants: int, defaultPrivileges: int, rolesCreated: z.array(str), skipped: int, notes: z.array(str), grantors }).optional()
+  privileges: z.strictObject({ owners: int, grants: int, defaultPrivileges: int, policies: int, rolesCreated: z.array(str), skipped: int, notes: z.array(str), grantors }).optional()
     .describe('absent with --no-privileges'),
   settings: z.strictObject({ found: int, applied: z.boolean() }).optional(),
   connections: z.strictObject({ source: int, target: int }).describe('peak connections'),
