@@ -22,6 +22,7 @@ import { CLI, cutover } from './helpers/cli.js';
 import { FRONT, shippedRunbook, tempRunbook } from './helpers/runbook.js';
 
 const SECRET = 'Json-Sekrit-41';
+const WRONG = 'Wr0ng-Pw';
 let src: Cluster, tgt: Cluster;
 const work = () => mkdtemp(join(tmpdir(), 'cutover-json-'));
 
@@ -39,6 +40,7 @@ const seen = { success: new Set<string>(), failure: new Set<string>() };
 /** The whole of stdout is one JSON document: JSON.parse refuses anything before or after it. */
 function documentOf(r: Run): unknown {
   expect(r.stdout + r.stderr).not.toContain(SECRET);
+  expect(r.stdout + r.stderr).not.toContain(WRONG);
   return JSON.parse(r.stdout);
 }
 
@@ -227,7 +229,7 @@ describe('--json documents of replicate', () => {
     const e = env('live', 'live');
     const started = success('replicate start', await cutover(['replicate', 'start', '--source', 'env:S', '--json'], e));
     expect(started.tables.find((t) => t.schema === 'app' && t.name === 'customers')).toEqual({ schema: 'app', name: 'customers', key: ['id'], keySource: 'primary key' });
-    const wrongPw = src.url('live').replace(encodeURIComponent(SECRET), 'Wr0ng-Pw');
+    const wrongPw = src.url('live').replace(encodeURIComponent(SECRET), WRONG);
     errorDoc('replicate start', await cutover(['replicate', 'start', '--source', 'env:S', '--json'], { S: wrongPw }), 'E_AUTH');
     expect((await cutover(['copy', '--source', 'env:S', '--target', 'env:T', '--dir', join(await work(), 'c')], e)).code).toBe(0);
     // Before any window: the commands of one are refused.
@@ -252,7 +254,7 @@ describe('--json documents of replicate', () => {
     expect(back).toMatchObject({ already: false, verify: { ok: true } });
     expect(success('replicate rollback', await cutover(['replicate', 'rollback', ...conns], e))).toMatchObject({ already: true });
     success('replicate finish', await cutover(['replicate', 'finish', ...conns], e));
-    errorDoc('replicate finish', await cutover(['replicate', 'finish', ...conns], { S: src.url('live'), T: tgt.url('live').replace(encodeURIComponent(SECRET), 'Wr0ng-Pw') }), 'E_AUTH');
+    errorDoc('replicate finish', await cutover(['replicate', 'finish', ...conns], { S: src.url('live'), T: tgt.url('live').replace(encodeURIComponent(SECRET), WRONG) }), 'E_AUTH');
     // The rollback left the new server fenced: unfence lifts it there.
     const lifted = success('replicate unfence', await cutover(['replicate', 'unfence', '--source', 'env:T', '--json'], e));
     expect(lifted.tables).toBeGreaterThan(5);

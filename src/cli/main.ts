@@ -25,7 +25,7 @@ const wantsJson = process.argv.slice(2).includes('--json');
 const jsonError = (code: ErrorCode, message: string, hint?: string) => {
   if (wantsJson && !documentWritten()) emitJson(ErrorDoc, { ok: false, code, message, ...(hint ? { hint } : {}) }, 0);
 };
-beforeStopExit((sig) => jsonError('E_INTERRUPTED', `stopped by ${sig}`, 'the command was stopped; its own runs resume with --resume'));
+beforeStopExit((sig) => jsonError('E_INTERRUPTED', `stopped by ${sig}`, 'its child processes and statements were ended first; copy, run and rehearse go on with --resume'));
 
 function fail(e: unknown): never {
   if (e instanceof CommanderError) {
