@@ -167,8 +167,10 @@ describe('--json documents', () => {
     const cp = success('copy', await cutover(['copy', ...conns, '--dir', join(await work(), 'copy')], env('shop', 'copied')));
     expect(cp.tables.length).toBeGreaterThan(5);
 
-    const same = success('verify', await cutover(['verify', ...conns], env('shop', 'copied')));
+    // Level full: sequences, schema and privileges too.
+    const same = success('verify', await cutover(['verify', ...conns, '--level', 'full'], env('shop', 'copied')));
     expect(same.ok && same.summary.rows).toBeGreaterThan(0);
+    expect(same.privileges?.compared).toBeGreaterThan(0);
     await tgt.query(`UPDATE app.customers SET email = 'changed' WHERE id = 7`, [], 'copied');
     const v = resultFailure('verify', await cutover(['verify', ...conns], env('shop', 'copied')), 'E_DIFFERENCE', 5);
     expect(!v.ok && v.message).toMatch(/DIFFERENCES: 1 table/);
