@@ -21,6 +21,7 @@ import { fencedOutageMs, outageText, writeReport } from './runbook/report.js';
 import { findClientTools } from './pg/tools.js';
 import { humanDuration, table } from './lib/format.js';
 import type { RunSummary } from './runbook/timings.js';
+import type { Outcome } from './runbook/journal.js';
 
 export interface DemoOptions {
   rows?: number;
@@ -36,13 +37,34 @@ export interface DemoOptions {
    */
   password?: string;
   log: (m: string) => void;
+  /** Where the rehearsal's task list goes (default stdout). */
+  taskList?: 'stdout' | 'stderr';
+}
+
+/** What the demo measured (the CLI's --json document); `exitCode` is the command's exit status. */
+export interface DemoResult {
+  exitCode: number;
+  outcome: Outcome;
+  error?: unknown;
+  outDir: string;
+  sourceVersion: number;
+  targetVersion: number;
+  rows: number;
+  writers: number;
+  /** The rehearsal, without the manual steps' stated durations. */
+  durationMs: number;
+  writeOutageMs?: number;
+  applicationCommits: number;
+  verify?: string;
+  rollback?: { outageMs: number; drainedEvents: number; verify?: string };
+  files: { summary: string; markdown: string; report: string; timeline: string; checklist: string };
 }
 
 export const DEMO_RUNBOOK = fileURLToPath(new URL('../runbooks/online-cutover.md', import.meta.url));
 /** The role the sample application writes as; online-cutover.md's fence stops it (and every other writer). */
 const APP_ROLE = 'app_writer';
 
-export async function runDemo(o: DemoOptions): Promise<number> {
+export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const majors = await availableMajors();
   // pg_dump must be at least as new as the source: the demo's source is the newest server it can dump.
   const pgDump = (await findClientTools('pg_dump'))[0]?.major ?? 15;
@@ -97,7 +119,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     };
     const r = await runRunbook({
       runbook: rb, mode: 'rehearse', source: source!.params('shop'), target: target!.params('shop'),
-      stateDir: outDir, yes: true, fresh: true, manualDurationMs: 0, onManual,
+      stateDir: outDir, yes: true, fresh: true, manualDurationMs: 0, onManual, taskList: o.taskList,
     }).finally(async () => { await onTarget?.stop(); });
     app ??= await load?.stop();
     load = undefined;
@@ -115,11 +137,13 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     o.log(`demo: ${proof ?? 'verify: not reached'} (before the application was switched)`);
     o.log(back ? `demo: rollback window rehearsed: write outage of the rollback ${humanDuration(back.outageMs)}, nothing written on the target lost (verify ${back.verify?.level ?? 'none'}: identical)` : 'demo: rollback window: not reached');
     o.log(`demo: report ${files[1]} (markdown ${files[0]}), timeline ${files[2]}, checklist with rehearsed timings ${checklist}`);
-    if (r.outcome !== 'ok') {
-      o.log(`demo: failed: ${describeError(r.error)}`);
-      return EXIT.stepFailed;
-    }
-    return EXIT.ok;
+    if (r.outcome !== 'ok') o.log(`demo: failed: ${describeError(r.error)}`);
+    return {
+      exitCode: r.outcome === 'ok' ? EXIT.ok : EXIT.stepFailed, outcome: r.outcome, error: r.error, outDir, sourceVersion, targetVersion, rows,
+      writers: o.writers ?? 2, durationMs: r.summary.durationMs - stated, writeOutageMs: fenced, applicationCommits: app.commits, verify: proof,
+      rollback: back ? { outageMs: back.outageMs, drainedEvents: back.drainedEvents, verify: back.verify ? `verify ${back.verify.level}: identical` : undefined } : undefined,
+      files: { summary: join(outDir, 'summary.json'), markdown: files[0]!, report: files[1]!, timeline: files[2]!, checklist },
+    };
   } finally {
     await load?.stop();
     offSignal();

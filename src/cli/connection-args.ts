@@ -4,6 +4,7 @@
  */
 import { CutoverError } from '../errors.js';
 import { type ConnParams, envNotSet, parseConnString } from '../pg/conninfo.js';
+import { addSecret } from './json/emit.js';
 
 export function resolveConnArg(label: string, value: string | undefined, fallbackEnv: string,
   warn: (m: string) => void = (m) => process.stderr.write(m + '\n')): ConnParams {
@@ -19,6 +20,7 @@ export function resolveConnArg(label: string, value: string | undefined, fallbac
     throw new CutoverError('E_USAGE', `--${label} is required`, { hint: `pass --${label} URL, --${label} env:VAR, or set ${fallbackEnv}` });
   }
   const params = parseConnString(text);
+  addSecret(params.password);
   if (fromEnv === undefined && params.passwordSource === 'conninfo') {
     warn(`warning: the --${label} password is visible to other local users in the process list; ` +
       `prefer ~/.pgpass, PGPASSWORD or --${label} env:VAR`);

@@ -2,9 +2,11 @@
 /** The `cutover` command: a thin shell over the library; errors become one clear message and an exit code. */
 import { CommanderError } from 'commander';
 import { buildProgram } from './program.js';
-import { EXIT, isCutoverError } from '../errors.js';
+import { EXIT, type ErrorCode, isCutoverError } from '../errors.js';
 import { scrub } from '../pg/conninfo.js';
-import { installSignalHandlers, stopInProgress } from '../lib/interrupt.js';
+import { beforeStopExit, installSignalHandlers, stopInProgress } from '../lib/interrupt.js';
+import { documentWritten, emitJson } from './json/emit.js';
+import { ErrorDoc } from './json/base.js';
 import { sweepRuntimeDirs } from '../lib/runtime-dir.js';
 import { newSessionTag } from '../pg/session-tag.js';
 
@@ -17,11 +19,13 @@ sweepRuntimeDirs();
 const program = buildProgram();
 
 // `--json` anywhere on the command line: an error is one JSON document on stdout too (the exit code and
-// the message on stderr unchanged), so a script reading stdout never gets nothing.
+// the message on stderr unchanged), so a script reading stdout never gets nothing; never a second one
+// after the command's own.
 const wantsJson = process.argv.slice(2).includes('--json');
-const jsonError = (code: string, message: string, hint?: string) => {
-  if (wantsJson) process.stdout.write(`${JSON.stringify({ ok: false, code, message: scrub(message), ...(hint ? { hint: scrub(hint) } : {}) })}\n`);
+const jsonError = (code: ErrorCode, message: string, hint?: string) => {
+  if (wantsJson && !documentWritten()) emitJson(ErrorDoc, { ok: false, code, message, ...(hint ? { hint } : {}) }, 0);
 };
+beforeStopExit((sig) => jsonError('E_INTERRUPTED', `stopped by ${sig}`, 'its child processes and statements were ended first; copy, run and rehearse go on with --resume'));
 
 function fail(e: unknown): never {
   if (e instanceof CommanderError) {

@@ -24,3 +24,8 @@ export function rolesPolicy(o: { roleMap?: string[]; createRoles?: boolean; drop
   if (o.createRoles && o.dropUnmappedRoles) throw new CutoverError('E_USAGE', '--create-roles and --drop-unmapped-roles exclude each other');
   return { map: parseRoleMapArgs(o.roleMap ?? []), create: o.createRoles ?? false, dropUnmapped: o.dropUnmappedRoles ?? false };
 }
+
+/** `--json` as every command spells it. */
+export function withJson(cmd: Command): Command {
+  return cmd.option('--json', 'print one JSON document on stdout (shapes: docs/json.md); progress and notes go to stderr');
+}

@@ -52,6 +52,10 @@ export function stopNow(signal: HandledSignal): Promise<never> {
   return stopping;
 }
 
+let lastWords: Handler | undefined;
+/** Called by the default stop just before the process exits (the CLI's `--json` document). */
+export function beforeStopExit(h: Handler): void { lastWords = h; }
+
 async function stop(signal: HandledSignal): Promise<never> {
   {
     signalOwnChildren(signal);
@@ -60,5 +64,6 @@ async function stop(signal: HandledSignal): Promise<never> {
     signalOwnChildren('SIGKILL');
   }
   removeRuntimeDir();
+  lastWords?.(signal);
   process.exit(SIGNAL_EXIT[signal]);
 }

@@ -4,7 +4,7 @@
  * manual steps confirmed on a TTY or by --yes, a per-target lock, resume from the journal, the Rollback
  * phase on failure (after confirmation) or on demand, ETAs from a rehearsal, and summary.json at the end.
  */
-import { Listr, PRESET_TIMER, type ListrTask, type ListrTaskWrapper, type ListrRendererFactory } from 'listr2';
+import { Listr, ListrLogger, PRESET_TIMER, ProcessOutput, type ListrTask, type ListrTaskWrapper, type ListrRendererFactory } from 'listr2';
 import { ListrInquirerPromptAdapter } from '@listr2/prompt-adapter-inquirer';
 import { confirm } from '@inquirer/prompts';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -59,6 +59,8 @@ export interface RunOptions {
   onManual?: (step: { id: string; title: string }) => Promise<void>;
   /** listr2 renderer; default: live on a TTY, plain lines otherwise. */
   renderer?: 'default' | 'simple' | 'verbose' | 'silent';
+  /** Where the task list goes (default stdout; the CLI's --json keeps stdout for its document). */
+  taskList?: 'stdout' | 'stderr';
   interactive?: boolean;
   /** The identities of source and target, if the caller read them already (the CLI does, for the state directory). */
   bindings?: Partial<Bindings>;
@@ -283,11 +285,14 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
     }));
   };
 
+  // listr2 writes both its streams through the logger's process output: stderr for both moves all of it.
+  const toStderr = o.taskList === 'stderr'
+    ? { logger: new ListrLogger({ useIcons: o.renderer !== 'verbose', processOutput: new ProcessOutput(process.stderr, process.stderr) }) } : {};
   const listOptions = {
     concurrent: false, exitOnError: true, registerSignalListeners: false,
     renderer: o.renderer ?? 'default', fallbackRenderer: 'simple',
-    rendererOptions: { timer: PRESET_TIMER, collapseSubtasks: false, collapseSkips: false },
-    fallbackRendererOptions: { timer: PRESET_TIMER },
+    rendererOptions: { timer: PRESET_TIMER, collapseSubtasks: false, collapseSkips: false, ...toStderr },
+    fallbackRendererOptions: { timer: PRESET_TIMER, ...toStderr },
   } as const;
 
   let outcome: Outcome = 'ok';

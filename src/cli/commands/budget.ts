@@ -8,6 +8,9 @@ import { DEMANDS, autoJobs } from '../../budget/auto.js';
 import { describeError } from '../../errors.js';
 import { resolveConnArg } from '../connection-args.js';
 import { table } from '../../lib/format.js';
+import { withJson } from '../options.js';
+import { printResult } from '../json/emit.js';
+import { BudgetDoc } from '../json/shapes-engines.js';
 
 async function probe(p: ConnParams, headroom: ReturnType<typeof parseHeadroom>) {
   return withClient(await withPgpass(p), 'budget', async (c) => {
@@ -19,12 +22,11 @@ async function probe(p: ConnParams, headroom: ReturnType<typeof parseHeadroom>) 
 }
 
 export function registerBudget(program: Command): void {
-  program.command('budget')
+  withJson(program.command('budget'))
     .description('connections cutover may hold on each side now, who holds the rest, and the parallelism each action would get')
     .option('--source <conn>', 'source connection; default $CUTOVER_SOURCE_URL')
     .option('--target <conn>', 'target connection; default $CUTOVER_TARGET_URL')
     .option('--headroom <n|pct>', 'connections to keep free for the application on each side', '0')
-    .option('--json', 'print as JSON')
     .action(async (o: { source?: string; target?: string; headroom: string; json?: boolean }) => {
       const headroom = parseHeadroom(o.headroom);
       const [s, t] = await Promise.all([
@@ -40,13 +42,9 @@ export function registerBudget(program: Command): void {
           return { action, jobs: 0, source: 0, target: 0, error: describeError(e) };
         }
       });
-      if (o.json) {
-        process.stdout.write(JSON.stringify({ source: s, target: t, plan }, null, 2) + '\n');
-        return;
-      }
-      const lines = [`source: ${describeCapacity(s.cap)}`, `  by application: ${s.apps.map((a) => `${a.app} ${a.n}`).join(', ') || 'none'}`,
+      const lines = () => [`source: ${describeCapacity(s.cap)}`, `  by application: ${s.apps.map((a) => `${a.app} ${a.n}`).join(', ') || 'none'}`,
         `target: ${describeCapacity(t.cap)}`, `  by application: ${t.apps.map((a) => `${a.app} ${a.n}`).join(', ') || 'none'}`, '',
         table(['action', 'jobs (auto)', 'source conns', 'target conns'], plan.map((p) => [p.action, p.jobs ? String(p.jobs) : 'does not fit', String(p.source), String(p.target)]))];
-      process.stdout.write(lines.join('\n') + '\n');
+      printResult(o.json, BudgetDoc, { ok: true, source: s, target: t, plan }, () => lines().join('\n'));
     });
 }

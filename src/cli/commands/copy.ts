@@ -4,7 +4,9 @@ import { copyProgressText } from '../../dump/copy/progress-text.js';
 import { dump } from '../../dump/dump.js';
 import { restore, SECTIONS, type Section } from '../../dump/restore.js';
 import { resolveConnArg } from '../connection-args.js';
-import { positiveInt, rolesPolicy, withRoleOptions } from '../options.js';
+import { positiveInt, rolesPolicy, withJson, withRoleOptions } from '../options.js';
+import { printResult } from '../json/emit.js';
+import { CopyDoc, DumpDoc, RestoreDoc } from '../json/shapes-engines.js';
 import { table, humanBytes, humanDuration } from '../../lib/format.js';
 import { progressLine } from '../progress.js';
 import { CutoverError } from '../../errors.js';
@@ -32,7 +34,7 @@ export function renderCopySummary(s: CopySummary): string {
 }
 
 export function registerCopy(program: Command): void {
-  withRoleOptions(withSelection(program.command('copy')))
+  withJson(withRoleOptions(withSelection(program.command('copy'))))
     .option('--no-privileges', 'leave every object to the target role, without grants (default: owners and grants through the role map)')
     .option('--apply-settings', 'apply the source database\'s ALTER DATABASE / ALTER ROLE ... IN DATABASE settings (default: report them)')
     .description('stream every table from source to target (COPY to COPY, no disk), indexes as tables land, then constraints, sequences, ANALYZE')
@@ -43,7 +45,6 @@ export function registerCopy(program: Command): void {
     .option('--split-tables-larger-than <MB>', 'split bigger tables with an integer key into ranges copied in parallel (default: tables over 1 GiB and over one job\'s share)', (v) => Number(v))
     .option('--dir <dir>', 'work directory (journal, schema dump, summary.json)')
     .option('--resume', 'continue an interrupted copy from its journal')
-    .option('--json', 'print the summary as JSON')
     .action(async (o: Selection & { source?: string; target?: string; jobs: number; indexJobs?: number; splitTablesLargerThan?: number; dir?: string; resume?: boolean; json?: boolean; pgBindir?: string; privileges: boolean; roleMap: string[]; createRoles?: boolean; dropUnmappedRoles?: boolean; applySettings?: boolean }) => {
       const source = resolveConnArg('source', o.source, 'CUTOVER_SOURCE_URL');
       const target = resolveConnArg('target', o.target, 'CUTOVER_TARGET_URL');
@@ -57,10 +58,10 @@ export function registerCopy(program: Command): void {
         onProgress: (x) => p.update(`copy ${line(x)}`),
       });
       p.done();
-      process.stdout.write((o.json ? JSON.stringify(summary, null, 2) : renderCopySummary(summary)) + '\n');
+      printResult(o.json, CopyDoc, { ...summary, ok: true }, () => renderCopySummary(summary));
     });
 
-  withSelection(program.command('dump'))
+  withJson(withSelection(program.command('dump')))
     .description('pg_dump -Fd -j N into a directory (N+1 source connections); a partial dump is never taken for complete')
     .option('--source <conn>', 'source connection; default $CUTOVER_SOURCE_URL')
     .requiredOption('--dir <dir>', 'dump directory')
@@ -68,17 +69,17 @@ export function registerCopy(program: Command): void {
     .option('-Z, --compress <0-9>', 'compression level', (v) => Number(v), 1)
     .option('--snapshot <id>', 'dump from this exported snapshot')
     .option('--force', 'replace a complete dump made with other options')
-    .action(async (o: Selection & { source?: string; dir: string; jobs: number; compress: number; snapshot?: string; force?: boolean; pgBindir?: string }) => {
+    .action(async (o: Selection & { source?: string; dir: string; jobs: number; compress: number; snapshot?: string; force?: boolean; pgBindir?: string; json?: boolean }) => {
       const source = resolveConnArg('source', o.source, 'CUTOVER_SOURCE_URL');
       const p = progressLine();
       const r = await dump({ ...sel(o), source, dir: o.dir, jobs: o.jobs, compress: o.compress, snapshot: o.snapshot, force: o.force, binDir: o.pgBindir,
         onProgress: (x) => p.update(`dump: tables ${x.tablesDone}/${x.tablesTotal} (~${humanBytes(x.bytesDone)} of ${humanBytes(x.bytesTotal)})${x.current ? `, last ${x.current}` : ''}`) });
       p.done();
-      process.stdout.write(r.skipped ? `dump: ${o.dir} is already complete with these options (skipped)\n`
-        : `dump: ${r.tables} tables into ${o.dir} (${humanBytes(r.bytesOnDisk)}) in ${humanDuration(r.durationMs)} with pg_dump ${r.pgDumpVersion} -j ${r.jobs}\n`);
+      printResult(o.json, DumpDoc, { ok: true, ...r }, () => (r.skipped ? `dump: ${o.dir} is already complete with these options (skipped)`
+        : `dump: ${r.tables} tables into ${o.dir} (${humanBytes(r.bytesOnDisk)}) in ${humanDuration(r.durationMs)} with pg_dump ${r.pgDumpVersion} -j ${r.jobs}`));
     });
 
-  withRoleOptions(program.command('restore'))
+  withJson(withRoleOptions(program.command('restore')))
     .option('--no-privileges', 'no owners or grants (default: the archive\'s, through the role map)')
     .description('pg_restore -j M from a complete dump directory, section by section, with managed-target defaults')
     .option('--target <conn>', 'target connection; default $CUTOVER_TARGET_URL')
@@ -89,7 +90,7 @@ export function registerCopy(program: Command): void {
     .option('--keep-acl', 'with --no-privileges: restore GRANTs as on the source, unmapped')
     .option('--skip-extensions', 'do not CREATE EXTENSION (the provider installs them)')
     .option('--pg-bindir <dir>', 'directory holding pg_restore')
-    .action(async (o: { target?: string; dir: string; jobs: number; section?: string[]; keepOwner?: boolean; keepAcl?: boolean; skipExtensions?: boolean; pgBindir?: string; privileges: boolean; roleMap: string[]; createRoles?: boolean; dropUnmappedRoles?: boolean }) => {
+    .action(async (o: { target?: string; dir: string; jobs: number; section?: string[]; keepOwner?: boolean; keepAcl?: boolean; skipExtensions?: boolean; pgBindir?: string; privileges: boolean; roleMap: string[]; createRoles?: boolean; dropUnmappedRoles?: boolean; json?: boolean }) => {
       const target = resolveConnArg('target', o.target, 'CUTOVER_TARGET_URL');
       const bad = (o.section ?? []).filter((s) => !(SECTIONS as readonly string[]).includes(s));
       if (bad.length) throw new CutoverError('E_USAGE', `unknown section(s) ${bad.join(', ')}: use ${SECTIONS.join(', ')}`);
@@ -99,7 +100,7 @@ export function registerCopy(program: Command): void {
         skipExtensions: o.skipExtensions, binDir: o.pgBindir,
         onProgress: (x) => p.update(`restore ${x.section}: ${x.itemsDone}/${x.itemsTotal}${x.current ? ` ${x.current}` : ''}`) });
       p.done();
-      process.stdout.write(table(['section', 'items', 'duration'], r.sections.map((s) => [s.section, String(s.items), s.skipped ? 'done earlier' : humanDuration(s.durationMs)])) +
-        `\nrestore: ${humanDuration(r.durationMs)} with -j ${r.jobs}${r.dropped.length ? `; left out ${r.dropped.length} entr(ies) that fail on managed targets` : ''}\n`);
+      printResult(o.json, RestoreDoc, { ok: true, ...r }, () => table(['section', 'items', 'duration'], r.sections.map((s) => [s.section, String(s.items), s.skipped ? 'done earlier' : humanDuration(s.durationMs)])) +
+        `\nrestore: ${humanDuration(r.durationMs)} with -j ${r.jobs}${r.dropped.length ? `; left out ${r.dropped.length} entr(ies) that fail on managed targets` : ''}`);
     });
 }

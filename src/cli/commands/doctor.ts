@@ -7,7 +7,10 @@ import { FENCES, type Fence } from '../../replicate/fence.js';
 import { loadRunbook } from '../../runbook/parse.js';
 import { resolveConnections } from '../../runbook/connections.js';
 import { resolveConnArg } from '../connection-args.js';
-import { rolesPolicy, withRoleOptions } from '../options.js';
+import { rolesPolicy, withJson, withRoleOptions } from '../options.js';
+import { printResult } from '../json/emit.js';
+import { failed } from '../json/base.js';
+import { DoctorDoc } from '../json/shapes-engines.js';
 
 /**
  * What a runbook plans, for doctor: its connections (or its rehearsal ones), whether it replicates (a
@@ -27,8 +30,8 @@ async function fromRunbook(file: string, rehearsal: boolean): Promise<Pick<Docto
 }
 
 export function registerDoctor(program: Command): void {
-  withRoleOptions(program
-    .command('doctor'))
+  withJson(withRoleOptions(program
+    .command('doctor')))
     .argument('[runbook]', 'read the connections, the replication plan and the cutover\'s fence from this runbook')
     .description('check both servers and the client tools before anything is touched')
     .option('--source <conn>', 'source connection (URL, key=value, or env:VAR); default $CUTOVER_SOURCE_URL')
@@ -41,7 +44,6 @@ export function registerDoctor(program: Command): void {
     .option('--role <name...>', 'with --fence revoke or read-only: the roles to fence')
     .option('--pooler <conn>', 'a PgBouncer admin console in front of the source (database pgbouncer): admin rights, entries, pool mode')
     .option('--pooler-database <name>', 'the pooler entry the application connects to')
-    .option('--json', 'print the report as JSON')
     .action(async (file: string | undefined, o: { source?: string; target?: string; rehearsal?: boolean; headroom?: string; pgBindir?: string; copyOnly?: boolean; fence?: Fence; role?: string[];
       pooler?: string; poolerDatabase?: string; json?: boolean; roleMap: string[]; createRoles?: boolean; dropUnmappedRoles?: boolean }) => {
       const planned = file ? await fromRunbook(file, o.rehearsal ?? false) : undefined;
@@ -55,7 +57,10 @@ export function registerDoctor(program: Command): void {
         pooler: o.pooler ? { admin: resolveConnArg('pooler', o.pooler, 'CUTOVER_POOLER_URL'), database: o.poolerDatabase } : planned?.pooler,
         roles: rolesPolicy(o),
       });
-      process.stdout.write((o.json ? JSON.stringify(report, null, 2) : renderDoctor(report)) + '\n');
+      const fails = report.checks.filter((c) => c.status === 'fail');
+      printResult(o.json, DoctorDoc, report.ok ? { ...report, ok: true } : {
+        ...report, ...failed('E_PREFLIGHT', `${fails.length} check(s) failed: ${fails.map((c) => `${c.side} ${c.id}`).join(', ')}`, 'each failing check says what to fix; nothing was changed'),
+      }, () => renderDoctor(report));
       process.exitCode = report.ok ? EXIT.ok : EXIT.preflight;
     });
 }

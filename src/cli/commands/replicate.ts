@@ -11,18 +11,21 @@ import { finish } from '../../replicate/window.js';
 import { rollback } from '../../replicate/rollback.js';
 import { renderStatus, replicationStatus } from '../../replicate/status.js';
 import { resolveConnArg } from '../connection-args.js';
-import { positiveInt } from '../options.js';
+import { positiveInt, withJson } from '../options.js';
+import { printResult } from '../json/emit.js';
+import { failed } from '../json/base.js';
+import { ApplyDoc, CutoverDoc, FinishDoc, RollbackDoc, StartDoc, StatusDoc, TeardownDoc, UnfenceDoc } from '../json/shapes-replicate.js';
 import { progressLine } from '../progress.js';
 import { type HandledSignal, SIGNAL_EXIT, onInterrupt } from '../../lib/interrupt.js';
 
-interface Conn { source?: string; target?: string }
+interface Conn { source?: string; target?: string; json?: boolean }
 const conns = (o: Conn) => ({
   source: resolveConnArg('source', o.source, 'CUTOVER_SOURCE_URL'),
   target: resolveConnArg('target', o.target, 'CUTOVER_TARGET_URL'),
 });
 const warn = (m: string) => process.stderr.write(`note: ${m}\n`);
 // start and unfence touch only the source: they do not list a --target they would ignore.
-const withSource = (c: Command) => c
+const withSource = (c: Command) => withJson(c)
   .option('--source <conn>', 'source connection (URL, key=value, or env:VAR); default $CUTOVER_SOURCE_URL');
 const withConns = (c: Command) => withSource(c)
   .option('--target <conn>', 'target connection (URL, key=value, or env:VAR); default $CUTOVER_TARGET_URL');
@@ -37,7 +40,7 @@ function keyArg(v: string, prev: Record<string, string[]> = {}): Record<string, 
  * Applies until Ctrl-C, SIGTERM or SIGHUP (or `--until-caught-up`), printing progress. A signal ends the
  * current batch (its transaction commits or rolls back whole), then the command exits 128 + the signal.
  */
-async function follow(a: Applier, o: { untilCaughtUp?: number }): Promise<void> {
+async function follow(a: Applier, o: { untilCaughtUp?: number }): Promise<{ lagMs: number; stoppedBy?: HandledSignal }> {
   const p = progressLine();
   const abort = new AbortController();
   let stoppedBy: HandledSignal | undefined;
@@ -56,8 +59,8 @@ async function follow(a: Applier, o: { untilCaughtUp?: number }): Promise<void> 
     offSignal();
     p.done();
   }
-  process.stdout.write(`applied ${a.totals.events} event(s) in ${a.totals.batches} batch(es); lag ${humanDuration(last?.lagMs ?? 0)}${abort.signal.aborted ? ` (stopped by ${stoppedBy})` : ''}\n`);
   if (stoppedBy) process.exitCode = SIGNAL_EXIT[stoppedBy];
+  return { lagMs: last?.lagMs ?? 0, stoppedBy };
 }
 
 interface FenceArgs extends Conn { fence: Fence; role?: string[]; wait: number; sequenceMargin: number; verify: CutoverVerify; yes?: boolean;
@@ -73,7 +76,8 @@ function fenceArgs(o: FenceArgs, side: 'source' | 'target') {
   }
   const confirm = o.fence === 'manual' && !o.yes ? async () => {
     const { confirm: ask } = await import('@inquirer/prompts');
-    if (!(await ask({ message: `Writes to the ${side} are stopped?`, default: false }))) throw new CutoverError('E_USAGE', 'cancelled before the fence; nothing changed');
+    // With --json the question goes to stderr: stdout is the document's.
+    if (!(await ask({ message: `Writes to the ${side} are stopped?`, default: false }, o.json ? { output: process.stderr } : undefined))) throw new CutoverError('E_USAGE', 'cancelled before the fence; nothing changed');
   } : undefined;
   return {
     fence: o.fence, roles: o.role, waitMs: o.wait * 1000, sequenceMargin: o.sequenceMargin, verify: o.verify, confirm,
@@ -100,15 +104,17 @@ export function registerReplicate(program: Command): void {
     .option('--key <schema.table=cols>', 'replicate a table without a primary key by this unique index\'s NOT NULL columns (repeatable)', keyArg)
     .addOption(new Option('--mode <mode>', 'capture triggers: per row, or per statement with transition tables').choices(CAPTURE_MODES).default('row'))
     .option('--lock-timeout <ms>', 'lock_timeout for each CREATE TRIGGER; busy tables are retried', positiveInt, 1000)
-    .action(async (o: Conn & { schema?: string[]; excludeSchema?: string[]; table?: string[]; excludeTable?: string[]; key?: Record<string, string[]>; mode: CaptureMode; lockTimeout: number }) => {
+    .action(async (o: Conn & { schema?: string[]; excludeSchema?: string[]; table?: string[]; excludeTable?: string[]; key?: Record<string, string[]>; mode: CaptureMode; lockTimeout: number; json?: boolean }) => {
       const { source } = conns({ ...o, target: o.target ?? o.source });
       const res = await installCapture({
         source, mode: o.mode, keys: o.key, lockTimeoutMs: o.lockTimeout, onNote: warn,
         schemas: o.schema, excludeSchemas: o.excludeSchema, tables: o.table, excludeTables: o.excludeTable,
       });
-      process.stdout.write(`${table(['table', 'key'], res.tables.map((t) => [`${t.schema}.${t.name}`, `${t.key.join(', ')} (${t.keySource})`]))}\n\n` +
+      printResult(o.json, StartDoc, {
+        ok: true, ...res, tables: res.tables.map((t) => ({ schema: t.schema, name: t.name, key: t.key, keySource: t.keySource })),
+      }, () => `${table(['table', 'key'], res.tables.map((t) => [`${t.schema}.${t.name}`, `${t.key.join(', ')} (${t.keySource})`]))}\n\n` +
         `capture on: ${res.tables.length} table(s), ${res.mode} triggers, in ${humanDuration(res.durationMs)}${res.lockRetries ? ` (${res.lockRetries} lock retries)` : ''}` +
-        `${res.removed.length ? `; no longer captured: ${res.removed.join(', ')}` : ''}\nnext: copy the data (cutover copy), then cutover replicate apply\n`);
+        `${res.removed.length ? `; no longer captured: ${res.removed.join(', ')}` : ''}\nnext: copy the data (cutover copy), then cutover replicate apply`);
     });
 
   withConns(r.command('apply'))
@@ -118,24 +124,27 @@ export function registerReplicate(program: Command): void {
     .option('--follow-ddl', 'apply additive DDL seen on the source to the target (new enum labels and types, nullable or defaulted columns, new indexes, new tables matching the selection: captured, created and copied); halt on anything else (remembered for later appliers)')
     .option('--reverse', 'the rollback window: apply the writes made on the target since the switch to the (fenced) source; --source and --target as in the cutover')
     .option('--role-map <old=new...>', 'the copy\'s role map: with ddl: follow, a new table\'s owner, grants and policies on the target go through it')
-    .action(async (o: Conn & { untilCaughtUp?: number | true; acceptDdl?: boolean; followDdl?: boolean; reverse?: boolean; roleMap?: string[] }) => {
+    .action(async (o: Conn & { untilCaughtUp?: number | true; acceptDdl?: boolean; followDdl?: boolean; reverse?: boolean; roleMap?: string[]; json?: boolean }) => {
       const c = conns(o);
       const map = o.roleMap ? parseRoleMapArgs(o.roleMap) : undefined;
       const a = await Applier.open({ ...(o.reverse ? { source: c.target, target: c.source, reverse: true } : c), acceptDdl: o.acceptDdl, followDdl: o.followDdl,
         roleMap: map && (o.reverse ? invertRoleMap(map) : map), onNote: warn });
+      let r: Awaited<ReturnType<typeof follow>>;
       try {
-        await follow(a, { untilCaughtUp: o.untilCaughtUp === true ? 1000 : o.untilCaughtUp });
+        r = await follow(a, { untilCaughtUp: o.untilCaughtUp === true ? 1000 : o.untilCaughtUp });
       } finally {
         await a.close();
       }
+      const fields = { direction: o.reverse ? 'reverse' as const : 'forward' as const, ...a.totals, lagMs: r.lagMs };
+      printResult(o.json, ApplyDoc, r.stoppedBy ? { ...fields, stoppedBy: r.stoppedBy, ...failed('E_INTERRUPTED', `stopped by ${r.stoppedBy}`) } : { ...fields, ok: true },
+        () => `applied ${a.totals.events} event(s) in ${a.totals.batches} batch(es); lag ${humanDuration(r.lagMs)}${r.stoppedBy ? ` (stopped by ${r.stoppedBy})` : ''}`);
     });
 
   withConns(r.command('status'))
     .description('what is captured, how far the target is (lag, pending events), the log\'s size, and whether replication halted')
-    .option('--json', 'print as JSON')
     .action(async (o: Conn & { json?: boolean }) => {
       const s = await replicationStatus(conns(o));
-      process.stdout.write((o.json ? JSON.stringify(s, null, 2) : renderStatus(s)) + '\n');
+      printResult(o.json, StatusDoc, s.applied?.halted ? { ...s, ...failed('E_HALTED', `replication halted: ${s.applied.halted}`) } : { ...s, ok: true }, () => renderStatus(s));
       // A halted replication is not a healthy status: scripts and monitors see exit 7.
       if (s.applied?.halted) process.exitCode = EXIT.halted;
     });
@@ -159,42 +168,41 @@ export function registerReplicate(program: Command): void {
     .option('--window', 'open a rollback window: capture writes on the target from the switch on, so that `replicate rollback` loses nothing')
     .action(async (o: FenceArgs & { window?: boolean }) => {
       const res = await cutover({ ...conns(o), ...fenceArgs(o, 'source'), window: o.window });
-      process.stdout.write(`${phaseTable(res)}\n\n` +
+      printResult(o.json, CutoverDoc, { ok: true, ...res }, () => `${phaseTable(res)}\n\n` +
         `cutover done: write outage ${humanDuration(res.outageMs)} (fence ${res.fence} at ${res.fencedAt}); drained ${res.drainedEvents} event(s); ${res.sequences} sequence(s) set` +
         `${res.verify ? `; verify ${res.verify.level}: identical (${verifiedRows(res.verify)})` : ''}\n` +
         `${res.pause ? `pooler: clients paused ${humanDuration(res.pause.pausedMs)}, longest wait ${humanDuration(res.pause.maxClientWaitMs)}; entry "${res.pause.entry}" now on the target\n` : ''}` +
         (res.window
-          ? `rollback window open (${res.window.tables} tables captured on the target); the source stays fenced (${res.fencedTables} tables); switch the application to the target, keep \`cutover replicate apply --reverse\` running, then \`cutover replicate finish\` (or \`rollback\`)\n`
-          : `the source stays fenced (${res.fencedTables} tables); switch the application to the target, then run cutover replicate teardown\n`));
+          ? `rollback window open (${res.window.tables} tables captured on the target); the source stays fenced (${res.fencedTables} tables); switch the application to the target, keep \`cutover replicate apply --reverse\` running, then \`cutover replicate finish\` (or \`rollback\`)`
+          : `the source stays fenced (${res.fencedTables} tables); switch the application to the target, then run cutover replicate teardown`));
     });
 
   fenceOptions(r.command('rollback'), 'target (the new server)')
     .description('the rollback window\'s way back: fence the target, drain the writes made there into the source, set sequences, verify, unfence the source; prints the write outage')
     .action(async (o: FenceArgs) => {
       const res = await rollback({ ...conns(o), ...fenceArgs(o, 'target') });
-      if (res.already) { process.stdout.write('already rolled back: the source takes writes, the target is fenced; `cutover replicate finish` ends the window\n'); return; }
-      process.stdout.write(`${phaseTable(res)}\n\n` +
+      printResult(o.json, RollbackDoc, { ok: true, ...res }, () => (res.already ? 'already rolled back: the source takes writes, the target is fenced; `cutover replicate finish` ends the window' : `${phaseTable(res)}\n\n` +
         `rollback done: write outage ${humanDuration(res.outageMs)} (target fenced, ${res.fence}, at ${res.fencedAt}); drained ${res.drainedEvents} event(s) into the source; ${res.sequences} sequence(s) set` +
         `${res.verify ? `; verify ${res.verify.level}: identical (${verifiedRows(res.verify)})` : ''}\n` +
         `${res.pause ? `pooler: clients paused ${humanDuration(res.pause.pausedMs)}; entry "${res.pause.entry}" back on the source\n` : ''}` +
-        `the source takes writes again (${describeUnfence(res.unfenced)}); the target stays fenced (${res.fencedTables} tables): point the application back at the source, then \`cutover replicate finish\`\n`);
+        `the source takes writes again (${describeUnfence(res.unfenced)}); the target stays fenced (${res.fencedTables} tables): point the application back at the source, then \`cutover replicate finish\``));
     });
 
   withConns(r.command('finish'))
     .description('end the rollback window: reverse capture off the target, bookkeeping off the source (which stays fenced until `replicate unfence`)')
     .action(async (o: Conn) => {
       const res = await finish({ ...conns(o), onNote: warn });
-      process.stdout.write(`window finished: ${res.target.triggersDropped} capture trigger(s) dropped on the target, ` +
+      printResult(o.json, FinishDoc, { ok: true, ...res }, () => `window finished: ${res.target.triggersDropped} capture trigger(s) dropped on the target, ` +
         `target schema ${res.target.sourceSchema ? 'dropped' : 'absent'}, source bookkeeping ${res.target.targetSchema ? 'dropped' : 'absent'}` +
         `${res.constraints ? `, ${res.constraints} foreign key(s) completed on the source` : ''}` +
-        `${res.oldSourceFenced ? '; the source stays fenced (`cutover replicate unfence` lifts it)' : ''}\n`);
+        `${res.oldSourceFenced ? '; the source stays fenced (`cutover replicate unfence` lifts it)' : ''}`);
     });
 
   withSource(r.command('unfence'))
     .description('lift exactly what a fence set: its triggers, revoked privileges, read-only roles (the rollback of a cutover; works after teardown too)')
     .action(async (o: Conn) => {
       const r = await unfence(conns({ ...o, target: o.target ?? o.source }).source, { note: warn });
-      process.stdout.write(`${describeUnfence(r)}\n`);
+      printResult(o.json, UnfenceDoc, { ok: true, ...r }, () => describeUnfence(r));
     });
 
   withConns(r.command('teardown'))
@@ -202,7 +210,7 @@ export function registerReplicate(program: Command): void {
     .action(async (o: Conn) => {
       const c = conns({ ...o, target: o.target ?? o.source });
       const res = await teardown({ source: c.source, target: o.target || process.env.CUTOVER_TARGET_URL ? c.target : undefined, onNote: warn });
-      process.stdout.write(`teardown: ${res.triggersDropped} trigger(s) dropped, source schema ${res.sourceSchema ? 'dropped' : 'absent'}, ` +
-        `target bookkeeping ${res.targetSchema ? 'dropped' : 'absent'}${res.targetTriggersRestored ? `, ${res.targetTriggersRestored} target trigger(s) re-enabled` : ''}\n`);
+      printResult(o.json, TeardownDoc, { ok: true, ...res }, () => `teardown: ${res.triggersDropped} trigger(s) dropped, source schema ${res.sourceSchema ? 'dropped' : 'absent'}, ` +
+        `target bookkeeping ${res.targetSchema ? 'dropped' : 'absent'}${res.targetTriggersRestored ? `, ${res.targetTriggersRestored} target trigger(s) re-enabled` : ''}`);
     });
 }

@@ -1,9 +1,10 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { CutoverError, EXIT, describeError, isCutoverError } from '../../errors.js';
-import { loadRunbook } from '../../runbook/parse.js';
+import { loadRunbook, parseRunbook } from '../../runbook/parse.js';
 import { renderRunbook, type RenderFormat } from '../../runbook/render.js';
 import { loadTimings, projectOutage, type RunSummary } from '../../runbook/timings.js';
 import { resolveConnections, type Mode } from '../../runbook/connections.js';
@@ -16,6 +17,10 @@ import { boundStateDir, runbookSlug } from '../../runbook/binding.js';
 import { readBindingsLenient } from '../../pg/bound-state.js';
 import { SIGNAL_EXIT } from '../../lib/interrupt.js';
 import { describeBinding, type DbBinding } from '../../pg/identity.js';
+import { withJson } from '../options.js';
+import { addSecret, emitJson, printResult } from '../json/emit.js';
+import { checkDoc, problemsDoc, runDoc } from '../json/build-runbook.js';
+import { CheckDoc, RenderDoc, RunDoc } from '../json/shapes-runbook.js';
 
 /** The default state directory: `.cutover/<runbook>/<target identity>/<mode>` (one per target database). */
 export function stateDirFor(rb: Runbook, mode: Mode, target: DbBinding, base = '.cutover'): string {
@@ -63,11 +68,12 @@ export function describePlan(rb: Runbook): string {
       `${o.budgetMs !== undefined ? ` of a ${humanDuration(o.budgetMs)} budget` : ''}` : 'no write outage marked'].join('\n');
 }
 
-interface RunFlags { yes?: boolean; resume?: boolean; fresh?: boolean; rollback?: boolean; stateDir?: string; timings?: string; renderer?: 'default' | 'simple' | 'verbose'; manualDuration?: string }
+interface RunFlags { json?: boolean; yes?: boolean; resume?: boolean; fresh?: boolean; rollback?: boolean; stateDir?: string; timings?: string; renderer?: 'default' | 'simple' | 'verbose'; manualDuration?: string }
 
 async function runOrRehearse(file: string, mode: Mode, o: RunFlags): Promise<void> {
   const rb = await loadRunbook(file);
   const { source, target, pooler } = await resolveConnections(rb, mode);
+  for (const p of [source, target, pooler]) addSecret(p?.password);
   // Which databases these are (readable without superuser): the state directory is keyed by the target,
   // and the journal bound to both.
   const read = await readBindingsLenient(source, target);
@@ -90,11 +96,12 @@ async function runOrRehearse(file: string, mode: Mode, o: RunFlags): Promise<voi
   else if (mode === 'run' && rehearsalSummary) timings = await loadTimings(rehearsalSummary);
   const manualDurationMs = o.manualDuration ? parseDuration(o.manualDuration) : undefined;
   if (o.manualDuration && manualDurationMs === undefined) throw new CutoverError('E_USAGE', `--manual-duration "${o.manualDuration}" is not a duration`);
-  const r = await runRunbook({ runbook: rb, mode, source, target, pooler, stateDir, yes: o.yes, resume: o.resume, fresh: o.fresh, rollbackOnly: o.rollback, timings, manualDurationMs, renderer: o.renderer, bindings });
+  const r = await runRunbook({ runbook: rb, mode, source, target, pooler, stateDir, yes: o.yes, resume: o.resume, fresh: o.fresh, rollbackOnly: o.rollback, timings, manualDurationMs, renderer: o.renderer, bindings,
+    taskList: o.json ? 'stderr' : 'stdout' });
+  const reports = mode === 'rehearse' ? await writeReport(stateDir, r.summary) : undefined;
   const lines = [`${mode === 'rehearse' ? 'rehearsal' : 'run'} ${r.outcome}${r.rolledBack ? ' (rollback ran)' : ''} in ${humanDuration(r.summary.durationMs)}; ${outageText(r.summary)}`,
-    `journal and summary.json in ${stateDir}`];
-  if (mode === 'rehearse') lines.push(`report: ${(await writeReport(stateDir, r.summary)).join(', ')}`);
-  process.stdout.write(lines.join('\n') + '\n');
+    `journal and summary.json in ${stateDir}`, ...(reports ? [`report: ${reports.join(', ')}`] : [])];
+  printResult(o.json, RunDoc, runDoc(r, stateDir, reports), () => lines.join('\n'));
   if (r.outcome === 'interrupted') process.exitCode = r.signal ? SIGNAL_EXIT[r.signal] : EXIT.interrupted;
   else if (r.outcome !== 'ok') {
     process.stderr.write(`cutover: ${describeError(r.error)}\n`);
@@ -103,28 +110,33 @@ async function runOrRehearse(file: string, mode: Mode, o: RunFlags): Promise<voi
 }
 
 export function registerRunbook(program: Command): void {
-  program.command('check <runbook>')
+  withJson(program.command('check <runbook>'))
     .description('validate a runbook (every problem at once, as FILE:LINE: message) and print the plan')
-    .action(async (file: string) => {
-      const rb = await loadRunbook(file);
-      process.stdout.write(describePlan(rb) + '\n');
+    .action(async (file: string, o: { json?: boolean }) => {
+      const rb = await loadRunbook(file).catch(async (e: unknown) => {
+        if (!o.json || !isCutoverError(e) || e.code !== 'E_RUNBOOK') throw e;
+        // The document lists the problems one by one (the message has them as text).
+        emitJson(CheckDoc, problemsDoc(e.message, e.hint, parseRunbook(await readFile(file, 'utf8'), file).problems));
+        process.exitCode = e.exitCode;
+      });
+      if (rb) printResult(o.json, CheckDoc, checkDoc(rb), () => describePlan(rb));
     });
 
-  program.command('render <runbook>')
+  withJson(program.command('render <runbook>'))
     .description('the runbook as a checklist to tick, in Markdown or one printable HTML file, with expected durations')
     .addOption(new Option('--format <format>', 'output format').choices(['md', 'html']).default('md'))
     .option('--timings <summary.json>', 'durations from a rehearsal (default: the last rehearsal of this runbook, if any)')
     .option('-o, --output <file>', 'write to a file instead of stdout')
-    .action(async (file: string, o: { format: RenderFormat; timings?: string; output?: string }) => {
+    .action(async (file: string, o: { format: RenderFormat; timings?: string; output?: string; json?: boolean }) => {
       const rb = await loadRunbook(file);
-      const last = lastRehearsalSummary(rb);
-      const timings = o.timings ? await loadTimings(o.timings) : last ? await loadTimings(last) : undefined;
-      const text = renderRunbook(rb, o.format, timings);
+      const timingsFile = o.timings ?? lastRehearsalSummary(rb);
+      const text = renderRunbook(rb, o.format, timingsFile ? await loadTimings(timingsFile) : undefined);
       if (o.output) await writeFile(o.output, text);
-      else process.stdout.write(text);
+      if (o.json) emitJson(RenderDoc, { ok: true, format: o.format, timings: timingsFile ?? null, ...(o.output ? { output: o.output } : { text }) });
+      else if (!o.output) process.stdout.write(text);
     });
 
-  const runFlags = (c: Command) => c
+  const runFlags = (c: Command) => withJson(c)
     .option('-y, --yes', 'confirm manual steps (and the rollback after a failure) without asking')
     .option('--resume', 'continue the last run from its journal, skipping finished steps')
     .option('--fresh', 'start over (the old journal is kept aside)')

@@ -107,7 +107,7 @@ export interface CopySummary {
   matviews: { refreshed: number; unpopulated: number };
   /** Owners, grants and default privileges applied through the role map; undefined when not applied. */
   privileges?: {
-    owners: number; grants: number; defaultPrivileges: number; rolesCreated: string[]; skipped: number; notes: string[];
+    owners: number; grants: number; defaultPrivileges: number; policies: number; rolesCreated: string[]; skipped: number; notes: string[];
     /** Grants made on the source by a role other than the owner: made by that grantor (mapped), or as the owner's (reported). */
     grantors: { kept: number; asOwner: number };
   };
