@@ -207,7 +207,7 @@ export const EXAMPLES: { [C in JsonCommandName]: JsonDocument<C>[] } = {
         { section: "data", durationMs: 76, skipped: false, items: 25 },
         { section: "post-data", durationMs: 86, skipped: false, items: 81 }
       ],
-      durationMs: 546, jobs: 2, dropped: [],
+      tables: 16, durationMs: 546, jobs: 2, dropped: [],
       privileges: {
         owners: 35, grants: 43, defaultPrivileges: 2, policies: 2, rolesCreated: [], skipped: 0, notes: [],
         grantors: { kept: 0, asOwner: 0 }

@@ -94,6 +94,7 @@ export const DumpDoc = success({
 
 export const RestoreDoc = success({
   sections: z.array(z.strictObject({ section: z.enum(SECTIONS), durationMs: ms, skipped: z.boolean(), items: int })),
+  tables: int.describe('tables whose rows the dump holds (TABLE DATA entries restored or already there)'),
   durationMs: ms, jobs: int,
   dropped: z.array(str).describe('archive entries left out because they fail on managed targets'),
   privileges: z.strictObject({ owners: int, grants: int, defaultPrivileges: int, policies: int, rolesCreated: z.array(str), skipped: int, notes: z.array(str), grantors }).optional(),
