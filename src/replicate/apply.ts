@@ -27,7 +27,7 @@ import { streamCopy } from '../dump/copy/stream.js';
 import { captureInstalled, readColumns, readShapes, resolveTables, shapeDifference } from './catalog.js';
 import { compareSnapshots, literal } from './snapshot-text.js';
 import { moveForeignKeys } from './fk-moves.js';
-import { type IndexAction, type IndexPlan, planDdl, planIndexes, tableStatements } from './ddl-follow.js';
+import { type FinishStatement, type IndexAction, type IndexPlan, planDdl, planIndexes, tableStatements } from './ddl-follow.js';
 import { captureNewTables, newTablesMatching } from './capture.js';
 import { checkReverse, reverseCapture } from './window-state.js';
 import { lockApplier } from './applier-lock.js';
@@ -116,12 +116,12 @@ export class Applier {
   private fkRetries = 0;
   private tracking?: { tables: Map<string, TrackedTable>; sink: ChunkSink };
   /** ddl: follow: tables captured on the source but not yet on the target, copied by the next batch. */
-  private pending = new Map<number, { tableid: number; relid: number; name: string }>();
+  private pending = new Map<number, PendingTable>();
   private lastFollowCheck = 0;
   /** ddl: follow: new indexes wait until the applied tick covers this source snapshot (taken when they were seen). */
   private indexWait?: string;
-  /** ddl: follow: the target's own extra indexes (apply_state.target_only_indexes), undefined until recorded. */
-  private knownIndexes?: Set<string>;
+  /** ddl: follow: the source's indexes seen so far (apply_state.source_indexes), undefined until recorded. */
+  private sourceIndexes?: Set<string>;
   private fenceSnapshot?: string;
   tick = '';
   readonly totals = { batches: 0, events: 0, upserted: 0, deleted: 0 };
@@ -183,8 +183,8 @@ export class Applier {
     }
     const state = (await s.query<{ start: string | null; at: Date | null }>('SELECT start_snapshot::text AS start, start_snapshot_at AS at FROM _cutover.state')).rows[0];
     await t.query(loadSql(import.meta.url, 'sql/target-schema.sql'));
-    let applied = (await t.query<{ tick: string; tick_at: Date; halted: string | null; fingerprints: Record<string, { shape: string; name: string }>; follow_ddl: boolean; copied: number[]; target_only: string[] | null }>(
-      'SELECT tick::text AS tick, tick_at, halted, fingerprints, follow_ddl, copied_tables AS copied, target_only_indexes AS target_only FROM _cutover.apply_state')).rows[0];
+    let applied = (await t.query<{ tick: string; tick_at: Date; halted: string | null; fingerprints: Record<string, { shape: string; name: string }>; follow_ddl: boolean; copied: number[]; source_indexes: string[] | null }>(
+      'SELECT tick::text AS tick, tick_at, halted, fingerprints, follow_ddl, copied_tables AS copied, source_indexes FROM _cutover.apply_state')).rows[0];
     if (!applied) {
       if (!state?.start || !state.at) {
         throw new CutoverError('E_NOT_STARTED', 'no initial copy has recorded where replication starts', {
@@ -192,11 +192,11 @@ export class Applier {
         });
       }
       await t.query('INSERT INTO _cutover.apply_state (tick, tick_at) VALUES ($1::pg_snapshot, $2)', [state.start, state.at]);
-      applied = { tick: state.start, tick_at: state.at, halted: null, fingerprints: {}, follow_ddl: false, copied: [], target_only: null };
+      applied = { tick: state.start, tick_at: state.at, halted: null, fingerprints: {}, follow_ddl: false, copied: [], source_indexes: null };
     }
-    // The operator accepted the target as it is: its extra indexes now are its own (planIndexes).
-    if (this.o.acceptDdl && applied.target_only) await t.query('UPDATE _cutover.apply_state SET target_only_indexes = NULL');
-    this.knownIndexes = this.o.acceptDdl || !applied.target_only ? undefined : new Set(applied.target_only);
+    // The operator accepted the target as it is: indexes the source no longer has are forgotten (planIndexes).
+    if (this.o.acceptDdl && applied.source_indexes) await t.query('UPDATE _cutover.apply_state SET source_indexes = NULL');
+    this.sourceIndexes = this.o.acceptDdl || !applied.source_indexes ? undefined : new Set(applied.source_indexes);
     if (this.o.followDdl && !applied.follow_ddl) await t.query('UPDATE _cutover.apply_state SET follow_ddl = true');
     this.follow = applied.follow_ddl || !!this.o.followDdl;
     if (applied.halted && !accept) {
@@ -273,16 +273,17 @@ export class Applier {
     }
     const disabled = (await t.query<{ n: number }>('SELECT _cutover.disable_user_triggers($1::oid[]::regclass[]) AS n', [tgtIds])).rows[0]!.n;
     if (disabled) this.o.onNote?.(`disabled ${disabled} user trigger(s) on the target while applying (restored at cutover or teardown)`);
-    // ddl: follow: the target's own extra indexes are those it has now (first open, or accepted as it is).
-    if (this.follow && !this.knownIndexes) await this.recordKnownIndexes();
+    // ddl: follow: the source's indexes now (first open, or accepted as it is).
+    if (this.follow && !this.sourceIndexes) await this.recordSourceIndexes();
   }
 
-  private async recordKnownIndexes(): Promise<IndexPlan> {
+  /** Plans the indexes, then remembers (on the target) every index the source has now. */
+  private async recordSourceIndexes(): Promise<IndexPlan> {
     const tables = [...this.tables.values()];
-    const ip = await planIndexes(this.s, this.t, tables.map((x) => x.srcRelid), tables.map((x) => x.tgtRelid), this.knownIndexes);
-    if (!this.knownIndexes) {
-      await this.t.query('UPDATE _cutover.apply_state SET target_only_indexes = $1', [ip.targetOnly]);
-      this.knownIndexes = new Set(ip.targetOnly);
+    const ip = await planIndexes(this.s, this.t, tables.map((x) => x.srcRelid), tables.map((x) => x.tgtRelid), this.sourceIndexes);
+    if (!this.sourceIndexes || ip.sourceIndexes.some((k) => !this.sourceIndexes!.has(k))) {
+      this.sourceIndexes = new Set([...(this.sourceIndexes ?? []), ...ip.sourceIndexes]);
+      await this.t.query('UPDATE _cutover.apply_state SET source_indexes = $1', [[...this.sourceIndexes]]);
     }
     return ip;
   }
@@ -375,7 +376,8 @@ export class Applier {
     if (plan.statements.length) this.o.onNote?.(`followed DDL on the source: ${plan.statements.join('; ')}`);
     const src = await readShapes(this.s, [...this.baseline.keys()]);
     const tgt = await readShapes(this.t, tables.map((x) => x.tgtRelid));
-    const differ = names.filter((n) => [...src.values()].find((x) => x.name === n)?.shape !== [...tgt.values()].find((x) => x.name === n)?.shape);
+    // By each side's own oid (names print quoted by each server's keyword list: they need not match).
+    const differ = tables.filter((x) => src.get(x.srcRelid)?.shape !== tgt.get(x.tgtRelid)?.shape).map((x) => qualify(x.schema, x.name));
     if (differ.length) {
       await this.halt(`DDL on the source that ddl: follow does not apply: ${differ.join(', ')} still differ${plan.statements.length ? ` after ${plan.statements.length} followed statement(s)` : ''} (a key, partitions, a domain or composite type, or an index-backed change)`,
         false, hint(plan.suggested));
@@ -411,7 +413,7 @@ export class Applier {
       for (const st of plan.statements) await this.t.query(st);
       if (plan.statements.length) note(`followed DDL on the source: ${plan.statements.join('; ')}`);
     }
-    const ip = await this.recordKnownIndexes();
+    const ip = await this.recordSourceIndexes();
     if (ip.refused.length) {
       await this.halt(`DDL on the source that ddl: follow does not apply: ${ip.refused.join('; ')}`, false,
         `apply these (or the source's own DDL) on the target, then run \`cutover replicate apply --accept-ddl\`:\n  ${ip.suggested.join(';\n  ')};`);
@@ -483,7 +485,9 @@ export class Applier {
    */
   private async copyNewTables(): Promise<string[]> {
     const s = this.s, t = this.t;
-    const out: string[] = [];
+    const made: { p: PendingTable; ddl: Awaited<ReturnType<typeof tableStatements>>; created: boolean }[] = [];
+    // Every new table and its rows first, then their indexes, foreign keys and the rest: a child's foreign
+    // key may reference a parent created in the same batch.
     for (const p of this.pending.values()) {
       this.copying = p.name;
       const there = (await t.query<{ oid: string | null }>('SELECT to_regclass($1)::oid::int8 AS oid', [p.name])).rows[0]!.oid;
@@ -492,38 +496,47 @@ export class Applier {
         for (const st of ddl.before) await t.query(st);
       } else if ((await t.query(`SELECT 1 FROM ONLY ${p.name} LIMIT 1`)).rowCount) {
         throw new NotCopied('the table already exists on the target and has rows');
+      } else {
+        // Made on the target beforehand, with its triggers: they ran on the source for these rows.
+        await t.query('SELECT _cutover.disable_user_triggers(ARRAY[$1::regclass])', [p.name]);
       }
       const cols = ((await readColumns(s, [p.relid])).get(p.relid) ?? []).filter((c) => !c.generated).map((c) => quoteIdent(c.name)).join(', ');
       await streamCopy(s, t, `COPY (SELECT ${cols} FROM ONLY ${p.name}) TO STDOUT`, `COPY ${p.name} (${cols}) FROM STDIN`);
-      if (there === null) {
-        for (const st of ddl.after) await t.query(st);
-        await this.finishNewTable(p.name, ddl.finish);
-      }
-      const oid = (await t.query<{ oid: string }>('SELECT to_regclass($1)::oid::int8 AS oid', [p.name])).rows[0]!.oid;
+      made.push({ p, ddl, created: there === null });
+    }
+    for (const m of made.filter((x) => x.created)) {
+      this.copying = m.p.name;
+      for (const st of m.ddl.after) await t.query(st);
+    }
+    for (const m of made) {
+      this.copying = m.p.name;
+      if (m.created) await this.finishNewTable(m.p.name, m.ddl.finish);
+      const oid = (await t.query<{ oid: string }>('SELECT to_regclass($1)::oid::int8 AS oid', [m.p.name])).rows[0]!.oid;
       const shape = (await readShapes(t, [Number(oid)])).get(Number(oid))!;
       await t.query(`UPDATE _cutover.apply_state SET copied_tables = array_append(copied_tables, $3),
-        fingerprints = fingerprints || jsonb_build_object($1::text, jsonb_build_object('shape', $2::text, 'name', $1::text))`, [shape.name, shape.shape, p.tableid]);
-      out.push(p.name);
+        fingerprints = fingerprints || jsonb_build_object($1::text, jsonb_build_object('shape', $2::text, 'name', $1::text))`, [shape.name, shape.shape, m.p.tableid]);
     }
     this.copying = undefined;
-    return out;
+    return made.map((m) => m.p.name);
   }
 
   /**
-   * A new table's comments, triggers, policies, owner and grants, each in a savepoint: one the target
-   * cannot take (a role or trigger function it lacks) is named with its statement and the rest go on.
+   * A new table's comments, triggers, policies, owner and grants, each in a savepoint. One the target
+   * cannot take (a role or trigger function it lacks) is named with its statement: a required one
+   * (a trigger, row-level security, a restrictive policy) halts, the rest go on with a WARNING.
    * Its user triggers are then disabled like the others' (they ran on the source; restored at cutover).
    */
-  private async finishNewTable(name: string, statements: string[]): Promise<void> {
+  private async finishNewTable(name: string, statements: FinishStatement[]): Promise<void> {
     const failed: string[] = [];
     for (const st of statements) {
       await this.t.query('SAVEPOINT cutover_finish');
       try {
-        await this.t.query(st);
+        await this.t.query(st.sql);
         await this.t.query('RELEASE SAVEPOINT cutover_finish');
       } catch (e) {
         await this.t.query('ROLLBACK TO SAVEPOINT cutover_finish');
-        failed.push(`${st} (${(e as Error).message})`);
+        if (st.required) throw new NotCopied(`the target refused ${st.sql} (${(e as Error).message}): without it the table would behave differently after the switch (create the role or function it needs on the target, or map the role with --role-map)`);
+        failed.push(`${st.sql} (${(e as Error).message})`);
       }
     }
     await this.t.query('SELECT _cutover.disable_user_triggers(ARRAY[$1::regclass])', [name]);
@@ -903,6 +916,9 @@ function lostConnection(e: unknown): boolean {
   const cls = classifySqlState(sqlStateOf(e));
   return cls === 'connection' || cls === 'retryable' || cls === 'canceled' || sqlStateOf(e) === undefined;
 }
+
+/** A table ddl: follow captured on the source and has not copied to the target yet. */
+interface PendingTable { tableid: number; relid: number; name: string }
 
 /** A new table that ddl: follow does not copy (not a server error): the applier halts naming it. */
 class NotCopied extends Error {}

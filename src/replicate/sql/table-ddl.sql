@@ -44,9 +44,9 @@ cols AS (
 cons AS (
   SELECT con.contype, con.conname, format('CONSTRAINT %I %s', con.conname, pg_get_constraintdef(con.oid)) AS def
     FROM pg_constraint con
-   WHERE con.conrelid = $1::oid AND con.contype IN ('p', 'u', 'c', 'x')
+   WHERE con.conrelid = $1::oid AND con.contype IN ('p', 'u', 'c', 'x') AND con.convalidated
 )
-SELECT phase, stmt FROM (
+SELECT phase, stmt, ord FROM (
   SELECT 1 AS ord, 'before' AS phase, format('CREATE SCHEMA IF NOT EXISTS %I', t.nspname) AS stmt, '' AS k FROM t
   UNION ALL
   SELECT 2, 'before', format('CREATE SEQUENCE IF NOT EXISTS %I.%I AS %s INCREMENT BY %s MINVALUE %s MAXVALUE %s START WITH %s CACHE %s%s',
@@ -68,9 +68,10 @@ SELECT phase, stmt FROM (
    WHERE x.indrelid = $1::oid AND x.indisvalid
      AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = x.indexrelid AND con.conrelid = $1::oid AND con.contype IN ('p', 'u', 'x'))
   UNION ALL
+  -- Foreign keys, and CHECKs added NOT VALID on the source (old rows may violate them: added after the rows).
   SELECT 6, 'after', format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s', t.nspname, t.relname, con.conname, pg_get_constraintdef(con.oid)), con.conname
     FROM pg_constraint con CROSS JOIN t
-   WHERE con.conrelid = t.oid AND con.contype = 'f'
+   WHERE con.conrelid = t.oid AND (con.contype = 'f' OR (con.contype = 'c' AND NOT con.convalidated))
   UNION ALL
   SELECT 7, 'finish', format('COMMENT ON TABLE %I.%I IS %L', t.nspname, t.relname, d.description), ''
     FROM t JOIN pg_description d ON d.objoid = t.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
@@ -81,12 +82,12 @@ SELECT phase, stmt FROM (
   UNION ALL
   -- User triggers (not those behind foreign keys, not cutover's own, not partitions' clones), then their state.
   SELECT 8, 'finish', pg_get_triggerdef(tg.oid), tg.tgname
-    FROM pg_trigger tg WHERE tg.tgrelid = $1::oid AND NOT tg.tgisinternal AND tg.tgparentid = 0 AND tg.tgname NOT LIKE 'cutover\_%'
+    FROM pg_trigger tg WHERE tg.tgrelid = $1::oid AND NOT tg.tgisinternal AND tg.tgparentid = 0 AND tg.tgname NOT IN ('cutover_capture', 'cutover_capture_i', 'cutover_capture_u', 'cutover_capture_d', 'cutover_capture_t', 'cutover_fence', 'cutover_fence_watch', 'cutover_guard')
   UNION ALL
   SELECT 9, 'finish', format('ALTER TABLE %I.%I %s TRIGGER %I', t.nspname, t.relname,
            CASE tg.tgenabled WHEN 'D' THEN 'DISABLE' WHEN 'A' THEN 'ENABLE ALWAYS' ELSE 'ENABLE REPLICA' END, tg.tgname), tg.tgname
     FROM pg_trigger tg CROSS JOIN t
-   WHERE tg.tgrelid = t.oid AND NOT tg.tgisinternal AND tg.tgparentid = 0 AND tg.tgname NOT LIKE 'cutover\_%' AND tg.tgenabled <> 'O'
+   WHERE tg.tgrelid = t.oid AND NOT tg.tgisinternal AND tg.tgparentid = 0 AND tg.tgname NOT IN ('cutover_capture', 'cutover_capture_i', 'cutover_capture_u', 'cutover_capture_d', 'cutover_capture_t', 'cutover_fence', 'cutover_fence_watch', 'cutover_guard') AND tg.tgenabled <> 'O'
   UNION ALL
   SELECT 10, 'finish', format('ALTER TABLE %I.%I ENABLE ROW LEVEL SECURITY', t.nspname, t.relname), '' FROM t JOIN pg_class c ON c.oid = t.oid WHERE c.relrowsecurity
   UNION ALL
@@ -115,5 +116,12 @@ SELECT phase, stmt FROM (
     FROM t JOIN pg_class c ON c.oid = t.oid JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attacl IS NOT NULL,
          aclexplode(a.attacl) g
    WHERE g.grantee <> c.relowner
+  UNION ALL
+  -- The grants of the sequences its columns own (serial, identity): an application inserting needs USAGE.
+  SELECT 15, 'finish', format('GRANT %s ON SEQUENCE %I.%I TO %s%s', g.privilege_type, o.nspname, o.relname,
+           CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(coalesce($2::jsonb ->> pg_get_userbyid(g.grantee), pg_get_userbyid(g.grantee))) END,
+           CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), o.relname || g.privilege_type || g.grantee
+    FROM owned o JOIN pg_class sc ON sc.oid = o.seqrelid, aclexplode(sc.relacl) g
+   WHERE g.grantee <> sc.relowner
 ) s
 ORDER BY ord, k;

@@ -20,9 +20,10 @@ CREATE TABLE IF NOT EXISTS _cutover.apply_state (
 ALTER TABLE _cutover.apply_state ADD COLUMN IF NOT EXISTS follow_ddl boolean NOT NULL DEFAULT false;
 -- The tableids of tables ddl: follow created and copied (in the batch that copied them).
 ALTER TABLE _cutover.apply_state ADD COLUMN IF NOT EXISTS copied_tables int[] NOT NULL DEFAULT '{}';
--- ddl: follow: the target's indexes the source did not have when follow first looked (its own, left
--- alone); one that appears later was dropped or renamed on the source. NULL: not looked yet.
-ALTER TABLE _cutover.apply_state ADD COLUMN IF NOT EXISTS target_only_indexes text[];
+-- ddl: follow: the source's indexes on replicated tables that follow has seen (qualified names): one the
+-- target still has after the source lost it was dropped or renamed there; a target-only index the source
+-- never had is the target's own. NULL: not looked yet (and again after --accept-ddl).
+ALTER TABLE _cutover.apply_state ADD COLUMN IF NOT EXISTS source_indexes text[];
 -- User triggers on the target are disabled while changes are applied (they already ran on the source)
 -- and restored, with their original enabled state, at cutover or teardown.
 CREATE TABLE IF NOT EXISTS _cutover.disabled_triggers (
@@ -53,7 +54,7 @@ BEGIN
       FROM pg_trigger tg
      WHERE tg.tgrelid IN (SELECT _cutover.with_partitions(p_rels))
        AND NOT tg.tgisinternal AND tg.tgenabled <> 'D'
-       AND tg.tgname NOT LIKE 'cutover\_%'  -- incremental verify's guard stays on
+       AND tg.tgname NOT IN ('cutover_capture', 'cutover_capture_i', 'cutover_capture_u', 'cutover_capture_d', 'cutover_capture_t', 'cutover_fence', 'cutover_fence_watch', 'cutover_guard')  -- cutover's own (incremental verify's guard stays on)
      ORDER BY tg.tgparentid <> 0, 1, 2
   LOOP
     INSERT INTO _cutover.disabled_triggers VALUES (t.rel, t.tgname, t.tgenabled) ON CONFLICT DO NOTHING;

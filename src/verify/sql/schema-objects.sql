@@ -41,7 +41,7 @@ UNION ALL
 SELECT 'trigger', quote_ident(r.nspname) || '.' || quote_ident(r.relname) || '.' || quote_ident(t.tgname),
        pg_get_triggerdef(t.oid) || CASE t.tgenabled WHEN 'D' THEN ' DISABLED' WHEN 'R' THEN ' ENABLE REPLICA' WHEN 'A' THEN ' ENABLE ALWAYS' ELSE '' END
   FROM rels r JOIN pg_trigger t ON t.tgrelid = r.oid
- WHERE NOT t.tgisinternal AND t.tgname NOT LIKE 'cutover\_%'
+ WHERE NOT t.tgisinternal AND t.tgname NOT IN ('cutover_capture', 'cutover_capture_i', 'cutover_capture_u', 'cutover_capture_d', 'cutover_capture_t', 'cutover_fence', 'cutover_fence_watch', 'cutover_guard')
 UNION ALL
 SELECT CASE relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END, quote_ident(nspname) || '.' || quote_ident(relname), pg_get_viewdef(oid)
   FROM rels WHERE relkind IN ('v', 'm')
