@@ -15,9 +15,11 @@ export function progressLine(o: { tty?: boolean; intervalMs?: number; out?: Node
   const t0 = Date.now();
   let current: ProgressText | undefined;
   let drawn = 0; // lines of the block on screen (terminal)
+  let drawnAt = 0;
   const text = () => (current === undefined ? '' : `${humanDuration(Date.now() - t0)} | ${resolveText(current)}`);
   const draw = () => {
-    if (current === undefined) return;
+    if (current === undefined || Date.now() - drawnAt < every / 2) return;
+    drawnAt = Date.now();
     if (!tty) {
       out.write(`${oneLine(text())}\n`);
       return;
@@ -40,7 +42,7 @@ export function progressLine(o: { tty?: boolean; intervalMs?: number; out?: Node
     },
     done() {
       clearInterval(timer);
-      if (tty && drawn) { draw(); out.write('\n'); }
+      if (tty && drawn) { drawnAt = 0; draw(); out.write('\n'); }
     },
   };
 }

@@ -4,6 +4,8 @@
  * second would bury everything else. Shared by the CLI's progress line and the runbook's task list.
  */
 import { parseDuration } from '../runbook/duration.js';
+import { humanDuration } from './format.js';
+import { Meter, type RateUnit, formatAmount, rateText } from './rate.js';
 
 /** A progress text, or a function giving it now (re-evaluated at each redraw: elapsed times move). */
 export type ProgressText = string | (() => string);
@@ -27,4 +29,48 @@ export function plainIntervalMs(env: NodeJS.ProcessEnv = process.env): number {
  */
 export function oneLine(text: string): string {
   return text.split('\n').map((l) => l.trim()).filter(Boolean).join(' | ');
+}
+
+/** A unit of work in flight: a table streaming, a table being compared, an archive item restoring. */
+export interface InFlight {
+  name: string;
+  startedAt: number;
+  /** How far it is, when the engine can know (bytes streamed of the table's size). */
+  done?: number;
+  total?: number;
+}
+
+/** Lines shown under a totals line, one per unit in flight; more than this are counted, not listed. */
+const MAX_LINES = 8;
+
+/**
+ * The indented lines for units in flight, each with its own rate and ETA where its amount is known,
+ * and its wall-clock time so far. Keeps a meter per unit across calls (`sample` on each engine event).
+ */
+export class InFlightLines {
+  private readonly meters = new Map<string, Meter>();
+  private items: InFlight[] = [];
+  constructor(private readonly unit: RateUnit = 'bytes') {}
+
+  sample(items: InFlight[], now = Date.now()): void {
+    this.items = items;
+    const keep = new Set(items.map((i) => i.name));
+    for (const k of this.meters.keys()) if (!keep.has(k)) this.meters.delete(k);
+    for (const i of items) {
+      if (i.done === undefined) continue;
+      let m = this.meters.get(i.name);
+      if (!m) this.meters.set(i.name, (m = new Meter()));
+      m.sample(i.done, now);
+    }
+  }
+
+  lines(now = Date.now()): string[] {
+    const shown = [...this.items].sort((a, b) => a.startedAt - b.startedAt).slice(0, MAX_LINES).map((i) => {
+      const amount = i.done === undefined ? '' : ` ${formatAmount(i.done, this.unit)}${i.total ? ` of ~${formatAmount(i.total, this.unit)}` : ''}`;
+      const r = i.done !== undefined && i.total ? rateText(this.meters.get(i.name)!, i.done, i.total, this.unit) : '';
+      return `  ${i.name}:${amount}${r ? ` (${r})` : ''}${amount ? ',' : ''} ${humanDuration(now - i.startedAt)}`;
+    });
+    if (this.items.length > MAX_LINES) shown.push(`  and ${this.items.length - MAX_LINES} more`);
+    return shown;
+  }
 }

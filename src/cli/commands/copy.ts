@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { copy, defaultCopyDir, type CopySummary } from '../../dump/copy/copy.js';
-import { copyProgressText } from '../../dump/copy/progress-text.js';
+import { copyProgress } from '../../dump/copy/progress-text.js';
 import { dump } from '../../dump/dump.js';
 import { restore, SECTIONS, type Section } from '../../dump/restore.js';
 import { resolveConnArg } from '../connection-args.js';
@@ -48,13 +48,13 @@ export function registerCopy(program: Command): void {
       const source = resolveConnArg('source', o.source, 'CUTOVER_SOURCE_URL');
       const target = resolveConnArg('target', o.target, 'CUTOVER_TARGET_URL');
       const p = progressLine();
-      const line = copyProgressText();
+      const view = copyProgress();
       const summary = await copy({
         ...sel(o), source, target, jobs: o.jobs, indexJobs: o.indexJobs, dir: o.dir ?? defaultCopyDir(source, target), resume: o.resume,
         splitTablesLargerThan: o.splitTablesLargerThan === undefined ? undefined : o.splitTablesLargerThan * 1024 * 1024, binDir: o.pgBindir,
         roles: rolesPolicy(o), privileges: o.privileges, settings: o.applySettings ? 'apply' : 'report',
         onNote: (m) => warn(`note: ${m}`),
-        onProgress: (x) => p.update(`copy ${line(x)}`),
+        onProgress: (x) => { view.update(x); p.update(() => `copy ${view.text()}`); },
       });
       p.done();
       process.stdout.write((o.json ? JSON.stringify(summary, null, 2) : renderCopySummary(summary)) + '\n');
