@@ -4,8 +4,8 @@
  * second would bury everything else. Shared by the CLI's progress line and the runbook's task list.
  */
 import { parseDuration } from '../runbook/duration.js';
-import { humanDuration } from './format.js';
-import { Meter, type RateUnit, formatAmount, rateText } from './rate.js';
+import { humanBytes, humanDuration } from './format.js';
+import { Meter, type RateUnit, formatAmount, humanCount, rateText } from './rate.js';
 
 /** A progress text, or a function giving it now (re-evaluated at each redraw: elapsed times move). */
 export type ProgressText = string | (() => string);
@@ -66,11 +66,62 @@ export class InFlightLines {
 
   lines(now = Date.now()): string[] {
     const shown = [...this.items].sort((a, b) => a.startedAt - b.startedAt).slice(0, MAX_LINES).map((i) => {
-      const amount = i.done === undefined ? '' : ` ${formatAmount(i.done, this.unit)}${i.total ? ` of ~${formatAmount(i.total, this.unit)}` : ''}`;
-      const r = i.done !== undefined && i.total ? rateText(this.meters.get(i.name)!, i.done, i.total, this.unit) : '';
-      return `  ${i.name}:${amount}${r ? ` (${r})` : ''}${amount ? ',' : ''} ${humanDuration(now - i.startedAt)}`;
+      const took = humanDuration(now - i.startedAt);
+      // Only its size known (a table pg_dump or a checksum reads in one go): the size and the time so far.
+      if (i.done === undefined) return `  ${i.name}${i.total ? ` (~${formatAmount(i.total, this.unit)})` : ''}: ${took}`;
+      const r = i.total ? rateText(this.meters.get(i.name)!, i.done, i.total, this.unit) : '';
+      return `  ${i.name}: ${formatAmount(i.done, this.unit)}${i.total ? ` of ~${formatAmount(i.total, this.unit)}` : ''}${r ? ` (${r})` : ''}, ${took}`;
     });
     if (this.items.length > MAX_LINES) shown.push(`  and ${this.items.length - MAX_LINES} more`);
     return shown;
   }
+}
+
+/** Progress of a long operation: `update` at each engine event (samples rates), `text` at each redraw. */
+export interface ProgressView<P> { update(p: P, now?: number): void; text(now?: number): string }
+
+/** Work counted in tables (dump, verify, pre-verify): what is done of the estimate, and what runs now. */
+export interface TablesProgress {
+  tablesDone: number;
+  tablesTotal: number;
+  /** On-disk size of the tables done, of all (pg_table_size). */
+  bytesDone: number;
+  bytesTotal: number;
+  /** Rows of the tables done (exact when counted, else their reltuples) and the reltuples estimate of all. */
+  rowsDone: number;
+  rowsTotal: number;
+  /** Key chunks compared (pre-verify), when the work is chunked. */
+  chunksDone?: number;
+  chunksTotal?: number;
+  running: InFlight[];
+}
+
+/**
+ * "tables 3/12, 1.2 GB of ~4.0 GB, rows 3.1M of ~10M (35 MB/s, ETA 1 min 20 s)" and a line per table in
+ * flight. The rate and ETA follow chunks when the work is chunked, else bytes, else tables.
+ */
+export function tablesProgress(startedAt = Date.now()): ProgressView<TablesProgress> {
+  const meter = new Meter(20_000); // tables end now and then: a longer window than a stream's
+  meter.sample(0, startedAt); // so the first table to end gives a rate
+  const running = new InFlightLines('bytes');
+  let last: TablesProgress | undefined;
+  const basis = (p: TablesProgress): [number, number, RateUnit] => p.chunksTotal !== undefined ? [p.chunksDone ?? 0, p.chunksTotal, 'chunks']
+    : p.bytesTotal > 0 ? [p.bytesDone, p.bytesTotal, 'bytes'] : [p.tablesDone, p.tablesTotal, 'tables'];
+  return {
+    update(p, now = Date.now()) {
+      last = p;
+      meter.sample(basis(p)[0], now);
+      running.sample(p.running, now);
+    },
+    text(now = Date.now()) {
+      const p = last;
+      if (!p) return 'starting';
+      const [done, total, unit] = basis(p);
+      const r = rateText(meter, done, total, unit);
+      const chunks = p.chunksTotal !== undefined ? `chunks ${humanCount(p.chunksDone ?? 0)}/${humanCount(p.chunksTotal)}, ` : '';
+      const bytes = p.bytesTotal ? `, ${humanBytes(p.bytesDone)} of ~${humanBytes(p.bytesTotal)}` : '';
+      const rows = p.rowsTotal || p.rowsDone ? `, rows ${humanCount(p.rowsDone)} of ~${humanCount(p.rowsTotal)}` : '';
+      return [`${chunks}tables ${p.tablesDone}/${p.tablesTotal}${bytes}${rows}${r ? ` (${r})` : ''}`, ...running.lines(now)].join('\n');
+    },
+  };
 }

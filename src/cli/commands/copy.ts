@@ -7,6 +7,7 @@ import { resolveConnArg } from '../connection-args.js';
 import { positiveInt, rolesPolicy, withRoleOptions } from '../options.js';
 import { table, humanBytes, humanDuration } from '../../lib/format.js';
 import { progressLine } from '../progress.js';
+import { dumpProgress, restoreProgress } from '../../dump/progress-text.js';
 import { CutoverError } from '../../errors.js';
 
 interface Selection { schema?: string[]; excludeSchema?: string[]; table?: string[]; excludeTable?: string[] }
@@ -71,8 +72,9 @@ export function registerCopy(program: Command): void {
     .action(async (o: Selection & { source?: string; dir: string; jobs: number; compress: number; snapshot?: string; force?: boolean; pgBindir?: string }) => {
       const source = resolveConnArg('source', o.source, 'CUTOVER_SOURCE_URL');
       const p = progressLine();
+      const view = dumpProgress();
       const r = await dump({ ...sel(o), source, dir: o.dir, jobs: o.jobs, compress: o.compress, snapshot: o.snapshot, force: o.force, binDir: o.pgBindir,
-        onProgress: (x) => p.update(`dump: tables ${x.tablesDone}/${x.tablesTotal} (~${humanBytes(x.bytesDone)} of ${humanBytes(x.bytesTotal)})${x.current ? `, last ${x.current}` : ''}`) });
+        onProgress: (x) => { view.update(x); p.update(() => `dump ${view.text()}`); } });
       p.done();
       process.stdout.write(r.skipped ? `dump: ${o.dir} is already complete with these options (skipped)\n`
         : `dump: ${r.tables} tables into ${o.dir} (${humanBytes(r.bytesOnDisk)}) in ${humanDuration(r.durationMs)} with pg_dump ${r.pgDumpVersion} -j ${r.jobs}\n`);
@@ -94,10 +96,11 @@ export function registerCopy(program: Command): void {
       const bad = (o.section ?? []).filter((s) => !(SECTIONS as readonly string[]).includes(s));
       if (bad.length) throw new CutoverError('E_USAGE', `unknown section(s) ${bad.join(', ')}: use ${SECTIONS.join(', ')}`);
       const p = progressLine();
+      const view = restoreProgress();
       const r = await restore({ target, dir: o.dir, jobs: o.jobs, sections: o.section as Section[] | undefined, noOwner: !o.keepOwner, noAcl: !o.keepAcl,
         privileges: o.privileges, roles: rolesPolicy(o),
         skipExtensions: o.skipExtensions, binDir: o.pgBindir,
-        onProgress: (x) => p.update(`restore ${x.section}: ${x.itemsDone}/${x.itemsTotal}${x.current ? ` ${x.current}` : ''}`) });
+        onProgress: (x) => { view.update(x); p.update(() => `restore ${view.text()}`); } });
       p.done();
       process.stdout.write(table(['section', 'items', 'duration'], r.sections.map((s) => [s.section, String(s.items), s.skipped ? 'done earlier' : humanDuration(s.durationMs)])) +
         `\nrestore: ${humanDuration(r.durationMs)} with -j ${r.jobs}${r.dropped.length ? `; left out ${r.dropped.length} entr(ies) that fail on managed targets` : ''}\n`);

@@ -1,11 +1,8 @@
 /** A copy's progress as text, the same on the CLI and in a runbook's task list. */
 import { humanBytes } from '../../lib/format.js';
-import { InFlightLines } from '../../lib/progress.js';
+import { InFlightLines, type ProgressView } from '../../lib/progress.js';
 import { Meter, humanCount, rateText } from '../../lib/rate.js';
 import type { CopyProgress } from './copy.js';
-
-/** Progress of a long operation: `update` at each engine event (samples rates), `text` at each redraw. */
-export interface ProgressView<P> { update(p: P, now?: number): void; text(now?: number): string }
 
 /**
  * "data: tables 3/12, 1.2 GB of ~4.0 GB, rows ~3.1M of ~10M (35 MB/s, ETA 1 min 20 s); indexes 4/20",
