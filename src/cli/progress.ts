@@ -6,7 +6,12 @@
 import { humanDuration } from '../lib/format.js';
 import { type ProgressText, TTY_REFRESH_MS, oneLine, plainIntervalMs, resolveText } from '../lib/progress.js';
 
-export interface ProgressLine { update(text: ProgressText): void; done(): void }
+export interface ProgressLine {
+  update(text: ProgressText): void;
+  /** A line to keep (a phase, a note), printed above the live block on a terminal. */
+  log(line: string): void;
+  done(): void;
+}
 
 export function progressLine(o: { tty?: boolean; intervalMs?: number; out?: NodeJS.WriteStream } = {}): ProgressLine {
   const out = o.out ?? process.stderr;
@@ -39,6 +44,14 @@ export function progressLine(o: { tty?: boolean; intervalMs?: number; out?: Node
       current = t;
       // The first report at once, then at the timer's pace (a line per event in a CI log buries the rest).
       if (first) draw();
+    },
+    log(line: string) {
+      if (tty && drawn) {
+        out.write(`${drawn > 1 ? `\x1b[${drawn - 1}A` : ''}\r\x1b[J${line}\n`);
+        drawn = 0;
+        drawnAt = 0;
+        draw();
+      } else out.write(`${line}\n`);
     },
     done() {
       clearInterval(timer);

@@ -101,7 +101,7 @@ export interface TablesProgress {
  * flight. The rate and ETA follow chunks when the work is chunked, else bytes, else tables.
  */
 export function tablesProgress(startedAt = Date.now()): ProgressView<TablesProgress> {
-  const meter = new Meter(20_000); // tables end now and then: a longer window than a stream's
+  let meter = new Meter(20_000); // tables end now and then: a longer window than a stream's
   meter.sample(0, startedAt); // so the first table to end gives a rate
   const running = new InFlightLines('bytes');
   let last: TablesProgress | undefined;
@@ -109,6 +109,8 @@ export function tablesProgress(startedAt = Date.now()): ProgressView<TablesProgr
     : p.bytesTotal > 0 ? [p.bytesDone, p.bytesTotal, 'bytes'] : [p.tablesDone, p.tablesTotal, 'tables'];
   return {
     update(p, now = Date.now()) {
+      // A new pass (pre-verify's next round) counts from zero again: so does its rate.
+      if (last && basis(p)[0] < basis(last)[0]) { meter = new Meter(20_000); meter.sample(0, now); }
       last = p;
       meter.sample(basis(p)[0], now);
       running.sample(p.running, now);

@@ -2,7 +2,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CutoverError, EXIT } from '../../errors.js';
 import { humanDuration, table } from '../../lib/format.js';
 import { CAPTURE_MODES, type CaptureMode, installCapture } from '../../replicate/capture.js';
-import { Applier, type BatchResult } from '../../replicate/apply.js';
+import { Applier, type BatchResult, type BatchStart } from '../../replicate/apply.js';
 import { cutover, CUTOVER_VERIFY, type CutoverVerify, FENCES, type Fence, unfence, verifiedRows } from '../../replicate/cutover.js';
 import { describeUnfence } from '../../replicate/fence.js';
 import { parseRoleMapArgs } from '../../pg/role-map.js';
@@ -13,6 +13,8 @@ import { renderStatus, replicationStatus } from '../../replicate/status.js';
 import { resolveConnArg } from '../connection-args.js';
 import { positiveInt } from '../options.js';
 import { progressLine } from '../progress.js';
+import { CatchUpProgress } from '../../replicate/progress-text.js';
+import { type TablesProgress, tablesProgress } from '../../lib/progress.js';
 import { type HandledSignal, SIGNAL_EXIT, onInterrupt } from '../../lib/interrupt.js';
 
 interface Conn { source?: string; target?: string }
@@ -43,12 +45,15 @@ async function follow(a: Applier, o: { untilCaughtUp?: number }): Promise<void> 
   let stoppedBy: HandledSignal | undefined;
   const offSignal = onInterrupt((sig) => { stoppedBy ??= sig; abort.abort(sig); });
   let last: BatchResult | undefined;
+  const view = new CatchUpProgress();
   try {
     await a.run({
       signal: abort.signal,
+      onBatchStart: (b) => { view.batchStart(b); p.update(() => view.text()); },
       onBatch: (b) => {
         last = b;
-        p.update(`applied ${a.totals.events} event(s) in ${a.totals.batches} batch(es) (${a.totals.upserted} upserted, ${a.totals.deleted} deleted); last batch ${b.events} event(s) in ${b.durationMs} ms, lag ${humanDuration(b.lagMs)}`);
+        view.batchDone(b, a.totals);
+        p.update(() => view.text());
       },
       until: o.untilCaughtUp === undefined ? undefined : (b) => b.lagMs <= o.untilCaughtUp!,
     });
@@ -71,6 +76,11 @@ function fenceArgs(o: FenceArgs, side: 'source' | 'target') {
   if (o.fence === 'manual' && !o.yes && !process.stdin.isTTY) {
     throw new CutoverError('E_USAGE', '--fence manual needs a confirmation', { hint: `stop the application's writes to the ${side}, then pass --yes (or run on a terminal)` });
   }
+  // Live catch-up and verify progress under the phase lines (the phase's name, then its progress).
+  const p = progressLine();
+  let phase = '';
+  let catchUp = new CatchUpProgress();
+  let tables = tablesProgress();
   const confirm = o.fence === 'manual' && !o.yes ? async () => {
     const { confirm: ask } = await import('@inquirer/prompts');
     if (!(await ask({ message: `Writes to the ${side} are stopped?`, default: false }))) throw new CutoverError('E_USAGE', 'cancelled before the fence; nothing changed');
@@ -82,7 +92,12 @@ function fenceArgs(o: FenceArgs, side: 'source' | 'target') {
       admin: resolveConnArg('pooler', o.pooler, 'CUTOVER_POOLER_URL'), database: o.poolerDatabase!, pauseTimeoutMs: o.pauseTimeout * 1000,
       repoint: o.poolerIni !== undefined ? { ini: o.poolerIni } : { command: o.poolerCommand! },
     } : undefined,
-    onNote: warn, onPhase: (p: string) => { process.stderr.write(`${p}...\n`); },
+    onNote: (m: string) => p.log(`note: ${m}`),
+    onPhase: (name: string) => { phase = name; catchUp = new CatchUpProgress(); tables = tablesProgress(); p.log(`${name}...`); },
+    onBatchStart: (b: BatchStart) => { catchUp.batchStart(b); p.update(() => `${phase}: ${catchUp.text()}`); },
+    onBatch: (b: BatchResult, totals: { events: number; batches: number }) => { catchUp.batchDone(b, totals); p.update(() => `${phase}: ${catchUp.text()}`); },
+    onTables: (x: TablesProgress) => { tables.update(x); p.update(() => `${phase}: ${tables.text()}`); },
+    progress: p,
   };
 }
 
@@ -155,7 +170,8 @@ export function registerReplicate(program: Command): void {
     .description('catch up, fence writes on the source, drain, set sequences, verify; prints the write outage')
     .option('--window', 'open a rollback window: capture writes on the target from the switch on, so that `replicate rollback` loses nothing')
     .action(async (o: FenceArgs & { window?: boolean }) => {
-      const res = await cutover({ ...conns(o), ...fenceArgs(o, 'source'), window: o.window });
+      const { progress, ...args } = fenceArgs(o, 'source');
+      const res = await cutover({ ...conns(o), ...args, window: o.window }).finally(() => progress.done());
       process.stdout.write(`${phaseTable(res)}\n\n` +
         `cutover done: write outage ${humanDuration(res.outageMs)} (fence ${res.fence} at ${res.fencedAt}); drained ${res.drainedEvents} event(s); ${res.sequences} sequence(s) set` +
         `${res.verify ? `; verify ${res.verify.level}: identical (${verifiedRows(res.verify)})` : ''}\n` +
@@ -168,7 +184,8 @@ export function registerReplicate(program: Command): void {
   fenceOptions(r.command('rollback'), 'target (the new server)')
     .description('the rollback window\'s way back: fence the target, drain the writes made there into the source, set sequences, verify, unfence the source; prints the write outage')
     .action(async (o: FenceArgs) => {
-      const res = await rollback({ ...conns(o), ...fenceArgs(o, 'target') });
+      const { progress, ...args } = fenceArgs(o, 'target');
+      const res = await rollback({ ...conns(o), ...args }).finally(() => progress.done());
       if (res.already) { process.stdout.write('already rolled back: the source takes writes, the target is fenced; `cutover replicate finish` ends the window\n'); return; }
       process.stdout.write(`${phaseTable(res)}\n\n` +
         `rollback done: write outage ${humanDuration(res.outageMs)} (target fenced, ${res.fence}, at ${res.fencedAt}); drained ${res.drainedEvents} event(s) into the source; ${res.sequences} sequence(s) set` +

@@ -5,6 +5,8 @@ import { EXIT } from '../../errors.js';
 import { parseRoleMapArgs } from '../../pg/role-map.js';
 import { resolveConnArg } from '../connection-args.js';
 import { positiveInt } from '../options.js';
+import { progressLine } from '../progress.js';
+import { tablesProgress } from '../../lib/progress.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -24,11 +26,14 @@ export function registerVerify(program: Command): void {
     .option('--json', 'print the report as JSON')
     .action(async (o: { source?: string; target?: string; level: VerifyLevel; jobs: number; table?: string[]; excludeTable?: string[]; roleMap?: string[]; chunkRows: number; maxReported: number; json?: boolean }) => {
       const roleMap = o.roleMap ? parseRoleMapArgs(o.roleMap) : undefined;
+      const p = progressLine();
+      const view = tablesProgress();
       const report = await verify({
         source: resolveConnArg('source', o.source, 'CUTOVER_SOURCE_URL'),
         target: resolveConnArg('target', o.target, 'CUTOVER_TARGET_URL'),
         level: o.level, jobs: o.jobs, tables: o.table, excludeTables: o.excludeTable, roleMap, chunkRows: o.chunkRows, maxReported: o.maxReported,
-      });
+        onTables: (x) => { view.update(x); p.update(() => `verify ${view.text()}`); },
+      }).finally(() => p.done());
       process.stdout.write((o.json ? JSON.stringify(report, null, 2) : renderVerify(report)) + '\n');
       process.exitCode = report.ok ? EXIT.ok : EXIT.difference;
     });
