@@ -29,8 +29,8 @@ export class CatchUpProgress {
     this.applied = totals.events;
     this.batches = totals.batches;
     this.lagMs = b.lagMs;
-    // An empty batch: nothing was committed since the tick (caught up). Else the next batch counts anew.
-    if (b.events === 0) this.pending = 0;
+    // Applied up to the batch's snapshot: what committed since, the next batch counts (it starts at once).
+    this.pending = 0;
     this.meter.sample(totals.events, now);
   }
 

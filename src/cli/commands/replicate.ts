@@ -13,6 +13,8 @@ import { renderStatus, replicationStatus } from '../../replicate/status.js';
 import { resolveConnArg } from '../connection-args.js';
 import { positiveInt } from '../options.js';
 import { progressLine } from '../progress.js';
+import { watchStatus } from './replicate-watch.js';
+import { parseDuration } from '../../runbook/duration.js';
 import { CatchUpProgress } from '../../replicate/progress-text.js';
 import { type TablesProgress, tablesProgress } from '../../lib/progress.js';
 import { type HandledSignal, SIGNAL_EXIT, onInterrupt } from '../../lib/interrupt.js';
@@ -28,6 +30,13 @@ const withSource = (c: Command) => c
   .option('--source <conn>', 'source connection (URL, key=value, or env:VAR); default $CUTOVER_SOURCE_URL');
 const withConns = (c: Command) => withSource(c)
   .option('--target <conn>', 'target connection (URL, key=value, or env:VAR); default $CUTOVER_TARGET_URL');
+
+/** "2s", "500ms", "1 min": at least 100 ms. */
+function durationArg(v: string): number {
+  const ms = parseDuration(v);
+  if (ms === undefined || ms < 100) throw new InvalidArgumentError('a duration of at least 100ms, like "2s" or "500ms"');
+  return ms;
+}
 
 function keyArg(v: string, prev: Record<string, string[]> = {}): Record<string, string[]> {
   const i = v.lastIndexOf('=');
@@ -144,8 +153,11 @@ export function registerReplicate(program: Command): void {
 
   withConns(r.command('status'))
     .description('what is captured, how far the target is (lag, pending events), the log\'s size, and whether replication halted')
-    .option('--json', 'print as JSON')
-    .action(async (o: Conn & { json?: boolean }) => {
+    .option('--json', 'print as JSON (with --watch: one JSON object per line per sample)')
+    .option('--watch', 'sample again and again until Ctrl-C: lag, pending events and apply rate over time (sparklines); exit 0')
+    .option('--interval <duration>', 'with --watch: time between samples', durationArg, 2000)
+    .action(async (o: Conn & { json?: boolean; watch?: boolean; interval: number }) => {
+      if (o.watch) { await watchStatus(conns(o), { intervalMs: o.interval, json: o.json }); return; }
       const s = await replicationStatus(conns(o));
       process.stdout.write((o.json ? JSON.stringify(s, null, 2) : renderStatus(s)) + '\n');
       // A halted replication is not a healthy status: scripts and monitors see exit 7.
