@@ -102,7 +102,8 @@ function fenceArgs(o: FenceArgs, side: 'source' | 'target') {
       repoint: o.poolerIni !== undefined ? { ini: o.poolerIni } : { command: o.poolerCommand! },
     } : undefined,
     onNote: (m: string) => p.log(`note: ${m}`),
-    onPhase: (name: string) => { phase = name; catchUp = new CatchUpProgress(); tables = tablesProgress(); p.log(`${name}...`); },
+    // A new phase drops the last one's progress (its function would read the new phase's trackers).
+    onPhase: (name: string) => { phase = name; catchUp = new CatchUpProgress(); tables = tablesProgress(); p.update(name); p.log(`${name}...`); },
     onBatchStart: (b: BatchStart) => { catchUp.batchStart(b); p.update(() => `${phase}: ${catchUp.text()}`); },
     onBatch: (b: BatchResult, totals: { events: number; batches: number }) => { catchUp.batchDone(b, totals); p.update(() => `${phase}: ${catchUp.text()}`); },
     onTables: (x: TablesProgress) => { tables.update(x); p.update(() => `${phase}: ${tables.text()}`); },
