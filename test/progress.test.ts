@@ -67,13 +67,15 @@ describe('progress formatting', () => {
     const [head, line] = v.text(2000).split('\n');
     expect(head).toBe('data: tables 0/3, 10 MB of ~100 MB, rows ~100k of ~1.0M (5.0 MB/s, ETA 18.0 s); indexes 0/4');
     expect(line).toBe('  app.big part 1/2: 10 MB of ~50 MB (5.0 MB/s, ETA 8.0 s), 2.0 s');
+    // Nothing reported for 12 s (the target holds the stream up): the redraws say it stalled.
+    expect(v.text(14_000)).toMatch(/^data: .* \(stalled\); indexes 0\/4\n  app\.big part 1\/2: 10 MB of ~50 MB \(stalled\), 14\.0 s$/);
   });
 
-  it('pre-verify: chunks done of the total drive the rate and ETA; a new round starts its rate again', () => {
+  it('pre-verify: chunks done of the total drive the rate (the average since the start) and ETA; a new round starts its rate again', () => {
     const v = tablesProgress(0);
     const p = { tablesDone: 1, tablesTotal: 4, bytesDone: 0, bytesTotal: 0, rowsDone: 1000, rowsTotal: 4000, chunksDone: 10, chunksTotal: 40, running: [{ name: 'app.t', startedAt: 0 }] };
     v.update(p, 1000);
-    expect(v.text(1500)).toBe('chunks 10/40, tables 1/4, rows 1.0k of ~4.0k (10 chunks/s, ETA 3.0 s)\n  app.t: 1.5 s');
+    expect(v.text(1500)).toBe('chunks 10/40, tables 1/4, rows 1.0k of ~4.0k (7 chunks/s, ETA 4.5 s)\n  app.t: 1.5 s'); // the average since the start
     v.update({ ...p, tablesDone: 0, chunksDone: 0, rowsDone: 0, running: [] }, 2000);
     expect(v.text(2000)).not.toMatch(/chunks\/s/);
   });

@@ -19,12 +19,12 @@ export function dumpProgress(): ProgressView<DumpProgress> {
  * the archive's compressed table files in the data section, items elsewhere; a line per item in flight.
  */
 export function restoreProgress(): ProgressView<RestoreProgress> {
-  let meter = new Meter(20_000);
+  let meter = new Meter(Infinity); // items end now and then: the average since the section's start
   const running = new InFlightLines('bytes');
   let last: RestoreProgress | undefined;
   return {
     update(p, now = Date.now()) {
-      if (p.section !== last?.section) meter = new Meter(20_000); // each section its own rate (and unit)
+      if (p.section !== last?.section) meter = new Meter(Infinity); // each section its own rate (and unit)
       last = p;
       meter.sample(p.bytesTotal ? p.bytesDone : p.itemsDone, now);
       running.sample(p.running.map((r) => ({ name: r.item, startedAt: r.startedAt, total: r.bytes || undefined })), now);
@@ -32,6 +32,7 @@ export function restoreProgress(): ProgressView<RestoreProgress> {
     text(now = Date.now()) {
       const p = last;
       if (!p) return 'starting';
+      meter.sample(p.bytesTotal ? p.bytesDone : p.itemsDone, now);
       const r = p.bytesTotal ? rateText(meter, p.bytesDone, p.bytesTotal, 'bytes') : rateText(meter, p.itemsDone, p.itemsTotal, 'items');
       const bytes = p.bytesTotal ? `, ${humanBytes(p.bytesDone)} of ${humanBytes(p.bytesTotal)} in the archive` : '';
       return [`${p.section}: items ${p.itemsDone}/${p.itemsTotal}${bytes}${r ? ` (${r})` : ''}`, ...running.lines(now)].join('\n');

@@ -64,6 +64,11 @@ export class InFlightLines {
     }
   }
 
+  /** Samples each unit's meter again with its last amount: a unit that stopped moving shows it. */
+  tick(now = Date.now()): void {
+    for (const i of this.items) if (i.done !== undefined) this.meters.get(i.name)?.sample(i.done, now);
+  }
+
   lines(now = Date.now()): string[] {
     const shown = [...this.items].sort((a, b) => a.startedAt - b.startedAt).slice(0, MAX_LINES).map((i) => {
       const took = humanDuration(now - i.startedAt);
@@ -101,8 +106,10 @@ export interface TablesProgress {
  * flight. The rate and ETA follow chunks when the work is chunked, else bytes, else tables.
  */
 export function tablesProgress(startedAt = Date.now()): ProgressView<TablesProgress> {
-  let meter = new Meter(20_000); // tables end now and then: a longer window than a stream's
-  meter.sample(0, startedAt); // so the first table to end gives a rate
+  // Tables end now and then: the average since the start, sampled at each redraw too, so that it eases
+  // off while a big table is read instead of holding the last value or saying "stalled".
+  let meter = new Meter(Infinity);
+  meter.sample(0, startedAt);
   const running = new InFlightLines('bytes');
   let last: TablesProgress | undefined;
   const basis = (p: TablesProgress): [number, number, RateUnit] => p.chunksTotal !== undefined ? [p.chunksDone ?? 0, p.chunksTotal, 'chunks']
@@ -110,7 +117,7 @@ export function tablesProgress(startedAt = Date.now()): ProgressView<TablesProgr
   return {
     update(p, now = Date.now()) {
       // A new pass (pre-verify's next round) counts from zero again: so does its rate.
-      if (last && basis(p)[0] < basis(last)[0]) { meter = new Meter(20_000); meter.sample(0, now); }
+      if (last && basis(p)[0] < basis(last)[0]) { meter = new Meter(Infinity); meter.sample(0, now); }
       last = p;
       meter.sample(basis(p)[0], now);
       running.sample(p.running, now);
@@ -119,6 +126,7 @@ export function tablesProgress(startedAt = Date.now()): ProgressView<TablesProgr
       const p = last;
       if (!p) return 'starting';
       const [done, total, unit] = basis(p);
+      meter.sample(done, now);
       const r = rateText(meter, done, total, unit);
       const chunks = p.chunksTotal !== undefined ? `chunks ${humanCount(p.chunksDone ?? 0)}/${humanCount(p.chunksTotal)}, ` : '';
       const bytes = p.bytesTotal ? `, ${humanBytes(p.bytesDone)} of ~${humanBytes(p.bytesTotal)}` : '';

@@ -7,7 +7,11 @@ import { humanBytes, humanDuration } from './format.js';
 /** What a rate counts: bytes print as "12 MB/s", the others as "3.4k rows/s". */
 export type RateUnit = 'bytes' | 'rows' | 'events' | 'chunks' | 'tables' | 'items';
 
-/** Rate and time left from samples of an amount done. Numbers only; see `rateText` for the words. */
+/**
+ * Rate and time left from samples of an amount done. Numbers only; see `rateText` for the words. With
+ * `windowMs` Infinity: the average since the first sample (for work that moves in steps, a table at a
+ * time, where a recent window would say "stalled" during every big table).
+ */
 export class Meter {
   private readonly samples: { t: number; done: number }[] = [];
   constructor(private readonly windowMs = 10_000) {}
@@ -16,8 +20,10 @@ export class Meter {
     const last = this.samples.at(-1);
     // A repeated sample at the same instant only moves the amount (several events in one tick).
     if (last && last.t === now) { last.done = done; return; }
+    if (last && now < last.t) return;
     this.samples.push({ t: now, done });
-    // At least two samples are kept, so sparse events (a table finishing now and then) still give a rate.
+    // At least two samples are kept, so sparse events still give a rate.
+    if (!Number.isFinite(this.windowMs)) { if (this.samples.length > 2) this.samples.splice(1, 1); return; }
     while (this.samples.length > 2 && now - this.samples[1]!.t > this.windowMs) this.samples.shift();
   }
 

@@ -23,6 +23,9 @@ export function copyProgress(): ProgressView<CopyProgress> {
     text(now = Date.now()) {
       const p = last;
       if (!p) return 'starting';
+      // Sampled at each redraw as well: the copy reports only while bytes move, so a stream held up on
+      // the target (the engine silent) shows its rate falling, then "stalled", instead of the last one.
+      if (p.phase === 'data') { total.sample(p.bytesDone, now); running.tick(now); }
       const r = p.phase === 'data' ? rateText(total, p.bytesDone, p.bytesTotal, 'bytes') : '';
       const rows = p.rowsTotal || p.rowsDone ? `, rows ~${humanCount(p.rowsDone)} of ~${humanCount(p.rowsTotal)}` : '';
       const head = `${p.phase}: tables ${p.tablesDone}/${p.tablesTotal}, ${humanBytes(p.bytesDone)} of ~${humanBytes(p.bytesTotal)}${rows}${r ? ` (${r})` : ''}; ` +
