@@ -178,16 +178,18 @@ describe('progress of a long copy', () => {
       const r = await execa('node', [CLI, 'rehearse', rb.file, '--state-dir', rb.stateDir, '--yes'],
         { env: { SOURCE_URL: c.url('slow_src'), TARGET_URL: target, CUTOVER_NO_TTY: '1', CUTOVER_PROGRESS_INTERVAL: interval }, extendEnv: true, reject: false, all: true });
       expect(r.exitCode, r.all).toBe(0);
-      return r.all ?? '';
+      return { out: r.all ?? '', log: await readFile(join(rb.stateDir, 'logs', 'copy.log'), 'utf8') };
     };
-    const out = await rehearse('plain_dst', '400ms');
+    const { out, log } = await rehearse('plain_dst', '400ms');
     expect(out).not.toMatch(/\x1b\[\d*A/);
     const lines = out.split('\n').filter((l) => /^\S+ \S+( \d+ s)? \| data: tables \d+\/2, /.test(l.replace(/^\W+/, '')));
     expect(lines.filter((l) => RATE_ETA.test(l)).length, out).toBeGreaterThanOrEqual(2);
     expect(lines.some((l) => / \| public\.big: .* of ~.*\(.*ETA /.test(l)), out).toBe(true);
     expect(new Set(lines.map((l) => /data: tables \d+\/2, ([^,]+) of/.exec(l)?.[1])).size, out).toBeGreaterThanOrEqual(2);
+    // The step's log keeps the progress too (every 10 s, the first one early).
+    expect(log).toMatch(/^\S+ data: tables \d+\/2, /m);
     // An hour between lines: the whole copy passes without one (the list printed a line a second before).
-    const quiet = await rehearse('quiet_dst', '1h');
+    const { out: quiet } = await rehearse('quiet_dst', '1h');
     expect(quiet).toMatch(/cutover copy/);
     expect(quiet).not.toMatch(/data: tables/);
   });

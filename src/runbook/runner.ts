@@ -202,6 +202,8 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
         let shownAt = Date.now();
         const ticker = setInterval(() => {
           const el = Date.now() - t0;
+          // The step's log gets the progress every 10 s (a function's text as it is then).
+          if (progressText && Date.now() - progressLoggedAt >= 10_000) { progressLoggedAt = Date.now(); toLog(oneLine(resolveText(progressText))); }
           if (!live && Date.now() - shownAt < plainEvery) return;
           shownAt = Date.now();
           const [head = '', ...rest] = resolveText(progressText).split('\n');
@@ -223,10 +225,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
         }, TTY_REFRESH_MS);
         const ctx: ActionContext = {
           stepId: s.id, source: o.source, target: o.target, pooler: o.pooler, stateDir: o.stateDir, headroom, roles: rb.front.roles, budgetShare: budgetShare?.(), signal: abort.signal, measure,
-          progress: (t) => {
-            progressText = t;
-            if (Date.now() - progressLoggedAt >= 10_000) { progressLoggedAt = Date.now(); toLog(oneLine(resolveText(t))); }
-          },
+          progress: (t) => { progressText = t; },
           log: (t) => { logLines.push(t); toLog(t); task.output = t; },
         };
         logSinks.add(ctx.log);
