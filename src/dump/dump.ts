@@ -41,12 +41,18 @@ export interface DumpOptions extends SelectionOptions {
   onNote?: (message: string) => void;
 }
 
+/** Tables done and their on-disk size and reltuples, of the totals; pg_dump reports per table, not within one. */
 export interface DumpProgress {
   tablesDone: number;
   tablesTotal: number;
   bytesDone: number;
   bytesTotal: number;
+  rowsDone: number;
+  rowsTotal: number;
+  /** The table last finished. */
   current?: string;
+  /** Tables being dumped now ("schema.name" as pg_dump prints them), with their size. */
+  running: { table: string; bytes: number; startedAt: number }[];
 }
 
 export interface DumpResult {
@@ -114,8 +120,20 @@ export async function dump(o: DumpOptions): Promise<DumpResult> {
   const partial = `${o.dir}.partial`;
   await rm(partial, { recursive: true, force: true });
   const dataTables = tables.filter((t) => t.kind === 'r');
-  const sizeOf = new Map(dataTables.map((t) => [`${t.schema}.${t.name}`, t.bytes]));
-  const progress: DumpProgress = { tablesDone: 0, tablesTotal: dataTables.length, bytesDone: 0, bytesTotal: dataTables.reduce((n, t) => n + t.bytes, 0) };
+  const byName = new Map(dataTables.map((t) => [`${t.schema}.${t.name}`, t]));
+  const progress: DumpProgress = {
+    tablesDone: 0, tablesTotal: dataTables.length, bytesDone: 0, bytesTotal: dataTables.reduce((n, t) => n + t.bytes, 0),
+    rowsDone: 0, rowsTotal: dataTables.reduce((n, t) => n + t.estimatedRows, 0), running: [],
+  };
+  const report = () => o.onProgress?.({ ...progress, running: progress.running.map((r) => ({ ...r })) });
+  const finished = (i: number) => {
+    const [r] = progress.running.splice(i, 1);
+    const t = byName.get(r!.table);
+    progress.tablesDone++;
+    progress.bytesDone += t?.bytes ?? 0;
+    progress.rowsDone += t?.estimatedRows ?? 0;
+    progress.current = r!.table;
+  };
   // With change capture on the source (and no snapshot given), pg_dump reads a snapshot we export and
   // record, so that replication starts exactly where the dump's data ends.
   let exporter: SnapshotGroup | undefined;
@@ -129,19 +147,19 @@ export async function dump(o: DumpOptions): Promise<DumpResult> {
   const run = () => runTool(tool.path, [...args, '-f', partial], source, 'dump', {
     connections: jobs > 1 ? jobs + 1 : 1,
     onStderrLine: (line) => {
-      // pg_dump -v: 'finished item 1234 TABLE DATA schema name' (parallel) or 'dumping contents of table "s.t"'.
-      const fin = /finished item \d+ TABLE DATA (\S+) (.+)$/.exec(line);
+      // pg_dump -v prints 'dumping contents of table "schema.name"' as a table starts (both modes) and, in
+      // parallel mode, 'finished item 1234 TABLE DATA name' (the name only) as it ends; serially a table
+      // ends when the next starts.
+      const fin = /finished item \d+ TABLE DATA (.+)$/.exec(line);
       const dumping = /dumping contents of table "(.+)"$/.exec(line);
       if (fin) {
-        progress.tablesDone++;
-        progress.bytesDone += sizeOf.get(`${fin[1]}.${fin[2]}`) ?? 0;
-        progress.current = `${fin[1]}.${fin[2]}`;
-        o.onProgress?.({ ...progress });
-      } else if (dumping && jobs === 1) {
-        progress.tablesDone++;
-        progress.bytesDone += sizeOf.get(dumping[1]!) ?? 0;
-        progress.current = dumping[1];
-        o.onProgress?.({ ...progress });
+        // The earliest started table of that name (names repeat across schemas).
+        const i = progress.running.findIndex((r) => byName.get(r.table)?.name === fin[1]);
+        if (i >= 0) { finished(i); report(); }
+      } else if (dumping) {
+        if (jobs === 1) while (progress.running.length) finished(0);
+        progress.running.push({ table: dumping[1]!, bytes: byName.get(dumping[1]!)?.bytes ?? 0, startedAt: Date.now() });
+        report();
       }
     },
   });

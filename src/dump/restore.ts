@@ -5,7 +5,7 @@
  * (pg_restore's "finished item N") are recorded in the dump directory per target and skipped next time.
  */
 import { existsSync } from 'node:fs';
-import { readFile, writeFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { CutoverError } from '../errors.js';
@@ -48,7 +48,20 @@ export interface RestoreOptions extends RestoreDefaults {
    */
   policiesApart?: boolean;
   roles?: RolesPolicy;
-  onProgress?: (p: { section: Section; itemsDone: number; itemsTotal: number; current?: string }) => void;
+  onProgress?: (p: RestoreProgress) => void;
+}
+
+/** A section's archive items done of all; in the data section also the archive's bytes (compressed, per table file). */
+export interface RestoreProgress {
+  section: Section;
+  itemsDone: number;
+  itemsTotal: number;
+  /** The item last started or finished ("TABLE DATA app orders"). */
+  current?: string;
+  bytesDone: number;
+  bytesTotal: number;
+  /** Items pg_restore's workers are on now, with their data file's size (0 when none). */
+  running: { item: string; bytes: number; startedAt: number }[];
 }
 
 export interface RestoreResult {
@@ -120,6 +133,13 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
     }))
     : undefined;
 
+  // Each TABLE DATA item's file ("1234.dat.gz", ".dat", ".dat.lz4", ...): its size weighs it in the progress.
+  const fileBytes = new Map<number, number>();
+  for (const f of await readdir(o.dir)) {
+    const m = /^(\d+)\.dat(\.\w+)?$/.exec(f);
+    if (m) fileBytes.set(Number(m[1]), (await stat(join(o.dir, f))).size);
+  }
+
   for (const section of o.sections ?? SECTIONS) {
     const inSection = entries.filter((e) => sectionOf(e.desc) === section);
     if (state.sectionsDone.includes(section)) {
@@ -148,6 +168,10 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
     }).join('\n'));
     const s0 = Date.now();
     let itemsDone = inSection.length - todo.length;
+    const bytesTotal = inSection.reduce((n, e) => n + (fileBytes.get(e.dumpId) ?? 0), 0);
+    let bytesDone = inSection.filter((e) => done.has(e.dumpId)).reduce((n, e) => n + (fileBytes.get(e.dumpId) ?? 0), 0);
+    const running = new Map<number, RestoreProgress['running'][number]>();
+    const report = (current: string) => o.onProgress?.({ section, itemsDone, itemsTotal: inSection.length, current, bytesDone, bytesTotal, running: [...running.values()].map((r) => ({ ...r })) });
     const args = [...common, '-j', String(jobs), `--section=${section}`, '-L', listFile,
       // An interrupted pre-data is redone from scratch: drop what it had created.
       ...(resuming && section === 'pre-data' ? ['--clean', '--if-exists'] : []), o.dir];
@@ -156,6 +180,16 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
       await runTool(tool.path, args, target, `restore-${section}`, {
         connections: jobs,
         onStderrLine: (line) => {
+          // Parallel mode: 'launching item N ...' as a worker takes an item, 'finished item N ...' as it ends.
+          const launched = /launching item (\d+) (.*)$/.exec(line);
+          if (launched) {
+            const id = Number(launched[1]);
+            if (!done.has(id) && keepIds.has(id)) {
+              running.set(id, { item: launched[2]!, bytes: fileBytes.get(id) ?? 0, startedAt: Date.now() });
+              report(launched[2]!);
+            }
+            return;
+          }
           const m = /finished item (\d+) (.*)$/.exec(line) ?? /processing item (\d+) (.*)$/.exec(line);
           if (!m) return;
           const id = Number(m[1]);
@@ -163,8 +197,10 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
             done.add(id);
             state.itemsDone.push(id);
             itemsDone++;
+            bytesDone += fileBytes.get(id) ?? 0;
+            running.delete(id);
             pending = pending.then(save);
-            o.onProgress?.({ section, itemsDone, itemsTotal: inSection.length, current: m[2] });
+            report(m[2]!);
           }
         },
       });

@@ -69,6 +69,14 @@ export interface BatchResult {
   lagMs: number;
 }
 
+/** A batch about to apply: the events committed since the applied tick (the pending ones, counted from the log). */
+export interface BatchStart {
+  events: number;
+  tables: number;
+  /** How stale the target is at the batch's start: source time now minus the applied tick's time. */
+  lagMs: number;
+}
+
 interface TableInfo {
   tableid: number;
   schema: string;
@@ -123,6 +131,8 @@ export class Applier {
   /** ddl: follow: the source's indexes seen so far (apply_state.source_indexes), undefined until recorded. */
   private sourceIndexes?: Set<string>;
   private fenceSnapshot?: string;
+  /** run()'s onBatchStart, while it runs. */
+  private onBatchStart?: (b: BatchStart) => void;
   tick = '';
   readonly totals = { batches: 0, events: 0, upserted: 0, deleted: 0 };
   /** Events applied from transactions a fence's snapshot does not show: writes that got past it, by table. */
@@ -588,6 +598,7 @@ export class Applier {
       const changed = (await s.query<{ tableid: number; events: string; truncated: boolean; after_fence: number }>(
         loadSql(import.meta.url, 'sql/batch-tables.sql'), [this.tick, cur, this.fenceSnapshot ?? null])).rows;
       const prevAt = this.tickAtMs;
+      if (changed.length) this.onBatchStart?.({ events: changed.reduce((n, c) => n + Number(c.events), 0), tables: changed.length, lagMs: at.getTime() - prevAt });
       if (!changed.length && !this.pending.size) {
         await s.query('COMMIT');
         await t.query('UPDATE _cutover.apply_state SET tick = $1::pg_snapshot, tick_at = $2, applied_at = now()', [cur, at]);
@@ -821,7 +832,16 @@ export class Applier {
    * Applies batches until `until` says stop (or the signal aborts). Lost connections (a terminated
    * backend, a restarted server) are survived: the applier reconnects and redoes the batch.
    */
-  async run(o: { until?: (b: BatchResult) => boolean; signal?: AbortSignal; onBatch?: (b: BatchResult) => void; maxReconnects?: number } = {}): Promise<void> {
+  async run(o: { until?: (b: BatchResult) => boolean; signal?: AbortSignal; onBatch?: (b: BatchResult) => void; onBatchStart?: (b: BatchStart) => void; maxReconnects?: number } = {}): Promise<void> {
+    this.onBatchStart = o.onBatchStart;
+    try {
+      await this.runLoop(o);
+    } finally {
+      this.onBatchStart = undefined;
+    }
+  }
+
+  private async runLoop(o: { until?: (b: BatchResult) => boolean; signal?: AbortSignal; onBatch?: (b: BatchResult) => void; maxReconnects?: number }): Promise<void> {
     let failures = 0;
     while (!o.signal?.aborted) {
       let b: BatchResult;

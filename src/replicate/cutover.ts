@@ -14,7 +14,8 @@ import { countBehind } from '../verify/sequences.js';
 import { identical, verify, VERIFY_LEVELS, type VerifyReport } from '../verify/verify.js';
 import { IncrementalVerify } from '../verify/incremental.js';
 import { renderVerify } from '../verify/render.js';
-import { Applier } from './apply.js';
+import { Applier, type BatchResult, type BatchStart } from './apply.js';
+import type { TablesProgress } from '../lib/progress.js';
 import { compareSnapshots } from './snapshot-text.js';
 import { assertFencePlan, describeBreach, describeUnfence, fenceBreaches, fenceState, type Fence, installFence, type InstalledFence, planFence, unfence as unfenceSource } from './fence.js';
 import { type PauseReport, PoolerSwitch, type PoolerSwitchOptions } from '../pooler/switch.js';
@@ -68,6 +69,11 @@ export interface CutoverOptions {
   onNote?: (message: string) => void;
   /** Called as each phase starts; the phase waits for a returned promise. */
   onPhase?: (phase: string) => void | Promise<void>;
+  /** Catch-up and drain progress: a batch starts (events pending, lag) and ends (with the applier's totals). */
+  onBatchStart?: (b: BatchStart) => void;
+  onBatch?: (b: BatchResult, totals: { events: number; batches: number }) => void;
+  /** Verify and pre-verify progress: tables (and chunks) done of the estimate and in flight. */
+  onTables?: (p: TablesProgress) => void;
 }
 
 export interface CutoverResult {
@@ -154,13 +160,14 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
     if (o.window) await refuseOtherWriters(a.targetClient, false);
     // 1. Catch up while the application still writes: the outage then only covers the last batch.
     const caughtUp = (b: { lagMs: number }) => b.lagMs <= (o.catchUpLagMs ?? 1000);
-    await timed('catch up', () => a.run({ until: caughtUp }));
+    const watch = { onBatchStart: o.onBatchStart, onBatch: o.onBatch && ((b: BatchResult) => o.onBatch!(b, a.totals)) };
+    await timed('catch up', () => a.run({ until: caughtUp, ...watch }));
     const level = o.verify ?? 'checksums';
     let inc: IncrementalVerify | undefined;
     if (level === 'incremental') {
       // The full comparison while the application writes; the fence then compares only what changed.
       inc = await timed('pre-verify', () => preverify(a, o, note));
-      await timed('catch up', () => a.run({ until: caughtUp }));
+      await timed('catch up', () => a.run({ until: caughtUp, ...watch }));
     }
 
     // 2. The fence.
@@ -191,6 +198,7 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
       const deadline = Date.now() + (o.waitMs ?? 60_000);
       let late = false;
       await a.run({
+        ...watch,
         until: (b) => {
           if (compareSnapshots(b.tick, fenceSnap) >= 0) return true;
           if (Date.now() > deadline) { late = true; return true; }
@@ -230,7 +238,7 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
     let trustedRows: number | undefined;
     if (inc) {
       const r = await timed('verify (changed since pre-verify)', async () => {
-        try { return await inc.recheck(); } finally { await inc.unguardTarget(); }
+        try { return await inc.recheck(undefined, o.onTables); } finally { await inc.unguardTarget(); }
       });
       const st = r.incremental;
       if (st.foreignWrites.length) note(`the target was written by someone other than cutover since the pre-verify: ${st.foreignWrites.join(', ')}; those tables were compared in full`);
@@ -239,7 +247,7 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
       report = r;
       trustedRows = st.trustedRows;
     } else if (level !== 'none' && level !== 'incremental') {
-      report = await timed(`verify (${level})`, () => verify({ source: o.source, target: o.target, level, jobs: o.verifyJobs ?? 2, roleMap: o.roleMap }));
+      report = await timed(`verify (${level})`, () => verify({ source: o.source, target: o.target, level, jobs: o.verifyJobs ?? 2, roleMap: o.roleMap, onTables: o.onTables }));
     }
     if (report) {
       if (!report.ok) await settleSequences(a, report, setInFence, o.sequenceMargin ?? 0, note);
@@ -317,7 +325,7 @@ async function preverify(a: Applier, o: CutoverOptions, note: (m: string) => voi
   let failed: unknown;
   const applying = a.run({ signal: stop.signal }).catch((e: unknown) => { failed = e; });
   try {
-    const r = await inc.preverify();
+    const r = await inc.preverify(undefined, o.onTables);
     note(`pre-verify: ${r.chunks} key chunks of ${r.tables} table(s) compared in ${(r.durationMs / 1000).toFixed(1)} s while applying; ` +
       `${r.differing} differed (changes not applied yet); ${inc.changedChunks()} changed meanwhile`);
     // What changed during that pass is compared again, still before the fence: each round covers a
@@ -325,7 +333,7 @@ async function preverify(a: Applier, o: CutoverOptions, note: (m: string) => voi
     for (let round = 2; round <= 4; round++) {
       const before = inc.changedChunks();
       if (before <= 50) break;
-      const rr = await inc.refine();
+      const rr = await inc.refine(undefined, o.onTables);
       note(`pre-verify round ${round}: ${rr.compared} chunk(s) compared again in ${(rr.durationMs / 1000).toFixed(1)} s; ` +
         `${rr.stillChanged} still differed; ${inc.changedChunks()} to compare in the fence`);
       if (inc.changedChunks() * 2 > before) break;

@@ -2,7 +2,7 @@
 export function parseDuration(s: string): number | undefined {
   const t = s.trim().toLowerCase();
   if (!t || t === '-') return undefined;
-  const re = /(\d+(?:\.\d+)?)\s*(days?|d|h|hours?|hrs?|m|mins?|minutes?|s|secs?|seconds?|ms)?/g;
+  const re = /(\d+(?:\.\d+)?)\s*(ms|days?|d|h|hours?|hrs?|m|mins?|minutes?|s|secs?|seconds?)?/g;
   let total = 0, matched = false, last = '';
   let m: RegExpExecArray | null;
   let consumed = 0;

@@ -16,6 +16,7 @@ import { type ConnParams, scrub } from '../pg/conninfo.js';
 import { type Capacity, parseHeadroom } from '../budget/capacity.js';
 import { capacities } from './actions/common.js';
 import { humanDuration } from '../lib/format.js';
+import { type ProgressText, TTY_REFRESH_MS, oneLine, plainIntervalMs, resolveText } from '../lib/progress.js';
 import { ACTIONS, type ActionContext, type StepOutputs } from './actions/index.js';
 import { executeStep } from './execute.js';
 import { resultsOfError } from './key-results.js';
@@ -172,6 +173,9 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
   const expected = (s: Step) => (o.mode === 'run' ? expectedDuration(s, o.timings) : undefined);
 
 
+  // listr2 draws the live task list only on a terminal (else its plain renderer prints every output).
+  const live = (o.renderer ?? 'default') === 'default' && process.stdout.isTTY === true;
+  const plainEvery = plainIntervalMs();
   const stepTask = (s: Step, budgetShare?: () => ActionContext['budgetShare']): ListrTask<Ctx> => {
     const rehearsed = o.timings?.steps.find((t) => t.id === s.id)?.durationMs;
     return {
@@ -187,7 +191,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
         const t0 = Date.now();
         running.set(s.id, { startedAt, t0 });
         await journal.append({ event: 'step-start', at: startedAt, id: s.id, hash: s.hash });
-        let progressText = '';
+        let progressText: ProgressText = '';
         const logLines: string[] = [];
         // The step's whole output, passwords scrubbed, in logs/<step>.log (appended on a resume).
         const logRel = join('logs', `${s.id}.log`);
@@ -196,9 +200,17 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
         let progressLoggedAt = 0;
         const toLog = (t: string) => appendFileSync(join(o.stateDir, logRel), `${new Date().toISOString()} ${scrub(t, secrets)}\n`, { mode: 0o600 });
         toLog(`--- ${s.id}: ${s.title} (line ${s.line}) started`);
+        // On a terminal the step's output is redrawn every second; as plain lines (a pipe, CI) only every
+        // plainIntervalMs, or the log would get a line a second per running step.
+        let shownAt = Date.now();
         const ticker = setInterval(() => {
           const el = Date.now() - t0;
-          let line = `${humanDuration(el)}${progressText ? ` | ${progressText}` : ''}`;
+          // The step's log gets the progress every 10 s (a function's text as it is then).
+          if (progressText && Date.now() - progressLoggedAt >= 10_000) { progressLoggedAt = Date.now(); toLog(oneLine(resolveText(progressText))); }
+          if (!live && Date.now() - shownAt < plainEvery) return;
+          shownAt = Date.now();
+          const [head = '', ...rest] = resolveText(progressText).split('\n');
+          let line = `${humanDuration(el)}${head ? ` | ${head}` : ''}`;
           if (rehearsed !== undefined && o.mode === 'run') {
             const remaining = stepsToRun.filter((x) => !finished.has(x.id) && !running.has(x.id) && x.index > s.index).reduce((n, x) => n + (expected(x) ?? 0), 0);
             const eta = new Date(Date.now() + Math.max(0, rehearsed - el) + remaining);
@@ -211,14 +223,12 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
               }
             }
           }
-          task.output = line;
-        }, 1000);
+          const text = [line, ...rest].join('\n');
+          task.output = live ? text : oneLine(text);
+        }, TTY_REFRESH_MS);
         const ctx: ActionContext = {
           stepId: s.id, source: o.source, target: o.target, pooler: o.pooler, stateDir: o.stateDir, headroom, roles: rb.front.roles, budgetShare: budgetShare?.(), signal: abort.signal, measure,
-          progress: (t) => {
-            progressText = t;
-            if (Date.now() - progressLoggedAt >= 10_000) { progressLoggedAt = Date.now(); toLog(t); }
-          },
+          progress: (t) => { progressText = t; },
           log: (t) => { logLines.push(t); toLog(t); task.output = t; },
         };
         logSinks.add(ctx.log);

@@ -31,6 +31,8 @@ import { type ChunkGrid, chunkGrid, differingChunks, keySpan } from './chunks.js
 import { checksumChunks, chunkSumsIn } from './ranges.js';
 import { compareAll, compareOptions, type VerifyReport, withVerifySession } from './verify.js';
 import type { RoleMap } from '../pg/role-map.js';
+import type { TablesProgress } from '../lib/progress.js';
+import { TableTracker } from './progress.js';
 
 /** A captured table as the applier tracks it, by key chunk. */
 export interface TrackedTable extends ChunkGrid { schema: string; name: string }
@@ -143,9 +145,9 @@ export class IncrementalVerify {
   };
 
   /** Compares every chunk of the planned tables once; chunks that differ now are marked changed. */
-  async preverify(onProgress?: (done: number, total: number, table: string) => void): Promise<{ tables: number; chunks: number; differing: number; durationMs: number }> {
+  async preverify(onProgress?: (done: number, total: number, table: string) => void, onTables?: (p: TablesProgress) => void): Promise<{ tables: number; chunks: number; differing: number; durationMs: number }> {
     const t0 = Date.now();
-    const r = await this.compareMarked(() => 'all', onProgress);
+    const r = await this.compareMarked(() => 'all', onProgress, onTables);
     this.preverifyMs = Date.now() - t0;
     return { ...r, durationMs: this.preverifyMs };
   }
@@ -156,13 +158,13 @@ export class IncrementalVerify {
    * new generation marks them; those that still differ are carried over. Marks reported by a batch before
    * the switch are of changes committed before it, which the comparison's snapshots (taken after) show.
    */
-  async refine(onProgress?: (done: number, total: number, table: string) => void): Promise<{ compared: number; stillChanged: number; durationMs: number }> {
+  async refine(onProgress?: (done: number, total: number, table: string) => void, onTables?: (p: TablesProgress) => void): Promise<{ compared: number; stillChanged: number; durationMs: number }> {
     const t0 = Date.now();
     const previous = new Map(this.changed);
     this.changed.clear();
     let compared = 0;
     for (const [q, m] of previous) compared += m === 'all' ? (this.plans.get(q)?.chunks ?? 0) : m.size;
-    const r = await this.compareMarked((root) => previous.get(root), onProgress);
+    const r = await this.compareMarked((root) => previous.get(root), onProgress, onTables);
     return { compared, stillChanged: r.differing, durationMs: Date.now() - t0 };
   }
 
@@ -175,7 +177,7 @@ export class IncrementalVerify {
 
   /** Compares the chunks `which` selects of every planned leaf; differing ones are marked, source counts kept. */
   private async compareMarked(which: (root: string) => Set<number> | 'all' | undefined,
-    onProgress?: (done: number, total: number, table: string) => void): Promise<{ tables: number; chunks: number; differing: number }> {
+    onProgress?: (done: number, total: number, table: string) => void, onTables?: (p: TablesProgress) => void): Promise<{ tables: number; chunks: number; differing: number }> {
     let differing = 0, chunks = 0, tables = 0;
     await withVerifySession({ source: this.o.source, target: this.o.target, jobs: this.o.jobs, roleMap: this.o.roleMap }, async (s) => {
       const todo = s.specs.filter((spec) => { const p = this.planFor(spec); return p && which(qualify(p.schema, p.name)) !== undefined; });
@@ -186,10 +188,17 @@ export class IncrementalVerify {
       await Promise.all([s.source.leader.query('COMMIT'), s.target.leader.query('COMMIT')]);
       const fresh = (c: pg.Client) => c.query('COMMIT; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       let done = 0;
+      const unq = (spec: TableSpec) => `${spec.schema}.${spec.name}`;
+      const tracker = new TableTracker(todo.map((spec) => {
+        const p = this.planFor(spec)!;
+        const w = which(qualify(p.schema, p.name))!;
+        return { name: unq(spec), ...(s.sizes.get(unq(spec)) ?? { bytes: 0, rows: 0 }), chunks: w === 'all' ? p.chunks : w.size };
+      }), onTables);
       await mapLimit(todo, s.jobs, async (spec) => {
         const p = this.planFor(spec)!;
         const root = qualify(p.schema, p.name), leaf = qualify(spec.schema, spec.name);
         const w = which(root)!;
+        tracker.start(unq(spec));
         // Most of the table: one pass over it is cheaper than many ranges.
         const whole = w === 'all' || w.size * 2 > p.chunks;
         const [sa, ta] = await s.pool.use((pair) => both(pair, async (c) => {
@@ -205,6 +214,7 @@ export class IncrementalVerify {
         differing += diff.length;
         chunks += w === 'all' ? p.chunks : w.size;
         tables++;
+        tracker.finish(unq(spec), [...sa.values()].reduce((n, a) => n + a.n, 0));
         onProgress?.(++done, todo.length, leaf);
       });
     });
@@ -215,7 +225,7 @@ export class IncrementalVerify {
    * In the fence, after the drain: a full verify's report (tables, sequences, schema) for which the
    * pre-verified chunks that did not change since are taken as read.
    */
-  async recheck(onProgress?: (done: number, total: number, table: string) => void): Promise<VerifyReport & { incremental: IncrementalStats }> {
+  async recheck(onProgress?: (done: number, total: number, table: string) => void, onTables?: (p: TablesProgress) => void): Promise<VerifyReport & { incremental: IncrementalStats }> {
     const t0 = Date.now();
     const opts = compareOptions({});
     const stats: IncrementalStats = { preverifyMs: this.preverifyMs, chunks: 0, changedChunks: 0, trustedRows: 0, fullTables: 0, fullReasons: [], foreignWrites: [] };
@@ -247,7 +257,7 @@ export class IncrementalVerify {
         stats.changedChunks += dirty.size;
         stats.trustedRows += trusted;
         return checksumChunks(s.pool, spec, p, dirty, { rows: trusted }, opts);
-      }, onProgress);
+      }, onProgress, onTables);
     });
     return { ...report, durationMs: Date.now() - t0, incremental: stats };
   }

@@ -26,6 +26,8 @@ import { describeRlsFiltered, RLS_HINT, rlsFilteredTables } from '../pg/rls.js';
 import type { RoleMap } from '../pg/role-map.js';
 import { CutoverError } from '../errors.js';
 import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
+import type { TablesProgress } from '../lib/progress.js';
+import { TableTracker } from './progress.js';
 
 export const VERIFY_LEVELS = ['counts', 'checksums', 'full'] as const;
 export type VerifyLevel = (typeof VERIFY_LEVELS)[number];
@@ -43,6 +45,8 @@ export interface VerifyOptions extends Partial<CompareOptions> {
   /** Source role -> target role, for owners and grants (a role without an entry maps to itself). */
   roleMap?: RoleMap;
   onProgress?: (done: number, total: number, table: string) => void;
+  /** Tables done and in flight, with their size and rows of the estimate (progress lines with rate and ETA). */
+  onTables?: (p: TablesProgress) => void;
 }
 
 export interface VerifyReport {
@@ -103,6 +107,8 @@ export interface VerifySession {
   matviews: MatviewResult[];
   jobs: number;
   options: VerifyOptions;
+  /** Source size (pg_table_size) and reltuples of each table ("schema.name"), for progress. */
+  sizes: Map<string, { bytes: number; rows: number }>;
 }
 
 export async function withVerifySession<T>(o: VerifyOptions, fn: (s: VerifySession) => Promise<T>): Promise<T> {
@@ -138,7 +144,8 @@ export async function withVerifySession<T>(o: VerifyOptions, fn: (s: VerifySessi
     for (const m of matviews.filter((x) => x.source && x.target)) {
       specs.push({ ...(await tableSpec(src.leader, tgt.leader, { schema: m.schema, name: m.name, primaryKey: null })), kind: 'materialized view' });
     }
-    return await fn({ source: src, target: tgt, pool: new PairPool(src.workers, tgt.workers), specs, missingTables, matviews, jobs, options: o });
+    const sizes = new Map(stables.map((t) => [key(t), { bytes: t.bytes, rows: t.estimatedRows }]));
+    return await fn({ source: src, target: tgt, pool: new PairPool(src.workers, tgt.workers), specs, missingTables, matviews, jobs, options: o, sizes });
   } finally {
     await Promise.all([src?.close(), tgt?.close()]);
   }
@@ -213,11 +220,14 @@ async function readable<T>(spec: TableSpec, fn: () => Promise<T>): Promise<T> {
  * large objects, and at level full sequences, schema and privileges.
  */
 export async function compareAll(s: VerifySession, level: VerifyLevel, compare: (spec: TableSpec) => Promise<TableResult>,
-  onProgress?: VerifyOptions['onProgress']): Promise<Omit<VerifyReport, 'durationMs'>> {
+  onProgress?: VerifyOptions['onProgress'], onTables?: VerifyOptions['onTables']): Promise<Omit<VerifyReport, 'durationMs'>> {
   let done = 0;
+  const tracker = new TableTracker(s.specs.map((spec) => ({ name: key(spec), ...(s.sizes.get(key(spec)) ?? { bytes: 0, rows: 0 }) })), onTables);
   // Several tables in flight so small tables do not wait behind a big one's chunks.
   const tables = await mapLimit(s.specs, s.jobs * 2, async (spec) => {
+    tracker.start(key(spec));
     const r = await readable(spec, () => compare(spec));
+    tracker.finish(key(spec), r.sourceRows);
     onProgress?.(++done, s.specs.length, key(spec));
     return r;
   });
@@ -270,7 +280,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
   const level = o.level ?? 'checksums';
   const opts = compareOptions(o);
   const report = await withVerifySession(o, (s) =>
-    compareAll(s, level, (spec) => (level === 'counts' ? countTable(s.pool, spec) : checksumTable(s.pool, spec, opts)), o.onProgress));
+    compareAll(s, level, (spec) => (level === 'counts' ? countTable(s.pool, spec) : checksumTable(s.pool, spec, opts)), o.onProgress, o.onTables));
   return { ...report, durationMs: Date.now() - t0 };
 }
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { copy, defaultCopyDir, type CopySummary } from '../../dump/copy/copy.js';
-import { copyProgressText } from '../../dump/copy/progress-text.js';
+import { copyProgress } from '../../dump/copy/progress-text.js';
 import { dump } from '../../dump/dump.js';
 import { restore, SECTIONS, type Section } from '../../dump/restore.js';
 import { resolveConnArg } from '../connection-args.js';
@@ -9,6 +9,7 @@ import { printResult } from '../json/emit.js';
 import { CopyDoc, DumpDoc, RestoreDoc } from '../json/shapes-engines.js';
 import { table, humanBytes, humanDuration } from '../../lib/format.js';
 import { progressLine } from '../progress.js';
+import { dumpProgress, restoreProgress } from '../../dump/progress-text.js';
 import { CutoverError } from '../../errors.js';
 
 interface Selection { schema?: string[]; excludeSchema?: string[]; table?: string[]; excludeTable?: string[] }
@@ -49,13 +50,13 @@ export function registerCopy(program: Command): void {
       const source = resolveConnArg('source', o.source, 'CUTOVER_SOURCE_URL');
       const target = resolveConnArg('target', o.target, 'CUTOVER_TARGET_URL');
       const p = progressLine();
-      const line = copyProgressText();
+      const view = copyProgress();
       const summary = await copy({
         ...sel(o), source, target, jobs: o.jobs, indexJobs: o.indexJobs, dir: o.dir ?? defaultCopyDir(source, target), resume: o.resume,
         splitTablesLargerThan: o.splitTablesLargerThan === undefined ? undefined : o.splitTablesLargerThan * 1024 * 1024, binDir: o.pgBindir,
         roles: rolesPolicy(o), privileges: o.privileges, settings: o.applySettings ? 'apply' : 'report',
         onNote: (m) => warn(`note: ${m}`),
-        onProgress: (x) => p.update(`copy ${line(x)}`),
+        onProgress: (x) => { view.update(x); p.update(() => `copy ${view.text()}`); },
       });
       p.done();
       printResult(o.json, CopyDoc, { ...summary, ok: true }, () => renderCopySummary(summary));
@@ -72,8 +73,9 @@ export function registerCopy(program: Command): void {
     .action(async (o: Selection & { source?: string; dir: string; jobs: number; compress: number; snapshot?: string; force?: boolean; pgBindir?: string; json?: boolean }) => {
       const source = resolveConnArg('source', o.source, 'CUTOVER_SOURCE_URL');
       const p = progressLine();
+      const view = dumpProgress();
       const r = await dump({ ...sel(o), source, dir: o.dir, jobs: o.jobs, compress: o.compress, snapshot: o.snapshot, force: o.force, binDir: o.pgBindir,
-        onProgress: (x) => p.update(`dump: tables ${x.tablesDone}/${x.tablesTotal} (~${humanBytes(x.bytesDone)} of ${humanBytes(x.bytesTotal)})${x.current ? `, last ${x.current}` : ''}`) });
+        onProgress: (x) => { view.update(x); p.update(() => `dump ${view.text()}`); } });
       p.done();
       printResult(o.json, DumpDoc, { ok: true, ...r }, () => (r.skipped ? `dump: ${o.dir} is already complete with these options (skipped)`
         : `dump: ${r.tables} tables into ${o.dir} (${humanBytes(r.bytesOnDisk)}) in ${humanDuration(r.durationMs)} with pg_dump ${r.pgDumpVersion} -j ${r.jobs}`));
@@ -95,10 +97,11 @@ export function registerCopy(program: Command): void {
       const bad = (o.section ?? []).filter((s) => !(SECTIONS as readonly string[]).includes(s));
       if (bad.length) throw new CutoverError('E_USAGE', `unknown section(s) ${bad.join(', ')}: use ${SECTIONS.join(', ')}`);
       const p = progressLine();
+      const view = restoreProgress();
       const r = await restore({ target, dir: o.dir, jobs: o.jobs, sections: o.section as Section[] | undefined, noOwner: !o.keepOwner, noAcl: !o.keepAcl,
         privileges: o.privileges, roles: rolesPolicy(o),
         skipExtensions: o.skipExtensions, binDir: o.pgBindir,
-        onProgress: (x) => p.update(`restore ${x.section}: ${x.itemsDone}/${x.itemsTotal}${x.current ? ` ${x.current}` : ''}`) });
+        onProgress: (x) => { view.update(x); p.update(() => `restore ${view.text()}`); } });
       p.done();
       printResult(o.json, RestoreDoc, { ok: true, ...r }, () => table(['section', 'items', 'duration'], r.sections.map((s) => [s.section, String(s.items), s.skipped ? 'done earlier' : humanDuration(s.durationMs)])) +
         `\nrestore: ${humanDuration(r.durationMs)} with -j ${r.jobs}${r.dropped.length ? `; left out ${r.dropped.length} entr(ies) that fail on managed targets` : ''}`);

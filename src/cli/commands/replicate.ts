@@ -2,7 +2,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CutoverError, EXIT } from '../../errors.js';
 import { humanDuration, table } from '../../lib/format.js';
 import { CAPTURE_MODES, type CaptureMode, installCapture } from '../../replicate/capture.js';
-import { Applier, type BatchResult } from '../../replicate/apply.js';
+import { Applier, type BatchResult, type BatchStart } from '../../replicate/apply.js';
 import { cutover, CUTOVER_VERIFY, type CutoverVerify, FENCES, type Fence, unfence, verifiedRows } from '../../replicate/cutover.js';
 import { describeUnfence } from '../../replicate/fence.js';
 import { invertRoleMap, parseRoleMapArgs } from '../../pg/role-map.js';
@@ -16,6 +16,10 @@ import { printResult } from '../json/emit.js';
 import { failed } from '../json/base.js';
 import { ApplyDoc, CutoverDoc, FinishDoc, RollbackDoc, StartDoc, StatusDoc, TeardownDoc, UnfenceDoc } from '../json/shapes-replicate.js';
 import { progressLine } from '../progress.js';
+import { watchStatus } from './replicate-watch.js';
+import { parseDuration } from '../../runbook/duration.js';
+import { CatchUpProgress } from '../../replicate/progress-text.js';
+import { type TablesProgress, tablesProgress } from '../../lib/progress.js';
 import { type HandledSignal, SIGNAL_EXIT, onInterrupt } from '../../lib/interrupt.js';
 
 interface Conn { source?: string; target?: string; json?: boolean }
@@ -29,6 +33,13 @@ const withSource = (c: Command) => withJson(c)
   .option('--source <conn>', 'source connection (URL, key=value, or env:VAR); default $CUTOVER_SOURCE_URL');
 const withConns = (c: Command) => withSource(c)
   .option('--target <conn>', 'target connection (URL, key=value, or env:VAR); default $CUTOVER_TARGET_URL');
+
+/** "2s", "500ms", "1 min": at least 100 ms. */
+function durationArg(v: string): number {
+  const ms = parseDuration(v);
+  if (ms === undefined || ms < 100) throw new InvalidArgumentError('a duration of at least 100ms, like "2s" or "500ms"');
+  return ms;
+}
 
 function keyArg(v: string, prev: Record<string, string[]> = {}): Record<string, string[]> {
   const i = v.lastIndexOf('=');
@@ -46,12 +57,15 @@ async function follow(a: Applier, o: { untilCaughtUp?: number }): Promise<{ lagM
   let stoppedBy: HandledSignal | undefined;
   const offSignal = onInterrupt((sig) => { stoppedBy ??= sig; abort.abort(sig); });
   let last: BatchResult | undefined;
+  const view = new CatchUpProgress();
   try {
     await a.run({
       signal: abort.signal,
+      onBatchStart: (b) => { view.batchStart(b); p.update(() => view.text()); },
       onBatch: (b) => {
         last = b;
-        p.update(`applied ${a.totals.events} event(s) in ${a.totals.batches} batch(es) (${a.totals.upserted} upserted, ${a.totals.deleted} deleted); last batch ${b.events} event(s) in ${b.durationMs} ms, lag ${humanDuration(b.lagMs)}`);
+        view.batchDone(b, a.totals);
+        p.update(() => view.text());
       },
       until: o.untilCaughtUp === undefined ? undefined : (b) => b.lagMs <= o.untilCaughtUp!,
     });
@@ -74,6 +88,11 @@ function fenceArgs(o: FenceArgs, side: 'source' | 'target') {
   if (o.fence === 'manual' && !o.yes && !process.stdin.isTTY) {
     throw new CutoverError('E_USAGE', '--fence manual needs a confirmation', { hint: `stop the application's writes to the ${side}, then pass --yes (or run on a terminal)` });
   }
+  // Live catch-up and verify progress under the phase lines (the phase's name, then its progress).
+  const p = progressLine();
+  let phase = '';
+  let catchUp = new CatchUpProgress();
+  let tables = tablesProgress();
   const confirm = o.fence === 'manual' && !o.yes ? async () => {
     const { confirm: ask } = await import('@inquirer/prompts');
     // With --json the question goes to stderr: stdout is the document's.
@@ -86,7 +105,13 @@ function fenceArgs(o: FenceArgs, side: 'source' | 'target') {
       admin: resolveConnArg('pooler', o.pooler, 'CUTOVER_POOLER_URL'), database: o.poolerDatabase!, pauseTimeoutMs: o.pauseTimeout * 1000,
       repoint: o.poolerIni !== undefined ? { ini: o.poolerIni } : { command: o.poolerCommand! },
     } : undefined,
-    onNote: warn, onPhase: (p: string) => { process.stderr.write(`${p}...\n`); },
+    onNote: (m: string) => p.log(`note: ${m}`),
+    // A new phase drops the last one's progress (its function would read the new phase's trackers).
+    onPhase: (name: string) => { phase = name; catchUp = new CatchUpProgress(); tables = tablesProgress(); p.update(name); p.log(`${name}...`); },
+    onBatchStart: (b: BatchStart) => { catchUp.batchStart(b); p.update(() => `${phase}: ${catchUp.text()}`); },
+    onBatch: (b: BatchResult, totals: { events: number; batches: number }) => { catchUp.batchDone(b, totals); p.update(() => `${phase}: ${catchUp.text()}`); },
+    onTables: (x: TablesProgress) => { tables.update(x); p.update(() => `${phase}: ${tables.text()}`); },
+    progress: p,
   };
 }
 
@@ -142,7 +167,10 @@ export function registerReplicate(program: Command): void {
 
   withConns(r.command('status'))
     .description('what is captured, how far the target is (lag, pending events), the log\'s size, and whether replication halted')
-    .action(async (o: Conn & { json?: boolean }) => {
+    .option('--watch', 'sample again and again until Ctrl-C: lag, pending events and apply rate over time (sparklines); exit 0 (with --json: one JSON object per line per sample)')
+    .option('--interval <duration>', 'with --watch: time between samples', durationArg, 2000)
+    .action(async (o: Conn & { json?: boolean; watch?: boolean; interval: number }) => {
+      if (o.watch) { await watchStatus(conns(o), { intervalMs: o.interval, json: o.json }); return; }
       const s = await replicationStatus(conns(o));
       printResult(o.json, StatusDoc, s.applied?.halted ? { ...s, ...failed('E_HALTED', `replication halted: ${s.applied.halted}`) } : { ...s, ok: true }, () => renderStatus(s));
       // A halted replication is not a healthy status: scripts and monitors see exit 7.
@@ -167,7 +195,8 @@ export function registerReplicate(program: Command): void {
     .description('catch up, fence writes on the source, drain, set sequences, verify; prints the write outage')
     .option('--window', 'open a rollback window: capture writes on the target from the switch on, so that `replicate rollback` loses nothing')
     .action(async (o: FenceArgs & { window?: boolean }) => {
-      const res = await cutover({ ...conns(o), ...fenceArgs(o, 'source'), window: o.window });
+      const { progress, ...args } = fenceArgs(o, 'source');
+      const res = await cutover({ ...conns(o), ...args, window: o.window }).finally(() => progress.done());
       printResult(o.json, CutoverDoc, { ok: true, ...res }, () => `${phaseTable(res)}\n\n` +
         `cutover done: write outage ${humanDuration(res.outageMs)} (fence ${res.fence} at ${res.fencedAt}); drained ${res.drainedEvents} event(s); ${res.sequences} sequence(s) set` +
         `${res.verify ? `; verify ${res.verify.level}: identical (${verifiedRows(res.verify)})` : ''}\n` +
@@ -180,7 +209,8 @@ export function registerReplicate(program: Command): void {
   fenceOptions(r.command('rollback'), 'target (the new server)')
     .description('the rollback window\'s way back: fence the target, drain the writes made there into the source, set sequences, verify, unfence the source; prints the write outage')
     .action(async (o: FenceArgs) => {
-      const res = await rollback({ ...conns(o), ...fenceArgs(o, 'target') });
+      const { progress, ...args } = fenceArgs(o, 'target');
+      const res = await rollback({ ...conns(o), ...args }).finally(() => progress.done());
       printResult(o.json, RollbackDoc, { ok: true, ...res }, () => (res.already ? 'already rolled back: the source takes writes, the target is fenced; `cutover replicate finish` ends the window' : `${phaseTable(res)}\n\n` +
         `rollback done: write outage ${humanDuration(res.outageMs)} (target fenced, ${res.fence}, at ${res.fencedAt}); drained ${res.drainedEvents} event(s) into the source; ${res.sequences} sequence(s) set` +
         `${res.verify ? `; verify ${res.verify.level}: identical (${verifiedRows(res.verify)})` : ''}\n` +

@@ -8,6 +8,8 @@ import { positiveInt, withJson } from '../options.js';
 import { printResult } from '../json/emit.js';
 import { failed } from '../json/base.js';
 import { VerifyDoc } from '../json/shapes-engines.js';
+import { progressLine } from '../progress.js';
+import { tablesProgress } from '../../lib/progress.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -26,11 +28,14 @@ export function registerVerify(program: Command): void {
     .option('--max-reported <n>', 'differences listed per table (all are counted)', positiveInt, 20)
     .action(async (o: { source?: string; target?: string; level: VerifyLevel; jobs: number; table?: string[]; excludeTable?: string[]; roleMap?: string[]; chunkRows: number; maxReported: number; json?: boolean }) => {
       const roleMap = o.roleMap ? parseRoleMapArgs(o.roleMap) : undefined;
+      const p = progressLine();
+      const view = tablesProgress();
       const report = await verify({
         source: resolveConnArg('source', o.source, 'CUTOVER_SOURCE_URL'),
         target: resolveConnArg('target', o.target, 'CUTOVER_TARGET_URL'),
         level: o.level, jobs: o.jobs, tables: o.table, excludeTables: o.excludeTable, roleMap, chunkRows: o.chunkRows, maxReported: o.maxReported,
-      });
+        onTables: (x) => { view.update(x); p.update(() => `verify ${view.text()}`); },
+      }).finally(() => p.done());
       const text = renderVerify(report);
       // The failure's message is the text's last line: what differs, and what was compared.
       printResult(o.json, VerifyDoc, report.ok ? { ...report, ok: true } : { ...report, ...failed('E_DIFFERENCE', text.split('\n').at(-1)!) }, () => text);

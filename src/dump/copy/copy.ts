@@ -88,6 +88,24 @@ export interface CopyProgress {
   indexesTotal: number;
   matviewsDone: number;
   matviewsTotal: number;
+  /**
+   * Rows of finished tables and parts (exact), plus those streaming now estimated from their bytes;
+   * against pg_class.reltuples (0 for a table never analysed).
+   */
+  rowsDone: number;
+  rowsTotal: number;
+  /** Tables (or parts of a split table) streaming now. */
+  running: CopyRunning[];
+}
+
+export interface CopyRunning {
+  table: string;
+  /** "2/8" for a part of a split table. */
+  part?: string;
+  bytesDone: number;
+  /** The table's on-disk size (its share for a part). */
+  bytesTotal: number;
+  startedAt: number;
 }
 
 export interface PhaseTiming { phase: string; side: 'source' | 'target' | 'both'; durationMs: number; skipped?: boolean; concurrency: number }
@@ -254,11 +272,28 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
     const progress: CopyProgress = {
       phase: 'data', tablesDone: 0, tablesTotal: tables.length, bytesDone: 0, bytesTotal: tables.reduce((n, t) => n + t.bytes, 0),
       indexesDone: 0, indexesTotal: indexes.length, matviewsDone: 0, matviewsTotal: matviews.filter((m) => m.populated).length,
+      rowsDone: 0, rowsTotal: tables.reduce((n, t) => n + t.estimatedRows, 0), running: [],
     };
+    // Units streaming now, with the rows their bytes stand for (the table's rows per on-disk byte).
+    const inFlight = new Map<string, { r: CopyRunning; rowsPerByte: number }>();
+    let rowsFinished = 0;
     // Reported at each event, and while a big table streams at most once a second (bytes move between events).
     let reportedAt = 0;
-    const report = () => { reportedAt = Date.now(); o.onProgress?.({ ...progress }); };
-    const streamed = (b: number) => { progress.bytesDone += b; if (Date.now() - reportedAt >= 1000) report(); };
+    const report = () => {
+      reportedAt = Date.now();
+      const running = [...inFlight.values()];
+      progress.rowsDone = rowsFinished + Math.round(running.reduce((n, f) => n + Math.min(f.r.bytesDone, f.r.bytesTotal) * f.rowsPerByte, 0));
+      o.onProgress?.({ ...progress, running: running.map((f) => ({ ...f.r })) });
+    };
+    const streamedFor = (u: CopyUnit) => {
+      const f = {
+        r: { table: `${u.table.schema}.${u.table.name}`, part: u.range ? `${Number(u.key.split('#').at(-1)) + 1}/${u.parts}` : undefined,
+          bytesDone: 0, bytesTotal: Math.round(u.table.bytes / u.parts), startedAt: Date.now() },
+        rowsPerByte: u.table.bytes ? u.table.estimatedRows / u.table.bytes : 0,
+      };
+      inFlight.set(u.key, f);
+      return (b: number) => { f.r.bytesDone += b; progress.bytesDone += b; if (Date.now() - reportedAt >= 1000) report(); };
+    };
 
     // Target sessions: one per table job, one per index job.
     for (let i = 0; i < jobs + indexJobs; i++) {
@@ -357,8 +392,15 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
         tableStats.set(tableKey(t), { rows: e.rows ?? 0, bytes: e.bytes ?? 0, ms: e.ms ?? 0, parts: 1, skipped: true });
         progress.tablesDone++;
         progress.bytesDone += e.bytes ?? 0;
+        rowsFinished += e.rows ?? 0;
         queueIndexes(t); // built already? buildIndex checks the journal and the catalog
       }
+    }
+    // Parts of a split table that an earlier run finished count as done.
+    for (const u of units.filter((x) => x.range && !journal.has('table', tableKey(x.table)) && journal.has('part', x.key))) {
+      const e = journal.get('part', u.key)!;
+      progress.bytesDone += e.bytes ?? 0;
+      rowsFinished += e.rows ?? 0;
     }
     // Split tables are emptied once before their parts run in parallel (no FREEZE for them).
     const splitTables = tables.filter((t) => units.some((u) => u.table === t && u.range) && !journal.has('table', tableKey(t)));
@@ -401,7 +443,9 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
           stopped();
           const u = todo.shift()!;
           // The range DELETE of a resumed part only ever touches a table this copy emptied itself.
-          const r = await copyUnit(src, dst, u, resumed && journal.has('truncate', tableKey(u.table)), streamed);
+          const r = await copyUnit(src, dst, u, resumed && journal.has('truncate', tableKey(u.table)), streamedFor(u))
+            .finally(() => inFlight.delete(u.key));
+          rowsFinished += r.rows;
           const k = tableKey(u.table);
           const st = tableStats.get(k) ?? { rows: 0, bytes: 0, ms: 0, parts: u.parts, skipped: false };
           // A split table's time is wall clock, first part's start to last part's end (its parts run at once).

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { copy } from '../../dump/copy/copy.js';
-import { copyProgressText } from '../../dump/copy/progress-text.js';
+import { copyProgress } from '../../dump/copy/progress-text.js';
 import { DEMANDS } from '../../budget/auto.js';
 import { defineAction } from './types.js';
 import { jobsOption, resolveJobs, selection } from './common.js';
@@ -19,14 +19,14 @@ export const copyAction = defineAction({
   }),
   async run(ctx, o) {
     const jobs = await resolveJobs(ctx, 'copy', o.jobs, DEMANDS.copy);
-    const line = copyProgressText();
+    const view = copyProgress();
     const s = await copy({
       source: ctx.source, target: ctx.target, dir: join(ctx.stateDir, `copy-${ctx.stepId}`), resume: true, jobs, indexJobs: o.index_jobs ?? jobs,
       splitTablesLargerThan: o.split_tables_larger_than_mb === undefined ? undefined : o.split_tables_larger_than_mb * 1024 * 1024,
       schemas: o.schemas, excludeSchemas: o.exclude_schemas, tables: o.tables, excludeTables: o.exclude_tables,
       roles: ctx.roles, privileges: o.privileges, settings: o.settings,
       onNote: (m) => ctx.log(m), signal: ctx.signal,
-      onProgress: (p) => ctx.progress(line(p)),
+      onProgress: (p) => { view.update(p); ctx.progress(() => view.text()); },
     });
     const rows = s.tables.reduce((n, t) => n + t.rows, 0), bytes = s.tables.reduce((n, t) => n + t.bytes, 0);
     return {

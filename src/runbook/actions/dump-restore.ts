@@ -3,6 +3,7 @@ import { refuseSameDatabaseAt } from '../../pg/entry-checks.js';
 import { z } from 'zod';
 import { dump } from '../../dump/dump.js';
 import { restore, SECTIONS } from '../../dump/restore.js';
+import { dumpProgress, restoreProgress } from '../../dump/progress-text.js';
 import { DEMANDS } from '../../budget/auto.js';
 import { defineAction, type ActionContext } from './types.js';
 import { jobsOption, resolveJobs, selection } from './common.js';
@@ -21,10 +22,11 @@ export const dumpAction = defineAction({
   }),
   async run(ctx, o) {
     const jobs = await resolveJobs(ctx, 'dump', o.jobs, DEMANDS.dump);
+    const view = dumpProgress();
     const r = await dump({
       source: ctx.source, dir: dirIn(ctx, o.dir), jobs, compress: o.compress, snapshot: o.snapshot,
       schemas: o.schemas, excludeSchemas: o.exclude_schemas, tables: o.tables, excludeTables: o.exclude_tables,
-      onProgress: (p) => ctx.progress(`tables ${p.tablesDone}/${p.tablesTotal}${p.current ? `, last ${p.current}` : ''}`),
+      onProgress: (p) => { view.update(p); ctx.progress(() => view.text()); },
     });
     return { bytes: r.bytesOnDisk, connections: { source: jobs + 1, target: 0 }, concurrency: jobs,
       results: { kind: 'data', action: 'dump', tables: r.tables, bytes: r.bytesOnDisk }, summary: `${r.tables} tables${r.skipped ? ' (already complete)' : ''}` };
@@ -46,10 +48,11 @@ export const restoreAction = defineAction({
   async run(ctx, o) {
     const jobs = await resolveJobs(ctx, 'restore', o.jobs, DEMANDS.restore);
     await refuseSameDatabaseAt('restore', ctx.source, ctx.target, { sourceOptional: true });
+    const view = restoreProgress();
     const r = await restore({
       target: ctx.target, dir: dirIn(ctx, o.dir), jobs, sections: o.sections, skipExtensions: o.skip_extensions,
       noOwner: !o.keep_owner, noAcl: !o.keep_acl, privileges: o.privileges, roles: ctx.roles,
-      onProgress: (p) => ctx.progress(`${p.section}: ${p.itemsDone}/${p.itemsTotal}`),
+      onProgress: (p) => { view.update(p); ctx.progress(() => view.text()); },
     });
     return { connections: { source: 0, target: Math.max(2, jobs) }, concurrency: jobs, sections: r.sections,
       results: { kind: 'data', action: 'restore', tables: r.tables, sections: r.sections.map((x) => ({ phase: x.section, durationMs: x.durationMs, items: x.items, skipped: x.skipped })) }, summary: r.sections.map((s) => `${s.section} ${Math.round(s.durationMs / 1000)}s`).join(', ') };

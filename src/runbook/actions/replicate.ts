@@ -3,7 +3,9 @@ import { z } from 'zod';
 import { DEMANDS } from '../../budget/auto.js';
 import { humanDuration } from '../../lib/format.js';
 import { CAPTURE_MODES, installCapture } from '../../replicate/capture.js';
-import { Applier } from '../../replicate/apply.js';
+import { Applier, type BatchResult, type BatchStart } from '../../replicate/apply.js';
+import { CatchUpProgress } from '../../replicate/progress-text.js';
+import { type TablesProgress, tablesProgress } from '../../lib/progress.js';
 import { cutover, CUTOVER_VERIFY, FENCES, unfence, verifiedRows, type CutoverFailureFacts, type CutoverResult } from '../../replicate/cutover.js';
 import { teardown } from '../../replicate/teardown.js';
 import { describeUnfence } from '../../replicate/fence.js';
@@ -69,9 +71,12 @@ export const replicateCatchUpAction = defineAction({
       followDdl: o.ddl === 'follow', roleMap: ctx.roles?.map && (o.reverse ? invertRoleMap(ctx.roles.map) : ctx.roles.map), onNote: (m) => ctx.log(m) });
     try {
       let lag = 0;
+      const view = new CatchUpProgress();
+      ctx.progress(() => view.text());
       await a.run({
         signal: ctx.signal,
-        onBatch: (b) => { lag = b.lagMs; ctx.progress(`${a.totals.events} events in ${a.totals.batches} batches, lag ${humanDuration(b.lagMs)}`); },
+        onBatchStart: (b) => view.batchStart(b),
+        onBatch: (b) => { lag = b.lagMs; view.batchDone(b, a.totals); },
         until: (b) => b.lagMs <= o.max_lag_ms,
       });
       return { rows: a.totals.upserted + a.totals.deleted, connections: { source: 1, target: 1 }, summary: `caught up: ${a.totals.events} events applied, lag ${humanDuration(lag)}` };
@@ -106,11 +111,19 @@ async function fenceOptions(ctx: ActionContext, o: FenceFields) {
     throw new CutoverError('E_RUNBOOK', 'fence: pooler needs the pooler\'s admin console in the front matter: connections: { pooler: env:POOLER_URL }');
   }
   const jobs = o.verify === 'none' ? 1 : await resolveJobs(ctx, 'replicate-cutover', o.verify_jobs, DEMANDS['replicate-cutover']);
+  // Each phase shows its name, then the catch-up's or the verify's progress while it runs.
+  let phase = '';
+  let catchUp = new CatchUpProgress();
+  let tables = tablesProgress();
   return {
     jobs,
     options: {
       source: ctx.source, target: ctx.target, fence: o.fence, roles: o.roles, waitMs: o.wait_s * 1000, sequenceMargin: o.sequence_margin,
-      verify: o.verify, verifyJobs: jobs, onNote: (m: string) => ctx.log(m), onPhase: (p: string) => ctx.progress(p), roleMap: ctx.roles?.map,
+      verify: o.verify, verifyJobs: jobs, onNote: (m: string) => ctx.log(m), roleMap: ctx.roles?.map,
+      onPhase: (p: string) => { phase = p; catchUp = new CatchUpProgress(); tables = tablesProgress(); ctx.progress(p); },
+      onBatchStart: (b: BatchStart) => { catchUp.batchStart(b); ctx.progress(() => `${phase}: ${catchUp.text()}`); },
+      onBatch: (b: BatchResult, totals: { events: number; batches: number }) => { catchUp.batchDone(b, totals); ctx.progress(() => `${phase}: ${catchUp.text()}`); },
+      onTables: (p: TablesProgress) => { tables.update(p); ctx.progress(() => `${phase}: ${tables.text()}`); },
       pooler: o.pooler && ctx.pooler ? {
         admin: ctx.pooler, database: o.pooler.database, pauseTimeoutMs: o.pooler.pause_timeout_s * 1000,
         repoint: o.pooler.ini !== undefined ? { ini: o.pooler.ini } : { command: o.pooler.command! },

@@ -3,6 +3,7 @@ import type { ConnParams } from '../../pg/conninfo.js';
 import type { Capacity, Headroom } from '../../budget/capacity.js';
 import type { RolesPolicy } from '../../pg/role-map.js';
 import type { KeyResults } from '../key-results.js';
+import type { ProgressText } from '../../lib/progress.js';
 
 export interface ActionContext {
   stepId: string;
@@ -23,8 +24,11 @@ export interface ActionContext {
   /** Measures a side's capacity over a connection the run keeps open (the sampler's), if any. */
   measure?: (side: 'source' | 'target') => Promise<Capacity | undefined>;
   signal: AbortSignal;
-  /** Live one-line progress for the task list. */
-  progress(text: string): void;
+  /**
+   * Live progress for the task list: a totals line, then optionally one indented line per table in
+   * flight. A function is called again at each redraw (elapsed times and ETAs move between events).
+   */
+  progress(text: ProgressText): void;
   /** A line worth keeping in the log. */
   log(text: string): void;
 }

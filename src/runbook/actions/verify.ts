@@ -5,6 +5,7 @@ import { DEMANDS } from '../../budget/auto.js';
 import { CutoverError } from '../../errors.js';
 import { roleMapFromObject } from '../../pg/role-map.js';
 import { defineAction } from './types.js';
+import { tablesProgress } from '../../lib/progress.js';
 import { jobsOption, resolveJobs } from './common.js';
 import { verifyOutcome } from '../key-results.js';
 
@@ -22,10 +23,11 @@ export const verifyAction = defineAction({
   }),
   async run(ctx, o) {
     const jobs = await resolveJobs(ctx, 'verify', o.jobs, DEMANDS.verify);
+    const view = tablesProgress();
     const r = await verify({
       source: ctx.source, target: ctx.target, level: o.level, jobs, tables: o.tables, excludeTables: o.exclude_tables,
       roleMap: o.role_map ? roleMapFromObject(o.role_map) : undefined, chunkRows: o.chunk_rows,
-      onProgress: (d, t, name) => ctx.progress(`${d}/${t} tables (${name})`),
+      onTables: (p) => { view.update(p); ctx.progress(() => view.text()); },
     });
     const rows = r.tables.reduce((n, t) => n + t.sourceRows, 0);
     // The counts go with the failure too: the report of a failed rehearsal shows what differed.

@@ -1,0 +1,48 @@
+/**
+ * Catch-up progress as text (replicate apply, the runbook's catch-up and the cutover's catch-up and
+ * drain): the events pending (committed on the source, not applied: what the next batch reads from the
+ * log), the lag, and the apply rate with the time to apply what is pending at that rate.
+ */
+import { humanDuration } from '../lib/format.js';
+import { Meter, formatRate, humanCount } from '../lib/rate.js';
+import type { BatchResult, BatchStart } from './apply.js';
+
+export class CatchUpProgress {
+  private readonly meter = new Meter(20_000);
+  private applied = 0;
+  private batches = 0;
+  private pending?: number;
+  private lagMs?: number;
+  /** The batch running now: its start (local clock), its events and tables, the lag at its start. */
+  private running?: BatchStart & { at: number };
+
+  constructor(startedAt = Date.now()) { this.meter.sample(0, startedAt); }
+
+  batchStart(b: BatchStart, now = Date.now()): void {
+    this.running = { ...b, at: now };
+    this.pending = b.events;
+  }
+
+  /** `totals`: the applier's totals since it started (Applier.totals). */
+  batchDone(b: BatchResult, totals: { events: number; batches: number }, now = Date.now()): void {
+    this.running = undefined;
+    this.applied = totals.events;
+    this.batches = totals.batches;
+    this.lagMs = b.lagMs;
+    // Applied up to the batch's snapshot: what committed since, the next batch counts (it starts at once).
+    this.pending = 0;
+    this.meter.sample(totals.events, now);
+  }
+
+  text(now = Date.now()): string {
+    const r = this.meter.perSecond();
+    const b = this.running;
+    // While a batch runs the target falls further behind: the lag at its start plus its time so far.
+    const lag = b ? b.lagMs + (now - b.at) : this.lagMs;
+    const head = b ? `applying a batch of ${humanCount(b.events)} events (${b.tables} tables) for ${humanDuration(now - b.at)}`
+      : `pending ${this.pending === undefined ? '?' : humanCount(this.pending)} events`;
+    const eta = this.pending && r && r > 0 ? `, ETA ${humanDuration((this.pending / r) * 1000)}` : '';
+    return `${head}${lag !== undefined ? `, lag ${humanDuration(lag)}` : ''}; applied ${humanCount(this.applied)} events in ${this.batches} batches` +
+      `${r !== undefined ? ` (${formatRate(Math.max(0, r), 'events')}${eta})` : ''}`;
+  }
+}
