@@ -34,6 +34,7 @@ import { lockApplier } from './applier-lock.js';
 import type { ChunkSink, TrackedTable } from '../verify/incremental.js';
 import type { RoleMap } from '../pg/role-map.js';
 import { withLock } from './lock.js';
+import { describeRlsFiltered, RLS_HINT, rlsFilteredTables } from '../pg/rls.js';
 
 export interface ApplyOptions {
   source: ConnParams;
@@ -262,6 +263,13 @@ export class Applier {
       });
     }
     this.order = await this.parentsFirst(reg.map((r) => r.tableid));
+    // The applier writes with row_security = off: a table whose policies apply to its role (not a superuser
+    // or BYPASSRLS, and FORCE, or not the owner) would fail every batch that touches it.
+    const mine = new Set([...this.tables.values()].map((x) => qualify(x.schema, x.name)));
+    const filtered = (await rlsFilteredTables(t)).filter((r) => mine.has(qualify(r.schema, r.name)));
+    if (filtered.length) {
+      throw new CutoverError('E_PREFLIGHT', `row-level security applies to the applier's role on the target for ${filtered.length} table(s), so it cannot write them: ${filtered.map(describeRlsFiltered).join(', ')}`, { hint: RLS_HINT });
+    }
 
     // Target shapes: recorded the first time (or when DDL is accepted), compared afterwards.
     const tShapes = await readShapes(t, tgtIds as number[]);
@@ -550,6 +558,8 @@ export class Applier {
       }
     }
     await this.t.query('SELECT _cutover.disable_user_triggers(ARRAY[$1::regclass])', [name]);
+    const filtered = (await rlsFilteredTables(this.t)).filter((r) => qualify(r.schema, r.name) === name);
+    if (filtered.length) throw new NotCopied(`row-level security applies to the applier's role on the target, so it cannot write the table: ${filtered.map(describeRlsFiltered).join(', ')}; ${RLS_HINT}`);
     if (failed.length) this.o.onNote?.(`WARNING: new table ${name} created without ${failed.length} of its definitions (apply them on the target): ${failed.join('; ')}`);
   }
 

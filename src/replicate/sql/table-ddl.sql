@@ -103,10 +103,13 @@ SELECT phase, stmt, ord FROM (
   UNION ALL
   SELECT 12, 'finish', format('ALTER TABLE %I.%I OWNER TO %I', t.nspname, t.relname, coalesce($2::jsonb ->> pg_get_userbyid(c.relowner), pg_get_userbyid(c.relowner))), '' FROM t JOIN pg_class c ON c.oid = t.oid
   UNION ALL
-  -- Grants to others than the owner (the owner's own come with ownership).
-  SELECT 13, 'finish', format('GRANT %s ON TABLE %I.%I TO %s%s', g.privilege_type, t.nspname, t.relname,
+  -- Grants to others than the owner (the owner's own come with ownership); one made by another grantor
+  -- (who holds it WITH GRANT OPTION, granted first: ordered by grantor = owner first) as that role.
+  SELECT 13, 'finish', CASE WHEN g.grantor = c.relowner THEN '' ELSE format('SET ROLE %I; ', coalesce($2::jsonb ->> pg_get_userbyid(g.grantor), pg_get_userbyid(g.grantor))) END ||
+           format('GRANT %s ON TABLE %I.%I TO %s%s', g.privilege_type, t.nspname, t.relname,
            CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(coalesce($2::jsonb ->> pg_get_userbyid(g.grantee), pg_get_userbyid(g.grantee))) END,
-           CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), g.privilege_type || g.grantee
+           CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END) ||
+           CASE WHEN g.grantor = c.relowner THEN '' ELSE '; RESET ROLE' END, (g.grantor <> c.relowner)::text || g.privilege_type || g.grantee
     FROM t JOIN pg_class c ON c.oid = t.oid, aclexplode(c.relacl) g
    WHERE g.grantee <> c.relowner
   UNION ALL

@@ -1,12 +1,12 @@
 /**
- * Red team, ddl: follow: the target's own indexes added later, keeping the target's index after a rename
+ * ddl: follow (found by a red team): the target's own indexes added later, keeping the target's index after a rename
  * halt, role-mapped policies and grants of a new table.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { availableMajors, startClusters, stopAllClusters, type Cluster } from '../src/testing/index.js';
 import { cutover } from '../src/replicate/cutover.js';
 import { verify } from '../src/verify/verify.js';
-import { background, prepare, rows, settle } from './redteam-lib.js';
+import { background, prepare, rows, settle } from './helpers/follow.js';
 
 let src: Cluster, tgt: Cluster;
 beforeAll(async () => {
@@ -17,7 +17,7 @@ afterAll(() => stopAllClusters());
 
 const ensureRole = async (c: Cluster, r: string) => { await c.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${r}') THEN CREATE ROLE ${r}; END IF; END $$`); };
 
-describe('red team: more', () => {
+describe('ddl: follow, the target\'s own indexes and a new table\'s roles', () => {
   it('an index the operator builds on the target after follow started (for the new server) is the target\'s own: no halt', async () => {
     const db = 'rt_own_late';
     const { source, target } = await prepare(src, tgt, db);
@@ -63,11 +63,18 @@ describe('red team: more', () => {
       GRANT SELECT ON shop.docs TO rt_grantor WITH GRANT OPTION;
       SET ROLE rt_grantor; GRANT SELECT ON shop.docs TO rt_grantee; RESET ROLE;
       INSERT INTO shop.docs VALUES (1, 'a', false), (2, 'b', true);`, [], db);
-    await b.wait('shop.docs on the target', async () => (await tgt.query(`SELECT to_regclass('shop.docs') AS r`, [], db)).rows[0].r !== null, 30_000);
+    // The restrictive policy names a role the target lacks: left out, rt_grantee would see more there. It halts.
+    const halted = await b.ended();
+    expect(halted.code).toBe('E_HALTED');
+    expect(halted.message).toMatch(/the target refused CREATE POLICY no_secrets ON shop\.docs AS RESTRICTIVE .*role "rt_src_only" does not exist/);
+    expect((await tgt.query(`SELECT to_regclass('shop.docs') AS r`, [], db)).rows[0].r).toBeNull();
+    // The role made on the target, DDL accepted: the table arrives whole.
+    await ensureRole(tgt, 'rt_src_only');
+    const b2 = await background({ source, target, roleMap, acceptDdl: true });
+    await b2.wait('shop.docs on the target', async () => (await tgt.query(`SELECT to_regclass('shop.docs') AS r`, [], db)).rows[0].r !== null, 30_000);
     await settle();
-    expect(await b.stop()).toBeUndefined();
-    const warnings = b.notes.filter((n) => n.includes('WARNING'));
-    console.log(warnings.join('\n'));
+    expect(await b2.stop()).toBeUndefined();
+    expect(b2.notes.filter((n) => n.includes('WARNING'))).toEqual([]);
     const res = await cutover({ source, target, fence: 'triggers', verify: 'checksums', roleMap });
     expect(res.verify?.ok).toBe(true);
     // What rt_grantee sees on each side.
@@ -77,5 +84,8 @@ describe('red team: more', () => {
     console.log(`source sees ${await sees(src)}, target sees ${await sees(tgt)}\nsource policies ${(await policies(src)).join('; ')}\ntarget policies ${(await policies(tgt)).join('; ')}\n` +
       `verify full: ok=${full.ok} privileges ${JSON.stringify(full.privileges?.differences)} schema ${JSON.stringify(full.schema)}`);
     expect(await sees(tgt)).toEqual(await sees(src));
+    expect(await sees(src)).toEqual(['1']);
+    // The grant rt_grantor made is rt_grantor's on the target too: full verify compares grantors.
+    expect(full.ok).toBe(true);
   }, 240_000);
 });

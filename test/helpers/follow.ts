@@ -1,12 +1,12 @@
-/** Red-team helpers (not a test file): a source with the app schema, capture, a copy, a following applier. */
+/** ddl: follow test helpers: a source with the app schema, capture, a copy, a following applier. */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createAppDatabase, type Cluster } from '../src/testing/index.js';
-import { copy } from '../src/dump/copy/copy.js';
-import { installCapture } from '../src/replicate/capture.js';
-import { Applier, type ApplyOptions } from '../src/replicate/apply.js';
-import type { ConnParams } from '../src/pg/conninfo.js';
+import { createAppDatabase, type Cluster } from '../../src/testing/index.js';
+import { copy } from '../../src/dump/copy/copy.js';
+import { installCapture } from '../../src/replicate/capture.js';
+import { Applier, type ApplyOptions } from '../../src/replicate/apply.js';
+import type { ConnParams } from '../../src/pg/conninfo.js';
 
 export const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
 

@@ -1,10 +1,10 @@
 /**
- * Red team, ddl: follow's index diff: renames, drops, partitioned tables, excluded schemas.
+ * ddl: follow (found by a red team)'s index diff: renames, drops, partitioned tables, excluded schemas.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { availableMajors, startClusters, stopAllClusters, type Cluster } from '../src/testing/index.js';
 import { cutover } from '../src/replicate/cutover.js';
-import { background, prepare, rows, settle } from './redteam-lib.js';
+import { background, prepare, rows, settle } from './helpers/follow.js';
 
 let src: Cluster, tgt: Cluster;
 beforeAll(async () => {
@@ -17,7 +17,7 @@ afterAll(() => stopAllClusters());
 const indexes = (c: Cluster, db: string, tables: string[]) => rows(c, db, `SELECT x.indexrelid::regclass::text || ' ' || pg_get_indexdef(x.indexrelid) || ' valid=' || x.indisvalid AS r
   FROM pg_index x WHERE x.indrelid IN (SELECT t::regclass FROM unnest($1::text[]) t UNION SELECT p.relid FROM unnest($1::text[]) t, pg_partition_tree(t::regclass) p) ORDER BY 1`, [tables]);
 
-describe('red team: indexes', () => {
+describe('ddl: follow, indexes', () => {
   it('an index created on a partitioned table is built on the target for every partition, valid', async () => {
     const db = 'rt_part_index';
     const { source, target } = await prepare(src, tgt, db);
@@ -142,7 +142,7 @@ describe('red team: indexes', () => {
   }, 180_000);
 });
 
-describe('red team: partitioned UNIQUE', () => {
+describe('ddl: follow, partitioned UNIQUE', () => {
   it('a UNIQUE constraint added to a partitioned table is followed (valid, on every partition)', async () => {
     const db = 'rt_part_unique';
     const { source, target } = await prepare(src, tgt, db);

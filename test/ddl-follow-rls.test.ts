@@ -1,11 +1,12 @@
 /**
- * Red team, ddl: follow's new tables with row-level security, the applier connecting to the target as a
+ * ddl: follow (found by a red team)'s new tables with row-level security, the applier connecting to the target as a
  * role that is not a superuser (a managed target): the new table's owner is that role.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { availableMajors, startClusters, stopAllClusters, type Cluster } from '../src/testing/index.js';
 import { parseConnString } from '../src/pg/conninfo.js';
-import { background, prepare, rows, settle } from './redteam-lib.js';
+import { Applier } from '../src/replicate/apply.js';
+import { background, prepare } from './helpers/follow.js';
 
 let src: Cluster, tgt: Cluster;
 beforeAll(async () => {
@@ -30,8 +31,8 @@ async function setup(db: string, before = '') {
   return { source, target, moverTarget };
 }
 
-describe('red team: row-level security, a target role that is not a superuser', () => {
-  it('a new table with ENABLE + FORCE ROW LEVEL SECURITY (owned by the applier\'s role): replication goes on', async () => {
+describe('ddl: follow, row-level security, a target role that is not a superuser', () => {
+  it('a new table with ENABLE + FORCE ROW LEVEL SECURITY (owned by the applier\'s role, not BYPASSRLS): halts saying why and what to do', async () => {
     const db = 'rt_rls_force_new';
     const { source, moverTarget } = await setup(db);
     const b = await background({ source, target: moverTarget });
@@ -40,28 +41,25 @@ describe('red team: row-level security, a target role that is not a superuser', 
       ALTER TABLE shop.secrets OWNER TO ${ROLE};
       ALTER TABLE shop.secrets ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
       CREATE POLICY tenant_rows ON shop.secrets USING (tenant = current_setting('app.tenant', true));`, [], db);
-    await b.wait('shop.secrets on the target', async () => (await tgt.query(`SELECT to_regclass('shop.secrets') AS r`, [], db)).rows[0].r !== null, 30_000);
-    await src.query(`UPDATE shop.secrets SET v = 'changed' WHERE id < 4; DELETE FROM shop.secrets WHERE id = 12`, [], db);
-    await settle(4000);
-    const failed = await b.stop() as Error | undefined;
-    console.log(`new FORCE table: ${failed?.message ?? 'no halt'}\n${b.notes.join('\n')}`);
-    expect(failed).toBeUndefined();
-    const all = (c: Cluster) => rows(c, db, `SET row_security = off; SELECT string_agg(id || v, ',' ORDER BY id) AS r FROM shop.secrets`);
-    expect(await all(tgt)).toEqual(await all(src));
+    // The applier (the table's owner on the target, not BYPASSRLS) cannot write it: a halt that says so and
+    // what to do, nothing half created.
+    const failed = await b.ended() as Error & { code?: string };
+    expect(failed.code).toBe('E_HALTED');
+    expect(failed.message).toMatch(/row-level security applies to the applier's role on the target, so it cannot write the table: shop\.secrets \(FORCE ROW LEVEL SECURITY: even its owner is filtered\).*BYPASSRLS/);
+    expect((await tgt.query(`SELECT to_regclass('shop.secrets') AS r`, [], db)).rows[0].r).toBeNull();
   }, 180_000);
 
-  it('control: an existing table with FORCE ROW LEVEL SECURITY, copied before replication', async () => {
+  it('an existing table with FORCE ROW LEVEL SECURITY owned by the applier\'s role: the applier refuses to start, saying why and what to do', async () => {
     const db = 'rt_rls_force_old';
     const { source, moverTarget } = await setup(db, `CREATE TABLE shop.secrets (id int PRIMARY KEY, tenant text NOT NULL, v text);
       INSERT INTO shop.secrets SELECT i, 't' || (i % 3), 'v' FROM generate_series(1, 12) i;
       ALTER TABLE shop.secrets OWNER TO ${ROLE};
       ALTER TABLE shop.secrets ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
       CREATE POLICY tenant_rows ON shop.secrets USING (tenant = current_setting('app.tenant', true));`);
-    const b = await background({ source, target: moverTarget });
-    await src.query(`UPDATE shop.secrets SET v = 'changed' WHERE id < 4; DELETE FROM shop.secrets WHERE id = 12`, [], db);
-    await settle(4000);
-    const failed = await b.stop() as Error | undefined;
-    console.log(`existing FORCE table: ${failed?.message ?? 'no halt'}`);
-    expect(failed).toBeUndefined();
+    // Refused when the applier starts, before any batch, with what to do.
+    const failed = await Applier.open({ source, target: moverTarget }).then(async (a) => { await a.close(); return undefined; }, (e: unknown) => e as Error & { code?: string; hint?: string });
+    expect(failed?.code).toBe('E_PREFLIGHT');
+    expect(failed?.message).toMatch(/row-level security applies to the applier's role on the target for 1 table\(s\), so it cannot write them: shop\.secrets \(FORCE ROW LEVEL SECURITY/);
+    expect(failed?.hint).toMatch(/BYPASSRLS/);
   }, 180_000);
 });

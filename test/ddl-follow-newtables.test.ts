@@ -1,5 +1,5 @@
 /**
- * Red team, ddl: follow's new tables (PostgreSQL 14 -> the newest): what a table created on the source
+ * ddl: follow (found by a red team)'s new tables (PostgreSQL 14 -> the newest): what a table created on the source
  * mid-replication brings to the target, and what halts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { availableMajors, startClusters, stopAllClusters, type Cluster } from '.
 import { cutover } from '../src/replicate/cutover.js';
 import { catalogPrint, renameLine } from './helpers/fidelity.js';
 import { verify } from '../src/verify/verify.js';
-import { background, prepare, q, rows, settle } from './redteam-lib.js';
+import { background, prepare, q, rows, settle } from './helpers/follow.js';
 
 let src: Cluster, tgt: Cluster;
 beforeAll(async () => {
@@ -21,7 +21,7 @@ const count = async (c: Cluster, db: string, name: string) => (await c.query<{ n
 /** The catalog lines (tests' own printer) that mention one of the names, roles mapped, PG 17's owner MAINTAIN left out. */
 const lines = async (c: Cluster, db: string, names: string[]) => (await catalogPrint(c.url(db))).filter((l) => names.some((n) => l.includes(n))).map((l) => renameLine(l, {}).replace(/,postgres:MAINTAIN:f:postgres/, '')).sort();
 
-describe('red team: new tables', () => {
+describe('ddl: follow, new tables', () => {
   it('a parent and a child that references it, created together (the child sorts first): both are followed', async () => {
     const db = 'rt_fk_order';
     const { source, target } = await prepare(src, tgt, db);
@@ -148,7 +148,7 @@ describe('red team: new tables', () => {
     expect(await trig(tgt)).toEqual(await trig(src));
   }, 240_000);
 
-  it('a new table whose trigger function and a grantee are missing on the target: WARNING, the rest goes on, the cutover ends', async () => {
+  it('a new table whose trigger function and a grantee are missing on the target: the trigger halts (exit 7); with the function made there, the grant is left out with a WARNING and the cutover ends', async () => {
     const db = 'rt_missing_fn';
     const { source, target } = await prepare(src, tgt, db);
     const b = await background({ source, target });
@@ -160,14 +160,24 @@ describe('red team: new tables', () => {
       GRANT SELECT ON shop.orphan_trig TO rt_src_only;
       COMMENT ON TABLE shop.orphan_trig IS 'kept';
       INSERT INTO shop.orphan_trig VALUES (1, 'a'), (2, 'b');`, [], db);
-    await b.wait('shop.orphan_trig on the target', () => exists(tgt, db, 'shop.orphan_trig'), 30_000);
+    // A trigger the target cannot create would not fire after the switch: a halt naming it, nothing created.
+    const halted = await b.ended();
+    expect(halted.code).toBe('E_HALTED');
+    expect(halted.message).toMatch(/the target refused CREATE TRIGGER t1 BEFORE INSERT ON shop\.orphan_trig .*shop\.only_here\(\) does not exist/);
+    expect(await exists(tgt, db, 'shop.orphan_trig')).toBe(false);
+    // The function made on the target, DDL accepted: the table arrives; the grant to a role the target
+    // lacks is left out with a WARNING (it only narrows access).
+    await tgt.query(`CREATE FUNCTION shop.only_here() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN RETURN NEW; END $f$`, [], db);
+    const b2 = await background({ source, target, acceptDdl: true });
+    await b2.wait('shop.orphan_trig on the target', () => exists(tgt, db, 'shop.orphan_trig'), 30_000);
     await src.query(`UPDATE shop.orphan_trig SET v = 'c' WHERE id = 1`, [], db);
     await settle();
-    expect(await b.stop()).toBeUndefined();
-    expect(b.notes.join('\n')).toMatch(/WARNING: new table "shop"."orphan_trig" created without 3 of its definitions/);
+    expect(await b2.stop()).toBeUndefined();
+    expect(b2.notes.join('\n')).toMatch(/WARNING: new table "shop"."orphan_trig" created without 1 of its definitions .*GRANT SELECT ON TABLE shop\.orphan_trig TO rt_src_only/);
     const res = await cutover({ source, target, fence: 'triggers', verify: 'checksums' });
     expect(res.verify?.ok).toBe(true);
     expect(await rows(tgt, db, `SELECT obj_description('shop.orphan_trig'::regclass, 'pg_class') AS r`)).toEqual(['kept']);
+    expect(await rows(tgt, db, `SELECT tgenabled::text AS r FROM pg_trigger WHERE tgname = 't1'`)).toEqual(['A']);
   }, 240_000);
 
   it('a new table created on the target beforehand (empty, with the same DDL and trigger, as the docs suggest) gets the source\'s rows as they are', async () => {
