@@ -207,6 +207,12 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
           const el = Date.now() - t0;
           // The step's log gets the progress every 10 s (a function's text as it is then).
           if (progressText && Date.now() - progressLoggedAt >= 10_000) { progressLoggedAt = Date.now(); toLog(oneLine(resolveText(progressText))); }
+          // An overrun is journaled when it happens, whatever the display's cadence.
+          const over = rehearsed !== undefined && o.mode === 'run' && el > rehearsed * 1.5;
+          if (over && !overrunWarned.has(s.id)) {
+            overrunWarned.add(s.id);
+            void journal.append({ event: 'warning', at: new Date().toISOString(), id: s.id, message: `running 50% past its rehearsal (${humanDuration(rehearsed)})` });
+          }
           if (!live && Date.now() - shownAt < plainEvery) return;
           shownAt = Date.now();
           const [head = '', ...rest] = resolveText(progressText).split('\n');
@@ -215,13 +221,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
             const remaining = stepsToRun.filter((x) => !finished.has(x.id) && !running.has(x.id) && x.index > s.index).reduce((n, x) => n + (expected(x) ?? 0), 0);
             const eta = new Date(Date.now() + Math.max(0, rehearsed - el) + remaining);
             line += ` | rehearsed ${humanDuration(rehearsed)}, run ETA ${eta.toISOString().slice(11, 16)} UTC`;
-            if (el > rehearsed * 1.5) {
-              line = `WARNING: ${Math.round((el / rehearsed - 1) * 100)}% past its rehearsal | ${line}`;
-              if (!overrunWarned.has(s.id)) {
-                overrunWarned.add(s.id);
-                void journal.append({ event: 'warning', at: new Date().toISOString(), id: s.id, message: `running 50% past its rehearsal (${humanDuration(rehearsed)})` });
-              }
-            }
+            if (over) line = `WARNING: ${Math.round((el / rehearsed - 1) * 100)}% past its rehearsal | ${line}`;
           }
           const text = [line, ...rest].join('\n');
           task.output = live ? text : oneLine(text);
