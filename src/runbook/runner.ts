@@ -9,7 +9,7 @@ import { ListrInquirerPromptAdapter } from '@listr2/prompt-adapter-inquirer';
 import { confirm } from '@inquirer/prompts';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { appendFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { askOnTerminal, hasControllingTerminal } from '../lib/terminal.js';
 import { CutoverError, describeError } from '../errors.js';
 import { type ConnParams, scrub } from '../pg/conninfo.js';
@@ -227,7 +227,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
           task.output = live ? text : oneLine(text);
         }, TTY_REFRESH_MS);
         const ctx: ActionContext = {
-          stepId: s.id, source: o.source, target: o.target, pooler: o.pooler, stateDir: o.stateDir, headroom, roles: rb.front.roles, budgetShare: budgetShare?.(), signal: abort.signal, measure,
+          stepId: s.id, source: o.source, target: o.target, pooler: o.pooler, stateDir: o.stateDir, runbookDir: dirname(rb.file), headroom, roles: rb.front.roles, budgetShare: budgetShare?.(), signal: abort.signal, measure,
           progress: (t) => { progressText = t; },
           log: (t) => { logLines.push(t); toLog(t); task.output = t; },
         };

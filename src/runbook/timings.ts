@@ -10,6 +10,8 @@ import type { Outcome } from './journal.js';
 import type { StepOutputs } from './actions/index.js';
 import type { ConnectionPeaks } from '../budget/sampler.js';
 import { type KeyResults, isKeyResults } from './key-results.js';
+import { ACTIONS } from './actions/index.js';
+import { endpointsOf } from './actions/types.js';
 
 export interface StepTiming {
   id: string;
@@ -61,9 +63,10 @@ export function sideOf(s: Step): StepTiming['side'] {
   if (s.kind === 'sql') return s.on ?? 'source';
   if (s.kind === 'manual') return 'none';
   if (s.kind === 'sh') return 'both';
-  if (s.action === 'dump') return 'source';
-  if (s.action === 'restore') return 'target';
-  return 'both';
+  // An action's side is what it declares in the registry (actions/types.ts endpoints).
+  const a = ACTIONS.get(s.action ?? '');
+  const e = a ? endpointsOf(a, s.options) : { source: 'write' as const, target: 'write' as const };
+  return e.source && e.target ? 'both' : e.source ? 'source' : e.target ? 'target' : 'none';
 }
 
 /** The critical path as the operator reads it: the steps' titles (an id whose step is gone stays an id). */

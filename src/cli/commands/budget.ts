@@ -4,7 +4,8 @@ import { withPgpass } from '../../pg/pgpass.js';
 import { serverFacts } from '../../pg/facts.js';
 import type { ConnParams } from '../../pg/conninfo.js';
 import { capacity, describeCapacity, parseHeadroom, type Capacity } from '../../budget/capacity.js';
-import { DEMANDS, autoJobs } from '../../budget/auto.js';
+import { autoJobs } from '../../budget/auto.js';
+import { ACTIONS } from '../../runbook/actions/index.js';
 import { describeError } from '../../errors.js';
 import { resolveConnArg } from '../connection-args.js';
 import { table } from '../../lib/format.js';
@@ -33,7 +34,8 @@ export function registerBudget(program: Command): void {
         probe(resolveConnArg('source', o.source, 'CUTOVER_SOURCE_URL'), headroom),
         probe(resolveConnArg('target', o.target, 'CUTOVER_TARGET_URL'), headroom),
       ]);
-      const plan = Object.entries(DEMANDS).map(([action, d]) => {
+      // Every operation of the registry with a connection demand (actions/index.ts).
+      const plan = [...ACTIONS.values()].flatMap((a) => (a.demand ? [[a.name, a.demand] as const] : [])).map(([action, d]) => {
         const uses = (c: Capacity | undefined, side: 'source' | 'target') => (d[side](1) > 0 ? c : undefined);
         try {
           const j = autoJobs(action, d, uses(s.cap, 'source'), uses(t.cap, 'target'));

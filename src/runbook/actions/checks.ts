@@ -11,6 +11,7 @@ import { describeCapacity } from '../../budget/capacity.js';
 
 export const doctorAction = defineAction({
   name: 'doctor',
+  endpoints: { source: 'read', target: 'read' },
   readOnly: true,
   description: 'every pre-flight check on both servers; fails the step on any problem',
   schema: z.strictObject({ copy_only: z.boolean().default(false) }),
@@ -24,6 +25,7 @@ export const doctorAction = defineAction({
 
 export const budgetAction = defineAction({
   name: 'budget',
+  endpoints: { source: 'read', target: 'read' },
   readOnly: true,
   description: 'connections cutover may hold on each side now (after the application headroom)',
   schema: z.strictObject({ min: z.number().int().min(1).default(2) }),
@@ -43,6 +45,8 @@ const duration = z.string().refine((s) => parseDuration(s) !== undefined, 'a dur
 
 export const waitForAction = defineAction({
   name: 'wait-for',
+  endpoints: (o) => ({ [o.on]: 'read' }),
+  endpointsText: 'the `on` side: read',
   readOnly: true,
   description: 'poll a SQL condition (first column of the first row true) until it holds or times out',
   schema: z.strictObject({

@@ -8,6 +8,8 @@ import { jobsOption, resolveJobs, selection } from './common.js';
 
 export const copyAction = defineAction({
   name: 'copy',
+  endpoints: { source: 'read', target: 'write' },
+  demand: DEMANDS.copy,
   description: 'stream every table source -> target (COPY to COPY), indexes as tables land, constraints, sequences, ANALYZE',
   schema: z.strictObject({
     jobs: jobsOption,

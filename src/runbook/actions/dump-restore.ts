@@ -12,6 +12,8 @@ const dirIn = (ctx: ActionContext, d: string) => (isAbsolute(d) ? d : join(ctx.s
 
 export const dumpAction = defineAction({
   name: 'dump',
+  endpoints: { source: 'read' },
+  demand: DEMANDS.dump,
   description: 'pg_dump -Fd -j N into a directory (N+1 source connections)',
   schema: z.strictObject({
     dir: z.string().min(1).default('dump'),
@@ -35,6 +37,8 @@ export const dumpAction = defineAction({
 
 export const restoreAction = defineAction({
   name: 'restore',
+  endpoints: { target: 'write' },
+  demand: DEMANDS.restore,
   description: 'pg_restore -j M from a dump directory, section by section (M target connections)',
   schema: z.strictObject({
     dir: z.string().min(1).default('dump'),

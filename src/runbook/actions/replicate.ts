@@ -40,6 +40,7 @@ function failedSwitch(direction: 'cutover' | 'rollback', e: unknown): unknown {
 
 export const replicateStartAction = defineAction({
   name: 'replicate-start',
+  endpoints: { source: 'write' },
   description: 'install change capture on the source (triggers, private schema); the next copy records where replication starts',
   schema: z.strictObject({
     mode: z.enum(CAPTURE_MODES).default('row'),
@@ -58,6 +59,7 @@ export const replicateStartAction = defineAction({
 
 export const replicateCatchUpAction = defineAction({
   name: 'replicate-catch-up',
+  endpoints: { source: 'write', target: 'write' },
   description: 'apply captured changes until the target is within max_lag of the source',
   schema: z.strictObject({
     max_lag_ms: z.number().int().min(1).default(1000),
@@ -134,6 +136,9 @@ async function fenceOptions(ctx: ActionContext, o: FenceFields) {
 
 export const replicateCutoverAction = defineAction({
   name: 'replicate-cutover',
+  endpoints: (o) => ({ source: 'write', target: 'write', ...(o.fence === 'pooler' ? { pooler: 'write' as const } : {}) }),
+  endpointsText: 'source: write, target: write (pooler: write with `fence: pooler`)',
+  demand: DEMANDS['replicate-cutover'],
   description: 'fence writes on the source, drain, sync sequences, verify; records the write outage (window: true opens a rollback window)',
   schema: z.strictObject({ ...fenceFields, window: z.boolean().default(false) }).refine(poolerNeedsIt, poolerMessage),
   async run(ctx, o) {
@@ -149,6 +154,8 @@ export const replicateCutoverAction = defineAction({
 
 export const replicateRollbackAction = defineAction({
   name: 'replicate-rollback',
+  endpoints: (o) => ({ source: 'write', target: 'write', ...(o.fence === 'pooler' ? { pooler: 'write' as const } : {}) }),
+  endpointsText: 'source: write, target: write (pooler: write with `fence: pooler`)',
   description: 'the rollback window\'s way back: fence the target, drain its writes into the source, sync sequences, verify, unfence the source; records the write outage',
   schema: z.strictObject(fenceFields).refine(poolerNeedsIt, poolerMessage),
   async run(ctx, o) {
@@ -171,6 +178,7 @@ export const replicateRollbackAction = defineAction({
 
 export const replicateFinishAction = defineAction({
   name: 'replicate-finish',
+  endpoints: { source: 'write', target: 'write' },
   description: 'end the rollback window: reverse capture off the target, bookkeeping off the source (which stays fenced)',
   schema: z.strictObject({}),
   async run(ctx) {
@@ -184,6 +192,7 @@ export const replicateFinishAction = defineAction({
 
 export const replicateUnfenceAction = defineAction({
   name: 'replicate-unfence',
+  endpoints: { source: 'write' },
   description: 'lift exactly what the write fence set on the source (rollback of replicate-cutover; works after teardown)',
   schema: z.strictObject({}),
   async run(ctx) {
@@ -194,6 +203,7 @@ export const replicateUnfenceAction = defineAction({
 
 export const replicateTeardownAction = defineAction({
   name: 'replicate-teardown',
+  endpoints: { source: 'write', target: 'write' },
   description: 'remove every capture trigger, function and schema from the source and the bookkeeping from the target',
   schema: z.strictObject({}),
   async run(ctx) {

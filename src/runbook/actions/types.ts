@@ -4,6 +4,7 @@ import type { Capacity, Headroom } from '../../budget/capacity.js';
 import type { RolesPolicy } from '../../pg/role-map.js';
 import type { KeyResults } from '../key-results.js';
 import type { ProgressText } from '../../lib/progress.js';
+import type { Demand } from '../../budget/auto.js';
 
 export interface ActionContext {
   stepId: string;
@@ -13,6 +14,8 @@ export interface ActionContext {
   pooler?: ConnParams;
   /** Where the run keeps its files (journal, dumps, copy work dirs). */
   stateDir: string;
+  /** The runbook's own folder (files a step names are relative to it). */
+  runbookDir?: string;
   headroom: Headroom;
   /** The runbook's role map and missing-role policy (front matter `roles`). */
   roles?: RolesPolicy;
@@ -50,13 +53,34 @@ export interface StepOutputs {
   [key: string]: unknown;
 }
 
+/** How an operation uses an endpoint: reads it, or changes it (data, schema, privileges or bookkeeping). */
+export type EndpointUse = 'read' | 'write';
+export type Endpoints = Partial<Record<'source' | 'target' | 'pooler', EndpointUse>>;
+
+/**
+ * One operation of the registry (index.ts): its name, its options (one zod schema: the runbook's YAML
+ * keys, checked by `cutover check`), the endpoints it uses and how, its connections per job for
+ * `jobs: auto`, and what it does. The report's side, the budget's plan, the rollback rule and the
+ * documentation's action table are read from here (docs/architecture.md).
+ */
 export interface Action<S extends z.ZodType = z.ZodType> {
   name: string;
   description: string;
   schema: S;
+  /** The endpoints it uses: fixed, or from its options (e.g. `on: target`). */
+  endpoints: Endpoints | ((options: z.infer<S>) => Endpoints);
+  /** For endpoints read from the options: how, in words (the documentation's table). */
+  endpointsText?: string;
+  /** Connections on each side for `jobs` workers (an operation with a `jobs` option). */
+  demand?: Demand;
   /** Reads only (checks): a run that failed before any other step started needs no rollback. */
   readOnly?: boolean;
   run(ctx: ActionContext, options: z.infer<S>): Promise<StepOutputs>;
+}
+
+/** The endpoints an action uses with these (validated) options. */
+export function endpointsOf<S extends z.ZodType>(a: Action<S>, options: z.infer<S>): Endpoints {
+  return typeof a.endpoints === 'function' ? a.endpoints(options) : a.endpoints;
 }
 
 export function defineAction<S extends z.ZodType>(a: Action<S>): Action<S> {

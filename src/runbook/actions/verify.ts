@@ -11,6 +11,8 @@ import { verifyOutcome } from '../key-results.js';
 
 export const verifyAction = defineAction({
   name: 'verify',
+  endpoints: { source: 'read', target: 'read' },
+  demand: DEMANDS.verify,
   description: 'counts, chunked checksums down to the differing rows, sequences and schema; fails on any difference',
   schema: z.strictObject({
     level: z.enum(VERIFY_LEVELS).default('checksums'),
