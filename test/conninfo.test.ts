@@ -52,6 +52,8 @@ describe('SQLSTATE classification', () => {
     expect(classifySqlState('08006')).toBe('connection');
     expect(classifySqlState('40001')).toBe('retryable');
     expect(classifySqlState('23505')).toBe('data');
+    expect(classifySqlState('23503')).toBe('fk_violation');
+    expect(isRetryable({ code: '23503' })).toBe(false);
     expect(isRetryable({ code: '40P01' })).toBe(true);
     expect(isRetryable({ code: '55P03' })).toBe(true);
     expect(isRetryable({ code: '42501' })).toBe(false);

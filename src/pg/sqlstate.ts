@@ -4,7 +4,7 @@
  */
 export type ErrorClass =
   | 'auth' | 'no_database' | 'no_slots' | 'connection' | 'retryable' | 'lock_timeout'
-  | 'privilege' | 'undefined_object' | 'canceled' | 'data' | 'other';
+  | 'privilege' | 'undefined_object' | 'canceled' | 'fk_violation' | 'data' | 'other';
 
 const EXACT: Record<string, ErrorClass> = {
   '28P01': 'auth', // invalid_password
@@ -18,6 +18,7 @@ const EXACT: Record<string, ErrorClass> = {
   '57014': 'canceled', // query_canceled (statement_timeout, cancel)
   '57P01': 'connection', // admin_shutdown (pg_terminate_backend)
   '57P02': 'connection', // crash_shutdown
+  '23503': 'fk_violation', // foreign_key_violation (a deferred key at COMMIT, a VALIDATE)
   '42501': 'privilege', // insufficient_privilege
   '42P01': 'undefined_object', // undefined_table
   '42883': 'undefined_object', // undefined_function

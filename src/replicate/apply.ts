@@ -763,7 +763,7 @@ export class Applier {
       const pe = e as { message: string; detail?: string; constraint?: string; code?: string; table?: string; schema?: string };
       // The table the error names (a deferred foreign key fails at COMMIT), else the one being applied.
       const named = (pe.table && [...this.tables.values()].find((x) => x.name === pe.table && (!pe.schema || x.schema === pe.schema))) || failing;
-      const cannotApply = named && !(e instanceof CutoverError) && (cls === 'data' || code.startsWith('42') || code.startsWith('P0'));
+      const cannotApply = named && !(e instanceof CutoverError) && (cls === 'data' || cls === 'fk_violation' || code.startsWith('42') || code.startsWith('P0'));
       const txids = cannotApply ? await this.batchTxids(named, cur).catch(() => []) : [];
       await s.query('ROLLBACK').catch(() => undefined);
       if (!cannotApply) throw e;
@@ -772,7 +772,7 @@ export class Applier {
       // TRUNCATE is not MVCC-safe: one that commits while this batch reads its tables shows this snapshot an
       // empty table (and the next batch, which includes it, re-reads that table whole). The parent read
       // empty makes a deferred foreign key fail at COMMIT: the batch is tried again before anything halts.
-      if (code === '23503' && ++this.fkRetries <= 3) throw new RetryBatch();
+      if (cls === 'fk_violation' && ++this.fkRetries <= 3) throw new RetryBatch();
       return await this.halt(`a batch cannot be applied to the target: table ${qualify(named.schema, named.name)}` +
         `${pe.constraint ? `, constraint ${quoteIdent(pe.constraint)}` : ''}: ${pe.message}${pe.detail ? ` (${pe.detail})` : ''} [SQLSTATE ${pe.code ?? '?'}]; ` +
         `source transaction(s) of this batch that changed the table: ${txids.join(', ') || 'unknown'}`, false,

@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import { CutoverError } from '../errors.js';
 import { loadSql, quoteIdent } from '../pg/sql.js';
-import { sqlStateOf } from '../pg/sqlstate.js';
+import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
 
 /**
  * validate: added NOT VALID by a resumed copy; add: left out (partitioned), added whole; readd: dropped
@@ -55,7 +55,7 @@ export async function completeDeferredConstraints(c: pg.Client): Promise<number>
       await c.query('COMMIT');
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);
-      if (sqlStateOf(e) === '23503') {
+      if (classifySqlState(sqlStateOf(e)) === 'fk_violation') {
         throw new CutoverError('E_DIFFERENCE', `foreign key ${d.name} on ${d.table} still does not hold on the target after every change was applied: ${(e as Error).message}`, {
           cause: e, hint: 'the target differs from the source: run `cutover verify --level checksums` to see where; writes stay fenced on the source',
         });

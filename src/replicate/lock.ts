@@ -30,7 +30,8 @@ export async function withLock(c: pg.Client, what: string, o: { lockTimeoutMs?: 
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);
       // A lock timeout, or a deadlock with a writer (locks taken one table at a time): wait and try again.
-      if (classifySqlState(sqlStateOf(e)) !== 'lock_timeout' && sqlStateOf(e) !== '40P01') throw e;
+      const cls = classifySqlState(sqlStateOf(e));
+      if (cls !== 'lock_timeout' && cls !== 'retryable') throw e;
       const holders = await lockHolders(c, what);
       if (Date.now() - t0 > max) {
         throw new CutoverError('E_PREFLIGHT', `${what}: could not get a brief lock in ${Math.round(max / 1000)} s; ${holders}`, {

@@ -22,7 +22,7 @@ import { connect, withClient } from '../../pg/connect.js';
 import { serverFacts, setSequences, tableFacts } from '../../pg/facts.js';
 import { openSnapshotGroup, READ_SETTINGS, type SnapshotGroup } from '../../pg/snapshot.js';
 import { qualify, quoteIdent, quoteLiteral } from '../../pg/sql.js';
-import { sqlStateOf } from '../../pg/sqlstate.js';
+import { classifySqlState, sqlStateOf } from '../../pg/sqlstate.js';
 import { requireClientTool } from '../../pg/tools.js';
 import { TaskPool } from '../../lib/pool.js';
 import { copyDemand } from '../../budget/auto.js';
@@ -668,7 +668,7 @@ async function addForeignKey(c: pg.Client, fk: CopyForeignKey, journal: Journal,
   try {
     await add();
   } catch (e) {
-    if (!deferNote || sqlStateOf(e) !== '23503') throw e;
+    if (!deferNote || classifySqlState(sqlStateOf(e)) !== 'fk_violation') throw e;
     const action = fk.partitioned ? 'add' : 'validate';
     if (action === 'validate') await add(' NOT VALID');
     await deferConstraint(c, { table, name: fk.name, definition: fk.definition, action });
