@@ -164,3 +164,31 @@ export async function selectTables(c: pg.Client, sel: TableSelection, what: stri
   const { catalog, searchPath } = await readCatalog(c);
   return resolveSelection(catalog, searchPath, sel, what);
 }
+
+/** What a dump, copy, restore or capture includes (pg_dump's -n/-N/-t/-T). */
+export interface SelectionOptions {
+  /** Only these schemas (pg_dump -n). */
+  schemas?: string[];
+  excludeSchemas?: string[];
+  /** Only these tables, "schema.table" (pg_dump -t). */
+  tables?: string[];
+  excludeTables?: string[];
+}
+
+/** "schema.table" where either part may be double-quoted ("a.b"."c"). */
+export function splitQualified(s: string): { schema?: string; name: string } {
+  const parts: string[] = [];
+  let cur = '', inQ = false;
+  for (let i = 0; i < s.length; i++) {
+    const ch = s[i]!;
+    if (inQ) {
+      if (ch === '"' && s[i + 1] === '"') { cur += '"'; i++; }
+      else if (ch === '"') inQ = false;
+      else cur += ch;
+    } else if (ch === '"') inQ = true;
+    else if (ch === '.') { parts.push(cur); cur = ''; }
+    else cur += ch;
+  }
+  parts.push(cur);
+  return parts.length >= 2 ? { schema: parts.slice(0, -1).join('.'), name: parts.at(-1)! } : { name: parts[0]! };
+}

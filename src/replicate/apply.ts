@@ -23,7 +23,7 @@ import { withPgpass } from '../pg/pgpass.js';
 import { READ_SETTINGS } from '../pg/snapshot.js';
 import { loadSql, qualify, quoteIdent } from '../pg/sql.js';
 import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
-import { streamCopy } from '../dump/copy/stream.js';
+import { streamCopy } from '../pg/copy-stream.js';
 import { captureInstalled, readColumns, readShapes, resolveTables, shapeDifference } from './catalog.js';
 import { compareSnapshots, literal } from './snapshot-text.js';
 import { moveForeignKeys } from './fk-moves.js';

@@ -16,7 +16,7 @@ import { withClient } from '../pg/connect.js';
 import { withPgpass } from '../pg/pgpass.js';
 import { loadSql, qualify } from '../pg/sql.js';
 import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
-import { splitQualified, type SelectionOptions } from '../dump/options.js';
+import { splitQualified, type SelectionOptions } from '../pg/select-tables.js';
 import { type Candidate, readCandidates, readShapes } from './catalog.js';
 import { withLock } from './lock.js';
 import { equalityColumns } from './row-identity.js';

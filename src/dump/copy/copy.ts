@@ -35,7 +35,7 @@ import { Journal } from './journal.js';
 import { checkCopyBinding, recordCopyBinding } from './bind.js';
 import { type CopyForeignKey, type CopyIndex, type CopyTable, type CopyUnit, planUnits, rangePredicate, readForeignKeys, readIndexes, readTables, tableKey } from './plan.js';
 import { withRetry } from '../../pg/sqlstate.js';
-import { streamCopy } from './stream.js';
+import { streamCopy } from '../../pg/copy-stream.js';
 import { recordStartSnapshot } from '../../replicate/start-snapshot.js';
 import { deferConstraint } from '../../replicate/deferred-constraints.js';
 import { refuseSameDatabaseAt, resolveTableSelection } from '../../pg/entry-checks.js';

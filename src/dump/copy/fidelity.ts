@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { CutoverError } from '../../errors.js';
 import { loadSql, qualify, quoteIdent, quoteLiteral } from '../../pg/sql.js';
 import { privilegeStatements, type PrivilegeStatement } from '../privileges.js';
-import { splitQualified, type SelectionOptions } from '../options.js';
+import { splitQualified, type SelectionOptions } from '../../pg/select-tables.js';
 
 export interface RlsBlocked { schema: string; name: string; owner: string; forced: boolean; isOwner: boolean }
 
