@@ -20,7 +20,7 @@ import { renderRunbook } from './runbook/render.js';
 import { fencedOutageMs, outageText, writeReport } from './runbook/report.js';
 import { findClientTools } from './pg/tools.js';
 import { humanDuration, table } from './lib/format.js';
-import type { RunSummary } from './runbook/timings.js';
+import { statedMs, type RunSummary } from './runbook/timings.js';
 import type { Outcome } from './runbook/journal.js';
 
 export interface DemoOptions {
@@ -128,7 +128,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const checklist = join(outDir, 'checklist.html');
     await writeFile(checklist, renderRunbook(rb, 'html', r.summary));
     o.log(`\n${stepTable(r.summary)}\n`);
-    const stated = r.summary.steps.filter((t) => t.simulated).reduce((n, t) => n + t.durationMs, 0);
+    const stated = statedMs(r.summary);
     o.log(`demo: rehearsal ${r.outcome} in ${humanDuration(r.summary.durationMs - stated)}${stated ? ` (the report adds the manual steps' stated ${humanDuration(stated)})` : ''}.`);
     const fenced = fencedOutageMs(r.summary);
     if (fenced !== undefined) o.log(`demo: write outage measured ${humanDuration(fenced)} (fence to verified); the application committed ${app.commits} transactions before the fence${app.fenced ? ' and was stopped by it' : ''}.`);

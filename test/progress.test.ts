@@ -44,7 +44,14 @@ describe('progress formatting', () => {
     const idle = new Meter();
     idle.sample(10, 0);
     idle.sample(10, 3000);
+    expect(rateText(idle, 10, 20, 'chunks')).toBe('');
+    idle.sample(10, 6000);
     expect(rateText(idle, 10, 20, 'chunks')).toBe('stalled');
+    // Nothing finished yet (work counted when a table or item ends): working, not stalled.
+    const none = new Meter(Infinity);
+    none.sample(0, 0);
+    none.sample(0, 8000);
+    expect(rateText(none, 0, 20, 'tables')).toBe('');
   });
 
   it('a multi-line progress text becomes one plain line; the plain period comes from CUTOVER_PROGRESS_INTERVAL', () => {

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 
 const EXAMPLES: Record<string, string> = {
-  doctor: 'cutover doctor --source env:SOURCE_URL --target env:TARGET_URL\n  cutover doctor runbooks/online-cutover.md --fence',
+  doctor: 'cutover doctor --source env:SOURCE_URL --target env:TARGET_URL\n  cutover doctor runbooks/online-cutover.md --fence triggers',
   check: 'cutover check runbooks/online-cutover.md',
   render: 'cutover render runbooks/online-cutover.md --format html --timings .cutover/rehearsal/summary.json > checklist.html',
   run: 'cutover run runbooks/online-cutover.md | tee night.log        (manual steps are asked on the terminal)\n  cutover run runbooks/online-cutover.md --resume',

@@ -30,7 +30,7 @@ export function progressLine(o: { tty?: boolean; intervalMs?: number; out?: Node
       return;
     }
     // Each line cut to the terminal's width: a wrapped line would break the count of lines to go up.
-    const width = Math.max(20, (out.columns ?? 100) - 1);
+    const width = Math.max(20, (out.columns || 100) - 1);
     const lines = text().split('\n').map((l) => (l.length > width ? `${l.slice(0, width - 1)}…` : l));
     out.write(`${drawn > 1 ? `\x1b[${drawn - 1}A` : ''}\r\x1b[J${lines.join('\n')}`);
     drawn = lines.length;

@@ -14,10 +14,13 @@ export type RateUnit = 'bytes' | 'rows' | 'events' | 'chunks' | 'tables' | 'item
  */
 export class Meter {
   private readonly samples: { t: number; done: number }[] = [];
+  /** When the amount last changed (the first sample counts as a change). */
+  private changedAt?: number;
   constructor(private readonly windowMs = 10_000) {}
 
   sample(done: number, now = Date.now()): void {
     const last = this.samples.at(-1);
+    if (!last || last.done !== done) this.changedAt = now;
     // A repeated sample at the same instant only moves the amount (several events in one tick).
     if (last && last.t === now) { last.done = done; return; }
     if (last && now < last.t) return;
@@ -32,6 +35,12 @@ export class Meter {
     const first = this.samples[0], last = this.samples.at(-1);
     if (!first || !last || last.t - first.t < 500) return undefined;
     return (last.done - first.done) / ((last.t - first.t) / 1000);
+  }
+
+  /** How long the amount has not changed, as of the last sample. */
+  idleMs(): number {
+    const last = this.samples.at(-1);
+    return last && this.changedAt !== undefined ? last.t - this.changedAt : 0;
   }
 
   /** Milliseconds until `total` at the current rate (0 when there; undefined without a rate). */
@@ -60,14 +69,17 @@ export function formatAmount(n: number, unit: RateUnit): string {
   return unit === 'bytes' ? humanBytes(n) : `${humanCount(n)} ${unit}`;
 }
 
+/** Nothing moved for this long: "stalled" (shorter pauses are a stream's ordinary breathing). */
+export const STALL_MS = 5000;
+
 /**
- * "12 MB/s, ETA 1 min 5 s" from a meter just sampled; "stalled" when nothing moved over the window;
- * "" until there is a rate.
+ * "12 MB/s, ETA 1 min 5 s" from a meter just sampled; "stalled" when nothing moved for STALL_MS; "" until
+ * there is a rate (and while nothing is done yet: work counted when it finishes is working, not stalled).
  */
 export function rateText(m: Meter, done: number, total: number, unit: RateUnit): string {
   const r = m.perSecond();
   if (r === undefined) return '';
-  if (r <= 0) return done >= total && total > 0 ? '' : 'stalled';
+  if (r <= 0) return (done >= total && total > 0) || done === 0 || m.idleMs() < STALL_MS ? '' : 'stalled';
   const left = Math.max(0, total - done);
   return `${formatRate(r, unit)}, ETA ${left > 0 ? humanDuration(m.etaMs(done, total)!) : 'any moment'}`;
 }

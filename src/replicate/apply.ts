@@ -179,8 +179,11 @@ export class Applier {
   private async connectOnce(): Promise<void> {
     const accept = this.o.acceptDdl || this.acceptNext;
     this.acceptNext = false;
-    this.src = await connect(this.source, 'apply-source', { settings: SOURCE_SETTINGS });
-    this.tgt = await connect(this.target, 'apply-target', { settings: TARGET_SETTINGS });
+    // A server that accepts a connection but never answers (restarting, overloaded) must not hold the
+    // applier forever: without connect_timeout, 30 s, and the reconnect loop tries again.
+    const bounded = (p: ConnParams): ConnParams => (p.connectTimeoutSec > 0 ? p : { ...p, connectTimeoutSec: 30 });
+    this.src = await connect(bounded(this.source), 'apply-source', { settings: SOURCE_SETTINGS });
+    this.tgt = await connect(bounded(this.target), 'apply-target', { settings: TARGET_SETTINGS });
     const s = this.s, t = this.t;
     refuseSameDatabase(await databaseIdentity(s, this.source), await databaseIdentity(t, this.target), 'replicate', { source: this.source, target: this.target });
     await lockApplier(t, { takeOver: !!this.o.takeOver, note: (m) => this.o.onNote?.(m) });
@@ -903,6 +906,7 @@ export class Applier {
       } catch (e) {
         if (e instanceof CutoverError && e.code !== 'E_UNREACHABLE') throw e;
         if (i >= 20 || !(connectionLost(e) || e instanceof CutoverError)) throw e;
+        this.o.onNote?.(`applier: reconnecting failed (${sqlStateOf(e) ? `SQLSTATE ${sqlStateOf(e)}` : (e as Error).message}); trying again (${i + 2})`);
         await this.close();
       }
     }

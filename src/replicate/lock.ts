@@ -48,10 +48,10 @@ export async function withLock(c: pg.Client, what: string, o: { lockTimeoutMs?: 
 /** Who holds the table `what`; for a step over several tables (not a table name), every open writing transaction. */
 async function lockHolders(c: pg.Client, what: string): Promise<string> {
   const { rows } = await c.query<{ pid: number; usename: string | null; state: string | null; age: string | null }>(
-    `SELECT a.pid, a.usename, a.state, (now() - a.xact_start)::text AS age
+    `SELECT DISTINCT ON (a.xact_start, a.pid) a.pid, a.usename, a.state, (now() - a.xact_start)::text AS age
        FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
       WHERE (l.relation = to_regclass($1) OR (to_regclass($1) IS NULL AND l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock'))
         AND l.granted AND a.pid <> pg_backend_pid() AND a.datname = current_database()
-      ORDER BY a.xact_start LIMIT 3`, [what]).catch(() => ({ rows: [] }));
+      ORDER BY a.xact_start, a.pid LIMIT 3`, [what]).catch(() => ({ rows: [] }));
   return rows.length ? `held by ${rows.map((r) => `pid ${r.pid} (${r.usename ?? '?'}, ${r.state ?? '?'}, transaction open ${r.age ?? '?'})`).join(', ')}` : 'holder already gone';
 }

@@ -125,3 +125,8 @@ export function outputsOf(o: StepOutputs | undefined): Partial<StepTiming> {
   return { rows: o.rows, bytes: o.bytes, connections: o.connections, concurrency: o.concurrency, summary: o.summary, writeOutageMs: o.outageMs,
     results: isKeyResults(o.results) ? o.results : undefined };
 }
+
+/** The time a run's summary counts for manual steps confirmed without running (their stated durations). */
+export function statedMs(s: RunSummary): number {
+  return s.steps.filter((t) => t.simulated).reduce((n, t) => n + t.durationMs, 0);
+}

@@ -168,7 +168,7 @@ export function registerReplicate(program: Command): void {
   withConns(r.command('status'))
     .description('what is captured, how far the target is (lag, pending events), the log\'s size, and whether replication halted')
     .option('--watch', 'sample again and again until Ctrl-C: lag, pending events and apply rate over time (sparklines); exit 0 (with --json: one JSON object per line per sample)')
-    .option('--interval <duration>', 'with --watch: time between samples', durationArg, 2000)
+    .addOption(new Option('--interval <duration>', 'with --watch: time between samples').argParser(durationArg).default(2000, '2s'))
     .action(async (o: Conn & { json?: boolean; watch?: boolean; interval: number }) => {
       if (o.watch) { await watchStatus(conns(o), { intervalMs: o.interval, json: o.json }); return; }
       const s = await replicationStatus(conns(o));

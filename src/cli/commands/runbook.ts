@@ -6,7 +6,7 @@ import { type Command, Option } from 'commander';
 import { CutoverError, EXIT, describeError, isCutoverError } from '../../errors.js';
 import { loadRunbook, parseRunbook } from '../../runbook/parse.js';
 import { renderRunbook, type RenderFormat } from '../../runbook/render.js';
-import { loadTimings, projectOutage, type RunSummary } from '../../runbook/timings.js';
+import { loadTimings, projectOutage, statedMs, type RunSummary } from '../../runbook/timings.js';
 import { resolveConnections, type Mode } from '../../runbook/connections.js';
 import { runRunbook } from '../../runbook/runner.js';
 import { outageText, writeReport } from '../../runbook/report.js';
@@ -99,7 +99,10 @@ async function runOrRehearse(file: string, mode: Mode, o: RunFlags): Promise<voi
   const r = await runRunbook({ runbook: rb, mode, source, target, pooler, stateDir, yes: o.yes, resume: o.resume, fresh: o.fresh, rollbackOnly: o.rollback, timings, manualDurationMs, renderer: o.renderer, bindings,
     taskList: o.json ? 'stderr' : 'stdout' });
   const reports = mode === 'rehearse' ? await writeReport(stateDir, r.summary) : undefined;
-  const lines = [`${mode === 'rehearse' ? 'rehearsal' : 'run'} ${r.outcome}${r.rolledBack ? ' (rollback ran)' : ''} in ${humanDuration(r.summary.durationMs)}; ${outageText(r.summary)}`,
+  // Manual steps a rehearsal confirmed count their stated time in the report; the run itself took less.
+  const stated = statedMs(r.summary);
+  const took = `${humanDuration(r.summary.durationMs - stated)}${stated ? ` (the report adds the manual steps' stated ${humanDuration(stated)})` : ''}`;
+  const lines = [`${mode === 'rehearse' ? 'rehearsal' : 'run'} ${r.outcome}${r.rolledBack ? ' (rollback ran)' : ''} in ${took}; ${outageText(r.summary)}`,
     `journal and summary.json in ${stateDir}`, ...(reports ? [`report: ${reports.join(', ')}`] : [])];
   printResult(o.json, RunDoc, runDoc(r, stateDir, reports), () => lines.join('\n'));
   if (r.outcome === 'interrupted') process.exitCode = r.signal ? SIGNAL_EXIT[r.signal] : EXIT.interrupted;
