@@ -360,6 +360,39 @@ describe('roles missing on the target', () => {
   });
 });
 
+describe('owners the target role cannot become', () => {
+  it('doctor fails the check and the copy refuses before copying anything, naming the role and what it owns; once granted, the copy goes through', async () => {
+    await c15.createDatabase('owners_src');
+    await createSampleDatabase(c15.url('owners_src'), { rows: 50 });
+    const source = c15.params('owners_src');
+    // A non-superuser target role that owns the target database but is not a member of sample_app (which
+    // owns a large object on the source): ALTER LARGE OBJECT ... OWNER TO sample_app would fail at the end.
+    await c15.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'own_target') THEN CREATE ROLE own_target LOGIN PASSWORD 'ot-pw'; END IF; END $$`);
+    const roles: RolesPolicy = { map: new Map([['postgres', 'own_target']]) };
+    await c15.createDatabase('owners_t', 'own_target');
+    const target = parseConnString(`postgres://own_target:ot-pw@${c15.host}:${c15.port}/owners_t?sslmode=disable`, { env: {} });
+    const d = await doctor({ source, target, copyOnly: true, roles });
+    const chk = d.checks.find((c) => c.id === 'role-ownership');
+    expect(chk?.status).toBe('fail');
+    expect(chk?.message).toMatch(/own_target cannot make 1 role\(s\) owners on the target .*sample_app: owns large object 424202/);
+    expect(chk?.hint).toMatch(/GRANT "sample_app" TO "own_target"/);
+    const err = await copy({ source, target, dir: await work(), jobs: 2, roles }).catch((e: unknown) => e as Error & { code?: string; hint?: string });
+    expect(err.code).toBe('E_PRIVILEGE');
+    expect(err.message).toMatch(/sample_app: owns large object 424202/);
+    expect(err.hint).toMatch(/nothing was copied/);
+    expect((await c15.query(`SELECT count(*)::int n FROM pg_namespace WHERE nspname IN ('app', 'billing')`, [], 'owners_t')).rows[0].n).toBe(0);
+    await c15.query('GRANT sample_app TO own_target');
+    try {
+      expect((await doctor({ source, target, copyOnly: true, roles })).checks.find((c) => c.id === 'role-ownership')).toBeUndefined();
+      const s = await copy({ source, target, dir: await work(), jobs: 2, roles });
+      expect(s.ok).toBe(true);
+      expect((await c15.query(`SELECT pg_get_userbyid(lomowner) AS o FROM pg_largeobject_metadata WHERE oid = 424202`, [], 'owners_t')).rows[0].o).toBe('sample_app');
+    } finally {
+      await c15.query('REVOKE sample_app FROM own_target');
+    }
+  });
+});
+
 describe('grants made by a role other than the owner', () => {
   it('are made by that grantor where the target role may SET ROLE to it, else by the owner and reported; verify compares the grantor', async () => {
     // Source: the sample (owned by the superuser); sample_auditor holds SELECT on app.products WITH GRANT

@@ -10,6 +10,7 @@ import { withClient } from '../pg/connect.js';
 import { loadSql, qualify } from '../pg/sql.js';
 import { mapRole, type RolesPolicy } from '../pg/role-map.js';
 import { describeSetting, readDbSettings, rlsBlockedTables, rlsRemedy } from '../dump/copy/fidelity.js';
+import { unreachableOwners, unreachableOwnersError } from '../dump/roles.js';
 
 const short = (xs: string[], max = 5) => xs.slice(0, max).join('; ') + (xs.length > max ? `; ... (${xs.length} in all)` : '');
 
@@ -19,11 +20,19 @@ export async function checkRoles(source: ConnParams, target: ConnParams, policy:
     (await c.query<{ role: string; how: string; object: string }>(loadSql(import.meta.url, '../dump/sql/roles-used.sql'))).rows);
   const byRole = new Map<string, string[]>();
   for (const u of uses) byRole.set(u.role, [...(byRole.get(u.role) ?? []), `${u.how} ${u.object}`]);
-  const { have, canCreate, me } = await withClient(await withPgpass(target), 'doctor-roles', async (c) => {
+  const needed = new Map<string, { source: string; uses: string[] }>();
+  for (const [r, u] of byRole) needed.set(mapRole(map, r), { source: r, uses: [...(needed.get(mapRole(map, r))?.uses ?? []), ...u] });
+  const { have, canCreate, me, unreachable } = await withClient(await withPgpass(target), 'doctor-roles', async (c) => {
     const r = await c.query<{ rolname: string }>('SELECT rolname::text AS rolname FROM pg_roles');
     const m = (await c.query<{ ok: boolean; name: string }>('SELECT (rolsuper OR rolcreaterole) AS ok, rolname::text AS name FROM pg_roles WHERE rolname = current_user')).rows[0]!;
-    return { have: new Set(r.rows.map((x) => x.rolname)), canCreate: m.ok, me: m.name };
+    return { have: new Set(r.rows.map((x) => x.rolname)), canCreate: m.ok, me: m.name, unreachable: await unreachableOwners(c, needed) };
   });
+  // The copy's and restore's owner statements come last, after the data: a role the target's role cannot
+  // become would fail them then (the copy now refuses it before starting).
+  if (unreachable.length) {
+    const e = unreachableOwnersError(unreachable, me);
+    checks.push({ id: 'role-ownership', side: 'target', status: 'fail', message: e.message, hint: e.hint });
+  }
   const missing = [...byRole.keys()].filter((r) => !have.has(mapRole(map, r)));
   const badMap = missing.filter((r) => map.has(r));
   const unmapped = missing.filter((r) => !map.has(r));

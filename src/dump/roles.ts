@@ -89,9 +89,32 @@ export async function neededRolesFromCatalog(src: pg.Client, map: RolesPolicy['m
   return out;
 }
 
+/**
+ * Roles (target names) that own something and exist on the target but that the connected role cannot
+ * give ownership to (not a member; PostgreSQL 16+: without SET): the owners' statements would fail at the
+ * end of a copy or restore, after all the data.
+ */
+export async function unreachableOwners(c: pg.Client, needed: Map<string, { source: string; uses: string[] }>): Promise<{ target: string; source: string; uses: string[] }[]> {
+  const owners = [...needed].filter(([, v]) => v.uses.some((u) => u.startsWith('owns ')));
+  if (!owners.length) return [];
+  const { rows } = await c.query<{ role: string }>(loadSql(import.meta.url, 'sql/owner-roles-unreachable.sql'), [owners.map(([t]) => t)]);
+  const bad = new Set(rows.map((r) => r.role));
+  return owners.filter(([t]) => bad.has(t)).map(([target, v]) => ({ target, source: v.source, uses: v.uses.filter((u) => u.startsWith('owns ')) }));
+}
+
+export function unreachableOwnersError(bad: { target: string; source: string; uses: string[] }[], me: string): CutoverError {
+  return new CutoverError('E_PRIVILEGE', `${me} cannot make ${bad.length} role(s) owners on the target (it is not a member of them, with SET on PostgreSQL 16+): ` +
+    bad.map((b) => `${b.target}${b.source !== b.target ? ` (for ${b.source})` : ''}: ${b.uses.slice(0, 3).join('; ')}${b.uses.length > 3 ? `; ... (${b.uses.length} in all)` : ''}`).join('; '), {
+    hint: `GRANT ${bad.map((b) => quoteIdent(b.target)).join(', ')} TO ${quoteIdent(me)} on the target as an administrator, map the owners to roles ${me} may become (roles: { map }), or copy without privileges; nothing was copied`,
+  });
+}
+
 export async function decideRoles(needed: Map<string, { source: string; uses: string[] }>, sessionAuthorizations: number, policy: RolesPolicy, c: pg.Client): Promise<RoleDecision> {
   const { rows } = await c.query<{ rolname: string }>('SELECT rolname::text AS rolname FROM pg_roles WHERE rolname = ANY($1::text[])', [[...needed.keys()]]);
   const have = new Set(rows.map((r) => r.rolname));
+  // Owners the connected role cannot become fail the owner statements at the very end: refused now.
+  const bad = await unreachableOwners(c, needed);
+  if (bad.length) throw unreachableOwnersError(bad, (await c.query<{ me: string }>('SELECT current_user::text AS me')).rows[0]!.me);
   const missing = [...needed].filter(([t]) => !have.has(t)).map(([target, v]) => ({ target, ...v }));
   const plan: RoleDecision = { sessionAuthorizations, create: [], drop: new Set(), notes: [] };
   if (sessionAuthorizations) plan.notes.push(`${sessionAuthorizations} grant(s) made on the source by a role other than the object's owner: applied as granted by that role (mapped) where the target role may SET ROLE to it, otherwise as granted by the owner (each reported)`);
