@@ -74,6 +74,8 @@ describe('sql-file (a new operation: one module plus this test)', () => {
     expect(f.code).not.toBe(0);
     expect(f.stderr).toMatch(/broken\.sql:4: relation "no_such_table" does not exist \(SQLSTATE 42P01\); the file ran as one transaction: none of it was committed/);
     expect((await c.query<{ r: string | null }>(`SELECT to_regclass('half_done')::text AS r`, [], 'app')).rows[0]!.r).toBeNull();
+    // Which step failed, where in the runbook, and the way on.
+    expect(f.stderr).toMatch(/step "broken" \(.*runbook\.md:\d+\) failed; fix the cause, then `cutover run .*runbook\.md --resume`/);
 
     // A file that is not there: a clear error before anything runs on the server.
     const missing = await tempRunbook(`${FRONT}\n# T\n\n## Steps\n\nMissing.\n\n\`\`\`cutover sql-file {id=missing}\nfile: nowhere.sql\non: target\n\`\`\`\n`);

@@ -12,6 +12,8 @@ export function renderDoctor(r: DoctorReport): string {
   const out: string[] = lines.slice(0, 2);
   r.checks.forEach((c, i) => {
     out.push(lines[i + 2]!);
+    // The rest of a message of several lines (a list of roles, tables) under its row, then the hint.
+    for (const more of c.message.split('\n').slice(1)) out.push(`      ${more.trim()}`);
     if (c.hint && c.status !== 'ok') out.push(`      -> ${c.hint}`);
   });
   const fails = r.checks.filter((c) => c.status === 'fail').length;

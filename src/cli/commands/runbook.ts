@@ -108,6 +108,12 @@ async function runOrRehearse(file: string, mode: Mode, o: RunFlags): Promise<voi
   if (r.outcome === 'interrupted') process.exitCode = r.signal ? SIGNAL_EXIT[r.signal] : EXIT.interrupted;
   else if (r.outcome !== 'ok') {
     process.stderr.write(`cutover: ${describeError(r.error)}\n`);
+    // Which step, where in the runbook, and the way on.
+    const failed = r.summary.steps.find((t) => t.outcome === 'failed' && !rb.steps.find((x) => x.id === t.id)?.rollback);
+    const step = failed && rb.steps.find((x) => x.id === failed.id);
+    if (step) {
+      process.stderr.write(`cutover: step "${step.id}" (${file}:${step.line}) failed; ${r.rolledBack ? 'the Rollback phase ran' : `fix the cause, then \`cutover ${mode} ${file} --resume\` (finished steps are skipped)`}\n`);
+    }
     process.exitCode = isCutoverError(r.error) && r.error.exitCode !== EXIT.internal ? r.error.exitCode : EXIT.stepFailed;
   }
 }
