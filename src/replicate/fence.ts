@@ -209,3 +209,10 @@ export async function unfence(source: ConnParams, o: { note?: (m: string) => voi
     return { tables: counts.t, privileges: counts.p, roles: counts.r, statements };
   });
 }
+
+/** The note that the source stays fenced: the way to lift it, and the first statements (all are in the result). */
+export function fenceStaysNote(statements: readonly string[]): string {
+  const shown = statements.slice(0, 5);
+  return `the write fence stays on the source (the old database must not take writes); \`cutover replicate unfence\` lifts it, or these ${statements.length} statement(s):\n  ` +
+    `${shown.join(';\n  ')};${statements.length > shown.length ? `\n  ... (${statements.length - shown.length} more: in the journal, or the command's --json)` : ''}`;
+}

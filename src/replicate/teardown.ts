@@ -12,7 +12,7 @@ import { withClient } from '../pg/connect.js';
 import { withPgpass } from '../pg/pgpass.js';
 import { loadSql } from '../pg/sql.js';
 import { withLock } from './lock.js';
-import { liftStatements } from './fence.js';
+import { liftStatements, fenceStaysNote } from './fence.js';
 import { completionStatement, deferredConstraints } from './deferred-constraints.js';
 import { reverseCapture } from './window-state.js';
 
@@ -29,7 +29,7 @@ export async function teardown(o: { source: ConnParams; target?: ConnParams; onN
   await withClient(await withPgpass(o.source), 'replicate-teardown', async (c) => {
     out.fenceStatements = await liftStatements(c);
     if (out.fenceStatements.length && !o.fenceNoted) {
-      note(`the write fence stays on the source (the old database must not take writes); \`cutover replicate unfence\` lifts it, or these statements:\n  ${out.fenceStatements.join(';\n  ')};`);
+      note(fenceStaysNote(out.fenceStatements));
     }
     for (const t of (await c.query<{ stmt: string; rel: string }>(loadSql(import.meta.url, 'sql/teardown-source.sql'))).rows) {
       await withLock(c, t.rel, o, note, async () => { await c.query(t.stmt); });

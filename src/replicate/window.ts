@@ -23,7 +23,7 @@ import { type CaptureMode, installCapture } from './capture.js';
 import { type Candidate, captureInstalled, readCandidates } from './catalog.js';
 import { completeDeferredConstraints, deferredConstraints } from './deferred-constraints.js';
 import { teardown, type TeardownResult } from './teardown.js';
-import { liftStatements } from './fence.js';
+import { liftStatements, fenceStaysNote } from './fence.js';
 import { reverseCapture } from './window-state.js';
 
 export interface WindowOpened {
@@ -134,6 +134,6 @@ export async function finish(o: { source: ConnParams; target: ConnParams; onNote
     if ((await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover_fence.state')::text AS r`)).rows[0]!.r) await c.query('UPDATE _cutover_fence.state SET window_open = false');
     return liftStatements(c);
   });
-  if (fenceStatements.length) note(`the write fence stays on the source (the old database must not take writes); \`cutover replicate unfence\` lifts it, or these statements:\n  ${fenceStatements.join(';\n  ')};`);
+  if (fenceStatements.length) note(fenceStaysNote(fenceStatements));
   return { target: r, constraints, oldSourceFenced: fenceStatements.length > 0, fenceStatements };
 }
