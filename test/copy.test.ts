@@ -197,6 +197,14 @@ describe('dump and restore', () => {
     // Resume: everything is recorded as done, a rerun skips it all.
     const again = await restore({ target: c15.params('restored'), dir, jobs: 2 });
     expect(again.sections.every((s) => s.skipped)).toBe(true);
+    // A fresh restore into a database that already holds tables is refused up front, nothing touched.
+    await c15.createDatabase('restored_busy');
+    await c15.query('CREATE TABLE already_here (id int)', [], 'restored_busy');
+    const busy = await restore({ target: c15.params('restored_busy'), dir, jobs: 2 }).catch((e: unknown) => e as { code?: string; message: string; hint?: string });
+    expect(busy.code).toBe('E_PREFLIGHT');
+    expect(busy.message).toMatch(/the target database "restored_busy" already holds 1 table\(s\)/);
+    expect(busy.hint).toMatch(/nothing was changed/);
+    expect((await c15.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_class WHERE relkind = 'r' AND relnamespace::regnamespace::text NOT IN ('pg_catalog', 'information_schema')`, [], 'restored_busy')).rows[0]!.n).toBe(1);
   });
 
   it('dump + restore from 15 to the newest version arrive identical', async () => {

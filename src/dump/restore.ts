@@ -117,6 +117,16 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
       'this URL now reaches another database (recreated, or another server): restore into it from the start with another dump directory, or reach the original one; nothing was changed');
   }
   state.target ??= ident;
+  // A fresh restore that creates the schema goes into an empty database (pg_restore would stop at the
+  // first object that exists, with a raw error), as the copy does.
+  if (!state.started.length && (o.sections ?? SECTIONS).includes('pre-data')) {
+    const existing = (await withClient(target, 'restore-plan', tableFacts)).length;
+    if (existing > 0) {
+      throw new CutoverError('E_PREFLIGHT', `the target database "${target.dbname}" already holds ${existing} table(s)`, {
+        hint: 'restore into an empty database (DROP and CREATE it), or restore only the sections that remain (--section data, --section post-data); nothing was changed',
+      });
+    }
+  }
   const save = () => writeFile(stateFile, JSON.stringify(state));
   const done = new Set(state.itemsDone);
   const result: RestoreResult = { sections: [], tables: entries.filter((e) => e.desc === 'TABLE DATA').length, durationMs: 0, jobs, dropped: dropped.map((d) => d.line) };
