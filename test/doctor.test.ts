@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { availableMajors, createSampleDatabase, startClusters, stopAllClusters, type Cluster } from '../src/testing/index.js';
 import { doctor } from '../src/doctor/doctor.js';
 import { childCredentials } from '../src/pg/child-env.js';
+import { runTool } from '../src/pg/run-tool.js';
 import { parseConnString } from '../src/pg/conninfo.js';
 import { cutover } from './helpers/cli.js';
 
@@ -164,6 +165,27 @@ describe('child process credentials', () => {
       expect(r.command).not.toContain(SECRET);
     } finally {
       await creds.cleanup();
+    }
+  });
+});
+
+describe('child process environment', () => {
+  it('cutover\'s tools do not inherit a variable holding a password (an env: URL): their credentials are the passfile', async () => {
+    const p = parseConnString(srcUrl, { env: {} });
+    process.env.CUTOVER_TEST_SOURCE_URL = srcUrl;
+    process.env.CUTOVER_TEST_CONNINFO = `host=x password=${SECRET}`;
+    process.env.CUTOVER_TEST_PLAIN = 'nothing secret';
+    try {
+      // /usr/bin/env prints the environment the tool was given.
+      const r = await runTool('/usr/bin/env', [], p, 'test-env');
+      expect(r.stdout).not.toContain(SECRET);
+      expect(r.stdout).not.toMatch(/CUTOVER_TEST_SOURCE_URL|CUTOVER_TEST_CONNINFO/);
+      expect(r.stdout).toMatch(/^CUTOVER_TEST_PLAIN=nothing secret$/m);
+      expect(r.stdout).toMatch(/^PGPASSFILE=/m);
+    } finally {
+      delete process.env.CUTOVER_TEST_SOURCE_URL;
+      delete process.env.CUTOVER_TEST_CONNINFO;
+      delete process.env.CUTOVER_TEST_PLAIN;
     }
   });
 });

@@ -62,3 +62,15 @@ export async function childCredentials(step: string, primary: ConnParams | undef
   for (const c of others) if (c.urlVar) env[c.urlVar] = urlWithoutPassword(c.params);
   return { env, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
+
+/** A connection URL or key=value string that carries a password. */
+const WITH_PASSWORD = /postgres(?:ql)?:\/\/[^/@\s]*:[^@\s]*@|(?:^|\s)password\s*=/i;
+
+/**
+ * Inherited variables that hold a password in a connection string (e.g. the SOURCE_URL an `env:` reference
+ * read), unset for cutover's own tools: a child's environment is readable in /proc by the same user, and
+ * the tools get their credentials from the passfile. (A runbook's `sh` step keeps the user's environment.)
+ */
+export function withoutInheritedPasswords(env: NodeJS.ProcessEnv = process.env): Record<string, undefined> {
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && WITH_PASSWORD.test(v)).map(([k]) => [k, undefined]));
+}

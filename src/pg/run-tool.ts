@@ -6,7 +6,7 @@
 import { execa } from 'execa';
 import { CutoverError } from '../errors.js';
 import { type ConnParams, scrub } from './conninfo.js';
-import { childCredentials } from './child-env.js';
+import { childCredentials, withoutInheritedPasswords } from './child-env.js';
 import { admitConnections } from '../budget/governor.js';
 import { superviseGroup } from '../lib/child-group.js';
 
@@ -32,7 +32,7 @@ export async function runTool(path: string, args: string[], conn: ConnParams, st
   try {
     const child = execa(path, args, {
       // Its own process group: an interruption signals pg_dump and its parallel workers together.
-      env: creds.env, extendEnv: true, reject: false, stdin: 'ignore', all: false, detached: true,
+      env: { ...withoutInheritedPasswords(), ...creds.env }, extendEnv: true, reject: false, stdin: 'ignore', all: false, detached: true,
       // LC_MESSAGES=C: the tool's messages are parsed for progress only, and shown to the user as-is.
       lines: false,
     });
