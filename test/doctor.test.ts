@@ -147,7 +147,12 @@ describe('cutover doctor (CLI)', () => {
     expect(r.stdout).not.toContain(':pw@');
     const bad = await cutover(['doctor', '--source', 'host=x colour=red', '--target', 'env:TGT'], { TGT: tgtUrl });
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/^cutover: connection string: unknown parameter\(s\) "colour"/);
+    expect(bad.stderr).toMatch(/^cutover: --source: connection string: unknown parameter\(s\) "colour"/);
+    // A malformed URL read from a variable names the option and the variable.
+    const badEnv = await cutover(['doctor', '--source', 'env:SRC', '--target', 'env:TGT'], { SRC: 'postgres://u:pw@[nope', TGT: tgtUrl });
+    expect(badEnv.code).toBe(2);
+    expect(badEnv.stderr).toMatch(/^cutover: --source \(from \$SRC\): connection URL is not a valid URL/);
+    expect(badEnv.stderr).not.toContain('pw@');
     const none = await cutover(['doctor', '--target', 'env:TGT'], { TGT: tgtUrl, CUTOVER_SOURCE_URL: undefined });
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('--source is required');

@@ -19,7 +19,13 @@ export function resolveConnArg(label: string, value: string | undefined, fallbac
   if (!text) {
     throw new CutoverError('E_USAGE', `--${label} is required`, { hint: `pass --${label} URL, --${label} env:VAR, or set ${fallbackEnv}` });
   }
-  const params = parseConnString(text);
+  // A malformed string says where it came from (the option, or the variable it was read from).
+  const params = (() => {
+    try { return parseConnString(text); } catch (e) {
+      if (e instanceof CutoverError) throw new CutoverError(e.code, `--${label}${fromEnv ? ` (from $${fromEnv})` : ''}: ${e.message}`, { hint: e.hint, cause: e });
+      throw e;
+    }
+  })();
   addSecret(params.password);
   if (fromEnv === undefined && params.passwordSource === 'conninfo') {
     warn(`warning: the --${label} password is visible to other local users in the process list; ` +
