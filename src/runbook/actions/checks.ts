@@ -19,7 +19,9 @@ export const doctorAction = defineAction({
     const r = await doctor({ source: ctx.source, target: ctx.target, headroom: ctx.headroom, copyOnly: o.copy_only, roles: ctx.roles });
     ctx.log(renderDoctor(r));
     if (!r.ok) throw new CutoverError('E_PREFLIGHT', `doctor found problems:\n${renderDoctor(r)}`);
-    return { connections: { source: 1, target: 1 }, summary: `${r.checks.filter((c) => c.status === 'warn').length} warning(s)` };
+    // The warnings by name (the report shows the summary): what to look at before the night.
+    const warns = r.checks.filter((c) => c.status === 'warn');
+    return { connections: { source: 1, target: 1 }, summary: warns.length ? `${warns.length} warning(s): ${warns.map((c) => `${c.side} ${c.id}`).join(', ')}` : 'ready, no warnings' };
   },
 });
 
