@@ -2,15 +2,12 @@
  * ddl: follow (found by a red team)'s index diff: renames, drops, partitioned tables, excluded schemas.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { availableMajors, startClusters, stopAllClusters, type Cluster } from '../src/testing/index.js';
+import { stopAllClusters, type Cluster } from '../src/testing/index.js';
 import { cutover } from '../src/replicate/cutover.js';
-import { background, prepare, rows, settle } from './helpers/follow.js';
+import { background, prepare, rows, settle, startPair } from './helpers/follow.js';
 
 let src: Cluster, tgt: Cluster;
-beforeAll(async () => {
-  const majors = await availableMajors();
-  [src, tgt] = (await startClusters([{ version: 15 }, { version: majors.at(-1) }])) as [Cluster, Cluster];
-}, 180_000);
+beforeAll(async () => { [src, tgt] = await startPair(); }, 180_000);
 afterAll(() => stopAllClusters());
 
 /** Every index of the tables (and their partitions) as the server prints it, with validity. */

@@ -3,16 +3,13 @@
  * role that is not a superuser (a managed target): the new table's owner is that role.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { availableMajors, startClusters, stopAllClusters, type Cluster } from '../src/testing/index.js';
+import { stopAllClusters, type Cluster } from '../src/testing/index.js';
 import { parseConnString } from '../src/pg/conninfo.js';
 import { Applier } from '../src/replicate/apply.js';
-import { background, prepare } from './helpers/follow.js';
+import { background, prepare, startPair } from './helpers/follow.js';
 
 let src: Cluster, tgt: Cluster;
-beforeAll(async () => {
-  const majors = await availableMajors();
-  [src, tgt] = (await startClusters([{ version: 15 }, { version: majors.at(-1) }])) as [Cluster, Cluster];
-}, 180_000);
+beforeAll(async () => { [src, tgt] = await startPair(); }, 180_000);
 afterAll(() => stopAllClusters());
 
 const ROLE = 'rt_mover';

@@ -3,16 +3,13 @@
  * halt, role-mapped policies and grants of a new table.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { availableMajors, startClusters, stopAllClusters, type Cluster } from '../src/testing/index.js';
+import { stopAllClusters, type Cluster } from '../src/testing/index.js';
 import { cutover } from '../src/replicate/cutover.js';
 import { verify } from '../src/verify/verify.js';
-import { background, prepare, rows, settle } from './helpers/follow.js';
+import { background, prepare, rows, settle, startPair } from './helpers/follow.js';
 
 let src: Cluster, tgt: Cluster;
-beforeAll(async () => {
-  const majors = await availableMajors();
-  [src, tgt] = (await startClusters([{ version: 15 }, { version: majors.at(-1) }])) as [Cluster, Cluster];
-}, 180_000);
+beforeAll(async () => { [src, tgt] = await startPair(); }, 180_000);
 afterAll(() => stopAllClusters());
 
 const ensureRole = async (c: Cluster, r: string) => { await c.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${r}') THEN CREATE ROLE ${r}; END IF; END $$`); };

@@ -9,7 +9,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { availableMajors, createAppDatabase, createAppWriter, rowFingerprint, startAppWorkload, startClusters, stopAllClusters, type Cluster } from '../src/testing/index.js';
+import { createAppDatabase, createAppWriter, rowFingerprint, startAppWorkload, stopAllClusters, type Cluster } from '../src/testing/index.js';
+import { startPair } from './helpers/follow.js';
 import { copy } from '../src/dump/copy/copy.js';
 import { installCapture } from '../src/replicate/capture.js';
 import { Applier } from '../src/replicate/apply.js';
@@ -22,10 +23,7 @@ let src: Cluster, tgt: Cluster;
 const work = () => mkdtemp(join(tmpdir(), 'cutover-ddl-follow-'));
 const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
-beforeAll(async () => {
-  const majors = await availableMajors();
-  [src, tgt] = (await startClusters([{ version: 15 }, { version: majors.at(-1) }])) as [Cluster, Cluster];
-}, 180_000);
+beforeAll(async () => { [src, tgt] = await startPair(); }, 180_000);
 afterAll(() => stopAllClusters());
 
 // Hostile names: spaces, quotes, mixed case, a new schema.

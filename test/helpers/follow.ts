@@ -2,7 +2,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createAppDatabase, type Cluster } from '../../src/testing/index.js';
+import { availableMajors, createAppDatabase, startClusters, type Cluster } from '../../src/testing/index.js';
 import { copy } from '../../src/dump/copy/copy.js';
 import { installCapture } from '../../src/replicate/capture.js';
 import { Applier, type ApplyOptions } from '../../src/replicate/apply.js';
@@ -54,4 +54,10 @@ export async function rows(c: Cluster, db: string, sql: string, params: unknown[
   // Several statements: the last one's rows.
   const last = (Array.isArray(res) ? res.at(-1) : res) as { rows: { r: string }[] };
   return last.rows.map((x) => x.r);
+}
+
+/** The pair these tests replicate between: PostgreSQL 15 and the newest major available. */
+export async function startPair(): Promise<[Cluster, Cluster]> {
+  const majors = await availableMajors();
+  return (await startClusters([{ version: 15 }, { version: majors.at(-1) }])) as [Cluster, Cluster];
 }
