@@ -215,6 +215,34 @@ describe('dump and restore', () => {
     await expectIdentical(c15, c17, 'restored15');
   });
 
+  it('a restore interrupted while pg_restore copies a table (serial, -j 1) copies that table again on resume', async () => {
+    const dir = join(await work(), 'dump');
+    await dump({ source: c14.params('shop'), dir, jobs: 1 });
+    await c15.createDatabase('restore_cut');
+    await restore({ target: c15.params('restore_cut'), dir, jobs: 1, sections: ['pre-data'] });
+    // A slow table on the target (a trigger that sleeps a little per row), so that the interruption lands
+    // inside its COPY: pg_restore printed "processing item" for it when it started.
+    await c15.query(`CREATE FUNCTION public.slow_row() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN PERFORM pg_sleep(0.002); RETURN NEW; END $f$;
+      CREATE TRIGGER slow_row BEFORE INSERT ON app.orders FOR EACH ROW EXECUTE FUNCTION public.slow_row()`, [], 'restore_cut');
+    const env = { T: c15.url('restore_cut') };
+    const child = execa('node', [CLI, 'restore', '--target', 'env:T', '--dir', dir, '-j', '1', '--section', 'data'], { env, reject: false });
+    let copying = 0;
+    for (let i = 0; i < 3000 && !copying; i++) {
+      copying = (await c15.query(`SELECT 1 FROM pg_stat_activity WHERE datname = 'restore_cut' AND state = 'active' AND query ILIKE 'COPY app.orders%'`)).rowCount ?? 0;
+      if (!copying) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(copying).toBe(1);
+    child.kill('SIGINT');
+    expect((await child).exitCode).toBe(130);
+    expect((await c15.query<{ n: number }>('SELECT count(*)::int AS n FROM app.orders', [], 'restore_cut')).rows[0]!.n).toBe(0);
+    await c15.query('DROP TRIGGER slow_row ON app.orders', [], 'restore_cut');
+    const resumed = await cutover(['restore', '--target', 'env:T', '--dir', dir, '-j', '1', '--section', 'data', 'post-data'], env);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const n = async (c: Cluster, db: string) => (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM app.orders', [], db)).rows[0]!.n;
+    expect(await n(c15, 'restore_cut')).toBe(await n(c14, 'shop'));
+    expect(await n(c14, 'shop')).toBeGreaterThan(0);
+  });
+
   it('a dump killed mid-way is detected as incomplete by restore', async () => {
     const dir = join(await work(), 'dump');
     const child = execa('node', [CLI, 'dump', '--source', 'env:S', '--dir', dir, '-j', '1', '-Z', '9'], { env: { S: c14.url('shop') }, reject: false });

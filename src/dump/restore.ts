@@ -2,7 +2,8 @@
  * `pg_restore -j M` from a complete dump directory, one section at a time (pre-data, data, post-data) so
  * each is timed on its own, with managed-target defaults (--no-owner --no-acl --no-tablespaces, no
  * COMMENT ON EXTENSION / event triggers / publications). Resumable: finished sections and items
- * (pg_restore's "finished item N") are recorded in the dump directory per target and skipped next time.
+ * (pg_restore's "finished item N"; in serial mode an item is done when the next one starts or pg_restore exits 0) are
+ * recorded in the dump directory per target and skipped next time.
  */
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -186,6 +187,20 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
       // An interrupted pre-data is redone from scratch: drop what it had created.
       ...(resuming && section === 'pre-data' ? ['--clean', '--if-exists'] : []), o.dir];
     let pending = Promise.resolve();
+    const finished = (id: number, name: string) => {
+      if (done.has(id) || !keepIds.has(id)) return;
+      done.add(id);
+      state.itemsDone.push(id);
+      itemsDone++;
+      bytesDone += fileBytes.get(id) ?? 0;
+      running.delete(id);
+      pending = pending.then(save);
+      report(name);
+    };
+    // Serial mode prints 'processing item N' when an item *starts*: it is done only when the next one
+    // starts, the parallel phase begins, or pg_restore exits 0 (an item killed half-way is done again).
+    let serial: { id: number; name: string } | undefined;
+    const serialDone = () => { if (serial) finished(serial.id, serial.name); serial = undefined; };
     try {
       await runTool(tool.path, args, target, `restore-${section}`, {
         connections: jobs,
@@ -193,6 +208,7 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
           // Parallel mode: 'launching item N ...' as a worker takes an item, 'finished item N ...' as it ends.
           const launched = /launching item (\d+) (.*)$/.exec(line);
           if (launched) {
+            serialDone();
             const id = Number(launched[1]);
             if (!done.has(id) && keepIds.has(id)) {
               running.set(id, { item: launched[2]!, bytes: fileBytes.get(id) ?? 0, startedAt: Date.now() });
@@ -200,20 +216,19 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
             }
             return;
           }
-          const m = /finished item (\d+) (.*)$/.exec(line) ?? /processing item (\d+) (.*)$/.exec(line);
-          if (!m) return;
-          const id = Number(m[1]);
-          if (!done.has(id) && keepIds.has(id)) {
-            done.add(id);
-            state.itemsDone.push(id);
-            itemsDone++;
-            bytesDone += fileBytes.get(id) ?? 0;
-            running.delete(id);
-            pending = pending.then(save);
-            report(m[2]!);
+          const fin = /finished item (\d+) (.*)$/.exec(line);
+          if (fin) { finished(Number(fin[1]), fin[2]!); return; }
+          const started = /processing item (\d+) (.*)$/.exec(line);
+          if (!started) return;
+          serialDone();
+          serial = { id: Number(started[1]), name: started[2]! };
+          if (!done.has(serial.id) && keepIds.has(serial.id)) {
+            running.set(serial.id, { item: serial.name, bytes: fileBytes.get(serial.id) ?? 0, startedAt: Date.now() });
+            report(serial.name);
           }
         },
       });
+      serialDone();
     } catch (e) {
       await pending;
       if (e instanceof CutoverError && facts.major < dumpMajor) {
