@@ -60,6 +60,14 @@ describe('runbook validation', () => {
     ]);
   });
 
+  it('a runbook whose only step fails its checks reports that step, not "no steps"; an empty one says no steps', () => {
+    const head = '---\nname: t\nconnections:\n  source: env:S\n  target: env:T\n---\n# T\n\n## P\n\n';
+    const bad = parseRunbook(head + 'Run it.\n\n```cutover sql-file\nfile: m.sql\n```\n', 'x.md');
+    expect(bad.problems.map(formatProblem)).toEqual(['x.md:14: cutover sql-file: on: Invalid option: expected one of "source"|"target"']);
+    const empty = parseRunbook(head, 'x.md');
+    expect(empty.problems.map(formatProblem)).toEqual([expect.stringMatching(/^x\.md:\d+: no steps: /)]);
+  });
+
   it('verify steps take exclude_tables and a role map', () => {
     const head = '---\nname: t\nconnections:\n  source: env:S\n  target: env:T\n---\n# T\n\n## P\n\n';
     const good = parseRunbook(head + '```cutover verify {id=v}\nlevel: full\ntables: [app.orders, app.customers]\nexclude_tables: [app.customers]\nrole_map: { u4f8a: app }\n```\n', 'x.md');

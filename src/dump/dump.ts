@@ -20,6 +20,7 @@ import { openSnapshotGroup, type SnapshotGroup } from '../pg/snapshot.js';
 import { recordStartSnapshot } from '../replicate/start-snapshot.js';
 import { bindingOf, databaseIdentity, type DbBinding } from '../pg/identity.js';
 import { refuseOtherDatabases } from '../pg/bound-state.js';
+import type { TablesDone } from '../lib/progress.js';
 
 export const COMPLETE_MARKER = 'cutover-complete.json';
 
@@ -42,13 +43,7 @@ export interface DumpOptions extends SelectionOptions {
 }
 
 /** Tables done and their on-disk size and reltuples, of the totals; pg_dump reports per table, not within one. */
-export interface DumpProgress {
-  tablesDone: number;
-  tablesTotal: number;
-  bytesDone: number;
-  bytesTotal: number;
-  rowsDone: number;
-  rowsTotal: number;
+export interface DumpProgress extends TablesDone {
   /** The table last finished. */
   current?: string;
   /** Tables being dumped now ("schema.name" as pg_dump prints them), with their size. */

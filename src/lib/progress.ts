@@ -85,8 +85,8 @@ export class InFlightLines {
 /** Progress of a long operation: `update` at each engine event (samples rates), `text` at each redraw. */
 export interface ProgressView<P> { update(p: P, now?: number): void; text(now?: number): string }
 
-/** Work counted in tables (dump, verify, pre-verify): what is done of the estimate, and what runs now. */
-export interface TablesProgress {
+/** Tables done of all, with their size and rows (what dump, verify and pre-verify count). */
+export interface TablesDone {
   tablesDone: number;
   tablesTotal: number;
   /** On-disk size of the tables done, of all (pg_table_size). */
@@ -95,6 +95,10 @@ export interface TablesProgress {
   /** Rows of the tables done (exact when counted, else their reltuples) and the reltuples estimate of all. */
   rowsDone: number;
   rowsTotal: number;
+}
+
+/** Work counted in tables (dump, verify, pre-verify): what is done of the estimate, and what runs now. */
+export interface TablesProgress extends TablesDone {
   /** Key chunks compared (pre-verify), when the work is chunked. */
   chunksDone?: number;
   chunksTotal?: number;

@@ -313,7 +313,8 @@ export function parseRunbook(text: string, file = 'runbook.md'): ParseResult {
   if (stopped[0] && !resumed[0]) add(stopped[0].line, 'writes-stopped without a writes-resumed: mark where writes come back');
   const rb = phases.filter((p) => /^rollback\b/i.test(p));
   if (rb.length > 1) add(1, 'more than one Rollback phase');
-  if (front && !steps.some((s) => !s.rollback)) add(bodyOffset + 1, 'no steps: add checklist items or fenced blocks under ## phases');
+  // Steps that failed their own checks are reported as such, not as "no steps".
+  if (front && !steps.some((s) => !s.rollback) && !problems.some((p) => p.line > bodyOffset + 1)) add(bodyOffset + 1, 'no steps: add checklist items or fenced blocks under ## phases');
   for (const s of steps.filter((x) => x.action === 'replicate-cutover' && x.options.fence === 'pooler')) {
     if (front && !front.connections.pooler) add(s.line, 'fence: pooler needs the pooler\'s admin console: connections: { pooler: env:POOLER_URL } in the front matter');
     if (front?.connections.rehearsal && !front.connections.rehearsal.pooler) add(s.line, 'fence: pooler needs connections.rehearsal.pooler too (a pooler in front of the rehearsal source)');
