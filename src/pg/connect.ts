@@ -187,6 +187,21 @@ export function connectError(e: unknown, p: ConnParams): CutoverError {
 }
 
 /** Runs fn with a connected client and always closes it. */
+/**
+ * Ends a session, at most waiting `ms`: node-postgres's end() on a connection that broke may never
+ * settle, and a session left open keeps its locks (the applier's advisory lock: the next applier would
+ * wait for it forever). After `ms` the socket is destroyed, which ends the backend's session too.
+ */
+export async function endWithin(c: pg.Client, ms = 5000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const ended = await Promise.race([
+    c.end().then(() => true, () => true),
+    new Promise<boolean>((r) => { timer = setTimeout(() => r(false), ms); }),
+  ]);
+  clearTimeout(timer);
+  if (!ended) (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+}
+
 export async function withClient<T>(p: ConnParams, step: string, fn: (c: pg.Client) => Promise<T>, opts?: ConnectOptions): Promise<T> {
   const c = await connect(p, step, opts);
   try {

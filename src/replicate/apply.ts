@@ -18,7 +18,7 @@ import { databaseIdentity, refuseSameDatabase } from '../pg/identity.js';
 import type pg from 'pg';
 import { CutoverError } from '../errors.js';
 import type { ConnParams } from '../pg/conninfo.js';
-import { connect } from '../pg/connect.js';
+import { connect, endWithin } from '../pg/connect.js';
 import { withPgpass } from '../pg/pgpass.js';
 import { READ_SETTINGS } from '../pg/snapshot.js';
 import { loadSql, qualify, quoteIdent } from '../pg/sql.js';
@@ -939,7 +939,7 @@ export class Applier {
   get targetClient(): pg.Client { return this.t; }
 
   async close(): Promise<void> {
-    await Promise.all([this.src?.end().catch(() => undefined), this.tgt?.end().catch(() => undefined)]);
+    await Promise.all([this.src && endWithin(this.src), this.tgt && endWithin(this.tgt)]);
     this.src = undefined;
     this.tgt = undefined;
   }
