@@ -272,7 +272,7 @@ describe('replicate status --watch', () => {
   });
 
   it('on a terminal: a block redrawn in place, ended by Ctrl-C with exit 0', async () => {
-    const child = execa('script', ['-qec', `stty cols 100 rows 30; node ${CLI} replicate status --watch --interval 300ms`, '/dev/null'],
+    const child = execa('script', ['-qec', `stty cols 100 rows 30; exec node ${CLI} replicate status --watch --interval 300ms`, '/dev/null'],
       { env: { ...env, TERM: 'xterm' }, extendEnv: true, reject: false, stdin: 'pipe' });
     let out = '';
     let sent = false;

@@ -24,7 +24,7 @@ import { READ_SETTINGS } from '../pg/snapshot.js';
 import { loadSql, qualify, quoteIdent } from '../pg/sql.js';
 import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
 import { streamCopy } from '../pg/copy-stream.js';
-import { captureInstalled, readColumns, readShapes, resolveTables, shapeDifference } from './catalog.js';
+import { captureInstalled, readColumns, readShapes, resolveTables, type Shape, shapeDifference } from './catalog.js';
 import { compareSnapshots, literal } from './snapshot-text.js';
 import { moveForeignKeys } from './fk-moves.js';
 import { type FinishStatement, type IndexAction, type IndexPlan, planDdl, planIndexes, tableStatements } from './ddl-follow.js';
@@ -117,8 +117,13 @@ export class Applier {
   private baseline = new Map<number, { shape: string; triggers: string; name: string }>();
   /** ddl: follow (recorded in the target's apply_state). */
   private follow = false;
-  /** The next connect accepts the shapes (after following DDL). */
-  private acceptNext = false;
+  /**
+   * The next connect accepts these source shapes (read in the snapshot in which followed DDL made the
+   * target equal to the source): exactly those, not whatever the source has by then.
+   */
+  private acceptNext?: Map<number, Shape>;
+  /** The source session is inside a transaction (its reads share one snapshot). */
+  private srcInTxn = false;
   /** Each source table's columns (name:type:typmod) as the last batch saw them. */
   private columnSig = new Map<number, string>();
   /** Batches tried again after a foreign key failed at COMMIT (see batch()). */
@@ -163,22 +168,25 @@ export class Applier {
   private get t(): pg.Client { return this.tgt!; }
 
   private async connect(): Promise<void> {
-    try {
-      await this.connectOnce();
-    } catch (e) {
-      if (!(e instanceof FollowedDdl)) throw e;
-      // The target took the source's DDL: read both catalogs again and accept the new shapes.
-      await this.close();
-      this.tables.clear();
-      this.baseline.clear();
-      this.acceptNext = true;
-      await this.connectOnce();
+    for (;;) {
+      try {
+        return await this.connectOnce();
+      } catch (e) {
+        if (!(e instanceof FollowedDdl)) throw e;
+        // The target took the source's DDL: read both catalogs again and accept the shapes it now matches
+        // (more DDL since then is followed again: each round changes the target, so this ends).
+        await this.close();
+        this.tables.clear();
+        this.baseline.clear();
+        this.acceptNext = e.shapes;
+      }
     }
   }
 
   private async connectOnce(): Promise<void> {
-    const accept = this.o.acceptDdl || this.acceptNext;
-    this.acceptNext = false;
+    const verified = this.acceptNext;
+    this.acceptNext = undefined;
+    const accept = !!this.o.acceptDdl || verified !== undefined;
     // A server that accepts a connection but never answers (restarting, overloaded) must not hold the
     // applier forever: without connect_timeout, 30 s, and the reconnect loop tries again.
     const bounded = (p: ConnParams): ConnParams => (p.connectTimeoutSec > 0 ? p : { ...p, connectTimeoutSec: 30 });
@@ -197,7 +205,7 @@ export class Applier {
     }
     const state = (await s.query<{ start: string | null; at: Date | null }>('SELECT start_snapshot::text AS start, start_snapshot_at AS at FROM _cutover.state')).rows[0];
     await t.query(loadSql(import.meta.url, 'sql/target-schema.sql'));
-    let applied = (await t.query<{ tick: string; tick_at: Date; halted: string | null; fingerprints: Record<string, { shape: string; name: string }>; follow_ddl: boolean; copied: number[]; source_indexes: string[] | null }>(
+    let applied = (await t.query<AppliedState>(
       'SELECT tick::text AS tick, tick_at, halted, fingerprints, follow_ddl, copied_tables AS copied, source_indexes FROM _cutover.apply_state')).rows[0];
     if (!applied) {
       if (!state?.start || !state.at) {
@@ -221,6 +229,41 @@ export class Applier {
     this.tick = applied.tick;
     this.tickAtMs = applied.tick_at.getTime();
 
+    // The source's catalog in one snapshot: the column lists the batches copy, the shapes accepted and
+    // checked, and the column signatures a batch compares against must describe the same moment, or a
+    // transaction that adds a column and writes it between two of these reads would be applied with the
+    // older column list (its values lost) and its shape taken as already seen.
+    await s.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    this.srcInTxn = true;
+    let tgtIds: (number | null)[];
+    try {
+      tgtIds = await this.readCatalogs(applied, accept, verified);
+      await s.query('COMMIT');
+      this.srcInTxn = false;
+    } finally {
+      if (this.srcInTxn) {
+        this.srcInTxn = false;
+        await s.query('ROLLBACK').catch(() => undefined);
+      }
+    }
+    const moved = await moveForeignKeys(t, tgtIds as number[]);
+    if (moved.length) {
+      this.o.onNote?.(`moved ${moved.length} foreign key(s) on the target out of the applier's way (${moved.map((m) => `${m.table}.${quoteIdent(m.name)}: ${m.action === 'nondeferrable' ? 'deferrable' : 'dropped'}`).join(', ')}); ` +
+        'replicate cutover puts them back after the drain');
+    }
+    const disabled = (await t.query<{ n: number }>('SELECT _cutover.disable_user_triggers($1::oid[]::regclass[]) AS n', [tgtIds])).rows[0]!.n;
+    if (disabled) this.o.onNote?.(`disabled ${disabled} user trigger(s) on the target while applying (restored at cutover or teardown)`);
+    // ddl: follow: the source's indexes now (first open, or accepted as it is).
+    if (this.follow && !this.sourceIndexes) await this.recordSourceIndexes();
+  }
+
+  /**
+   * connectOnce, inside one source snapshot: the replicated tables, their columns on both sides, the shapes
+   * accepted (all of them with --accept-ddl; after followed DDL, `verified`), the check for DDL since, the
+   * target's recorded shapes, and the column signatures batches compare against. Returns the target oids.
+   */
+  private async readCatalogs(applied: AppliedState, accept: boolean, verified: Map<number, Shape> | undefined): Promise<(number | null)[]> {
+    const s = this.s, t = this.t;
     let reg = (await s.query<{ tableid: number; relid: string; schema_name: string; table_name: string; key_columns: string[]; key_types: string[]; match_columns: string[] | null; shape: string; triggers: string; followed: boolean }>(
       'SELECT tableid, relid::int8 AS relid, schema_name, table_name, key_columns::text[] AS key_columns, key_types, match_columns::text[] AS match_columns, shape, triggers, followed FROM _cutover.tables ORDER BY tableid')).rows;
     let names = reg.map((r) => qualify(r.schema_name, r.table_name));
@@ -229,7 +272,7 @@ export class Applier {
     if (this.follow) {
       // Captured since replication started (ddl: follow) and not copied yet (a table of that name on the
       // target may be one someone created there): the next batch copies them.
-      reg.forEach((r, i) => { if (tgtIds[i] === null || (r.followed && !applied!.copied.includes(r.tableid))) this.pending.set(r.tableid, { tableid: r.tableid, relid: Number(r.relid), name: names[i]! }); });
+      reg.forEach((r, i) => { if (tgtIds[i] === null || (r.followed && !applied.copied.includes(r.tableid))) this.pending.set(r.tableid, { tableid: r.tableid, relid: Number(r.relid), name: names[i]! }); });
       reg = reg.filter((r) => !this.pending.has(r.tableid));
       names = reg.map((r) => qualify(r.schema_name, r.table_name));
       tgtIds = await resolveTables(t, names);
@@ -258,8 +301,10 @@ export class Applier {
       });
       this.baseline.set(Number(r.relid), { shape: r.shape, triggers: r.triggers, name: names[i]! });
     });
-    // DDL on the source while no applier ran: the same halt as when one sees it happen.
-    if (!accept) await this.checkSource(true);
+    // Accepted shapes first (after followed DDL: exactly those the target was made to match), then DDL on
+    // the source since: followed, or the same halt as when a running applier sees it happen.
+    if (accept) await this.acceptSourceShapes(verified);
+    await this.checkSource(true);
     if (problems.length) {
       throw new CutoverError('E_PREFLIGHT', `the target's tables do not match the source's:\n  ${problems.join('\n  ')}`, {
         hint: 'apply the same DDL on the target as on the source (or copy again), then run the applier again',
@@ -279,23 +324,13 @@ export class Applier {
     const now = Object.fromEntries([...tShapes.values()].map((x) => [x.name, { shape: x.shape, name: x.name }]));
     if (!Object.keys(applied.fingerprints).length || accept) {
       await t.query('UPDATE _cutover.apply_state SET fingerprints = $1, halted = NULL', [JSON.stringify(now)]);
-      if (accept) await this.acceptSourceShapes();
     } else {
       const changed = Object.values(applied.fingerprints).filter((f) => now[f.name]?.shape !== f.shape).map((f) => f.name);
       if (changed.length) await this.halt(`the target's table(s) ${changed.join(', ')} changed since replication started (DDL on the target)`);
     }
-    await this.checkSource(true);
-    // The columns that check accepted: a batch that sees others checks its tables again at once.
+    // The columns of this snapshot: a batch that sees others checks its tables again at once.
     this.columnSig = await this.columnSignatures([...this.baseline.keys()]);
-    const moved = await moveForeignKeys(t, tgtIds as number[]);
-    if (moved.length) {
-      this.o.onNote?.(`moved ${moved.length} foreign key(s) on the target out of the applier's way (${moved.map((m) => `${m.table}.${quoteIdent(m.name)}: ${m.action === 'nondeferrable' ? 'deferrable' : 'dropped'}`).join(', ')}); ` +
-        'replicate cutover puts them back after the drain');
-    }
-    const disabled = (await t.query<{ n: number }>('SELECT _cutover.disable_user_triggers($1::oid[]::regclass[]) AS n', [tgtIds])).rows[0]!.n;
-    if (disabled) this.o.onNote?.(`disabled ${disabled} user trigger(s) on the target while applying (restored at cutover or teardown)`);
-    // ddl: follow: the source's indexes now (first open, or accepted as it is).
-    if (this.follow && !this.sourceIndexes) await this.recordSourceIndexes();
+    return tgtIds;
   }
 
   /** Plans the indexes, then remembers (on the target) every index the source has now. */
@@ -309,7 +344,8 @@ export class Applier {
     return ip;
   }
 
-  private async acceptSourceShapes(): Promise<void> {
+  /** Records the source's shapes as seen: `verified` (followed DDL) where given, else the source's now (--accept-ddl). */
+  private async acceptSourceShapes(verified?: Map<number, Shape>): Promise<void> {
     // New partitions of captured tables get the leaf triggers that are not cloned (TRUNCATE, statement
     // mode): their triggers' change is cutover's own, accepted with the shape.
     const covered = (await this.s.query<{ relid: string; leaf: string }>('SELECT relid::int8::text AS relid, leaf FROM _cutover.cover_new_leaves()')).rows;
@@ -318,11 +354,12 @@ export class Applier {
     const shapes = await readShapes(this.s, [...this.baseline.keys()]);
     for (const [relid, b] of this.baseline) {
       const now = shapes.get(relid);
-      if (!now) continue;
+      const shape = verified ? verified.get(relid)?.shape : now?.shape;
+      if (!now || shape === undefined) continue;
       const ours = coveredRoots.has(relid);
       if (now.triggers !== b.triggers && !ours) continue; // never accepted: see checkSource
-      await this.s.query('UPDATE _cutover.tables SET shape = $2, triggers = $3 WHERE relid = $1::oid', [relid, now.shape, ours ? now.triggers : b.triggers]);
-      b.shape = now.shape;
+      await this.s.query('UPDATE _cutover.tables SET shape = $2, triggers = $3 WHERE relid = $1::oid', [relid, shape, ours ? now.triggers : b.triggers]);
+      b.shape = shape;
       if (ours) b.triggers = now.triggers;
     }
   }
@@ -386,6 +423,20 @@ export class Applier {
    * Halts, with the statements the diff suggests, on anything it does not follow.
    */
   private async followDdl(): Promise<never> {
+    // The source read in one snapshot (a batch's or the connect's, else its own): the plan, and the shapes
+    // the target is then compared with and accepted as, describe one moment.
+    if (this.srcInTxn) return this.followDdlInSnapshot();
+    await this.s.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    this.srcInTxn = true;
+    try {
+      return await this.followDdlInSnapshot();
+    } finally {
+      this.srcInTxn = false;
+      await this.s.query('ROLLBACK').catch(() => undefined);
+    }
+  }
+
+  private async followDdlInSnapshot(): Promise<never> {
     const tables = [...this.tables.values()];
     const names = tables.map((x) => qualify(x.schema, x.name));
     const plan = await planDdl(this.s, this.t, names);
@@ -403,7 +454,7 @@ export class Applier {
       await this.halt(`DDL on the source that ddl: follow does not apply: ${differ.join(', ')} still differ${plan.statements.length ? ` after ${plan.statements.length} followed statement(s)` : ''} (a key, partitions, a domain or composite type, or an index-backed change)`,
         false, hint(plan.suggested));
     }
-    throw new FollowedDdl();
+    throw new FollowedDdl(src);
   }
 
   /**
@@ -599,6 +650,7 @@ export class Applier {
     else await this.haltOnNewTables();
     const s = this.s, t = this.t;
     await s.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    this.srcInTxn = true;
     let tgtOpen = false;
     let cur = '';
     // The table being applied when a statement failed: named by the halt.
@@ -614,6 +666,7 @@ export class Applier {
       if (changed.length) this.onBatchStart?.({ events: changed.reduce((n, c) => n + Number(c.events), 0), tables: changed.length, lagMs: at.getTime() - prevAt });
       if (!changed.length && !this.pending.size) {
         await s.query('COMMIT');
+        this.srcInTxn = false;
         await t.query('UPDATE _cutover.apply_state SET tick = $1::pg_snapshot, tick_at = $2, applied_at = now()', [cur, at]);
         this.tick = cur;
         this.tickAtMs = at.getTime();
@@ -628,7 +681,13 @@ export class Applier {
       // there runs the full shape check for them now rather than within the second.
       const sig = await this.columnSignatures(todo.map((x) => x.srcRelid));
       const moved = [...sig].filter(([relid, c]) => this.columnSig.get(relid) !== c).map(([relid]) => relid);
-      if (moved.length) await this.checkSource(true, moved);
+      if (moved.length) {
+        await this.checkSource(true, moved);
+        // Shapes as accepted, columns not as this applier read them: never apply with the older list.
+        const cols = await readColumns(s, moved);
+        const stale = todo.filter((x) => moved.includes(x.srcRelid) && (cols.get(x.srcRelid) ?? []).filter((c) => !c.generated).map((c) => c.name).join('\0') !== x.cols.join('\0'));
+        if (stale.length) throw new StaleColumns(stale.map((x) => qualify(x.schema, x.name)).join(', '));
+      }
       for (const relid of moved) this.columnSig.set(relid, sig.get(relid)!);
       for (const ti of todo) await this.ensureTemps(ti);
       const filter = `l.txid >= pg_snapshot_xmin(${literal(this.tick)}::pg_snapshot)::text::bigint AND l.txid < pg_snapshot_xmax(${literal(cur)}::pg_snapshot)::text::bigint
@@ -737,6 +796,7 @@ export class Applier {
       await t.query('COMMIT');
       tgtOpen = false;
       await s.query('COMMIT');
+      this.srcInTxn = false;
       this.tick = cur;
       this.tickAtMs = at.getTime();
       this.totals.batches++;
@@ -769,6 +829,7 @@ export class Applier {
       const cannotApply = named && !(e instanceof CutoverError) && (cls === 'data' || cls === 'fk_violation' || code.startsWith('42') || code.startsWith('P0'));
       const txids = cannotApply ? await this.batchTxids(named, cur).catch(() => []) : [];
       await s.query('ROLLBACK').catch(() => undefined);
+      this.srcInTxn = false;
       if (!cannotApply) throw e;
       // A new enum label or a changed domain arrives here before the once-a-second shape check saw it.
       await this.checkSource(true);
@@ -864,7 +925,12 @@ export class Applier {
         failures = 0;
       } catch (e) {
         if (e instanceof FollowedDdl) {
-          await this.reconnect(true);
+          await this.reconnect(e.shapes);
+          continue;
+        }
+        if (e instanceof StaleColumns) {
+          this.o.onNote?.(`applier: the columns of ${e.message} changed since it read them; reading the catalogs again`);
+          await this.reconnect();
           continue;
         }
         if (e instanceof RetryBatch) {
@@ -892,7 +958,7 @@ export class Applier {
     }
   }
 
-  private async reconnect(accept = false): Promise<void> {
+  private async reconnect(accept?: Map<number, Shape>): Promise<void> {
     await this.close();
     this.acceptNext = accept;
     // Temporary tables went with the sessions: table info (and its temps flag) is rebuilt on connect.
@@ -951,6 +1017,17 @@ function lostConnection(e: unknown): boolean {
   return cls === 'connection' || cls === 'retryable' || cls === 'canceled' || sqlStateOf(e) === undefined;
 }
 
+/** The target's _cutover.apply_state, as connectOnce reads it. */
+interface AppliedState {
+  tick: string;
+  tick_at: Date;
+  halted: string | null;
+  fingerprints: Record<string, { shape: string; name: string }>;
+  follow_ddl: boolean;
+  copied: number[];
+  source_indexes: string[] | null;
+}
+
 /** A table ddl: follow captured on the source and has not copied to the target yet. */
 interface PendingTable { tableid: number; relid: number; name: string }
 
@@ -966,7 +1043,12 @@ function connectionLost(e: unknown): boolean {
 }
 
 /** The target took the source's DDL (ddl: follow): the applier reads both catalogs again. */
-class FollowedDdl extends Error {}
+class FollowedDdl extends Error {
+  /** The source's shapes the target was made equal to (by source oid), in the snapshot followDdl read. */
+  constructor(readonly shapes: Map<number, Shape>) { super('followed DDL'); }
+}
+/** A batch saw columns other than the applier read (its message: the tables): the catalogs are read again. */
+class StaleColumns extends Error {}
 /** The batch is tried again (a TRUNCATE committed while it read: see batch()). */
 class RetryBatch extends Error {}
 

@@ -30,12 +30,12 @@ export async function until(what: string, ok: () => Promise<boolean>, ms = 60_00
 }
 
 /** An applier running in the background; failed holds what ended it. */
-export async function background(o: Partial<ApplyOptions> & { source: ConnParams; target: ConnParams }) {
+export async function background(o: Partial<ApplyOptions> & { source: ConnParams; target: ConnParams }, run: { maxReconnects?: number } = {}) {
   const notes: string[] = [];
   const a = await Applier.open({ followDdl: true, ...o, onNote: (m) => notes.push(m) });
   const ac = new AbortController();
   const state: { failed?: unknown } = {};
-  const running = a.run({ signal: ac.signal, maxReconnects: 0 }).catch((e: unknown) => { state.failed = e; });
+  const running = a.run({ signal: ac.signal, maxReconnects: run.maxReconnects ?? 0 }).catch((e: unknown) => { state.failed = e; });
   return {
     a, notes, state,
     /** Waits for ok() (throws what ended the applier), at most ms. */
