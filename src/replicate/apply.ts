@@ -124,6 +124,8 @@ export class Applier {
   private acceptNext?: Map<number, Shape>;
   /** The source session is inside a transaction (its reads share one snapshot). */
   private srcInTxn = false;
+  /** Backend pids of the sessions the last close() ended: ended on the server too when the next connect finds them. */
+  private previous = { source: new Set<number>(), target: new Set<number>() };
   /** Each source table's columns (name:type:typmod) as the last batch saw them. */
   private columnSig = new Map<number, string>();
   /** Batches tried again after a foreign key failed at COMMIT (see batch()). */
@@ -194,6 +196,11 @@ export class Applier {
     this.tgt = await connect(bounded(this.target), 'apply-target', { settings: TARGET_SETTINGS });
     const s = this.s, t = this.t;
     refuseSameDatabase(await databaseIdentity(s, this.source), await databaseIdentity(t, this.target), 'replicate', { source: this.source, target: this.target });
+    // A session whose connection this applier lost may live on in its server (blocked, or not yet aware the
+    // client left) and hold the applier lock: the applier's own, ended here rather than waited for.
+    await endPrevious(s, this.previous.source, 'apply-source', this.o.onNote);
+    await endPrevious(t, this.previous.target, 'apply-target', this.o.onNote);
+    this.previous = { source: new Set(), target: new Set() };
     await lockApplier(t, { takeOver: !!this.o.takeOver, note: (m) => this.o.onNote?.(m) });
     if (this.o.reverse) await checkReverse(s, t);
     else if (!(await captureInstalled(s))) {
@@ -1005,6 +1012,9 @@ export class Applier {
   get targetClient(): pg.Client { return this.t; }
 
   async close(): Promise<void> {
+    const ps = pidOf(this.src), pt = pidOf(this.tgt);
+    if (ps) this.previous.source.add(ps);
+    if (pt) this.previous.target.add(pt);
     await Promise.all([this.src && endWithin(this.src), this.tgt && endWithin(this.tgt)]);
     this.src = undefined;
     this.tgt = undefined;
@@ -1015,6 +1025,17 @@ export class Applier {
 function lostConnection(e: unknown): boolean {
   const cls = classifySqlState(sqlStateOf(e));
   return cls === 'connection' || cls === 'retryable' || cls === 'canceled' || sqlStateOf(e) === undefined;
+}
+
+const pidOf = (c: pg.Client | undefined): number | undefined => (c as { processID?: number | null } | undefined)?.processID ?? undefined;
+
+/** Ends the applier's own earlier sessions `pids` that the server still has (same step name: not reused pids). */
+async function endPrevious(c: pg.Client, pids: Set<number>, step: string, note?: (m: string) => void): Promise<void> {
+  const mine = [...pids].filter((p) => p !== pidOf(c));
+  if (!mine.length) return;
+  const { rows } = await c.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity
+    WHERE pid = ANY($1::int[]) AND application_name LIKE $2 AND datname = current_database() AND pg_terminate_backend(pid)`, [mine, `cutover/${step}%`]);
+  if (rows.length) note?.(`applier: ended its earlier ${step.replace('apply-', '')} session(s) (backend pid ${rows.map((r) => r.pid).join(', ')}), still open on the server after the connection was lost`);
 }
 
 /** The target's _cutover.apply_state, as connectOnce reads it. */

@@ -1,4 +1,7 @@
 /**
+ * The applier under races. A lost connection whose server session lives on (blocked on a lock, it does
+ * not notice its client left) and holds the applier lock: the reconnect ends it instead of waiting forever.
+ *
  * ddl: follow under races (issue 17): columns added and written in the same source transaction while
  * the applier reconnects (its sessions terminated, or after other followed DDL) at moments the test does
  * not choose. The applier's column lists, its accepted shapes and its column check must come from one
@@ -8,6 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowFingerprint, stopAllClusters, type Cluster } from '../src/testing/index.js';
+import pg from 'pg';
 import { background, prepare, startPair } from './helpers/follow.js';
 
 let src: Cluster, tgt: Cluster;
@@ -55,4 +59,34 @@ describe('ddl: follow, columns added while the applier reconnects', () => {
     expect(ft['shop.accounts']).toBe(fs['shop.accounts']);
     expect(ft).toEqual(fs);
   }, 300_000);
+});
+
+describe('the applier loses a connection whose session lives on', () => {
+  it('its old target session, blocked on a lock and holding the applier lock, is ended by the reconnect (not waited for); nothing is lost', async () => {
+    const db = 'race_stale_session';
+    const { source, target } = await prepare(src, tgt, db);
+    const bg = await background({ source, target }, { maxReconnects: 5 });
+    const blocker = new pg.Client({ connectionString: tgt.url(db) });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE shop.accounts IN ACCESS EXCLUSIVE MODE');
+      await src.query(`UPDATE shop.accounts SET credit = credit + 1 WHERE id < 10`, [], db);
+      const waiting = async () => (await tgt.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'cutover/apply-target%' AND wait_event_type = 'Lock' AND datname = $1`, [db], db)).rows;
+      await bg.wait('the applier blocked on the target', async () => (await waiting()).length === 1);
+      const [old] = await waiting();
+      // The client's end of that session goes away; the server's session, waiting on the lock, does not notice.
+      (bg.a.targetClient as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+      await bg.wait('the reconnect to end the old session', async () => bg.notes.some((n) => n.includes(`backend pid ${old!.pid}`)), 30_000);
+      expect(bg.notes.join('\n')).toMatch(/applier: ended its earlier target session\(s\) \(backend pid \d+\), still open on the server after the connection was lost/);
+    } finally {
+      await blocker.query('COMMIT').catch(() => undefined);
+      await blocker.end();
+    }
+    const snap = await bg.a.sourceSnapshot();
+    await bg.wait('the applier to catch up', async () => bg.a.covers(snap));
+    expect(await bg.stop()).toBeUndefined();
+    const fs = await rowFingerprint(src.url(db), ['shop']), ft = await rowFingerprint(tgt.url(db), ['shop']);
+    expect(ft).toEqual(fs);
+  }, 120_000);
 });
