@@ -53,6 +53,10 @@ describe('SQLSTATE classification', () => {
     expect(classifySqlState('40001')).toBe('retryable');
     expect(classifySqlState('23505')).toBe('data');
     expect(classifySqlState('23503')).toBe('fk_violation');
+    expect(classifySqlState('42703')).toBe('rule'); // undefined_column
+    expect(classifySqlState('42501')).toBe('privilege');
+    expect(classifySqlState('P0001')).toBe('raised'); // RAISE EXCEPTION
+    expect(classifySqlState('XX000')).toBe('other');
     expect(isRetryable({ code: '23503' })).toBe(false);
     expect(isRetryable({ code: '40P01' })).toBe(true);
     expect(isRetryable({ code: '55P03' })).toBe(true);

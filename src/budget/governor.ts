@@ -13,30 +13,9 @@
  * counted.
  */
 import { CutoverError } from '../errors.js';
-import type { ConnParams } from '../pg/conninfo.js';
+import { type AdmissionPolicy, heldOn, type Server, serverKey, setAdmissionPolicy } from '../pg/admission.js';
 
-type Server = Pick<ConnParams, 'host' | 'port'>;
-export const serverKey = (p: Server): string => `${p.host}:${p.port}`;
-
-/** cutover's open (or opening) connections per server, in this process. */
-const held = new Map<string, number>();
-
-export function heldOn(p: Server): number {
-  return held.get(serverKey(p)) ?? 0;
-}
-
-/** Counts `n` connections on p's server until the returned release is called (idempotent). */
-export function track(p: Server, n: number): () => void {
-  const k = serverKey(p);
-  held.set(k, (held.get(k) ?? 0) + n);
-  let done = false;
-  return () => {
-    if (done) return;
-    done = true;
-    held.set(k, (held.get(k) ?? 0) - n);
-    current?.wake();
-  };
-}
+export { heldOn, serverKey };
 
 export interface GovernorEvent {
   at: string;
@@ -56,7 +35,7 @@ export interface GovernorOptions {
   onNote?: (message: string) => void;
 }
 
-export class Governor {
+export class Governor implements AdmissionPolicy {
   private readonly limits = new Map<string, { limit: number; why: string }>();
   private waiters = new Set<() => void>();
   readonly events: GovernorEvent[] = [];
@@ -98,8 +77,8 @@ export class Governor {
     });
   }
 
-  /** Waits until n more connections fit on p's server, then counts them. */
-  async admit(p: Server, n: number, who: string): Promise<() => void> {
+  /** Waits until n more connections fit on p's server (pg/admission.ts counts them then). */
+  async admit(p: Server, n: number, who: string): Promise<void> {
     const t0 = Date.now();
     const maxWait = this.o.maxWaitMs ?? 300_000;
     let announced = false;
@@ -117,7 +96,6 @@ export class Governor {
       await this.changed(250);
     }
     if (announced) this.events.at(-1)!.waitedMs = Date.now() - t0;
-    return track(p, n);
   }
 
   record(kind: GovernorEvent['kind'], p: Server, who: string): void {
@@ -133,13 +111,9 @@ let current: Governor | undefined;
 
 export function installGovernor(g: Governor | undefined): void {
   current = g;
+  setAdmissionPolicy(g);
 }
 
 export function governor(): Governor | undefined {
   return current;
-}
-
-/** Every cutover connection is opened through this: waits for room under a governor, counts it always. */
-export function admitConnections(p: Server, n: number, who: string): Promise<() => void> {
-  return current ? current.admit(p, n, who) : Promise.resolve(track(p, n));
 }

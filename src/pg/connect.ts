@@ -9,7 +9,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { CutoverError } from '../errors.js';
 import { type ConnParams, redact, scrub } from './conninfo.js';
 import { classifySqlState, sqlStateOf } from './sqlstate.js';
-import { admitConnections } from '../budget/governor.js';
+import { admitConnections } from './admission.js';
 import { taggedName } from './session-tag.js';
 import { rememberServer } from './own-sessions.js';
 

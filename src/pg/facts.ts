@@ -52,8 +52,36 @@ export interface SlotFacts {
   database: Pick<ServerFacts['database'], 'connLimit'>;
 }
 
+/** A row of sql/slots.sql. */
+interface SlotsRow {
+  max_connections: number; superuser_reserved_connections: number; reserved_connections: number;
+  connections_total: number; connections_ours: number; connections_role: number; connections_database: number;
+  is_superuser: boolean; role_conn_limit: number; database_conn_limit: number;
+}
+
+/** A row of sql/server-facts.sql (bigints arrive as text). */
+interface ServerFactsRow {
+  version_num: number; version: string; wal_level: string; role: string; can_create_db: boolean; can_create_role: boolean;
+  can_replicate: boolean; bypass_rls: boolean; database: string; can_create_schema: boolean; large_objects: string;
+  event_triggers: number; publications: ServerFacts['publications']; extensions: ServerFacts['extensions'];
+  available_extensions: string[]; custom_tablespaces: string[]; database_tablespace: string; database_bytes: string;
+}
+
+/** A row of sql/tables.sql (bigints arrive as text). */
+interface TableFactsRow {
+  schema: string; name: string; kind: 'r' | 'p'; is_partition: boolean; owned: boolean; can_trigger: boolean; can_select: boolean;
+  primary_key: string[] | null; estimated_rows: string; bytes: string;
+}
+
+/** The query's one row; a query that returned none is a bug here, said as such. */
+function one<T>(rows: T[], what: string): T {
+  const r = rows[0];
+  if (r === undefined) throw new Error(`${what} returned no row`);
+  return r;
+}
+
 export async function slotFacts(c: pg.Client): Promise<SlotFacts> {
-  const r = (await c.query(loadSql(import.meta.url, 'sql/slots.sql'))).rows[0] as Record<string, never>;
+  const r = one((await c.query<SlotsRow>(loadSql(import.meta.url, 'sql/slots.sql'))).rows, 'sql/slots.sql');
   return {
     maxConnections: r.max_connections,
     superuserReservedConnections: r.superuser_reserved_connections,
@@ -66,8 +94,7 @@ export async function slotFacts(c: pg.Client): Promise<SlotFacts> {
 
 export async function serverFacts(c: pg.Client): Promise<ServerFacts> {
   const slots = await slotFacts(c);
-  const { rows } = await c.query(loadSql(import.meta.url, 'sql/server-facts.sql'));
-  const r = rows[0] as Record<string, never>;
+  const r = one((await c.query<ServerFactsRow>(loadSql(import.meta.url, 'sql/server-facts.sql'))).rows, 'sql/server-facts.sql');
   return {
     ...slots,
     versionNum: r.version_num,
@@ -92,8 +119,8 @@ export async function serverFacts(c: pg.Client): Promise<ServerFacts> {
 }
 
 export async function tableFacts(c: pg.Client): Promise<TableFacts[]> {
-  const { rows } = await c.query(loadSql(import.meta.url, 'sql/tables.sql'));
-  return rows.map((r: Record<string, never>) => ({
+  const { rows } = await c.query<TableFactsRow>(loadSql(import.meta.url, 'sql/tables.sql'));
+  return rows.map((r) => ({
     schema: r.schema, name: r.name, kind: r.kind, isPartition: r.is_partition, owned: r.owned,
     canTrigger: r.can_trigger, canSelect: r.can_select, primaryKey: r.primary_key,
     estimatedRows: Number(r.estimated_rows), bytes: Number(r.bytes),

@@ -10,6 +10,7 @@ import { type ConnParams, redact } from './conninfo.js';
 import { applicationName, connectUnadmitted } from './connect.js';
 import { loadSql } from './sql.js';
 import { sessionTag, taggedName } from './session-tag.js';
+import { sleep } from '../lib/backoff.js';
 
 export interface OwnSession { pid: number; app: string; state: string; can_signal: boolean }
 
@@ -57,7 +58,7 @@ export async function signalOwnSessions(p: ConnParams, o: { tag?: string; termin
         res.remaining = (await listOwnSessions(c, tag, o.exceptSteps)).filter((s) => o.terminate || s.state === 'active');
         break;
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     return res;
   } finally {

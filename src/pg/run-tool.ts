@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { CutoverError } from '../errors.js';
 import { type ConnParams, scrub } from './conninfo.js';
 import { childCredentials, withoutInheritedPasswords } from './child-env.js';
-import { admitConnections } from '../budget/governor.js';
+import { admitConnections } from './admission.js';
 import { superviseGroup } from '../lib/child-group.js';
 
 export interface ToolRun {

@@ -2,9 +2,11 @@
  * Postgres errors classified by SQLSTATE (never by message text). Only the `retryable` class is retried,
  * with the backoff listed here (graphile-worker's lib.ts does the same).
  */
+import { backoffMs, sleep } from '../lib/backoff.js';
+
 export type ErrorClass =
   | 'auth' | 'no_database' | 'no_slots' | 'connection' | 'retryable' | 'lock_timeout'
-  | 'privilege' | 'undefined_object' | 'canceled' | 'fk_violation' | 'data' | 'other';
+  | 'privilege' | 'undefined_object' | 'canceled' | 'fk_violation' | 'data' | 'rule' | 'raised' | 'other';
 
 const EXACT: Record<string, ErrorClass> = {
   '28P01': 'auth', // invalid_password
@@ -34,7 +36,8 @@ export function classifySqlState(code: string | undefined): ErrorClass {
     case '08': return 'connection'; // connection_exception
     case '28': return 'auth';
     case '22': case '23': return 'data'; // data_exception, integrity_constraint_violation
-    case '42': return 'other'; // syntax error or access rule violation (not retryable)
+    case '42': return 'rule'; // syntax_error_or_access_rule_violation (a column or type that differs; not retryable)
+    case 'P0': return 'raised'; // plpgsql_error: RAISE in a function or trigger
     default: return 'other';
   }
 }
@@ -65,8 +68,7 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: { 
       return await fn(attempt);
     } catch (e) {
       if (attempt >= attempts || !isRetryable(e)) throw e;
-      const delay = base * 2 ** (attempt - 1) * (0.5 + Math.random());
-      await new Promise((r) => setTimeout(r, delay));
+      await sleep(backoffMs(attempt - 1, { baseMs: base, jitter: true }));
     }
   }
 }

@@ -8,6 +8,7 @@
  */
 import type pg from 'pg';
 import { CutoverError } from '../errors.js';
+import { sleep } from '../lib/backoff.js';
 
 const APPLIER_LOCK = 0x63766170; // 'cvap'
 
@@ -42,7 +43,7 @@ export async function lockApplier(t: pg.Client, o: { takeOver: boolean; note: (m
       o.note(`another applier is running against this target (backend pid ${h.pid}, ${h.app}, since ${h.since.toISOString()}): waiting until it stops`);
       told = true;
     }
-    await new Promise((r) => setTimeout(r, i < 20 ? 100 : 1000));
+    await sleep(i < 20 ? 100 : 1000);
     if (await tryLock(t)) return;
   }
 }

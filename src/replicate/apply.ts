@@ -22,7 +22,7 @@ import { connect, endWithin } from '../pg/connect.js';
 import { withPgpass } from '../pg/pgpass.js';
 import { READ_SETTINGS } from '../pg/snapshot.js';
 import { loadSql, qualify, quoteIdent } from '../pg/sql.js';
-import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
+import { classifySqlState, type ErrorClass, sqlStateOf } from '../pg/sqlstate.js';
 import { streamCopy } from '../pg/copy-stream.js';
 import { captureInstalled, readColumns, readShapes, resolveTables, type Shape, shapeDifference } from './catalog.js';
 import { compareSnapshots, literal } from './snapshot-text.js';
@@ -34,6 +34,7 @@ import { lockApplier } from './applier-lock.js';
 import type { ChunkSink, TrackedTable } from '../verify/incremental.js';
 import type { RoleMap } from '../pg/role-map.js';
 import { withLock } from './lock.js';
+import { backoffMs, sleep } from '../lib/backoff.js';
 import { describeRlsFiltered, RLS_HINT, rlsFilteredTables } from '../pg/rls.js';
 
 export interface ApplyOptions {
@@ -829,11 +830,10 @@ export class Applier {
     } catch (e) {
       if (tgtOpen) await t.query('ROLLBACK').catch(() => undefined);
       const cls = classifySqlState(sqlStateOf(e));
-      const code = sqlStateOf(e) ?? '';
       const pe = e as { message: string; detail?: string; constraint?: string; code?: string; table?: string; schema?: string };
       // The table the error names (a deferred foreign key fails at COMMIT), else the one being applied.
       const named = (pe.table && [...this.tables.values()].find((x) => x.name === pe.table && (!pe.schema || x.schema === pe.schema))) || failing;
-      const cannotApply = named && !(e instanceof CutoverError) && (cls === 'data' || cls === 'fk_violation' || code.startsWith('42') || code.startsWith('P0'));
+      const cannotApply = named && !(e instanceof CutoverError) && CANNOT_APPLY.has(cls);
       const txids = cannotApply ? await this.batchTxids(named, cur).catch(() => []) : [];
       await s.query('ROLLBACK').catch(() => undefined);
       this.srcInTxn = false;
@@ -973,7 +973,7 @@ export class Applier {
     this.baseline.clear();
     for (let i = 0; ; i++) {
       try {
-        await sleep(Math.min(5000, 250 * 2 ** i));
+        await sleep(backoffMs(i, { baseMs: 250, maxMs: 5000 }));
         await this.connect();
         return;
       } catch (e) {
@@ -1020,6 +1020,9 @@ export class Applier {
     this.tgt = undefined;
   }
 }
+
+/** Errors of a batch that the target's rows or definitions cause: a halt naming table and transactions, not a retry. */
+const CANNOT_APPLY = new Set<ErrorClass>(['data', 'fk_violation', 'rule', 'privilege', 'undefined_object', 'raised']);
 
 /** A lost connection (no SQLSTATE, or a connection-class one): retried by reconnecting, never a halt. */
 function lostConnection(e: unknown): boolean {
@@ -1073,11 +1076,3 @@ class StaleColumns extends Error {}
 /** The batch is tried again (a TRUNCATE committed while it read: see batch()). */
 class RetryBatch extends Error {}
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() { clearTimeout(t); signal?.removeEventListener('abort', done); resolve(); }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}

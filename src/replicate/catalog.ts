@@ -15,7 +15,8 @@ export interface Candidate {
 }
 
 export async function readCandidates(c: pg.Client): Promise<Candidate[]> {
-  const { rows } = await c.query<Record<string, never>>(loadSql(import.meta.url, 'sql/tables.sql'));
+  const { rows } = await c.query<{ relid: string; schema: string; name: string; kind: 'r' | 'p'; can_trigger: boolean; can_select: boolean;
+    primary_key: string[] | null; unique_keys: Candidate['uniqueKeys'] }>(loadSql(import.meta.url, 'sql/tables.sql'));
   return rows.map((r) => ({
     relid: Number(r.relid), schema: r.schema, name: r.name, kind: r.kind, canTrigger: r.can_trigger, canSelect: r.can_select,
     primaryKey: r.primary_key, uniqueKeys: r.unique_keys,

@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import { CutoverError } from '../errors.js';
 import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
+import { backoffMs, sleep } from '../lib/backoff.js';
 
 /**
  * Runs `fn` in a transaction with a short lock_timeout; on a lock timeout, says who holds the table and
@@ -22,7 +23,7 @@ export async function withLock(c: pg.Client, what: string, o: { lockTimeoutMs?: 
       // tries are short. And locks are taken one table at a time: a writer holding a later table and
       // wanting an earlier one waits for us while we wait for it; a short slice breaks that before the
       // deadlock detector (1 s) does.
-      const slice = Math.min(o.lockTimeoutMs ?? 1000, 200 * 2 ** attempt);
+      const slice = backoffMs(attempt, { baseMs: 200, maxMs: o.lockTimeoutMs ?? 1000 });
       await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${slice}ms`]);
       await fn();
       await c.query('COMMIT');
@@ -40,7 +41,7 @@ export async function withLock(c: pg.Client, what: string, o: { lockTimeoutMs?: 
       }
       note(`${what}: busy (${holders}); retrying`);
       // A short pause first (the fence's outage clock runs), longer ones for a holder that stays.
-      await new Promise((r) => setTimeout(r, Math.min(5000, 20 * 4 ** attempt)));
+      await sleep(backoffMs(attempt, { baseMs: 20, factor: 4, maxMs: 5000 }));
     }
   }
 }

@@ -45,8 +45,9 @@ const fencedTables = async (c: pg.Client): Promise<number> => (await fenceState(
 async function statusOf(o: { source: ConnParams; target: ConnParams }): Promise<Omit<ReplicationStatus, 'direction'>> {
   const applied = await withClient(await withPgpass(o.target), 'replicate-status', async (c) => {
     if (!(await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover.apply_state')::text AS r`)).rows[0]!.r) return undefined;
-    const r = (await c.query<Record<string, never>>('SELECT tick::text AS tick, tick_at, applied_at, batches, events, rows_upserted, rows_deleted, halted FROM _cutover.apply_state')).rows[0];
-    return r && { tick: r.tick, tickAt: (r.tick_at as Date).toISOString(), appliedAt: (r.applied_at as Date).toISOString(), batches: Number(r.batches), events: Number(r.events),
+    const r = (await c.query<{ tick: string; tick_at: Date; applied_at: Date; batches: string; events: string; rows_upserted: string; rows_deleted: string; halted: string | null }>(
+      'SELECT tick::text AS tick, tick_at, applied_at, batches, events, rows_upserted, rows_deleted, halted FROM _cutover.apply_state')).rows[0];
+    return r && { tick: r.tick, tickAt: r.tick_at.toISOString(), appliedAt: r.applied_at.toISOString(), batches: Number(r.batches), events: Number(r.events),
       upserted: Number(r.rows_upserted), deleted: Number(r.rows_deleted), halted: r.halted };
   });
   return withClient(await withPgpass(o.source), 'replicate-status', async (c) => {

@@ -1,6 +1,6 @@
 /** Runs one executable step: sql on a side, sh with the connections in its environment, or an action. */
 import { execa } from 'execa';
-import { admitConnections } from '../budget/governor.js';
+import { admitConnections } from '../pg/admission.js';
 import { CutoverError } from '../errors.js';
 import { scrub } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';

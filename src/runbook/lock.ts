@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { CutoverError } from '../errors.js';
 import { type ConnParams, redact } from '../pg/conninfo.js';
 import { connect } from '../pg/connect.js';
+import { sleep } from '../lib/backoff.js';
 
 const LOCK_CLASS = 0x63757476; // 'cutv'
 
@@ -15,7 +16,7 @@ export async function acquireRunLock(target: ConnParams, runbookName: string): P
   // ms, more on a busy server): ask again for a few seconds before calling it another run.
   let got = false;
   for (let i = 0; i < 30 && !got; i++) {
-    if (i) await new Promise((r) => setTimeout(r, 100));
+    if (i) await sleep(100);
     got = (await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext(current_database())) AS ok', [LOCK_CLASS])).rows[0]!.ok;
   }
   if (!got) {

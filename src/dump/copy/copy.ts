@@ -43,6 +43,7 @@ import { DEFAULT_ROLES_POLICY, type RolesPolicy } from '../../pg/role-map.js';
 import { applyPrivileges, decideRoles, neededRolesFromCatalog, renderPrivilegeStatements, sourceRoles, type RoleDecision } from '../roles.js';
 import { neededRoles, type PrivilegeStatement } from '../privileges.js';
 import { alignExtensionVersions, applyDbSettings, describeSetting, largeObjectPrivileges, readDbSettings, MatviewSchedule, readMatviews, requireReadableRows, type Matview } from './fidelity.js';
+import { sleep } from '../../lib/backoff.js';
 
 export interface CopyOptions extends SelectionOptions, RestoreDefaults {
   source: ConnParams;
@@ -430,7 +431,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
             gov.note(`copy: the application grew past the budget; worker ${n} gives back its 2 sessions (${active} left)`);
             await group!.closeWorker(src);
             await dst.end().catch(() => undefined);
-            while (todo.length && !failed && !(gov.fits(source, 1) && gov.fits(target, 1))) await new Promise((r) => setTimeout(r, 250));
+            while (todo.length && !failed && !(gov.fits(source, 1) && gov.fits(target, 1))) await sleep(250);
             if (!todo.length || failed) return;
             src = await group!.addWorker(`worker-${n}`);
             dst = await connect(target, `copy/target-${n}`, { settings: TARGET_SETTINGS });
