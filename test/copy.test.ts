@@ -81,6 +81,12 @@ describe('streaming copy', () => {
     const s = await copy({ source: c15.params('shop'), target: c17.params('from15'), dir, jobs: 2 });
     expect(s.ok).toBe(true);
     await expectIdentical(c15, c17, 'from15');
+    // The same command again: the copy finished, so it is not offered a --resume; nothing is touched.
+    await expect(copy({ source: c15.params('shop'), target: c17.params('from15'), dir, jobs: 2 })).rejects.toMatchObject({
+      code: 'E_USAGE', message: expect.stringMatching(/holds the journal of a copy that finished at \d{4}-/),
+      hint: expect.not.stringMatching(/--resume/),
+    });
+    await expectIdentical(c15, c17, 'from15');
   });
 
   it('refuses a non-empty target and a source newer than pg_dump, touching nothing', async () => {

@@ -155,7 +155,14 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
   o = { ...o, ...(await resolveTableSelection('copy', source, o)) };
   const journal = await Journal.open(o.dir);
   if (!journal.isEmpty && !o.resume) {
-    throw new CutoverError('E_USAGE', `${o.dir} holds the journal of an earlier copy`, {
+    const done = journal.get('done', '');
+    // A finished copy is not resumed (there is nothing left to do): say it finished, and when.
+    if (done) {
+      throw new CutoverError('E_USAGE', `${o.dir} holds the journal of a copy that finished at ${done.at}`, {
+        hint: 'the target already has that copy; to copy again, remove the directory and empty the target (DROP and CREATE the database), or give another --dir',
+      });
+    }
+    throw new CutoverError('E_USAGE', `${o.dir} holds the journal of an earlier copy that did not finish`, {
       hint: 'pass --resume to continue it, or remove the directory (and empty the target) to start over',
     });
   }
