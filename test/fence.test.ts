@@ -312,6 +312,9 @@ describe('the write fence stops every writer', () => {
       } });
       expect(r.verify).toMatchObject({ ok: true });
       expect(r.phases.map((x) => x.phase)).toContain('large objects again');
+      // Each phase says whether it was inside the write outage: the catch-up before the fence was not.
+      expect(r.phases.filter((x) => !x.outage).map((x) => x.phase)).toEqual(['catch up']);
+      expect(r.phases.filter((x) => x.outage).map((x) => x.phase)).toEqual(expect.arrayContaining(['fence', 'drain', 'large objects', 'large objects again', 'verify (checksums)']));
     } finally { await app.end(); }
     expect(written).toBe(3);
     expect(notes.join('\n')).toMatch(/^WARNING: 3 large object\(s\) were written on the source after the fence .*: 2 copied again, 1 removed, .*; now identical \(round 1\)/m);

@@ -126,6 +126,21 @@ describe('key results', () => {
     expect(r.outage.otherMs).toBe(1000 - 975);
   });
 
+  it('follows the engine\'s own outage marks over the phases\' names (a phase of a later version, a pooler pause)', () => {
+    const r = switchResults('cutover', {
+      outageMs: 500, fencedTables: 3, drainedEvents: 0, sequences: 0,
+      phases: [
+        { phase: 'catch up', durationMs: 30, outage: false }, { phase: 'a new phase before', durationMs: 5, outage: false },
+        { phase: 'pause pooler', durationMs: 10, outage: true }, { phase: 'fence', durationMs: 20, outage: true }, { phase: 'large objects again', durationMs: 40, outage: true },
+        { phase: 'switch pooler', durationMs: 15, outage: true }, { phase: 'a new phase after', durationMs: 7, outage: false },
+      ],
+    }) as Extract<KeyResults, { kind: 'switch' }>;
+    expect(r.before.map((p) => p.phase)).toEqual(['catch up', 'a new phase before']);
+    expect(r.outage.phases.map((p) => p.phase)).toEqual(['pause pooler', 'fence', 'large objects again', 'switch pooler']);
+    expect(r.after.map((p) => p.phase)).toEqual(['a new phase after']);
+    expect(r.outage.otherMs).toBe(500 - 85);
+  });
+
   const withResults = summary([
     step('copy', { startMs: 0, durationMs: 2000, results: { kind: 'data', action: 'copy', tables: 9, rows: 20000, bytes: 3 * 1024 * 1024, indexes: 12 } }),
     step('verify', { startMs: 2000, durationMs: 6000, action: 'verify', results: { kind: 'verify', verify: verifyOutcome('checksums', true, counts) } }),

@@ -82,7 +82,8 @@ export interface CutoverResult {
   fencedAt: string;
   /** Fence to verified: the time the application could not write. */
   outageMs: number;
-  phases: { phase: string; durationMs: number }[];
+  /** In order; `outage`: inside the write outage (from the fence, or the pooler's pause, to the switch). */
+  phases: { phase: string; durationMs: number; outage: boolean }[];
   revoked: number;
   /** Tables carrying the fence's triggers: every table of the database (for manual, the witness only). */
   fencedTables: number;
@@ -115,10 +116,12 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
   const note = o.onNote ?? (() => undefined);
   const phase = o.onPhase ?? (() => undefined);
   const phases: CutoverResult['phases'] = [];
+  let outage = false;
   const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     await phase(name);
     const t0 = Date.now();
-    try { return await fn(); } finally { phases.push({ phase: name, durationMs: Date.now() - t0 }); }
+    const inOutage = outage;
+    try { return await fn(); } finally { phases.push({ phase: name, durationMs: Date.now() - t0, outage: inOutage }); }
   };
   if (o.window && (o.verify === 'none' || o.reverse)) {
     throw new CutoverError('E_USAGE', o.reverse ? 'a rollback does not open another window' : 'a rollback window starts from a verified target: it needs verify (not none)');
@@ -173,6 +176,7 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
 
     // 2. The fence.
     const t0 = Date.now();
+    outage = true;
     let fence!: InstalledFence;
     if (pooler) {
       // Clients queue in the pooler from here; every failure until the switch resumes them on the source.
@@ -285,6 +289,7 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
         `${pause.waitingClients ? `, ${pause.waitingClients} waiting at most ${humanDuration(pause.maxClientWaitMs)}` : ''}`);
     }
     const outageMs = Date.now() - t0;
+    outage = false;
     // After the switch (outside the outage): the old source keeps its fence and loses the forward capture.
     if (window) await timed('forward capture off the source', async () => { await a.close(); await closeForward(o.source, note); });
     return {

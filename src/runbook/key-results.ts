@@ -25,7 +25,7 @@ export interface VerifyOutcome {
   compared?: { matviews: number; largeObjects: number; sequences: number; schemaObjects: number; privileges: number };
 }
 
-export interface TimedPhase { phase: string; durationMs: number }
+export interface TimedPhase { phase: string; durationMs: number; /** Inside the write outage (the engine says; older summaries do not). */ outage?: boolean }
 
 /** A fenced switch's write outage: its phases from the fence to the switch, and what they add up to. */
 export interface OutageBreakdown {
@@ -98,13 +98,16 @@ export interface SwitchFacts {
 }
 
 export function switchResults(direction: 'cutover' | 'rollback', r: SwitchFacts, already = false): KeyResults {
-  const start = r.phases.findIndex((p) => OUTAGE_START.has(p.phase));
-  const before = start < 0 ? [] : r.phases.slice(0, start);
-  const rest = start < 0 ? r.phases : r.phases.slice(start);
-  const inside = rest.filter((p) => !AFTER_SWITCH.has(p.phase));
+  // The engine marks each phase; a summary written before it did is read by the phases' names.
+  const marked = r.phases.some((p) => p.outage !== undefined);
+  const start = marked ? r.phases.findIndex((p) => p.outage) : r.phases.findIndex((p) => OUTAGE_START.has(p.phase));
+  const before = start < 0 ? (marked ? r.phases : []) : r.phases.slice(0, start);
+  const rest = start < 0 ? (marked ? [] : r.phases) : r.phases.slice(start);
+  const isAfter = (p: TimedPhase) => (marked ? !p.outage : AFTER_SWITCH.has(p.phase));
+  const inside = rest.filter((p) => !isAfter(p));
   const sum = inside.reduce((n, p) => n + p.durationMs, 0);
   return {
-    kind: 'switch', direction, before, after: rest.filter((p) => AFTER_SWITCH.has(p.phase)),
+    kind: 'switch', direction, before, after: rest.filter(isAfter),
     outage: { totalMs: r.outageMs, phases: inside, otherMs: Math.max(0, r.outageMs - sum) },
     verify: r.verify, fencedTables: r.fencedTables, drainedEvents: r.drainedEvents, sequences: r.sequences,
     ...(r.pause ? { pausedMs: r.pause.pausedMs } : {}), ...(already ? { already } : {}),

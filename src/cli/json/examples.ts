@@ -328,11 +328,11 @@ export const EXAMPLES: { [C in JsonCommandName]: JsonDocument<C>[] } = {
     {
       ok: true, fence: "triggers", fencedAt: "2026-12-03T13:38:14.142Z", outageMs: 780,
       phases: [
-        { phase: "catch up", durationMs: 24 }, { phase: "fence", durationMs: 26 }, { phase: "drain", durationMs: 9 },
-        { phase: "large objects", durationMs: 2 }, { phase: "sequences", durationMs: 9 },
-        { phase: "restore target triggers", durationMs: 1 }, { phase: "deferred foreign keys", durationMs: 10 },
-        { phase: "verify (checksums)", durationMs: 167 }, { phase: "open rollback window", durationMs: 552 },
-        { phase: "forward capture off the source", durationMs: 59 }
+        { phase: "catch up", durationMs: 24, outage: false }, { phase: "fence", durationMs: 26, outage: true }, { phase: "drain", durationMs: 9, outage: true },
+        { phase: "large objects", durationMs: 2, outage: true }, { phase: "sequences", durationMs: 9, outage: true },
+        { phase: "restore target triggers", durationMs: 1, outage: true }, { phase: "deferred foreign keys", durationMs: 10, outage: true },
+        { phase: "verify (checksums)", durationMs: 167, outage: true }, { phase: "open rollback window", durationMs: 552, outage: true },
+        { phase: "forward capture off the source", durationMs: 59, outage: false }
       ],
       revoked: 0, fencedTables: 19, drainedEvents: 0, sequences: 5, triggersRestored: 1,
       verify: { level: "checksums", ok: true, tables: 16, rows: 1710 },
@@ -343,10 +343,10 @@ export const EXAMPLES: { [C in JsonCommandName]: JsonDocument<C>[] } = {
     {
       ok: true, fence: "triggers", fencedAt: "2026-12-03T13:38:18.868Z", outageMs: 304,
       phases: [
-        { phase: "catch up", durationMs: 15 }, { phase: "fence", durationMs: 27 }, { phase: "drain", durationMs: 9 },
-        { phase: "large objects", durationMs: 2 }, { phase: "sequences", durationMs: 6 },
-        { phase: "restore target triggers", durationMs: 0 }, { phase: "deferred foreign keys", durationMs: 9 },
-        { phase: "verify (checksums)", durationMs: 204 }, { phase: "unfence old source", durationMs: 45 }
+        { phase: "catch up", durationMs: 15, outage: false }, { phase: "fence", durationMs: 27, outage: true }, { phase: "drain", durationMs: 9, outage: true },
+        { phase: "large objects", durationMs: 2, outage: true }, { phase: "sequences", durationMs: 6, outage: true },
+        { phase: "restore target triggers", durationMs: 0, outage: true }, { phase: "deferred foreign keys", durationMs: 9, outage: true },
+        { phase: "verify (checksums)", durationMs: 204, outage: true }, { phase: "unfence old source", durationMs: 45, outage: true }
       ],
       revoked: 0, fencedTables: 19, drainedEvents: 0, sequences: 5, triggersRestored: 1,
       verify: { level: "checksums", ok: true, tables: 16, rows: 1710 },

@@ -32,7 +32,7 @@ export const StatusDoc = withFailure({
 
 const switched = {
   fence: z.enum(FENCES), fencedAt: str, outageMs: ms.describe('fence to verified: the time the application could not write'),
-  phases: z.array(z.strictObject({ phase: str, durationMs: ms })),
+  phases: z.array(z.strictObject({ phase: str, durationMs: ms, outage: z.boolean().describe('inside the write outage: from the fence (or the pooler\'s pause) to the switch') })),
   revoked: int, fencedTables: int, drainedEvents: int, sequences: int, triggersRestored: int,
   pause: z.strictObject({ pausedMs: ms, maxClientWaitMs: ms, waitingClients: int, entry: str, repointed: str }).optional().describe('--fence pooler'),
   verify: z.strictObject({
