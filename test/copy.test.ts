@@ -195,7 +195,11 @@ describe('dump and restore', () => {
     const d = await dump({ source: c14.params('shop'), dir, jobs: 2 });
     expect(d.skipped).toBe(false);
     expect(d.tables).toBeGreaterThanOrEqual(9);
-    expect((await dump({ source: c14.params('shop'), dir, jobs: 2 })).skipped).toBe(true);
+    const reused = await dump({ source: c14.params('shop'), dir, jobs: 2 });
+    expect(reused.skipped).toBe(true);
+    // How old the reused dump's data is: the first dump's finish, not now.
+    expect(reused.finishedAt).toBe(d.finishedAt);
+    expect(Date.parse(d.finishedAt)).toBeLessThanOrEqual(Date.now());
     await c15.createDatabase('restored');
     const r = await restore({ target: c15.params('restored'), dir, jobs: 2 });
     expect(r.sections.map((s) => s.section)).toEqual(['pre-data', 'data', 'post-data']);

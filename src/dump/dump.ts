@@ -58,6 +58,8 @@ export interface DumpResult {
   bytesOnDisk: number;
   pgDumpVersion: string;
   jobs: number;
+  /** When pg_dump finished (a skipped dump: how old the data it holds is). */
+  finishedAt: string;
 }
 
 /** `source`: the database dumped (a complete dump is never taken for another database's). */
@@ -108,7 +110,7 @@ export async function dump(o: DumpOptions): Promise<DumpResult> {
       }
       refuseOtherDatabases({ source: m.source }, { source: ident, target: ident }, `the complete dump in ${o.dir}`,
         'dump this database into another directory (or pass --force to replace that dump)');
-      return { dir: o.dir, skipped: true, durationMs: 0, tables: m.tables, bytesOnDisk: await dirBytes(o.dir), pgDumpVersion: m.pgDumpVersion, jobs: m.jobs };
+      return { dir: o.dir, skipped: true, durationMs: 0, tables: m.tables, bytesOnDisk: await dirBytes(o.dir), pgDumpVersion: m.pgDumpVersion, jobs: m.jobs, finishedAt: m.finishedAt };
     }
     throw new CutoverError('E_USAGE', `${o.dir} holds a complete dump made with other options`, { hint: 'choose another directory, or pass --force to replace it' });
   }
@@ -163,5 +165,5 @@ export async function dump(o: DumpOptions): Promise<DumpResult> {
   await writeFile(join(partial, COMPLETE_MARKER), JSON.stringify(marker, null, 2));
   await rm(o.dir, { recursive: true, force: true });
   await rename(partial, o.dir);
-  return { dir: o.dir, skipped: false, durationMs: r.durationMs, tables: dataTables.length, bytesOnDisk: await dirBytes(o.dir), pgDumpVersion: tool.version, jobs };
+  return { dir: o.dir, skipped: false, durationMs: r.durationMs, tables: dataTables.length, bytesOnDisk: await dirBytes(o.dir), pgDumpVersion: tool.version, jobs, finishedAt: marker.finishedAt };
 }

@@ -77,7 +77,7 @@ export function registerCopy(program: Command): void {
       const r = await dump({ ...sel(o), source, dir: o.dir, jobs: o.jobs, compress: o.compress, snapshot: o.snapshot, force: o.force, binDir: o.pgBindir,
         onProgress: (x) => { view.update(x); p.update(() => `dump ${view.text()}`); } });
       p.done();
-      printResult(o.json, DumpDoc, { ok: true, ...r }, () => (r.skipped ? `dump: ${o.dir} is already complete with these options (skipped)`
+      printResult(o.json, DumpDoc, { ok: true, ...r }, () => (r.skipped ? `dump: ${o.dir} is already complete with these options: skipped; its data is of ${r.finishedAt} (${humanDuration(Date.now() - Date.parse(r.finishedAt))} ago; --force dumps again)`
         : `dump: ${r.tables} tables into ${o.dir} (${humanBytes(r.bytesOnDisk)}) in ${humanDuration(r.durationMs)} with pg_dump ${r.pgDumpVersion} -j ${r.jobs}`));
     });
 

@@ -196,7 +196,7 @@ export const EXAMPLES: { [C in JsonCommandName]: JsonDocument<C>[] } = {
   dump: [
     {
       ok: true, dir: "/var/tmp/dump", skipped: false, durationMs: 151, tables: 16, bytesOnDisk: 90932,
-      pgDumpVersion: "15.18", jobs: 2
+      pgDumpVersion: "15.18", jobs: 2, finishedAt: "2026-12-03T13:37:02.410Z"
     },
   ],
   restore: [

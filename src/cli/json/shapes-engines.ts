@@ -90,6 +90,7 @@ export const CopyDoc = success({
 export const DumpDoc = success({
   dir: str, skipped: z.boolean().describe('the directory held a complete dump made with these options'), durationMs: ms,
   tables: int, bytesOnDisk: int, pgDumpVersion: str, jobs: int,
+  finishedAt: str.describe('when pg_dump finished: for a skipped dump, the moment its data is of'),
 });
 
 export const RestoreDoc = success({

@@ -7,6 +7,7 @@ import { dumpProgress, restoreProgress } from '../../dump/progress-text.js';
 import { DEMANDS } from '../../budget/auto.js';
 import { defineAction, type ActionContext } from './types.js';
 import { jobsOption, resolveJobs, selection } from './common.js';
+import { humanDuration } from '../../lib/format.js';
 
 const dirIn = (ctx: ActionContext, d: string) => (isAbsolute(d) ? d : join(ctx.stateDir, d));
 
@@ -31,7 +32,7 @@ export const dumpAction = defineAction({
       onProgress: (p) => { view.update(p); ctx.progress(() => view.text()); },
     });
     return { bytes: r.bytesOnDisk, connections: { source: jobs + 1, target: 0 }, concurrency: jobs,
-      results: { kind: 'data', action: 'dump', tables: r.tables, bytes: r.bytesOnDisk }, summary: `${r.tables} tables${r.skipped ? ' (already complete)' : ''}` };
+      results: { kind: 'data', action: 'dump', tables: r.tables, bytes: r.bytesOnDisk }, summary: `${r.tables} tables${r.skipped ? ` (already complete: its data is ${humanDuration(Date.now() - Date.parse(r.finishedAt))} old)` : ''}` };
   },
 });
 
