@@ -46,6 +46,13 @@ describe('cutover doctor', () => {
     expect(r.ok).toBe(true);
     // Partitions of a keyed partitioned table have the key: not reported.
     expect(pk.message).not.toContain('invoices');
+    // The sample's large objects: the default trigger fence cannot stop their writes, and doctor says what happens then.
+    const lo = check(r, 'source', 'large-objects')!;
+    expect(lo.status).toBe('warn');
+    expect(lo.message).toMatch(/^\d+ large object\(s\) on the source: .*the triggers fence cannot stop lo_\* writes: one after that sync is copied again/);
+    expect(lo.hint).toMatch(/fence read-only .* or pooler/);
+    const pooled = await doctor({ source: src.params('shop'), target: tgt.params('shop'), fence: { kind: 'read-only', roles: ['nobody_here'] } });
+    expect(check(pooled, 'source', 'large-objects')!.message).not.toMatch(/cannot stop/);
     const copyOnly = await doctor({ source: src.params('shop'), target: tgt.params('shop'), copyOnly: true });
     expect(check(copyOnly, 'source', 'primary-keys')?.status).toBe('warn');
     expect(copyOnly.ok).toBe(true);

@@ -148,7 +148,7 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
     await checkClientTools(src.facts.major, opts.binDir, checks);
     checkSourcePrivileges(src, checks, opts.copyOnly ?? false);
     checkPrimaryKeys(src.tables, checks, opts.copyOnly ?? false);
-    checkManagedTargetHazards(src.facts, tgt?.facts, checks);
+    checkManagedTargetHazards(src.facts, tgt?.facts, checks, fence?.kind);
     if (src.fence) checkFence(src.fence, checks);
   } else {
     checks.push({ id: 'client-tools', side: 'client', status: 'skip', message: 'needs the source server version' });
@@ -271,7 +271,7 @@ function checkPrimaryKeys(tables: TableFacts[], checks: Check[], copyOnly: boole
   });
 }
 
-function checkManagedTargetHazards(s: ServerFacts, t: ServerFacts | undefined, checks: Check[]): void {
+function checkManagedTargetHazards(s: ServerFacts, t: ServerFacts | undefined, checks: Check[], fence?: string): void {
   if (t) {
     const builtin = new Set(['plpgsql']);
     const missing = s.extensions.filter((e) => !builtin.has(e.name) && !t.availableExtensions.includes(e.name)).map((e) => e.name);
@@ -299,10 +299,16 @@ function checkManagedTargetHazards(s: ServerFacts, t: ServerFacts | undefined, c
     });
   }
   if (s.largeObjects > 0) {
+    const fenced = fence && fence !== 'pooler' && fence !== 'read-only';
     checks.push({
       id: 'large-objects', side: 'source', status: 'warn',
-      message: `${s.largeObjects} large object(s) on the source: copied separately and slowly (one at a time)`,
-      hint: 'expect extra copy time; verify compares their count',
+      message: `${s.largeObjects} large object(s) on the source: copied separately and slowly (one at a time); no trigger sees them, so replication ` +
+        `does not carry them: the cutover compares every one (owner, ACL, content hash) and copies what differs inside the write outage, ` +
+        `and verify compares their contents` +
+        (fenced ? `; the ${fence} fence cannot stop lo_* writes: one after that sync is copied again when verify finds it (up to 3 rounds, with a WARNING), one after the last comparison stays on the old source` : ''),
+      hint: fenced
+        ? 'expect extra copy and outage time; stop the application\'s large-object writes before the fence, or fence read-only (the roles that write them) or pooler'
+        : 'expect extra copy and outage time in proportion to their total size',
     });
   }
   if (s.customTablespaces.length || (s.database.tablespace && s.database.tablespace !== 'pg_default')) {
