@@ -1,4 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { withPgpass } from '../src/pg/pgpass.js';
 import { parseConnString, parseKeywordValue, redact, scrub, urlWithoutPassword } from '../src/pg/conninfo.js';
 import { CutoverError } from '../src/errors.js';
 import { classifySqlState, isRetryable } from '../src/pg/sqlstate.js';
@@ -30,6 +34,22 @@ describe('connection strings', () => {
     expect(() => parseConnString('host=h sslmode=sometimes', { env: {} })).toThrow(/sslmode "sometimes"/);
     expect(() => parseConnString("host='unterminated", { env: {} })).toThrow(/unterminated/);
     expect(() => parseConnString('host', { env: {} })).toThrow(/missing "="/);
+    // Refused by name, saying why: cutover's own session names are how it finds and cancels its sessions.
+    expect(() => parseConnString('postgres://h/d?application_name=myapp', { env: {} })).toThrow(/application_name is not accepted: cutover names its own sessions/);
+  });
+
+  it('honours passfile (and PGPASSFILE) for the password, and ignores a file others can read, as libpq does', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cutover-passfile-'));
+    const file = join(dir, 'my pgpass');
+    await writeFile(file, 'db.example.com:5432:app:alice:from-passfile\n', { mode: 0o600 });
+    const p = parseConnString(`host=db.example.com user=alice dbname=app passfile='${file}'`, { env: {} });
+    expect(p.passfile).toBe(file);
+    expect(await withPgpass(p)).toMatchObject({ password: 'from-passfile', passwordSource: 'pgpass' });
+    expect((await withPgpass(parseConnString('postgres://alice@db.example.com/app', { env: { PGPASSFILE: file } }))).password).toBe('from-passfile');
+    // Another user's or database's line does not match.
+    expect((await withPgpass(parseConnString(`host=db.example.com user=bob dbname=app passfile='${file}'`, { env: {} }))).password).toBeUndefined();
+    await chmod(file, 0o644);
+    expect((await withPgpass(p)).password).toBeUndefined();
   });
 
   it('never shows the password in the redacted forms', () => {
@@ -37,6 +57,12 @@ describe('connection strings', () => {
     expect(redact(p)).toBe('postgres://alice:****@h:5432/db');
     expect(redact(p)).not.toContain('hunter2');
     expect(urlWithoutPassword(p)).toBe('postgres://alice@h:5432/db');
+    // The form handed to `sh` steps keeps what changes how a client connects (certificates, timeout).
+    const tls = parseConnString('postgres://alice:hunter2@h:5432/db?sslmode=verify-full&sslrootcert=/etc/ssl/root.crt&sslcert=/c.crt&sslkey=/c.key&connect_timeout=4', { env: {} });
+    const u = new URL(urlWithoutPassword(tls));
+    expect(u.password).toBe('');
+    expect(Object.fromEntries(u.searchParams)).toEqual({ sslmode: 'verify-full', sslrootcert: '/etc/ssl/root.crt', sslcert: '/c.crt', sslkey: '/c.key', connect_timeout: '4' });
+    expect(parseConnString(urlWithoutPassword(tls), { env: {} })).toMatchObject({ ...tls, password: undefined, passwordSource: 'none' });
   });
 
   it('scrubs secrets and credential-shaped text from foreign messages', () => {

@@ -22,12 +22,18 @@ export interface ConnParams {
   sslcert?: string;
   sslkey?: string;
   connectTimeoutSec: number;
+  /** The password file to look the password up in (libpq's passfile; PGPASSFILE; else ~/.pgpass). */
+  passfile?: string;
 }
 
-/** Keywords we accept; anything else is rejected so a typo does not silently fall back to a default. */
+/**
+ * Keywords we accept, each honoured; anything else is rejected so a typo does not silently fall back to a
+ * default. application_name is refused by name: cutover names its sessions itself (cutover/<step>), which
+ * is how it finds, counts and cancels its own.
+ */
 const KEYWORDS = new Set([
   'host', 'hostaddr', 'port', 'user', 'dbname', 'password', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey',
-  'connect_timeout', 'application_name', 'passfile',
+  'connect_timeout', 'passfile',
 ]);
 
 /** Parses libpq's keyword/value format: `host=x port=5432 password='it''s' dbname = 'a b'`. */
@@ -109,6 +115,11 @@ export function envNotSet(label: string, name: string): CutoverError {
 export function parseConnString(s: string, opts: ResolveOptions = {}): ConnParams {
   const env = opts.env ?? process.env;
   const raw = isUrl(s) ? parseUrl(s.trim()) : parseKeywordValue(s);
+  if (raw.application_name !== undefined) {
+    throw new CutoverError('E_CONNINFO', 'connection string: application_name is not accepted: cutover names its own sessions (cutover/<step>), which is how it finds, counts and cancels them', {
+      hint: 'remove application_name; in pg_stat_activity cutover\'s sessions show as cutover/copy, cutover/apply-source, ...',
+    });
+  }
   const unknown = Object.keys(raw).filter((k) => !KEYWORDS.has(k));
   if (unknown.length) {
     throw new CutoverError('E_CONNINFO', `connection string: unknown parameter(s) ${unknown.map((k) => `"${k}"`).join(', ')}`,
@@ -145,6 +156,7 @@ export function parseConnString(s: string, opts: ResolveOptions = {}): ConnParam
     sslcert: pick('sslcert', 'PGSSLCERT'),
     sslkey: pick('sslkey', 'PGSSLKEY'),
     connectTimeoutSec,
+    passfile: pick('passfile', 'PGPASSFILE'),
   };
 }
 
@@ -164,9 +176,19 @@ export function redact(p: ConnParams): string {
   return `postgres://${auth}@${isSocket ? '' : host}:${p.port}/${encodeURIComponent(p.dbname)}${qs ? `?${qs}` : ''}`;
 }
 
-/** A URL without the password, for child processes that read the password from PGPASSFILE instead. */
+/**
+ * A URL without the password, for child processes (a runbook's `sh` step: SOURCE_URL, TARGET_URL) that read
+ * the password from PGPASSFILE instead: every other parameter that changes how they connect is kept.
+ */
 export function urlWithoutPassword(p: ConnParams): string {
-  return redact({ ...p, password: undefined });
+  const base = redact({ ...p, password: undefined });
+  const q = new URLSearchParams(base.includes('?') ? base.slice(base.indexOf('?') + 1) : '');
+  if (p.sslrootcert) q.set('sslrootcert', p.sslrootcert);
+  if (p.sslcert) q.set('sslcert', p.sslcert);
+  if (p.sslkey) q.set('sslkey', p.sslkey);
+  if (p.connectTimeoutSec !== 10) q.set('connect_timeout', String(p.connectTimeoutSec));
+  const qs = q.toString();
+  return `${base.split('?')[0]}${qs ? `?${qs}` : ''}`;
 }
 
 /** Scrubs known secrets and anything shaped like a credential from text we did not write (stderr, errors). */
