@@ -95,6 +95,13 @@ describe('progress formatting', () => {
     expect(v.text(3000)).toBe('pending 0 events, lag 7.0 s; applied 12k events in 1 batches (4.0k events/s)');
     v.batchStart({ events: 2000, tables: 1, lagMs: 500 }, 3000);
     expect(v.text(3000)).toMatch(/^applying a batch of 2\.0k events .*, lag 500 ms; .*\(4\.0k events\/s, ETA 500 ms\)$/);
+    // Inside a long batch: where it is.
+    v.batchStep({ step: 'read', table: 'app.orders', index: 2, tables: 3, bytes: 5 * 1024 * 1024 });
+    expect(v.text(4000)).toMatch(/^applying a batch of 2\.0k events \(1 tables\) for 1\.0 s: reading the changes of app\.orders \(2\/3, 5\.0 MB read\), lag /);
+    v.batchStep({ step: 'write', table: 'app.orders', index: 3, tables: 3, bytes: 0 });
+    expect(v.text(4000)).toMatch(/: writing app\.orders \(3\/3\), lag /);
+    v.batchDone({ events: 2000, tables: 1, upserted: 0, deleted: 0, truncated: 0, durationMs: 1000, tick: '1:3:', lagMs: 1500 }, { events: 14_000, batches: 2 }, 4000);
+    expect(v.text(4000)).not.toMatch(/writing/);
   });
 
   it('the CLI\'s progress line: plain, the first report at once and then one per interval; on a terminal, a block redrawn in place', () => {
@@ -216,6 +223,29 @@ describe('progress of a long copy', () => {
     expect(new Set(heads.map((l) => /data: tables \d+\/2, ([^,]+) of/.exec(l)?.[1])).size, plain).toBeGreaterThanOrEqual(2);
     // The table in flight on a line of its own under the totals.
     expect(plain).toMatch(/^\s+public\.big: .* of ~.*\(.*ETA .*\), .*$/m);
+  });
+});
+
+describe('progress inside one long catch-up batch', () => {
+  it('replicate apply says which table the batch is reading or writing, and how much it read', async () => {
+    await c.createDatabase('batch_src');
+    await c.query(SLOW_SCHEMA, [], 'batch_src');
+    const env = { CUTOVER_SOURCE_URL: c.url('batch_src'), CUTOVER_TARGET_URL: await slowTarget('batch_dst'), CUTOVER_PROGRESS_INTERVAL: '300ms' };
+    for (const args of [['replicate', 'start'], ['copy', '--dir', await mkdtemp(join(tmpdir(), 'cutover-batch-'))]]) {
+      const r = await cutover(args, env);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    // One batch of 6000 changed rows whose every value the target checks slowly (reading them into the
+    // batch's table and writing them back): seconds inside one batch.
+    await c.query(`UPDATE public.big SET pad = pad || 'x'`, [], 'batch_src');
+    const a = await cutover(['replicate', 'apply', '--until-caught-up'], env);
+    expect(a.code, a.stderr).toBe(0);
+    const inside = a.stderr.split('\n').filter((l) => /applying a batch of 6\.0k events \(1 tables\) for [^:]+: (reading the changes of|removing changed keys of|writing) public\.big \(1\/1/.test(l));
+    expect(inside.length, a.stderr).toBeGreaterThanOrEqual(2);
+    expect(a.stderr).toMatch(/reading the changes of public\.big \(1\/1, [\d.]+ [kM]?B read\)|writing public\.big \(1\/1\)/);
+    // The target equals the source (the test's own comparison).
+    const sum = async (url: string) => (await c.query<{ h: string }>(`SELECT md5(string_agg(id || ':' || v || ':' || pad, ',' ORDER BY id)) AS h FROM public.big`, [], url.split('/').pop()!.split('?')[0])).rows[0]!.h;
+    expect(await sum(env.CUTOVER_TARGET_URL)).toBe(await sum(env.CUTOVER_SOURCE_URL));
   });
 });
 

@@ -71,6 +71,22 @@ export interface BatchResult {
   lagMs: number;
 }
 
+/**
+ * Where a running batch is (a long one, a catch-up after hours: its progress between start and end): the
+ * table being read from the source (changed keys and their current rows, `bytes` so far), the changed keys
+ * being removed on the target, the rows being written, or the new tables being created and copied.
+ */
+export interface BatchStep {
+  step: 'read' | 'remove' | 'write' | 'new tables';
+  /** Display form (schema.name, as progress shows tables). */
+  table: string;
+  /** 1-based position of the table in this step, of `tables`. */
+  index: number;
+  tables: number;
+  /** Read so far from the source for this table (read step). */
+  bytes: number;
+}
+
 /** A batch about to apply: the events committed since the applied tick (the pending ones, counted from the log). */
 export interface BatchStart {
   events: number;
@@ -140,8 +156,9 @@ export class Applier {
   /** ddl: follow: the source's indexes seen so far (apply_state.source_indexes), undefined until recorded. */
   private sourceIndexes?: Set<string>;
   private fenceSnapshot?: string;
-  /** run()'s onBatchStart, while it runs. */
+  /** run()'s onBatchStart and onBatchStep, while it runs. */
   private onBatchStart?: (b: BatchStart) => void;
+  private onBatchStep?: (s: BatchStep) => void;
   tick = '';
   readonly totals = { batches: 0, events: 0, upserted: 0, deleted: 0 };
   /** Events applied from transactions a fence's snapshot does not show: writes that got past it, by table. */
@@ -707,28 +724,33 @@ export class Applier {
       let upserted = 0, deleted = 0, truncated = 0;
       // 1. Read: per changed table, the changed keys and the current rows of those keys (all rows of a
       //    truncated table); keyless tables: each changed row value with its net count in this batch.
-      for (const ti of todo) {
+      const step = (name: BatchStep['step'], ti: TableInfo, i: number, bytes = 0) =>
+        this.onBatchStep?.({ step: name, table: `${ti.schema}.${ti.name}`, index: i + 1, tables: todo.length, bytes });
+      for (const [i, ti] of todo.entries()) {
         failing = ti;
         const full = byId.get(ti.tableid)!.truncated;
         if (full) truncated++;
+        let read = 0;
+        const onBytes = (n: number) => { read += n; step('read', ti, i, read); };
+        step('read', ti, i);
         const src = qualify(ti.schema, ti.name);
         const cols = ti.cols.map((c) => `t.${quoteIdent(c)}`).join(', ');
         const r = quoteIdent(`cutover_r_${ti.tableid}`), d = quoteIdent(`cutover_d_${ti.tableid}`);
         if (full) {
-          await streamCopy(s, t, `COPY (SELECT ${cols} FROM ${ti.srcOnly}${src} t) TO STDOUT`, `COPY pg_temp.${r} FROM STDIN`);
+          await streamCopy(s, t, `COPY (SELECT ${cols} FROM ${ti.srcOnly}${src} t) TO STDOUT`, `COPY pg_temp.${r} FROM STDIN`, onBytes);
         } else if (!ti.key.length) {
           // Full-row identity: the log holds whole rows ('I' added, 'D' removed); counts commute, so the
           // order of the batch's events does not matter.
           const net = `SELECT l.k, sum(CASE l.op WHEN 'I' THEN 1 ELSE -1 END) AS n FROM _cutover.log l
             WHERE l.tableid = ${ti.tableid} AND l.op IN ('I', 'D') AND ${filter} GROUP BY l.k HAVING sum(CASE l.op WHEN 'I' THEN 1 ELSE -1 END) <> 0`;
           await streamCopy(s, t, `COPY (SELECT ${cols}, g.n FROM (${net}) g CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(NULL::${src}, g.k) t) TO STDOUT`,
-            `COPY pg_temp.${d} FROM STDIN`);
+            `COPY pg_temp.${d} FROM STDIN`, onBytes);
         } else {
           const decoded = ti.key.map((k, i) => `(l.k->>${i})::${ti.keyTypes[i]} AS ${quoteIdent(k)}`).join(', ');
           const keyList = ti.key.map((k) => `t.${quoteIdent(k)}`).join(', ');
           const changedKeys = `SELECT ${decoded} FROM _cutover.log l WHERE l.tableid = ${ti.tableid} AND l.op <> 'T' AND ${filter}`;
-          await streamCopy(s, t, `COPY (SELECT DISTINCT * FROM (${changedKeys}) k) TO STDOUT`, `COPY pg_temp.${d} FROM STDIN`);
-          await streamCopy(s, t, `COPY (SELECT ${cols} FROM ${ti.srcOnly}${src} t WHERE (${keyList}) IN (${changedKeys})) TO STDOUT`, `COPY pg_temp.${r} FROM STDIN`);
+          await streamCopy(s, t, `COPY (SELECT DISTINCT * FROM (${changedKeys}) k) TO STDOUT`, `COPY pg_temp.${d} FROM STDIN`, onBytes);
+          await streamCopy(s, t, `COPY (SELECT ${cols} FROM ${ti.srcOnly}${src} t WHERE (${keyList}) IN (${changedKeys})) TO STDOUT`, `COPY pg_temp.${r} FROM STDIN`, onBytes);
         }
       }
       // 2. Remove every changed key's row (children first), then 3. insert the current rows (parents
@@ -736,8 +758,9 @@ export class Applier {
       //    the source's state at this tick: a subset of a state that satisfied every unique and exclusion
       //    constraint on the source satisfies them too, whatever the batch swapped, cycled or moved.
       //    Foreign keys that could refuse or act on these deletes were moved out of the way (fk-moves.ts).
-      for (const ti of [...todo].reverse()) {
+      for (const [i, ti] of [...todo].reverse().entries()) {
         failing = ti;
+        step('remove', ti, i);
         const tgt = `${ti.tgtOnly}${qualify(ti.schema, ti.name)}`;
         const r = quoteIdent(`cutover_r_${ti.tableid}`), d = quoteIdent(`cutover_d_${ti.tableid}`);
         if (byId.get(ti.tableid)!.truncated) {
@@ -774,8 +797,9 @@ export class Applier {
             SELECT count(*) AS n FROM g WHERE NOT EXISTS (SELECT 1 FROM pg_temp.${r} y WHERE ${back})`)).rows[0]!.n);
         }
       }
-      for (const ti of todo) {
+      for (const [i, ti] of todo.entries()) {
         failing = ti;
+        step('write', ti, i);
         const tgt = qualify(ti.schema, ti.name);
         const plain = ti.cols.map(quoteIdent).join(', ');
         const r = quoteIdent(`cutover_r_${ti.tableid}`), d = quoteIdent(`cutover_d_${ti.tableid}`);
@@ -788,6 +812,7 @@ export class Applier {
       let copied: string[] = [];
       if (this.pending.size) {
         try {
+          this.onBatchStep?.({ step: 'new tables', table: [...this.pending.values()].map((p) => p.name).join(', '), index: 1, tables: this.pending.size, bytes: 0 });
           copied = await this.copyNewTables();
         } catch (e) {
           if (e instanceof CutoverError || (!(e instanceof NotCopied) && lostConnection(e))) throw e;
@@ -913,12 +938,15 @@ export class Applier {
    * Applies batches until `until` says stop (or the signal aborts). Lost connections (a terminated
    * backend, a restarted server) are survived: the applier reconnects and redoes the batch.
    */
-  async run(o: { until?: (b: BatchResult) => boolean; signal?: AbortSignal; onBatch?: (b: BatchResult) => void; onBatchStart?: (b: BatchStart) => void; maxReconnects?: number } = {}): Promise<void> {
+  async run(o: { until?: (b: BatchResult) => boolean; signal?: AbortSignal; onBatch?: (b: BatchResult) => void; onBatchStart?: (b: BatchStart) => void;
+    onBatchStep?: (s: BatchStep) => void; maxReconnects?: number; } = {}): Promise<void> {
     this.onBatchStart = o.onBatchStart;
+    this.onBatchStep = o.onBatchStep;
     try {
       await this.runLoop(o);
     } finally {
       this.onBatchStart = undefined;
+      this.onBatchStep = undefined;
     }
   }
 

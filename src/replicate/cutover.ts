@@ -14,7 +14,7 @@ import { countBehind } from '../verify/sequences.js';
 import { identical, verify, VERIFY_LEVELS, type VerifyReport } from '../verify/verify.js';
 import { IncrementalVerify } from '../verify/incremental.js';
 import { renderVerify } from '../verify/render.js';
-import { Applier, type BatchResult, type BatchStart } from './apply.js';
+import { Applier, type BatchResult, type BatchStart, type BatchStep } from './apply.js';
 import type { TablesProgress } from '../lib/progress.js';
 import { compareSnapshots } from './snapshot-text.js';
 import { assertFencePlan, describeBreach, describeUnfence, fenceBreaches, fenceState, type Fence, installFence, type InstalledFence, planFence, unfence as unfenceSource } from './fence.js';
@@ -72,6 +72,8 @@ export interface CutoverOptions {
   onPhase?: (phase: string) => void | Promise<void>;
   /** Catch-up and drain progress: a batch starts (events pending, lag) and ends (with the applier's totals). */
   onBatchStart?: (b: BatchStart) => void;
+  /** Where a running batch is (catch-up and drain). */
+  onBatchStep?: (s: BatchStep) => void;
   onBatch?: (b: BatchResult, totals: { events: number; batches: number }) => void;
   /** Verify and pre-verify progress: tables (and chunks) done of the estimate and in flight. */
   onTables?: (p: TablesProgress) => void;
@@ -164,7 +166,7 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
     if (o.window) await refuseOtherWriters(a.targetClient, false);
     // 1. Catch up while the application still writes: the outage then only covers the last batch.
     const caughtUp = (b: { lagMs: number }) => b.lagMs <= (o.catchUpLagMs ?? 1000);
-    const watch = { onBatchStart: o.onBatchStart, onBatch: o.onBatch && ((b: BatchResult) => o.onBatch!(b, a.totals)) };
+    const watch = { onBatchStart: o.onBatchStart, onBatchStep: o.onBatchStep, onBatch: o.onBatch && ((b: BatchResult) => o.onBatch!(b, a.totals)) };
     await timed('catch up', () => a.run({ until: caughtUp, ...watch }));
     const level = o.verify ?? 'checksums';
     let inc: IncrementalVerify | undefined;

@@ -2,7 +2,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CutoverError, EXIT } from '../../errors.js';
 import { humanDuration, table } from '../../lib/format.js';
 import { CAPTURE_MODES, type CaptureMode, installCapture } from '../../replicate/capture.js';
-import { Applier, type BatchResult, type BatchStart } from '../../replicate/apply.js';
+import { Applier, type BatchResult, type BatchStart, type BatchStep } from '../../replicate/apply.js';
 import { cutover, CUTOVER_VERIFY, type CutoverVerify, FENCES, type Fence, unfence, verifiedRows } from '../../replicate/cutover.js';
 import { describeUnfence } from '../../replicate/fence.js';
 import { invertRoleMap, parseRoleMapArgs } from '../../pg/role-map.js';
@@ -62,6 +62,7 @@ async function follow(a: Applier, o: { untilCaughtUp?: number }): Promise<{ lagM
     await a.run({
       signal: abort.signal,
       onBatchStart: (b) => { view.batchStart(b); p.update(() => view.text()); },
+      onBatchStep: (s) => { view.batchStep(s); p.update(() => view.text()); },
       onBatch: (b) => {
         last = b;
         view.batchDone(b, a.totals);
@@ -109,6 +110,7 @@ function fenceArgs(o: FenceArgs, side: 'source' | 'target') {
     // A new phase drops the last one's progress (its function would read the new phase's trackers).
     onPhase: (name: string) => { phase = name; catchUp = new CatchUpProgress(); tables = tablesProgress(); p.update(name); p.log(`${name}...`); },
     onBatchStart: (b: BatchStart) => { catchUp.batchStart(b); p.update(() => `${phase}: ${catchUp.text()}`); },
+    onBatchStep: (s: BatchStep) => { catchUp.batchStep(s); p.update(() => `${phase}: ${catchUp.text()}`); },
     onBatch: (b: BatchResult, totals: { events: number; batches: number }) => { catchUp.batchDone(b, totals); p.update(() => `${phase}: ${catchUp.text()}`); },
     onTables: (x: TablesProgress) => { tables.update(x); p.update(() => `${phase}: ${tables.text()}`); },
     progress: p,

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { DEMANDS } from '../../budget/auto.js';
 import { humanDuration } from '../../lib/format.js';
 import { CAPTURE_MODES, installCapture } from '../../replicate/capture.js';
-import { Applier, type BatchResult, type BatchStart } from '../../replicate/apply.js';
+import { Applier, type BatchResult, type BatchStart, type BatchStep } from '../../replicate/apply.js';
 import { CatchUpProgress } from '../../replicate/progress-text.js';
 import { type TablesProgress, tablesProgress } from '../../lib/progress.js';
 import { cutover, CUTOVER_VERIFY, FENCES, unfence, verifiedRows, type CutoverFailureFacts, type CutoverResult } from '../../replicate/cutover.js';
@@ -78,6 +78,7 @@ export const replicateCatchUpAction = defineAction({
       await a.run({
         signal: ctx.signal,
         onBatchStart: (b) => view.batchStart(b),
+        onBatchStep: (s) => { view.batchStep(s); ctx.progress(() => view.text()); },
         onBatch: (b) => { lag = b.lagMs; view.batchDone(b, a.totals); },
         until: (b) => b.lagMs <= o.max_lag_ms,
       });
@@ -124,6 +125,7 @@ async function fenceOptions(ctx: ActionContext, o: FenceFields) {
       verify: o.verify, verifyJobs: jobs, onNote: (m: string) => ctx.log(m), roleMap: ctx.roles?.map,
       onPhase: (p: string) => { phase = p; catchUp = new CatchUpProgress(); tables = tablesProgress(); ctx.progress(p); },
       onBatchStart: (b: BatchStart) => { catchUp.batchStart(b); ctx.progress(() => `${phase}: ${catchUp.text()}`); },
+      onBatchStep: (s: BatchStep) => { catchUp.batchStep(s); ctx.progress(() => `${phase}: ${catchUp.text()}`); },
       onBatch: (b: BatchResult, totals: { events: number; batches: number }) => { catchUp.batchDone(b, totals); ctx.progress(() => `${phase}: ${catchUp.text()}`); },
       onTables: (p: TablesProgress) => { tables.update(p); ctx.progress(() => `${phase}: ${tables.text()}`); },
       pooler: o.pooler && ctx.pooler ? {
