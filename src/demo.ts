@@ -22,6 +22,7 @@ import { findClientTools } from './pg/tools.js';
 import { humanDuration, table } from './lib/format.js';
 import { statedMs, type RunSummary } from './runbook/timings.js';
 import type { Outcome } from './runbook/journal.js';
+import { resolveEndpoint } from './pg/endpoint.js';
 
 export interface DemoOptions {
   rows?: number;
@@ -118,7 +119,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       }
     };
     const r = await runRunbook({
-      runbook: rb, mode: 'rehearse', source: source!.params('shop'), target: target!.params('shop'),
+      runbook: rb, mode: 'rehearse', source: await resolveEndpoint(source!.params('shop')), target: await resolveEndpoint(target!.params('shop')),
       stateDir: outDir, yes: true, fresh: true, manualDurationMs: 0, onManual, taskList: o.taskList,
     }).finally(async () => { await onTarget?.stop(); });
     app ??= await load?.stop();

@@ -3,6 +3,7 @@ export * from './errors.js';
 export * from './pg/conninfo.js';
 export { connect, withClient, applicationName } from './pg/connect.js';
 export { withPgpass } from './pg/pgpass.js';
+export { type Endpoint, resolveEndpoint } from './pg/endpoint.js';
 export * from './pg/facts.js';
 export * from './pg/sqlstate.js';
 export { childCredentials } from './pg/child-env.js';

@@ -9,6 +9,7 @@ import { connect } from '../pg/connect.js';
 import { capacity, describeCapacity, type Capacity, type Headroom } from './capacity.js';
 import { slotFacts } from '../pg/facts.js';
 import { type Governor, type GovernorEvent, serverKey } from './governor.js';
+import type { Endpoint } from '../pg/endpoint.js';
 
 export interface SidePeak {
   peakOurs: number; peakTotal: number; maxConnections: number; samples: number;
@@ -21,10 +22,10 @@ export class ConnectionSampler {
   private timer?: NodeJS.Timeout;
   private clients: { side: 'source' | 'target'; c: pg.Client; peak: SidePeak }[] = [];
   private busy = false;
-  private constructor(private readonly sides: { source: ConnParams; target: ConnParams }, private readonly headroom: Headroom,
+  private constructor(private readonly sides: { source: Endpoint; target: Endpoint }, private readonly headroom: Headroom,
     private readonly governor?: Governor) {}
 
-  static async start(sides: { source: ConnParams; target: ConnParams }, o: { intervalMs?: number; headroom?: Headroom; governor?: Governor } = {}): Promise<ConnectionSampler> {
+  static async start(sides: { source: Endpoint; target: Endpoint }, o: { intervalMs?: number; headroom?: Headroom; governor?: Governor } = {}): Promise<ConnectionSampler> {
     const s = new ConnectionSampler(sides, o.headroom ?? 0, o.governor);
     const intervalMs = o.intervalMs ?? 500;
     for (const side of ['source', 'target'] as const) {

@@ -7,7 +7,7 @@ import { describeError, isCutoverError } from '../errors.js';
 import { type ConnParams, redact } from '../pg/conninfo.js';
 import { connect } from '../pg/connect.js';
 import { type ServerFacts, type TableFacts, serverFacts, tableFacts } from '../pg/facts.js';
-import { withPgpass } from '../pg/pgpass.js';
+import { type Endpoint, resolveEndpoint } from '../pg/endpoint.js';
 import { requireClientTool } from '../pg/tools.js';
 import { type Capacity, type Headroom, capacity, describeCapacity } from '../budget/capacity.js';
 import { describeWriters, type Fence, type FencePlan, planFence } from '../replicate/fence.js';
@@ -68,10 +68,10 @@ export const MIN_CONNECTIONS = 2;
 
 interface Probe { facts: ServerFacts; tables: TableFacts[]; identity: DbIdentity; rls: RlsFiltered[]; fence?: FencePlan }
 
-async function probe(p: ConnParams, side: Side, checks: Check[], fence?: DoctorOptions['fence']): Promise<Probe | undefined> {
+async function probe(p: Endpoint, side: Side, checks: Check[], fence?: DoctorOptions['fence']): Promise<Probe | undefined> {
   let c: pg.Client | undefined;
   try {
-    c = await connect(await withPgpass(p), `doctor-${side}`);
+    c = await connect(p, `doctor-${side}`);
     const facts = await serverFacts(c);
     const tables = await tableFacts(c);
     const identity = await databaseIdentity(c, p);
@@ -94,11 +94,13 @@ const qname = (t: { schema: string; name: string }) => `${t.schema}.${t.name}`;
 const list = (xs: string[], max = 8) => xs.slice(0, max).join(', ') + (xs.length > max ? `, ... (${xs.length} in all)` : '');
 
 export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
+  // Credentials resolved once (the password file read here), every check then uses these endpoints.
+  const source = await resolveEndpoint(opts.source), target = await resolveEndpoint(opts.target);
   const checks: Check[] = [];
   // Probe both sides at once, but report in a fixed order (source first).
   const srcChecks: Check[] = [], tgtChecks: Check[] = [];
   const fence = opts.fence ?? (opts.copyOnly ? undefined : { kind: 'triggers' as const });
-  const [src, tgt] = await Promise.all([probe(opts.source, 'source', srcChecks, fence), probe(opts.target, 'target', tgtChecks)]);
+  const [src, tgt] = await Promise.all([probe(source, 'source', srcChecks, fence), probe(target, 'target', tgtChecks)]);
   checks.push(...srcChecks, ...tgtChecks);
   const headroom = opts.headroom ?? 0;
   const report: DoctorReport = {
@@ -160,11 +162,11 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
   // Catalog checks that need sessions on both sides: roles owners and grants need, rows hidden by
   // row-level security, extension versions.
   if (src) {
-    await checkRowSecurity(opts.source, checks);
-    await checkSettingsAndHazards(opts.source, tgt ? opts.target : undefined, opts.roles, checks);
+    await checkRowSecurity(source, checks);
+    await checkSettingsAndHazards(source, tgt ? target : undefined, opts.roles, checks);
     if (tgt) {
-      await checkRoles(opts.source, opts.target, opts.roles, checks);
-      await checkExtensionVersions(opts.source, opts.target, checks);
+      await checkRoles(source, target, opts.roles, checks);
+      await checkExtensionVersions(source, target, checks);
     }
   }
 

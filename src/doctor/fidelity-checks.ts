@@ -4,8 +4,7 @@
  * role, and extensions at the source's version on the target.
  */
 import type { Check } from './doctor.js';
-import type { ConnParams } from '../pg/conninfo.js';
-import { withPgpass } from '../pg/pgpass.js';
+import type { Endpoint } from '../pg/endpoint.js';
 import { withClient } from '../pg/connect.js';
 import { loadSql, qualify } from '../pg/sql.js';
 import { mapRole, type RolesPolicy } from '../pg/role-map.js';
@@ -14,15 +13,15 @@ import { unreachableOwners, unreachableOwnersError } from '../dump/roles.js';
 
 const short = (xs: string[], max = 5) => xs.slice(0, max).join('; ') + (xs.length > max ? `; ... (${xs.length} in all)` : '');
 
-export async function checkRoles(source: ConnParams, target: ConnParams, policy: RolesPolicy | undefined, checks: Check[]): Promise<void> {
+export async function checkRoles(source: Endpoint, target: Endpoint, policy: RolesPolicy | undefined, checks: Check[]): Promise<void> {
   const map = policy?.map ?? new Map<string, string>();
-  const uses = await withClient(await withPgpass(source), 'doctor-roles', async (c) =>
+  const uses = await withClient(source, 'doctor-roles', async (c) =>
     (await c.query<{ role: string; how: string; object: string }>(loadSql(import.meta.url, '../dump/sql/roles-used.sql'))).rows);
   const byRole = new Map<string, string[]>();
   for (const u of uses) byRole.set(u.role, [...(byRole.get(u.role) ?? []), `${u.how} ${u.object}`]);
   const needed = new Map<string, { source: string; uses: string[] }>();
   for (const [r, u] of byRole) needed.set(mapRole(map, r), { source: r, uses: [...(needed.get(mapRole(map, r))?.uses ?? []), ...u] });
-  const { have, canCreate, me, unreachable } = await withClient(await withPgpass(target), 'doctor-roles', async (c) => {
+  const { have, canCreate, me, unreachable } = await withClient(target, 'doctor-roles', async (c) => {
     const r = await c.query<{ rolname: string }>('SELECT rolname::text AS rolname FROM pg_roles');
     const m = (await c.query<{ ok: boolean; name: string }>('SELECT (rolsuper OR rolcreaterole) AS ok, rolname::text AS name FROM pg_roles WHERE rolname = current_user')).rows[0]!;
     return { have: new Set(r.rows.map((x) => x.rolname)), canCreate: m.ok, me: m.name, unreachable: await unreachableOwners(c, needed) };
@@ -70,8 +69,8 @@ export async function checkRoles(source: ConnParams, target: ConnParams, policy:
   });
 }
 
-export async function checkRowSecurity(source: ConnParams, checks: Check[]): Promise<void> {
-  const { blocked, role } = await withClient(await withPgpass(source), 'doctor-rls', async (c) => ({
+export async function checkRowSecurity(source: Endpoint, checks: Check[]): Promise<void> {
+  const { blocked, role } = await withClient(source, 'doctor-rls', async (c) => ({
     blocked: await rlsBlockedTables(c), role: (await c.query<{ r: string }>('SELECT current_user::text AS r')).rows[0]!.r,
   }));
   checks.push(blocked.length
@@ -83,11 +82,11 @@ export async function checkRowSecurity(source: ConnParams, checks: Check[]): Pro
     : { id: 'row-security', side: 'source', status: 'ok', message: `${role} reads every row of every table (no row-level security applies to it)` });
 }
 
-export async function checkExtensionVersions(source: ConnParams, target: ConnParams, checks: Check[]): Promise<void> {
-  const exts = await withClient(await withPgpass(source), 'doctor-ext', async (c) =>
+export async function checkExtensionVersions(source: Endpoint, target: Endpoint, checks: Check[]): Promise<void> {
+  const exts = await withClient(source, 'doctor-ext', async (c) =>
     (await c.query<{ name: string; version: string; trusted_needed: boolean }>(`SELECT extname::text AS name, extversion::text AS version, false AS trusted_needed FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1`)).rows);
   if (!exts.length) return;
-  const avail = await withClient(await withPgpass(target), 'doctor-ext', async (c) =>
+  const avail = await withClient(target, 'doctor-ext', async (c) =>
     (await c.query<{ name: string; version: string; superuser: boolean; trusted: boolean; me_super: boolean }>(
       `SELECT v.name::text AS name, v.version::text AS version, v.superuser, v.trusted, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS me_super
          FROM pg_available_extension_versions v WHERE v.name = ANY($1::text[])`, [exts.map((e) => e.name)])).rows);
@@ -108,8 +107,8 @@ export async function checkExtensionVersions(source: ConnParams, target: ConnPar
 }
 
 /** Database/role settings (reported; applied with settings: apply) and objects a managed target refuses. */
-export async function checkSettingsAndHazards(source: ConnParams, target: ConnParams | undefined, policy: RolesPolicy | undefined, checks: Check[]): Promise<void> {
-  const { settings, hazards } = await withClient(await withPgpass(source), 'doctor-settings', async (c) => ({
+export async function checkSettingsAndHazards(source: Endpoint, target: Endpoint | undefined, policy: RolesPolicy | undefined, checks: Check[]): Promise<void> {
+  const { settings, hazards } = await withClient(source, 'doctor-settings', async (c) => ({
     settings: await readDbSettings(c),
     hazards: (await c.query<{ kind: string; object: string; owner: string }>(loadSql(import.meta.url, 'sql/managed-hazards.sql'))).rows,
   }));
@@ -141,7 +140,7 @@ export async function checkSettingsAndHazards(source: ConnParams, target: ConnPa
     const owners = [...new Set(su.map((h) => h.owner))];
     let targetHas = new Set<string>();
     if (target) {
-      targetHas = await withClient(await withPgpass(target), 'doctor-settings', async (c) =>
+      targetHas = await withClient(target, 'doctor-settings', async (c) =>
         new Set((await c.query<{ r: string }>(`SELECT rolname::text AS r FROM pg_roles WHERE rolname = ANY($1::text[])`, [owners.map((o) => mapRole(policy?.map ?? new Map(), o))])).rows.map((x) => x.r)));
     }
     checks.push({

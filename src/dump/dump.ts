@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { CutoverError } from '../errors.js';
 import type { ConnParams } from '../pg/conninfo.js';
-import { withPgpass } from '../pg/pgpass.js';
+import { resolveEndpoint } from '../pg/endpoint.js';
 import { withClient } from '../pg/connect.js';
 import { serverFacts, tableFacts } from '../pg/facts.js';
 import { requireClientTool } from '../pg/tools.js';
@@ -89,7 +89,7 @@ export async function requireCompleteDump(dir: string): Promise<Marker> {
 
 export async function dump(o: DumpOptions): Promise<DumpResult> {
   const jobs = Math.max(1, o.jobs ?? 2);
-  const source = await withPgpass(o.source);
+  const source = await resolveEndpoint(o.source);
   o = { ...o, ...(await resolveTableSelection('dump', source, o)) };
   const { facts, tables, ident } = await withClient(source, 'dump-plan', async (c) => ({ facts: await serverFacts(c), tables: await tableFacts(c), ident: bindingOf(await databaseIdentity(c, source)) }));
   const tool = await requireClientTool('pg_dump', facts.major, o.binDir);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { CutoverError } from '../errors.js';
 import type { ConnParams } from '../pg/conninfo.js';
-import { withPgpass } from '../pg/pgpass.js';
+import { resolveEndpoint } from '../pg/endpoint.js';
 import { withClient } from '../pg/connect.js';
 import { serverFacts, tableFacts } from '../pg/facts.js';
 import { requireClientTool } from '../pg/tools.js';
@@ -86,7 +86,7 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
   const t0 = Date.now();
   const jobs = Math.max(2, o.jobs ?? 2);
   const marker = await requireCompleteDump(o.dir);
-  const target = await withPgpass(o.target);
+  const target = await resolveEndpoint(o.target);
   const { facts, ident } = await withClient(target, 'restore-plan', async (c) => ({ facts: await serverFacts(c), ident: bindingOf(await databaseIdentity(c, target)) }));
   // Restoring a dump into the database it was taken from would write over the source: refused.
   if (marker.source && sameBinding(marker.source, ident)) {

@@ -8,13 +8,13 @@ import { writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { CutoverError } from '../errors.js';
-import type { ConnParams } from '../pg/conninfo.js';
 import { loadSql, quoteIdent } from '../pg/sql.js';
 import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
 import { runTool } from '../pg/run-tool.js';
 import { type RolesPolicy, mapRole } from '../pg/role-map.js';
 import { filterToc, parseToc } from './toc.js';
 import { missingRolesError, neededRoles, type PrivilegeStatement, privilegeStatements, rewriteStatement } from './privileges.js';
+import type { Endpoint } from '../pg/endpoint.js';
 
 /** TOC entries holding data, not definitions: left out when rendering the owner and grant statements. */
 const DATA_DESCS = new Set(['TABLE DATA', 'SEQUENCE SET', 'BLOBS', 'BLOB DATA', 'MATERIALIZED VIEW DATA', 'STATISTICS DATA']);
@@ -37,7 +37,7 @@ export interface PrivilegePlan {
 export interface PlanOptions {
   dir: string;
   toolPath: string;
-  target: ConnParams;
+  target: Endpoint;
   policy: RolesPolicy;
   dropManagedHazards?: boolean;
   dropExtensions?: boolean;

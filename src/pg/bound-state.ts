@@ -4,13 +4,13 @@
  * anything is touched.
  */
 import { CutoverError } from '../errors.js';
-import type { ConnParams } from './conninfo.js';
 import { withClient } from './connect.js';
 import { bindingOf, databaseIdentity, describeBinding, sameBinding, type DbBinding } from './identity.js';
+import type { Endpoint } from './endpoint.js';
 
 export interface Bindings { source: DbBinding; target: DbBinding }
 
-export async function readBinding(p: ConnParams, step = 'identity'): Promise<DbBinding> {
+export async function readBinding(p: Endpoint, step = 'identity'): Promise<DbBinding> {
   return withClient(p, step, async (c) => bindingOf(await databaseIdentity(c, p)));
 }
 
@@ -18,7 +18,7 @@ export async function readBinding(p: ConnParams, step = 'identity'): Promise<DbB
  * Both identities, each if it can be read: a side that does not answer (wrong password, unreachable) is
  * left out, and `errors` says why, for a caller that lets a later check report it with the others.
  */
-export async function readBindingsLenient(source: ConnParams, target: ConnParams): Promise<Partial<Bindings> & { errors: { source?: unknown; target?: unknown } }> {
+export async function readBindingsLenient(source: Endpoint, target: Endpoint): Promise<Partial<Bindings> & { errors: { source?: unknown; target?: unknown } }> {
   const [s, t] = await Promise.allSettled([readBinding(source), readBinding(target)]);
   return {
     source: s.status === 'fulfilled' ? s.value : undefined, target: t.status === 'fulfilled' ? t.value : undefined,
@@ -26,7 +26,7 @@ export async function readBindingsLenient(source: ConnParams, target: ConnParams
   };
 }
 
-export async function readBindings(source: ConnParams, target: ConnParams): Promise<Bindings> {
+export async function readBindings(source: Endpoint, target: Endpoint): Promise<Bindings> {
   const [s, t] = await Promise.all([readBinding(source), readBinding(target)]);
   return { source: s, target: t };
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { type ConnParams, urlWithoutPassword } from './conninfo.js';
 import { applicationName } from './connect.js';
 import { OWNER_VAR, ownerMarker, runtimeDir } from '../lib/runtime-dir.js';
+import type { Endpoint } from './endpoint.js';
 
 function passfileField(s: string): string {
   return s.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
@@ -28,12 +29,12 @@ export interface ChildCredentials {
 }
 
 export interface ChildConnection {
-  params: ConnParams;
+  params: Endpoint;
   /** Also exported as `<urlVar>` (a URL without password), e.g. SOURCE_URL for `sh` steps. */
   urlVar?: string;
 }
 
-export async function childCredentials(step: string, primary: ConnParams | undefined, others: ChildConnection[] = []): Promise<ChildCredentials> {
+export async function childCredentials(step: string, primary: Endpoint | undefined, others: ChildConnection[] = []): Promise<ChildCredentials> {
   const all = [...(primary ? [{ params: primary }] : []), ...others];
   const dir = await mkdtemp(join(runtimeDir(), 'cred-'));
   const passfile = join(dir, 'pgpass');

@@ -12,6 +12,7 @@ import { classifySqlState, sqlStateOf } from './sqlstate.js';
 import { admitConnections } from './admission.js';
 import { taggedName } from './session-tag.js';
 import { rememberServer } from './own-sessions.js';
+import type { Endpoint } from './endpoint.js';
 
 export type Client = pg.Client;
 
@@ -67,7 +68,7 @@ export function clientConfig(p: ConnParams, step: string, ssl: false | Connectio
   };
 }
 
-export async function connect(p: ConnParams, step: string, opts: ConnectOptions = {}): Promise<pg.Client> {
+export async function connect(p: Endpoint, step: string, opts: ConnectOptions = {}): Promise<pg.Client> {
   // Counted (and, during a run, admitted by the governor) from before it opens until it has closed.
   const release = await admitConnections(p, 1, applicationName(step));
   try {
@@ -82,7 +83,7 @@ export async function connect(p: ConnParams, step: string, opts: ConnectOptions 
 }
 
 /** A connection outside the run's connection governor: only for cancelling our own work on an interruption. */
-export async function connectUnadmitted(p: ConnParams, step: string): Promise<pg.Client> {
+export async function connectUnadmitted(p: Endpoint, step: string): Promise<pg.Client> {
   return open(p, step);
 }
 
@@ -202,7 +203,7 @@ export async function endWithin(c: pg.Client, ms = 5000): Promise<void> {
   if (!ended) (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
 }
 
-export async function withClient<T>(p: ConnParams, step: string, fn: (c: pg.Client) => Promise<T>, opts?: ConnectOptions): Promise<T> {
+export async function withClient<T>(p: Endpoint, step: string, fn: (c: pg.Client) => Promise<T>, opts?: ConnectOptions): Promise<T> {
   const c = await connect(p, step, opts);
   try {
     return await fn(c);

@@ -103,7 +103,7 @@ export interface ResolveOptions {
 
 /**
  * Turns a connection string into complete parameters: explicit values first, then PG* variables, then
- * libpq's defaults. The .pgpass lookup is separate (`withPgpass`) because it reads a file.
+ * libpq's defaults. The password file lookup is separate (`resolveEndpoint`, endpoint.ts) because it reads a file.
  */
 /** A connection given as env:NAME whose variable is empty: the same message and remedy on the CLI and in a runbook. */
 export function envNotSet(label: string, name: string): CutoverError {

@@ -5,7 +5,7 @@
  */
 import type { ConnParams } from './conninfo.js';
 import { withClient } from './connect.js';
-import { withPgpass } from './pgpass.js';
+import { resolveEndpoint } from './endpoint.js';
 import { databaseIdentity, refuseSameDatabase } from './identity.js';
 import { selectTables, type TableSelection } from './select-tables.js';
 
@@ -14,7 +14,7 @@ import { selectTables, type TableSelection } from './select-tables.js';
  * (restore: the source only matters if it is still there), an unreachable source skips the check.
  */
 export async function refuseSameDatabaseAt(what: string, source: ConnParams, target: ConnParams, o: { sourceOptional?: boolean } = {}): Promise<void> {
-  const [s, t] = [await withPgpass(source), await withPgpass(target)];
+  const [s, t] = [await resolveEndpoint(source), await resolveEndpoint(target)];
   const si = await withClient(s, `${what}-identity`, (c) => databaseIdentity(c, s)).catch((e: unknown) => {
     if (o.sourceOptional) return undefined;
     throw e;
@@ -32,7 +32,7 @@ export async function refuseSameDatabaseAt(what: string, source: ConnParams, tar
 export async function resolveTableSelection(what: string, source: ConnParams, sel: TableSelection): Promise<{ tables?: string[]; excludeTables?: string[] }> {
   // An empty list means "no filter" to these engines (pg_dump -t, capture).
   if (!sel.tables?.length && !sel.excludeTables?.length) return {};
-  const s = await withPgpass(source);
+  const s = await resolveEndpoint(source);
   const r = await withClient(s, `${what}-selection`, (c) => selectTables(c, { tables: sel.tables?.length ? sel.tables : undefined, excludeTables: sel.excludeTables }, what));
   return r!.resolved;
 }

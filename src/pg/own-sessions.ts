@@ -6,21 +6,22 @@
  */
 import type pg from 'pg';
 import { CutoverError } from '../errors.js';
-import { type ConnParams, redact } from './conninfo.js';
+import { redact } from './conninfo.js';
 import { applicationName, connectUnadmitted } from './connect.js';
 import { loadSql } from './sql.js';
 import { sessionTag, taggedName } from './session-tag.js';
 import { sleep } from '../lib/backoff.js';
+import type { Endpoint } from './endpoint.js';
 
 export interface OwnSession { pid: number; app: string; state: string; can_signal: boolean }
 
 /** Servers this process connected to (for the interruption path of commands without a runner). */
-const servers = new Map<string, ConnParams>();
-export function rememberServer(p: ConnParams): void {
+const servers = new Map<string, Endpoint>();
+export function rememberServer(p: Endpoint): void {
   const k = `${p.host}:${p.port}/${p.dbname}/${p.user}`;
   if (!servers.has(k)) servers.set(k, p);
 }
-export function rememberedServers(): ConnParams[] {
+export function rememberedServers(): Endpoint[] {
   return [...servers.values()];
 }
 
@@ -35,7 +36,7 @@ export interface SignalResult { server: string; signalled: number; refused: OwnS
  * Cancels (or terminates) the tag's sessions on one server, except `exceptSteps` (e.g. the run lock).
  * With `waitMs`, signals again until none is active (cancel) or none is left (terminate), up to then.
  */
-export async function signalOwnSessions(p: ConnParams, o: { tag?: string; terminate?: boolean; exceptSteps?: string[]; waitMs?: number }): Promise<SignalResult> {
+export async function signalOwnSessions(p: Endpoint, o: { tag?: string; terminate?: boolean; exceptSteps?: string[]; waitMs?: number }): Promise<SignalResult> {
   const tag = o.tag ?? sessionTag();
   const res: SignalResult = { server: redact(p), signalled: 0, refused: [], remaining: [] };
   if (!tag) return res;
@@ -81,7 +82,7 @@ export async function cancelOwnSessionsEverywhere(o: { exceptSteps?: string[]; w
  * Ends the sessions a killed cutover process (session tag `tag`) left on each server, and waits until
  * they are gone (up to 30 s). Throws while one stays (this role may not end it, or it does not end).
  */
-export async function endSessionsOfTag(tag: string, sides: { side: string; params: ConnParams }[], what: string, note: (m: string) => void): Promise<void> {
+export async function endSessionsOfTag(tag: string, sides: { side: string; params: Endpoint }[], what: string, note: (m: string) => void): Promise<void> {
   for (const { side, params } of sides) {
     const r = await signalOwnSessions(params, { tag, terminate: true, waitMs: 30_000 });
     if (r.signalled) note(`ended ${r.signalled} session(s) ${what} left on the ${side} (${redact(params)})`);

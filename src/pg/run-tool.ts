@@ -5,10 +5,11 @@
  */
 import { execa } from 'execa';
 import { CutoverError } from '../errors.js';
-import { type ConnParams, scrub } from './conninfo.js';
+import { scrub } from './conninfo.js';
 import { childCredentials, withoutInheritedPasswords } from './child-env.js';
 import { admitConnections } from './admission.js';
 import { superviseGroup } from '../lib/child-group.js';
+import type { Endpoint } from './endpoint.js';
 
 export interface ToolRun {
   stdout: string;
@@ -24,7 +25,7 @@ export interface RunToolOptions {
   connections?: number;
 }
 
-export async function runTool(path: string, args: string[], conn: ConnParams, step: string, opts: RunToolOptions = {}): Promise<ToolRun> {
+export async function runTool(path: string, args: string[], conn: Endpoint, step: string, opts: RunToolOptions = {}): Promise<ToolRun> {
   const release = await admitConnections(conn, opts.connections ?? 1, `cutover/${step}`);
   const creds = await childCredentials(step, conn).catch((e: unknown) => { release(); throw e; });
   const t0 = Date.now();

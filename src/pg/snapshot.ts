@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import type { ConnParams } from './conninfo.js';
 import { connect } from './connect.js';
-import { withPgpass } from './pgpass.js';
+import { resolveEndpoint } from './endpoint.js';
 
 export interface SnapshotGroup {
   snapshotId: string;
@@ -32,7 +32,7 @@ export const READ_SETTINGS: Record<string, string> = {
 
 export async function openSnapshotGroup(p: ConnParams, step: string, workers: number,
   opts: { snapshotId?: string; settings?: Record<string, string> } = {}): Promise<SnapshotGroup> {
-  const params = await withPgpass(p);
+  const params = await resolveEndpoint(p);
   const settings = { ...READ_SETTINGS, ...opts.settings };
   const opened: pg.Client[] = [];
   const close = async () => {

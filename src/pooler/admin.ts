@@ -8,7 +8,7 @@ import pg from 'pg';
 import { CutoverError } from '../errors.js';
 import { type ConnParams, redact } from '../pg/conninfo.js';
 import { clientConfig, connectError } from '../pg/connect.js';
-import { withPgpass } from '../pg/pgpass.js';
+import { resolveEndpoint } from '../pg/endpoint.js';
 
 export interface PoolerEntry {
   /** The [databases] entry name clients connect to. */
@@ -27,7 +27,7 @@ export class PgBouncerAdmin {
   private constructor(private readonly c: pg.Client, readonly params: ConnParams) {}
 
   static async open(given: ConnParams): Promise<PgBouncerAdmin> {
-    const p = await withPgpass(given);
+    const p = await resolveEndpoint(given);
     if (p.dbname !== 'pgbouncer') {
       throw new CutoverError('E_USAGE', `the pooler connection must name the admin console database "pgbouncer", not "${p.dbname}" (${redact(p)})`, {
         hint: 'e.g. postgres://pgbouncer_admin@pooler:6432/pgbouncer, as a user listed in admin_users',

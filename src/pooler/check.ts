@@ -8,7 +8,7 @@ import type { ConnParams } from '../pg/conninfo.js';
 import { PgBouncerAdmin } from './admin.js';
 import { pointsAt } from './switch.js';
 import { withClient } from '../pg/connect.js';
-import { withPgpass } from '../pg/pgpass.js';
+import { resolveEndpoint } from '../pg/endpoint.js';
 
 export interface PoolerCheck { id: string; status: 'ok' | 'warn' | 'fail'; message: string; hint?: string }
 
@@ -67,7 +67,7 @@ async function checkTargetLogin(user: string | null, target: ConnParams): Promis
     return { id: 'pooler-target-login', status: 'warn', message: 'the entry has no user=: clients log in to the server with their own users, and each must exist on the target with the same password',
       hint: 'check the application\'s roles exist on the target (cutover copy brings grants, not roles or passwords)' };
   }
-  const r = (await withClient(await withPgpass(target), 'doctor-pooler', (c) => c.query<{ login: boolean; connect: boolean }>(
+  const r = (await withClient(await resolveEndpoint(target), 'doctor-pooler', (c) => c.query<{ login: boolean; connect: boolean }>(
     `SELECT rolcanlogin AS login, has_database_privilege(oid, current_database(), 'CONNECT') AS connect FROM pg_roles WHERE rolname = $1`, [user]))).rows[0];
   if (r?.login && r.connect) {
     return { id: 'pooler-target-login', status: 'ok', message: `the entry's user ${user} exists on the target and may log in to ${target.dbname} (its password there must match the pooler's auth file)` };

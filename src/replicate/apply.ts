@@ -19,7 +19,7 @@ import type pg from 'pg';
 import { CutoverError } from '../errors.js';
 import type { ConnParams } from '../pg/conninfo.js';
 import { connect, endWithin } from '../pg/connect.js';
-import { withPgpass } from '../pg/pgpass.js';
+import { resolveEndpoint } from '../pg/endpoint.js';
 import { READ_SETTINGS } from '../pg/snapshot.js';
 import { loadSql, qualify, quoteIdent } from '../pg/sql.js';
 import { classifySqlState, type ErrorClass, sqlStateOf } from '../pg/sqlstate.js';
@@ -36,6 +36,7 @@ import type { RoleMap } from '../pg/role-map.js';
 import { withLock } from './lock.js';
 import { backoffMs, sleep } from '../lib/backoff.js';
 import { describeRlsFiltered, RLS_HINT, rlsFilteredTables } from '../pg/rls.js';
+import type { Endpoint } from '../pg/endpoint.js';
 
 export interface ApplyOptions {
   source: ConnParams;
@@ -164,10 +165,10 @@ export class Applier {
   /** Events applied from transactions a fence's snapshot does not show: writes that got past it, by table. */
   readonly afterFence = new Map<string, number>();
 
-  private constructor(private readonly o: ApplyOptions, private readonly source: ConnParams, private readonly target: ConnParams) {}
+  private constructor(private readonly o: ApplyOptions, private readonly source: Endpoint, private readonly target: Endpoint) {}
 
   static async open(o: ApplyOptions): Promise<Applier> {
-    const a = new Applier(o, await withPgpass(o.source), await withPgpass(o.target));
+    const a = new Applier(o, await resolveEndpoint(o.source), await resolveEndpoint(o.target));
     try {
       try {
         await a.connect();
@@ -209,7 +210,7 @@ export class Applier {
     const accept = !!this.o.acceptDdl || verified !== undefined;
     // A server that accepts a connection but never answers (restarting, overloaded) must not hold the
     // applier forever: without connect_timeout, 30 s, and the reconnect loop tries again.
-    const bounded = (p: ConnParams): ConnParams => (p.connectTimeoutSec > 0 ? p : { ...p, connectTimeoutSec: 30 });
+    const bounded = (p: Endpoint): Endpoint => (p.connectTimeoutSec > 0 ? p : { ...p, connectTimeoutSec: 30 });
     this.src = await connect(bounded(this.source), 'apply-source', { settings: SOURCE_SETTINGS });
     this.tgt = await connect(bounded(this.target), 'apply-target', { settings: TARGET_SETTINGS });
     const s = this.s, t = this.t;

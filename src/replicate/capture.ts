@@ -13,7 +13,7 @@ import { resolveTableSelection } from '../pg/entry-checks.js';
 import { CutoverError } from '../errors.js';
 import type { ConnParams } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';
-import { withPgpass } from '../pg/pgpass.js';
+import { resolveEndpoint } from '../pg/endpoint.js';
 import { loadSql, qualify } from '../pg/sql.js';
 import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
 import { splitQualified, type SelectionOptions } from '../pg/select-tables.js';
@@ -96,7 +96,7 @@ export async function installCapture(o: CaptureOptions): Promise<CaptureResult> 
   const t0 = Date.now();
   const mode = o.mode ?? 'row';
   const note = o.onNote ?? (() => undefined);
-  const source = await withPgpass(o.source);
+  const source = await resolveEndpoint(o.source);
   o = { ...o, ...(await resolveTableSelection('replicate start', source, o)) };
   return withClient(source, 'replicate-start', async (c) => {
     const v = Number((await c.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]!.v);

@@ -24,7 +24,7 @@ import { completeDeferredConstraints } from './deferred-constraints.js';
 import { syncLargeObjects } from './large-objects.js';
 import { compareLargeObjects } from '../verify/large-objects.js';
 import type { RoleMap } from '../pg/role-map.js';
-import { withPgpass } from '../pg/pgpass.js';
+import { resolveEndpoint } from '../pg/endpoint.js';
 import { captureInstalled } from './catalog.js';
 import { closeForward, openWindow, refuseOtherWriters, type WindowOpened } from './window.js';
 import { reverseCapture } from './window-state.js';
@@ -142,7 +142,7 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
     pooler = p.sw;
     for (const n of p.notes) note(n);
     if (p.switched) {
-      try { return await withClient(o.source, 'replicate-cutover', (c) => alreadySwitched(c, o, p.sw, note)); } finally { await p.sw.close(); }
+      try { return await withClient(await resolveEndpoint(o.source), 'replicate-cutover', (c) => alreadySwitched(c, o, p.sw, note)); } finally { await p.sw.close(); }
     }
   }
   if (!o.reverse) {
@@ -400,9 +400,9 @@ async function alreadySwitched(c: pg.Client, o: CutoverOptions, pooler: PoolerSw
  * again on resume: the forward capture leaves the source if it had not yet; nothing else is done.
  */
 async function windowAlreadyOpen(o: CutoverOptions, note: (m: string) => void): Promise<CutoverResult | undefined> {
-  const open = await withClient(await withPgpass(o.target), 'replicate-cutover', (c) => reverseCapture(c));
+  const open = await withClient(await resolveEndpoint(o.target), 'replicate-cutover', (c) => reverseCapture(c));
   if (!open) return undefined;
-  const src = await withPgpass(o.source);
+  const src = await resolveEndpoint(o.source);
   const { st, forward } = await withClient(src, 'replicate-cutover', async (c) => ({ st: await fenceState(c), forward: await captureInstalled(c) }));
   if (!st) {
     throw new CutoverError('E_USAGE', 'a rollback window is open on the target but the source is not fenced: the cutover is not in a state it can go on from', {

@@ -15,7 +15,7 @@ import type pg from 'pg';
 import { CutoverError } from '../errors.js';
 import type { ConnParams } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';
-import { withPgpass } from '../pg/pgpass.js';
+import { resolveEndpoint } from '../pg/endpoint.js';
 import { loadSql } from '../pg/sql.js';
 import { closeMatches } from '../lib/similar.js';
 import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
@@ -190,7 +190,7 @@ export function describeUnfence(r: UnfenceResult): string {
 
 /** Lifts exactly what the fence set, in one transaction; works before and after teardown. Idempotent. */
 export async function unfence(source: ConnParams, o: { note?: (m: string) => void; window?: boolean } = {}): Promise<UnfenceResult> {
-  return withClient(await withPgpass(source), 'replicate-unfence', async (c) => {
+  return withClient(await resolveEndpoint(source), 'replicate-unfence', async (c) => {
     const statements = await liftStatements(c);
     if (!statements.length) return { tables: 0, privileges: 0, roles: 0, statements };
     // `window`: the rollback's own unfence, once the old source is verified equal.

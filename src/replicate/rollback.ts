@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { CutoverError } from '../errors.js';
 import type { ConnParams } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';
-import { withPgpass } from '../pg/pgpass.js';
+import { resolveEndpoint } from '../pg/endpoint.js';
 import { invertRoleMap } from '../pg/role-map.js';
 import { cutover, type CutoverOptions, type CutoverResult } from './cutover.js';
 import { unfence, type UnfenceResult } from './fence.js';
@@ -22,7 +22,7 @@ export interface RollbackResult extends CutoverResult { unfenced: UnfenceResult;
  * `source` and `target` are the forward cutover's (old, new). Run again after it finished: says so.
  */
 export async function rollback(o: Omit<CutoverOptions, 'source' | 'target' | 'reverse' | 'window' | 'beforeSwitch'> & { source: ConnParams; target: ConnParams }): Promise<RollbackResult> {
-  const source = await withPgpass(o.source), target = await withPgpass(o.target);
+  const source = await resolveEndpoint(o.source), target = await resolveEndpoint(o.target);
   const state = await withClient(target, 'replicate-rollback', async (c) => (await reverseCapture(c)) ? { done: await rolledBackAt(c) } : undefined);
   if (!state) {
     throw new CutoverError('E_NOT_STARTED', 'no rollback window is open on the target: nothing captured the writes made there since the switch', {

@@ -6,12 +6,12 @@
  * again is harmless.
  */
 import type pg from 'pg';
-import type { ConnParams } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';
 import { captureInstalled } from './catalog.js';
+import type { Endpoint } from '../pg/endpoint.js';
 
 /** `reader` must be inside the copy's REPEATABLE READ transaction. Returns the recorded snapshot, if any. */
-export async function recordStartSnapshot(source: ConnParams, reader: pg.Client, note: (m: string) => void = () => undefined): Promise<string | undefined> {
+export async function recordStartSnapshot(source: Endpoint, reader: pg.Client, note: (m: string) => void = () => undefined): Promise<string | undefined> {
   if (!(await captureInstalled(reader))) return undefined;
   const { snap, at } = (await reader.query<{ snap: string; at: Date }>('SELECT pg_current_snapshot()::text AS snap, now() AS at')).rows[0]!;
   const kept = await withClient(source, 'replicate-mark', async (c) => (await c.query<{ s: string }>(

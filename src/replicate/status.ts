@@ -1,7 +1,7 @@
 /** `replicate status`: what is captured, how far the target is, and how big the log is. */
 import type { ConnParams } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';
-import { withPgpass } from '../pg/pgpass.js';
+import { type Endpoint, resolveEndpoint } from '../pg/endpoint.js';
 import { loadSql } from '../pg/sql.js';
 import { humanBytes, humanDuration } from '../lib/format.js';
 import type pg from 'pg';
@@ -27,13 +27,14 @@ export interface ReplicationStatus {
   window?: { openedAt: string; openMs: number; capturedEvents: number; eventsPerSecond: number; oldSourceFenced: number };
 }
 
-export async function replicationStatus(o: { source: ConnParams; target: ConnParams }): Promise<ReplicationStatus> {
-  const reverse = await withClient(await withPgpass(o.target), 'replicate-status', (c) => reverseCapture(c));
+export async function replicationStatus(given: { source: ConnParams; target: ConnParams }): Promise<ReplicationStatus> {
+  const o = { source: await resolveEndpoint(given.source), target: await resolveEndpoint(given.target) };
+  const reverse = await withClient(o.target, 'replicate-status', (c) => reverseCapture(c));
   if (!reverse) return { ...(await statusOf(o)), direction: 'forward' };
   // The window: the new server is the side that captures, the old source the side applied to.
   const s = await statusOf({ source: o.target, target: o.source });
-  const oldFenced = await withClient(await withPgpass(o.source), 'replicate-status', (c) => fencedTables(c));
-  const w = await withClient(await withPgpass(o.target), 'replicate-status', async (c) => (await c.query<{ at: Date; ms: string; n: string }>(
+  const oldFenced = await withClient(o.source, 'replicate-status', (c) => fencedTables(c));
+  const w = await withClient(o.target, 'replicate-status', async (c) => (await c.query<{ at: Date; ms: string; n: string }>(
     `SELECT start_snapshot_at AS at, (extract(epoch FROM now() - start_snapshot_at) * 1000)::int8::text AS ms,
             (SELECT count(*) FROM _cutover.log)::text AS n FROM _cutover.state`)).rows[0]!);
   const openMs = Number(w.ms), captured = Number(w.n) + (s.applied?.events ?? 0);
@@ -42,15 +43,15 @@ export async function replicationStatus(o: { source: ConnParams; target: ConnPar
 
 const fencedTables = async (c: pg.Client): Promise<number> => (await fenceState(c))?.tables ?? 0;
 
-async function statusOf(o: { source: ConnParams; target: ConnParams }): Promise<Omit<ReplicationStatus, 'direction'>> {
-  const applied = await withClient(await withPgpass(o.target), 'replicate-status', async (c) => {
+async function statusOf(o: { source: Endpoint; target: Endpoint }): Promise<Omit<ReplicationStatus, 'direction'>> {
+  const applied = await withClient(o.target, 'replicate-status', async (c) => {
     if (!(await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover.apply_state')::text AS r`)).rows[0]!.r) return undefined;
     const r = (await c.query<{ tick: string; tick_at: Date; applied_at: Date; batches: string; events: string; rows_upserted: string; rows_deleted: string; halted: string | null }>(
       'SELECT tick::text AS tick, tick_at, applied_at, batches, events, rows_upserted, rows_deleted, halted FROM _cutover.apply_state')).rows[0];
     return r && { tick: r.tick, tickAt: r.tick_at.toISOString(), appliedAt: r.applied_at.toISOString(), batches: Number(r.batches), events: Number(r.events),
       upserted: Number(r.rows_upserted), deleted: Number(r.rows_deleted), halted: r.halted };
   });
-  return withClient(await withPgpass(o.source), 'replicate-status', async (c) => {
+  return withClient(o.source, 'replicate-status', async (c) => {
     // Tables carrying the write fence (it outlives teardown).
     const fenced = await fencedTables(c);
     if (!(await captureInstalled(c))) return { installed: false, applied, fenced };

@@ -9,7 +9,7 @@
 import type pg from 'pg';
 import type { ConnParams } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';
-import { withPgpass } from '../pg/pgpass.js';
+import { resolveEndpoint } from '../pg/endpoint.js';
 import { loadSql } from '../pg/sql.js';
 import { withLock } from './lock.js';
 import { liftStatements, fenceStaysNote } from './fence.js';
@@ -26,7 +26,7 @@ export interface TeardownResult { triggersDropped: number; sourceSchema: boolean
 export async function teardown(o: { source: ConnParams; target?: ConnParams; onNote?: (m: string) => void; lockTimeoutMs?: number; maxLockWaitMs?: number; fenceNoted?: boolean }): Promise<TeardownResult> {
   const note = o.onNote ?? (() => undefined);
   const out: TeardownResult = { triggersDropped: 0, sourceSchema: false, targetSchema: false, targetTriggersRestored: 0, fenceStatements: [] };
-  await withClient(await withPgpass(o.source), 'replicate-teardown', async (c) => {
+  await withClient(await resolveEndpoint(o.source), 'replicate-teardown', async (c) => {
     out.fenceStatements = await liftStatements(c);
     if (out.fenceStatements.length && !o.fenceNoted) {
       note(fenceStaysNote(out.fenceStatements));
@@ -45,7 +45,7 @@ export async function teardown(o: { source: ConnParams; target?: ConnParams; onN
     }
   });
   if (o.target) {
-    await withClient(await withPgpass(o.target), 'replicate-teardown', async (c) => {
+    await withClient(await resolveEndpoint(o.target), 'replicate-teardown', async (c) => {
       if (await reverseCapture(c)) {
         note('the rollback window is open: its change capture on the target stays (`cutover replicate finish` ends the window, `cutover replicate rollback` goes back)');
         return;

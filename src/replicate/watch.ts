@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import type { ConnParams } from '../pg/conninfo.js';
 import { connect } from '../pg/connect.js';
-import { withPgpass } from '../pg/pgpass.js';
+import { resolveEndpoint } from '../pg/endpoint.js';
 import { loadSql } from '../pg/sql.js';
 import { captureInstalled } from './catalog.js';
 import { reverseCapture } from './window-state.js';
@@ -32,10 +32,10 @@ export class StatusWatch {
   private constructor(private readonly capturing: pg.Client, private readonly applied: pg.Client, private readonly direction: WatchSample['direction']) {}
 
   static async open(o: { source: ConnParams; target: ConnParams }): Promise<StatusWatch> {
-    const target = await connect(await withPgpass(o.target), 'replicate-status');
+    const target = await connect(await resolveEndpoint(o.target), 'replicate-status');
     try {
       const reverse = await reverseCapture(target);
-      const source = await connect(await withPgpass(o.source), 'replicate-status');
+      const source = await connect(await resolveEndpoint(o.source), 'replicate-status');
       // In the window the new server (target) captures and the old source is applied to.
       return reverse ? new StatusWatch(target, source, 'reverse') : new StatusWatch(source, target, 'forward');
     } catch (e) {

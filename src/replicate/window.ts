@@ -17,7 +17,7 @@ import type pg from 'pg';
 import { CutoverError } from '../errors.js';
 import type { ConnParams } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';
-import { withPgpass } from '../pg/pgpass.js';
+import { resolveEndpoint } from '../pg/endpoint.js';
 import { qualify } from '../pg/sql.js';
 import { type CaptureMode, installCapture } from './capture.js';
 import { type Candidate, captureInstalled, readCandidates } from './catalog.js';
@@ -53,7 +53,7 @@ export async function openWindow(old: pg.Client, target: ConnParams, note: (m: s
             EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conrelid = t.relid AND c.contype = 'p') AS primary_key
        FROM _cutover.tables t WHERE cardinality(t.key_columns) > 0`)).rows.filter((r) => !r.primary_key);
   const oldTables = new Set((await readCandidates(old)).map((c) => `${c.schema}\u0000${c.name}`));
-  const t = await withPgpass(target);
+  const t = await resolveEndpoint(target);
   const opened = await withClient(t, 'replicate-window', async (c): Promise<Opening> => {
     if (await reverseCapture(c)) return { prior: (await c.query<{ s: string; n: number }>('SELECT start_snapshot::text AS s, (SELECT count(*)::int FROM _cutover.tables) AS n FROM _cutover.state')).rows[0]! };
     await refuseOtherWriters(c);
@@ -115,7 +115,7 @@ export interface FinishResult {
  */
 export async function finish(o: { source: ConnParams; target: ConnParams; onNote?: (m: string) => void }): Promise<FinishResult> {
   const note = o.onNote ?? (() => undefined);
-  const source = await withPgpass(o.source), target = await withPgpass(o.target);
+  const source = await resolveEndpoint(o.source), target = await resolveEndpoint(o.target);
   const open = await withClient(target, 'replicate-finish', (c) => reverseCapture(c));
   // Foreign keys the reverse applier moved are completed while its bookkeeping is there (teardown then
   // gives the user triggers back and drops it).

@@ -1,8 +1,9 @@
 /** Resolves the runbook's connection references (env var names or password-less URLs) for a mode. */
 import { CutoverError } from '../errors.js';
 import { type ConnParams, envNotSet, parseConnString } from '../pg/conninfo.js';
-import { withPgpass } from '../pg/pgpass.js';
+import { resolveEndpoint } from '../pg/endpoint.js';
 import type { ConnectionRef, Runbook } from './model.js';
+import type { Endpoint } from '../pg/endpoint.js';
 
 export type Mode = 'run' | 'rehearse';
 
@@ -15,7 +16,7 @@ function resolveRef(ref: ConnectionRef, label: string, env: NodeJS.ProcessEnv): 
   return parseConnString(ref.url!, { env });
 }
 
-export async function resolveConnections(rb: Runbook, mode: Mode, env: NodeJS.ProcessEnv = process.env): Promise<{ source: ConnParams; target: ConnParams; pooler?: ConnParams }> {
+export async function resolveConnections(rb: Runbook, mode: Mode, env: NodeJS.ProcessEnv = process.env): Promise<{ source: Endpoint; target: Endpoint; pooler?: Endpoint }> {
   const refs = mode === 'rehearse' ? rb.front.connections.rehearsal : rb.front.connections;
   if (!refs) {
     throw new CutoverError('E_RUNBOOK', `${rb.file}: no connections.rehearsal in the front matter`, {
@@ -24,8 +25,8 @@ export async function resolveConnections(rb: Runbook, mode: Mode, env: NodeJS.Pr
   }
   const prefix = mode === 'rehearse' ? 'connections.rehearsal' : 'connections';
   return {
-    source: await withPgpass(resolveRef(refs.source, `${prefix}.source`, env)),
-    target: await withPgpass(resolveRef(refs.target, `${prefix}.target`, env)),
-    pooler: refs.pooler ? await withPgpass(resolveRef(refs.pooler, `${prefix}.pooler`, env)) : undefined,
+    source: await resolveEndpoint(resolveRef(refs.source, `${prefix}.source`, env)),
+    target: await resolveEndpoint(resolveRef(refs.target, `${prefix}.target`, env)),
+    pooler: refs.pooler ? await resolveEndpoint(resolveRef(refs.pooler, `${prefix}.pooler`, env)) : undefined,
   };
 }

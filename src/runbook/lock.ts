@@ -4,13 +4,14 @@
  */
 import type pg from 'pg';
 import { CutoverError } from '../errors.js';
-import { type ConnParams, redact } from '../pg/conninfo.js';
+import { redact } from '../pg/conninfo.js';
 import { connect } from '../pg/connect.js';
 import { sleep } from '../lib/backoff.js';
+import type { Endpoint } from '../pg/endpoint.js';
 
 const LOCK_CLASS = 0x63757476; // 'cutv'
 
-export async function acquireRunLock(target: ConnParams, runbookName: string): Promise<pg.Client> {
+export async function acquireRunLock(target: Endpoint, runbookName: string): Promise<pg.Client> {
   const c = await connect(target, 'run-lock');
   // A run killed a moment ago still holds the lock until the server notices its session is gone (a few
   // ms, more on a busy server): ask again for a few seconds before calling it another run.

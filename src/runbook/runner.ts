@@ -12,7 +12,7 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { askOnTerminal, hasControllingTerminal } from '../lib/terminal.js';
 import { CutoverError, describeError } from '../errors.js';
-import { type ConnParams, scrub } from '../pg/conninfo.js';
+import { scrub } from '../pg/conninfo.js';
 import { type Capacity, parseHeadroom } from '../budget/capacity.js';
 import { capacities } from './actions/common.js';
 import { humanDuration } from '../lib/format.js';
@@ -33,14 +33,15 @@ import { Governor, installGovernor } from '../budget/governor.js';
 import type { Mode } from './connections.js';
 import type { Runbook, Step } from './model.js';
 import { type RunSummary, type StepTiming, expectedDuration, outageSteps, outputsOf, projectOutage, sideOf, units } from './timings.js';
+import type { Endpoint } from '../pg/endpoint.js';
 
 export interface RunOptions {
   runbook: Runbook;
   mode: Mode;
-  source: ConnParams;
-  target: ConnParams;
+  source: Endpoint;
+  target: Endpoint;
   /** The PgBouncer admin console, for replicate-cutover with fence: pooler. */
-  pooler?: ConnParams;
+  pooler?: Endpoint;
   stateDir: string;
   /** Confirm manual steps and the rollback without asking. */
   yes?: boolean;

@@ -22,7 +22,7 @@
 import type pg from 'pg';
 import type { ConnParams } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';
-import { withPgpass } from '../pg/pgpass.js';
+import { resolveEndpoint } from '../pg/endpoint.js';
 import { loadSql, qualify } from '../pg/sql.js';
 import { mapLimit } from '../lib/pool.js';
 import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
@@ -82,7 +82,7 @@ export class IncrementalVerify {
   static async plan(o: IncrementalOptions): Promise<IncrementalVerify> {
     const v = new IncrementalVerify(o);
     const chunkRows = o.chunkRows ?? 1000;
-    await withClient(await withPgpass(o.source), 'verify-plan', async (c) => {
+    await withClient(await resolveEndpoint(o.source), 'verify-plan', async (c) => {
       const rows = (await c.query<{ schema: string; name: string; key_column: string; leaf_schema: string; leaf_name: string; leaf_rows: number }>(
         loadSql(import.meta.url, 'sql/incremental-plan.sql'))).rows;
       const est = new Map<string, { schema: string; name: string; key: string; rows: number }>();
@@ -112,7 +112,7 @@ export class IncrementalVerify {
    */
   async guardTarget(): Promise<{ guarded: number } | { error: string }> {
     const roots = [...this.plans.keys()];
-    return withClient(await withPgpass(this.o.target), 'verify-guard', async (c) => {
+    return withClient(await resolveEndpoint(this.o.target), 'verify-guard', async (c) => {
       try {
         await c.query('BEGIN');
         await c.query(loadSql(import.meta.url, 'sql/target-guard.sql'));
@@ -129,7 +129,7 @@ export class IncrementalVerify {
 
   /** Removes the guard from the target (idempotent). */
   async unguardTarget(): Promise<number> {
-    return withClient(await withPgpass(this.o.target), 'verify-guard', async (c) =>
+    return withClient(await resolveEndpoint(this.o.target), 'verify-guard', async (c) =>
       (await c.query<{ n: number | null }>(`SELECT CASE WHEN to_regprocedure('_cutover.set_guard(regclass[])') IS NULL THEN 0 ELSE (_cutover.set_guard('{}')).removed END AS n`)).rows[0]!.n ?? 0);
   }
 

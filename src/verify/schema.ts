@@ -11,7 +11,7 @@
 import type pg from 'pg';
 import type { ConnParams } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';
-import { withPgpass } from '../pg/pgpass.js';
+import { resolveEndpoint } from '../pg/endpoint.js';
 import { loadSql, quoteIdent, unquoteIdent } from '../pg/sql.js';
 import { type RoleMap, mapRole } from '../pg/role-map.js';
 
@@ -55,7 +55,7 @@ async function deparseOn(p: ConnParams, defs: Map<string, string>): Promise<{ ou
   const out = new Map<string, string>();
   if (!defs.size) return { out };
   try {
-    await withClient(await withPgpass(p), 'verify-deparse', async (c) => {
+    await withClient(await resolveEndpoint(p), 'verify-deparse', async (c) => {
       await c.query(`BEGIN; SET LOCAL search_path = pg_catalog`);
       try {
         for (const [k, def] of defs) {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { withClient } from '../../pg/connect.js';
-import { withPgpass } from '../../pg/pgpass.js';
+import { resolveEndpoint } from '../../pg/endpoint.js';
 import { serverFacts } from '../../pg/facts.js';
 import type { ConnParams } from '../../pg/conninfo.js';
 import { capacity, describeCapacity, parseHeadroom, type Capacity } from '../../budget/capacity.js';
@@ -14,7 +14,7 @@ import { printResult } from '../json/emit.js';
 import { BudgetDoc } from '../json/shapes-engines.js';
 
 async function probe(p: ConnParams, headroom: ReturnType<typeof parseHeadroom>) {
-  return withClient(await withPgpass(p), 'budget', async (c) => {
+  return withClient(await resolveEndpoint(p), 'budget', async (c) => {
     const cap = capacity(await serverFacts(c), headroom);
     const apps = (await c.query<{ app: string; n: number }>(`SELECT coalesce(nullif(application_name, ''), '(none)') AS app, count(*)::int AS n
        FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10`)).rows;

@@ -5,14 +5,14 @@
  * still going on the target would collide with the one the resume starts).
  */
 import { CutoverError } from '../../errors.js';
-import type { ConnParams } from '../../pg/conninfo.js';
 import { readBindings, refuseOtherDatabases } from '../../pg/bound-state.js';
 import { endSessionsOfTag } from '../../pg/own-sessions.js';
 import { sessionTag } from '../../pg/session-tag.js';
 import type { CopyBinding, Journal } from './journal.js';
+import type { Endpoint } from '../../pg/endpoint.js';
 
 /** Checks the journal against the databases given now; returns the binding this process will record. */
-export async function checkCopyBinding(journal: Journal, source: ConnParams, target: ConnParams, note: (m: string) => void): Promise<CopyBinding> {
+export async function checkCopyBinding(journal: Journal, source: Endpoint, target: Endpoint, note: (m: string) => void): Promise<CopyBinding> {
   const now: CopyBinding = { ...(await readBindings(source, target)), tag: sessionTag() };
   if (journal.isEmpty) return now;
   const was = journal.binding;

@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { CutoverError } from '../../errors.js';
 import type { ConnParams } from '../../pg/conninfo.js';
-import { withPgpass } from '../../pg/pgpass.js';
+import { resolveEndpoint } from '../../pg/endpoint.js';
 import { connect, withClient } from '../../pg/connect.js';
 import { serverFacts, setSequences, tableFacts } from '../../pg/facts.js';
 import { openSnapshotGroup, READ_SETTINGS, type SnapshotGroup } from '../../pg/snapshot.js';
@@ -44,6 +44,7 @@ import { applyPrivileges, decideRoles, neededRolesFromCatalog, renderPrivilegeSt
 import { neededRoles, type PrivilegeStatement } from '../privileges.js';
 import { alignExtensionVersions, applyDbSettings, describeSetting, largeObjectPrivileges, readDbSettings, MatviewSchedule, readMatviews, requireReadableRows, type Matview } from './fidelity.js';
 import { sleep } from '../../lib/backoff.js';
+import type { Endpoint } from '../../pg/endpoint.js';
 
 export interface CopyOptions extends SelectionOptions, RestoreDefaults {
   source: ConnParams;
@@ -149,8 +150,8 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
   const jobs = Math.max(1, o.jobs ?? 2);
   const indexJobs = Math.max(1, o.indexJobs ?? jobs);
   const note = o.onNote ?? (() => undefined);
-  const source = await withPgpass(o.source);
-  const target = await withPgpass(o.target);
+  const source = await resolveEndpoint(o.source);
+  const target = await resolveEndpoint(o.target);
   await refuseSameDatabaseAt('copy', source, target);
   o = { ...o, ...(await resolveTableSelection('copy', source, o)) };
   const journal = await Journal.open(o.dir);
@@ -687,7 +688,7 @@ async function addForeignKey(c: pg.Client, fk: CopyForeignKey, journal: Journal,
 }
 
 /** The foreign keys whose two tables exist on the target (the schema dump selected them). */
-async function onTargetFks(target: ConnParams, fks: CopyForeignKey[]): Promise<CopyForeignKey[]> {
+async function onTargetFks(target: Endpoint, fks: CopyForeignKey[]): Promise<CopyForeignKey[]> {
   if (!fks.length) return [];
   const names = fks.flatMap((f) => [qualify(f.schema, f.table), qualify(f.refSchema, f.refTable)]);
   const present = await withClient(target, 'copy/fkeys', async (c) =>

@@ -3,7 +3,7 @@ import { doctor } from '../../doctor/doctor.js';
 import { renderDoctor } from '../../doctor/render.js';
 import { CutoverError } from '../../errors.js';
 import { withClient } from '../../pg/connect.js';
-import { withPgpass } from '../../pg/pgpass.js';
+import { resolveEndpoint } from '../../pg/endpoint.js';
 import { parseDuration } from '../duration.js';
 import { defineAction } from './types.js';
 import { capacities } from './common.js';
@@ -60,7 +60,7 @@ export const waitForAction = defineAction({
   async run(ctx, o) {
     const deadline = Date.now() + parseDuration(o.timeout)!;
     const every = parseDuration(o.interval)!;
-    return withClient(await withPgpass(ctx[o.on]), ctx.stepId, async (c) => {
+    return withClient(await resolveEndpoint(ctx[o.on]), ctx.stepId, async (c) => {
       for (let attempt = 1; ; attempt++) {
         const r = await c.query(o.sql);
         const row = r.rows[0] as Record<string, unknown> | undefined;

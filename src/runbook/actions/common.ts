@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { withClient } from '../../pg/connect.js';
-import { withPgpass } from '../../pg/pgpass.js';
+import { resolveEndpoint } from '../../pg/endpoint.js';
 import { serverFacts } from '../../pg/facts.js';
 import { capacity, type Capacity } from '../../budget/capacity.js';
 import { autoJobs, type Demand } from '../../budget/auto.js';
@@ -14,7 +14,7 @@ export const selection = {
 
 export async function capacities(ctx: Pick<ActionContext, 'source' | 'target' | 'stepId' | 'headroom' | 'measure'>, sides: { source?: boolean; target?: boolean }): Promise<{ source?: Capacity; target?: Capacity }> {
   const one = async (side: 'source' | 'target') => (await ctx.measure?.(side)) ??
-    withClient(await withPgpass(ctx[side]), `${ctx.stepId}/budget`, async (c) => capacity(await serverFacts(c), ctx.headroom));
+    withClient(await resolveEndpoint(ctx[side]), `${ctx.stepId}/budget`, async (c) => capacity(await serverFacts(c), ctx.headroom));
   const [s, t] = await Promise.all([sides.source ? one('source') : undefined, sides.target ? one('target') : undefined]);
   return { source: s, target: t };
 }

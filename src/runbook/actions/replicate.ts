@@ -13,11 +13,11 @@ import { type ActionContext, defineAction } from './types.js';
 import { rollback } from '../../replicate/rollback.js';
 import { finish } from '../../replicate/window.js';
 import { withClient } from '../../pg/connect.js';
-import { withPgpass } from '../../pg/pgpass.js';
+import { resolveEndpoint } from '../../pg/endpoint.js';
 import { reverseCapture } from '../../replicate/window-state.js';
 import type { ConnParams } from '../../pg/conninfo.js';
 
-const windowOpen = async (target: ConnParams) => withClient(await withPgpass(target), 'replicate-rollback', (c) => reverseCapture(c));
+const windowOpen = async (target: ConnParams) => withClient(await resolveEndpoint(target), 'replicate-rollback', (c) => reverseCapture(c));
 import { CutoverError } from '../../errors.js';
 import { jobsOption, resolveJobs, selection } from './common.js';
 import { invertRoleMap } from '../../pg/role-map.js';

@@ -8,7 +8,7 @@ import { isAbsolute, join, relative } from 'node:path';
 import { z } from 'zod';
 import { CutoverError } from '../../errors.js';
 import { withClient } from '../../pg/connect.js';
-import { withPgpass } from '../../pg/pgpass.js';
+import { resolveEndpoint } from '../../pg/endpoint.js';
 import { sqlStateOf } from '../../pg/sqlstate.js';
 import { defineAction } from './types.js';
 
@@ -24,7 +24,7 @@ export const sqlFileAction = defineAction({
       throw new CutoverError('E_USAGE', `sql-file: cannot read ${path}: ${(e as Error).message}`, { hint: 'a relative `file` is read from the runbook\'s folder' });
     });
     const shown = relative(process.cwd(), path) || path;
-    return withClient(await withPgpass(ctx[o.on]), ctx.stepId, async (c) => {
+    return withClient(await resolveEndpoint(ctx[o.on]), ctx.stepId, async (c) => {
       try {
         await c.query(text);
       } catch (e) {

@@ -1,17 +1,17 @@
 import type { z } from 'zod';
-import type { ConnParams } from '../../pg/conninfo.js';
 import type { Capacity, Headroom } from '../../budget/capacity.js';
 import type { RolesPolicy } from '../../pg/role-map.js';
 import type { KeyResults } from '../key-results.js';
 import type { ProgressText } from '../../lib/progress.js';
 import type { Demand } from '../../budget/auto.js';
+import type { Endpoint } from '../../pg/endpoint.js';
 
 export interface ActionContext {
   stepId: string;
-  source: ConnParams;
-  target: ConnParams;
+  source: Endpoint;
+  target: Endpoint;
   /** The PgBouncer admin console (connections.pooler), if the runbook names one. */
-  pooler?: ConnParams;
+  pooler?: Endpoint;
   /** Where the run keeps its files (journal, dumps, copy work dirs). */
   stateDir: string;
   /** The runbook's own folder (files a step names are relative to it). */
