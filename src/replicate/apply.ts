@@ -34,6 +34,7 @@ import { lockApplier } from './applier-lock.js';
 import type { ChunkSink, TrackedTable } from '../verify/incremental.js';
 import type { RoleMap } from '../pg/role-map.js';
 import { withLock } from './lock.js';
+import { displayName } from '../pg/select-tables.js';
 import { backoffMs, sleep } from '../lib/backoff.js';
 import { describeRlsFiltered, RLS_HINT, rlsFilteredTables } from '../pg/rls.js';
 import type { Endpoint } from '../pg/endpoint.js';
@@ -79,7 +80,7 @@ export interface BatchResult {
  */
 export interface BatchStep {
   step: 'read' | 'remove' | 'write' | 'new tables';
-  /** Display form (schema.name, as progress shows tables). */
+  /** Display form (schema.name, a part quoted only when it must be). */
   table: string;
   /** 1-based position of the table in this step, of `tables`. */
   index: number;
@@ -726,7 +727,7 @@ export class Applier {
       // 1. Read: per changed table, the changed keys and the current rows of those keys (all rows of a
       //    truncated table); keyless tables: each changed row value with its net count in this batch.
       const step = (name: BatchStep['step'], ti: TableInfo, i: number, bytes = 0) =>
-        this.onBatchStep?.({ step: name, table: `${ti.schema}.${ti.name}`, index: i + 1, tables: todo.length, bytes });
+        this.onBatchStep?.({ step: name, table: displayName(ti), index: i + 1, tables: todo.length, bytes });
       for (const [i, ti] of todo.entries()) {
         failing = ti;
         const full = byId.get(ti.tableid)!.truncated;
