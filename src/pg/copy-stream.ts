@@ -24,6 +24,14 @@ export async function streamCopy(source: pg.Client, target: pg.Client, copyOutSq
   const ignoreLate = () => undefined;
   out.on('error', ignoreLate);
   into.on('error', ignoreLate);
-  await pipeline(out, counter, into);
+  try {
+    await pipeline(out, counter, into);
+  } catch (e) {
+    // The COPY ... TO STDOUT owns the source session's reader until its end: failed on the target side
+    // (a constraint, a lost target session), it is never read to the end, and the next query on that
+    // session would wait forever. The session is unusable: close it, so that what follows fails at once.
+    if (!out.readableEnded) (source as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    throw e;
+  }
   return { rows: Number(into.rowCount ?? 0), bytes, ms: Date.now() - t0 };
 }

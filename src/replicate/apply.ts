@@ -866,7 +866,8 @@ export class Applier {
       this.srcInTxn = false;
       if (!cannotApply) throw e;
       // A new enum label or a changed domain arrives here before the once-a-second shape check saw it.
-      await this.checkSource(true);
+      // (A COPY that failed on the target leaves the source session closed: then the halt below says it.)
+      await this.checkSource(true).catch((x: unknown) => { if (!(x instanceof CutoverError) && lostConnection(x)) return; throw x; });
       // TRUNCATE is not MVCC-safe: one that commits while this batch reads its tables shows this snapshot an
       // empty table (and the next batch, which includes it, re-reads that table whole). The parent read
       // empty makes a deferred foreign key fail at COMMIT: the batch is tried again before anything halts.
