@@ -34,6 +34,7 @@ import { lockApplier } from './applier-lock.js';
 import type { ChunkSink, TrackedTable } from '../verify/incremental.js';
 import type { RoleMap } from '../pg/role-map.js';
 import { withLock } from './lock.js';
+import { equalityColumns } from './row-identity.js';
 import { displayName } from '../pg/select-tables.js';
 import { backoffMs, sleep } from '../lib/backoff.js';
 import { describeRlsFiltered, RLS_HINT, rlsFilteredTables } from '../pg/rls.js';
@@ -143,6 +144,13 @@ export class Applier {
   private acceptNext?: Map<number, Shape>;
   /** The source session is inside a transaction (its reads share one snapshot). */
   private srcInTxn = false;
+  /** ddl: follow: tableids the next batch reads again in full (apply_state.refresh_tables). */
+  private refresh = new Set<number>();
+  /** Each table's storage signature as applied (apply_state.storage, sql/storage.sql), by tableid. */
+  private storage?: Map<number, string>;
+  private lastStorageCheck = 0;
+  /** The next batch checks the storage whatever the time since the last check (the fence). */
+  private storageForce = false;
   /** Backend pids of the sessions the last close() ended: ended on the server too when the next connect finds them. */
   private previous = { source: new Set<number>(), target: new Set<number>() };
   /** Each source table's columns (name:type:typmod) as the last batch saw them. */
@@ -230,18 +238,19 @@ export class Applier {
         hint: 'keep --source/--target as in the forward cutover: `cutover replicate apply --reverse`',
       });
     }
-    const state = (await s.query<{ start: string | null; at: Date | null }>('SELECT start_snapshot::text AS start, start_snapshot_at AS at FROM _cutover.state')).rows[0];
+    const state = (await s.query<{ start: string | null; at: Date | null; storage: Record<string, string> | null }>(
+      'SELECT start_snapshot::text AS start, start_snapshot_at AS at, storage FROM _cutover.state')).rows[0];
     await t.query(loadSql(import.meta.url, 'sql/target-schema.sql'));
     let applied = (await t.query<AppliedState>(
-      'SELECT tick::text AS tick, tick_at, halted, fingerprints, follow_ddl, copied_tables AS copied, source_indexes FROM _cutover.apply_state')).rows[0];
+      'SELECT tick::text AS tick, tick_at, halted, fingerprints, follow_ddl, copied_tables AS copied, source_indexes, refresh_tables, storage FROM _cutover.apply_state')).rows[0];
     if (!applied) {
       if (!state?.start || !state.at) {
         throw new CutoverError('E_NOT_STARTED', 'no initial copy has recorded where replication starts', {
           hint: 'after `cutover replicate start`, copy the data with `cutover copy` (or `cutover dump`): it records its snapshot on the source',
         });
       }
-      await t.query('INSERT INTO _cutover.apply_state (tick, tick_at) VALUES ($1::pg_snapshot, $2)', [state.start, state.at]);
-      applied = { tick: state.start, tick_at: state.at, halted: null, fingerprints: {}, follow_ddl: false, copied: [], source_indexes: null };
+      await t.query('INSERT INTO _cutover.apply_state (tick, tick_at, storage) VALUES ($1::pg_snapshot, $2, $3)', [state.start, state.at, state.storage]);
+      applied = { tick: state.start, tick_at: state.at, halted: null, fingerprints: {}, follow_ddl: false, copied: [], source_indexes: null, refresh_tables: [], storage: state.storage };
     }
     // The operator accepted the target as it is: indexes the source no longer has are forgotten (planIndexes).
     if (this.o.acceptDdl && applied.source_indexes) await t.query('UPDATE _cutover.apply_state SET source_indexes = NULL');
@@ -255,6 +264,8 @@ export class Applier {
     }
     this.tick = applied.tick;
     this.tickAtMs = applied.tick_at.getTime();
+    this.refresh = new Set(applied.refresh_tables);
+    this.storage = applied.storage ? new Map(Object.entries(applied.storage).map(([k, v]) => [Number(k), v])) : undefined;
 
     // The source's catalog in one snapshot: the column lists the batches copy, the shapes accepted and
     // checked, and the column signatures a batch compares against must describe the same moment, or a
@@ -336,6 +347,11 @@ export class Applier {
       throw new CutoverError('E_PREFLIGHT', `the target's tables do not match the source's:\n  ${problems.join('\n  ')}`, {
         hint: 'apply the same DDL on the target as on the source (or copy again), then run the applier again',
       });
+    }
+    // Tables without a key: matched by every column that has an equality operator, as the target has them
+    // now (a column ddl: follow added since capture started counts: rows may differ only there).
+    for (const ti of this.tables.values()) {
+      if (!ti.key.length) ti.matchCols = (await equalityColumns(t, ti.schema, ti.name)).filter((c) => ti.cols.includes(c));
     }
     this.order = await this.parentsFirst(reg.map((r) => r.tableid));
     // The applier writes with row_security = off: a table whose policies apply to its role (not a superuser
@@ -471,8 +487,13 @@ export class Applier {
     if (plan.refused.length) {
       await this.halt(`DDL on the source that ddl: follow does not apply: ${plan.refused.join('; ')}`, false, hint(plan.suggested));
     }
-    for (const st of plan.statements) await this.t.query(st);
+    const refresh = tables.filter((x) => plan.refresh.includes(qualify(x.schema, x.name)));
+    await this.applyFollowed(plan.statements, refresh.map((x) => x.tableid), hint([]));
     if (plan.statements.length) this.o.onNote?.(`followed DDL on the source: ${plan.statements.join('; ')}`);
+    if (refresh.length) {
+      this.o.onNote?.(`followed DDL on the source: new column(s) with a default on ${refresh.map((x) => qualify(x.schema, x.name)).join(', ')}: ` +
+        'the next batch reads their rows again in full (the values the source\'s ALTER gave existing rows)');
+    }
     const src = await readShapes(this.s, [...this.baseline.keys()]);
     const tgt = await readShapes(this.t, tables.map((x) => x.tgtRelid));
     // By each side's own oid (names print quoted by each server's keyword list: they need not match).
@@ -482,6 +503,29 @@ export class Applier {
         false, hint(plan.suggested));
     }
     throw new FollowedDdl(src);
+  }
+
+  /**
+   * Runs followed DDL on the target in one transaction with the record of the tables to read again: a
+   * statement the target refuses (a type, sequence or function it lacks) halts naming it, nothing applied.
+   */
+  private async applyFollowed(statements: string[], refresh: number[], hint: string): Promise<void> {
+    if (!statements.length && !refresh.length) return;
+    await this.t.query('BEGIN');
+    let current = '';
+    try {
+      for (const st of statements) { current = st; await this.t.query(st); }
+      if (refresh.length) {
+        await this.t.query(`UPDATE _cutover.apply_state SET refresh_tables = ARRAY(SELECT DISTINCT x FROM unnest(refresh_tables || $1::int[]) x ORDER BY 1)`, [refresh]);
+      }
+      await this.t.query('COMMIT');
+    } catch (e) {
+      await this.t.query('ROLLBACK').catch(() => undefined);
+      if (lostConnection(e)) throw e;
+      const pe = e as { message: string; code?: string };
+      return await this.halt(`ddl: follow could not apply ${current} on the target: ${pe.message} [SQLSTATE ${pe.code ?? '?'}]`, false, hint);
+    }
+    for (const id of refresh) this.refresh.add(id);
   }
 
   /**
@@ -509,7 +553,7 @@ export class Applier {
       await this.checkSource(true);
       const plan = await planDdl(this.s, this.t, []);
       if (plan.refused.length) await this.halt(`DDL on the source that ddl: follow does not apply: ${plan.refused.join('; ')}`);
-      for (const st of plan.statements) await this.t.query(st);
+      await this.applyFollowed(plan.statements, [], `apply these (or the source's own DDL) on the target, then run \`cutover replicate apply --accept-ddl\`:\n  ${plan.statements.join(';\n  ')};`);
       if (plan.statements.length) note(`followed DDL on the source: ${plan.statements.join('; ')}`);
     }
     const ip = await this.recordSourceIndexes();
@@ -529,15 +573,28 @@ export class Applier {
   }
 
   /**
-   * ddl: follow, in a cutover's fence once drained (the target holds the fenced source's rows): what the
-   * source's catalog has now reaches the target before this returns: new tables captured and copied (one
-   * more batch), new indexes built without waiting for a later tick. Nothing without ddl: follow.
+   * In a cutover's fence once drained (the target holds the fenced source's rows): with ddl: follow, what
+   * the source's catalog has now reaches the target before this returns (new columns, new tables captured
+   * and copied, new indexes built without waiting for a later tick); without it, a new table halts. Then
+   * one more batch whose storage check runs at once: a table rewritten without a trigger is read again.
    */
   async settleDdl(): Promise<void> {
-    if (!this.follow) return this.haltOnNewTables(true);
-    await this.followNewObjects(true);
-    if (this.pending.size) {
-      await this.run({ until: () => true });
+    if (this.follow) {
+      // DDL that fired no trigger (a column added with a default, to a table nobody wrote since) is seen
+      // only by the shape check, once a second: in the fence, now.
+      try {
+        await this.checkSource(true);
+      } catch (e) {
+        if (!(e instanceof FollowedDdl)) throw e;
+        await this.reconnect(e.shapes);
+      }
+      await this.followNewObjects(true);
+    } else await this.haltOnNewTables(true);
+    // One more batch, whose storage check runs whatever the time: a rewrite no trigger saw is read again.
+    this.storageForce = true;
+    await this.run({ until: () => true });
+    if (this.follow) {
+      if (this.pending.size || this.refresh.size) await this.run({ until: () => true });
       await this.followNewObjects(true);
     }
   }
@@ -689,12 +746,40 @@ export class Applier {
       await this.checkSource();
       const changed = (await s.query<{ tableid: number; events: string; truncated: boolean; after_fence: number }>(
         loadSql(import.meta.url, 'sql/batch-tables.sql'), [this.tick, cur, this.fenceSnapshot ?? null])).rows;
+      // Rewrites no trigger saw (at most once a second, and in the fence): their tables are read again.
+      let storageNow: Map<number, string> | undefined;
+      const rewritten: number[] = [];
+      // (Checked in the batch that copies new tables too: their first record is the copy's snapshot.)
+      if (this.storageForce || this.pending.size || Date.now() - this.lastStorageCheck >= 1000) {
+        this.storageForce = false;
+        this.lastStorageCheck = Date.now();
+        storageNow = await this.storageSignatures();
+        for (const [id, sig] of storageNow) {
+          const was = this.storage?.get(id);
+          // A TRUNCATE gives a new relfilenode too: one in this batch is read whole anyway.
+          if (was !== undefined && rewrittenSince(was, sig) && !changed.some((c) => c.tableid === id && c.truncated)) rewritten.push(id);
+        }
+        if (rewritten.length) {
+          this.o.onNote?.(`the source rewrote ${rewritten.map((id) => this.tables.get(id)).filter((x) => x).map((x) => qualify(x!.schema, x!.name)).join(', ')} ` +
+            '(a column retyped USING an expression, dropped and added again, a volatile default, a TRUNCATE, VACUUM FULL or CLUSTER: what no trigger or earlier batch covers): read again in full');
+        }
+      }
+      // Tables a followed column with a default left to read again, and rewritten ones: read whole under
+      // this snapshot, as after a TRUNCATE.
+      const refreshed = [...new Set([...this.refresh, ...rewritten])].filter((id) => this.tables.has(id));
+      for (const id of refreshed) {
+        const c = changed.find((x) => x.tableid === id);
+        if (c) c.truncated = true;
+        else changed.push({ tableid: id, events: '0', truncated: true, after_fence: 0 });
+      }
       const prevAt = this.tickAtMs;
       if (changed.length) this.onBatchStart?.({ events: changed.reduce((n, c) => n + Number(c.events), 0), tables: changed.length, lagMs: at.getTime() - prevAt });
       if (!changed.length && !this.pending.size) {
         await s.query('COMMIT');
         this.srcInTxn = false;
-        await t.query('UPDATE _cutover.apply_state SET tick = $1::pg_snapshot, tick_at = $2, applied_at = now()', [cur, at]);
+        await t.query('UPDATE _cutover.apply_state SET tick = $1::pg_snapshot, tick_at = $2, applied_at = now(), storage = coalesce($3::jsonb, storage)',
+          [cur, at, storageNow ? storageJson(storageNow) : null]);
+        if (storageNow) this.storage = storageNow;
         this.tick = cur;
         this.tickAtMs = at.getTime();
         return { events: 0, tables: 0, upserted: 0, deleted: 0, truncated: 0, durationMs: Date.now() - t0, tick: cur, lagMs: 0 };
@@ -743,8 +828,10 @@ export class Applier {
         } else if (!ti.key.length) {
           // Full-row identity: the log holds whole rows ('I' added, 'D' removed); counts commute, so the
           // order of the batch's events does not matter.
-          const net = `SELECT l.k, sum(CASE l.op WHEN 'I' THEN 1 ELSE -1 END) AS n FROM _cutover.log l
-            WHERE l.tableid = ${ti.tableid} AND l.op IN ('I', 'D') AND ${filter} GROUP BY l.k HAVING sum(CASE l.op WHEN 'I' THEN 1 ELSE -1 END) <> 0`;
+          // Each logged row as the table's row type now: a row logged before a column was added (no key for
+          // it) and the same row logged after (the key, null) are one value and cancel out.
+          const net = `SELECT pg_catalog.to_jsonb(pg_catalog.jsonb_populate_record(NULL::${src}, l.k)) AS k, sum(CASE l.op WHEN 'I' THEN 1 ELSE -1 END) AS n FROM _cutover.log l
+            WHERE l.tableid = ${ti.tableid} AND l.op IN ('I', 'D') AND ${filter} GROUP BY 1 HAVING sum(CASE l.op WHEN 'I' THEN 1 ELSE -1 END) <> 0`;
           await streamCopy(s, t, `COPY (SELECT ${cols}, g.n FROM (${net}) g CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(NULL::${src}, g.k) t) TO STDOUT`,
             `COPY pg_temp.${d} FROM STDIN`, onBytes);
         } else {
@@ -827,8 +914,12 @@ export class Applier {
       }
       const events = changed.reduce((n, c) => n + Number(c.events), 0);
       await t.query(`UPDATE _cutover.apply_state SET tick = $1::pg_snapshot, tick_at = $2, applied_at = now(), batches = batches + 1,
-        events = events + $3, rows_upserted = rows_upserted + $4, rows_deleted = rows_deleted + $5`, [cur, at, events, upserted, deleted]);
+        events = events + $3, rows_upserted = rows_upserted + $4, rows_deleted = rows_deleted + $5,
+        refresh_tables = ARRAY(SELECT x FROM unnest(refresh_tables) x WHERE x <> ALL($6::int[])), storage = coalesce($7::jsonb, storage)`,
+      [cur, at, events, upserted, deleted, refreshed, storageNow ? storageJson(storageNow) : null]);
       await t.query('COMMIT');
+      for (const id of refreshed) this.refresh.delete(id);
+      if (storageNow) this.storage = storageNow;
       tgtOpen = false;
       await s.query('COMMIT');
       this.srcInTxn = false;
@@ -878,6 +969,14 @@ export class Applier {
       'the target differs from the source where this batch writes (a row written on the target by someone else, or a constraint the source does not have): ' +
       'correct the target, then run `cutover replicate apply --accept-ddl`; or start over (teardown, start, copy)');
     }
+  }
+
+  /** Each applied table's storage signature (sql/storage.sql) in the source session's snapshot, by tableid. */
+  private async storageSignatures(): Promise<Map<number, string>> {
+    // The new tables this batch copies too: their first record is their copy's snapshot.
+    const byRelid = new Map([...[...this.tables.values()].map((x) => [x.srcRelid, x.tableid] as const), ...[...this.pending.values()].map((p) => [p.relid, p.tableid] as const)]);
+    const { rows } = await this.s.query<{ relid: string; sig: string }>(loadSql(import.meta.url, 'sql/storage.sql'), [[...byRelid.keys()]]);
+    return new Map(rows.filter((r) => byRelid.has(Number(r.relid))).map((r) => [byRelid.get(Number(r.relid))!, r.sig]));
   }
 
   private async columnSignatures(relids: number[]): Promise<Map<number, string>> {
@@ -1072,6 +1171,17 @@ async function endPrevious(c: pg.Client, pids: Set<number>, step: string, note?:
   if (rows.length) note?.(`applier: ended its earlier ${step.replace('apply-', '')} session(s) (backend pid ${rows.map((r) => r.pid).join(', ')}), still open on the server after the connection was lost`);
 }
 
+/** Whether a table's storage changed between two signatures: a leaf kept with a new relfilenode, or a column kept with a new attnum. */
+function rewrittenSince(before: string, after: string): boolean {
+  type Sig = { rel: Record<string, string> | null; cols: Record<string, number> | null };
+  const b = JSON.parse(before) as Sig, a = JSON.parse(after) as Sig;
+  for (const [oid, node] of Object.entries(b.rel ?? {})) if (a.rel?.[oid] !== undefined && a.rel[oid] !== node) return true;
+  for (const [name, num] of Object.entries(b.cols ?? {})) if (a.cols?.[name] !== undefined && a.cols[name] !== num) return true;
+  return false;
+}
+
+const storageJson = (m: Map<number, string>): string => JSON.stringify(Object.fromEntries([...m].map(([id, sig]) => [String(id), sig])));
+
 /** The target's _cutover.apply_state, as connectOnce reads it. */
 interface AppliedState {
   tick: string;
@@ -1081,6 +1191,8 @@ interface AppliedState {
   follow_ddl: boolean;
   copied: number[];
   source_indexes: string[] | null;
+  refresh_tables: number[];
+  storage: Record<string, string> | null;
 }
 
 /** A table ddl: follow captured on the source and has not copied to the target yet. */

@@ -19,14 +19,22 @@ import { loadSql, quoteIdent, quoteLiteral } from '../pg/sql.js';
 import { withPinnedSettings } from './catalog.js';
 import { EMPTY_ROLE_MAP, type RoleMap } from '../pg/role-map.js';
 
-export interface DdlPlan { statements: string[]; refused: string[]; suggested: string[] }
+export interface DdlPlan {
+  statements: string[]; refused: string[]; suggested: string[];
+  /**
+   * Tables (qualified, quoted) a new column was added to whose existing rows' values the target cannot
+   * compute: the source column has a default (volatile, stable or since changed or dropped: the values the
+   * source's ALTER gave its rows are not what the target's would), so the applier reads them again in full.
+   */
+  refresh: string[];
+}
 
 // Compared by their names as stored (quote_ident() and format('%I') quote by each server's own keyword
 // list, which differs between major versions); written into statements with every identifier quoted.
-interface Col { name: string; type: string; notnull: boolean; def: string | null; generated: string; identity: string }
+interface Col { name: string; type: string; notnull: boolean; def: string | null; generated: string; identity: string; missing: boolean }
 
 const COLUMNS = `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS notnull,
-    pg_get_expr(d.adbin, d.adrelid) AS def, a.attgenerated::text AS generated, a.attidentity::text AS identity
+    pg_get_expr(d.adbin, d.adrelid) AS def, a.attgenerated::text AS generated, a.attidentity::text AS identity, a.atthasmissing AS missing
   FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
  WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`;
 const ENUMS = `SELECT n.nspname AS schema, t.typname AS type, format('%I.%I', n.nspname, t.typname) AS name, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
@@ -47,7 +55,7 @@ async function read(c: pg.Client, tables: string[]): Promise<{ cols: Map<string,
 /** The additive statements that make the target's tables (qualified, quoted names) and enums follow the source's. */
 export async function planDdl(src: pg.Client, tgt: pg.Client, tables: string[]): Promise<DdlPlan> {
   const s = await read(src, tables), t = await read(tgt, tables);
-  const plan: DdlPlan = { statements: [], refused: [], suggested: [] };
+  const plan: DdlPlan = { statements: [], refused: [], suggested: [], refresh: [] };
   const schemas = new Set([...t.enums.values()].map((e) => e.schema));
   for (const [key, { schema, type, name, labels }] of s.enums) {
     const have = t.enums.get(key)?.labels;
@@ -85,7 +93,11 @@ export async function planDdl(src: pg.Client, tgt: pg.Client, tables: string[]):
         } else if (c.notnull && c.def === null) {
           plan.refused.push(`${table}: new column ${quoteIdent(c.name)} is NOT NULL without a default`);
           plan.suggested.push(add);
-        } else plan.statements.push(add);
+        } else {
+          plan.statements.push(add);
+          // The rows the source had got the default as its ALTER computed it (or a value since dropped).
+          if ((c.def !== null || c.missing) && !plan.refresh.includes(table)) plan.refresh.push(table);
+        }
       } else if (there.type !== c.type) {
         plan.refused.push(`${table}: column ${quoteIdent(c.name)} changed type (${there.type} on the target, ${c.type} on the source)`);
         plan.suggested.push(`ALTER TABLE ${table} ALTER COLUMN ${quoteIdent(c.name)} TYPE ${c.type}`);

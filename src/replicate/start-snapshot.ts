@@ -8,15 +8,21 @@
 import type pg from 'pg';
 import { withClient } from '../pg/connect.js';
 import { captureInstalled } from './catalog.js';
+import { loadSql } from '../pg/sql.js';
 import type { Endpoint } from '../pg/endpoint.js';
 
 /** `reader` must be inside the copy's REPEATABLE READ transaction. Returns the recorded snapshot, if any. */
 export async function recordStartSnapshot(source: Endpoint, reader: pg.Client, note: (m: string) => void = () => undefined): Promise<string | undefined> {
   if (!(await captureInstalled(reader))) return undefined;
   const { snap, at } = (await reader.query<{ snap: string; at: Date }>('SELECT pg_current_snapshot()::text AS snap, now() AS at')).rows[0]!;
+  // The tables' storage as this snapshot sees it (what the copy reads): recorded with the snapshot.
+  const tables = (await reader.query<{ tableid: number; relid: string }>('SELECT tableid, relid::int8::text AS relid FROM _cutover.tables')).rows;
+  const sigs = (await reader.query<{ relid: string; sig: string }>(loadSql(import.meta.url, 'sql/storage.sql'), [tables.map((x) => x.relid)])).rows;
+  const storage = Object.fromEntries(tables.flatMap((x) => { const s = sigs.find((g) => g.relid === x.relid); return s ? [[String(x.tableid), s.sig]] : []; }));
   const kept = await withClient(source, 'replicate-mark', async (c) => (await c.query<{ s: string }>(
-    `UPDATE _cutover.state SET start_snapshot = coalesce(start_snapshot, $1::pg_snapshot), start_snapshot_at = coalesce(start_snapshot_at, $2)
-     RETURNING start_snapshot::text AS s`, [snap, at])).rows[0]?.s);
+    `UPDATE _cutover.state SET start_snapshot = coalesce(start_snapshot, $1::pg_snapshot), start_snapshot_at = coalesce(start_snapshot_at, $2),
+       storage = CASE WHEN start_snapshot IS NULL THEN $3::jsonb ELSE storage END
+     RETURNING start_snapshot::text AS s`, [snap, at, JSON.stringify(storage)])).rows[0]?.s);
   note(kept === snap
     ? `change capture is on: replication will start from this copy's snapshot (${snap})`
     : `change capture is on: replication starts from an earlier copy's snapshot (${kept}); applying from there is safe`);

@@ -24,6 +24,9 @@ ALTER TABLE _cutover.state ADD COLUMN IF NOT EXISTS rolled_back_at timestamptz;
 -- The table selection capture was installed with (schemas, excludeSchemas, tables, excludeTables): with
 -- ddl: follow, a table created later that matches it is captured and copied by the applier.
 ALTER TABLE _cutover.state ADD COLUMN IF NOT EXISTS selection jsonb;
+-- The captured tables' storage (sql/storage.sql, by tableid) in the snapshot of the copy that recorded
+-- start_snapshot: the applier's first baseline for rewrites no trigger sees.
+ALTER TABLE _cutover.state ADD COLUMN IF NOT EXISTS storage jsonb;
 
 -- The captured tables. tableid names the capture function (capture_<tableid>) and tags log rows.
 CREATE TABLE IF NOT EXISTS _cutover.tables (

@@ -24,6 +24,14 @@ ALTER TABLE _cutover.apply_state ADD COLUMN IF NOT EXISTS copied_tables int[] NO
 -- target still has after the source lost it was dropped or renamed there; a target-only index the source
 -- never had is the target's own. NULL: not looked yet (and again after --accept-ddl).
 ALTER TABLE _cutover.apply_state ADD COLUMN IF NOT EXISTS source_indexes text[];
+-- ddl: follow: tableids whose rows the next batch reads again in full (a column added with a default:
+-- the values the source's ALTER gave existing rows are not what the target's would). Recorded in the
+-- transaction of the followed DDL, cleared in the batch that read them.
+ALTER TABLE _cutover.apply_state ADD COLUMN IF NOT EXISTS refresh_tables int[] NOT NULL DEFAULT '{}';
+-- Each replicated table's storage on the source as the applied rows reflect it (sql/storage.sql: its
+-- relfilenodes and columns' attnums, by tableid): a rewrite no trigger saw shows as a difference, and the
+-- table is read again in full in the batch that records the new one.
+ALTER TABLE _cutover.apply_state ADD COLUMN IF NOT EXISTS storage jsonb;
 -- User triggers on the target are disabled while changes are applied (they already ran on the source)
 -- and restored, with their original enabled state, at cutover or teardown.
 CREATE TABLE IF NOT EXISTS _cutover.disabled_triggers (
