@@ -228,6 +228,7 @@ describe('followed DDL interrupted', () => {
     const { source, target } = await prepare(src, tgt, db);
     const bg = await background({ source, target }, { maxReconnects: 20 });
     const blocker = new pg.Client({ connectionString: tgt.url(db) });
+    blocker.on('error', () => undefined);
     await blocker.connect();
     const waiting = async () => (await tgt.query<{ pid: number; q: string }>(`SELECT pid, query AS q FROM pg_stat_activity WHERE application_name LIKE 'cutover/apply-target%' AND wait_event_type = 'Lock' AND datname = $1`, [db], db)).rows;
     try {

@@ -1166,8 +1166,12 @@ const pidOf = (c: pg.Client | undefined): number | undefined => (c as { processI
 async function endPrevious(c: pg.Client, pids: Set<number>, step: string, note?: (m: string) => void): Promise<void> {
   const mine = [...pids].filter((p) => p !== pidOf(c));
   if (!mine.length) return;
-  const { rows } = await c.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity
-    WHERE pid = ANY($1::int[]) AND application_name LIKE $2 AND datname = current_database() AND pg_terminate_backend(pid)`, [mine, `cutover/${step}%`]);
+  // Found first, then ended: in one WHERE the planner may call pg_terminate_backend() before the other
+  // conditions have filtered the rows (it orders conditions by cost, not as written).
+  const found = (await c.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity
+    WHERE pid = ANY($1::int[]) AND application_name LIKE $2 AND datname = current_database() AND pid <> pg_backend_pid()`, [mine, `cutover/${step}%`])).rows;
+  const rows: { pid: number }[] = [];
+  for (const r of found) if ((await c.query<{ ok: boolean }>('SELECT pg_terminate_backend($1) AS ok', [r.pid])).rows[0]?.ok) rows.push(r);
   if (rows.length) note?.(`applier: ended its earlier ${step.replace('apply-', '')} session(s) (backend pid ${rows.map((r) => r.pid).join(', ')}), still open on the server after the connection was lost`);
 }
 

@@ -138,6 +138,7 @@ export async function runAppOp(c: pg.Client, name: keyof typeof APP_OPS | string
 /** Loads the application schema and data into the (empty) database at `url`. */
 export async function createAppDatabase(url: string): Promise<void> {
   const c = new pg.Client({ connectionString: url, application_name: 'cutover-test/app' });
+  c.on('error', () => undefined);
   await c.connect();
   try {
     await c.query(loadSql(import.meta.url, 'sql/app-schema.sql'));
@@ -169,7 +170,8 @@ export function startAppWorkload(o: { url: string; clients?: number; pauseMs?: n
  * (duplicates count); and the large objects' owners, ACLs and content hashes. Compare two databases read with the same session settings.
  */
 export async function rowFingerprint(url: string, schemas: string[]): Promise<Record<string, string>> {
-  const c = new pg.Client({ connectionString: url });
+  const c = new pg.Client({ connectionString: url, application_name: 'cutover-test/fingerprint' });
+  c.on('error', () => undefined);
   await c.connect();
   try {
     await c.query(`SET extra_float_digits = 3; SET "DateStyle" = 'ISO, YMD'; SET "IntervalStyle" = postgres; SET "TimeZone" = 'UTC'; SET quote_all_identifiers = off`);

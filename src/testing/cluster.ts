@@ -144,6 +144,9 @@ function makeCluster(base: {
     params: (dbname = 'postgres') => parseConnString(c.url(dbname), { env: {} }),
     async query(sql, values, dbname = 'postgres') {
       const client = new pg.Client({ connectionString: c.url(dbname), application_name: 'cutover-test/harness' });
+      // A session the server ends (a test terminating backends, the cluster stopping) fails the query: the
+      // client's own 'error' event must not also end the test process.
+      client.on('error', () => undefined);
       await client.connect();
       try {
         return await client.query(sql, values);

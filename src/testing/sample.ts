@@ -21,6 +21,7 @@ export const SAMPLE_ROLES = ['sample_readers', 'sample_reader', 'sample_app', 's
 /** Creates the sample's roles on a cluster (idempotent): the target of a copy has the application's roles. */
 export async function createSampleRoles(url: string): Promise<void> {
   const c = new pg.Client({ connectionString: url, application_name: 'cutover-test/sample' });
+  c.on('error', () => undefined);
   await c.connect();
   try {
     await c.query(loadSql(import.meta.url, 'sql/sample-roles.sql'));
@@ -39,6 +40,7 @@ async function hasContrib(c: pg.Client): Promise<boolean> {
 export async function createSampleDatabase(url: string, opts: SampleOptions = {}): Promise<void> {
   const rows = Math.max(10, Math.floor(opts.rows ?? 1000));
   const c = new pg.Client({ connectionString: url, application_name: 'cutover-test/sample' });
+  c.on('error', () => undefined);
   await c.connect();
   try {
     await c.query(loadSql(import.meta.url, 'sql/sample-roles.sql'));
