@@ -218,11 +218,12 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
           hint: 'end them (pg_terminate_backend) and run `cutover replicate cutover` again, or `cutover replicate unfence` to let the application write again',
         });
       }
-      // One more batch: what committed meanwhile. Then anything a fence should have stopped fails the cutover.
+      // One more batch: what committed meanwhile. ddl: follow: tables and indexes the source got since the
+      // last check reach the target, and a rewrite no trigger saw is read again (settleDdl's batch). Then
+      // anything a fence should have stopped, in any of these batches, fails the cutover.
       await a.run({ until: () => true });
-      await assertNothingGotPast(a, o.fence);
-      // ddl: follow: tables and indexes the source got since the last check reach the target before verify.
       await a.settleDdl();
+      await assertNothingGotPast(a, o.fence);
     });
 
     // Large objects take no triggers: compared (owner, ACL, content hash) and the differing ones copied.
