@@ -227,7 +227,8 @@ async function applyAndLag(src: Cluster, dst: Cluster) {
   await dst.createDatabase('app');
   await installCapture({ source: src.params('app'), mode: 'row' });
   await copy({ source: src.params('app'), target: dst.params('app'), dir: join(work, 'copy-app'), jobs: 2 });
-  const a = await Applier.open({ source: src.params('app'), target: dst.params('app') });
+  // A table read again in full (a rewrite the storage check saw) would dominate a batch: said if it happens.
+  const a = await Applier.open({ source: src.params('app'), target: dst.params('app'), onNote: (m) => { if (/read again/.test(m)) console.log(`note: ${m}`); } });
   try {
     await a.run({ until: (b) => b.events === 0 });
     const rates: number[] = [];
@@ -251,7 +252,7 @@ async function applyAndLag(src: Cluster, dst: Cluster) {
     const out = await load;
     const tps = /tps = ([\d.]+)/.exec(out)?.[1];
     console.log(`steady load: pgbench ${tps} TPS; applied ${a.totals.events - e0} events in ${lags.length} batches over ${((Date.now() - t0) / 1000).toFixed(0)} s; ` +
-      `lag p50 ${pct(lags, 0.5)} ms, p95 ${pct(lags, 0.95)} ms, max ${Math.max(...lags)} ms`);
+      `lag p50 ${pct(lags, 0.5)} ms, p95 ${pct(lags, 0.95)} ms, max ${Math.max(...lags)} ms (the first batch of the load: ${lags[0]} ms)`);
     record([{ bench: 'apply', what: `lag p95 under pgbench at ${Math.round(Number(tps))} TPS`, value: pct(lags, 0.95), unit: 'ms' }]);
     const r = await a.rotate(true);
     console.log(`log rotation: ${r} applied events removed by TRUNCATE`);
