@@ -187,6 +187,11 @@ export function connectError(e: unknown, p: ConnParams): CutoverError {
   return new CutoverError('E_UNREACHABLE', `${where}: connection failed (${raw})`, { cause: e });
 }
 
+/** The server process id of a client's session (node-postgres keeps it from BackendKeyData), if connected. */
+export function backendPid(c: pg.Client | undefined): number | undefined {
+  return (c as { processID?: number | null } | undefined)?.processID ?? undefined;
+}
+
 /** Runs fn with a connected client and always closes it. */
 /**
  * Ends a session, at most waiting `ms`: node-postgres's end() on a connection that broke may never

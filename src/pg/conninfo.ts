@@ -164,16 +164,20 @@ function safeOsUser(): string {
   try { return userInfo().username; } catch { return 'postgres'; }
 }
 
+/** A URL of these parameters: `password` as given (never the real one), `query` the parameters after `?`. */
+function urlOf(p: ConnParams, password: '****' | undefined, query: URLSearchParams): string {
+  const host = p.host.includes(':') ? `[${p.host}]` : p.host;
+  const auth = encodeURIComponent(p.user) + (password !== undefined ? `:${password}` : '');
+  const isSocket = p.host.startsWith('/');
+  if (isSocket) query.set('host', p.host);
+  if (p.sslmode !== 'prefer') query.set('sslmode', p.sslmode);
+  const qs = query.toString();
+  return `postgres://${auth}@${isSocket ? '' : host}:${p.port}/${encodeURIComponent(p.dbname)}${qs ? `?${qs}` : ''}`;
+}
+
 /** Display form: never contains the password (its presence is shown as ****). */
 export function redact(p: ConnParams): string {
-  const host = p.host.includes(':') ? `[${p.host}]` : p.host;
-  const auth = encodeURIComponent(p.user) + (p.password !== undefined ? ':****' : '');
-  const isSocket = p.host.startsWith('/');
-  const q = new URLSearchParams();
-  if (isSocket) q.set('host', p.host);
-  if (p.sslmode !== 'prefer') q.set('sslmode', p.sslmode);
-  const qs = q.toString();
-  return `postgres://${auth}@${isSocket ? '' : host}:${p.port}/${encodeURIComponent(p.dbname)}${qs ? `?${qs}` : ''}`;
+  return urlOf(p, p.password !== undefined ? '****' : undefined, new URLSearchParams());
 }
 
 /**
@@ -181,14 +185,12 @@ export function redact(p: ConnParams): string {
  * the password from PGPASSFILE instead: every other parameter that changes how they connect is kept.
  */
 export function urlWithoutPassword(p: ConnParams): string {
-  const base = redact({ ...p, password: undefined });
-  const q = new URLSearchParams(base.includes('?') ? base.slice(base.indexOf('?') + 1) : '');
+  const q = new URLSearchParams();
   if (p.sslrootcert) q.set('sslrootcert', p.sslrootcert);
   if (p.sslcert) q.set('sslcert', p.sslcert);
   if (p.sslkey) q.set('sslkey', p.sslkey);
   if (p.connectTimeoutSec !== 10) q.set('connect_timeout', String(p.connectTimeoutSec));
-  const qs = q.toString();
-  return `${base.split('?')[0]}${qs ? `?${qs}` : ''}`;
+  return urlOf(p, undefined, q);
 }
 
 /** Scrubs known secrets and anything shaped like a credential from text we did not write (stderr, errors). */

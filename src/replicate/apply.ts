@@ -18,13 +18,13 @@ import { databaseIdentity, refuseSameDatabase } from '../pg/identity.js';
 import type pg from 'pg';
 import { CutoverError } from '../errors.js';
 import type { ConnParams } from '../pg/conninfo.js';
-import { connect, endWithin } from '../pg/connect.js';
+import { backendPid as pidOf, connect, endWithin } from '../pg/connect.js';
 import { resolveEndpoint } from '../pg/endpoint.js';
 import { READ_SETTINGS } from '../pg/snapshot.js';
 import { loadSql, qualify, quoteIdent } from '../pg/sql.js';
 import { classifySqlState, type ErrorClass, sqlStateOf } from '../pg/sqlstate.js';
 import { streamCopy } from '../pg/copy-stream.js';
-import { captureInstalled, readColumns, readShapes, resolveTables, type Shape, shapeDifference } from './catalog.js';
+import { captureInstalled, readColumns, readShapes, readStorage, resolveTables, type Shape, shapeDifference } from './catalog.js';
 import { compareSnapshots, literal } from './snapshot-text.js';
 import { moveForeignKeys } from './fk-moves.js';
 import { type FinishStatement, type IndexAction, type IndexPlan, planDdl, planIndexes, tableStatements } from './ddl-follow.js';
@@ -349,9 +349,13 @@ export class Applier {
       });
     }
     // Tables without a key: matched by every column that has an equality operator, as the target has them
-    // now (a column ddl: follow added since capture started counts: rows may differ only there).
+    // now (a column ddl: follow added since capture started counts: rows may differ only there). Only the
+    // columns capture did not record as comparable are asked about (usually none: no query).
     for (const ti of this.tables.values()) {
-      if (!ti.key.length) ti.matchCols = (await equalityColumns(t, ti.schema, ti.name)).filter((c) => ti.cols.includes(c));
+      if (ti.key.length) continue;
+      const known = ti.matchCols.filter((c) => ti.cols.includes(c));
+      const others = ti.cols.filter((c) => !known.includes(c));
+      ti.matchCols = others.length ? [...known, ...(await equalityColumns(t, ti.schema, ti.name, others))] : known;
     }
     this.order = await this.parentsFirst(reg.map((r) => r.tableid));
     // The applier writes with row_security = off: a table whose policies apply to its role (not a superuser
@@ -972,11 +976,9 @@ export class Applier {
   }
 
   /** Each applied table's storage signature (sql/storage.sql) in the source session's snapshot, by tableid. */
-  private async storageSignatures(): Promise<Map<number, string>> {
+  private storageSignatures(): Promise<Map<number, string>> {
     // The new tables this batch copies too: their first record is their copy's snapshot.
-    const byRelid = new Map([...[...this.tables.values()].map((x) => [x.srcRelid, x.tableid] as const), ...[...this.pending.values()].map((p) => [p.relid, p.tableid] as const)]);
-    const { rows } = await this.s.query<{ relid: string; sig: string }>(loadSql(import.meta.url, 'sql/storage.sql'), [[...byRelid.keys()]]);
-    return new Map(rows.filter((r) => byRelid.has(Number(r.relid))).map((r) => [byRelid.get(Number(r.relid))!, r.sig]));
+    return readStorage(this.s, [...[...this.tables.values()].map((x) => ({ tableid: x.tableid, relid: x.srcRelid })), ...this.pending.values()]);
   }
 
   private async columnSignatures(relids: number[]): Promise<Map<number, string>> {
@@ -1160,7 +1162,6 @@ function lostConnection(e: unknown): boolean {
   return cls === 'connection' || cls === 'retryable' || cls === 'canceled' || sqlStateOf(e) === undefined;
 }
 
-const pidOf = (c: pg.Client | undefined): number | undefined => (c as { processID?: number | null } | undefined)?.processID ?? undefined;
 
 /** Ends the applier's own earlier sessions `pids` that the server still has (same step name: not reused pids). */
 async function endPrevious(c: pg.Client, pids: Set<number>, step: string, note?: (m: string) => void): Promise<void> {

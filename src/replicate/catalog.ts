@@ -72,6 +72,16 @@ export function shapeDifference(before: string, after: string): { table: boolean
   }
 }
 
+/**
+ * Each table's storage signature (sql/storage.sql: relfilenodes, columns' attnums) in the session's
+ * snapshot, by tableid: what a rewrite no trigger sees changes. `tables`: tableid and source relid.
+ */
+export async function readStorage(c: pg.Client, tables: readonly { tableid: number; relid: number }[]): Promise<Map<number, string>> {
+  const byRelid = new Map(tables.map((x) => [x.relid, x.tableid]));
+  const { rows } = await c.query<{ relid: string; sig: string }>(loadSql(import.meta.url, 'sql/storage.sql'), [[...byRelid.keys()]]);
+  return new Map(rows.flatMap((r) => { const id = byRelid.get(Number(r.relid)); return id === undefined ? [] : [[id, r.sig] as const]; }));
+}
+
 /** Oids of tables on a server by qualified, quoted name ("s"."t"); null where missing. */
 export async function resolveTables(c: pg.Client, names: string[]): Promise<(number | null)[]> {
   const { rows } = await c.query<{ oid: string | null }>('SELECT to_regclass(n)::oid::int8 AS oid FROM unnest($1::text[]) WITH ORDINALITY u(n, i) ORDER BY i', [names]);

@@ -12,11 +12,12 @@ import { qualify, quoteIdent } from '../pg/sql.js';
  * exactly that comparison (operator resolution covers domains, enums, arrays and extension types).
  * Generated columns are left out: the target computes them from the others.
  */
-export async function equalityColumns(c: pg.Client, schema: string, name: string): Promise<string[]> {
+export async function equalityColumns(c: pg.Client, schema: string, name: string, only?: readonly string[]): Promise<string[]> {
   const cols = (await c.query<{ name: string }>(
     `SELECT a.attname AS name FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum`,
-    [qualify(schema, name)])).rows.map((r) => r.name);
+    [qualify(schema, name)])).rows.map((r) => r.name).filter((n) => !only || only.includes(n));
   const out: string[] = [];
+  if (!cols.length) return out;
   await c.query('BEGIN');
   try {
     for (const col of cols) {

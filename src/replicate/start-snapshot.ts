@@ -7,8 +7,7 @@
  */
 import type pg from 'pg';
 import { withClient } from '../pg/connect.js';
-import { captureInstalled } from './catalog.js';
-import { loadSql } from '../pg/sql.js';
+import { captureInstalled, readStorage } from './catalog.js';
 import type { Endpoint } from '../pg/endpoint.js';
 
 /** `reader` must be inside the copy's REPEATABLE READ transaction. Returns the recorded snapshot, if any. */
@@ -16,9 +15,8 @@ export async function recordStartSnapshot(source: Endpoint, reader: pg.Client, n
   if (!(await captureInstalled(reader))) return undefined;
   const { snap, at } = (await reader.query<{ snap: string; at: Date }>('SELECT pg_current_snapshot()::text AS snap, now() AS at')).rows[0]!;
   // The tables' storage as this snapshot sees it (what the copy reads): recorded with the snapshot.
-  const tables = (await reader.query<{ tableid: number; relid: string }>('SELECT tableid, relid::int8::text AS relid FROM _cutover.tables')).rows;
-  const sigs = (await reader.query<{ relid: string; sig: string }>(loadSql(import.meta.url, 'sql/storage.sql'), [tables.map((x) => x.relid)])).rows;
-  const storage = Object.fromEntries(tables.flatMap((x) => { const s = sigs.find((g) => g.relid === x.relid); return s ? [[String(x.tableid), s.sig]] : []; }));
+  const tables = (await reader.query<{ tableid: number; relid: string }>('SELECT tableid, relid::int8 AS relid FROM _cutover.tables')).rows;
+  const storage = Object.fromEntries(await readStorage(reader, tables.map((x) => ({ tableid: x.tableid, relid: Number(x.relid) }))));
   const kept = await withClient(source, 'replicate-mark', async (c) => (await c.query<{ s: string }>(
     `UPDATE _cutover.state SET start_snapshot = coalesce(start_snapshot, $1::pg_snapshot), start_snapshot_at = coalesce(start_snapshot_at, $2),
        storage = CASE WHEN start_snapshot IS NULL THEN $3::jsonb ELSE storage END

@@ -3,7 +3,7 @@ import { execa } from 'execa';
 import { admitConnections } from '../pg/admission.js';
 import { CutoverError } from '../errors.js';
 import { scrub } from '../pg/conninfo.js';
-import { withClient } from '../pg/connect.js';
+import { backendPid, withClient } from '../pg/connect.js';
 import { childCredentials } from '../pg/child-env.js';
 import { superviseGroup } from '../lib/child-group.js';
 import { sqlStateOf } from '../pg/sqlstate.js';
@@ -17,7 +17,7 @@ export async function executeStep(step: Step, ctx: ActionContext): Promise<StepO
     try {
       return await withClient(ctx[side], step.id, async (c) => {
         // Ctrl-C cancels the statement on the server (a vanished client does not stop a running query).
-        const pid = (c as unknown as { processID?: number }).processID;
+        const pid = backendPid(c);
         const cancel = () => { if (pid) void withClient(ctx[side], `${step.id}/cancel`, (k) => k.query('SELECT pg_cancel_backend($1)', [pid])).catch(() => undefined); };
         ctx.signal.addEventListener('abort', cancel, { once: true });
         const res = await c.query(step.body).finally(() => ctx.signal.removeEventListener('abort', cancel));
