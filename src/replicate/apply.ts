@@ -768,6 +768,8 @@ export class Applier {
             '(a column retyped USING an expression, dropped and added again, a volatile default, a TRUNCATE, VACUUM FULL or CLUSTER: what no trigger or earlier batch covers): read again in full');
         }
       }
+      // Written to the target only when it changed (checked once a second; most seconds nothing changes).
+      const storageWrite = storageNow && (!this.storage || storageJson(storageNow) !== storageJson(this.storage)) ? storageJson(storageNow) : null;
       // Tables a followed column with a default left to read again, and rewritten ones: read whole under
       // this snapshot, as after a TRUNCATE.
       const refreshed = [...new Set([...this.refresh, ...rewritten])].filter((id) => this.tables.has(id));
@@ -782,7 +784,7 @@ export class Applier {
         await s.query('COMMIT');
         this.srcInTxn = false;
         await t.query('UPDATE _cutover.apply_state SET tick = $1::pg_snapshot, tick_at = $2, applied_at = now(), storage = coalesce($3::jsonb, storage)',
-          [cur, at, storageNow ? storageJson(storageNow) : null]);
+          [cur, at, storageWrite]);
         if (storageNow) this.storage = storageNow;
         this.tick = cur;
         this.tickAtMs = at.getTime();
@@ -920,7 +922,7 @@ export class Applier {
       await t.query(`UPDATE _cutover.apply_state SET tick = $1::pg_snapshot, tick_at = $2, applied_at = now(), batches = batches + 1,
         events = events + $3, rows_upserted = rows_upserted + $4, rows_deleted = rows_deleted + $5,
         refresh_tables = ARRAY(SELECT x FROM unnest(refresh_tables) x WHERE x <> ALL($6::int[])), storage = coalesce($7::jsonb, storage)`,
-      [cur, at, events, upserted, deleted, refreshed, storageNow ? storageJson(storageNow) : null]);
+      [cur, at, events, upserted, deleted, refreshed, storageWrite]);
       await t.query('COMMIT');
       for (const id of refreshed) this.refresh.delete(id);
       if (storageNow) this.storage = storageNow;
@@ -1185,7 +1187,8 @@ function rewrittenSince(before: string, after: string): boolean {
   return false;
 }
 
-const storageJson = (m: Map<number, string>): string => JSON.stringify(Object.fromEntries([...m].map(([id, sig]) => [String(id), sig])));
+/** The storage record as stored (keys in tableid order, so that equal records print equal). */
+const storageJson = (m: Map<number, string>): string => JSON.stringify(Object.fromEntries([...m].sort((x, y) => x[0] - y[0]).map(([id, sig]) => [String(id), sig])));
 
 /** The target's _cutover.apply_state, as connectOnce reads it. */
 interface AppliedState {
