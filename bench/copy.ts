@@ -4,8 +4,11 @@
  *   pgcopydb clone --table-jobs J --index-jobs J (if installed: apt install pgcopydb),
  * between two local PostgreSQL 15 servers. Prints each run, medians and ratios, and cutover copy's phases.
  *   npx tsx bench/copy.ts --gb 3 --rounds 3 --jobs 2
- * `--compare-cli PATH` adds "cutover copy (compared build)": another build's dist/cli/main.js (e.g. the
- * branch point), alternating with this one, to measure what a change costs.
+ * `--compare-cli PATH[,PATH...]` adds "cutover copy (compared build ...)": other builds' dist/cli/main.js
+ * (e.g. the branch point), alternating with this one, to measure what a change costs. For a compared
+ * build the REFRESH of the materialized views it left unpopulated (builds before the fidelity work did)
+ * is timed after its copy, giving "... + REFRESH": the same end state as this build's copy.
+ * `--skip NAME[,NAME...]` leaves methods out (e.g. "cutover dump+restore").
  */
 import { mkdtemp, rm, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,7 +24,10 @@ const gb = Number(arg('gb', '3'));
 const rounds = Number(arg('rounds', '3'));
 const jobs = arg('jobs', '2');
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-const compareCli = arg('compare-cli', '');
+const compareClis = arg('compare-cli', '').split(',').filter(Boolean);
+const skip = new Set(arg('skip', '').split(',').filter(Boolean));
+// A compared build is named by the folder holding its dist/ (e.g. /work/build-78a5601 -> 78a5601).
+const buildName = (cli: string) => cli.replace(/\/dist\/cli\/main\.js$/, '').split('/').at(-1)!.replace(/^build-/, '');
 // Same settings on both servers for every method (durability off as in the test harness).
 const settings = { shared_buffers: '1GB', maintenance_work_mem: '1GB', max_wal_size: '8GB', checkpoint_timeout: '30min', max_connections: 100 };
 
@@ -47,11 +53,25 @@ try {
   const SP = { PGPASSFILE: creds.env.PGPASSFILE }, TP = SP;
   const hasPgcopydb = (await execa('pgcopydb', ['--version'], { reject: false })).exitCode === 0;
   const reset = async () => { await dst!.createDatabase('bench'); await rm(join(work, 'x'), { recursive: true, force: true }); };
-  const methods: Record<string, () => Promise<number>> = {
-    'cutover copy': () => timed('node', [CLI, 'copy', '--source', 'env:S', '--target', 'env:T', '-j', jobs, '--dir', join(work, 'x')], { S: src!.url('bench'), T: dst!.url('bench') }),
-    ...(compareCli ? {
-      'cutover copy (compared build)': () => timed('node', [compareCli, 'copy', '--source', 'env:S', '--target', 'env:T', '-j', jobs, '--dir', join(work, 'x')], { S: src!.url('bench'), T: dst!.url('bench') }),
-    } : {}),
+  // Seconds spent making the target's matviews populated as on the source (after a compared build's copy).
+  const refreshed = new Map<string, number>();
+  const refreshLikeSource = async (label: string) => {
+    const want = (await src!.query<{ n: string }>(`SELECT format('%I.%I', schemaname, matviewname) n FROM pg_matviews WHERE ispopulated ORDER BY 1`, [], 'bench')).rows.map((r) => r.n);
+    const t = Date.now();
+    // Creation order (oid) respects dependencies between matviews.
+    const todo = (await dst!.query<{ n: string }>(`SELECT format('%I.%I', n.nspname, c.relname) n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'm' AND NOT c.relispopulated ORDER BY c.oid`, [], 'bench')).rows.map((r) => r.n).filter((n) => want.includes(n));
+    for (const n of todo) await dst!.query(`REFRESH MATERIALIZED VIEW ${n}`, [], 'bench');
+    refreshed.set(label, (Date.now() - t) / 1000);
+  };
+  const copyWith = (cli: string) => () => timed('node', [cli, 'copy', '--source', 'env:S', '--target', 'env:T', '-j', jobs, '--dir', join(work, 'x')], { S: src!.url('bench'), T: dst!.url('bench') });
+  const all: Record<string, () => Promise<number>> = {
+    'cutover copy': copyWith(CLI),
+    ...Object.fromEntries(compareClis.map((cli) => [`cutover copy (${buildName(cli)})`, async () => {
+      const s = await copyWith(cli)();
+      await refreshLikeSource(`cutover copy (${buildName(cli)})`);
+      return s;
+    }])),
     'cutover dump+restore': async () =>
       (await timed('node', [CLI, 'dump', '--source', 'env:S', '--dir', join(work, 'x'), '-j', jobs], { S: src!.url('bench') })) +
       (await timed('node', [CLI, 'restore', '--target', 'env:T', '--dir', join(work, 'x'), '-j', jobs], { T: dst!.url('bench') })),
@@ -63,9 +83,11 @@ try {
         '--dir', join(work, 'x'), '--no-owner', '--no-acl'], SP, true),
     } : {}),
   };
+  const methods = Object.fromEntries(Object.entries(all).filter(([m]) => !skip.has(m)));
   if (!hasPgcopydb) console.log('pgcopydb not installed (apt install pgcopydb): left out');
   const samples: Sample[] = [];
-  let lastSummary = '', lastCompared = '';
+  let lastSummary = '';
+  const lastCompared = new Map<string, string>();
   for (let round = 1; round <= rounds; round++) {
     // Alternate the order each round so no method always runs on a warmer cache.
     const order = Object.keys(methods);
@@ -74,14 +96,19 @@ try {
       await reset();
       const seconds = await methods[m]!();
       samples.push({ method: m, round, seconds });
-      console.log(`round ${round}: ${m} ${seconds.toFixed(1)} s`);
+      const r = refreshed.get(m);
+      if (r !== undefined) {
+        samples.push({ method: `${m} + REFRESH`, round, seconds: seconds + r });
+        refreshed.delete(m);
+      }
+      console.log(`round ${round}: ${m} ${seconds.toFixed(1)} s${r !== undefined ? ` (+ REFRESH of its unpopulated matviews ${r.toFixed(1)} s)` : ''}`);
       if (m === 'cutover copy') lastSummary = await readFile(join(work, 'x', 'summary.json'), 'utf8');
-      if (m === 'cutover copy (compared build)') lastCompared = await readFile(join(work, 'x', 'summary.json'), 'utf8').catch(() => '');
+      else if (m.startsWith('cutover copy (')) lastCompared.set(m, await readFile(join(work, 'x', 'summary.json'), 'utf8').catch(() => ''));
     }
   }
   console.log('\n' + report(samples, ['pg_dump+pg_restore', ...(hasPgcopydb ? ['pgcopydb'] : [])]));
   recordSamples(`copy ${gb} GB, -j ${jobs}`, samples, ['pg_dump+pg_restore', 'pgcopydb']);
-  for (const [label, text] of [['cutover copy', lastSummary], ['cutover copy (compared build)', lastCompared]] as const) {
+  for (const [label, text] of [['cutover copy', lastSummary], ...lastCompared] as const) {
     if (!text) continue;
     const s = JSON.parse(text) as { phases: { phase: string; durationMs: number; concurrency: number }[] };
     console.log(`\n${label} phases (last run):`);
