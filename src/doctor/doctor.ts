@@ -2,6 +2,7 @@
  * `cutover doctor`: every check that can be made before anything is touched, all reported at once.
  * A failed connection skips the checks that need it; nothing here writes to either server.
  */
+import { displayName } from '../pg/table-name.js';
 import type pg from 'pg';
 import { describeError, isCutoverError } from '../errors.js';
 import { type ConnParams, redact } from '../pg/conninfo.js';
@@ -90,7 +91,7 @@ async function probe(p: Endpoint, side: Side, checks: Check[], fence?: DoctorOpt
   }
 }
 
-const qname = (t: { schema: string; name: string }) => `${t.schema}.${t.name}`;
+const qname = displayName;
 const list = (xs: string[], max = 8) => xs.slice(0, max).join(', ') + (xs.length > max ? `, ... (${xs.length} in all)` : '');
 
 export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {

@@ -84,12 +84,11 @@ export async function checkRowSecurity(source: Endpoint, checks: Check[]): Promi
 
 export async function checkExtensionVersions(source: Endpoint, target: Endpoint, checks: Check[]): Promise<void> {
   const exts = await withClient(source, 'doctor-ext', async (c) =>
-    (await c.query<{ name: string; version: string; trusted_needed: boolean }>(`SELECT extname::text AS name, extversion::text AS version, false AS trusted_needed FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1`)).rows);
+    (await c.query<{ name: string; version: string; trusted_needed: boolean }>(loadSql(import.meta.url, 'sql/extensions-source.sql'))).rows);
   if (!exts.length) return;
   const avail = await withClient(target, 'doctor-ext', async (c) =>
     (await c.query<{ name: string; version: string; superuser: boolean; trusted: boolean; me_super: boolean }>(
-      `SELECT v.name::text AS name, v.version::text AS version, v.superuser, v.trusted, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS me_super
-         FROM pg_available_extension_versions v WHERE v.name = ANY($1::text[])`, [exts.map((e) => e.name)])).rows);
+      loadSql(import.meta.url, 'sql/extensions-available.sql'), [exts.map((e) => e.name)])).rows);
   const problems: string[] = [], notes: string[] = [];
   for (const e of exts) {
     const vs = avail.filter((a) => a.name === e.name);

@@ -3,6 +3,9 @@
  * as DIR.partial and renamed to DIR with a completion marker only when pg_dump succeeded, so a partial
  * dump is never mistaken for a complete one; a finished dump with the same options is skipped (resume).
  */
+import { CUTOVER_SCHEMA, FENCE_SCHEMA } from '../pg/private-schema.js';
+import { quoteIdent } from '../pg/sql.js';
+import { displayName } from '../pg/table-name.js';
 import { resolveTableSelection } from '../pg/entry-checks.js';
 import { existsSync } from 'node:fs';
 import { readFile, rename, rm, writeFile, readdir, stat } from 'node:fs/promises';
@@ -94,7 +97,7 @@ export async function dump(o: DumpOptions): Promise<DumpResult> {
   const { facts, tables, ident } = await withClient(source, 'dump-plan', async (c) => ({ facts: await serverFacts(c), tables: await tableFacts(c), ident: bindingOf(await databaseIdentity(c, source)) }));
   const tool = await requireClientTool('pg_dump', facts.major, o.binDir);
   // cutover's own capture schema never travels (its triggers on user tables are filtered at restore).
-  const args = ['-Fd', '-j', String(jobs), '--verbose', '-Z', String(o.compress ?? 1), ...selectionArgs(o), '-N', '"_cutover"', '-N', '"_cutover_fence"',
+  const args = ['-Fd', '-j', String(jobs), '--verbose', '-Z', String(o.compress ?? 1), ...selectionArgs(o), '-N', quoteIdent(CUTOVER_SCHEMA), '-N', quoteIdent(FENCE_SCHEMA),
     ...(o.snapshot ? ['--snapshot', o.snapshot] : []), ...(o.schemaOnly ? ['--schema-only'] : [])];
   // The snapshot id is left out: a resumed copy dumps from a new snapshot but the same options.
   const hashed = args.filter((a, i) => a !== '--snapshot' && args[i - 1] !== '--snapshot');
@@ -117,7 +120,7 @@ export async function dump(o: DumpOptions): Promise<DumpResult> {
   const partial = `${o.dir}.partial`;
   await rm(partial, { recursive: true, force: true });
   const dataTables = tables.filter((t) => t.kind === 'r');
-  const byName = new Map(dataTables.map((t) => [`${t.schema}.${t.name}`, t]));
+  const byName = new Map(dataTables.map((t) => [displayName(t), t]));
   const progress: DumpProgress = {
     tablesDone: 0, tablesTotal: dataTables.length, bytesDone: 0, bytesTotal: dataTables.reduce((n, t) => n + t.bytes, 0),
     rowsDone: 0, rowsTotal: dataTables.reduce((n, t) => n + t.estimatedRows, 0), running: [],

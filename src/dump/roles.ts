@@ -151,10 +151,7 @@ export interface SourceRole { name: string; attrs: string[]; connLimit: number; 
 /** Attributes of the source's roles, for creating missing ones (read without superuser: pg_roles). */
 export async function sourceRoles(c: pg.Client, names: string[]): Promise<Map<string, SourceRole>> {
   const { rows } = await c.query<{ name: string; super: boolean; createrole: boolean; createdb: boolean; replication: boolean; bypassrls: boolean; login: boolean; inherit: boolean; connlimit: number; member_of: string[] }>(
-    `SELECT r.rolname::text AS name, r.rolsuper AS super, r.rolcreaterole AS createrole, r.rolcreatedb AS createdb, r.rolreplication AS replication,
-            r.rolbypassrls AS bypassrls, r.rolcanlogin AS login, r.rolinherit AS inherit, r.rolconnlimit AS connlimit,
-            coalesce((SELECT array_agg(g.rolname::text ORDER BY g.rolname) FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid), '{}') AS member_of
-       FROM pg_roles r WHERE r.rolname = ANY($1::text[])`, [names]);
+    loadSql(import.meta.url, 'sql/source-roles.sql'), [names]);
   return new Map(rows.map((r) => [r.name, {
     name: r.name, connLimit: r.connlimit, inherit: r.inherit, memberOf: r.member_of,
     attrs: [r.super && 'SUPERUSER', r.createrole && 'CREATEROLE', r.createdb && 'CREATEDB', r.replication && 'REPLICATION', r.bypassrls && 'BYPASSRLS', r.login && 'LOGIN'].filter((x): x is string => !!x),

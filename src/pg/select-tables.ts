@@ -10,6 +10,7 @@
  * - a selection that leaves zero tables fails.
  * A partitioned table selects its partitions (the tables that hold its rows).
  */
+import { displayName as plainName, messageName as displayName } from './table-name.js';
 import type pg from 'pg';
 import { CutoverError } from '../errors.js';
 import { loadSql, qualify } from './sql.js';
@@ -38,13 +39,9 @@ export interface ResolvedSelection {
   resolved: { tables?: string[]; excludeTables?: string[] };
 }
 
-export const relKey = (t: { schema: string; name: string }): string => `${t.schema}.${t.name}`;
+export const relKey = plainName;
 
-/** schema.table for messages: a part is quoted only when it must be. */
-export function displayName(t: { schema: string; name: string }): string {
-  const part = (s: string) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : `"${s.replace(/"/g, '""')}"`);
-  return `${part(t.schema)}.${part(t.name)}`;
-}
+export { displayName };
 
 interface NamePart { text: string; quoted: boolean }
 

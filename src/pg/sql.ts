@@ -1,4 +1,5 @@
 /** Loads SQL from `.sql` files that sit beside the code (runnable as-is in psql). */
+import { withPrivateSchemas } from './private-schema.js';
 import { readFileSync } from 'node:fs';
 
 const cache = new Map<string, string>();
@@ -9,7 +10,7 @@ export function loadSql(base: string, relPath: string): string {
   const key = url.href;
   let text = cache.get(key);
   if (text === undefined) {
-    text = readFileSync(url, 'utf8');
+    text = withPrivateSchemas(readFileSync(url, 'utf8'));
     cache.set(key, text);
   }
   return text;

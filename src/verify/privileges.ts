@@ -26,8 +26,6 @@ export interface PrivilegeResult {
 /** grantor: set only when a grant was made by a role other than the object's owner. */
 interface Row { object: string; kind: 'owner' | 'grant'; role: string; privilege: string; grantable: boolean; initdb?: boolean; grantor?: string | null }
 
-const FENCE_READABLE = `SELECT CASE WHEN to_regnamespace('_cutover_fence') IS NULL OR NOT has_schema_privilege('_cutover_fence', 'USAGE') THEN false
-  WHEN to_regclass('_cutover_fence.revoked') IS NULL THEN false ELSE has_table_privilege('_cutover_fence.revoked', 'SELECT') END AS ok`;
 
 interface Line { object: string; entry: string; privilege: string; initdb: boolean }
 
@@ -35,7 +33,7 @@ async function lines(c: pg.Client, map: RoleMap | undefined, side: 'source' | 't
   const { rows } = await c.query<Row>(loadSql(import.meta.url, 'sql/privileges.sql'));
   // A side in a cutover's write fence lacks the write privileges the fence revoked (until unfenced): they
   // count as its own (the source in a cutover; the old source, fenced since, in a rollback).
-  if ((await c.query<{ ok: boolean }>(FENCE_READABLE)).rows[0]!.ok) {
+  if ((await c.query<{ ok: boolean }>(loadSql(import.meta.url, 'sql/fence-readable.sql'))).rows[0]!.ok) {
     rows.push(...(await c.query<Row>(loadSql(import.meta.url, 'sql/fence-revoked.sql'))).rows);
   }
   const out = new Map<string, Line>();

@@ -1,4 +1,5 @@
 /** Human-readable verify report. */
+import { displayName } from '../pg/table-name.js';
 import { table, humanDuration } from '../lib/format.js';
 import type { VerifyReport } from './verify.js';
 import type { RowDifference } from './compare-table.js';
@@ -11,12 +12,12 @@ function keyText(d: RowDifference): string {
 export function renderVerify(r: VerifyReport): string {
   const out: string[] = [];
   out.push(table(['table', 'source rows', 'target rows', 'chunks', 'result'], r.tables.map((t) => [
-    `${t.kind === 'materialized view' ? '(matview) ' : ''}${t.schema}.${t.name}`, String(t.sourceRows), String(t.targetRows), String(t.chunks),
+    `${t.kind === 'materialized view' ? '(matview) ' : ''}${displayName(t)}`, String(t.sourceRows), String(t.targetRows), String(t.chunks),
     t.status === 'same' ? 'same' : t.status === 'stale on source' ? `stale on the source: ${t.note ?? ''}` : `DIFFERS: ${t.differenceCount} row(s)${t.note ? `; ${t.note}` : ''}`,
   ])));
-  for (const m of r.missingTables) out.push(`MISSING on ${m.side}: table ${m.schema}.${m.name}`);
+  for (const m of r.missingTables) out.push(`MISSING on ${m.side}: table ${displayName(m)}`);
   for (const t of r.tables.filter((x) => x.differences.length)) {
-    out.push('', `${t.schema}.${t.name}: ${t.differenceCount} difference(s)${t.differenceCount > t.differences.length ? `, first ${t.differences.length} shown` : ''}`);
+    out.push('', `${displayName(t)}: ${t.differenceCount} difference(s)${t.differenceCount > t.differences.length ? `, first ${t.differences.length} shown` : ''}`);
     for (const d of t.differences) out.push(`  ${d.kind.padEnd(17)} ${keyText(d)}${d.columns?.length ? `  columns: ${d.columns.join(', ')}` : ''}`);
   }
   const s = r.summary;
@@ -25,7 +26,7 @@ export function renderVerify(r: VerifyReport): string {
   out.push('', `rows: ${s.tables} table(s), ${s.rows} source row(s) compared: ${s.tablesDiffering === 0 ? 'identical' : `${s.tablesDiffering} table(s) differ, ${s.rowDifferences} row(s)`}`);
   const mvPopulated = r.matviews.filter((m) => m.source && m.target).length;
   out.push(`materialized views: ${s.matviews} compared (populated or not; contents of ${mvPopulated} populated on both, in the table above): ${verdict(s.matviewDifferences)}`);
-  for (const m of r.matviews.filter((x) => x.status !== 'same')) out.push(`  ${m.status.padEnd(24)} ${m.schema}.${m.name}`);
+  for (const m of r.matviews.filter((x) => x.status !== 'same')) out.push(`  ${m.status.padEnd(24)} ${displayName(m)}`);
   const lo = r.largeObjects;
   out.push(`large objects: ${lo.sourceCount} on the source, ${lo.targetCount} on the target compared (owner, ACL, comment${lo.contentCompared ? ', content hash' : ''}): ${verdict(s.largeObjectDifferences)}`);
   for (const d of lo.differences.slice(0, 50)) out.push(`  ${d.change.padEnd(17)} large object ${d.oid}${d.parts ? `: ${d.parts.join(', ')}` : ''}`);
@@ -33,7 +34,7 @@ export function renderVerify(r: VerifyReport): string {
     const bad = r.sequences.filter((q) => q.status !== 'same');
     out.push(`sequences: ${r.sequences.length} compared: ${bad.length === 0 ? 'identical' : `${bad.length} not equal (${s.sequencesBehind} behind or missing)`}`);
     for (const q of bad) {
-      out.push(`  ${q.status.padEnd(17)} ${q.schema}.${q.name}${q.ownedBy ? ` (${q.ownedBy})` : ''}: source ${q.source ? `${q.source.lastValue}${q.source.isCalled ? '' : ' (not called)'}` : '-'}, target ${q.target ? `${q.target.lastValue}${q.target.isCalled ? '' : ' (not called)'}` : '-'}`);
+      out.push(`  ${q.status.padEnd(17)} ${displayName(q)}${q.ownedBy ? ` (${q.ownedBy})` : ''}: source ${q.source ? `${q.source.lastValue}${q.source.isCalled ? '' : ' (not called)'}` : '-'}, target ${q.target ? `${q.target.lastValue}${q.target.isCalled ? '' : ' (not called)'}` : '-'}`);
     }
   }
   if (r.schema) {

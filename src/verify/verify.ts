@@ -7,6 +7,7 @@
  * never a partial comparison. Refused before reading: source and target being one database, a table
  * selection naming unknown tables or nothing, tables whose rows RLS hides from the role.
  */
+import { displayName } from '../pg/table-name.js';
 import type pg from 'pg';
 import type { ConnParams } from '../pg/conninfo.js';
 import { openSnapshotGroup, type SnapshotGroup } from '../pg/snapshot.js';
@@ -87,7 +88,7 @@ export interface MatviewResult {
 
 const DEFAULTS: CompareOptions = { chunkRows: 100_000, leafRows: 2_000, maxReported: 20, maxDrillRows: 2_000_000 };
 
-const key = (t: { schema: string; name: string }) => `${t.schema}.${t.name}`;
+const key = displayName;
 
 export function compareOptions(o: Partial<CompareOptions>): CompareOptions {
   return {

@@ -12,6 +12,7 @@
  * Locks on the source: ACCESS SHARE only (COPY TO, pg_dump). The snapshot is held for the whole copy,
  * which holds back vacuum on the source: progress output says so.
  */
+import { displayName } from '../../pg/table-name.js';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
@@ -21,7 +22,7 @@ import { resolveEndpoint } from '../../pg/endpoint.js';
 import { connect, withClient } from '../../pg/connect.js';
 import { serverFacts, setSequences, tableFacts } from '../../pg/facts.js';
 import { openSnapshotGroup, READ_SETTINGS, type SnapshotGroup } from '../../pg/snapshot.js';
-import { qualify, quoteIdent, quoteLiteral } from '../../pg/sql.js';
+import { loadSql, qualify, quoteIdent, quoteLiteral } from '../../pg/sql.js';
 import { classifySqlState, sqlStateOf } from '../../pg/sqlstate.js';
 import { requireClientTool } from '../../pg/tools.js';
 import { TaskPool } from '../../lib/pool.js';
@@ -296,7 +297,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
     };
     const streamedFor = (u: CopyUnit) => {
       const f = {
-        r: { table: `${u.table.schema}.${u.table.name}`, part: u.range ? `${Number(u.key.split('#').at(-1)) + 1}/${u.parts}` : undefined,
+        r: { table: displayName(u.table), part: u.range ? `${Number(u.key.split('#').at(-1)) + 1}/${u.parts}` : undefined,
           bytesDone: 0, bytesTotal: Math.round(u.table.bytes / u.parts), startedAt: Date.now() },
         rowsPerByte: u.table.bytes ? u.table.estimatedRows / u.table.bytes : 0,
       };
@@ -576,7 +577,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
 
     summary.tables = tables.map((t) => {
       const s = tableStats.get(tableKey(t));
-      return { table: `${t.schema}.${t.name}`, rows: s?.rows ?? 0, bytes: s?.bytes ?? 0, durationMs: s?.ms ?? 0, parts: s?.parts ?? 1, skipped: s?.skipped ?? false };
+      return { table: displayName(t), rows: s?.rows ?? 0, bytes: s?.bytes ?? 0, durationMs: s?.ms ?? 0, parts: s?.parts ?? 1, skipped: s?.skipped ?? false };
     });
     summary.indexes = indexes.length;
     summary.ok = true;
@@ -699,7 +700,7 @@ async function onTargetFks(target: Endpoint, fks: CopyForeignKey[]): Promise<Cop
 /** Contents and comments (owners and grants come with the privileges step, mapped). */
 async function copyLargeObjects(src: pg.Client, dst: pg.Client, journal: Journal): Promise<number> {
   const { rows } = await src.query<{ oid: number; comment: string | null }>(
-    `SELECT oid::int8 AS oid, obj_description(oid, 'pg_largeobject') AS comment FROM pg_largeobject_metadata ORDER BY oid`);
+    loadSql(import.meta.url, '../sql/large-objects.sql'));
   for (const { oid, comment } of rows) {
     const data = (await src.query<{ d: Buffer }>('SELECT lo_get($1::oid) AS d', [oid])).rows[0]!.d;
     await dst.query('BEGIN');

@@ -38,7 +38,8 @@ export interface CopyIndex {
   onMatview: boolean;
 }
 
-export const tableKey = (t: { schema: string; name: string }) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
+import { tableKey } from '../../pg/table-name.js';
+export { tableKey };
 
 export async function readTables(c: pg.Client): Promise<CopyTable[]> {
   const { rows } = await c.query<{ schema: string; name: string; bytes: string; estimated_rows: string; columns: string[] | null; split_key: string | null; is_partition: boolean; binary_safe: boolean }>(
