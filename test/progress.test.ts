@@ -17,7 +17,7 @@ import { Meter, formatRate, humanCount, rateText } from '../src/lib/rate.js';
 import { oneLine, plainIntervalMs, tablesProgress } from '../src/lib/progress.js';
 import { CatchUpProgress } from '../src/replicate/progress-text.js';
 import { copyProgress } from '../src/dump/copy/progress-text.js';
-import { parseDuration } from '../src/runbook/duration.js';
+import { parseDuration } from '../src/lib/duration.js';
 import { plainLine } from '../src/cli/commands/replicate-watch.js';
 import { progressLine } from '../src/cli/progress.js';
 import type { CopyProgress } from '../src/dump/copy/copy.js';

@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { parseRunbook } from '../src/runbook/parse.js';
 import { formatProblem } from '../src/runbook/model.js';
 import { projectOutage } from '../src/runbook/timings.js';
-import { parseDuration } from '../src/runbook/duration.js';
+import { parseDuration } from '../src/lib/duration.js';
 import { cutover } from './helpers/cli.js';
 import { ACTIONS } from '../src/runbook/actions/index.js';
 

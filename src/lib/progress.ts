@@ -3,7 +3,7 @@
  * lines every 10 s (CUTOVER_PROGRESS_INTERVAL) when the output is a pipe or a CI log, where a line a
  * second would bury everything else. Shared by the CLI's progress line and the runbook's task list.
  */
-import { parseDuration } from '../runbook/duration.js';
+import { parseDuration } from './duration.js';
 import { humanBytes, humanDuration } from './format.js';
 import { Meter, type RateUnit, formatAmount, humanCount, rateText } from './rate.js';
 

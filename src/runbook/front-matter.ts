@@ -6,7 +6,7 @@ import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import { z } from 'zod';
 import { parseConnString } from '../pg/conninfo.js';
 import { parseHeadroom } from '../budget/capacity.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../lib/duration.js';
 import type { ConnectionRef, FrontMatter } from './model.js';
 import { roleMapFromObject } from '../pg/role-map.js';
 

@@ -11,7 +11,7 @@ import { basename } from 'node:path';
 import MarkdownIt from 'markdown-it';
 import { CutoverError } from '../errors.js';
 import { ACTIONS } from './actions/index.js';
-import { estimateIn } from './duration.js';
+import { estimateIn } from '../lib/duration.js';
 import { checkFrontMatter, lineOf, parseYaml, type Located } from './front-matter.js';
 import { type Marker, type Runbook, type RunbookProblem, type Step, formatProblem } from './model.js';
 

@@ -17,7 +17,7 @@ import { failed } from '../json/base.js';
 import { ApplyDoc, CutoverDoc, FinishDoc, RollbackDoc, StartDoc, StatusDoc, TeardownDoc, UnfenceDoc } from '../json/shapes-replicate.js';
 import { progressLine } from '../progress.js';
 import { watchStatus } from './replicate-watch.js';
-import { parseDuration } from '../../runbook/duration.js';
+import { parseDuration } from '../../lib/duration.js';
 import { CatchUpProgress } from '../../replicate/progress-text.js';
 import { type TablesProgress, tablesProgress } from '../../lib/progress.js';
 import { type HandledSignal, SIGNAL_EXIT, onInterrupt } from '../../lib/interrupt.js';

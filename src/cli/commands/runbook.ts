@@ -10,7 +10,7 @@ import { loadTimings, projectOutage, statedMs, type RunSummary } from '../../run
 import { resolveConnections, type Mode } from '../../runbook/connections.js';
 import { runRunbook } from '../../runbook/runner.js';
 import { outageText, writeReport } from '../../runbook/report.js';
-import { parseDuration } from '../../runbook/duration.js';
+import { parseDuration } from '../../lib/duration.js';
 import type { Runbook } from '../../runbook/model.js';
 import { humanDuration, table } from '../../lib/format.js';
 import { boundStateDir, runbookSlug } from '../../runbook/binding.js';

@@ -4,7 +4,7 @@ import { renderDoctor } from '../../doctor/render.js';
 import { CutoverError } from '../../errors.js';
 import { withClient } from '../../pg/connect.js';
 import { resolveEndpoint } from '../../pg/endpoint.js';
-import { parseDuration } from '../duration.js';
+import { parseDuration } from '../../lib/duration.js';
 import { defineAction } from './types.js';
 import { capacities } from './common.js';
 import { describeCapacity } from '../../budget/capacity.js';
