@@ -29,8 +29,7 @@ import { readColumns, readShapes, readStorage, resolveTables, type Shape, shapeD
 import { type ChangeBatch, changeSource, type ChangeSource, type Position } from './changes/index.js';
 import { moveForeignKeys } from './fk-moves.js';
 import { type FinishStatement, type IndexAction, type IndexPlan, planDdl, planIndexes, tableStatements } from './ddl-follow.js';
-import { captureNewTables, newTablesMatching } from './capture.js';
-import { checkReverse, reverseCapture } from './window-state.js';
+import { checkReverse } from './window-state.js';
 import { lockApplier } from './applier-lock.js';
 import type { ChunkSink, TrackedTable } from '../verify/incremental.js';
 import type { RoleMap } from '../pg/role-map.js';
@@ -237,7 +236,7 @@ export class Applier {
     if (this.o.reverse) await checkReverse(s, t);
     else if (!(await this.changes.installed(s))) {
       throw new CutoverError('E_NOT_STARTED', 'change capture is not installed on the source', { hint: 'run `cutover replicate start` first' });
-    } else if (await reverseCapture(s)) {
+    } else if (await this.changes.reverse(s)) {
       throw new CutoverError('E_USAGE', 'the capture on this source is a rollback window\'s (reverse: it is the new server): apply it with --reverse (runbook: reverse: true), which writes to the old source', {
         hint: 'keep --source/--target as in the forward cutover: `cutover replicate apply --reverse`',
       });
@@ -545,7 +544,7 @@ export class Applier {
     if (!force && Date.now() - this.lastFollowCheck < 1000) return;
     this.lastFollowCheck = Date.now();
     const note = this.o.onNote ?? (() => undefined);
-    const fresh = await captureNewTables(this.s, note);
+    const fresh = await this.changes.captureNew(this.s, note);
     for (const c of fresh.captured) {
       this.pending.set(c.tableid, { tableid: c.tableid, relid: c.relid, name: qualify(c.schema, c.name) });
       note(`new table ${qualify(c.schema, c.name)} on the source: capture installed (${c.keySource}); the next batch copies it`);
@@ -609,7 +608,7 @@ export class Applier {
   private async haltOnNewTables(force = false): Promise<void> {
     if (!force && Date.now() - this.lastFollowCheck < 1000) return;
     this.lastFollowCheck = Date.now();
-    const fresh = await newTablesMatching(this.s);
+    const fresh = await this.changes.uncaptured(this.s);
     if (fresh.length) {
       await this.halt(`DDL on the source: new table(s) ${fresh.join(', ')} that the capture's selection covers, not replicated without ddl: follow`, false,
         'with `ddl: follow` (--follow-ddl) the applier captures, creates and copies them; or drop them on the source, or exclude them (run `cutover replicate start` again with --exclude-table: the applier keeps its place); then run `cutover replicate apply --accept-ddl`');

@@ -116,6 +116,12 @@ export interface ChangeSource {
   acknowledge(c: pg.Client, applied: Position): Promise<number>;
   /** Events committed after `from`; with `sizes`, the capture's total events and bytes too. */
   backlog(c: pg.Client, from: Position, o?: { sizes?: boolean }): Promise<Backlog>;
+  /** The capture on this server is a rollback window's (reverse: this is the new server). */
+  reverse(c: pg.Client): Promise<boolean>;
+  /** ddl: follow: tables created since that the capture's selection covers get captured (before the batch that copies them). */
+  captureNew(c: pg.Client, note: (m: string) => void): Promise<NewTables>;
+  /** Without ddl: follow: tables created since that the capture's selection covers and that are not captured (names). */
+  uncaptured(c: pg.Client): Promise<string[]>;
   /** For status: the capture's mode, how many tables, the recorded start; with `logged`, the events it holds. */
   describe(c: pg.Client, o?: { logged?: boolean }): Promise<CaptureSummary>;
 }
@@ -128,4 +134,10 @@ export interface CaptureSummary {
   /** The source's clock now. */
   now: Date;
   logged?: number;
+}
+
+/** Tables ddl: follow captured now, and those it refused (why, by name). */
+export interface NewTables {
+  captured: { tableid: number; relid: number; schema: string; name: string; keySource: string }[];
+  refused: string[];
 }

@@ -5,6 +5,6 @@
 import { triggerSource } from './trigger-source.js';
 import type { ChangeSource } from './change-source.js';
 
-export type { Backlog, CaptureSummary, CapturedTable, ChangeBatch, ChangedTable, ChangeSource, Position, StartPoint } from './change-source.js';
+export type { Backlog, CaptureSummary, CapturedTable, ChangeBatch, ChangedTable, ChangeSource, NewTables, Position, StartPoint } from './change-source.js';
 
 export const changeSource: ChangeSource = triggerSource;

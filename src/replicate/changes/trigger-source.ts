@@ -11,6 +11,8 @@ import type { Endpoint } from '../../pg/endpoint.js';
 import { loadSql, quoteIdent } from '../../pg/sql.js';
 import { classifySqlState, sqlStateOf } from '../../pg/sqlstate.js';
 import { captureInstalled, readStorage } from '../catalog.js';
+import { captureNewTables, newTablesMatching } from '../capture.js';
+import { reverseCapture } from '../window-state.js';
 import { compareSnapshots, literal } from '../snapshot-text.js';
 import type { Backlog, CaptureSummary, CapturedTable, ChangeBatch, ChangedTable, ChangeSource, Position, StartPoint } from './change-source.js';
 
@@ -100,6 +102,10 @@ export const triggerSource: ChangeSource = {
     const r = (await c.query<{ now: Date; pending: string; logged: string; log_bytes: string }>(loadSql(import.meta.url, 'sql/pending.sql'), [from])).rows[0]!;
     return { now: r.now, pending: Number(r.pending), logged: Number(r.logged), bytes: Number(r.log_bytes) };
   },
+
+  reverse: reverseCapture,
+  captureNew: (c: pg.Client, note: (m: string) => void) => captureNewTables(c, note),
+  uncaptured: newTablesMatching,
 
   async describe(c: pg.Client, o: { logged?: boolean } = {}): Promise<CaptureSummary> {
     const r = (await c.query<{ mode: string; start: string | null; at: Date | null; now: Date; tables: number; logged: string | null }>(
