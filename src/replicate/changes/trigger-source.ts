@@ -13,7 +13,7 @@ import { classifySqlState, sqlStateOf } from '../../pg/sqlstate.js';
 import { captureInstalled, readStorage } from '../catalog.js';
 import { captureNewTables, newTablesMatching } from '../capture.js';
 import { reverseCapture } from '../window-state.js';
-import { compareSnapshots, literal } from '../snapshot-text.js';
+import { compareSnapshots, literal } from './snapshot-text.js';
 import type { Backlog, CaptureSummary, CapturedTable, ChangeBatch, ChangedTable, ChangeSource, Position, StartPoint } from './change-source.js';
 
 /** The log's partitions (capture-schema.sql): one in use, the others emptied once applied. */
