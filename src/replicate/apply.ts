@@ -251,7 +251,7 @@ export class Applier {
           hint: 'after `cutover replicate start`, copy the data with `cutover copy` (or `cutover dump`): it records its snapshot on the source',
         });
       }
-      await t.query('INSERT INTO _cutover.apply_state (tick, tick_at, storage) VALUES ($1::pg_snapshot, $2, $3)', [start.position, start.at, start.storage]);
+      await t.query('INSERT INTO _cutover.apply_state (tick, tick_at, storage) VALUES ($1, $2, $3)', [start.position, start.at, start.storage]);
       applied = { tick: start.position, tick_at: start.at, halted: null, fingerprints: {}, follow_ddl: false, copied: [], source_indexes: null, refresh_tables: [], storage: start.storage };
     }
     // The operator accepted the target as it is: indexes the source no longer has are forgotten (planIndexes).
@@ -784,7 +784,7 @@ export class Applier {
       if (!changed.length && !this.pending.size) {
         await s.query('COMMIT');
         this.srcInTxn = false;
-        await t.query('UPDATE _cutover.apply_state SET tick = $1::pg_snapshot, tick_at = $2, applied_at = now(), storage = coalesce($3::jsonb, storage)',
+        await t.query('UPDATE _cutover.apply_state SET tick = $1, tick_at = $2, applied_at = now(), storage = coalesce($3::jsonb, storage)',
           [cur, at, storageWrite]);
         if (storageNow) this.storage = storageNow;
         this.tick = cur;
@@ -914,7 +914,7 @@ export class Applier {
         }
       }
       const events = changed.reduce((n, c) => n + c.events, 0);
-      await t.query(`UPDATE _cutover.apply_state SET tick = $1::pg_snapshot, tick_at = $2, applied_at = now(), batches = batches + 1,
+      await t.query(`UPDATE _cutover.apply_state SET tick = $1, tick_at = $2, applied_at = now(), batches = batches + 1,
         events = events + $3, rows_upserted = rows_upserted + $4, rows_deleted = rows_deleted + $5,
         refresh_tables = ARRAY(SELECT x FROM unnest(refresh_tables) x WHERE x <> ALL($6::int[])), storage = coalesce($7::jsonb, storage)`,
       [cur, at, events, upserted, deleted, refreshed, storageWrite]);
