@@ -20,7 +20,7 @@ import { requireClientTool } from '../pg/tools.js';
 import { runTool } from '../pg/run-tool.js';
 import { type SelectionOptions, selectionArgs } from './options.js';
 import { openSnapshotGroup, type SnapshotGroup } from '../pg/snapshot.js';
-import { recordStartSnapshot } from '../replicate/start-snapshot.js';
+import { changeSource } from '../replicate/changes/index.js';
 import { bindingOf, databaseIdentity, type DbBinding } from '../pg/identity.js';
 import { refuseOtherDatabases } from '../pg/bound-state.js';
 import type { TablesDone } from '../lib/progress.js';
@@ -139,7 +139,7 @@ export async function dump(o: DumpOptions): Promise<DumpResult> {
   let exporter: SnapshotGroup | undefined;
   if (!o.snapshot && !o.schemaOnly) {
     const g = await openSnapshotGroup(source, 'dump-snapshot', 0);
-    if (await recordStartSnapshot(source, g.leader, o.onNote)) {
+    if (await changeSource.recordStart(source, g.leader, o.onNote)) {
       exporter = g;
       args.push('--snapshot', g.snapshotId);
     } else await g.close();

@@ -1,9 +1,10 @@
 /**
  * The applier: makes the target follow the source, batch by batch.
  *
- * A batch is bounded by two source snapshots ("ticks", PgQ's idea): the previous one, stored on the
- * target, and a new one taken as the first statement of a REPEATABLE READ transaction on the source. Its
- * events are those of the transactions the new snapshot shows and the previous one does not. In that same
+ * A batch is bounded by two positions of the change source (changes/change-source.ts; trigger capture:
+ * two source snapshots, "ticks", PgQ's idea): the previous one, stored on the target, and a new one taken
+ * as the first statement of a REPEATABLE READ transaction on the source. Its changed keys come from the
+ * change source, which is all the applier knows of how changes are captured. In that same
  * transaction the applier reads the current state of every changed key and makes the target match it:
  * rows that exist are upserted (parents before children), keys that are gone are deleted (children before
  * parents), all through COPY into temporary tables and set-based statements, in one target transaction
@@ -24,12 +25,11 @@ import { READ_SETTINGS } from '../pg/snapshot.js';
 import { loadSql, qualify, quoteIdent } from '../pg/sql.js';
 import { classifySqlState, type ErrorClass, sqlStateOf } from '../pg/sqlstate.js';
 import { streamCopy } from '../pg/copy-stream.js';
-import { captureInstalled, readColumns, readShapes, readStorage, resolveTables, type Shape, shapeDifference } from './catalog.js';
-import { compareSnapshots, literal } from './snapshot-text.js';
+import { readColumns, readShapes, readStorage, resolveTables, type Shape, shapeDifference } from './catalog.js';
+import { type ChangeBatch, changeSource, type ChangeSource, type Position } from './changes/index.js';
 import { moveForeignKeys } from './fk-moves.js';
 import { type FinishStatement, type IndexAction, type IndexPlan, planDdl, planIndexes, tableStatements } from './ddl-follow.js';
-import { captureNewTables, newTablesMatching } from './capture.js';
-import { checkReverse, reverseCapture } from './window-state.js';
+import { checkReverse } from './window-state.js';
 import { lockApplier } from './applier-lock.js';
 import type { ChunkSink, TrackedTable } from '../verify/incremental.js';
 import type { RoleMap } from '../pg/role-map.js';
@@ -174,6 +174,9 @@ export class Applier {
   /** Events applied from transactions a fence's snapshot does not show: writes that got past it, by table. */
   readonly afterFence = new Map<string, number>();
 
+  /** Where the changes come from (changes/change-source.ts): the applier knows nothing else of capture. */
+  private readonly changes: ChangeSource = changeSource;
+
   private constructor(private readonly o: ApplyOptions, private readonly source: Endpoint, private readonly target: Endpoint) {}
 
   static async open(o: ApplyOptions): Promise<Applier> {
@@ -231,26 +234,25 @@ export class Applier {
     this.previous = { source: new Set(), target: new Set() };
     await lockApplier(t, { takeOver: !!this.o.takeOver, note: (m) => this.o.onNote?.(m) });
     if (this.o.reverse) await checkReverse(s, t);
-    else if (!(await captureInstalled(s))) {
+    else if (!(await this.changes.installed(s))) {
       throw new CutoverError('E_NOT_STARTED', 'change capture is not installed on the source', { hint: 'run `cutover replicate start` first' });
-    } else if (await reverseCapture(s)) {
+    } else if (await this.changes.reverse(s)) {
       throw new CutoverError('E_USAGE', 'the capture on this source is a rollback window\'s (reverse: it is the new server): apply it with --reverse (runbook: reverse: true), which writes to the old source', {
         hint: 'keep --source/--target as in the forward cutover: `cutover replicate apply --reverse`',
       });
     }
-    const state = (await s.query<{ start: string | null; at: Date | null; storage: Record<string, string> | null }>(
-      'SELECT start_snapshot::text AS start, start_snapshot_at AS at, storage FROM _cutover.state')).rows[0];
+    const start = await this.changes.start(s);
     await t.query(loadSql(import.meta.url, 'sql/target-schema.sql'));
     let applied = (await t.query<AppliedState>(
       'SELECT tick::text AS tick, tick_at, halted, fingerprints, follow_ddl, copied_tables AS copied, source_indexes, refresh_tables, storage FROM _cutover.apply_state')).rows[0];
     if (!applied) {
-      if (!state?.start || !state.at) {
+      if (!start) {
         throw new CutoverError('E_NOT_STARTED', 'no initial copy has recorded where replication starts', {
           hint: 'after `cutover replicate start`, copy the data with `cutover copy` (or `cutover dump`): it records its snapshot on the source',
         });
       }
-      await t.query('INSERT INTO _cutover.apply_state (tick, tick_at, storage) VALUES ($1::pg_snapshot, $2, $3)', [state.start, state.at, state.storage]);
-      applied = { tick: state.start, tick_at: state.at, halted: null, fingerprints: {}, follow_ddl: false, copied: [], source_indexes: null, refresh_tables: [], storage: state.storage };
+      await t.query('INSERT INTO _cutover.apply_state (tick, tick_at, storage) VALUES ($1, $2, $3)', [start.position, start.at, start.storage]);
+      applied = { tick: start.position, tick_at: start.at, halted: null, fingerprints: {}, follow_ddl: false, copied: [], source_indexes: null, refresh_tables: [], storage: start.storage };
     }
     // The operator accepted the target as it is: indexes the source no longer has are forgotten (planIndexes).
     if (this.o.acceptDdl && applied.source_indexes) await t.query('UPDATE _cutover.apply_state SET source_indexes = NULL');
@@ -302,17 +304,16 @@ export class Applier {
    */
   private async readCatalogs(applied: AppliedState, accept: boolean, verified: Map<number, Shape> | undefined): Promise<(number | null)[]> {
     const s = this.s, t = this.t;
-    let reg = (await s.query<{ tableid: number; relid: string; schema_name: string; table_name: string; key_columns: string[]; key_types: string[]; match_columns: string[] | null; shape: string; triggers: string; followed: boolean }>(
-      'SELECT tableid, relid::int8 AS relid, schema_name, table_name, key_columns::text[] AS key_columns, key_types, match_columns::text[] AS match_columns, shape, triggers, followed FROM _cutover.tables ORDER BY tableid')).rows;
-    let names = reg.map((r) => qualify(r.schema_name, r.table_name));
+    let reg = await this.changes.tables(s);
+    let names = reg.map((r) => qualify(r.schema, r.name));
     let tgtIds = await resolveTables(t, names);
     this.pending.clear();
     if (this.follow) {
       // Captured since replication started (ddl: follow) and not copied yet (a table of that name on the
       // target may be one someone created there): the next batch copies them.
-      reg.forEach((r, i) => { if (tgtIds[i] === null || (r.followed && !applied.copied.includes(r.tableid))) this.pending.set(r.tableid, { tableid: r.tableid, relid: Number(r.relid), name: names[i]! }); });
+      reg.forEach((r, i) => { if (tgtIds[i] === null || (r.followed && !applied.copied.includes(r.tableid))) this.pending.set(r.tableid, { tableid: r.tableid, relid: r.relid, name: names[i]! }); });
       reg = reg.filter((r) => !this.pending.has(r.tableid));
-      names = reg.map((r) => qualify(r.schema_name, r.table_name));
+      names = reg.map((r) => qualify(r.schema, r.name));
       tgtIds = await resolveTables(t, names);
     }
     const missing = names.filter((_, i) => tgtIds[i] === null);
@@ -321,23 +322,23 @@ export class Applier {
         hint: 'copy the data first (`cutover copy`), into the same schema and table names',
       });
     }
-    const srcCols = await readColumns(s, reg.map((r) => Number(r.relid)));
+    const srcCols = await readColumns(s, reg.map((r) => r.relid));
     const tgtCols = await readColumns(t, tgtIds as number[]);
     const kinds = new Map((await t.query<{ oid: string; kind: string }>('SELECT oid::int8 AS oid, relkind::text AS kind FROM pg_class WHERE oid = ANY($1::oid[])', [tgtIds])).rows.map((r) => [Number(r.oid), r.kind]));
     const srcKinds = new Map((await s.query<{ oid: string; kind: string }>('SELECT oid::int8 AS oid, relkind::text AS kind FROM pg_class WHERE oid = ANY($1::oid[])', [reg.map((r) => r.relid)])).rows.map((r) => [Number(r.oid), r.kind]));
     const problems: string[] = [];
     reg.forEach((r, i) => {
       const tgtRelid = tgtIds[i]!;
-      const sc = (srcCols.get(Number(r.relid)) ?? []).filter((c) => !c.generated);
+      const sc = (srcCols.get(r.relid) ?? []).filter((c) => !c.generated);
       const tc = new Map((tgtCols.get(tgtRelid) ?? []).map((c) => [c.name, c] as const));
       const absent = sc.filter((c) => !tc.has(c.name) || tc.get(c.name)!.generated);
       if (absent.length) problems.push(`${names[i]}: column(s) ${absent.map((c) => quoteIdent(c.name)).join(', ')} are not (plain columns) on the target`);
       this.tables.set(r.tableid, {
-        tableid: r.tableid, schema: r.schema_name, name: r.table_name, key: r.key_columns, keyTypes: r.key_types,
-        cols: sc.map((c) => c.name), matchCols: r.match_columns ?? [], tgtRelid, srcRelid: Number(r.relid),
-        srcOnly: srcKinds.get(Number(r.relid)) === 'p' ? '' : 'ONLY ', tgtOnly: kinds.get(tgtRelid) === 'p' ? '' : 'ONLY ', temps: false,
+        tableid: r.tableid, schema: r.schema, name: r.name, key: r.key, keyTypes: r.keyTypes,
+        cols: sc.map((c) => c.name), matchCols: r.matchColumns ?? [], tgtRelid, srcRelid: r.relid,
+        srcOnly: srcKinds.get(r.relid) === 'p' ? '' : 'ONLY ', tgtOnly: kinds.get(tgtRelid) === 'p' ? '' : 'ONLY ', temps: false,
       });
-      this.baseline.set(Number(r.relid), { shape: r.shape, triggers: r.triggers, name: names[i]! });
+      this.baseline.set(r.relid, { shape: r.shape, triggers: r.triggers, name: names[i]! });
     });
     // Accepted shapes first (after followed DDL: exactly those the target was made to match), then DDL on
     // the source since: followed, or the same halt as when a running applier sees it happen.
@@ -393,11 +394,11 @@ export class Applier {
 
   /** Records the source's shapes as seen: `verified` (followed DDL) where given, else the source's now (--accept-ddl). */
   private async acceptSourceShapes(verified?: Map<number, Shape>): Promise<void> {
-    // New partitions of captured tables get the leaf triggers that are not cloned (TRUNCATE, statement
-    // mode): their triggers' change is cutover's own, accepted with the shape.
-    const covered = (await this.s.query<{ relid: string; leaf: string }>('SELECT relid::int8::text AS relid, leaf FROM _cutover.cover_new_leaves()')).rows;
+    // New partitions of captured tables get what capture needs on them (trigger capture: the leaf triggers
+    // that are not cloned): their triggers' change is cutover's own, accepted with the shape.
+    const covered = await this.changes.coverNewLeaves(this.s);
     if (covered.length) this.o.onNote?.(`capture added to ${covered.length} new partition(s): ${covered.map((c) => c.leaf).join(', ')}`);
-    const coveredRoots = new Set(covered.map((c) => Number(c.relid)));
+    const coveredRoots = new Set(covered.map((c) => c.relid));
     const shapes = await readShapes(this.s, [...this.baseline.keys()]);
     for (const [relid, b] of this.baseline) {
       const now = shapes.get(relid);
@@ -405,7 +406,7 @@ export class Applier {
       if (!now || shape === undefined) continue;
       const ours = coveredRoots.has(relid);
       if (now.triggers !== b.triggers && !ours) continue; // never accepted: see checkSource
-      await this.s.query('UPDATE _cutover.tables SET shape = $2, triggers = $3 WHERE relid = $1::oid', [relid, shape, ours ? now.triggers : b.triggers]);
+      await this.changes.acceptShape(this.s, relid, shape, ours ? now.triggers : b.triggers);
       b.shape = shape;
       if (ours) b.triggers = now.triggers;
     }
@@ -543,7 +544,7 @@ export class Applier {
     if (!force && Date.now() - this.lastFollowCheck < 1000) return;
     this.lastFollowCheck = Date.now();
     const note = this.o.onNote ?? (() => undefined);
-    const fresh = await captureNewTables(this.s, note);
+    const fresh = await this.changes.captureNew(this.s, note);
     for (const c of fresh.captured) {
       this.pending.set(c.tableid, { tableid: c.tableid, relid: c.relid, name: qualify(c.schema, c.name) });
       note(`new table ${qualify(c.schema, c.name)} on the source: capture installed (${c.keySource}); the next batch copies it`);
@@ -607,7 +608,7 @@ export class Applier {
   private async haltOnNewTables(force = false): Promise<void> {
     if (!force && Date.now() - this.lastFollowCheck < 1000) return;
     this.lastFollowCheck = Date.now();
-    const fresh = await newTablesMatching(this.s);
+    const fresh = await this.changes.uncaptured(this.s);
     if (fresh.length) {
       await this.halt(`DDL on the source: new table(s) ${fresh.join(', ')} that the capture's selection covers, not replicated without ddl: follow`, false,
         'with `ddl: follow` (--follow-ddl) the applier captures, creates and copies them; or drop them on the source, or exclude them (run `cutover replicate start` again with --exclude-table: the applier keeps its place); then run `cutover replicate apply --accept-ddl`');
@@ -740,16 +741,16 @@ export class Applier {
     await s.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     this.srcInTxn = true;
     let tgtOpen = false;
-    let cur = '';
+    // The batch's changes, once read (a halt names the source transactions of a table through it).
+    let batch: ChangeBatch | undefined;
     // The table being applied when a statement failed: named by the halt.
     let failing: TableInfo | undefined;
     try {
-      const snap = (await s.query<{ cur: string; at: Date }>('SELECT pg_current_snapshot()::text AS cur, now() AS at')).rows[0]!;
-      cur = snap.cur;
-      const at = snap.at;
+      // The first statement of the transaction: its snapshot is the batch's end.
+      const { position: cur, at } = await this.changes.now(s);
       await this.checkSource();
-      const changed = (await s.query<{ tableid: number; events: string; truncated: boolean; after_fence: number }>(
-        loadSql(import.meta.url, 'sql/batch-tables.sql'), [this.tick, cur, this.fenceSnapshot ?? null])).rows;
+      batch = await this.changes.nextBatch(s, this.tick, cur, this.fenceSnapshot);
+      const changed = batch.tables;
       // Rewrites no trigger saw (at most once a second, and in the fence): their tables are read again.
       let storageNow: Map<number, string> | undefined;
       const rewritten: number[] = [];
@@ -776,14 +777,14 @@ export class Applier {
       for (const id of refreshed) {
         const c = changed.find((x) => x.tableid === id);
         if (c) c.truncated = true;
-        else changed.push({ tableid: id, events: '0', truncated: true, after_fence: 0 });
+        else changed.push({ tableid: id, events: 0, truncated: true, afterFence: 0 });
       }
       const prevAt = this.tickAtMs;
-      if (changed.length) this.onBatchStart?.({ events: changed.reduce((n, c) => n + Number(c.events), 0), tables: changed.length, lagMs: at.getTime() - prevAt });
+      if (changed.length) this.onBatchStart?.({ events: changed.reduce((n, c) => n + c.events, 0), tables: changed.length, lagMs: at.getTime() - prevAt });
       if (!changed.length && !this.pending.size) {
         await s.query('COMMIT');
         this.srcInTxn = false;
-        await t.query('UPDATE _cutover.apply_state SET tick = $1::pg_snapshot, tick_at = $2, applied_at = now(), storage = coalesce($3::jsonb, storage)',
+        await t.query('UPDATE _cutover.apply_state SET tick = $1, tick_at = $2, applied_at = now(), storage = coalesce($3::jsonb, storage)',
           [cur, at, storageWrite]);
         if (storageNow) this.storage = storageNow;
         this.tick = cur;
@@ -808,9 +809,7 @@ export class Applier {
       }
       for (const relid of moved) this.columnSig.set(relid, sig.get(relid)!);
       for (const ti of todo) await this.ensureTemps(ti);
-      const filter = `l.txid >= pg_snapshot_xmin(${literal(this.tick)}::pg_snapshot)::text::bigint AND l.txid < pg_snapshot_xmax(${literal(cur)}::pg_snapshot)::text::bigint
-        AND NOT pg_visible_in_snapshot(l.txid::text::xid8, ${literal(this.tick)}::pg_snapshot) AND pg_visible_in_snapshot(l.txid::text::xid8, ${literal(cur)}::pg_snapshot)`;
-      if (this.tracking) await this.reportChunks(todo, byId, filter);
+      if (this.tracking) await this.reportChunks(todo, byId, batch);
       await t.query('BEGIN');
       tgtOpen = true;
       await t.query('SET CONSTRAINTS ALL DEFERRED');
@@ -832,18 +831,14 @@ export class Applier {
         if (full) {
           await streamCopy(s, t, `COPY (SELECT ${cols} FROM ${ti.srcOnly}${src} t) TO STDOUT`, `COPY pg_temp.${r} FROM STDIN`, onBytes);
         } else if (!ti.key.length) {
-          // Full-row identity: the log holds whole rows ('I' added, 'D' removed); counts commute, so the
-          // order of the batch's events does not matter.
-          // Each logged row as the table's row type now: a row logged before a column was added (no key for
-          // it) and the same row logged after (the key, null) are one value and cancel out.
-          const net = `SELECT pg_catalog.to_jsonb(pg_catalog.jsonb_populate_record(NULL::${src}, l.k)) AS k, sum(CASE l.op WHEN 'I' THEN 1 ELSE -1 END) AS n FROM _cutover.log l
-            WHERE l.tableid = ${ti.tableid} AND l.op IN ('I', 'D') AND ${filter} GROUP BY 1 HAVING sum(CASE l.op WHEN 'I' THEN 1 ELSE -1 END) <> 0`;
+          // Full-row identity: each changed row value with its net count (counts commute: the order of the
+          // batch's events does not matter).
+          const net = batch.netRowsSql({ tableid: ti.tableid, relation: src });
           await streamCopy(s, t, `COPY (SELECT ${cols}, g.n FROM (${net}) g CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(NULL::${src}, g.k) t) TO STDOUT`,
             `COPY pg_temp.${d} FROM STDIN`, onBytes);
         } else {
-          const decoded = ti.key.map((k, i) => `(l.k->>${i})::${ti.keyTypes[i]} AS ${quoteIdent(k)}`).join(', ');
           const keyList = ti.key.map((k) => `t.${quoteIdent(k)}`).join(', ');
-          const changedKeys = `SELECT ${decoded} FROM _cutover.log l WHERE l.tableid = ${ti.tableid} AND l.op <> 'T' AND ${filter}`;
+          const changedKeys = batch.keysSql(ti);
           await streamCopy(s, t, `COPY (SELECT DISTINCT * FROM (${changedKeys}) k) TO STDOUT`, `COPY pg_temp.${d} FROM STDIN`, onBytes);
           await streamCopy(s, t, `COPY (SELECT ${cols} FROM ${ti.srcOnly}${src} t WHERE (${keyList}) IN (${changedKeys})) TO STDOUT`, `COPY pg_temp.${r} FROM STDIN`, onBytes);
         }
@@ -918,8 +913,8 @@ export class Applier {
             'create the table on the target as on the source (or exclude it: run `cutover replicate start` again with --exclude-table), then run `cutover replicate apply --accept-ddl`');
         }
       }
-      const events = changed.reduce((n, c) => n + Number(c.events), 0);
-      await t.query(`UPDATE _cutover.apply_state SET tick = $1::pg_snapshot, tick_at = $2, applied_at = now(), batches = batches + 1,
+      const events = changed.reduce((n, c) => n + c.events, 0);
+      await t.query(`UPDATE _cutover.apply_state SET tick = $1, tick_at = $2, applied_at = now(), batches = batches + 1,
         events = events + $3, rows_upserted = rows_upserted + $4, rows_deleted = rows_deleted + $5,
         refresh_tables = ARRAY(SELECT x FROM unnest(refresh_tables) x WHERE x <> ALL($6::int[])), storage = coalesce($7::jsonb, storage)`,
       [cur, at, events, upserted, deleted, refreshed, storageWrite]);
@@ -936,7 +931,7 @@ export class Applier {
       for (const c of changed) {
         const ti = this.tables.get(c.tableid);
         const name = ti ? qualify(ti.schema, ti.name) : this.pending.get(c.tableid)?.name;
-        if (c.after_fence > 0 && name) this.afterFence.set(name, (this.afterFence.get(name) ?? 0) + c.after_fence);
+        if (c.afterFence > 0 && name) this.afterFence.set(name, (this.afterFence.get(name) ?? 0) + c.afterFence);
       }
       this.totals.upserted += upserted;
       this.totals.deleted += deleted;
@@ -958,7 +953,7 @@ export class Applier {
       // The table the error names (a deferred foreign key fails at COMMIT), else the one being applied.
       const named = (pe.table && [...this.tables.values()].find((x) => x.name === pe.table && (!pe.schema || x.schema === pe.schema))) || failing;
       const cannotApply = named && !(e instanceof CutoverError) && CANNOT_APPLY.has(cls);
-      const txids = cannotApply ? await this.batchTxids(named, cur).catch(() => []) : [];
+      const txids = cannotApply && batch ? await batch.transactions(s, named.tableid).catch(() => []) : [];
       await s.query('ROLLBACK').catch(() => undefined);
       this.srcInTxn = false;
       if (!cannotApply) throw e;
@@ -989,14 +984,6 @@ export class Applier {
     return new Map(rows.map((r) => [Number(r.relid), r.c]));
   }
 
-  private async batchTxids(ti: TableInfo, cur: string): Promise<string[]> {
-    const { rows } = await this.s.query<{ txid: string }>(
-      `SELECT DISTINCT l.txid::text AS txid FROM _cutover.log l WHERE l.tableid = $1
-          AND NOT pg_visible_in_snapshot(l.txid::text::xid8, $2::pg_snapshot) AND pg_visible_in_snapshot(l.txid::text::xid8, $3::pg_snapshot)
-          AND l.txid >= pg_snapshot_xmin($2::pg_snapshot)::text::bigint ORDER BY 1 LIMIT 10`, [ti.tableid, this.tick, cur]);
-    return rows.map((r) => r.txid);
-  }
-
   /**
    * From the next batch on, reports the key chunks each batch's events touch (incremental verify). A
    * batch that fails after reporting is redone: reporting twice only marks more, never less.
@@ -1005,39 +992,22 @@ export class Applier {
     this.tracking = { tables: new Map(tables.map((x) => [qualify(x.schema, x.name), x])), sink };
   }
 
-  private async reportChunks(todo: TableInfo[], byId: Map<number, { truncated: boolean }>, filter: string): Promise<void> {
+  private async reportChunks(todo: TableInfo[], byId: Map<number, { truncated: boolean }>, batch: ChangeBatch): Promise<void> {
     for (const ti of todo) {
       const name = qualify(ti.schema, ti.name);
       const tr = this.tracking!.tables.get(name);
       if (!tr) continue;
       if (byId.get(ti.tableid)!.truncated) { this.tracking!.sink(name, 'all'); continue; }
       // Keys outside [lo, hi) are compared again in any case.
-      const { rows } = await this.s.query<{ c: string }>(
-        `SELECT DISTINCT (((l.k->>0)::int8 - $1::int8) / $2::int8)::text AS c FROM _cutover.log l
-          WHERE l.tableid = ${ti.tableid} AND ${filter} AND (l.k->>0)::int8 >= $1::int8 AND (l.k->>0)::int8 < $3::int8`,
-        [tr.lo.toString(), tr.width.toString(), tr.hi.toString()]);
-      this.tracking!.sink(name, rows.map((r) => Number(r.c)));
+      this.tracking!.sink(name, await batch.chunks(this.s, ti.tableid, tr));
     }
   }
 
-  /** Empties log tables whose events are all applied (brief lock; skipped when busy). */
+  /** Acknowledges the applied tick to the change source (trigger capture: empties applied log tables), at most every 2 s unless forced. */
   async rotate(force = false): Promise<number> {
     if (!force && Date.now() - this.lastRotate < 2000) return 0;
     this.lastRotate = Date.now();
-    let removed = 0;
-    for (const p of [0, 1, 2]) {
-      await this.s.query('BEGIN');
-      try {
-        await this.s.query(`SELECT set_config('lock_timeout', '50ms', true)`);
-        const n = Number((await this.s.query<{ n: string }>('SELECT _cutover.truncate_applied($1, $2::pg_snapshot) AS n', [p, this.tick])).rows[0]!.n);
-        await this.s.query('COMMIT');
-        if (n > 0) removed += n;
-      } catch (e) {
-        await this.s.query('ROLLBACK').catch(() => undefined);
-        if (classifySqlState(sqlStateOf(e)) !== 'lock_timeout') throw e;
-      }
-    }
-    return removed;
+    return this.changes.acknowledge(this.s, this.tick);
   }
 
   /**
@@ -1119,14 +1089,14 @@ export class Applier {
     }
   }
 
-  /** The snapshot the source shows now (for fences: wait until the applied tick covers it). */
-  async sourceSnapshot(): Promise<string> {
-    return (await this.s.query<{ s: string }>('SELECT pg_current_snapshot()::text AS s')).rows[0]!.s;
+  /** The source's position now (for fences: wait until the applied tick covers it). */
+  async sourceSnapshot(): Promise<Position> {
+    return (await this.changes.now(this.s)).position;
   }
 
-  /** Whether the applied tick shows every transaction the snapshot `fence` did not (all older ones ended). */
-  covers(fence: string): boolean {
-    return compareSnapshots(this.tick, fence) >= 0;
+  /** Whether the applied tick shows every transaction the position `fence` did not (all older ones ended). */
+  covers(fence: Position): boolean {
+    return this.changes.covers(this.tick, fence);
   }
 
   /**

@@ -16,8 +16,7 @@ import { IncrementalVerify } from '../verify/incremental.js';
 import { renderVerify } from '../verify/render.js';
 import { Applier, type BatchResult, type BatchStart, type BatchStep } from './apply.js';
 import type { TablesProgress } from '../lib/progress.js';
-import { compareSnapshots } from './snapshot-text.js';
-import { assertFencePlan, describeBreach, describeUnfence, fenceBreaches, fenceState, type Fence, installFence, type InstalledFence, planFence, unfence as unfenceSource } from './fence.js';
+import { describeBreach, describeUnfence, type Fence, type InstalledFence, writeFence } from './fence.js';
 import { type PauseReport, PoolerSwitch, type PoolerSwitchOptions } from '../pooler/switch.js';
 import { humanDuration } from '../lib/format.js';
 import { completeDeferredConstraints } from './deferred-constraints.js';
@@ -25,7 +24,7 @@ import { syncLargeObjects } from './large-objects.js';
 import { compareLargeObjects } from '../verify/large-objects.js';
 import type { RoleMap } from '../pg/role-map.js';
 import { resolveEndpoint } from '../pg/endpoint.js';
-import { captureInstalled } from './catalog.js';
+import { changeSource } from './changes/index.js';
 import { closeForward, openWindow, refuseOtherWriters, type WindowOpened } from './window.js';
 import { reverseCapture } from './window-state.js';
 
@@ -158,8 +157,8 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
   }
   try {
     // 0. The fence is planned and checked before anything changes: roles exist, every table can be fenced.
-    const plan = await planFence(a.sourceClient, o.fence, o.roles);
-    assertFencePlan(plan);
+    const plan = await writeFence.plan(a.sourceClient, o.fence, o.roles);
+    writeFence.assert(plan);
     for (const w of plan.warnings) note(w);
     // A window needs a target only cutover writes to: refused now, before anything changes (an outside
     // transaction there would also hold up the catch-up and verify behind its locks).
@@ -187,7 +186,7 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
     }
     await timed('fence', async () => {
       if (o.fence === 'manual' && o.confirm) await o.confirm();
-      fence = await installFence(a.sourceClient, plan, { waitMs: o.waitMs ?? 60_000, note });
+      fence = await writeFence.install(a.sourceClient, plan, { waitMs: o.waitMs ?? 60_000, note });
       note(fence.already
         ? `the source was already fenced since ${fence.fencedAt} (${fence.tables} tables${fence.newTables ? `, ${fence.newTables} added now` : ''})`
         : o.fence === 'manual' ? `writes after the confirmation are watched on ${fence.tables} table(s)`
@@ -195,19 +194,19 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
           `${o.fence === 'read-only' ? `; ${o.roles!.join(', ')} read only by default, ${fence.terminated} session(s) ended` : ''}`);
     });
     const fencedAt = new Date(fence.fencedAt);
-    // Every transaction this snapshot does not show began after the fence held: its writes got past it.
+    // Every transaction this position does not show began after the fence held: its writes got past it.
     const fenceSnap = await a.sourceSnapshot();
     a.watchFence(fenceSnap);
 
-    // 3. Drain: until the applied tick shows every transaction that was running at the fence ended.
+    // 3. Drain: until the applied tick covers the fence's position (every transaction running at the fence ended).
     const before = a.totals.events;
     await timed('drain', async () => {
       const deadline = Date.now() + (o.waitMs ?? 60_000);
       let late = false;
       await a.run({
         ...watch,
-        until: (b) => {
-          if (compareSnapshots(b.tick, fenceSnap) >= 0) return true;
+        until: () => {
+          if (a.covers(fenceSnap)) return true;
           if (Date.now() > deadline) { late = true; return true; }
           return false;
         },
@@ -319,7 +318,7 @@ export async function cutover(o: CutoverOptions): Promise<CutoverResult> {
  */
 async function backToSource(sw: PoolerSwitch, source: ConnParams, note: (m: string) => void): Promise<boolean> {
   if (!sw.isPaused) return false;
-  const u = await unfenceSource(source).catch((e: unknown) => { note(`could not lift the fence on the source: ${(e as Error).message}; run \`cutover replicate unfence\``); return undefined; });
+  const u = await writeFence.lift(source).catch((e: unknown) => { note(`could not lift the fence on the source: ${(e as Error).message}; run \`cutover replicate unfence\``); return undefined; });
   if (!(await sw.resumeOld())) note('could not RESUME the pooler: run RESUME on its admin console');
   if (u) note(`pooler resumed on the source; ${describeUnfence(u)}`);
   return true;
@@ -369,7 +368,7 @@ async function olderTransactions(c: pg.Client, before: Date): Promise<string> {
  * declared identical and the source stays fenced), naming the table and, where known, role and backend.
  */
 async function assertNothingGotPast(a: Applier, kind: Fence): Promise<void> {
-  const breaches = await fenceBreaches(a.sourceClient);
+  const breaches = await writeFence.breaches(a.sourceClient);
   const captured = [...a.afterFence].filter(([rel]) => !breaches.some((b) => b.rel === rel));
   if (!breaches.length && !captured.length) return;
   const lines = [...breaches.map(describeBreach), ...captured.map(([rel, n]) => `${n} change(s) on ${rel} (role unknown: the witness trigger did not fire, so triggers were disabled or the session skips them)`)];
@@ -385,7 +384,7 @@ async function assertNothingGotPast(a: Applier, kind: Fence): Promise<void> {
  * to the target now, so the two are not compared again. Otherwise someone repointed by hand: refused.
  */
 async function alreadySwitched(c: pg.Client, o: CutoverOptions, pooler: PoolerSwitch, note: (m: string) => void): Promise<CutoverResult> {
-  const st = await fenceState(c);
+  const st = await writeFence.state(c);
   if (!st) {
     throw new CutoverError('E_USAGE', `pooler entry "${pooler.entry.name}" already points at the target, but the source is not fenced: the switch was not made by a cutover that finished`, {
       hint: 'the application may have written to both servers: point the entry back at the source and run the cutover again, or check both databases with `cutover verify`',
@@ -404,7 +403,7 @@ async function windowAlreadyOpen(o: CutoverOptions, note: (m: string) => void): 
   const open = await withClient(await resolveEndpoint(o.target), 'replicate-cutover', (c) => reverseCapture(c));
   if (!open) return undefined;
   const src = await resolveEndpoint(o.source);
-  const { st, forward } = await withClient(src, 'replicate-cutover', async (c) => ({ st: await fenceState(c), forward: await captureInstalled(c) }));
+  const { st, forward } = await withClient(src, 'replicate-cutover', async (c) => ({ st: await writeFence.state(c), forward: await changeSource.installed(c) }));
   if (!st) {
     throw new CutoverError('E_USAGE', 'a rollback window is open on the target but the source is not fenced: the cutover is not in a state it can go on from', {
       hint: '`cutover replicate status` shows both sides; `cutover replicate rollback` or `finish` ends the window',

@@ -22,7 +22,31 @@ import { classifySqlState, sqlStateOf } from '../pg/sqlstate.js';
 import { withLock } from './lock.js';
 
 export const FENCES = ['triggers', 'revoke', 'read-only', 'manual', 'pooler'] as const;
+/** A fence's kind (the name is the library's: `CutoverOptions.fence`). */
 export type Fence = (typeof FENCES)[number];
+
+/**
+ * The write fence as the cutover (and doctor, unfence, rollback) use it: planned and checked before
+ * anything changes, installed, asked what got past it, lifted. The pooler's pause (fence 'pooler') is
+ * src/pooler/switch.ts, which the cutover runs before `install`. A new kind is a member of FENCES plus
+ * its branch in `planFence`/`installFence` and sql/fence.sql; the cutover needs no change.
+ */
+export interface WriteFence {
+  /** Who and what the fence would stop, and every reason it would not hold (nothing changes). */
+  plan(c: pg.Client, kind: Fence, roles?: readonly string[]): Promise<FencePlan>;
+  /** Refuses (E_FENCE) a plan with problems. */
+  assert(plan: FencePlan): void;
+  /** Installs the planned fence (idempotent: one in place is completed). */
+  install(c: pg.Client, plan: FencePlan, o: { waitMs: number; note: (m: string) => void }): Promise<InstalledFence>;
+  /** Writes seen after the fence held. */
+  breaches(c: pg.Client): Promise<Breach[]>;
+  /** The fence on this server, or none. */
+  state(c: pg.Client): Promise<FenceState | undefined>;
+  /** The statements that lift it (for journals). */
+  liftStatements(c: pg.Client): Promise<string[]>;
+  /** Lifts exactly what it set. */
+  lift(source: ConnParams, o?: { note?: (m: string) => void; window?: boolean }): Promise<UnfenceResult>;
+}
 
 export interface FenceTable {
   rel: string;
@@ -216,3 +240,8 @@ export function fenceStaysNote(statements: readonly string[]): string {
   return `the write fence stays on the source (the old database must not take writes); \`cutover replicate unfence\` lifts it, or these ${statements.length} statement(s):\n  ` +
     `${shown.join(';\n  ')};${statements.length > shown.length ? `\n  ... (${statements.length - shown.length} more: in the journal, or the command's --json)` : ''}`;
 }
+
+/** The write fence of sql/fence.sql: triggers on every table, with the kinds' role changes. */
+export const writeFence: WriteFence = {
+  plan: planFence, assert: assertFencePlan, install: installFence, breaches: fenceBreaches, state: fenceState, liftStatements, lift: unfence,
+};

@@ -2,10 +2,9 @@
 import type { ConnParams } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';
 import { type Endpoint, resolveEndpoint } from '../pg/endpoint.js';
-import { loadSql } from '../pg/sql.js';
 import { humanBytes, humanDuration } from '../lib/format.js';
 import type pg from 'pg';
-import { captureInstalled } from './catalog.js';
+import { changeSource } from './changes/index.js';
 import { reverseCapture } from './window-state.js';
 import { fenceState } from './fence.js';
 
@@ -34,11 +33,11 @@ export async function replicationStatus(given: { source: ConnParams; target: Con
   // The window: the new server is the side that captures, the old source the side applied to.
   const s = await statusOf({ source: o.target, target: o.source });
   const oldFenced = await withClient(o.source, 'replicate-status', (c) => fencedTables(c));
-  const w = await withClient(o.target, 'replicate-status', async (c) => (await c.query<{ at: Date; ms: string; n: string }>(
-    `SELECT start_snapshot_at AS at, (extract(epoch FROM now() - start_snapshot_at) * 1000)::int8::text AS ms,
-            (SELECT count(*) FROM _cutover.log)::text AS n FROM _cutover.state`)).rows[0]!);
-  const openMs = Number(w.ms), captured = Number(w.n) + (s.applied?.events ?? 0);
-  return { ...s, direction: 'reverse', window: { openedAt: w.at.toISOString(), openMs, capturedEvents: captured, eventsPerSecond: openMs ? captured / (openMs / 1000) : 0, oldSourceFenced: oldFenced } };
+  const w = await withClient(o.target, 'replicate-status', (c) => changeSource.describe(c, { logged: true }));
+  // The window's capture records its start when it opens: always set here.
+  const openedAt = w.startAt!;
+  const openMs = Math.round(w.now.getTime() - openedAt.getTime()), captured = (w.logged ?? 0) + (s.applied?.events ?? 0);
+  return { ...s, direction: 'reverse', window: { openedAt: openedAt.toISOString(), openMs, capturedEvents: captured, eventsPerSecond: openMs ? captured / (openMs / 1000) : 0, oldSourceFenced: oldFenced } };
 }
 
 const fencedTables = async (c: pg.Client): Promise<number> => (await fenceState(c))?.tables ?? 0;
@@ -54,15 +53,14 @@ async function statusOf(o: { source: Endpoint; target: Endpoint }): Promise<Omit
   return withClient(o.source, 'replicate-status', async (c) => {
     // Tables carrying the write fence (it outlives teardown).
     const fenced = await fencedTables(c);
-    if (!(await captureInstalled(c))) return { installed: false, applied, fenced };
-    const st = (await c.query<{ mode: string; start: string | null; now: Date }>('SELECT capture_mode AS mode, start_snapshot::text AS start, now() AS now FROM _cutover.state')).rows[0]!;
-    const tables = (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM _cutover.tables')).rows[0]!.n;
+    if (!(await changeSource.installed(c))) return { installed: false, applied, fenced };
+    const st = await changeSource.describe(c);
     const from = applied?.tick ?? st.start;
-    const p = from ? (await c.query<{ pending: string; logged: string; log_bytes: string }>(loadSql(import.meta.url, 'sql/pending.sql'), [from])).rows[0]! : undefined;
-    const pending = p ? Number(p.pending) : undefined;
+    const p = from ? await changeSource.backlog(c, from, { sizes: true }) : undefined;
+    const pending = p?.pending;
     return {
-      installed: true, mode: st.mode, tables, startSnapshot: st.start, fenced, applied, pendingEvents: pending,
-      loggedEvents: p ? Number(p.logged) : undefined, logBytes: p ? Number(p.log_bytes) : undefined,
+      installed: true, mode: st.mode, tables: st.tables, startSnapshot: st.start, fenced, applied, pendingEvents: pending,
+      loggedEvents: p?.logged, logBytes: p?.bytes,
       lagMs: applied && pending ? Math.max(0, st.now.getTime() - Date.parse(applied.tickAt)) : applied ? 0 : undefined,
     };
   });

@@ -1,14 +1,13 @@
 /**
  * `replicate status --watch`: lag, events pending and the apply rate, sampled again and again over two
  * sessions kept open (one per side), with cheap queries only: the applier's bookkeeping row on the side
- * applied to, and on the capturing side the log's events past the applied tick (BRIN-bounded).
+ * applied to, and on the capturing side the change source's events past the applied tick (BRIN-bounded for trigger capture).
  */
 import type pg from 'pg';
 import type { ConnParams } from '../pg/conninfo.js';
 import { connect } from '../pg/connect.js';
 import { resolveEndpoint } from '../pg/endpoint.js';
-import { loadSql } from '../pg/sql.js';
-import { captureInstalled } from './catalog.js';
+import { changeSource } from './changes/index.js';
 import { reverseCapture } from './window-state.js';
 
 export interface WatchSample {
@@ -49,16 +48,14 @@ export class StatusWatch {
       ? (await this.applied.query<{ tick: string; tick_at: Date; events: string; halted: string | null }>(
         'SELECT tick::text AS tick, tick_at, events::text AS events, halted FROM _cutover.apply_state')).rows[0]
       : undefined;
-    const installed = await captureInstalled(this.capturing);
-    const from = a?.tick ?? (installed ? (await this.capturing.query<{ s: string | null }>('SELECT start_snapshot::text AS s FROM _cutover.state')).rows[0]?.s : null);
-    const p = installed && from
-      ? (await this.capturing.query<{ now: Date; pending: string }>(loadSql(import.meta.url, 'sql/pending-events.sql'), [from])).rows[0]!
-      : undefined;
+    const installed = await changeSource.installed(this.capturing);
+    const from = a?.tick ?? (installed ? (await changeSource.start(this.capturing))?.position : null);
+    const p = installed && from ? await changeSource.backlog(this.capturing, from) : undefined;
     const now = Date.now();
     const events = a ? Number(a.events) : null;
     const rate = events !== null && this.prev && now > this.prev.t ? Math.round(Math.max(0, (events - this.prev.events) / ((now - this.prev.t) / 1000)) * 10) / 10 : null;
     if (events !== null) this.prev = { t: now, events };
-    const pending = p ? Number(p.pending) : null;
+    const pending = p ? p.pending : null;
     return {
       at: new Date(now).toISOString(), direction: this.direction, installed,
       lagMs: a && p ? (pending ? Math.max(0, p.now.getTime() - a.tick_at.getTime()) : 0) : null,

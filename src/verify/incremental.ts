@@ -33,6 +33,10 @@ import { compareAll, compareOptions, type VerifyReport, withVerifySession } from
 import type { RoleMap } from '../pg/role-map.js';
 import type { TablesProgress } from '../lib/progress.js';
 import { TableTracker } from './progress.js';
+import { changeSource } from '../replicate/changes/index.js';
+
+/** Leading key types the chunk grid can cut (integer keys). */
+const INTEGER_KEYS = new Set(['smallint', 'integer', 'bigint']);
 
 /** A captured table as the applier tracks it, by key chunk. */
 export interface TrackedTable extends ChunkGrid { schema: string; name: string }
@@ -83,8 +87,10 @@ export class IncrementalVerify {
     const v = new IncrementalVerify(o);
     const chunkRows = o.chunkRows ?? 1000;
     await withClient(await resolveEndpoint(o.source), 'verify-plan', async (c) => {
+      // The captured tables (the change source knows them) with an integer leading key.
+      const captured = (await changeSource.tables(c)).filter((x) => INTEGER_KEYS.has(x.keyTypes[0] ?? ''));
       const rows = (await c.query<{ schema: string; name: string; key_column: string; leaf_schema: string; leaf_name: string; leaf_rows: number }>(
-        loadSql(import.meta.url, 'sql/incremental-plan.sql'))).rows;
+        loadSql(import.meta.url, 'sql/incremental-plan.sql'), [captured.map((x) => x.relid), captured.map((x) => x.schema), captured.map((x) => x.name), captured.map((x) => x.key[0]!)])).rows;
       const est = new Map<string, { schema: string; name: string; key: string; rows: number }>();
       for (const r of rows) {
         const q = qualify(r.schema, r.name);
@@ -265,7 +271,7 @@ export class IncrementalVerify {
   private planFor(spec: TableSpec): Plan | undefined {
     const root = this.leafOf.get(qualify(spec.schema, spec.name));
     const p = root ? this.plans.get(root) : undefined;
-    // The leaf must be keyed the same way as the table the log tracks.
+    // The leaf must be keyed the same way as the table the change source tracks.
     return p && integerKey(spec) === p.keyColumn ? p : undefined;
   }
 }

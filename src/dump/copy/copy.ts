@@ -37,7 +37,7 @@ import { checkCopyBinding, recordCopyBinding } from './bind.js';
 import { type CopyForeignKey, type CopyIndex, type CopyTable, type CopyUnit, planUnits, rangePredicate, readForeignKeys, readIndexes, readTables, tableKey } from './plan.js';
 import { withRetry } from '../../pg/sqlstate.js';
 import { streamCopy } from '../../pg/copy-stream.js';
-import { recordStartSnapshot } from '../../replicate/start-snapshot.js';
+import { changeSource } from '../../replicate/changes/index.js';
 import { deferConstraint } from '../../replicate/deferred-constraints.js';
 import { refuseSameDatabaseAt, resolveTableSelection } from '../../pg/entry-checks.js';
 import { DEFAULT_ROLES_POLICY, type RolesPolicy } from '../../pg/role-map.js';
@@ -223,7 +223,7 @@ export async function copy(o: CopyOptions): Promise<CopySummary> {
     summary.snapshot = group.snapshotId;
     // A resumed copy that read its tables at two moments while change capture runs may hold a row whose
     // referenced row is in a later batch: its foreign keys are deferred until the cutover's drain.
-    const captureStart = await recordStartSnapshot(source, group.leader, note);
+    const captureStart = await changeSource.recordStart(source, group.leader, note);
     const deferFks = summary.newSnapshotOnResume === true && captureStart !== undefined;
     if (!journal.has('snapshot', group.snapshotId)) await journal.record({ kind: 'snapshot', key: group.snapshotId });
     note(`holding snapshot ${group.snapshotId} on the source until the copy ends (this holds back vacuum there)`);
