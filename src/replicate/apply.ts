@@ -15,6 +15,7 @@
  * user triggers of the replicated tables are disabled on the target while applying (they ran on the
  * source) and restored at cutover or teardown.
  */
+import { CUTOVER_SCHEMA } from '../pg/private-schema.js';
 import { databaseIdentity, refuseSameDatabase } from '../pg/identity.js';
 import type pg from 'pg';
 import { CutoverError } from '../errors.js';
@@ -244,20 +245,20 @@ export class Applier {
     const start = await this.changes.start(s);
     await t.query(loadSql(import.meta.url, 'sql/target-schema.sql'));
     let applied = (await t.query<AppliedState>(
-      'SELECT tick::text AS tick, tick_at, halted, fingerprints, follow_ddl, copied_tables AS copied, source_indexes, refresh_tables, storage FROM _cutover.apply_state')).rows[0];
+      `SELECT tick::text AS tick, tick_at, halted, fingerprints, follow_ddl, copied_tables AS copied, source_indexes, refresh_tables, storage FROM ${CUTOVER_SCHEMA}.apply_state`)).rows[0];
     if (!applied) {
       if (!start) {
         throw new CutoverError('E_NOT_STARTED', 'no initial copy has recorded where replication starts', {
           hint: 'after `cutover replicate start`, copy the data with `cutover copy` (or `cutover dump`): it records its snapshot on the source',
         });
       }
-      await t.query('INSERT INTO _cutover.apply_state (tick, tick_at, storage) VALUES ($1, $2, $3)', [start.position, start.at, start.storage]);
+      await t.query(`INSERT INTO ${CUTOVER_SCHEMA}.apply_state (tick, tick_at, storage) VALUES ($1, $2, $3)`, [start.position, start.at, start.storage]);
       applied = { tick: start.position, tick_at: start.at, halted: null, fingerprints: {}, follow_ddl: false, copied: [], source_indexes: null, refresh_tables: [], storage: start.storage };
     }
     // The operator accepted the target as it is: indexes the source no longer has are forgotten (planIndexes).
-    if (this.o.acceptDdl && applied.source_indexes) await t.query('UPDATE _cutover.apply_state SET source_indexes = NULL');
+    if (this.o.acceptDdl && applied.source_indexes) await t.query(`UPDATE ${CUTOVER_SCHEMA}.apply_state SET source_indexes = NULL`);
     this.sourceIndexes = this.o.acceptDdl || !applied.source_indexes ? undefined : new Set(applied.source_indexes);
-    if (this.o.followDdl && !applied.follow_ddl) await t.query('UPDATE _cutover.apply_state SET follow_ddl = true');
+    if (this.o.followDdl && !applied.follow_ddl) await t.query(`UPDATE ${CUTOVER_SCHEMA}.apply_state SET follow_ddl = true`);
     this.follow = applied.follow_ddl || !!this.o.followDdl;
     if (applied.halted && !accept) {
       throw new CutoverError('E_HALTED', `replication is halted: ${applied.halted}`, {
@@ -291,7 +292,7 @@ export class Applier {
       this.o.onNote?.(`moved ${moved.length} foreign key(s) on the target out of the applier's way (${moved.map((m) => `${m.table}.${quoteIdent(m.name)}: ${m.action === 'nondeferrable' ? 'deferrable' : 'dropped'}`).join(', ')}); ` +
         'replicate cutover puts them back after the drain');
     }
-    const disabled = (await t.query<{ n: number }>('SELECT _cutover.disable_user_triggers($1::oid[]::regclass[]) AS n', [tgtIds])).rows[0]!.n;
+    const disabled = (await t.query<{ n: number }>(`SELECT ${CUTOVER_SCHEMA}.disable_user_triggers($1::oid[]::regclass[]) AS n`, [tgtIds])).rows[0]!.n;
     if (disabled) this.o.onNote?.(`disabled ${disabled} user trigger(s) on the target while applying (restored at cutover or teardown)`);
     // ddl: follow: the source's indexes now (first open, or accepted as it is).
     if (this.follow && !this.sourceIndexes) await this.recordSourceIndexes();
@@ -371,7 +372,7 @@ export class Applier {
     const tShapes = await readShapes(t, tgtIds as number[]);
     const now = Object.fromEntries([...tShapes.values()].map((x) => [x.name, { shape: x.shape, name: x.name }]));
     if (!Object.keys(applied.fingerprints).length || accept) {
-      await t.query('UPDATE _cutover.apply_state SET fingerprints = $1, halted = NULL', [JSON.stringify(now)]);
+      await t.query(`UPDATE ${CUTOVER_SCHEMA}.apply_state SET fingerprints = $1, halted = NULL`, [JSON.stringify(now)]);
     } else {
       const changed = Object.values(applied.fingerprints).filter((f) => now[f.name]?.shape !== f.shape).map((f) => f.name);
       if (changed.length) await this.halt(`the target's table(s) ${changed.join(', ')} changed since replication started (DDL on the target)`);
@@ -387,7 +388,7 @@ export class Applier {
     const ip = await planIndexes(this.s, this.t, tables.map((x) => x.srcRelid), tables.map((x) => x.tgtRelid), this.sourceIndexes);
     if (!this.sourceIndexes || ip.sourceIndexes.some((k) => !this.sourceIndexes!.has(k))) {
       this.sourceIndexes = new Set([...(this.sourceIndexes ?? []), ...ip.sourceIndexes]);
-      await this.t.query('UPDATE _cutover.apply_state SET source_indexes = $1', [[...this.sourceIndexes]]);
+      await this.t.query(`UPDATE ${CUTOVER_SCHEMA}.apply_state SET source_indexes = $1`, [[...this.sourceIndexes]]);
     }
     return ip;
   }
@@ -521,7 +522,7 @@ export class Applier {
     try {
       for (const st of statements) { current = st; await this.t.query(st); }
       if (refresh.length) {
-        await this.t.query(`UPDATE _cutover.apply_state SET refresh_tables = ARRAY(SELECT DISTINCT x FROM unnest(refresh_tables || $1::int[]) x ORDER BY 1)`, [refresh]);
+        await this.t.query(`UPDATE ${CUTOVER_SCHEMA}.apply_state SET refresh_tables = ARRAY(SELECT DISTINCT x FROM unnest(refresh_tables || $1::int[]) x ORDER BY 1)`, [refresh]);
       }
       await this.t.query('COMMIT');
     } catch (e) {
@@ -659,7 +660,7 @@ export class Applier {
         throw new NotCopied('the table already exists on the target and has rows');
       } else {
         // Made on the target beforehand, with its triggers: they ran on the source for these rows.
-        await t.query('SELECT _cutover.disable_user_triggers(ARRAY[$1::regclass])', [p.name]);
+        await t.query(`SELECT ${CUTOVER_SCHEMA}.disable_user_triggers(ARRAY[$1::regclass])`, [p.name]);
       }
       const cols = ((await readColumns(s, [p.relid])).get(p.relid) ?? []).filter((c) => !c.generated).map((c) => quoteIdent(c.name)).join(', ');
       await streamCopy(s, t, `COPY (SELECT ${cols} FROM ONLY ${p.name}) TO STDOUT`, `COPY ${p.name} (${cols}) FROM STDIN`);
@@ -674,7 +675,7 @@ export class Applier {
       if (m.created) await this.finishNewTable(m.p.name, m.ddl.finish);
       const oid = (await t.query<{ oid: string }>('SELECT to_regclass($1)::oid::int8 AS oid', [m.p.name])).rows[0]!.oid;
       const shape = (await readShapes(t, [Number(oid)])).get(Number(oid))!;
-      await t.query(`UPDATE _cutover.apply_state SET copied_tables = array_append(copied_tables, $3),
+      await t.query(`UPDATE ${CUTOVER_SCHEMA}.apply_state SET copied_tables = array_append(copied_tables, $3),
         fingerprints = fingerprints || jsonb_build_object($1::text, jsonb_build_object('shape', $2::text, 'name', $1::text))`, [shape.name, shape.shape, m.p.tableid]);
     }
     this.copying = undefined;
@@ -700,14 +701,14 @@ export class Applier {
         failed.push(`${st.sql} (${(e as Error).message})`);
       }
     }
-    await this.t.query('SELECT _cutover.disable_user_triggers(ARRAY[$1::regclass])', [name]);
+    await this.t.query(`SELECT ${CUTOVER_SCHEMA}.disable_user_triggers(ARRAY[$1::regclass])`, [name]);
     const filtered = (await rlsFilteredTables(this.t)).filter((r) => qualify(r.schema, r.name) === name);
     if (filtered.length) throw new NotCopied(`row-level security applies to the applier's role on the target, so it cannot write the table: ${filtered.map(describeRlsFiltered).join(', ')}; ${RLS_HINT}`);
     if (failed.length) this.o.onNote?.(`WARNING: new table ${name} created without ${failed.length} of its definitions (apply them on the target): ${failed.join('; ')}`);
   }
 
   private async halt(reason: string, fatal = false, hint?: string): Promise<never> {
-    await this.t.query('UPDATE _cutover.apply_state SET halted = $1', [reason]).catch(() => undefined);
+    await this.t.query(`UPDATE ${CUTOVER_SCHEMA}.apply_state SET halted = $1`, [reason]).catch(() => undefined);
     throw new CutoverError('E_HALTED', `replication halted: ${reason}`, {
       hint: hint ?? (fatal
         ? 'the target can no longer be trusted to follow the source: run `cutover replicate teardown`, then start again (replicate start, copy)'
@@ -784,7 +785,7 @@ export class Applier {
       if (!changed.length && !this.pending.size) {
         await s.query('COMMIT');
         this.srcInTxn = false;
-        await t.query('UPDATE _cutover.apply_state SET tick = $1, tick_at = $2, applied_at = now(), storage = coalesce($3::jsonb, storage)',
+        await t.query(`UPDATE ${CUTOVER_SCHEMA}.apply_state SET tick = $1, tick_at = $2, applied_at = now(), storage = coalesce($3::jsonb, storage)`,
           [cur, at, storageWrite]);
         if (storageNow) this.storage = storageNow;
         this.tick = cur;
@@ -914,7 +915,7 @@ export class Applier {
         }
       }
       const events = changed.reduce((n, c) => n + c.events, 0);
-      await t.query(`UPDATE _cutover.apply_state SET tick = $1, tick_at = $2, applied_at = now(), batches = batches + 1,
+      await t.query(`UPDATE ${CUTOVER_SCHEMA}.apply_state SET tick = $1, tick_at = $2, applied_at = now(), batches = batches + 1,
         events = events + $3, rows_upserted = rows_upserted + $4, rows_deleted = rows_deleted + $5,
         refresh_tables = ARRAY(SELECT x FROM unnest(refresh_tables) x WHERE x <> ALL($6::int[])), storage = coalesce($7::jsonb, storage)`,
       [cur, at, events, upserted, deleted, refreshed, storageWrite]);
@@ -1107,7 +1108,7 @@ export class Applier {
   async restoreTargetTriggers(o: { maxWaitMs?: number; note?: (m: string) => void } = {}): Promise<number> {
     let n = 0;
     await withLock(this.t, 'restore target triggers', { lockTimeoutMs: 1000, maxLockWaitMs: o.maxWaitMs ?? 60_000 }, o.note ?? (() => undefined), async () => {
-      n = (await this.t.query<{ n: number }>('SELECT _cutover.restore_user_triggers() AS n')).rows[0]!.n;
+      n = (await this.t.query<{ n: number }>(`SELECT ${CUTOVER_SCHEMA}.restore_user_triggers() AS n`)).rows[0]!.n;
     });
     return n;
   }

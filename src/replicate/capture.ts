@@ -8,6 +8,7 @@
  * lock_timeout; on a timeout it waits and retries (saying who holds the table), so application writes
  * never queue behind cutover for longer than that timeout.
  */
+import { CUTOVER_SCHEMA } from '../pg/private-schema.js';
 import type pg from 'pg';
 import { resolveTableSelection } from '../pg/entry-checks.js';
 import { CutoverError } from '../errors.js';
@@ -133,7 +134,7 @@ export async function installCapture(o: CaptureOptions): Promise<CaptureResult> 
     try {
       await c.query('BEGIN');
       for (const f of ['sql/capture-schema.sql', 'sql/rotate.sql']) await c.query(loadSql(import.meta.url, f));
-      await c.query(`INSERT INTO _cutover.state (version, range_bits, capture_mode, selection) VALUES ($1, $2, $3, $4)
+      await c.query(`INSERT INTO ${CUTOVER_SCHEMA}.state (version, range_bits, capture_mode, selection) VALUES ($1, $2, $3, $4)
         ON CONFLICT (id) DO UPDATE SET capture_mode = EXCLUDED.capture_mode, selection = EXCLUDED.selection`,
       [SCHEMA_VERSION, o.rangeBits ?? RANGE_BITS, mode, JSON.stringify(storedSelection(exact
         // An exact list (the rollback window): the tables left out stay out; a table created later is new.
@@ -149,17 +150,17 @@ export async function installCapture(o: CaptureOptions): Promise<CaptureResult> 
       }
       throw e;
     }
-    const bits = (await c.query<{ b: number }>('SELECT range_bits AS b FROM _cutover.state')).rows[0]!.b;
+    const bits = (await c.query<{ b: number }>(`SELECT range_bits AS b FROM ${CUTOVER_SCHEMA}.state`)).rows[0]!.b;
 
     // Tables captured by an earlier run but no longer selected: their triggers go.
-    const known = (await c.query<{ tableid: number; relid: string; schema_name: string; table_name: string }>('SELECT tableid, relid::int8 AS relid, schema_name, table_name FROM _cutover.tables')).rows;
+    const known = (await c.query<{ tableid: number; relid: string; schema_name: string; table_name: string }>(`SELECT tableid, relid::int8 AS relid, schema_name, table_name FROM ${CUTOVER_SCHEMA}.tables`)).rows;
     const keep = new Set(selected.map((t) => t.relid));
     const removed: string[] = [];
     let lockRetries = 0;
     for (const k of known.filter((x) => !keep.has(Number(x.relid)))) {
       lockRetries += await withLock(c, display({ schema: k.schema_name, name: k.table_name }), o, note, async () => {
-        await c.query('SELECT _cutover.drop_triggers($1::oid) FROM pg_class WHERE oid = $1::oid', [k.relid]);
-        await c.query('DELETE FROM _cutover.tables WHERE tableid = $1', [k.tableid]);
+        await c.query(`SELECT ${CUTOVER_SCHEMA}.drop_triggers($1::oid) FROM pg_class WHERE oid = $1::oid`, [k.relid]);
+        await c.query(`DELETE FROM ${CUTOVER_SCHEMA}.tables WHERE tableid = $1`, [k.tableid]);
       });
       removed.push(display({ schema: k.schema_name, name: k.table_name }));
     }
@@ -174,7 +175,7 @@ export async function installCapture(o: CaptureOptions): Promise<CaptureResult> 
     }
     // Capture fires ALWAYS where cutover owns the table (add_leaf_triggers in capture-schema.sql).
     const notAlways = (await c.query<{ rel: string }>(`SELECT DISTINCT tg.tgrelid::regclass::text AS rel FROM pg_trigger tg
-      WHERE tg.tgname LIKE 'cutover\\_capture%' AND tg.tgenabled <> 'A' AND tg.tgrelid IN (SELECT relid FROM _cutover.tables UNION SELECT unnest(partitions) FROM _cutover.tables) ORDER BY 1`)).rows;
+      WHERE tg.tgname LIKE 'cutover\\_capture%' AND tg.tgenabled <> 'A' AND tg.tgrelid IN (SELECT relid FROM ${CUTOVER_SCHEMA}.tables UNION SELECT unnest(partitions) FROM ${CUTOVER_SCHEMA}.tables) ORDER BY 1`)).rows;
     if (notAlways.length) {
       note(`capture on ${notAlways.length} table(s) cutover does not own fires only in the default replication role: a session that sets ` +
         `session_replication_role = replica and writes them is not captured (${notAlways.slice(0, 10).map((r) => r.rel).join(', ')}${notAlways.length > 10 ? ', ...' : ''}); ` +
@@ -196,14 +197,14 @@ async function captureTable(c: pg.Client, t: Candidate, tableid: number, key: st
   return withLock(c, display(t), o, note, async () => {
     // key_types are cast targets in the applier's session (search_path ''): spelled qualified.
     await c.query(`SELECT set_config('search_path', 'pg_catalog', true), set_config('quote_all_identifiers', 'off', true)`);
-    await c.query(`INSERT INTO _cutover.tables (tableid, relid, schema_name, table_name, key_columns, key_types, match_columns, followed)
+    await c.query(`INSERT INTO ${CUTOVER_SCHEMA}.tables (tableid, relid, schema_name, table_name, key_columns, key_types, match_columns, followed)
       SELECT $1, $2::oid, $3, $4, $5::name[], coalesce((SELECT array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.ord)
         FROM unnest($5::name[]) WITH ORDINALITY AS k(col, ord)
         JOIN pg_attribute a ON a.attrelid = $2::oid AND a.attname = k.col), '{}'), $6::name[], $7
       ON CONFLICT (tableid) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name,
         key_columns = EXCLUDED.key_columns, key_types = EXCLUDED.key_types, match_columns = EXCLUDED.match_columns`,
     [tableid, t.relid, t.schema, t.name, key, matchCols, followed]);
-    await c.query('SELECT _cutover.install_table($1, $2::regclass, $3::name[], $4, $5)', [tableid, qualify(t.schema, t.name), key, mode, bits]);
+    await c.query(`SELECT ${CUTOVER_SCHEMA}.install_table($1, $2::regclass, $3::name[], $4, $5)`, [tableid, qualify(t.schema, t.name), key, mode, bits]);
   });
 }
 
@@ -212,7 +213,7 @@ async function recordBaseline(c: pg.Client, tables: { tableid: number; relid: nu
   const shapes = await readShapes(c, tables.map((t) => t.relid));
   for (const t of tables) {
     const s = shapes.get(t.relid)!;
-    await c.query('UPDATE _cutover.tables SET shape = $2, triggers = $3 WHERE tableid = $1', [t.tableid, s.shape, s.triggers]);
+    await c.query(`UPDATE ${CUTOVER_SCHEMA}.tables SET shape = $2, triggers = $3 WHERE tableid = $1`, [t.tableid, s.shape, s.triggers]);
   }
 }
 
@@ -229,17 +230,17 @@ export interface NewTables { captured: CapturedTable[]; refused: string[] }
  */
 /** Tables created since capture started that match its recorded selection (named for a halt without ddl: follow). */
 export async function newTablesMatching(c: pg.Client): Promise<string[]> {
-  const st = (await c.query<{ selection: SelectionOptions | null }>('SELECT selection FROM _cutover.state')).rows[0];
+  const st = (await c.query<{ selection: SelectionOptions | null }>(`SELECT selection FROM ${CUTOVER_SCHEMA}.state`)).rows[0];
   if (!st?.selection) return [];
-  const have = new Set((await c.query<{ relid: string }>('SELECT relid::int8 AS relid FROM _cutover.tables')).rows.map((k) => Number(k.relid)));
+  const have = new Set((await c.query<{ relid: string }>(`SELECT relid::int8 AS relid FROM ${CUTOVER_SCHEMA}.tables`)).rows.map((k) => Number(k.relid)));
   return selectTables(await readCandidates(c), st.selection).filter((t) => !have.has(t.relid)).map(display);
 }
 
 export async function captureNewTables(c: pg.Client, note: (m: string) => void, o: { lockTimeoutMs?: number; maxLockWaitMs?: number } = {}): Promise<NewTables> {
   const st = (await c.query<{ selection: SelectionOptions | null; mode: CaptureMode; bits: number }>(
-    'SELECT selection, capture_mode AS mode, range_bits AS bits FROM _cutover.state')).rows[0];
+    `SELECT selection, capture_mode AS mode, range_bits AS bits FROM ${CUTOVER_SCHEMA}.state`)).rows[0];
   if (!st?.selection) return { captured: [], refused: [] };
-  const known = (await c.query<{ relid: string; tableid: number }>('SELECT relid::int8 AS relid, tableid FROM _cutover.tables')).rows;
+  const known = (await c.query<{ relid: string; tableid: number }>(`SELECT relid::int8 AS relid, tableid FROM ${CUTOVER_SCHEMA}.tables`)).rows;
   const have = new Set(known.map((k) => Number(k.relid)));
   const fresh = selectTables(await readCandidates(c), st.selection).filter((t) => !have.has(t.relid));
   if (!fresh.length) return { captured: [], refused: [] };

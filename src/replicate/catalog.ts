@@ -1,4 +1,5 @@
 /** What replication reads from the catalogs: candidate tables, columns, shapes (for DDL detection). */
+import { CUTOVER_SCHEMA } from '../pg/private-schema.js';
 import type pg from 'pg';
 import { loadSql } from '../pg/sql.js';
 
@@ -89,5 +90,5 @@ export async function resolveTables(c: pg.Client, names: string[]): Promise<(num
 }
 
 export async function captureInstalled(c: pg.Client): Promise<boolean> {
-  return (await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover.state')::text AS r`)).rows[0]!.r !== null;
+  return (await c.query<{ r: string | null }>(`SELECT to_regclass('${CUTOVER_SCHEMA}.state')::text AS r`)).rows[0]!.r !== null;
 }

@@ -14,6 +14,7 @@
  * before and after its rows are copied. The applier (apply.ts followNewObjects, copyNewTables) decides
  * when; docs/replicate.md has the rules.
  */
+import { CUTOVER_SCHEMA } from '../pg/private-schema.js';
 import type pg from 'pg';
 import { loadSql, quoteIdent, quoteLiteral } from '../pg/sql.js';
 import { withPinnedSettings } from './catalog.js';
@@ -39,7 +40,7 @@ const COLUMNS = `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) 
  WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`;
 const ENUMS = `SELECT n.nspname AS schema, t.typname AS type, format('%I.%I', n.nspname, t.typname) AS name, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
   FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_enum e ON e.enumtypid = t.oid
- WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', '_cutover') GROUP BY 1, 2, 3`;
+ WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', '${CUTOVER_SCHEMA}') GROUP BY 1, 2, 3`;
 
 interface Enum { schema: string; type: string; name: string; labels: string[] }
 

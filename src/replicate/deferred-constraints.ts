@@ -2,6 +2,7 @@
  * Foreign keys a resumed copy defers (see sql/deferred-constraints.sql), kept on the target and
  * completed by replicate-cutover once every change is applied.
  */
+import { CUTOVER_SCHEMA } from '../pg/private-schema.js';
 import type pg from 'pg';
 import { CutoverError } from '../errors.js';
 import { loadSql, quoteIdent } from '../pg/sql.js';
@@ -18,15 +19,15 @@ export async function deferConstraint(c: pg.Client, d: DeferredConstraint): Prom
   await c.query(loadSql(import.meta.url, 'sql/deferred-constraints.sql'));
   // One spelling of the table whoever records it (the copy writes "app"."orders", the applier app.orders):
   // a key the copy deferred and the applier then moved is one record, with the applier's action.
-  await c.query(`INSERT INTO _cutover.deferred_constraints (table_name, constraint_name, definition, action)
+  await c.query(`INSERT INTO ${CUTOVER_SCHEMA}.deferred_constraints (table_name, constraint_name, definition, action)
     SELECT format('%I.%I', n.nspname, r.relname), $2, $3, $4 FROM pg_class r JOIN pg_namespace n ON n.oid = r.relnamespace WHERE r.oid = $1::regclass
     ON CONFLICT (table_name, constraint_name) DO UPDATE SET action = excluded.action, definition = excluded.definition`, [d.table, d.name, d.definition, d.action]);
 }
 
 export async function deferredConstraints(c: pg.Client): Promise<DeferredConstraint[]> {
-  if (!(await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover.deferred_constraints')::text AS r`)).rows[0]!.r) return [];
+  if (!(await c.query<{ r: string | null }>(`SELECT to_regclass('${CUTOVER_SCHEMA}.deferred_constraints')::text AS r`)).rows[0]!.r) return [];
   return (await c.query<{ table_name: string; constraint_name: string; definition: string; action: DeferredConstraint['action'] }>(
-    'SELECT * FROM _cutover.deferred_constraints ORDER BY 1, 2')).rows.map((r) => ({ table: r.table_name, name: r.constraint_name, definition: r.definition, action: r.action }));
+    `SELECT * FROM ${CUTOVER_SCHEMA}.deferred_constraints ORDER BY 1, 2`)).rows.map((r) => ({ table: r.table_name, name: r.constraint_name, definition: r.definition, action: r.action }));
 }
 
 /** The statement that completes one deferred constraint. */
@@ -51,7 +52,7 @@ export async function completeDeferredConstraints(c: pg.Client): Promise<number>
       // and a key to validate that is gone (dropped since by hand or an older version) is added back whole.
       if (d.action === 'validate' && !exists) await c.query(completionStatement({ ...d, action: 'readd' }));
       else if (d.action === 'validate' || d.action === 'nondeferrable' || !exists) await c.query(completionStatement(d));
-      await c.query('DELETE FROM _cutover.deferred_constraints WHERE table_name = $1 AND constraint_name = $2', [d.table, d.name]);
+      await c.query(`DELETE FROM ${CUTOVER_SCHEMA}.deferred_constraints WHERE table_name = $1 AND constraint_name = $2`, [d.table, d.name]);
       await c.query('COMMIT');
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);

@@ -11,6 +11,7 @@
  * Everything is planned and checked before anything changes (`planFence`); the fence lives in its own
  * schema so that it outlives teardown, and `unfence` lifts exactly what it set.
  */
+import { FENCE_SCHEMA } from '../pg/private-schema.js';
 import type pg from 'pg';
 import { CutoverError } from '../errors.js';
 import type { ConnParams } from '../pg/conninfo.js';
@@ -99,8 +100,8 @@ export async function planFence(c: pg.Client, kind: Fence, roles: readonly strin
       loadSql(import.meta.url, 'sql/fence-roles.sql'), [[...roles]])).rows.map((r) => ({ name: r.role_name, exists: r.exists, superuser: r.superuser, revocable: r.revocable }));
     const logins = (await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname);
     // A cutover tried again after a failed one: what the fence already took counts as taken.
-    const taken = new Set((await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover_fence.revoked')::text AS r`)).rows[0]!.r
-      ? (await c.query<{ role_name: string }>('SELECT DISTINCT role_name FROM _cutover_fence.revoked')).rows.map((r) => r.role_name) : []);
+    const taken = new Set((await c.query<{ r: string | null }>(`SELECT to_regclass('${FENCE_SCHEMA}.revoked')::text AS r`)).rows[0]!.r
+      ? (await c.query<{ role_name: string }>(`SELECT DISTINCT role_name FROM ${FENCE_SCHEMA}.revoked`)).rows.map((r) => r.role_name) : []);
     for (const r of fenceRoles) {
       if (!r.exists) {
         const near = closeMatches(r.name, logins);
@@ -142,15 +143,15 @@ export interface InstalledFence { kind: Fence; fencedAt: string; newTables: numb
 export async function installFence(c: pg.Client, plan: FencePlan, o: { waitMs: number; note: (m: string) => void }): Promise<InstalledFence> {
   assertFencePlan(plan);
   await c.query(loadSql(import.meta.url, 'sql/fence.sql'));
-  const prior = (await c.query<{ kind: string }>('SELECT kind FROM _cutover_fence.state')).rows[0];
-  const first = plan.tables.find((t) => t.canFence)?.rel ?? '_cutover_fence.state';
+  const prior = (await c.query<{ kind: string }>(`SELECT kind FROM ${FENCE_SCHEMA}.state`)).rows[0];
+  const first = plan.tables.find((t) => t.canFence)?.rel ?? `${FENCE_SCHEMA}.state`;
   let newTables = 0, revoked = 0, terminated = 0;
   await fenceErrors(() => withLock(c, first, { lockTimeoutMs: 2000, maxLockWaitMs: o.waitMs }, o.note, async () => {
     // One transaction: a failure leaves nothing behind (withLock rolls back).
-    newTables = (await c.query('SELECT * FROM _cutover_fence.install($1, $2)', [plan.kind, plan.kind !== 'manual'])).rowCount ?? 0;
+    newTables = (await c.query(`SELECT * FROM ${FENCE_SCHEMA}.install($1, $2)`, [plan.kind, plan.kind !== 'manual'])).rowCount ?? 0;
     const names = plan.roles.map((r) => r.name);
-    if (plan.kind === 'revoke') revoked = (await c.query<{ n: number }>('SELECT _cutover_fence.revoke($1::name[]) AS n', [names])).rows[0]!.n;
-    if (plan.kind === 'read-only') terminated = (await c.query<{ n: number }>('SELECT _cutover_fence.read_only($1::name[]) AS n', [names])).rows[0]!.n;
+    if (plan.kind === 'revoke') revoked = (await c.query<{ n: number }>(`SELECT ${FENCE_SCHEMA}.revoke($1::name[]) AS n`, [names])).rows[0]!.n;
+    if (plan.kind === 'read-only') terminated = (await c.query<{ n: number }>(`SELECT ${FENCE_SCHEMA}.read_only($1::name[]) AS n`, [names])).rows[0]!.n;
   }));
   const st = (await fenceState(c))!;
   return { kind: plan.kind, fencedAt: st.fencedAt.toISOString(), newTables, tables: st.tables, revoked, terminated, already: prior !== undefined };
@@ -176,7 +177,7 @@ export async function fenceBreaches(c: pg.Client): Promise<Breach[]> {
   if (!(await hasFence(c))) return [];
   return (await c.query<{ rel: string; op: string; role_name: string; pid: number; n: number; application_name: string | null }>(
     `SELECT rel, op, role_name, pid, count(*)::int AS n, max(application_name) AS application_name
-       FROM _cutover_fence.breaches WHERE at >= (SELECT checked_from FROM _cutover_fence.state)
+       FROM ${FENCE_SCHEMA}.breaches WHERE at >= (SELECT checked_from FROM ${FENCE_SCHEMA}.state)
       GROUP BY rel, op, role_name, pid ORDER BY min(at)`)).rows
     .map((r) => ({ rel: r.rel, op: r.op, role: r.role_name, pid: r.pid, events: r.n, applicationName: r.application_name }));
 }
@@ -186,7 +187,7 @@ export function describeBreach(b: Breach): string {
 }
 
 async function hasFence(c: pg.Client): Promise<boolean> {
-  return (await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover_fence.state')::text AS r`)).rows[0]!.r !== null;
+  return (await c.query<{ r: string | null }>(`SELECT to_regclass('${FENCE_SCHEMA}.state')::text AS r`)).rows[0]!.r !== null;
 }
 
 export interface FenceState { fencedAt: Date; tables: number; windowOpen: boolean }
@@ -194,8 +195,8 @@ export interface FenceState { fencedAt: Date; tables: number; windowOpen: boolea
 /** The fence on this server (since when, on how many tables, whether it guards a rollback window), or none. */
 export async function fenceState(c: pg.Client): Promise<FenceState | undefined> {
   if (!(await hasFence(c))) return undefined;
-  const r = (await c.query<{ at: Date; n: number; w: boolean }>(`SELECT s.fenced_at AS at, (SELECT count(*)::int FROM _cutover_fence.tables) AS n,
-      coalesce((to_jsonb(s) ->> 'window_open')::boolean, false) AS w FROM _cutover_fence.state s`)).rows[0];
+  const r = (await c.query<{ at: Date; n: number; w: boolean }>(`SELECT s.fenced_at AS at, (SELECT count(*)::int FROM ${FENCE_SCHEMA}.tables) AS n,
+      coalesce((to_jsonb(s) ->> 'window_open')::boolean, false) AS w FROM ${FENCE_SCHEMA}.state s`)).rows[0];
   return r && { fencedAt: r.at, tables: r.n, windowOpen: r.w };
 }
 
@@ -224,9 +225,9 @@ export async function unfence(source: ConnParams, o: { note?: (m: string) => voi
       });
     }
     const counts = (await c.query<{ t: number; p: number; r: number }>(
-      `SELECT (SELECT count(*)::int FROM _cutover_fence.tables WHERE EXISTS (SELECT 1 FROM pg_class WHERE oid = relid)) AS t,
-              (SELECT count(*)::int FROM _cutover_fence.revoked) AS p, (SELECT count(*)::int FROM _cutover_fence.read_only) AS r`)).rows[0]!;
-    const first = (await c.query<{ r: string | null }>('SELECT min(relid::regclass::text) AS r FROM _cutover_fence.tables')).rows[0]!.r ?? '_cutover_fence.state';
+      `SELECT (SELECT count(*)::int FROM ${FENCE_SCHEMA}.tables WHERE EXISTS (SELECT 1 FROM pg_class WHERE oid = relid)) AS t,
+              (SELECT count(*)::int FROM ${FENCE_SCHEMA}.revoked) AS p, (SELECT count(*)::int FROM ${FENCE_SCHEMA}.read_only) AS r`)).rows[0]!;
+    const first = (await c.query<{ r: string | null }>(`SELECT min(relid::regclass::text) AS r FROM ${FENCE_SCHEMA}.tables`)).rows[0]!.r ?? `${FENCE_SCHEMA}.state`;
     await withLock(c, first, { lockTimeoutMs: 2000, maxLockWaitMs: 60_000 }, o.note ?? (() => undefined), async () => {
       for (const s of statements) await c.query(s);
     });

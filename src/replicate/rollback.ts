@@ -4,6 +4,7 @@
  * verify), with the old source's fence lifted after verify, just before the switch back: nothing written
  * on the new server during the window is lost, and the old source takes no write before it is equal.
  */
+import { CUTOVER_SCHEMA } from '../pg/private-schema.js';
 import type pg from 'pg';
 import { CutoverError } from '../errors.js';
 import type { ConnParams } from '../pg/conninfo.js';
@@ -48,7 +49,7 @@ export async function rollback(o: Omit<CutoverOptions, 'source' | 'target' | 're
     // The old source takes writes again only once it is verified equal, just before the switch back; the
     // mark first, so that a run killed between the two knows, when run again, that it only has to unfence.
     beforeSwitch: async () => {
-      await withClient(target, 'replicate-rollback', (c) => c.query('UPDATE _cutover.state SET rolled_back_at = now()'));
+      await withClient(target, 'replicate-rollback', (c) => c.query(`UPDATE ${CUTOVER_SCHEMA}.state SET rolled_back_at = now()`));
       unfenced = await unfence(source, { note: o.onNote, window: true });
     },
   });
@@ -56,6 +57,6 @@ export async function rollback(o: Omit<CutoverOptions, 'source' | 'target' | 're
 }
 
 async function rolledBackAt(c: pg.Client): Promise<Date | undefined> {
-  return (await c.query<{ at: Date | null }>('SELECT rolled_back_at AS at FROM _cutover.state')).rows[0]?.at ?? undefined;
+  return (await c.query<{ at: Date | null }>(`SELECT rolled_back_at AS at FROM ${CUTOVER_SCHEMA}.state`)).rows[0]?.at ?? undefined;
 }
 

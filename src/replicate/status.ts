@@ -1,4 +1,5 @@
 /** `replicate status`: what is captured, how far the target is, and how big the log is. */
+import { CUTOVER_SCHEMA } from '../pg/private-schema.js';
 import type { ConnParams } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';
 import { type Endpoint, resolveEndpoint } from '../pg/endpoint.js';
@@ -44,9 +45,9 @@ const fencedTables = async (c: pg.Client): Promise<number> => (await fenceState(
 
 async function statusOf(o: { source: Endpoint; target: Endpoint }): Promise<Omit<ReplicationStatus, 'direction'>> {
   const applied = await withClient(o.target, 'replicate-status', async (c) => {
-    if (!(await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover.apply_state')::text AS r`)).rows[0]!.r) return undefined;
+    if (!(await c.query<{ r: string | null }>(`SELECT to_regclass('${CUTOVER_SCHEMA}.apply_state')::text AS r`)).rows[0]!.r) return undefined;
     const r = (await c.query<{ tick: string; tick_at: Date; applied_at: Date; batches: string; events: string; rows_upserted: string; rows_deleted: string; halted: string | null }>(
-      'SELECT tick::text AS tick, tick_at, applied_at, batches, events, rows_upserted, rows_deleted, halted FROM _cutover.apply_state')).rows[0];
+      `SELECT tick::text AS tick, tick_at, applied_at, batches, events, rows_upserted, rows_deleted, halted FROM ${CUTOVER_SCHEMA}.apply_state`)).rows[0];
     return r && { tick: r.tick, tickAt: r.tick_at.toISOString(), appliedAt: r.applied_at.toISOString(), batches: Number(r.batches), events: Number(r.events),
       upserted: Number(r.rows_upserted), deleted: Number(r.rows_deleted), halted: r.halted };
   });

@@ -6,6 +6,7 @@
  * own schema (`_cutover_fence`), so `replicate unfence` still lifts exactly what it set; the statements
  * that would lift it are returned too, for the journal.
  */
+import { CUTOVER_SCHEMA } from '../pg/private-schema.js';
 import type pg from 'pg';
 import type { ConnParams } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';
@@ -18,7 +19,7 @@ import { reverseCapture } from './window-state.js';
 
 /** `_cutover` here is a reverse applier's (apply_state without capture state): this is a window's old source. */
 async function windowBookkeeping(c: pg.Client): Promise<boolean> {
-  return (await c.query<{ w: boolean }>(`SELECT to_regclass('_cutover.apply_state') IS NOT NULL AND to_regclass('_cutover.state') IS NULL AS w`)).rows[0]!.w;
+  return (await c.query<{ w: boolean }>(`SELECT to_regclass('${CUTOVER_SCHEMA}.apply_state') IS NOT NULL AND to_regclass('${CUTOVER_SCHEMA}.state') IS NULL AS w`)).rows[0]!.w;
 }
 
 export interface TeardownResult { triggersDropped: number; sourceSchema: boolean; targetSchema: boolean; targetTriggersRestored: number; fenceStatements: string[] }
@@ -35,12 +36,12 @@ export async function teardown(o: { source: ConnParams; target?: ConnParams; onN
       await withLock(c, t.rel, o, note, async () => { await c.query(t.stmt); });
       out.triggersDropped++;
     }
-    const had = (await c.query<{ r: string | null }>(`SELECT to_regnamespace('_cutover')::text AS r`)).rows[0]!.r;
+    const had = (await c.query<{ r: string | null }>(`SELECT to_regnamespace('${CUTOVER_SCHEMA}')::text AS r`)).rows[0]!.r;
     // The old source of an open rollback window holds the reverse applier's bookkeeping, not capture.
     if (had && await windowBookkeeping(c)) {
       note('the old source keeps the rollback window\'s bookkeeping (`cutover replicate finish` ends the window)');
     } else if (had) {
-      await withLock(c, '_cutover.log_0', o, note, async () => { await c.query('DROP SCHEMA _cutover CASCADE'); });
+      await withLock(c, `${CUTOVER_SCHEMA}.log_0`, o, note, async () => { await c.query(`DROP SCHEMA ${CUTOVER_SCHEMA} CASCADE`); });
       out.sourceSchema = true;
     }
   });
@@ -53,11 +54,11 @@ export async function teardown(o: { source: ConnParams; target?: ConnParams; onN
       // Never drop a deferred foreign key silently (a cutover that did not run would have completed it).
       const deferred = await deferredConstraints(c);
       if (deferred.length) note(`${deferred.length} foreign key(s) deferred by a resumed copy or moved by the applier were never completed; once the target matches the source run:\n  ${deferred.map(completionStatement).join(';\n  ')};`);
-      if ((await c.query<{ r: string | null }>(`SELECT to_regprocedure('_cutover.restore_user_triggers()')::text AS r`)).rows[0]!.r) {
-        out.targetTriggersRestored = (await c.query<{ n: number }>('SELECT _cutover.restore_user_triggers() AS n')).rows[0]!.n;
+      if ((await c.query<{ r: string | null }>(`SELECT to_regprocedure('${CUTOVER_SCHEMA}.restore_user_triggers()')::text AS r`)).rows[0]!.r) {
+        out.targetTriggersRestored = (await c.query<{ n: number }>(`SELECT ${CUTOVER_SCHEMA}.restore_user_triggers() AS n`)).rows[0]!.n;
       }
-      if ((await c.query<{ r: string | null }>(`SELECT to_regnamespace('_cutover')::text AS r`)).rows[0]!.r) {
-        await c.query('DROP SCHEMA _cutover CASCADE');
+      if ((await c.query<{ r: string | null }>(`SELECT to_regnamespace('${CUTOVER_SCHEMA}')::text AS r`)).rows[0]!.r) {
+        await c.query(`DROP SCHEMA ${CUTOVER_SCHEMA} CASCADE`);
         out.targetSchema = true;
       }
     });

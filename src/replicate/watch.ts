@@ -3,6 +3,7 @@
  * sessions kept open (one per side), with cheap queries only: the applier's bookkeeping row on the side
  * applied to, and on the capturing side the change source's events past the applied tick (BRIN-bounded for trigger capture).
  */
+import { CUTOVER_SCHEMA } from '../pg/private-schema.js';
 import type pg from 'pg';
 import type { ConnParams } from '../pg/conninfo.js';
 import { connect } from '../pg/connect.js';
@@ -44,9 +45,9 @@ export class StatusWatch {
   }
 
   async sample(): Promise<WatchSample> {
-    const a = (await this.applied.query<{ r: string | null }>(`SELECT to_regclass('_cutover.apply_state')::text AS r`)).rows[0]!.r
+    const a = (await this.applied.query<{ r: string | null }>(`SELECT to_regclass('${CUTOVER_SCHEMA}.apply_state')::text AS r`)).rows[0]!.r
       ? (await this.applied.query<{ tick: string; tick_at: Date; events: string; halted: string | null }>(
-        'SELECT tick::text AS tick, tick_at, events::text AS events, halted FROM _cutover.apply_state')).rows[0]
+        `SELECT tick::text AS tick, tick_at, events::text AS events, halted FROM ${CUTOVER_SCHEMA}.apply_state`)).rows[0]
       : undefined;
     const installed = await changeSource.installed(this.capturing);
     const from = a?.tick ?? (installed ? (await changeSource.start(this.capturing))?.position : null);

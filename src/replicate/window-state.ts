@@ -3,6 +3,7 @@
  * carries capture marked `reverse`, the old source stays fenced, and the reverse applier passes that
  * fence with a value that never leaves the old source (fence.sql, `cutover.fence_pass`).
  */
+import { CUTOVER_SCHEMA, FENCE_SCHEMA } from '../pg/private-schema.js';
 import type pg from 'pg';
 import { CutoverError } from '../errors.js';
 import { captureInstalled } from './catalog.js';
@@ -11,11 +12,11 @@ import { fenceState } from './fence.js';
 /** The capture on this server is a rollback window's (it is the new server). */
 export async function reverseCapture(c: pg.Client): Promise<boolean> {
   const { rows } = await c.query<{ reverse: boolean | null }>(
-    `SELECT CASE WHEN to_regclass('_cutover.state') IS NULL
-                   OR NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('_cutover.state') AND attname = 'direction' AND NOT attisdropped) THEN false
+    `SELECT CASE WHEN to_regclass('${CUTOVER_SCHEMA}.state') IS NULL
+                   OR NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('${CUTOVER_SCHEMA}.state') AND attname = 'direction' AND NOT attisdropped) THEN false
             ELSE NULL END AS reverse`);
   if (rows[0]!.reverse === false) return false;
-  return (await c.query<{ d: string }>('SELECT direction AS d FROM _cutover.state')).rows[0]?.d === 'reverse';
+  return (await c.query<{ d: string }>(`SELECT direction AS d FROM ${CUTOVER_SCHEMA}.state`)).rows[0]?.d === 'reverse';
 }
 
 export async function isFenced(c: pg.Client): Promise<boolean> {
@@ -42,5 +43,5 @@ export async function checkReverse(s: pg.Client, t: pg.Client): Promise<void> {
       hint: 'if the application was switched back (a rollback finished), end the window with `cutover replicate finish`; otherwise fence it again with `cutover replicate cutover` before anything writes there',
     });
   }
-  await t.query(`SELECT set_config('cutover.fence_pass', pass, false) FROM _cutover_fence.state`);
+  await t.query(`SELECT set_config('cutover.fence_pass', pass, false) FROM ${FENCE_SCHEMA}.state`);
 }

@@ -13,6 +13,7 @@
  *   finish    teardown the other way: capture off the new server, bookkeeping off the old source (the
  *             old source stays fenced until `replicate unfence`).
  */
+import { CUTOVER_SCHEMA, FENCE_SCHEMA } from '../pg/private-schema.js';
 import type pg from 'pg';
 import { CutoverError } from '../errors.js';
 import type { ConnParams } from '../pg/conninfo.js';
@@ -46,22 +47,22 @@ type Opening = { prior: { s: string; n: number } } | { prior?: undefined; all: C
  */
 export async function openWindow(old: pg.Client, target: ConnParams, note: (m: string) => void): Promise<WindowOpened> {
   const t0 = Date.now();
-  const mode = ((await old.query<{ m: string }>('SELECT capture_mode AS m FROM _cutover.state')).rows[0]?.m ?? 'row') as CaptureMode;
+  const mode = ((await old.query<{ m: string }>(`SELECT capture_mode AS m FROM ${CUTOVER_SCHEMA}.state`)).rows[0]?.m ?? 'row') as CaptureMode;
   // Keys declared for tables without a primary key in the forward direction serve the reverse one too.
   const declared = (await old.query<{ schema_name: string; table_name: string; key_columns: string[]; primary_key: boolean }>(
     `SELECT t.schema_name, t.table_name, t.key_columns::text[] AS key_columns,
             EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conrelid = t.relid AND c.contype = 'p') AS primary_key
-       FROM _cutover.tables t WHERE cardinality(t.key_columns) > 0`)).rows.filter((r) => !r.primary_key);
+       FROM ${CUTOVER_SCHEMA}.tables t WHERE cardinality(t.key_columns) > 0`)).rows.filter((r) => !r.primary_key);
   const oldTables = new Set((await readCandidates(old)).map((c) => `${c.schema}\u0000${c.name}`));
   const t = await resolveEndpoint(target);
   const opened = await withClient(t, 'replicate-window', async (c): Promise<Opening> => {
-    if (await reverseCapture(c)) return { prior: (await c.query<{ s: string; n: number }>('SELECT start_snapshot::text AS s, (SELECT count(*)::int FROM _cutover.tables) AS n FROM _cutover.state')).rows[0]! };
+    if (await reverseCapture(c)) return { prior: (await c.query<{ s: string; n: number }>(`SELECT start_snapshot::text AS s, (SELECT count(*)::int FROM ${CUTOVER_SCHEMA}.tables) AS n FROM ${CUTOVER_SCHEMA}.state`)).rows[0]! };
     await refuseOtherWriters(c);
     const deferred = await deferredConstraints(c).catch(() => []);
     if (deferred.length) throw new CutoverError('E_USAGE', `${deferred.length} foreign key(s) on the target are still deferred: the window cannot open before they are complete`);
     // The forward bookkeeping (applied tick, disabled triggers: already given back) leaves the target. The
     // start is taken before the triggers exist, so that every event they capture is applied.
-    await c.query('DROP SCHEMA IF EXISTS _cutover CASCADE');
+    await c.query(`DROP SCHEMA IF EXISTS ${CUTOVER_SCHEMA} CASCADE`);
     const all = await readCandidates(c);
     return { all, start: (await c.query<{ s: string; at: Date }>('SELECT pg_current_snapshot()::text AS s, now() AS at')).rows[0]! };
   });
@@ -75,9 +76,9 @@ export async function openWindow(old: pg.Client, target: ConnParams, note: (m: s
     keys: Object.fromEntries(declared.map((d) => [qualify(d.schema_name, d.table_name), d.key_columns])),
   });
   const startSnapshot = await withClient(t, 'replicate-window', async (c) => (await c.query<{ s: string }>(
-    `UPDATE _cutover.state SET direction = 'reverse', start_snapshot = $1::pg_snapshot, start_snapshot_at = $2 RETURNING start_snapshot::text AS s`, [start.s, start.at])).rows[0]!.s);
+    `UPDATE ${CUTOVER_SCHEMA}.state SET direction = 'reverse', start_snapshot = $1::pg_snapshot, start_snapshot_at = $2 RETURNING start_snapshot::text AS s`, [start.s, start.at])).rows[0]!.s);
   // The old source's fence now guards a window: `replicate unfence` alone refuses it (fence.ts).
-  await old.query('UPDATE _cutover_fence.state SET window_open = true');
+  await old.query(`UPDATE ${FENCE_SCHEMA}.state SET window_open = true`);
   return { tables: r.tables.length, leftOut, startSnapshot, durationMs: Date.now() - t0, already: false };
 }
 
@@ -131,7 +132,7 @@ export async function finish(o: { source: ConnParams; target: ConnParams; onNote
   const r = await teardown({ source: target, target: source, onNote: note, fenceNoted: true });
   if (r.fenceStatements.length) note('the write fence stays on the target (after a rollback the new server must not take writes); `cutover replicate unfence --source <target>` lifts it');
   const fenceStatements = await withClient(source, 'replicate-finish', async (c) => {
-    if ((await c.query<{ r: string | null }>(`SELECT to_regclass('_cutover_fence.state')::text AS r`)).rows[0]!.r) await c.query('UPDATE _cutover_fence.state SET window_open = false');
+    if ((await c.query<{ r: string | null }>(`SELECT to_regclass('${FENCE_SCHEMA}.state')::text AS r`)).rows[0]!.r) await c.query(`UPDATE ${FENCE_SCHEMA}.state SET window_open = false`);
     return liftStatements(c);
   });
   if (fenceStatements.length) note(fenceStaysNote(fenceStatements));

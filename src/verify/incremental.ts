@@ -19,6 +19,7 @@
  * trigger on the target notes every other writer's statements (guardTarget), and the fence compares
  * such a table in full.
  */
+import { CUTOVER_SCHEMA } from '../pg/private-schema.js';
 import type pg from 'pg';
 import type { ConnParams } from '../pg/conninfo.js';
 import { withClient } from '../pg/connect.js';
@@ -122,7 +123,7 @@ export class IncrementalVerify {
       try {
         await c.query('BEGIN');
         await c.query(loadSql(import.meta.url, 'sql/target-guard.sql'));
-        const { guarded } = (await c.query<{ guarded: number }>('SELECT guarded FROM _cutover.set_guard($1::text[]::regclass[])', [roots])).rows[0]!;
+        const { guarded } = (await c.query<{ guarded: number }>(`SELECT guarded FROM ${CUTOVER_SCHEMA}.set_guard($1::text[]::regclass[])`, [roots])).rows[0]!;
         await c.query('COMMIT');
         return { guarded };
       } catch (e) {
@@ -136,7 +137,7 @@ export class IncrementalVerify {
   /** Removes the guard from the target (idempotent). */
   async unguardTarget(): Promise<number> {
     return withClient(await resolveEndpoint(this.o.target), 'verify-guard', async (c) =>
-      (await c.query<{ n: number | null }>(`SELECT CASE WHEN to_regprocedure('_cutover.set_guard(regclass[])') IS NULL THEN 0 ELSE (_cutover.set_guard('{}')).removed END AS n`)).rows[0]!.n ?? 0);
+      (await c.query<{ n: number | null }>(`SELECT CASE WHEN to_regprocedure('${CUTOVER_SCHEMA}.set_guard(regclass[])') IS NULL THEN 0 ELSE (${CUTOVER_SCHEMA}.set_guard('{}')).removed END AS n`)).rows[0]!.n ?? 0);
   }
 
   /** What the applier tracks (Applier.track), and where it reports. */
@@ -238,9 +239,9 @@ export class IncrementalVerify {
     const report = await withVerifySession({ source: this.o.source, target: this.o.target, jobs: this.o.jobs, roleMap: this.o.roleMap }, async (s) => {
       // Tables the guard saw written by someone other than the applier: their chunks cannot be trusted.
       // (An error would end the leader's snapshot transaction: look before reading.)
-      const guarded = (await s.target.leader.query<{ ok: boolean }>(`SELECT to_regclass('_cutover.foreign_writes') IS NOT NULL AS ok`)).rows[0]!.ok;
+      const guarded = (await s.target.leader.query<{ ok: boolean }>(`SELECT to_regclass('${CUTOVER_SCHEMA}.foreign_writes') IS NOT NULL AS ok`)).rows[0]!.ok;
       const foreign = guarded ? (await s.target.leader.query<{ schema_name: string; table_name: string; role_name: string; statements: string }>(
-        'SELECT schema_name, table_name, role_name, statements::text FROM _cutover.foreign_writes ORDER BY 1, 2, 3')).rows : [];
+        `SELECT schema_name, table_name, role_name, statements::text FROM ${CUTOVER_SCHEMA}.foreign_writes ORDER BY 1, 2, 3`)).rows : [];
       stats.foreignWrites = foreign.map((f) => `${qualify(f.schema_name, f.table_name)} (${f.statements} statement(s) by ${f.role_name})`);
       const written = new Set(foreign.map((f) => qualify(f.schema_name, f.table_name)));
       return compareAll(s, 'full', async (spec): Promise<TableResult> => {

@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { CUTOVER_SCHEMA } from '../../pg/private-schema.js';
 import { CutoverError, EXIT } from '../../errors.js';
 import { humanDuration, table } from '../../lib/format.js';
 import { CAPTURE_MODES, type CaptureMode, installCapture } from '../../replicate/capture.js';
@@ -123,7 +124,7 @@ export function registerReplicate(program: Command): void {
   const r = program.command('replicate').description('change capture with plain triggers (no superuser, no replication rights): start, apply, status, cutover, teardown');
 
   withSource(r.command('start'))
-    .description('install change capture on the source (private _cutover schema, triggers with brief locks); then copy the data, which records where replication starts')
+    .description(`install change capture on the source (private ${CUTOVER_SCHEMA} schema, triggers with brief locks); then copy the data, which records where replication starts`)
     .option('-n, --schema <name...>', 'only these schemas')
     .option('-N, --exclude-schema <name...>', 'leave out these schemas')
     .option('-t, --table <schema.table...>', 'only these tables')
@@ -238,7 +239,7 @@ export function registerReplicate(program: Command): void {
     });
 
   withConns(r.command('teardown'))
-    .description('remove every trigger, function and the _cutover schema from the source, and the bookkeeping from the target (idempotent)')
+    .description(`remove every trigger, function and the ${CUTOVER_SCHEMA} schema from the source, and the bookkeeping from the target (idempotent)`)
     .action(async (o: Conn) => {
       const c = conns({ ...o, target: o.target ?? o.source });
       const res = await teardown({ source: c.source, target: o.target || process.env.CUTOVER_TARGET_URL ? c.target : undefined, onNote: warn });

@@ -5,6 +5,7 @@
  * shows and the older one does not; the txid range bound lets the log's BRIN indexes skip what every
  * batch before has read. Acknowledging truncates log partitions whose events are all applied.
  */
+import { CUTOVER_SCHEMA } from '../../pg/private-schema.js';
 import type pg from 'pg';
 import { withClient } from '../../pg/connect.js';
 import type { Endpoint } from '../../pg/endpoint.js';
@@ -26,10 +27,10 @@ export const triggerSource: ChangeSource = {
     if (!(await captureInstalled(reader))) return undefined;
     const { snap, at } = (await reader.query<{ snap: string; at: Date }>('SELECT pg_current_snapshot()::text AS snap, now() AS at')).rows[0]!;
     // The tables' storage as this snapshot sees it (what the copy reads): recorded with the snapshot.
-    const tables = (await reader.query<{ tableid: number; relid: string }>('SELECT tableid, relid::int8 AS relid FROM _cutover.tables')).rows;
+    const tables = (await reader.query<{ tableid: number; relid: string }>(`SELECT tableid, relid::int8 AS relid FROM ${CUTOVER_SCHEMA}.tables`)).rows;
     const storage = Object.fromEntries(await readStorage(reader, tables.map((x) => ({ tableid: x.tableid, relid: Number(x.relid) }))));
     const kept = await withClient(source, 'replicate-mark', async (c) => (await c.query<{ s: string }>(
-      `UPDATE _cutover.state SET start_snapshot = coalesce(start_snapshot, $1::pg_snapshot), start_snapshot_at = coalesce(start_snapshot_at, $2),
+      `UPDATE ${CUTOVER_SCHEMA}.state SET start_snapshot = coalesce(start_snapshot, $1::pg_snapshot), start_snapshot_at = coalesce(start_snapshot_at, $2),
          storage = CASE WHEN start_snapshot IS NULL THEN $3::jsonb ELSE storage END
        RETURNING start_snapshot::text AS s`, [snap, at, JSON.stringify(storage)])).rows[0]?.s);
     note(kept === snap
@@ -40,7 +41,7 @@ export const triggerSource: ChangeSource = {
 
   async start(c: pg.Client): Promise<StartPoint | undefined> {
     const r = (await c.query<{ start: string | null; at: Date | null; storage: Record<string, string> | null }>(
-      'SELECT start_snapshot::text AS start, start_snapshot_at AS at, storage FROM _cutover.state')).rows[0];
+      `SELECT start_snapshot::text AS start, start_snapshot_at AS at, storage FROM ${CUTOVER_SCHEMA}.state`)).rows[0];
     return r?.start && r.at ? { position: r.start, at: r.at, storage: r.storage } : undefined;
   },
 
@@ -54,7 +55,7 @@ export const triggerSource: ChangeSource = {
   async tables(c: pg.Client): Promise<CapturedTable[]> {
     const { rows } = await c.query<{ tableid: number; relid: string; schema_name: string; table_name: string; key_columns: string[]; key_types: string[];
       match_columns: string[] | null; shape: string; triggers: string; followed: boolean }>(
-      'SELECT tableid, relid::int8 AS relid, schema_name, table_name, key_columns::text[] AS key_columns, key_types, match_columns::text[] AS match_columns, shape, triggers, followed FROM _cutover.tables ORDER BY tableid');
+      `SELECT tableid, relid::int8 AS relid, schema_name, table_name, key_columns::text[] AS key_columns, key_types, match_columns::text[] AS match_columns, shape, triggers, followed FROM ${CUTOVER_SCHEMA}.tables ORDER BY tableid`);
     return rows.map((r) => ({
       tableid: r.tableid, relid: Number(r.relid), schema: r.schema_name, name: r.table_name, key: r.key_columns, keyTypes: r.key_types,
       matchColumns: r.match_columns, shape: r.shape, triggers: r.triggers, followed: r.followed,
@@ -62,12 +63,12 @@ export const triggerSource: ChangeSource = {
   },
 
   async acceptShape(c: pg.Client, relid: number, shape: string, triggers: string): Promise<void> {
-    await c.query('UPDATE _cutover.tables SET shape = $2, triggers = $3 WHERE relid = $1::oid', [relid, shape, triggers]);
+    await c.query(`UPDATE ${CUTOVER_SCHEMA}.tables SET shape = $2, triggers = $3 WHERE relid = $1::oid`, [relid, shape, triggers]);
   },
 
   async coverNewLeaves(c: pg.Client): Promise<{ relid: number; leaf: string }[]> {
     // New partitions of captured tables get the leaf triggers that are not cloned (TRUNCATE, statement mode).
-    return (await c.query<{ relid: string; leaf: string }>('SELECT relid::int8::text AS relid, leaf FROM _cutover.cover_new_leaves()')).rows
+    return (await c.query<{ relid: string; leaf: string }>(`SELECT relid::int8::text AS relid, leaf FROM ${CUTOVER_SCHEMA}.cover_new_leaves()`)).rows
       .map((r) => ({ relid: Number(r.relid), leaf: r.leaf }));
   },
 
@@ -83,7 +84,7 @@ export const triggerSource: ChangeSource = {
       await c.query('BEGIN');
       try {
         await c.query(`SELECT set_config('lock_timeout', '50ms', true)`);
-        const n = Number((await c.query<{ n: string }>('SELECT _cutover.truncate_applied($1, $2::pg_snapshot) AS n', [p, applied])).rows[0]!.n);
+        const n = Number((await c.query<{ n: string }>(`SELECT ${CUTOVER_SCHEMA}.truncate_applied($1, $2::pg_snapshot) AS n`, [p, applied])).rows[0]!.n);
         await c.query('COMMIT');
         if (n > 0) removed += n;
       } catch (e) {
@@ -110,8 +111,8 @@ export const triggerSource: ChangeSource = {
   async describe(c: pg.Client, o: { logged?: boolean } = {}): Promise<CaptureSummary> {
     const r = (await c.query<{ mode: string; start: string | null; at: Date | null; now: Date; tables: number; logged: string | null }>(
       `SELECT capture_mode AS mode, start_snapshot::text AS start, start_snapshot_at AS at, now() AS now,
-              (SELECT count(*)::int FROM _cutover.tables) AS tables, ${o.logged ? '(SELECT count(*) FROM _cutover.log)::text' : 'NULL::text'} AS logged
-         FROM _cutover.state`)).rows[0]!;
+              (SELECT count(*)::int FROM ${CUTOVER_SCHEMA}.tables) AS tables, ${o.logged ? `(SELECT count(*) FROM ${CUTOVER_SCHEMA}.log)::text` : 'NULL::text'} AS logged
+         FROM ${CUTOVER_SCHEMA}.state`)).rows[0]!;
     return { mode: r.mode, tables: r.tables, start: r.start, startAt: r.at, now: r.now, logged: r.logged === null ? undefined : Number(r.logged) };
   },
 };
@@ -129,20 +130,20 @@ class TriggerBatch implements ChangeBatch {
 
   keysSql(t: { tableid: number; key: string[]; keyTypes: string[] }): string {
     const decoded = t.key.map((k, i) => `(l.k->>${i})::${t.keyTypes[i]} AS ${quoteIdent(k)}`).join(', ');
-    return `SELECT ${decoded} FROM _cutover.log l WHERE l.tableid = ${t.tableid} AND l.op <> 'T' AND ${this.filter}`;
+    return `SELECT ${decoded} FROM ${CUTOVER_SCHEMA}.log l WHERE l.tableid = ${t.tableid} AND l.op <> 'T' AND ${this.filter}`;
   }
 
   netRowsSql(t: { tableid: number; relation: string }): string {
     // The log holds whole rows ('I' added, 'D' removed); counts commute, so the order of the batch's events
     // does not matter. Each logged row as the table's row type now: a row logged before a column was added
     // (no key for it) and the same row logged after (the key, null) are one value and cancel out.
-    return `SELECT pg_catalog.to_jsonb(pg_catalog.jsonb_populate_record(NULL::${t.relation}, l.k)) AS k, sum(CASE l.op WHEN 'I' THEN 1 ELSE -1 END) AS n FROM _cutover.log l
+    return `SELECT pg_catalog.to_jsonb(pg_catalog.jsonb_populate_record(NULL::${t.relation}, l.k)) AS k, sum(CASE l.op WHEN 'I' THEN 1 ELSE -1 END) AS n FROM ${CUTOVER_SCHEMA}.log l
             WHERE l.tableid = ${t.tableid} AND l.op IN ('I', 'D') AND ${this.filter} GROUP BY 1 HAVING sum(CASE l.op WHEN 'I' THEN 1 ELSE -1 END) <> 0`;
   }
 
   async chunks(c: pg.Client, tableid: number, grid: { lo: bigint; hi: bigint; width: bigint }): Promise<number[]> {
     const { rows } = await c.query<{ c: string }>(
-      `SELECT DISTINCT (((l.k->>0)::int8 - $1::int8) / $2::int8)::text AS c FROM _cutover.log l
+      `SELECT DISTINCT (((l.k->>0)::int8 - $1::int8) / $2::int8)::text AS c FROM ${CUTOVER_SCHEMA}.log l
         WHERE l.tableid = ${tableid} AND ${this.filter} AND (l.k->>0)::int8 >= $1::int8 AND (l.k->>0)::int8 < $3::int8`,
       [grid.lo.toString(), grid.width.toString(), grid.hi.toString()]);
     return rows.map((r) => Number(r.c));
@@ -150,7 +151,7 @@ class TriggerBatch implements ChangeBatch {
 
   async transactions(c: pg.Client, tableid: number): Promise<string[]> {
     const { rows } = await c.query<{ txid: string }>(
-      `SELECT DISTINCT l.txid::text AS txid FROM _cutover.log l WHERE l.tableid = $1
+      `SELECT DISTINCT l.txid::text AS txid FROM ${CUTOVER_SCHEMA}.log l WHERE l.tableid = $1
           AND NOT pg_visible_in_snapshot(l.txid::text::xid8, $2::pg_snapshot) AND pg_visible_in_snapshot(l.txid::text::xid8, $3::pg_snapshot)
           AND l.txid >= pg_snapshot_xmin($2::pg_snapshot)::text::bigint ORDER BY 1 LIMIT 10`, [tableid, this.from, this.to]);
     return rows.map((r) => r.txid);
