@@ -208,6 +208,10 @@ describe('the rollback window', () => {
     // The forward runbook's teardown step after such a cutover keeps the window.
     await teardown({ source, target });
     expect((await leftovers(c15, db)).some((x) => x.startsWith('trigger cutover_capture'))).toBe(true);
+    // A rewrite no trigger sees (the same type, new values) on the new server before the reverse applier
+    // first connects: the storage record the window took as it opened makes the applier read it again.
+    await c15.query(`ALTER TABLE shop.history ALTER COLUMN msg TYPE text USING upper(msg)`, [], db);
+    expect((await c15.query<{ n: number }>(`SELECT count(*)::int n FROM shop.history WHERE msg <> upper(msg)`, [], db)).rows[0]!.n).toBe(0);
 
     const after = startAppWorkload({ url: appTgt, clients: 2, pauseMs: 5, only: ['swap unique emails', 'cycle of key changes', 'delete and re-insert a key', 'duplicate rows without a key', 'insert accounts and children', 'cascading delete'] });
     await after.waitForCommits(40);

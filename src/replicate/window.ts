@@ -21,7 +21,7 @@ import { withClient } from '../pg/connect.js';
 import { resolveEndpoint } from '../pg/endpoint.js';
 import { qualify } from '../pg/sql.js';
 import { type CaptureMode, installCapture } from './capture.js';
-import { type Candidate, captureInstalled, readCandidates } from './catalog.js';
+import { type Candidate, captureInstalled, readCandidates, readStorage } from './catalog.js';
 import { completeDeferredConstraints, deferredConstraints } from './deferred-constraints.js';
 import { teardown, type TeardownResult } from './teardown.js';
 import { liftStatements, fenceStaysNote } from './fence.js';
@@ -75,8 +75,16 @@ export async function openWindow(old: pg.Client, target: ConnParams, note: (m: s
     source: t, mode, exact: both.map((c) => ({ schema: c.schema, name: c.name })), onNote: note,
     keys: Object.fromEntries(declared.map((d) => [qualify(d.schema_name, d.table_name), d.key_columns])),
   });
-  const startSnapshot = await withClient(t, 'replicate-window', async (c) => (await c.query<{ s: string }>(
-    `UPDATE ${CUTOVER_SCHEMA}.state SET direction = 'reverse', start_snapshot = $1::pg_snapshot, start_snapshot_at = $2 RETURNING start_snapshot::text AS s`, [start.s, start.at])).rows[0]!.s);
+  const startSnapshot = await withClient(t, 'replicate-window', async (c) => {
+    // The tables' storage as the window opens (only cutover writes here yet): the reverse applier's
+    // baseline, so that a rewrite no trigger sees (ALTER ... TYPE same USING ...) before it first
+    // connects is found and the table read again, as the copy's record does forward.
+    const captured = (await c.query<{ tableid: number; relid: string }>(`SELECT tableid, relid::int8 AS relid FROM ${CUTOVER_SCHEMA}.tables`)).rows;
+    const storage = Object.fromEntries(await readStorage(c, captured.map((x) => ({ tableid: x.tableid, relid: Number(x.relid) }))));
+    return (await c.query<{ s: string }>(
+      `UPDATE ${CUTOVER_SCHEMA}.state SET direction = 'reverse', start_snapshot = $1::pg_snapshot, start_snapshot_at = $2, storage = $3::jsonb
+        RETURNING start_snapshot::text AS s`, [start.s, start.at, JSON.stringify(storage)])).rows[0]!.s;
+  });
   // The old source's fence now guards a window: `replicate unfence` alone refuses it (fence.ts).
   await old.query(`UPDATE ${FENCE_SCHEMA}.state SET window_open = true`);
   return { tables: r.tables.length, leftOut, startSnapshot, durationMs: Date.now() - t0, already: false };
