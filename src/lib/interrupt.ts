@@ -67,3 +67,22 @@ async function stop(signal: HandledSignal): Promise<never> {
   lastWords?.(signal);
   process.exit(SIGNAL_EXIT[signal]);
 }
+
+/**
+ * A graceful stop for the duration of a command that can end by itself (a runbook run): the first signal
+ * aborts `signal` (the command starts nothing new and cancels what runs; `onFirst` tells the person), a
+ * second one, or `graceMs` without an end, aborts `stopNow` (the command ends at once; the caller exits).
+ * The library takes the two AbortSignals; the process's signals stay here, with the CLI.
+ */
+export function gracefulStop(onFirst?: (sig: HandledSignal) => void, graceMs = 10_000): { signal: AbortSignal; stopNow: AbortSignal; off: () => void } {
+  const first = new AbortController();
+  const now = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const off = onInterrupt((sig) => {
+    if (first.signal.aborted) { now.abort(first.signal.reason); return; }
+    onFirst?.(sig);
+    first.abort(sig);
+    timer = setTimeout(() => now.abort(sig), graceMs).unref();
+  });
+  return { signal: first.signal, stopNow: now.signal, off: () => { off(); if (timer) clearTimeout(timer); } };
+}
