@@ -161,8 +161,9 @@ export class PoolerSwitch {
       const h = () => {
         this.interrupted = sig;
         void onSignal().finally(() => {
-          // Nobody else handles it (the bare CLI): end as the signal would have, after resuming.
-          if (!others) process.exit(128 + ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as Record<string, number>)[sig]!);
+          // Nobody else handles it (a library caller without handlers): after resuming, the signal does
+          // what it would have done without us (raised again with our handlers gone), never process.exit.
+          if (!others) { this.removeGuard(); process.kill(process.pid, sig); }
         });
       };
       process.once(sig, h);

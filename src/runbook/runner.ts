@@ -207,6 +207,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
     signalOwnChildren('SIGKILL');
     await Promise.race([endLeftovers(o), new Promise((r) => setTimeout(r, 5000).unref())]);
     await journal.append({ event: 'run-end', at: new Date().toISOString(), outcome: 'interrupted', signal: interrupted ?? sig });
+    journal.close();
     await lock.end().catch(() => undefined);
     stoppedAt?.(new RunInterruptedError(interrupted ?? sig, signalOf(o.signal?.reason) ?? sig, true));
   };
