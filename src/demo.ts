@@ -16,6 +16,7 @@ import { redact } from './pg/conninfo.js';
 import { EXIT, describeError } from './errors.js';
 import { loadRunbook } from './runbook/parse.js';
 import { RunInterruptedError, runRunbook } from './runbook/runner.js';
+import { RunEmitter } from './runbook/events.js';
 import { renderRunbook } from './runbook/render.js';
 import { fencedOutageMs, outageText, writeReport } from './runbook/report.js';
 import { findClientTools } from './pg/tools.js';
@@ -119,8 +120,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       }
     };
     // During the rehearsal a signal stops it gracefully (a second one at once), then the demo cleans up.
-    const graceful = gracefulStop((sig) => process.stderr.write(`\ninterrupted: cancelling the running step(s) (${sig}); send it again (Ctrl-C) to stop at once\n`));
-    const r = await runRunbook({
+    const graceful = gracefulStop({ onFirst: (sig) => process.stderr.write(`\ninterrupted: cancelling the running step(s) (${sig}); send it again (Ctrl-C) to stop at once\n`), idle: stop });
+    const events = new RunEmitter();
+    events.on('run-start', () => graceful.arm(true));
+    events.on('run-end', () => graceful.arm(false));
+    const r = await runRunbook({ events,
       runbook: rb, mode: 'rehearse', source: await resolveEndpoint(source!.params('shop')), target: await resolveEndpoint(target!.params('shop')),
       stateDir: outDir, yes: true, fresh: true, manualDurationMs: 0, onManual, taskList: o.taskList,
       renderer: 'default', live: process.stdout.isTTY === true, signal: graceful.signal, stopNow: graceful.stopNow,

@@ -26,7 +26,7 @@ type Seen = { [K in keyof RunEvents]: { name: K; e: RunEvents[K] } }[keyof RunEv
 
 function record(events: RunEmitter): Seen[] {
   const seen: Seen[] = [];
-  for (const name of ['phase', 'step-start', 'step-skip', 'progress', 'note', 'warning', 'budget', 'step-end', 'rollback', 'interrupt'] as const) {
+  for (const name of ['run-start', 'run-end', 'phase', 'step-start', 'step-skip', 'progress', 'note', 'warning', 'budget', 'step-end', 'rollback', 'interrupt'] as const) {
     events.on(name, (e) => seen.push({ name, e } as Seen));
   }
   return seen;
@@ -65,8 +65,8 @@ describe('runRunbook as a library', () => {
     const order = seen.filter((s) => s.name !== 'budget').map((s) => s.name === 'phase' ? `phase ${s.e.phase}`
       : s.name === 'step-start' ? `start ${s.e.step.id}` : s.name === 'step-end' ? `end ${s.e.step.id} ${s.e.outcome}`
         : s.name === 'note' ? `note ${s.e.stepId}: ${s.e.text}` : s.name);
-    expect(order).toEqual(['phase Steps', `start ${manual}`, `end ${manual} ok`, 'start chatty', 'note chatty: one', 'note chatty: two', 'end chatty ok',
-      'start q', 'note q: answer=42', 'end q ok']);
+    expect(order).toEqual(['run-start', 'phase Steps', `start ${manual}`, `end ${manual} ok`, 'start chatty', 'note chatty: one', 'note chatty: two', 'end chatty ok',
+      'start q', 'note q: answer=42', 'end q ok', 'run-end']);
     const end = seen.find((s) => s.name === 'step-end' && s.e.step.id === 'q');
     expect(end?.name === 'step-end' && end.e.outputs?.summary).toBe('answer=42');
     // The step log subscribes to the same notes.

@@ -28,7 +28,10 @@ export function cliRunSession(o: { renderer?: 'default' | 'simple' | 'verbose'; 
     if (e.decision === 'not-needed') say('rollback not needed: only read-only checks ran, nothing was changed\n');
     if (e.decision === 'declined') say(`rollback not run${interactive ? '' : ' (no terminal to confirm; pass --yes, or run `cutover run --rollback` later)'}\n`);
   });
-  const stop = gracefulStop((sig) => say(`\ninterrupted: cancelling the running step(s) (${sig}); send it again (Ctrl-C) to stop at once\n`));
+  const stop = gracefulStop({ onFirst: (sig) => say(`\ninterrupted: cancelling the running step(s) (${sig}); send it again (Ctrl-C) to stop at once\n`) });
+  // The run stops itself gracefully only while it is under way; before and after, a signal stops the command.
+  events.on('run-start', () => stop.arm(true));
+  events.on('run-end', () => stop.arm(false));
   const renderer = o.renderer ?? 'default';
   return {
     options: {

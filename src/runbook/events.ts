@@ -11,6 +11,10 @@ import type { StepOutputs } from './actions/types.js';
 export interface StepRef { id: string; title: string }
 
 export type RunEvents = {
+  /** The run is under way (its lock held, its start journaled): from here its AbortSignals stop it. */
+  'run-start': { tag: string; stateDir: string };
+  /** The run's end is journaled (its AbortSignals no longer stop it; summary.json follows). */
+  'run-end': { outcome: Outcome };
   /** A task list starts: the main phases, or the Rollback phase after a failure (`rollback: true`). */
   phase: { phase: string; rollback: boolean };
   'step-start': { step: StepRef; at: string };

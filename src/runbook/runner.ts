@@ -224,6 +224,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
   if (o.signal?.aborted) onAbort(); else o.signal?.addEventListener('abort', onAbort, { once: true });
   if (o.stopNow?.aborted) onStopNow(); else o.stopNow?.addEventListener('abort', onStopNow, { once: true });
   const offSignal = () => { o.signal?.removeEventListener('abort', onAbort); o.stopNow?.removeEventListener('abort', onStopNow); };
+  events.emit('run-start', { tag, stateDir: o.stateDir });
   const headroom = parseHeadroom(rb.front.headroom);
   const stepsToRun = rb.steps.filter((s) => (o.rollbackOnly ? s.rollback : !s.rollback));
   const expected = (s: Step) => (o.mode === 'run' ? expectedDuration(s, o.timings) : undefined);
@@ -377,46 +378,47 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
   const offJournal = events.on('warning', (w) => { void journal.append({ event: 'warning', at: new Date().toISOString(), id: w.stepId, message: w.message }); });
   // Every connection the steps open is admitted by this run's governor (in the run's async context only).
   const body = async (): Promise<RunResult> => {
-  let outcome: Outcome = 'ok';
-  let error: unknown;
-  let rolledBack = false;
-  try {
-    await new Listr<Ctx>(phaseTasks(stepsToRun), listOptions as never).run();
-  } catch (e) {
-    error = e;
-    outcome = interrupted ? 'interrupted' : 'failed';
-  }
-  const rollback = rb.steps.filter((s) => s.rollback);
-  const wantsRollback = outcome === 'failed' && !o.rollbackOnly && rollback.length > 0;
-  if (wantsRollback && !changedAnything(rb, journal)) {
-    events.emit('rollback', { decision: 'not-needed', steps: rollback.length });
-  } else if (wantsRollback) {
-    const go = o.yes ? true : o.confirm
-      ? (await o.confirm({ kind: 'rollback', message: `The run failed (${describeError(error).split('\n')[0]}). Run the Rollback phase (${rollback.length} step(s))?`, steps: rollback.length, error })) !== 'no'
-      : false;
-    events.emit('rollback', { decision: go ? 'run' : 'declined', steps: rollback.length });
-    if (go) {
-      try {
-        await new Listr<Ctx>(phaseTasks(rollback), listOptions as never).run();
-        rolledBack = true;
-      } catch (e) {
-        error = new CutoverError('E_CHILD', `the run failed (${describeError(error).split('\n')[0]}) and then the rollback failed too: ${describeError(e)}`, { cause: e });
+    let outcome: Outcome = 'ok';
+    let error: unknown;
+    let rolledBack = false;
+    try {
+      await new Listr<Ctx>(phaseTasks(stepsToRun), listOptions as never).run();
+    } catch (e) {
+      error = e;
+      outcome = interrupted ? 'interrupted' : 'failed';
+    }
+    const rollback = rb.steps.filter((s) => s.rollback);
+    const wantsRollback = outcome === 'failed' && !o.rollbackOnly && rollback.length > 0;
+    if (wantsRollback && !changedAnything(rb, journal)) {
+      events.emit('rollback', { decision: 'not-needed', steps: rollback.length });
+    } else if (wantsRollback) {
+      const go = o.yes ? true : o.confirm
+        ? (await o.confirm({ kind: 'rollback', message: `The run failed (${describeError(error).split('\n')[0]}). Run the Rollback phase (${rollback.length} step(s))?`, steps: rollback.length, error })) !== 'no'
+        : false;
+      events.emit('rollback', { decision: go ? 'run' : 'declined', steps: rollback.length });
+      if (go) {
+        try {
+          await new Listr<Ctx>(phaseTasks(rollback), listOptions as never).run();
+          rolledBack = true;
+        } catch (e) {
+          error = new CutoverError('E_CHILD', `the run failed (${describeError(error).split('\n')[0]}) and then the rollback failed too: ${describeError(e)}`, { cause: e });
+        }
       }
     }
-  }
-  // Nothing of an interrupted or failed run keeps running on the servers (a statement that ignored its
-  // cancel, an index build queued after it).
-  if (outcome !== 'ok') await endLeftovers(o);
-  await journal.append({ event: 'run-end', at: new Date().toISOString(), outcome, ...(interrupted ? { signal: interrupted } : {}) });
-  offSignal();
-  offJournal();
-  const connections = await sampler.stop();
-  await lock.end().catch(() => undefined);
-  const summary = { ...buildSummary(rb, o.mode, journal.events, outcome), connections };
-  await writeFile(join(o.stateDir, 'summary.json'), JSON.stringify(summary, null, 2));
-  const signal = signalOf(o.signal?.reason);
-  if (interrupted) error = new RunInterruptedError(interrupted, signal, false, error);
-  return { outcome, summary, rolledBack, error, signal: interrupted ? signal : undefined };
+    // Nothing of an interrupted or failed run keeps running on the servers (a statement that ignored its
+    // cancel, an index build queued after it).
+    if (outcome !== 'ok') await endLeftovers(o);
+    await journal.append({ event: 'run-end', at: new Date().toISOString(), outcome, ...(interrupted ? { signal: interrupted } : {}) });
+    offSignal();
+    offJournal();
+    events.emit('run-end', { outcome });
+    const connections = await sampler.stop();
+    await lock.end().catch(() => undefined);
+    const summary = { ...buildSummary(rb, o.mode, journal.events, outcome), connections };
+    await writeFile(join(o.stateDir, 'summary.json'), JSON.stringify(summary, null, 2));
+    const signal = signalOf(o.signal?.reason);
+    if (interrupted) error = new RunInterruptedError(interrupted, signal, false, error);
+    return { outcome, summary, rolledBack, error, signal: interrupted ? signal : undefined };
   };
   return Promise.race([withAdmissionPolicy(gov, body), stoppedNow]);
 }
