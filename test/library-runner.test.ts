@@ -2,10 +2,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startClusters, stopAllClusters, type Cluster } from '../src/testing/index.js';
-import { loadRunbook } from '../src/runbook/parse.js';
-import { resolveEndpoint, type Endpoint } from '../src/pg/endpoint.js';
-import { RunInterruptedError, runRunbook, type ConfirmRequest } from '../src/runbook/runner.js';
-import { RunEmitter, type RunEvents } from '../src/runbook/events.js';
+// The package's public API (src/index.ts), as a library user imports it.
+import { loadRunbook, resolveEndpoint, RunEmitter, RunInterruptedError, runRunbook, type ConfirmRequest, type Endpoint, type RunEvents } from '../src/index.js';
 import { FRONT, tempRunbook } from './helpers/runbook.js';
 
 // The library API of a run: it reports through events, asks through its confirm hook, and stops on its
