@@ -110,7 +110,7 @@ export interface RunResult { outcome: Outcome; summary: RunSummary; rolledBack: 
 /** The run was interrupted (its AbortSignal): in RunResult.error, or thrown at once after `stopNow`. */
 export class RunInterruptedError extends CutoverError {
   constructor(readonly reason: string, readonly signal: HandledSignal | undefined, readonly immediate: boolean, cause?: unknown) {
-    super('E_INTERRUPTED', `interrupted (${reason})${immediate ? ': stopped at once' : ''}`, { cause, hint: '--resume goes on where it stopped' });
+    super('E_INTERRUPTED', `interrupted (${reason})${immediate ? ': stopped at once' : ''}`, { cause });
     this.name = 'RunInterruptedError';
   }
 }
