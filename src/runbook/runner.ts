@@ -7,7 +7,7 @@
  * and stops when the caller's AbortSignal fires; the CLI draws the task list (`renderer`), asks on the
  * terminal and owns the process's signals and exit codes (src/cli/run-session.ts).
  */
-import { Listr, ListrLogger, PRESET_TIMER, ProcessOutput, type ListrTask, type ListrTaskWrapper, type ListrRendererFactory } from 'listr2';
+import { Listr, ListrLogger, PRESET_TIMER, ProcessOutput, type ListrTask } from 'listr2';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -24,7 +24,7 @@ import { RunJournal, type Outcome, type JournalEvent } from './journal.js';
 import { acquireRunLock } from './lock.js';
 import { type Bindings, refuseOtherDatabases } from './binding.js';
 import { readBindingsLenient } from '../pg/bound-state.js';
-import { HANDLED_SIGNALS, type HandledSignal } from '../lib/interrupt.js';
+import type { HandledSignal } from '../lib/interrupt.js';
 import { signalOwnChildren, sweepRuntimeDirs } from '../lib/runtime-dir.js';
 import { ensureSessionTag } from '../pg/session-tag.js';
 import { endSessionsOfTag, signalOwnSessions } from '../pg/own-sessions.js';
@@ -32,6 +32,9 @@ import { ConnectionSampler } from '../budget/sampler.js';
 import { Governor } from '../budget/governor.js';
 import { withAdmissionPolicy } from '../pg/admission.js';
 import { RunEmitter, type StepRef } from './events.js';
+import { type ConfirmAnswer, type ConfirmRequest, type Ctx, RunInterruptedError, type StepTask as Task, signalOf } from './hooks.js';
+
+export { type ConfirmAnswer, type ConfirmRequest, RunInterruptedError, type StepTask } from './hooks.js';
 import type { RunContext } from './context.js';
 import type { Mode } from './connections.js';
 import type { Runbook, Step } from './model.js';
@@ -91,39 +94,14 @@ export interface RunOptions {
   bindings?: Partial<Bindings>;
 }
 
-/**
- * A question for the person running the migration. `manual`: a manual step is done? (`task`: the step in the
- * drawn task list, for a prompt inside it). `rollback`: the run failed; run the Rollback phase?
- */
-export type ConfirmRequest =
-  | { kind: 'manual'; step: StepRef; mode: Mode; message: string; task: StepTask }
-  | { kind: 'rollback'; message: string; steps: number; error: unknown };
-/**
- * `yes`: a person confirmed. `no`: refused (a manual step fails; no rollback). `auto`: confirmed with nobody
- * to ask (as `yes: true` does): `onManual` does the step's work, and a rehearsal counts its stated time.
- */
-export type ConfirmAnswer = 'yes' | 'no' | 'auto';
 
 /** `signal`: the signal that interrupted the run (SIGINT, SIGTERM or SIGHUP), if its abort reason was one. */
 export interface RunResult { outcome: Outcome; summary: RunSummary; rolledBack: boolean; error?: unknown; signal?: HandledSignal }
 
-/** The run was interrupted (its AbortSignal): in RunResult.error, or thrown at once after `stopNow`. */
-export class RunInterruptedError extends CutoverError {
-  constructor(readonly reason: string, readonly signal: HandledSignal | undefined, readonly immediate: boolean, cause?: unknown) {
-    super('E_INTERRUPTED', `interrupted (${reason})${immediate ? ': stopped at once' : ''}`, { cause });
-    this.name = 'RunInterruptedError';
-  }
-}
-
-const signalOf = (reason: unknown): HandledSignal | undefined => (HANDLED_SIGNALS as readonly unknown[]).includes(reason) ? reason as HandledSignal : undefined;
 
 /** The run's own control sessions, never cancelled by its interruption. */
 const CONTROL_SESSIONS = ['run-lock', 'sampler'];
 
-type Ctx = Record<string, never>;
-type Task = ListrTaskWrapper<Ctx, ListrRendererFactory, ListrRendererFactory>;
-/** A step's entry in the task list (its `output` line; `prompt` for a question drawn inside it). */
-export type StepTask = Task;
 
 export async function runRunbook(o: RunOptions): Promise<RunResult> {
   const rb = o.runbook;
