@@ -5,7 +5,7 @@
  * fence, drain, sequences, verify, teardown. Prints the timing report, the measured write outage and the
  * verify result. Needs no existing database; every role authenticates with a password (SCRAM).
  */
-import { type HandledSignal, SIGNAL_EXIT, onInterrupt } from './lib/interrupt.js';
+import { type HandledSignal, SIGNAL_EXIT, gracefulStop, onInterrupt } from './lib/interrupt.js';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { rm, writeFile } from 'node:fs/promises';
@@ -15,7 +15,8 @@ import { rollback, type RollbackResult } from './replicate/rollback.js';
 import { redact } from './pg/conninfo.js';
 import { EXIT, describeError } from './errors.js';
 import { loadRunbook } from './runbook/parse.js';
-import { runRunbook } from './runbook/runner.js';
+import { RunInterruptedError, runRunbook } from './runbook/runner.js';
+import { RunEmitter } from './runbook/events.js';
 import { renderRunbook } from './runbook/render.js';
 import { fencedOutageMs, outageText, writeReport } from './runbook/report.js';
 import { findClientTools } from './pg/tools.js';
@@ -118,10 +119,19 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
           `${moved.commits} transactions written on the target, ${back.drainedEvents} events drained in the fence; ${back.verify ? `verify ${back.verify.level}: identical` : ''}`);
       }
     };
-    const r = await runRunbook({
+    // During the rehearsal a signal stops it gracefully (a second one at once), then the demo cleans up.
+    const graceful = gracefulStop({ onFirst: (sig) => process.stderr.write(`\ninterrupted: cancelling the running step(s) (${sig}); send it again (Ctrl-C) to stop at once\n`), idle: stop });
+    const events = new RunEmitter();
+    events.on('run-start', () => graceful.arm(true));
+    events.on('run-end', () => graceful.arm(false));
+    const r = await runRunbook({ events,
       runbook: rb, mode: 'rehearse', source: await resolveEndpoint(source!.params('shop')), target: await resolveEndpoint(target!.params('shop')),
       stateDir: outDir, yes: true, fresh: true, manualDurationMs: 0, onManual, taskList: o.taskList,
-    }).finally(async () => { await onTarget?.stop(); });
+      renderer: 'default', live: process.stdout.isTTY === true, signal: graceful.signal, stopNow: graceful.stopNow,
+    }).catch((e: unknown) => {
+      if (e instanceof RunInterruptedError && e.immediate) process.exit(SIGNAL_EXIT[e.signal ?? 'SIGINT']);
+      throw e;
+    }).finally(async () => { graceful.off(); await onTarget?.stop(); });
     app ??= await load?.stop();
     load = undefined;
     if (!app) throw new Error('the demo application did not run');

@@ -33,7 +33,8 @@ export const ERROR_CODES = {
   E_FENCE: EXIT.preflight,
   E_NOT_STARTED: EXIT.preflight,
   E_HALTED: EXIT.halted,
-  // Only in --json documents: a signal stopped the command (its exit status is 128 + the signal's number).
+  // A signal stopped the command (its exit status is 128 + the signal's number); in --json documents, and a
+  // library run's RunInterruptedError (its AbortSignal fired).
   E_INTERRUPTED: EXIT.interrupted,
   E_SQL: EXIT.stepFailed,
   E_CHILD: EXIT.stepFailed,

@@ -9,11 +9,11 @@
  * limit, the opener waits (announced, bounded by `maxWaitMs`) instead of taking a slot the application
  * needs. When the application has grown past the limit, workers that can give back their sessions at a
  * unit boundary (the streaming copy's table workers) do so, and come back when room returns.
- * Without a run (library calls, single CLI commands) no governor is installed: connections are only
- * counted.
+ * Without a run (library calls, single CLI commands) no governor is in force: connections are only
+ * counted. A run installs its governor for its own async context only (`withAdmissionPolicy`).
  */
 import { CutoverError } from '../errors.js';
-import { type AdmissionPolicy, heldOn, type Server, serverKey, setAdmissionPolicy } from '../pg/admission.js';
+import { type AdmissionPolicy, admissionPolicy, heldOn, type Server, serverKey } from '../pg/admission.js';
 
 export { heldOn, serverKey };
 
@@ -107,13 +107,8 @@ export class Governor implements AdmissionPolicy {
   }
 }
 
-let current: Governor | undefined;
-
-export function installGovernor(g: Governor | undefined): void {
-  current = g;
-  setAdmissionPolicy(g);
-}
-
+/** The governor of the run this code runs in (pg/admission.ts `withAdmissionPolicy`), if any. */
 export function governor(): Governor | undefined {
-  return current;
+  const p = admissionPolicy();
+  return p instanceof Governor ? p : undefined;
 }

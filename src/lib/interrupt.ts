@@ -67,3 +67,27 @@ async function stop(signal: HandledSignal): Promise<never> {
   lastWords?.(signal);
   process.exit(SIGNAL_EXIT[signal]);
 }
+
+/**
+ * A graceful stop for a command that can end by itself (a runbook run), while it is `armed` (the run has
+ * taken charge of its signals): the first signal aborts `signal` (the command starts nothing new and
+ * cancels what runs; `onFirst` tells the person), a second one, or `graceMs` without an end, aborts
+ * `stopNow` (the command ends at once; the caller exits). Unarmed (before the run is under way, after it
+ * ended), a signal gets `idle` (default: the default stop). The library takes the two AbortSignals; the
+ * process's signals stay here, with the CLI.
+ */
+export function gracefulStop(o: { onFirst?: (sig: HandledSignal) => void; idle?: (sig: HandledSignal) => void; graceMs?: number } = {}):
+  { signal: AbortSignal; stopNow: AbortSignal; arm: (on: boolean) => void; off: () => void } {
+  const first = new AbortController();
+  const now = new AbortController();
+  let armed = false;
+  let timer: NodeJS.Timeout | undefined;
+  const off = onInterrupt((sig) => {
+    if (!armed) { (o.idle ?? ((s) => { void stopNow(s); }))(sig); return; }
+    if (first.signal.aborted) { now.abort(first.signal.reason); return; }
+    o.onFirst?.(sig);
+    first.abort(sig);
+    timer = setTimeout(() => now.abort(sig), o.graceMs ?? 10_000).unref();
+  });
+  return { signal: first.signal, stopNow: now.signal, arm: (on) => { armed = on; }, off: () => { off(); if (timer) clearTimeout(timer); } };
+}

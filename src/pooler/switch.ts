@@ -18,6 +18,11 @@ export interface PoolerSwitchOptions {
   repoint: Repoint;
   /** How long PAUSE may wait for in-flight transactions before giving up and resuming (ms). Default 10 s. */
   pauseTimeoutMs?: number;
+  /**
+   * The caller's interruption (a runbook run's AbortSignal): while paused, its abort resumes the old server
+   * first. Without it the switch watches the process's SIGINT/SIGTERM/SIGHUP itself (a bare library call).
+   */
+  signal?: AbortSignal;
 }
 
 export interface PauseReport {
@@ -49,7 +54,7 @@ export class PoolerSwitch {
   private previousIni?: string;
   private guard?: () => void;
   /** A signal resumed on the source: the switch must never happen after that. */
-  private interrupted?: NodeJS.Signals;
+  private interrupted?: string;
   entry!: PoolerEntry;
 
   private constructor(private readonly o: PoolerSwitchOptions, private readonly admin: PgBouncerAdmin) {}
@@ -156,13 +161,25 @@ export class PoolerSwitch {
   }
 
   private installGuard(onSignal: () => Promise<void>): void {
+    const signal = this.o.signal;
+    if (signal) {
+      const h = () => {
+        const r: unknown = signal.reason;
+        this.interrupted = typeof r === 'string' ? r : r instanceof Error ? r.message : 'aborted';
+        void onSignal();
+      };
+      if (signal.aborted) h(); else signal.addEventListener('abort', h, { once: true });
+      this.guard = () => signal.removeEventListener('abort', h);
+      return;
+    }
     const handlers: [NodeJS.Signals, () => void][] = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((sig) => {
       const others = process.listenerCount(sig) > 0;
       const h = () => {
         this.interrupted = sig;
         void onSignal().finally(() => {
-          // Nobody else handles it (the bare CLI): end as the signal would have, after resuming.
-          if (!others) process.exit(128 + ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as Record<string, number>)[sig]!);
+          // Nobody else handles it (a library caller without handlers): after resuming, the signal does
+          // what it would have done without us (raised again with our handlers gone), never process.exit.
+          if (!others) { this.removeGuard(); process.kill(process.pid, sig); }
         });
       };
       process.once(sig, h);

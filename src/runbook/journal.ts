@@ -25,6 +25,7 @@ export type JournalEvent =
 
 export class RunJournal {
   readonly events: JournalEvent[] = [];
+  private closed = false;
   private constructor(readonly dir: string) {}
 
   get file(): string { return join(this.dir, 'journal.jsonl'); }
@@ -42,9 +43,13 @@ export class RunJournal {
   }
 
   async append(e: JournalEvent): Promise<void> {
+    if (this.closed) return;
     this.events.push(e);
     await appendFile(this.file, JSON.stringify(e) + '\n');
   }
+
+  /** Ends the journal: a run stopped at once records nothing after its end (its steps may still be unwinding). */
+  close(): void { this.closed = true; }
 
   /** Moves the journal aside (for --fresh), keeping it for the record. */
   async archive(): Promise<void> {

@@ -1,16 +1,16 @@
 /**
- * `cutover run` / `cutover rehearse`: the runbook as a live task list (listr2: a live view on a terminal,
- * plain lines otherwise), one journaled step at a time (parallel groups concurrently, up to max_parallel),
- * manual steps confirmed on a TTY or by --yes, a per-target lock, resume from the journal, the Rollback
- * phase on failure (after confirmation) or on demand, ETAs from a rehearsal, and summary.json at the end.
+ * `cutover run` / `cutover rehearse`, the library side: one journaled step at a time (parallel groups
+ * concurrently, up to max_parallel) scheduled as a listr2 task list, manual steps confirmed through the
+ * caller's `confirm` hook (or `yes`), a per-target lock, resume from the journal, the Rollback phase on
+ * failure (after confirmation) or on demand, ETAs from a rehearsal, and summary.json at the end.
+ * It never prompts, prints or exits: it reports through its events (events.ts), asks through `confirm`,
+ * and stops when the caller's AbortSignal fires; the CLI draws the task list (`renderer`), asks on the
+ * terminal and owns the process's signals and exit codes (src/cli/run-session.ts).
  */
-import { Listr, ListrLogger, PRESET_TIMER, ProcessOutput, type ListrTask, type ListrTaskWrapper, type ListrRendererFactory } from 'listr2';
-import { ListrInquirerPromptAdapter } from '@listr2/prompt-adapter-inquirer';
-import { confirm } from '@inquirer/prompts';
+import { Listr, ListrLogger, PRESET_TIMER, ProcessOutput, type ListrTask } from 'listr2';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { askOnTerminal, hasControllingTerminal } from '../lib/terminal.js';
 import { CutoverError, describeError } from '../errors.js';
 import { scrub } from '../pg/conninfo.js';
 import { type Capacity, parseHeadroom } from '../budget/capacity.js';
@@ -24,12 +24,18 @@ import { RunJournal, type Outcome, type JournalEvent } from './journal.js';
 import { acquireRunLock } from './lock.js';
 import { type Bindings, refuseOtherDatabases } from './binding.js';
 import { readBindingsLenient } from '../pg/bound-state.js';
-import { type HandledSignal, SIGNAL_EXIT, onInterrupt } from '../lib/interrupt.js';
+import type { HandledSignal } from '../lib/interrupt.js';
 import { signalOwnChildren, sweepRuntimeDirs } from '../lib/runtime-dir.js';
 import { ensureSessionTag } from '../pg/session-tag.js';
 import { endSessionsOfTag, signalOwnSessions } from '../pg/own-sessions.js';
 import { ConnectionSampler } from '../budget/sampler.js';
-import { Governor, installGovernor } from '../budget/governor.js';
+import { Governor } from '../budget/governor.js';
+import { withAdmissionPolicy } from '../pg/admission.js';
+import { RunEmitter, type StepRef } from './events.js';
+import { type ConfirmAnswer, type ConfirmRequest, type Ctx, RunInterruptedError, type StepTask as Task, signalOf } from './hooks.js';
+
+export { type ConfirmAnswer, type ConfirmRequest, RunInterruptedError, type StepTask } from './hooks.js';
+import type { RunContext } from './context.js';
 import type { Mode } from './connections.js';
 import type { Runbook, Step } from './model.js';
 import { type RunSummary, type StepTiming, expectedDuration, outageSteps, outputsOf, projectOutage, sideOf, units } from './timings.js';
@@ -45,6 +51,22 @@ export interface RunOptions {
   stateDir: string;
   /** Confirm manual steps and the rollback without asking. */
   yes?: boolean;
+  /** Asks the person running it (manual steps, the rollback after a failure). Without it (and `yes`) a manual step fails and no rollback runs. */
+  confirm?: (q: ConfirmRequest) => Promise<ConfirmAnswer>;
+  /** Where the run reports (steps, progress, notes, warnings); a fresh one if not given. */
+  events?: RunEmitter;
+  /**
+   * Interrupts the run: nothing new starts, running steps are cancelled (their shell process groups get
+   * the signal, their statements are cancelled on the servers), and the run ends by itself, journaled,
+   * with outcome `interrupted`. A reason that is a signal name (SIGINT, SIGTERM, SIGHUP) is journaled.
+   */
+  signal?: AbortSignal;
+  /**
+   * After `signal`: stop at once. The steps still running are journaled as interrupted, child processes
+   * killed, the run's sessions ended, the run's end journaled and the lock released; then `runRunbook`
+   * rejects with a RunInterruptedError (`immediate`) without waiting for the steps (the CLI exits then).
+   */
+  stopNow?: AbortSignal;
   resume?: boolean;
   /** Start over: the old journal is archived. */
   fresh?: boolean;
@@ -59,27 +81,31 @@ export interface RunOptions {
    * target and rehearses the rollback window there). Not called for steps a person confirms.
    */
   onManual?: (step: { id: string; title: string }) => Promise<void>;
-  /** listr2 renderer; default: live on a TTY, plain lines otherwise. */
+  /**
+   * How the task list is drawn (listr2's renderers): the library draws nothing by default (`silent`); the
+   * CLI asks for `default` (live, on a terminal) or plain lines.
+   */
   renderer?: 'default' | 'simple' | 'verbose' | 'silent';
-  /** Where the task list goes (default stdout; the CLI's --json keeps stdout for its document). */
+  /** Whether the drawn task list is live (redrawn in place): progress is shown every second, else every plainIntervalMs. */
+  live?: boolean;
+  /** Where a drawn task list goes (default stdout; the CLI's --json keeps stdout for its document). */
   taskList?: 'stdout' | 'stderr';
-  interactive?: boolean;
   /** The identities of source and target, if the caller read them already (the CLI does, for the state directory). */
   bindings?: Partial<Bindings>;
 }
 
-/** `signal`: the signal that interrupted the run (SIGINT, SIGTERM or SIGHUP). */
+
+/** `signal`: the signal that interrupted the run (SIGINT, SIGTERM or SIGHUP), if its abort reason was one. */
 export interface RunResult { outcome: Outcome; summary: RunSummary; rolledBack: boolean; error?: unknown; signal?: HandledSignal }
+
 
 /** The run's own control sessions, never cancelled by its interruption. */
 const CONTROL_SESSIONS = ['run-lock', 'sampler'];
 
-type Ctx = Record<string, never>;
-type Task = ListrTaskWrapper<Ctx, ListrRendererFactory, ListrRendererFactory>;
 
 export async function runRunbook(o: RunOptions): Promise<RunResult> {
   const rb = o.runbook;
-  const interactive = o.interactive ?? (process.stdin.isTTY === true && process.stdout.isTTY === true);
+  const events = o.events ?? new RunEmitter();
   await mkdir(o.stateDir, { recursive: true });
   const journal = await RunJournal.open(o.stateDir);
   const tag = ensureSessionTag();
@@ -127,55 +153,63 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
     // on this machine: end them before any step starts again (two sessions must not do the same work).
     await journal.append({ event: 'run-start', at: new Date().toISOString(), mode: o.fresh ? 'fresh' : o.resume ? 'resume' : o.mode, runbook: rb.front.name, pid: process.pid,
       source: now.source, target: now.target, tag });
-    if (previous && !endedBefore && previous.tag && previous.tag !== tag) await endPreviousRun(previous.tag, o);
+    if (previous && !endedBefore && previous.tag && previous.tag !== tag) await endPreviousRun(previous.tag, o, (text) => events.emit('note', { text }));
   } catch (e) {
     if (journal.lastStart?.tag === tag) await journal.append({ event: 'run-end', at: new Date().toISOString(), outcome: 'failed' }).catch(() => undefined);
     await lock.end().catch(() => undefined);
     throw e;
   }
   // The runtime guard: every connection the run opens is admitted against what the sampler last saw.
-  const logSinks = new Set<(t: string) => void>();
-  const gov = new Governor({ onNote: (t) => { for (const sink of logSinks) sink(t); } });
+  const gov = new Governor({ onNote: (text) => events.emit('budget', { text }) });
   const sampler = await ConnectionSampler.start({ source: o.source, target: o.target }, { headroom: parseHeadroom(rb.front.headroom), governor: gov });
-  installGovernor(gov);
   const measure = (side: 'source' | 'target') => sampler.capacity(side, parseHeadroom(rb.front.headroom));
   const abort = new AbortController();
-  let interrupted: HandledSignal | undefined;
+  const run: RunContext = { source: o.source, target: o.target, pooler: o.pooler, stateDir: o.stateDir, governor: gov, journal, signal: abort.signal, events };
+  /** What interrupted the run (a signal's name, or the abort's reason), once it was. */
+  let interrupted: string | undefined;
   // Server-side work of this run (its sessions carry the run's tag), index builds included.
   const cancelServerWork = () => Promise.all([o.source, o.target].map((p) => signalOwnSessions(p, { exceptSteps: CONTROL_SESSIONS }).catch(() => undefined)));
   const running = new Map<string, { startedAt: string; t0: number }>();
-  // SIGINT, SIGTERM and SIGHUP alike. The first: start nothing new, signal the running shell steps'
-  // process groups, cancel the run's statements on both servers; the run ends by itself with the journal
-  // up to date. A second signal, or 10 s without an end, exits at once after journaling the steps still
-  // running as interrupted (and ending what is left).
+  // The caller's abort (the CLI's first SIGINT, SIGTERM or SIGHUP): start nothing new, signal the running
+  // shell steps' process groups, cancel the run's statements on both servers; the run ends by itself with
+  // the journal up to date. `stopNow` (a second signal, or 10 s without an end) ends it at once after
+  // journaling the steps still running as interrupted (and ending what is left).
+  let stoppedAt: ((e: RunInterruptedError) => void) | undefined;
+  const stoppedNow = new Promise<never>((_, reject) => { stoppedAt = reject; });
+  stoppedNow.catch(() => undefined);
   const hardStop = async () => {
-    const sig = interrupted ?? 'SIGINT';
+    const sig = signalOf(o.signal?.reason) ?? 'SIGINT';
     for (const [id, r] of running) {
       await journal.append({ event: 'step-end', at: new Date().toISOString(), id, hash: rb.steps.find((x) => x.id === id)?.hash ?? '', outcome: 'interrupted', startedAt: r.startedAt, durationMs: Date.now() - r.t0 });
     }
     signalOwnChildren('SIGKILL');
     await Promise.race([endLeftovers(o), new Promise((r) => setTimeout(r, 5000).unref())]);
-    await journal.append({ event: 'run-end', at: new Date().toISOString(), outcome: 'interrupted', signal: sig });
+    await journal.append({ event: 'run-end', at: new Date().toISOString(), outcome: 'interrupted', signal: interrupted ?? sig });
+    journal.close();
     await lock.end().catch(() => undefined);
-    process.exit(SIGNAL_EXIT[sig]);
+    stoppedAt?.(new RunInterruptedError(interrupted ?? sig, signalOf(o.signal?.reason) ?? sig, true));
   };
-  const onSignal = (sig: HandledSignal) => {
-    if (interrupted) { void hardStop(); return; }
-    interrupted = sig;
-    process.stderr.write(`\ninterrupted: cancelling the running step(s) (${sig}); send it again (Ctrl-C) to stop at once\n`);
-    abort.abort(sig);
-    signalOwnChildren(sig);
+  const onAbort = () => {
+    if (interrupted) return;
+    const reason: unknown = o.signal?.reason;
+    interrupted = signalOf(reason) ?? (reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'aborted');
+    events.emit('interrupt', { reason: interrupted });
+    abort.abort(reason);
+    signalOwnChildren(signalOf(reason) ?? 'SIGTERM');
     void cancelServerWork();
-    setTimeout(() => { void hardStop(); }, 10_000).unref();
   };
-  const offSignal = onInterrupt(onSignal);
+  const onStopNow = () => { onAbort(); void hardStop(); };
+  if (o.signal?.aborted) onAbort(); else o.signal?.addEventListener('abort', onAbort, { once: true });
+  if (o.stopNow?.aborted) onStopNow(); else o.stopNow?.addEventListener('abort', onStopNow, { once: true });
+  const offSignal = () => { o.signal?.removeEventListener('abort', onAbort); o.stopNow?.removeEventListener('abort', onStopNow); };
+  events.emit('run-start', { tag, stateDir: o.stateDir });
   const headroom = parseHeadroom(rb.front.headroom);
   const stepsToRun = rb.steps.filter((s) => (o.rollbackOnly ? s.rollback : !s.rollback));
   const expected = (s: Step) => (o.mode === 'run' ? expectedDuration(s, o.timings) : undefined);
 
 
   // listr2 draws the live task list only on a terminal (else its plain renderer prints every output).
-  const live = (o.renderer ?? 'default') === 'default' && process.stdout.isTTY === true;
+  const live = (o.renderer ?? 'silent') === 'default' && o.live === true;
   const plainEvery = plainIntervalMs();
   const stepTask = (s: Step, budgetShare?: () => ActionContext['budgetShare']): ListrTask<Ctx> => {
     const rehearsed = o.timings?.steps.find((t) => t.id === s.id)?.durationMs;
@@ -184,7 +218,9 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
       task: async (_ctx, task) => {
         if (finished.has(s.id) && !o.rollbackOnly) {
           // Shown as "↓ <title> [SKIPPED: done at 14:58:03]": the journal says it finished (local time).
-          task.skip(`done at ${new Date(finished.get(s.id)!.at).toTimeString().slice(0, 8)}`);
+          const reason = `done at ${new Date(finished.get(s.id)!.at).toTimeString().slice(0, 8)}`;
+          events.emit('step-skip', { step: ref(s), reason });
+          task.skip(reason);
           return;
         }
         if (interrupted) throw new CutoverError('E_USAGE', `interrupted (${interrupted})`);
@@ -192,6 +228,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
         const t0 = Date.now();
         running.set(s.id, { startedAt, t0 });
         await journal.append({ event: 'step-start', at: startedAt, id: s.id, hash: s.hash });
+        events.emit('step-start', { step: ref(s), at: startedAt });
         let progressText: ProgressText = '';
         const logLines: string[] = [];
         // The step's whole output, passwords scrubbed, in logs/<step>.log (appended on a resume).
@@ -212,7 +249,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
           const over = rehearsed !== undefined && o.mode === 'run' && el > rehearsed * 1.5;
           if (over && !overrunWarned.has(s.id)) {
             overrunWarned.add(s.id);
-            void journal.append({ event: 'warning', at: new Date().toISOString(), id: s.id, message: `running 50% past its rehearsal (${humanDuration(rehearsed)})` });
+            events.emit('warning', { stepId: s.id, message: `running 50% past its rehearsal (${humanDuration(rehearsed)})` });
           }
           if (!live && Date.now() - shownAt < plainEvery) return;
           shownAt = Date.now();
@@ -227,19 +264,26 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
           const text = [line, ...rest].join('\n');
           task.output = live ? text : oneLine(text);
         }, TTY_REFRESH_MS);
+        // The step reports through the run's events; its log file and its line in the task list subscribe.
+        const shown = (t: string) => { logLines.push(t); toLog(t); task.output = t; };
+        const subscriptions = [
+          events.on('progress', (e) => { if (e.stepId === s.id) progressText = e.text; }),
+          events.on('note', (e) => { if (e.stepId === s.id) shown(e.text); }),
+          // The governor's waits concern every running step: each one's log and line get them.
+          events.on('budget', (e) => shown(e.text)),
+        ];
         const ctx: ActionContext = {
-          stepId: s.id, source: o.source, target: o.target, pooler: o.pooler, stateDir: o.stateDir, runbookDir: dirname(rb.file), headroom, roles: rb.front.roles, budgetShare: budgetShare?.(), signal: abort.signal, measure,
-          progress: (t) => { progressText = t; },
-          log: (t) => { logLines.push(t); toLog(t); task.output = t; },
+          ...run, stepId: s.id, runbookDir: dirname(rb.file), headroom, roles: rb.front.roles, budgetShare: budgetShare?.(), measure,
+          progress: (text) => events.emit('progress', { stepId: s.id, text }),
+          log: (text) => events.emit('note', { stepId: s.id, text }),
         };
-        logSinks.add(ctx.log);
         let outputs: StepOutputs | undefined;
         let durationMs = 0;
         let simulated = false;
         let recorded = false;
         try {
           if (s.kind === 'manual') {
-            const r = await confirmManual(s, task, o, interactive);
+            const r = await confirmManual(s, task, o);
             simulated = r.simulated;
             durationMs = r.simulated ? r.durationMs : Date.now() - t0;
           } else {
@@ -252,6 +296,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
           await journal.append({ event: 'step-end', at: new Date().toISOString(), id: s.id, hash: s.hash, outcome: 'ok', startedAt, durationMs, simulated, outputs, log: logRel });
           recorded = true;
           running.delete(s.id);
+          events.emit('step-end', { step: ref(s), outcome: 'ok', durationMs, outputs });
           if (outputs?.summary && outputs.summary !== logLines.at(-1)) task.output = outputs.summary;
           if (interrupted) throw new CutoverError('E_USAGE', `interrupted (${interrupted})`);
         } catch (e) {
@@ -263,10 +308,11 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
           const results = resultsOfError(e);
           await journal.append({ event: 'step-end', at: new Date().toISOString(), id: s.id, hash: s.hash, outcome, startedAt, durationMs: Date.now() - t0, error, log: logRel,
             ...(results ? { outputs: { results } } : {}) });
+          events.emit('step-end', { step: ref(s), outcome, durationMs: Date.now() - t0, error: e, ...(results ? { outputs: { results } } : {}) });
           throw e;
         } finally {
           clearInterval(ticker);
-          logSinks.delete(ctx.log);
+          for (const off of subscriptions) off();
           running.delete(s.id);
         }
       },
@@ -278,7 +324,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
     const phases = [...new Set(steps.map((s) => s.phase))];
     return phases.map((phase) => ({
       title: phase,
-      task: (_ctx, task) => task.newListr(units(steps.filter((s) => s.phase === phase)).map((u) => u.length === 1
+      task: (_ctx, task) => (events.emit('phase', { phase, rollback: steps[0]?.rollback === true }), task.newListr(units(steps.filter((s) => s.phase === phase)).map((u) => u.length === 1
         ? stepTask(u[0]!)
         : {
           title: `parallel: ${u[0]!.parallel}`,
@@ -292,7 +338,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
             return t.newListr(u.map((x) => stepTask(x, () => share)), { concurrent: rb.front.maxParallel, exitOnError: true });
           },
         }),
-      { concurrent: false, exitOnError: true }),
+      { concurrent: false, exitOnError: true })),
     }));
   };
 
@@ -301,50 +347,58 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
     ? { logger: new ListrLogger({ useIcons: o.renderer !== 'verbose', processOutput: new ProcessOutput(process.stderr, process.stderr) }) } : {};
   const listOptions = {
     concurrent: false, exitOnError: true, registerSignalListeners: false,
-    renderer: o.renderer ?? 'default', fallbackRenderer: 'simple',
+    renderer: o.renderer ?? 'silent', fallbackRenderer: o.renderer === 'silent' || !o.renderer ? 'silent' : 'simple',
     rendererOptions: { timer: PRESET_TIMER, collapseSubtasks: false, collapseSkips: false, ...toStderr },
     fallbackRendererOptions: { timer: PRESET_TIMER, ...toStderr },
   } as const;
 
-  let outcome: Outcome = 'ok';
-  let error: unknown;
-  let rolledBack = false;
-  try {
-    await new Listr<Ctx>(phaseTasks(stepsToRun), listOptions as never).run();
-  } catch (e) {
-    error = e;
-    outcome = interrupted ? 'interrupted' : 'failed';
-  }
-  const rollback = rb.steps.filter((s) => s.rollback);
-  const wantsRollback = outcome === 'failed' && !o.rollbackOnly && rollback.length > 0;
-  if (wantsRollback && !changedAnything(rb, journal)) {
-    process.stderr.write('rollback not needed: only read-only checks ran, nothing was changed\n');
-  } else if (wantsRollback) {
-    const go = o.yes ? true : interactive
-      ? await confirm({ message: `The run failed (${describeError(error).split('\n')[0]}). Run the Rollback phase (${rollback.length} step(s))?`, default: false })
-      : false;
-    if (go) {
-      try {
-        await new Listr<Ctx>(phaseTasks(rollback), listOptions as never).run();
-        rolledBack = true;
-      } catch (e) {
-        error = new CutoverError('E_CHILD', `the run failed (${describeError(error).split('\n')[0]}) and then the rollback failed too: ${describeError(e)}`, { cause: e });
-      }
-    } else {
-      process.stderr.write(`rollback not run${interactive ? '' : ' (no terminal to confirm; pass --yes, or run `cutover run --rollback` later)'}\n`);
+  // The journal keeps the run's warnings (a step past its rehearsal) as they happen.
+  const offJournal = events.on('warning', (w) => { void journal.append({ event: 'warning', at: new Date().toISOString(), id: w.stepId, message: w.message }); });
+  // Every connection the steps open is admitted by this run's governor (in the run's async context only).
+  const body = async (): Promise<RunResult> => {
+    let outcome: Outcome = 'ok';
+    let error: unknown;
+    let rolledBack = false;
+    try {
+      await new Listr<Ctx>(phaseTasks(stepsToRun), listOptions as never).run();
+    } catch (e) {
+      error = e;
+      outcome = interrupted ? 'interrupted' : 'failed';
     }
-  }
-  // Nothing of an interrupted or failed run keeps running on the servers (a statement that ignored its
-  // cancel, an index build queued after it).
-  if (outcome !== 'ok') await endLeftovers(o);
-  await journal.append({ event: 'run-end', at: new Date().toISOString(), outcome, ...(interrupted ? { signal: interrupted } : {}) });
-  offSignal();
-  installGovernor(undefined);
-  const connections = await sampler.stop();
-  await lock.end().catch(() => undefined);
-  const summary = { ...buildSummary(rb, o.mode, journal.events, outcome), connections };
-  await writeFile(join(o.stateDir, 'summary.json'), JSON.stringify(summary, null, 2));
-  return { outcome, summary, rolledBack, error, signal: interrupted };
+    const rollback = rb.steps.filter((s) => s.rollback);
+    const wantsRollback = outcome === 'failed' && !o.rollbackOnly && rollback.length > 0;
+    if (wantsRollback && !changedAnything(rb, journal)) {
+      events.emit('rollback', { decision: 'not-needed', steps: rollback.length });
+    } else if (wantsRollback) {
+      const go = o.yes ? true : o.confirm
+        ? (await o.confirm({ kind: 'rollback', message: `The run failed (${describeError(error).split('\n')[0]}). Run the Rollback phase (${rollback.length} step(s))?`, steps: rollback.length, error })) !== 'no'
+        : false;
+      events.emit('rollback', { decision: go ? 'run' : 'declined', steps: rollback.length });
+      if (go) {
+        try {
+          await new Listr<Ctx>(phaseTasks(rollback), listOptions as never).run();
+          rolledBack = true;
+        } catch (e) {
+          error = new CutoverError('E_CHILD', `the run failed (${describeError(error).split('\n')[0]}) and then the rollback failed too: ${describeError(e)}`, { cause: e });
+        }
+      }
+    }
+    // Nothing of an interrupted or failed run keeps running on the servers (a statement that ignored its
+    // cancel, an index build queued after it).
+    if (outcome !== 'ok') await endLeftovers(o);
+    await journal.append({ event: 'run-end', at: new Date().toISOString(), outcome, ...(interrupted ? { signal: interrupted } : {}) });
+    offSignal();
+    offJournal();
+    events.emit('run-end', { outcome });
+    const connections = await sampler.stop();
+    await lock.end().catch(() => undefined);
+    const summary = { ...buildSummary(rb, o.mode, journal.events, outcome), connections };
+    await writeFile(join(o.stateDir, 'summary.json'), JSON.stringify(summary, null, 2));
+    const signal = signalOf(o.signal?.reason);
+    if (interrupted) error = new RunInterruptedError(interrupted, signal, false, error);
+    return { outcome, summary, rolledBack, error, signal: interrupted ? signal : undefined };
+  };
+  return Promise.race([withAdmissionPolicy(gov, body), stoppedNow]);
 }
 
 /** Terminates this run's sessions other than its control sessions, waiting up to 5 s for them to go. */
@@ -356,33 +410,31 @@ async function endLeftovers(o: Pick<RunOptions, 'source' | 'target'>): Promise<v
  * Ends what a killed run left: its child processes (the sweep of runtime directories whose owner is
  * gone) and its sessions on both servers (terminated, then waited for). Refuses to go on while one stays.
  */
-async function endPreviousRun(tag: string, o: Pick<RunOptions, 'source' | 'target'>): Promise<void> {
+async function endPreviousRun(tag: string, o: Pick<RunOptions, 'source' | 'target'>, note: (m: string) => void): Promise<void> {
   const swept = sweepRuntimeDirs();
-  const note = (m: string) => process.stderr.write(`note: ${m}\n`);
   if (swept.killed.length) note(`ended ${swept.killed.length} process(es) the interrupted run left running`);
   await endSessionsOfTag(tag, [{ side: 'source', params: o.source }, { side: 'target', params: o.target }], 'the interrupted run', note);
 }
 
-async function confirmManual(s: Step, task: Task, o: RunOptions, interactive: boolean): Promise<{ simulated: boolean; durationMs: number }> {
-  if (o.yes || (o.mode === 'rehearse' && !interactive && !hasControllingTerminal())) {
+/**
+ * A manual step: confirmed by `yes` or the caller's `confirm` hook (which may itself throw, e.g. when
+ * nobody can answer). Confirmed without a person (`yes`, or `auto`), `onManual` does its work and a
+ * rehearsal counts its stated time.
+ */
+async function confirmManual(s: Step, task: Task, o: RunOptions): Promise<{ simulated: boolean; durationMs: number }> {
+  const answer: ConfirmAnswer | undefined = o.yes ? 'auto' : await o.confirm?.({ kind: 'manual', step: ref(s), mode: o.mode, message: `${s.title}: done?`, task });
+  if (answer === 'auto') {
     await o.onManual?.({ id: s.id, title: s.title });
     const stated = s.estimateMs ?? o.manualDurationMs ?? 0;
     task.output = o.mode === 'rehearse' ? `auto-confirmed, counted as ${humanDuration(stated)}` : 'confirmed by --yes';
     return { simulated: o.mode === 'rehearse', durationMs: o.mode === 'rehearse' ? stated : 0 };
   }
-  if (!interactive) {
-    // Output piped (| tee night.log) with a person at the terminal: asked there.
-    if (hasControllingTerminal()) {
-      task.output = 'waiting for the answer on the terminal';
-      if (!(await askOnTerminal(`${s.title}: done?`))) throw new CutoverError('E_USAGE', `manual step "${s.title}" was not confirmed`);
-      return { simulated: false, durationMs: 0 };
-    }
-    throw new CutoverError('E_USAGE', `manual step "${s.title}" needs a confirmation`, { hint: 'run on a terminal to confirm it, or pass --yes' });
-  }
-  const ok = await task.prompt(ListrInquirerPromptAdapter).run(confirm, { message: `${s.title}: done?`, default: true });
-  if (!ok) throw new CutoverError('E_USAGE', `manual step "${s.title}" was not confirmed`);
-  return { simulated: false, durationMs: 0 };
+  if (answer === 'yes') return { simulated: false, durationMs: 0 };
+  if (answer === 'no') throw new CutoverError('E_USAGE', `manual step "${s.title}" was not confirmed`);
+  throw new CutoverError('E_USAGE', `manual step "${s.title}" needs a confirmation`, { hint: 'pass `yes: true`, or a `confirm` hook that asks someone' });
 }
+
+const ref = (s: Step): StepRef => ({ id: s.id, title: s.title });
 
 /** summary.json from the journal: this run's steps plus those finished in earlier (resumed) runs. */
 export function buildSummary(rb: Runbook, mode: Mode, events: JournalEvent[], outcome: Outcome): RunSummary {

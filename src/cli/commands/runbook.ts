@@ -8,7 +8,8 @@ import { loadRunbook, parseRunbook } from '../../runbook/parse.js';
 import { renderRunbook, type RenderFormat } from '../../runbook/render.js';
 import { loadTimings, projectOutage, statedMs, type RunSummary } from '../../runbook/timings.js';
 import { resolveConnections, type Mode } from '../../runbook/connections.js';
-import { runRunbook } from '../../runbook/runner.js';
+import { RunInterruptedError, runRunbook } from '../../runbook/runner.js';
+import { cliRunSession } from '../run-session.js';
 import { outageText, writeReport } from '../../runbook/report.js';
 import { parseDuration } from '../../lib/duration.js';
 import type { Runbook } from '../../runbook/model.js';
@@ -96,8 +97,14 @@ async function runOrRehearse(file: string, mode: Mode, o: RunFlags): Promise<voi
   else if (mode === 'run' && rehearsalSummary) timings = await loadTimings(rehearsalSummary);
   const manualDurationMs = o.manualDuration ? parseDuration(o.manualDuration) : undefined;
   if (o.manualDuration && manualDurationMs === undefined) throw new CutoverError('E_USAGE', `--manual-duration "${o.manualDuration}" is not a duration`);
-  const r = await runRunbook({ runbook: rb, mode, source, target, pooler, stateDir, yes: o.yes, resume: o.resume, fresh: o.fresh, rollbackOnly: o.rollback, timings, manualDurationMs, renderer: o.renderer, bindings,
-    taskList: o.json ? 'stderr' : 'stdout' });
+  // The task list, the questions, the notes on stderr and the signals are the CLI's (run-session.ts).
+  const session = cliRunSession({ renderer: o.renderer, taskList: o.json ? 'stderr' : 'stdout' });
+  const r = await runRunbook({ runbook: rb, mode, source, target, pooler, stateDir, yes: o.yes, resume: o.resume, fresh: o.fresh, rollbackOnly: o.rollback, timings, manualDurationMs, bindings,
+    ...session.options }).catch((e: unknown) => {
+    // A second signal (or 10 s without an end): the run journaled its end; exit as the signal would.
+    if (e instanceof RunInterruptedError && e.immediate) process.exit(SIGNAL_EXIT[e.signal ?? 'SIGINT']);
+    throw e;
+  }).finally(session.close);
   const reports = mode === 'rehearse' ? await writeReport(stateDir, r.summary) : undefined;
   // Manual steps a rehearsal confirmed count their stated time in the report; the run itself took less.
   const stated = statedMs(r.summary);

@@ -131,6 +131,8 @@ async function fenceOptions(ctx: ActionContext, o: FenceFields) {
       pooler: o.pooler && ctx.pooler ? {
         admin: ctx.pooler, database: o.pooler.database, pauseTimeoutMs: o.pooler.pause_timeout_s * 1000,
         repoint: o.pooler.ini !== undefined ? { ini: o.pooler.ini } : { command: o.pooler.command! },
+        // The run's interruption resumes the pooler on the source (the CLI owns the process's signals).
+        signal: ctx.signal,
       } : undefined,
     },
   };

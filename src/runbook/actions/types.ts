@@ -4,16 +4,15 @@ import type { RolesPolicy } from '../../pg/role-map.js';
 import type { KeyResults } from '../key-results.js';
 import type { ProgressText } from '../../lib/progress.js';
 import type { Demand } from '../../budget/auto.js';
-import type { Endpoint } from '../../pg/endpoint.js';
+import type { RunContext } from '../context.js';
 
-export interface ActionContext {
+/**
+ * A step's view of its run (context.ts: endpoints, governor, journal, state directory, abort signal,
+ * events) plus what is the step's own. Actions report through `events`; `progress` and `log` are the
+ * step's shorthands for its `progress` and `note` events.
+ */
+export interface ActionContext extends RunContext {
   stepId: string;
-  source: Endpoint;
-  target: Endpoint;
-  /** The PgBouncer admin console (connections.pooler), if the runbook names one. */
-  pooler?: Endpoint;
-  /** Where the run keeps its files (journal, dumps, copy work dirs). */
-  stateDir: string;
   /** The runbook's own folder (files a step names are relative to it). */
   runbookDir?: string;
   headroom: Headroom;
@@ -26,7 +25,6 @@ export interface ActionContext {
   budgetShare?: { source?: Capacity; target?: Capacity; of: number };
   /** Measures a side's capacity over a connection the run keeps open (the sampler's), if any. */
   measure?: (side: 'source' | 'target') => Promise<Capacity | undefined>;
-  signal: AbortSignal;
   /**
    * Live progress for the task list: a totals line, then optionally one indented line per table in
    * flight. A function is called again at each redraw (elapsed times and ETAs move between events).
