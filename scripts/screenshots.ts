@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { runDemo } from '../src/demo.js';
+import { runDemo } from '../src/cli/demo-run.js';
 import { availableMajors, createSampleDatabase, startClusters, stopAllClusters } from '../src/testing/index.js';
 import { findClientTools } from '../src/pg/tools.js';
 import { loadRunbook } from '../src/runbook/parse.js';

@@ -13,6 +13,13 @@ import { cutover } from '../src/replicate/cutover.js';
 import { teardown } from '../src/replicate/teardown.js';
 import { installFence, planFence } from '../src/replicate/fence.js';
 import { sampleSource } from './helpers/source.js';
+import { changeSource } from '../src/replicate/changes/index.js';
+import { withClient } from '../src/pg/connect.js';
+import { resolveEndpoint } from '../src/pg/endpoint.js';
+import type { ConnParams } from '../src/pg/conninfo.js';
+
+/** What the cutover gives incremental verify: the change source's captured tables. */
+const capturedTables = async (source: ConnParams) => withClient(await resolveEndpoint(source), 'test', (c) => changeSource.tables(c));
 
 let c15: Cluster, cNew: Cluster;
 const work = () => mkdtemp(join(tmpdir(), 'cutover-inctest-'));
@@ -57,7 +64,7 @@ describe('incremental verify (full comparison before the fence, changed chunks i
       // A change the applier has not applied yet when the pre-verify reads: it differs there.
       await c15.query(`UPDATE ${T} SET v = 'lagging' WHERE "i d" = 500`, [], db);
 
-      const inc = await IncrementalVerify.plan({ source, target, jobs: 2, chunkRows: 500 });
+      const inc = await IncrementalVerify.plan({ source, target, jobs: 2, chunkRows: 500, tracked: await capturedTables(source) });
       expect(inc.tracked().map((t) => [t.name, t.lo, t.hi, t.width]).sort()).toEqual([['small', 1n, 101n, 100n], ['ta ble', 1n, 10001n, 500n]]);
       expect(await inc.guardTarget()).toEqual({ guarded: 2 });
       a.track(inc.tracked(), inc.sink);
@@ -124,7 +131,7 @@ describe('incremental verify (full comparison before the fence, changed chunks i
     await cNew.query(setup, [], db);
     const source = c15.params(db), target = cNew.params(db);
     await installCapture({ source });
-    const inc = await IncrementalVerify.plan({ source, target, jobs: 2, chunkRows: 500 });
+    const inc = await IncrementalVerify.plan({ source, target, jobs: 2, chunkRows: 500, tracked: await capturedTables(source) });
     expect(await inc.preverify()).toMatchObject({ tables: 1, differing: 0 });
     // In the write fence the source lacks what the fence revoked: compared as the source is outside it.
     const fc = new pg.Client({ connectionString: c15.url(db) });

@@ -4,7 +4,7 @@ import { CommanderError } from 'commander';
 import { buildProgram } from './program.js';
 import { EXIT, type ErrorCode, isCutoverError } from '../errors.js';
 import { scrub } from '../pg/conninfo.js';
-import { beforeStopExit, installSignalHandlers, stopInProgress } from '../lib/interrupt.js';
+import { beforeStopExit, installSignalHandlers, stopInProgress } from './interrupt.js';
 import { documentWritten, emitJson } from './json/emit.js';
 import { ErrorDoc } from './json/base.js';
 import { sweepRuntimeDirs } from '../lib/runtime-dir.js';

@@ -7,7 +7,7 @@ import { ListrInquirerPromptAdapter } from '@listr2/prompt-adapter-inquirer';
 import { confirm } from '@inquirer/prompts';
 import { CutoverError } from '../errors.js';
 import { askOnTerminal, hasControllingTerminal } from '../lib/terminal.js';
-import { gracefulStop } from '../lib/interrupt.js';
+import { gracefulStop } from './interrupt.js';
 import { RunEmitter } from '../runbook/events.js';
 import type { ConfirmAnswer, ConfirmRequest, RunOptions } from '../runbook/runner.js';
 

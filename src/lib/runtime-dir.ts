@@ -2,7 +2,7 @@
  * The per-process runtime directory: `<tmpdir>/cutover-<uid>/<pid>-<start time>/` (0700), holding the
  * temporary passfiles of child processes and the process-group ids of the children started (runbook `sh`
  * steps, pg_dump, pg_restore). It is removed when the process exits (normally, on an error, or on
- * SIGINT/SIGTERM/SIGHUP through src/lib/interrupt.ts). A SIGKILL leaves it behind: every cutover command
+ * SIGINT/SIGTERM/SIGHUP through src/cli/interrupt.ts). A SIGKILL leaves it behind: every cutover command
  * starts with `sweepRuntimeDirs()`, which removes the directories whose owner process is gone, after
  * ending the child process groups they recorded (only processes that carry the owner's marker in their
  * environment, so a reused pid or process-group id is never killed by mistake).

@@ -325,7 +325,8 @@ async function backToSource(sw: PoolerSwitch, source: ConnParams, note: (m: stri
 }
 
 async function preverify(a: Applier, o: CutoverOptions, note: (m: string) => void): Promise<IncrementalVerify> {
-  const inc = await IncrementalVerify.plan({ source: o.source, target: o.target, jobs: o.verifyJobs ?? 2, roleMap: o.roleMap });
+  const tracked = await withClient(await resolveEndpoint(o.source), 'verify-plan', (c) => changeSource.tables(c));
+  const inc = await IncrementalVerify.plan({ source: o.source, target: o.target, jobs: o.verifyJobs ?? 2, roleMap: o.roleMap, tracked });
   const guard = await inc.guardTarget();
   if ('error' in guard) note(`cannot guard the target against other writers (${guard.error}): the fence trusts that only cutover writes to it until the switch`);
   // Tracking starts at the applied tick, before the pre-verify's snapshots: no change can slip between.

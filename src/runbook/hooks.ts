@@ -4,7 +4,7 @@
  */
 import type { ListrTaskWrapper, ListrRendererFactory } from 'listr2';
 import { CutoverError } from '../errors.js';
-import { HANDLED_SIGNALS, type HandledSignal } from '../lib/interrupt.js';
+import { HANDLED_SIGNALS, type HandledSignal } from '../lib/signals.js';
 import type { Mode } from './connections.js';
 import type { StepRef } from './events.js';
 

@@ -24,7 +24,7 @@ import { RunJournal, type Outcome, type JournalEvent } from './journal.js';
 import { acquireRunLock } from './lock.js';
 import { type Bindings, refuseOtherDatabases } from './binding.js';
 import { readBindingsLenient } from '../pg/bound-state.js';
-import type { HandledSignal } from '../lib/interrupt.js';
+import type { HandledSignal } from '../lib/signals.js';
 import { signalOwnChildren, sweepRuntimeDirs } from '../lib/runtime-dir.js';
 import { ensureSessionTag } from '../pg/session-tag.js';
 import { endSessionsOfTag, signalOwnSessions } from '../pg/own-sessions.js';

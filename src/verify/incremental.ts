@@ -34,7 +34,6 @@ import { compareAll, compareOptions, type VerifyReport, withVerifySession } from
 import type { RoleMap } from '../pg/role-map.js';
 import type { TablesProgress } from '../lib/progress.js';
 import { TableTracker } from './progress.js';
-import { changeSource } from '../replicate/changes/index.js';
 
 /** Leading key types the chunk grid can cut (integer keys). */
 const INTEGER_KEYS = new Set(['smallint', 'integer', 'bigint']);
@@ -52,7 +51,16 @@ export interface IncrementalOptions {
   chunkRows?: number;
   /** Source role -> target role, for privileges and large objects' owners (the copy's role map). */
   roleMap?: RoleMap;
+  /**
+   * The tables whose changes the applier reports (the change source's captured tables, given by the
+   * caller, so that verify knows nothing of how changes are captured): those with an integer leading key
+   * are tracked by key chunk; every other table is compared in full in the fence.
+   */
+  tracked: readonly TrackableTable[];
 }
+
+/** A table changes are reported for: its relation and replicated key with the key's types. */
+export interface TrackableTable { relid: number; schema: string; name: string; key: readonly string[]; keyTypes: readonly string[] }
 
 interface Plan extends TrackedTable { keyColumn: string }
 
@@ -88,8 +96,8 @@ export class IncrementalVerify {
     const v = new IncrementalVerify(o);
     const chunkRows = o.chunkRows ?? 1000;
     await withClient(await resolveEndpoint(o.source), 'verify-plan', async (c) => {
-      // The captured tables (the change source knows them) with an integer leading key.
-      const captured = (await changeSource.tables(c)).filter((x) => INTEGER_KEYS.has(x.keyTypes[0] ?? ''));
+      // The tracked tables with an integer leading key.
+      const captured = o.tracked.filter((x) => INTEGER_KEYS.has(x.keyTypes[0] ?? ''));
       const rows = (await c.query<{ schema: string; name: string; key_column: string; leaf_schema: string; leaf_name: string; leaf_rows: number }>(
         loadSql(import.meta.url, 'sql/incremental-plan.sql'), [captured.map((x) => x.relid), captured.map((x) => x.schema), captured.map((x) => x.name), captured.map((x) => x.key[0]!)])).rows;
       const est = new Map<string, { schema: string; name: string; key: string; rows: number }>();

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { runDemo } from '../../demo.js';
+import { runDemo } from '../demo-run.js';
 import { positiveInt, withJson } from '../options.js';
 import { addSecret, emitJson } from '../json/emit.js';
 import { demoDoc } from '../json/build-runbook.js';

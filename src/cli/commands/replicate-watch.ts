@@ -8,7 +8,7 @@ import type { ConnParams } from '../../pg/conninfo.js';
 import { humanDuration } from '../../lib/format.js';
 import { formatRate, humanCount } from '../../lib/rate.js';
 import { sparkline } from '../../lib/sparkline.js';
-import { type HandledSignal, SIGNAL_EXIT, onInterrupt } from '../../lib/interrupt.js';
+import { type HandledSignal, SIGNAL_EXIT, onInterrupt } from '../interrupt.js';
 import { StatusWatch, type WatchSample } from '../../replicate/watch.js';
 
 /** Samples kept for the sparklines (fewer on a narrow terminal). */

@@ -21,7 +21,7 @@ import { watchStatus } from './replicate-watch.js';
 import { parseDuration } from '../../lib/duration.js';
 import { CatchUpProgress } from '../../replicate/progress-text.js';
 import { type TablesProgress, tablesProgress } from '../../lib/progress.js';
-import { type HandledSignal, SIGNAL_EXIT, onInterrupt } from '../../lib/interrupt.js';
+import { type HandledSignal, SIGNAL_EXIT, onInterrupt } from '../interrupt.js';
 
 interface Conn { source?: string; target?: string; json?: boolean }
 const conns = (o: Conn) => ({

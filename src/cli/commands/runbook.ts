@@ -16,7 +16,7 @@ import type { Runbook } from '../../runbook/model.js';
 import { humanDuration, table } from '../../lib/format.js';
 import { boundStateDir, runbookSlug } from '../../runbook/binding.js';
 import { readBindingsLenient } from '../../pg/bound-state.js';
-import { SIGNAL_EXIT } from '../../lib/interrupt.js';
+import { SIGNAL_EXIT } from '../interrupt.js';
 import { describeBinding, type DbBinding } from '../../pg/identity.js';
 import { withJson } from '../options.js';
 import { addSecret, emitJson, printResult } from '../json/emit.js';

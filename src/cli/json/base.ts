@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from '../../errors.js';
-import { HANDLED_SIGNALS } from '../../lib/interrupt.js';
+import { HANDLED_SIGNALS } from '../../lib/signals.js';
 
 export const int = z.number().int();
 export const ms = int.nonnegative().describe('milliseconds');

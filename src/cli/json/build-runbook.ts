@@ -10,7 +10,7 @@ import type { RunResult } from '../../runbook/runner.js';
 import { projectOutage } from '../../runbook/timings.js';
 import { failed } from './base.js';
 import type { CheckDoc, DemoDoc, RunDoc } from './shapes-runbook.js';
-import type { DemoResult } from '../../demo.js';
+import type { DemoResult } from '../demo-run.js';
 
 const ref = (r: { env?: string; url?: string }) => ({ ...(r.env ? { env: r.env } : {}), ...(r.url ? { url: r.url } : {}) });
 

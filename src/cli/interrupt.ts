@@ -6,14 +6,11 @@
  * reached (index builds included: a vanished client does not stop a server-side statement), the runtime
  * directory (passfiles) is removed, and the process exits with 128 + the signal's number.
  */
-import { removeRuntimeDir, signalOwnChildren } from './runtime-dir.js';
+import { removeRuntimeDir, signalOwnChildren } from '../lib/runtime-dir.js';
 import { cancelOwnSessionsEverywhere } from '../pg/own-sessions.js';
+import { HANDLED_SIGNALS, type HandledSignal, SIGNAL_EXIT } from '../lib/signals.js';
 
-export const HANDLED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-export type HandledSignal = (typeof HANDLED_SIGNALS)[number];
-
-/** Exit status after a signal, as a shell reports it: 128 + its number. */
-export const SIGNAL_EXIT: Record<HandledSignal, number> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
+export { HANDLED_SIGNALS, type HandledSignal, SIGNAL_EXIT };
 
 type Handler = (signal: HandledSignal) => void;
 const handlers: Handler[] = [];

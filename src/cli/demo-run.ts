@@ -5,25 +5,25 @@
  * fence, drain, sequences, verify, teardown. Prints the timing report, the measured write outage and the
  * verify result. Needs no existing database; every role authenticates with a password (SCRAM).
  */
-import { type HandledSignal, SIGNAL_EXIT, gracefulStop, onInterrupt } from './lib/interrupt.js';
+import { type HandledSignal, SIGNAL_EXIT, gracefulStop, onInterrupt } from './interrupt.js';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { availableMajors, startClusters, stopAllClusters, createSampleDatabase, createSampleWriter, startWorkload, type Workload, type WorkloadStats } from './testing/index.js';
-import { rollback, type RollbackResult } from './replicate/rollback.js';
-import { redact } from './pg/conninfo.js';
-import { EXIT, describeError } from './errors.js';
-import { loadRunbook } from './runbook/parse.js';
-import { RunInterruptedError, runRunbook } from './runbook/runner.js';
-import { RunEmitter } from './runbook/events.js';
-import { renderRunbook } from './runbook/render.js';
-import { fencedOutageMs, outageText, writeReport } from './runbook/report.js';
-import { findClientTools } from './pg/tools.js';
-import { humanDuration, table } from './lib/format.js';
-import { statedMs, type RunSummary } from './runbook/timings.js';
-import type { Outcome } from './runbook/journal.js';
-import { resolveEndpoint } from './pg/endpoint.js';
+import { availableMajors, startClusters, stopAllClusters, createSampleDatabase, createSampleWriter, startWorkload, type Workload, type WorkloadStats } from '../testing/index.js';
+import { rollback, type RollbackResult } from '../replicate/rollback.js';
+import { redact } from '../pg/conninfo.js';
+import { EXIT, describeError } from '../errors.js';
+import { loadRunbook } from '../runbook/parse.js';
+import { RunInterruptedError, runRunbook } from '../runbook/runner.js';
+import { RunEmitter } from '../runbook/events.js';
+import { renderRunbook } from '../runbook/render.js';
+import { fencedOutageMs, outageText, writeReport } from '../runbook/report.js';
+import { findClientTools } from '../pg/tools.js';
+import { humanDuration, table } from '../lib/format.js';
+import { statedMs, type RunSummary } from '../runbook/timings.js';
+import type { Outcome } from '../runbook/journal.js';
+import { resolveEndpoint } from '../pg/endpoint.js';
 
 export interface DemoOptions {
   rows?: number;
@@ -62,7 +62,7 @@ export interface DemoResult {
   files: { summary: string; markdown: string; report: string; timeline: string; checklist: string };
 }
 
-export const DEMO_RUNBOOK = fileURLToPath(new URL('../runbooks/online-cutover.md', import.meta.url));
+export const DEMO_RUNBOOK = fileURLToPath(new URL('../../runbooks/online-cutover.md', import.meta.url));
 /** The role the sample application writes as; online-cutover.md's fence stops it (and every other writer). */
 const APP_ROLE = 'app_writer';
 
