@@ -214,6 +214,9 @@ export const EXAMPLES: { [C in JsonCommandName]: JsonDocument<C>[] } = {
       }
     },
   ],
+  'sql-file': [
+    { ok: true, file: "migrations/add_audit.sql", on: "target", statements: 3, durationMs: 41 }
+  ],
   budget: [
     {
       ok: true,

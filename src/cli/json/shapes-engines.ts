@@ -93,6 +93,11 @@ export const DumpDoc = success({
   finishedAt: str.describe('when pg_dump finished: for a skipped dump, the moment its data is of'),
 });
 
+export const SqlFileDoc = success({
+  file: str.describe('the file as shown (relative to the current directory)'), on: z.enum(['source', 'target']),
+  statements: int.describe('statements in the file (an estimate: the text split at semicolons)'), durationMs: ms,
+});
+
 export const RestoreDoc = success({
   sections: z.array(z.strictObject({ section: z.enum(SECTIONS), durationMs: ms, skipped: z.boolean(), items: int })),
   tables: int.describe('tables whose rows the dump holds (TABLE DATA entries restored or already there)'),
