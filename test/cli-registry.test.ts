@@ -10,7 +10,7 @@ import { ACTIONS } from '../src/runbook/actions/index.js';
 import { defineAction } from '../src/runbook/actions/types.js';
 import { fieldsOf } from '../src/runbook/actions/fields.js';
 import { buildProgram } from '../src/cli/program.js';
-import { flagsForKeys, kebab, registerActionCommands } from '../src/cli/from-registry.js';
+import { commandPath, flagsForKeys, kebab, registerActionCommands } from '../src/cli/from-registry.js';
 import { cutover } from './helpers/cli.js';
 import { FRONT, tempRunbook } from './helpers/runbook.js';
 
@@ -20,10 +20,10 @@ describe('commands from the registry', () => {
   const program = buildProgram();
   const withCli = [...ACTIONS.values()].filter((a) => a.cli);
 
-  it('copy, dump, restore, verify and sql-file are generated; each schema key (and command-only option) is a flag', () => {
-    expect(withCli.map((a) => a.name).sort()).toEqual(expect.arrayContaining(['copy', 'dump', 'restore', 'sql-file', 'verify']));
+  it('copy, dump, restore, verify, sql-file and replicate start/finish/unfence are generated; each schema key (and command-only option) is a flag', () => {
+    expect(withCli.map((a) => a.name).sort()).toEqual(expect.arrayContaining(['copy', 'dump', 'replicate-finish', 'replicate-start', 'replicate-unfence', 'restore', 'sql-file', 'verify']));
     for (const a of withCli) {
-      const cmd = program.commands.find((c) => c.name() === a.name);
+      const cmd = commandPath(a).reduce<Command | undefined>((c, w) => c?.commands.find((x) => x.name() === w), program);
       expect(cmd, a.name).toBeDefined();
       const flags = flagsOf(cmd!);
       const keys = [...fieldsOf(a.schema), ...(a.cli!.options ? fieldsOf(a.cli!.options) : [])];
@@ -33,7 +33,7 @@ describe('commands from the registry', () => {
       }
       expect(Object.keys(flagsForKeys(a)), a.name).toEqual(fieldsOf(a.schema).map((f) => f.key));
       expect(flags, a.name).toContain('--json');
-      expect(a.cli!.example, a.name).toMatch(new RegExp(`^cutover ${a.name} `));
+      expect(a.cli!.example, a.name).toMatch(new RegExp(`^cutover ${commandPath(a).join(' ')} `));
     }
   });
 
@@ -44,9 +44,13 @@ describe('commands from the registry', () => {
       dump: ['--source', '-n', '--schema', '-N', '--exclude-schema', '-t', '--table', '-T', '--exclude-table', '--pg-bindir', '--json', '--dir', '-j', '--jobs', '-Z', '--compress', '--snapshot', '--force'],
       restore: ['--target', '--role-map', '--create-roles', '--drop-unmapped-roles', '--json', '--no-privileges', '--dir', '-j', '--jobs', '--section', '--keep-owner', '--keep-acl', '--skip-extensions', '--pg-bindir'],
       verify: ['--source', '--target', '--json', '--level', '-j', '--jobs', '--table', '--exclude-table', '--role-map', '--chunk-rows', '--max-reported'],
+      'replicate start': ['--source', '--json', '-n', '--schema', '-N', '--exclude-schema', '-t', '--table', '-T', '--exclude-table', '--key', '--mode', '--lock-timeout'],
+      'replicate finish': ['--source', '--target', '--json'],
+      'replicate unfence': ['--source', '--json'],
     };
     for (const [name, list] of Object.entries(before)) {
-      const flags = flagsOf(program.commands.find((c) => c.name() === name)!);
+      const cmd = name.split(' ').reduce<Command | undefined>((c, w) => c?.commands.find((x) => x.name() === w), program);
+      const flags = flagsOf(cmd!);
       for (const f of list) expect(flags, `${name} ${f}`).toContain(f);
     }
   });
@@ -75,7 +79,7 @@ describe('commands from the registry', () => {
     });
     const run = async (args: string[]) => {
       const p = new Command().exitOverride();
-      registerActionCommands(p, new Map([['fake', fake]]));
+      registerActionCommands(p, { actions: new Map([['fake', fake]]) });
       const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
       try { await p.parseAsync(['node', 'cutover', 'fake', ...args]); } finally { out.mockRestore(); }
       return seen.mock.calls.at(-1) as [Record<string, unknown>, Record<string, unknown>];
@@ -99,6 +103,7 @@ describe('the same refusal from a runbook step and from the command', () => {
     ['verify', 'chunk_rows: 0', ['--chunk-rows', '0']],
     ['copy', 'split_tables_larger_than_mb: -1', ['--split-tables-larger-than', '-1']],
     ['sql-file', 'file: notes.txt\non: target', ['--file', 'notes.txt', '--on', 'target']],
+    ['replicate-start', 'lock_timeout_ms: 5', ['--lock-timeout', '5']],
   ];
 
   it.each(cases)('%s %s', async (action, yaml, args) => {
@@ -109,7 +114,7 @@ describe('the same refusal from a runbook step and from the command', () => {
     const fromRunbook = new RegExp(`runbook\\.md:\\d+: cutover ${action}: ${key}: (.*)`).exec(check.stderr)?.[1];
     expect(fromRunbook, check.stderr).toBeTruthy();
 
-    const cli = await cutover([action, ...args]);
+    const cli = await cutover([...action.replace(/^replicate-/, 'replicate ').split(' '), ...args]);
     expect(cli.code).toBe(2);
     const fromCli = /argument '[^']*' is invalid\. (.*)/.exec(cli.stderr)?.[1];
     expect(fromCli, cli.stderr).toBe(fromRunbook);

@@ -109,7 +109,7 @@ const SIDE_HELP = { source: 'source connection (URL, key=value, or env:VAR); def
 const SIDES = ['source', 'target'] as const;
 
 function register(program: Command, a: Action, cli: ActionCli<z.ZodType>): void {
-  const cmd = program.command(a.name).description(cli.description);
+  const cmd = program.command(commandName(a)).description(cli.description);
   // The sides it may use (both when its options say which): a flag each.
   const sides = SIDES.filter((s) => typeof a.endpoints === 'function' || a.endpoints[s]);
   for (const side of sides) cmd.option(`--${side} <conn>`, SIDE_HELP[side]);
@@ -141,9 +141,16 @@ function register(program: Command, a: Action, cli: ActionCli<z.ZodType>): void 
   });
 }
 
-/** Every registry action that declares a command, in the registry's order. */
-export function registerActionCommands(program: Command, actions: ReadonlyMap<string, Action> = ACTIONS): void {
-  for (const a of actions.values()) if (a.cli) register(program, a, a.cli);
+/** Its command's words: `replicate start` for replicate-start (a subcommand of `replicate`). */
+export const commandPath = (a: Action): string[] => (a.cli?.parent ? [a.cli.parent, a.name.slice(a.cli.parent.length + 1)] : [a.name]);
+const commandName = (a: Action) => commandPath(a).at(-1)!;
+
+/**
+ * Every registry action that declares a command, in the registry's order: the top-level ones, or with
+ * `parent` (`program` being that command) its subcommands.
+ */
+export function registerActionCommands(program: Command, o: { parent?: string; actions?: ReadonlyMap<string, Action> } = {}): void {
+  for (const a of (o.actions ?? ACTIONS).values()) if (a.cli && a.cli.parent === o.parent) register(program, a, a.cli);
 }
 
 /** The flags a command reads for each schema key (for the tests: every key is a flag). */

@@ -14,13 +14,10 @@ const EXAMPLES: Record<string, string> = {
   rehearse: 'cutover rehearse runbooks/online-cutover.md --yes',
   budget: 'cutover budget --source env:SOURCE_URL --target env:TARGET_URL',
   demo: 'cutover demo',
-  'replicate start': 'cutover replicate start --source env:SOURCE_URL --exclude-table billing.audit_log',
   'replicate apply': 'cutover replicate apply --source env:SOURCE_URL --target env:TARGET_URL',
   'replicate status': 'cutover replicate status --source env:SOURCE_URL --target env:TARGET_URL --json',
   'replicate cutover': 'cutover replicate cutover --source env:SOURCE_URL --target env:TARGET_URL --fence triggers --verify incremental --window',
   'replicate rollback': 'cutover replicate rollback --source env:SOURCE_URL --target env:TARGET_URL --verify incremental',
-  'replicate finish': 'cutover replicate finish --source env:SOURCE_URL --target env:TARGET_URL',
-  'replicate unfence': 'cutover replicate unfence --source env:SOURCE_URL',
   'replicate teardown': 'cutover replicate teardown --source env:SOURCE_URL --target env:TARGET_URL',
 };
 
@@ -35,7 +32,7 @@ const EXIT_CODES = `Exit codes:
   7    replication halted (a schema change or a row it cannot apply)
   128+n  stopped by signal n (130 SIGINT, 143 SIGTERM, 129 SIGHUP); --resume goes on`;
 
-const exampleOf = (path: string[]): string | undefined => EXAMPLES[path.join(' ')] ?? (path.length === 1 ? ACTIONS.get(path[0]!)?.cli?.example : undefined);
+const exampleOf = (path: string[]): string | undefined => EXAMPLES[path.join(' ')] ?? ACTIONS.get(path.join('-'))?.cli?.example;
 
 /** Adds the example and the exit codes to the help of every command that runs something. */
 export function addHelpFooters(program: Command): void {

@@ -73,6 +73,8 @@ export type CliFlags<S extends z.ZodType> = { [K in keyof z.input<S> & string]?:
  */
 export interface ActionCli<S extends z.ZodType, X extends z.ZodType = z.ZodType, R = unknown, D extends z.ZodType = z.ZodType> {
   description: string;
+  /** The command it is a subcommand of: `replicate` makes replicate-start `cutover replicate start`. */
+  parent?: string;
   /** The help's example (every command has one). */
   example: string;
   flags?: CliFlags<S>;
