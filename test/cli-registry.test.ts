@@ -20,8 +20,8 @@ describe('commands from the registry', () => {
   const program = buildProgram();
   const withCli = [...ACTIONS.values()].filter((a) => a.cli);
 
-  it('copy, dump, restore, verify, sql-file and replicate start/finish/unfence are generated; each schema key (and command-only option) is a flag', () => {
-    expect(withCli.map((a) => a.name).sort()).toEqual(expect.arrayContaining(['copy', 'dump', 'replicate-finish', 'replicate-start', 'replicate-unfence', 'restore', 'sql-file', 'verify']));
+  it('copy, dump, restore, verify, sql-file and replicate start/unfence/teardown/finish are generated; each schema key (and command-only option) is a flag', () => {
+    expect(withCli.map((a) => a.name).sort()).toEqual(expect.arrayContaining(['copy', 'dump', 'replicate-finish', 'replicate-start', 'replicate-teardown', 'replicate-unfence', 'restore', 'sql-file', 'verify']));
     for (const a of withCli) {
       const cmd = commandPath(a).reduce<Command | undefined>((c, w) => c?.commands.find((x) => x.name() === w), program);
       expect(cmd, a.name).toBeDefined();
@@ -47,6 +47,7 @@ describe('commands from the registry', () => {
       'replicate start': ['--source', '--json', '-n', '--schema', '-N', '--exclude-schema', '-t', '--table', '-T', '--exclude-table', '--key', '--mode', '--lock-timeout'],
       'replicate finish': ['--source', '--target', '--json'],
       'replicate unfence': ['--source', '--json'],
+      'replicate teardown': ['--source', '--target', '--json'],
     };
     for (const [name, list] of Object.entries(before)) {
       const cmd = name.split(' ').reduce<Command | undefined>((c, w) => c?.commands.find((x) => x.name() === w), program);

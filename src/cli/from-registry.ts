@@ -124,8 +124,12 @@ function register(program: Command, a: Action, cli: ActionCli<z.ZodType>): void 
     const x = cli.options ? parseFlags(cmd, a.name, cli.options, own) : {};
     // Only the sides these options use are resolved (and required).
     const uses = endpointsOf(a, options);
-    const conn = async (side: 'source' | 'target') => (sides.includes(side) && uses[side]
-      ? resolveEndpoint(resolveConnArg(side, o[side], side === 'source' ? 'CUTOVER_SOURCE_URL' : 'CUTOVER_TARGET_URL')) : undefined);
+    const conn = async (side: 'source' | 'target') => {
+      const variable = side === 'source' ? 'CUTOVER_SOURCE_URL' : 'CUTOVER_TARGET_URL';
+      if (!sides.includes(side) || !uses[side]) return undefined;
+      if (cli.optionalSides?.includes(side) && !o[side] && !process.env[variable]) return undefined;
+      return resolveEndpoint(resolveConnArg(side, o[side], variable));
+    };
     const source = await conn('source');
     const target = await conn('target');
     const p = progressLine();

@@ -18,7 +18,6 @@ const EXAMPLES: Record<string, string> = {
   'replicate status': 'cutover replicate status --source env:SOURCE_URL --target env:TARGET_URL --json',
   'replicate cutover': 'cutover replicate cutover --source env:SOURCE_URL --target env:TARGET_URL --fence triggers --verify incremental --window',
   'replicate rollback': 'cutover replicate rollback --source env:SOURCE_URL --target env:TARGET_URL --verify incremental',
-  'replicate teardown': 'cutover replicate teardown --source env:SOURCE_URL --target env:TARGET_URL',
 };
 
 const EXIT_CODES = `Exit codes:

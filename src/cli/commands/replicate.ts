@@ -5,14 +5,13 @@ import { Applier, type BatchResult, type BatchStart, type BatchStep } from '../.
 import { cutover, CUTOVER_VERIFY, type CutoverVerify, FENCES, type Fence, verifiedRows } from '../../replicate/cutover.js';
 import { describeUnfence } from '../../replicate/fence.js';
 import { invertRoleMap, parseRoleMapArgs } from '../../pg/role-map.js';
-import { teardown } from '../../replicate/teardown.js';
 import { rollback } from '../../replicate/rollback.js';
 import { renderStatus, replicationStatus } from '../../replicate/status.js';
 import { resolveConnArg } from '../connection-args.js';
 import { positiveInt, withJson } from '../options.js';
 import { printResult } from '../json/emit.js';
 import { failed } from '../json/base.js';
-import { ApplyDoc, CutoverDoc, RollbackDoc, StatusDoc, TeardownDoc } from '../json/shapes-replicate.js';
+import { ApplyDoc, CutoverDoc, RollbackDoc, StatusDoc } from '../json/shapes-replicate.js';
 import { progressLine } from '../progress.js';
 import { watchStatus } from './replicate-watch.js';
 import { registerActionCommands } from '../from-registry.js';
@@ -115,7 +114,7 @@ const phaseTable = (res: { phases: { phase: string; durationMs: number }[] }) =>
 export function registerReplicate(program: Command): void {
   const r = program.command('replicate').description('change capture with plain triggers (no superuser, no replication rights): start, apply, status, cutover, teardown');
 
-  // start, unfence and finish: generated from the registry's replicate-* actions (src/cli/from-registry.ts).
+  // start, unfence, teardown and finish: generated from the registry's replicate-* actions (src/cli/from-registry.ts).
   registerActionCommands(r, { parent: 'replicate' });
 
   withConns(r.command('apply'))
@@ -192,14 +191,5 @@ export function registerReplicate(program: Command): void {
         `${res.verify ? `; verify ${res.verify.level}: identical (${verifiedRows(res.verify)})` : ''}\n` +
         `${res.pause ? `pooler: clients paused ${humanDuration(res.pause.pausedMs)}; entry "${res.pause.entry}" back on the source\n` : ''}` +
         `the source takes writes again (${describeUnfence(res.unfenced)}); the target stays fenced (${res.fencedTables} tables): point the application back at the source, then \`cutover replicate finish\``));
-    });
-
-  withConns(r.command('teardown'))
-    .description('remove every trigger, function and the _cutover schema from the source, and the bookkeeping from the target (idempotent)')
-    .action(async (o: Conn) => {
-      const c = conns({ ...o, target: o.target ?? o.source });
-      const res = await teardown({ source: c.source, target: o.target || process.env.CUTOVER_TARGET_URL ? c.target : undefined, onNote: warn });
-      printResult(o.json, TeardownDoc, { ok: true, ...res }, () => `teardown: ${res.triggersDropped} trigger(s) dropped, source schema ${res.sourceSchema ? 'dropped' : 'absent'}, ` +
-        `target bookkeeping ${res.targetSchema ? 'dropped' : 'absent'}${res.targetTriggersRestored ? `, ${res.targetTriggersRestored} target trigger(s) re-enabled` : ''}`);
     });
 }

@@ -10,7 +10,7 @@ import { cutover, CUTOVER_VERIFY, FENCES, unfence, verifiedRows, type CutoverFai
 import { teardown } from '../../replicate/teardown.js';
 import { describeUnfence } from '../../replicate/fence.js';
 import { type ActionContext, type ExecContext, defineAction } from './types.js';
-import { FinishDoc, StartDoc, UnfenceDoc } from '../../cli/json/shapes-replicate.js';
+import { FinishDoc, StartDoc, TeardownDoc, UnfenceDoc } from '../../cli/json/shapes-replicate.js';
 import { rollback } from '../../replicate/rollback.js';
 import { finish } from '../../replicate/window.js';
 import { withClient } from '../../pg/connect.js';
@@ -262,17 +262,32 @@ export const replicateUnfenceAction = defineAction({
   },
 });
 
+const executeTeardown = (ctx: ExecContext) => teardown({ source: endpointOf(ctx, 'source'), target: ctx.target, onNote: (m) => ctx.log(m) });
+
 export const replicateTeardownAction = defineAction({
   name: 'replicate-teardown',
   endpoints: { source: 'write', target: 'write' },
   description: 'remove every capture trigger, function and schema from the source and the bookkeeping from the target',
   schema: z.strictObject({}),
   async run(ctx) {
-    const r = await teardown({ source: ctx.source, target: ctx.target, onNote: (m) => ctx.log(m) });
+    const r = await executeTeardown(ctx);
     return {
       connections: { source: 1, target: 1 }, statements: r.fenceStatements,
       summary: `${r.triggersDropped} capture triggers dropped; ${r.fenceStatements.length ? 'the write fence stays on the source (replicate-unfence lifts it)' : 'nothing of cutover\'s left'}`,
     };
+  },
+  cli: {
+    parent: 'replicate',
+    description: 'remove every trigger, function and the _cutover schema from the source, and the bookkeeping from the target (idempotent)',
+    example: 'cutover replicate teardown --source env:SOURCE_URL --target env:TARGET_URL',
+    optionalSides: ['target'],
+    execute: executeTeardown,
+    output: (res) => ({
+      doc: { ok: true as const, ...res },
+      text: () => `teardown: ${res.triggersDropped} trigger(s) dropped, source schema ${res.sourceSchema ? 'dropped' : 'absent'}, ` +
+        `target bookkeeping ${res.targetSchema ? 'dropped' : 'absent'}${res.targetTriggersRestored ? `, ${res.targetTriggersRestored} target trigger(s) re-enabled` : ''}`,
+    }),
+    doc: TeardownDoc,
   },
 });
 

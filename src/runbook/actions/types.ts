@@ -81,6 +81,8 @@ export interface ActionCli<S extends z.ZodType, X extends z.ZodType = z.ZodType,
   /** Options a step gets from its run instead (its state dir, resume): a zod object, read as the schema is. */
   options?: X;
   optionFlags?: CliFlags<X>;
+  /** Sides it runs without when neither the flag nor its variable gives one (teardown: then only the source). */
+  optionalSides?: readonly ('source' | 'target')[];
   /** `--role-map`, `--create-roles`, `--drop-unmapped-roles`: the role policy a runbook's front matter sets. */
   roles?: boolean;
   execute(ctx: ExecContext, options: z.infer<S>, cli: z.infer<X>): Promise<R>;
