@@ -93,6 +93,35 @@ describe('commands from the registry', () => {
   });
 });
 
+describe('a side the command runs without (replicate teardown\'s target)', () => {
+  it('is left out when neither the flag nor its variable gives it; resolved when one does', async () => {
+    const got = vi.fn();
+    const fake = defineAction({
+      name: 'fake-two', endpoints: { source: 'write', target: 'write' }, description: 'a test operation', schema: z.strictObject({}),
+      run: () => Promise.resolve({}),
+      cli: {
+        description: 'fake', example: 'cutover fake-two', optionalSides: ['target'],
+        execute: (ctx) => { got(ctx.source?.host, ctx.target?.host); return Promise.resolve({}); },
+        output: () => ({ doc: {}, text: () => '' }), doc: z.object({}),
+      },
+    });
+    const run = async (args: string[]) => {
+      const p = new Command().exitOverride();
+      registerActionCommands(p, { actions: new Map([['fake-two', fake]]) });
+      const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+      try { await p.parseAsync(['node', 'cutover', 'fake-two', ...args]); } finally { out.mockRestore(); }
+      return got.mock.calls.at(-1);
+    };
+    vi.stubEnv('CUTOVER_TARGET_URL', '');
+    try {
+      expect(await run(['--source', 'postgres://u@src.invalid/db'])).toEqual(['src.invalid', undefined]);
+      expect(await run(['--source', 'postgres://u@src.invalid/db', '--target', 'postgres://u@tgt.invalid/db'])).toEqual(['src.invalid', 'tgt.invalid']);
+      vi.stubEnv('CUTOVER_TARGET_URL', 'postgres://u@env.invalid/db');
+      expect(await run(['--source', 'postgres://u@src.invalid/db'])).toEqual(['src.invalid', 'env.invalid']);
+    } finally { vi.unstubAllEnvs(); }
+  });
+});
+
 describe('the same refusal from a runbook step and from the command', () => {
   // [action, the step's YAML, the command's arguments]
   const cases: [string, string, string[]][] = [
