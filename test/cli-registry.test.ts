@@ -131,6 +131,7 @@ describe('the same refusal from a runbook step and from the command', () => {
     ['dump', 'compress: 12', ['-Z', '12']],
     ['dump', 'compress: fast', ['--compress', 'fast']],
     ['verify', 'chunk_rows: 0', ['--chunk-rows', '0']],
+    ['copy', 'index_jobs: 1.5', ['--index-jobs', '1.5']],
     ['copy', 'split_tables_larger_than_mb: -1', ['--split-tables-larger-than', '-1']],
     ['sql-file', 'file: notes.txt\non: target', ['--file', 'notes.txt', '--on', 'target']],
     ['replicate-start', 'lock_timeout_ms: 5', ['--lock-timeout', '5']],
@@ -148,5 +149,13 @@ describe('the same refusal from a runbook step and from the command', () => {
     expect(cli.code).toBe(2);
     const fromCli = /argument '[^']*' is invalid\. (.*)/.exec(cli.stderr)?.[1];
     expect(fromCli, cli.stderr).toBe(fromRunbook);
+  });
+
+  it('the whole-number flags keep the hand-written commands\' message', async () => {
+    for (const args of [['verify', '--chunk-rows', '0'], ['verify', '--max-reported', 'x'], ['copy', '--index-jobs', '0']]) {
+      const r = await cutover(args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/argument '[^']*' is invalid\. must be a whole number >= 1\n/);
+    }
   });
 });

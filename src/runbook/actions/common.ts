@@ -8,7 +8,13 @@ import type { Endpoint } from '../../pg/endpoint.js';
 import { CutoverError } from '../../errors.js';
 import type { ExecContext } from './types.js';
 
-export const jobsOption = z.union([z.literal('auto'), z.number().int().min(1).max(64)], { error: 'must be "auto" or a whole number from 1 to 64' }).default('auto');
+/** A whole number from `min` (to `max`), with one message for every way to miss it: a step's and a flag's. */
+export function wholeNumber(min: number, max?: number, message = `must be a whole number ${max === undefined ? `>= ${min}` : `from ${min} to ${max}`}`) {
+  const n = z.number({ error: message }).int(message).min(min, message);
+  return max === undefined ? n : n.max(max, message);
+}
+const JOBS = 'must be "auto" or a whole number from 1 to 64';
+export const jobsOption = z.union([z.literal('auto'), wholeNumber(1, 64, JOBS)], { error: JOBS }).default('auto');
 export const nameList = z.array(z.string().min(1)).optional();
 export const selection = {
   schemas: nameList.describe('only these schemas (exact names)'),

@@ -6,11 +6,11 @@ import { DEMANDS } from '../../budget/auto.js';
 import { CopyDoc } from '../../cli/json/shapes-engines.js';
 import { humanBytes, humanDuration, table } from '../../lib/format.js';
 import { defineAction, type ExecContext } from './types.js';
-import { endpointOf, jobsOption, pgBindir, resolveJobs, selection, selectionFlags } from './common.js';
+import { endpointOf, jobsOption, pgBindir, resolveJobs, selection, selectionFlags, wholeNumber } from './common.js';
 
 const schema = z.strictObject({
   jobs: jobsOption.describe('tables copied at once (one source and one target connection each)'),
-  index_jobs: z.number().int().min(1).optional().describe('indexes built at once (target connections)'),
+  index_jobs: wholeNumber(1).optional().describe('indexes built at once (target connections)'),
   split_tables_larger_than_mb: z.number().min(0).optional().describe('split bigger tables with an integer key into ranges copied in parallel (default: tables over 1 GiB and over one job\'s share)'),
   privileges: z.boolean().default(true).describe('owners and grants through the role map (false: every object left to the target role, without grants)'),
   settings: z.enum(['report', 'apply']).default('report').describe('the source database\'s ALTER DATABASE / ALTER ROLE ... IN DATABASE settings: report them, or apply them'),

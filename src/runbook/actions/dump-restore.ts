@@ -7,7 +7,7 @@ import { dumpProgress, restoreProgress } from '../../dump/progress-text.js';
 import { DEMANDS } from '../../budget/auto.js';
 import { DumpDoc, RestoreDoc } from '../../cli/json/shapes-engines.js';
 import { defineAction, type ActionContext, type ExecContext } from './types.js';
-import { endpointOf, jobsOption, pgBindir, resolveJobs, selection, selectionFlags } from './common.js';
+import { endpointOf, jobsOption, pgBindir, resolveJobs, selection, selectionFlags, wholeNumber } from './common.js';
 import { humanBytes, humanDuration, table } from '../../lib/format.js';
 
 // A step's dump directory is in its run's state dir unless absolute; a command's is where it says.
@@ -16,7 +16,7 @@ const dirIn = (ctx: ActionContext, d: string) => (isAbsolute(d) ? d : join(ctx.s
 const dumpSchema = z.strictObject({
   dir: z.string().min(1).default('dump').describe('dump directory'),
   jobs: jobsOption.describe('pg_dump -j'),
-  compress: z.number().int().min(0).max(9).default(1).describe('compression level'),
+  compress: wholeNumber(0, 9).default(1).describe('compression level'),
   snapshot: z.string().optional().describe('dump from this exported snapshot'),
   ...selection,
 });

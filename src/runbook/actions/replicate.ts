@@ -20,7 +20,7 @@ import type { ConnParams } from '../../pg/conninfo.js';
 
 const windowOpen = async (target: ConnParams) => withClient(await resolveEndpoint(target), 'replicate-rollback', (c) => reverseCapture(c));
 import { CutoverError } from '../../errors.js';
-import { endpointOf, jobsOption, resolveJobs, selection, selectionFlags } from './common.js';
+import { endpointOf, jobsOption, resolveJobs, selection, selectionFlags, wholeNumber } from './common.js';
 import { invertRoleMap } from '../../pg/role-map.js';
 import { type KeyResults, switchResults, verifyOutcome, withResults } from '../key-results.js';
 
@@ -42,7 +42,7 @@ function failedSwitch(direction: 'cutover' | 'rollback', e: unknown): unknown {
 const startSchema = z.strictObject({
   mode: z.enum(CAPTURE_MODES).default('row').describe('capture triggers: per row, or per statement with transition tables'),
   keys: z.record(z.string(), z.array(z.string().min(1)).min(1)).optional().describe('replicate a table without a primary key by this unique index\'s NOT NULL columns'),
-  lock_timeout_ms: z.number().int().min(10).default(1000).describe('lock_timeout for each CREATE TRIGGER; busy tables are retried'),
+  lock_timeout_ms: wholeNumber(10).default(1000).describe('lock_timeout for each CREATE TRIGGER; busy tables are retried'),
   ...selection,
 });
 

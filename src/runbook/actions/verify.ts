@@ -8,7 +8,7 @@ import { VerifyDoc } from '../../cli/json/shapes-engines.js';
 import { failed } from '../../cli/json/base.js';
 import { defineAction, type ExecContext } from './types.js';
 import { tablesProgress } from '../../lib/progress.js';
-import { endpointOf, jobsOption, resolveJobs } from './common.js';
+import { endpointOf, jobsOption, resolveJobs, wholeNumber } from './common.js';
 import { verifyOutcome } from '../key-results.js';
 
 const schema = z.strictObject({
@@ -17,10 +17,10 @@ const schema = z.strictObject({
   tables: z.array(z.string()).optional().describe('only these tables (each must exist; unqualified names resolve as search_path would)'),
   exclude_tables: z.array(z.string()).optional().describe('not these tables (each must exist)'),
   role_map: z.record(z.string(), z.string()).optional().describe('source role -> target role for owners and grants'),
-  chunk_rows: z.number().int().min(1).optional().describe('rows per checksum chunk'),
+  chunk_rows: wholeNumber(1).optional().describe('rows per checksum chunk'),
 });
 const commandOptions = z.strictObject({
-  max_reported: z.number().int().min(1).default(20).describe('differences listed per table (all are counted)'),
+  max_reported: wholeNumber(1).default(20).describe('differences listed per table (all are counted)'),
 });
 
 async function execute(ctx: ExecContext, o: z.infer<typeof schema>, x: Partial<z.infer<typeof commandOptions>>): Promise<{ report: VerifyReport; jobs: number }> {
