@@ -64,9 +64,12 @@ function option(f: Field, extra: CliFlag, long: string, hidden: boolean): Option
   return hidden ? o.hideHelp() : o;
 }
 
-function flagsOf(schema: z.ZodType, extras: Record<string, CliFlag | undefined> = {}): Flag[] {
+// An action's extras are typed by its own schema's keys; here they are looked up by key name.
+const byKey = (extras: CliFlags<z.ZodType> | undefined) => (extras ?? {}) as Record<string, CliFlag | undefined>;
+
+function flagsOf(schema: z.ZodType, extras: CliFlags<z.ZodType> | undefined): Flag[] {
   return fieldsOf(schema).map((field) => {
-    const extra = extras[field.key] ?? {};
+    const extra = byKey(extras)[field.key] ?? {};
     const derived = kebab(field.key);
     const main = option(field, extra, extra.flag ?? derived, false);
     const alternates: Flag['alternates'] = [];
@@ -113,8 +116,8 @@ function register(program: Command, a: Action, cli: ActionCli<z.ZodType>): void 
   // The sides it may use (both when its options say which): a flag each.
   const sides = SIDES.filter((s) => typeof a.endpoints === 'function' || a.endpoints[s]);
   for (const side of sides) cmd.option(`--${side} <conn>`, SIDE_HELP[side]);
-  const flags = flagsOf(a.schema, cli.flags as Record<string, CliFlag | undefined> | undefined);
-  const own = cli.options ? flagsOf(cli.options, cli.optionFlags as Record<string, CliFlag | undefined> | undefined) : [];
+  const flags = flagsOf(a.schema, cli.flags);
+  const own = cli.options ? flagsOf(cli.options, cli.optionFlags) : [];
   for (const f of [...flags, ...own]) for (const o of [f.main, ...f.alternates.map((x) => x.option)]) cmd.addOption(o);
   if (cli.roles) withRoleOptions(cmd);
   withJson(cmd);
@@ -159,7 +162,6 @@ export function registerActionCommands(program: Command, o: { parent?: string; a
 
 /** The flags a command reads for each schema key (for the tests: every key is a flag). */
 export function flagsForKeys(a: Action): Record<string, string[]> {
-  const extras = a.cli?.flags as CliFlags<z.ZodType> | undefined;
-  return Object.fromEntries(flagsOf(a.schema, extras as Record<string, CliFlag | undefined> | undefined)
+  return Object.fromEntries(flagsOf(a.schema, a.cli?.flags)
     .map((f) => [f.field.key, [f.main, ...f.alternates.map((x) => x.option)].flatMap((o) => [o.long, o.short]).filter((s): s is string => !!s)]));
 }
