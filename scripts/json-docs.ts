@@ -1,5 +1,5 @@
 /**
- * Writes docs/json.md from the --json schemas and examples (src/cli/json/). Run after changing either:
+ * Writes docs/json.md from the --json schemas (src/json/) and examples (src/cli/json/). Run after changing either:
  *   npx tsx scripts/json-docs.ts
  * test/json-output.test.ts fails while the page is not current.
  */

@@ -88,4 +88,19 @@ describe('sql-file (a new operation: one module plus this test)', () => {
     expect(w.code).not.toBe(0);
     expect(w.stderr).toMatch(/runbook\.md:\d+: .*file.*must name a \.sql file/);
   });
+
+  it('as a command (generated from the registry): the same run, its --json document, FILE:LINE and exit 6 on a failing statement', async () => {
+    const dir = (await tempRunbook('')).dir;
+    await writeFile(join(dir, 'seed.sql'), 'CREATE TABLE cli_seeded (id int);\nINSERT INTO cli_seeded VALUES (1);\n');
+    const r = await cutover(['sql-file', '--file', join(dir, 'seed.sql'), '--on', 'target', '--target', 'env:TARGET_URL', '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, on: 'target', statements: 2 });
+    expect((await c.query<{ n: number }>('SELECT count(*)::int AS n FROM cli_seeded', [], 'app')).rows[0]!.n).toBe(1);
+    // Only the side it runs on is needed.
+    await writeFile(join(dir, 'bad.sql'), 'INSERT INTO cli_seeded VALUES (2);\nSELECT nope;\n');
+    const f = await cutover(['sql-file', '--file', join(dir, 'bad.sql'), '--on', 'source', '--source', 'env:SOURCE_URL'], env);
+    expect(f.code).toBe(6);
+    expect(f.stderr).toMatch(/bad\.sql:2: column "nope" does not exist \(SQLSTATE 42703\); the file ran as one transaction/);
+    expect((await c.query<{ n: number }>('SELECT count(*)::int AS n FROM cli_seeded', [], 'app')).rows[0]!.n).toBe(1);
+  });
 });

@@ -5,7 +5,7 @@
  * docs/json.md is what the schemas generate, and every --help ends with an example and the exit codes.
  */
 import { readFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { execa } from 'execa';
@@ -150,7 +150,7 @@ describe('--json documents', () => {
     errorDoc('render', await cutover(['render', join(smoke.dir, 'nope.md'), '--json']), 'E_USAGE');
   });
 
-  it('dump, restore, copy, verify: success and failure; a signal mid-copy ends with E_INTERRUPTED', async () => {
+  it('dump, restore, sql-file, copy, verify: success and failure; a signal mid-copy ends with E_INTERRUPTED', async () => {
     const dir = join(await work(), 'dump');
     const dmp = success('dump', await cutover(['dump', '--source', 'env:S', '--dir', dir, '--json'], env('shop', 'x')));
     expect(dmp.tables).toBeGreaterThan(5);
@@ -162,6 +162,15 @@ describe('--json documents', () => {
     const rs = success('restore', await cutover(['restore', '--target', 'env:T', '--dir', dir, '--json'], env('shop', 'restored')));
     expect(rs.sections.map((s) => s.section)).toEqual(['pre-data', 'data', 'post-data']);
     errorDoc('restore', await cutover(['restore', '--target', 'env:T', '--dir', join(dir, 'missing'), '--json'], env('shop', 'restored')), 'E_USAGE');
+
+    // sql-file: the file's result, or the error naming its FILE:LINE (E_SQL, exit 6).
+    const sqlDir = await work();
+    await writeFile(join(sqlDir, 'ok.sql'), 'CREATE TABLE json_sql (id int);\n');
+    await writeFile(join(sqlDir, 'bad.sql'), 'SELECT 1;\nSELECT no_such_column;\n');
+    expect(success('sql-file', await cutover(['sql-file', '--file', join(sqlDir, 'ok.sql'), '--on', 'target', '--target', 'env:T', '--json'], env('shop', 'restored'))))
+      .toMatchObject({ on: 'target', statements: 1 });
+    expect(errorDoc('sql-file', await cutover(['sql-file', '--file', join(sqlDir, 'bad.sql'), '--on', 'target', '--target', 'env:T', '--json'], env('shop', 'restored')), 'E_SQL').message)
+      .toMatch(/bad\.sql:2: /);
 
     await tgt.createDatabase('copied');
     const cp = success('copy', await cutover(['copy', ...conns, '--dir', join(await work(), 'copy')], env('shop', 'copied')));

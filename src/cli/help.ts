@@ -3,27 +3,21 @@
  * docs/errors.md).
  */
 import type { Command } from 'commander';
+import { ACTIONS } from '../runbook/actions/index.js';
 
+/** The hand-written commands' examples; a registry action's is in its module (`cli.example`). */
 const EXAMPLES: Record<string, string> = {
   doctor: 'cutover doctor --source env:SOURCE_URL --target env:TARGET_URL\n  cutover doctor runbooks/online-cutover.md --fence triggers',
   check: 'cutover check runbooks/online-cutover.md',
   render: 'cutover render runbooks/online-cutover.md --format html --timings .cutover/rehearsal/summary.json > checklist.html',
   run: 'cutover run runbooks/online-cutover.md | tee night.log        (manual steps are asked on the terminal)\n  cutover run runbooks/online-cutover.md --resume',
   rehearse: 'cutover rehearse runbooks/online-cutover.md --yes',
-  copy: 'cutover copy --source env:SOURCE_URL --target env:TARGET_URL -j 4 --role-map u4f8a=app',
-  dump: 'cutover dump --source env:SOURCE_URL --dir /backups/app -j 4',
-  restore: 'cutover restore --target env:TARGET_URL --dir /backups/app -j 4',
   budget: 'cutover budget --source env:SOURCE_URL --target env:TARGET_URL',
-  verify: 'cutover verify --source env:SOURCE_URL --target env:TARGET_URL --level checksums --json',
   demo: 'cutover demo',
-  'replicate start': 'cutover replicate start --source env:SOURCE_URL --exclude-table billing.audit_log',
   'replicate apply': 'cutover replicate apply --source env:SOURCE_URL --target env:TARGET_URL',
   'replicate status': 'cutover replicate status --source env:SOURCE_URL --target env:TARGET_URL --json',
   'replicate cutover': 'cutover replicate cutover --source env:SOURCE_URL --target env:TARGET_URL --fence triggers --verify incremental --window',
   'replicate rollback': 'cutover replicate rollback --source env:SOURCE_URL --target env:TARGET_URL --verify incremental',
-  'replicate finish': 'cutover replicate finish --source env:SOURCE_URL --target env:TARGET_URL',
-  'replicate unfence': 'cutover replicate unfence --source env:SOURCE_URL',
-  'replicate teardown': 'cutover replicate teardown --source env:SOURCE_URL --target env:TARGET_URL',
 };
 
 const EXIT_CODES = `Exit codes:
@@ -37,13 +31,15 @@ const EXIT_CODES = `Exit codes:
   7    replication halted (a schema change or a row it cannot apply)
   128+n  stopped by signal n (130 SIGINT, 143 SIGTERM, 129 SIGHUP); --resume goes on`;
 
+const exampleOf = (path: string[]): string | undefined => EXAMPLES[path.join(' ')] ?? ACTIONS.get(path.join('-'))?.cli?.example;
+
 /** Adds the example and the exit codes to the help of every command that runs something. */
 export function addHelpFooters(program: Command): void {
   const walk = (c: Command, path: string[]) => {
     for (const sub of c.commands) {
       const p = [...path, sub.name()];
       if (sub.commands.length) { walk(sub, p); continue; }
-      const example = EXAMPLES[p.join(' ')];
+      const example = exampleOf(p);
       sub.addHelpText('after', `\n${example ? `Example:\n  ${example}\n\n` : ''}${EXIT_CODES}\n`);
     }
   };
@@ -57,7 +53,7 @@ export function commandsWithoutExample(program: Command): string[] {
     for (const sub of c.commands) {
       const p = [...path, sub.name()];
       if (sub.commands.length) walk(sub, p);
-      else if (!EXAMPLES[p.join(' ')]) out.push(p.join(' '));
+      else if (!exampleOf(p)) out.push(p.join(' '));
     }
   };
   walk(program, []);

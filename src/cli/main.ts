@@ -6,7 +6,7 @@ import { EXIT, type ErrorCode, isCutoverError } from '../errors.js';
 import { scrub } from '../pg/conninfo.js';
 import { beforeStopExit, installSignalHandlers, stopInProgress } from './interrupt.js';
 import { documentWritten, emitJson } from './json/emit.js';
-import { ErrorDoc } from './json/base.js';
+import { ErrorDoc } from '../json/base.js';
 import { sweepRuntimeDirs } from '../lib/runtime-dir.js';
 import { newSessionTag } from '../pg/session-tag.js';
 

@@ -2,8 +2,7 @@
 import { Command } from 'commander';
 import { registerDoctor } from './commands/doctor.js';
 import { registerDemo } from './commands/demo.js';
-import { registerVerify } from './commands/verify.js';
-import { registerCopy } from './commands/copy.js';
+import { registerActionCommands } from './from-registry.js';
 import { registerRunbook } from './commands/runbook.js';
 import { registerBudget } from './commands/budget.js';
 import { registerReplicate } from './commands/replicate.js';
@@ -19,10 +18,10 @@ export function buildProgram(): Command {
     .exitOverride();
   registerDoctor(program);
   registerRunbook(program);
-  registerCopy(program);
+  // The operations with a command of their own (copy, dump, restore, verify, sql-file): from the registry.
+  registerActionCommands(program);
   registerBudget(program);
   registerReplicate(program);
-  registerVerify(program);
   registerDemo(program);
   addHelpFooters(program);
   return program;

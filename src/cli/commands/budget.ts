@@ -11,7 +11,7 @@ import { resolveConnArg } from '../connection-args.js';
 import { table } from '../../lib/format.js';
 import { withJson } from '../options.js';
 import { printResult } from '../json/emit.js';
-import { BudgetDoc } from '../json/shapes-engines.js';
+import { BudgetDoc } from '../../json/shapes-engines.js';
 
 async function probe(p: ConnParams, headroom: ReturnType<typeof parseHeadroom>) {
   return withClient(await resolveEndpoint(p), 'budget', async (c) => {

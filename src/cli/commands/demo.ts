@@ -3,7 +3,7 @@ import { runDemo } from '../demo-run.js';
 import { positiveInt, withJson } from '../options.js';
 import { addSecret, emitJson } from '../json/emit.js';
 import { demoDoc } from '../json/build-runbook.js';
-import { DemoDoc } from '../json/shapes-runbook.js';
+import { DemoDoc } from '../../json/shapes-runbook.js';
 
 export function registerDemo(program: Command): void {
   withJson(program

@@ -9,8 +9,8 @@ import { resolveConnections } from '../../runbook/connections.js';
 import { resolveConnArg } from '../connection-args.js';
 import { rolesPolicy, withJson, withRoleOptions } from '../options.js';
 import { printResult } from '../json/emit.js';
-import { failed } from '../json/base.js';
-import { DoctorDoc } from '../json/shapes-engines.js';
+import { failed } from '../../json/base.js';
+import { DoctorDoc } from '../../json/shapes-engines.js';
 
 /**
  * What a runbook plans, for doctor: its connections (or its rehearsal ones), whether it replicates (a

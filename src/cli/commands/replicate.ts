@@ -1,23 +1,20 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { CUTOVER_SCHEMA } from '../../pg/private-schema.js';
 import { CutoverError, EXIT } from '../../errors.js';
 import { humanDuration, table } from '../../lib/format.js';
-import { CAPTURE_MODES, type CaptureMode, installCapture } from '../../replicate/capture.js';
 import { Applier, type BatchResult, type BatchStart, type BatchStep } from '../../replicate/apply.js';
-import { cutover, CUTOVER_VERIFY, type CutoverVerify, FENCES, type Fence, unfence, verifiedRows } from '../../replicate/cutover.js';
+import { cutover, CUTOVER_VERIFY, type CutoverVerify, FENCES, type Fence, verifiedRows } from '../../replicate/cutover.js';
 import { describeUnfence } from '../../replicate/fence.js';
 import { invertRoleMap, parseRoleMapArgs } from '../../pg/role-map.js';
-import { teardown } from '../../replicate/teardown.js';
-import { finish } from '../../replicate/window.js';
 import { rollback } from '../../replicate/rollback.js';
 import { renderStatus, replicationStatus } from '../../replicate/status.js';
 import { resolveConnArg } from '../connection-args.js';
 import { positiveInt, withJson } from '../options.js';
 import { printResult } from '../json/emit.js';
-import { failed } from '../json/base.js';
-import { ApplyDoc, CutoverDoc, FinishDoc, RollbackDoc, StartDoc, StatusDoc, TeardownDoc, UnfenceDoc } from '../json/shapes-replicate.js';
+import { failed } from '../../json/base.js';
+import { ApplyDoc, CutoverDoc, RollbackDoc, StatusDoc } from '../../json/shapes-replicate.js';
 import { progressLine } from '../progress.js';
 import { watchStatus } from './replicate-watch.js';
+import { registerActionCommands } from '../from-registry.js';
 import { parseDuration } from '../../lib/duration.js';
 import { CatchUpProgress } from '../../replicate/progress-text.js';
 import { type TablesProgress, tablesProgress } from '../../lib/progress.js';
@@ -40,12 +37,6 @@ function durationArg(v: string): number {
   const ms = parseDuration(v);
   if (ms === undefined || ms < 100) throw new InvalidArgumentError('a duration of at least 100ms, like "2s" or "500ms"');
   return ms;
-}
-
-function keyArg(v: string, prev: Record<string, string[]> = {}): Record<string, string[]> {
-  const i = v.lastIndexOf('=');
-  if (i <= 0 || i === v.length - 1) throw new InvalidArgumentError('write it as "schema.table=col1,col2"');
-  return { ...prev, [v.slice(0, i)]: v.slice(i + 1).split(',').map((s) => s.trim()) };
 }
 
 /**
@@ -123,27 +114,8 @@ const phaseTable = (res: { phases: { phase: string; durationMs: number }[] }) =>
 export function registerReplicate(program: Command): void {
   const r = program.command('replicate').description('change capture with plain triggers (no superuser, no replication rights): start, apply, status, cutover, teardown');
 
-  withSource(r.command('start'))
-    .description(`install change capture on the source (private ${CUTOVER_SCHEMA} schema, triggers with brief locks); then copy the data, which records where replication starts`)
-    .option('-n, --schema <name...>', 'only these schemas')
-    .option('-N, --exclude-schema <name...>', 'leave out these schemas')
-    .option('-t, --table <schema.table...>', 'only these tables')
-    .option('-T, --exclude-table <schema.table...>', 'leave out these tables')
-    .option('--key <schema.table=cols>', 'replicate a table without a primary key by this unique index\'s NOT NULL columns (repeatable)', keyArg)
-    .addOption(new Option('--mode <mode>', 'capture triggers: per row, or per statement with transition tables').choices(CAPTURE_MODES).default('row'))
-    .option('--lock-timeout <ms>', 'lock_timeout for each CREATE TRIGGER; busy tables are retried', positiveInt, 1000)
-    .action(async (o: Conn & { schema?: string[]; excludeSchema?: string[]; table?: string[]; excludeTable?: string[]; key?: Record<string, string[]>; mode: CaptureMode; lockTimeout: number; json?: boolean }) => {
-      const { source } = conns({ ...o, target: o.target ?? o.source });
-      const res = await installCapture({
-        source, mode: o.mode, keys: o.key, lockTimeoutMs: o.lockTimeout, onNote: warn,
-        schemas: o.schema, excludeSchemas: o.excludeSchema, tables: o.table, excludeTables: o.excludeTable,
-      });
-      printResult(o.json, StartDoc, {
-        ok: true, ...res, tables: res.tables.map((t) => ({ schema: t.schema, name: t.name, key: t.key, keySource: t.keySource })),
-      }, () => `${table(['table', 'key'], res.tables.map((t) => [`${t.schema}.${t.name}`, `${t.key.join(', ')} (${t.keySource})`]))}\n\n` +
-        `capture on: ${res.tables.length} table(s), ${res.mode} triggers, in ${humanDuration(res.durationMs)}${res.lockRetries ? ` (${res.lockRetries} lock retries)` : ''}` +
-        `${res.removed.length ? `; no longer captured: ${res.removed.join(', ')}` : ''}\nnext: copy the data (cutover copy), then cutover replicate apply`);
-    });
+  // start, unfence, teardown and finish: generated from the registry's replicate-* actions (src/cli/from-registry.ts).
+  registerActionCommands(r, { parent: 'replicate' });
 
   withConns(r.command('apply'))
     .description('apply captured changes to the target, batch by batch, until Ctrl-C (or until caught up)')
@@ -219,31 +191,5 @@ export function registerReplicate(program: Command): void {
         `${res.verify ? `; verify ${res.verify.level}: identical (${verifiedRows(res.verify)})` : ''}\n` +
         `${res.pause ? `pooler: clients paused ${humanDuration(res.pause.pausedMs)}; entry "${res.pause.entry}" back on the source\n` : ''}` +
         `the source takes writes again (${describeUnfence(res.unfenced)}); the target stays fenced (${res.fencedTables} tables): point the application back at the source, then \`cutover replicate finish\``));
-    });
-
-  withConns(r.command('finish'))
-    .description('end the rollback window: reverse capture off the target, bookkeeping off the source (which stays fenced until `replicate unfence`)')
-    .action(async (o: Conn) => {
-      const res = await finish({ ...conns(o), onNote: warn });
-      printResult(o.json, FinishDoc, { ok: true, ...res }, () => `window finished: ${res.target.triggersDropped} capture trigger(s) dropped on the target, ` +
-        `target schema ${res.target.sourceSchema ? 'dropped' : 'absent'}, source bookkeeping ${res.target.targetSchema ? 'dropped' : 'absent'}` +
-        `${res.constraints ? `, ${res.constraints} foreign key(s) completed on the source` : ''}` +
-        `${res.oldSourceFenced ? '; the source stays fenced (`cutover replicate unfence` lifts it)' : ''}`);
-    });
-
-  withSource(r.command('unfence'))
-    .description('lift exactly what a fence set: its triggers, revoked privileges, read-only roles (the rollback of a cutover; works after teardown too)')
-    .action(async (o: Conn) => {
-      const r = await unfence(conns({ ...o, target: o.target ?? o.source }).source, { note: warn });
-      printResult(o.json, UnfenceDoc, { ok: true, ...r }, () => describeUnfence(r));
-    });
-
-  withConns(r.command('teardown'))
-    .description(`remove every trigger, function and the ${CUTOVER_SCHEMA} schema from the source, and the bookkeeping from the target (idempotent)`)
-    .action(async (o: Conn) => {
-      const c = conns({ ...o, target: o.target ?? o.source });
-      const res = await teardown({ source: c.source, target: o.target || process.env.CUTOVER_TARGET_URL ? c.target : undefined, onNote: warn });
-      printResult(o.json, TeardownDoc, { ok: true, ...res }, () => `teardown: ${res.triggersDropped} trigger(s) dropped, source schema ${res.sourceSchema ? 'dropped' : 'absent'}, ` +
-        `target bookkeeping ${res.targetSchema ? 'dropped' : 'absent'}${res.targetTriggersRestored ? `, ${res.targetTriggersRestored} target trigger(s) re-enabled` : ''}`);
     });
 }

@@ -21,7 +21,7 @@ import { describeBinding, type DbBinding } from '../../pg/identity.js';
 import { withJson } from '../options.js';
 import { addSecret, emitJson, printResult } from '../json/emit.js';
 import { checkDoc, problemsDoc, runDoc } from '../json/build-runbook.js';
-import { CheckDoc, RenderDoc, RunDoc } from '../json/shapes-runbook.js';
+import { CheckDoc, RenderDoc, RunDoc } from '../../json/shapes-runbook.js';
 
 /** The default state directory: `.cutover/<runbook>/<target identity>/<mode>` (one per target database). */
 export function stateDirFor(rb: Runbook, mode: Mode, target: DbBinding, base = '.cutover'): string {

@@ -8,8 +8,8 @@ import { type ErrorCode, isCutoverError } from '../../errors.js';
 import type { Runbook, RunbookProblem } from '../../runbook/model.js';
 import type { RunResult } from '../../runbook/runner.js';
 import { projectOutage } from '../../runbook/timings.js';
-import { failed } from './base.js';
-import type { CheckDoc, DemoDoc, RunDoc } from './shapes-runbook.js';
+import { failed } from '../../json/base.js';
+import type { CheckDoc, DemoDoc, RunDoc } from '../../json/shapes-runbook.js';
 import type { DemoResult } from '../demo-run.js';
 
 const ref = (r: { env?: string; url?: string }) => ({ ...(r.env ? { env: r.env } : {}), ...(r.url ? { url: r.url } : {}) });

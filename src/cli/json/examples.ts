@@ -1,5 +1,5 @@
 /** Example documents for docs/json.md, from real runs, shortened (typed by their schemas; the tests parse them too). */
-import type { ErrorDoc } from './base.js';
+import type { ErrorDoc } from '../../json/base.js';
 import type { JsonCommandName, JsonDocument } from './index.js';
 
 export const ERROR_EXAMPLE: ErrorDoc = {
@@ -213,6 +213,9 @@ export const EXAMPLES: { [C in JsonCommandName]: JsonDocument<C>[] } = {
         grantors: { kept: 0, asOwner: 0 }
       }
     },
+  ],
+  'sql-file': [
+    { ok: true, file: "migrations/add_audit.sql", on: "target", statements: 3, durationMs: 41 }
   ],
   budget: [
     {

@@ -4,23 +4,50 @@ import { resolveEndpoint } from '../../pg/endpoint.js';
 import { serverFacts } from '../../pg/facts.js';
 import { capacity, type Capacity } from '../../budget/capacity.js';
 import { autoJobs, type Demand } from '../../budget/auto.js';
-import type { ActionContext } from './types.js';
+import type { Endpoint } from '../../pg/endpoint.js';
+import { CutoverError } from '../../errors.js';
+import type { ExecContext } from './types.js';
 
-export const jobsOption = z.union([z.literal('auto'), z.number().int().min(1).max(64)], { error: 'must be "auto" or a whole number from 1 to 64' }).default('auto');
+/** A whole number from `min` (to `max`), with one message for every way to miss it: a step's and a flag's. */
+export function wholeNumber(min: number, max?: number, message = `must be a whole number ${max === undefined ? `>= ${min}` : `from ${min} to ${max}`}`) {
+  const n = z.number({ error: message }).int(message).min(min, message);
+  return max === undefined ? n : n.max(max, message);
+}
+const JOBS = 'must be "auto" or a whole number from 1 to 64';
+export const jobsOption = z.union([z.literal('auto'), wholeNumber(1, 64, JOBS)], { error: JOBS }).default('auto');
 export const nameList = z.array(z.string().min(1)).optional();
 export const selection = {
-  schemas: nameList, exclude_schemas: nameList, tables: nameList, exclude_tables: nameList,
+  schemas: nameList.describe('only these schemas (exact names)'),
+  exclude_schemas: nameList.describe('leave out these schemas'),
+  tables: nameList.describe('only these tables (exact names; quote parts with dots: "a.b".c)'),
+  exclude_tables: nameList.describe('leave out these tables'),
 };
+/** The selection's command-line spelling: pg_dump's singular flags and letters (the plural keys work too). */
+export const selectionFlags = {
+  schemas: { flag: 'schema', short: 'n', arg: 'name' },
+  exclude_schemas: { flag: 'exclude-schema', short: 'N', arg: 'name' },
+  tables: { flag: 'table', short: 't', arg: 'schema.table' },
+  exclude_tables: { flag: 'exclude-table', short: 'T', arg: 'schema.table' },
+} as const;
+/** Where the client tools are, for a command (a runbook step finds them on PATH and the usual places). */
+export const pgBindir = (what: string) => z.string().min(1).optional().describe(`directory holding ${what}`);
 
-export async function capacities(ctx: Pick<ActionContext, 'source' | 'target' | 'stepId' | 'headroom' | 'measure'>, sides: { source?: boolean; target?: boolean }): Promise<{ source?: Capacity; target?: Capacity }> {
+/** A side the operation needs: a step always has both; a command only the ones it takes (a bug otherwise). */
+export function endpointOf(ctx: Pick<ExecContext, 'source' | 'target' | 'stepId'>, side: 'source' | 'target'): Endpoint {
+  const e = ctx[side];
+  if (!e) throw new CutoverError('E_INTERNAL', `${ctx.stepId}: no ${side} connection was given to it`);
+  return e;
+}
+
+export async function capacities(ctx: Pick<ExecContext, 'source' | 'target' | 'stepId' | 'headroom' | 'measure'>, sides: { source?: boolean; target?: boolean }): Promise<{ source?: Capacity; target?: Capacity }> {
   const one = async (side: 'source' | 'target') => (await ctx.measure?.(side)) ??
-    withClient(await resolveEndpoint(ctx[side]), `${ctx.stepId}/budget`, async (c) => capacity(await serverFacts(c), ctx.headroom));
+    withClient(await resolveEndpoint(endpointOf(ctx, side)), `${ctx.stepId}/budget`, async (c) => capacity(await serverFacts(c), ctx.headroom));
   const [s, t] = await Promise.all([sides.source ? one('source') : undefined, sides.target ? one('target') : undefined]);
   return { source: s, target: t };
 }
 
 /** Resolves `jobs: auto` from what both sides have available now. */
-export async function resolveJobs(ctx: ActionContext, action: string, jobs: number | 'auto', demand: Demand): Promise<number> {
+export async function resolveJobs(ctx: ExecContext, action: string, jobs: number | 'auto', demand: Demand): Promise<number> {
   if (jobs !== 'auto') return jobs;
   // In a parallel group the runner measured once for all members and gives each its share.
   const caps = ctx.budgetShare ?? await capacities(ctx, { source: demand.source(1) > 0, target: demand.target(1) > 0 });

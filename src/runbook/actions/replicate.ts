@@ -1,7 +1,8 @@
 /** Runbook actions for change capture: replicate-start, replicate-catch-up, replicate-cutover, replicate-unfence, replicate-teardown, and the rollback window's replicate-rollback and replicate-finish. */
+import { CUTOVER_SCHEMA } from '../../pg/private-schema.js';
 import { z } from 'zod';
 import { DEMANDS } from '../../budget/auto.js';
-import { humanDuration } from '../../lib/format.js';
+import { humanDuration, table } from '../../lib/format.js';
 import { CAPTURE_MODES, installCapture } from '../../replicate/capture.js';
 import { Applier, type BatchResult, type BatchStart, type BatchStep } from '../../replicate/apply.js';
 import { CatchUpProgress } from '../../replicate/progress-text.js';
@@ -9,7 +10,8 @@ import { type TablesProgress, tablesProgress } from '../../lib/progress.js';
 import { cutover, CUTOVER_VERIFY, FENCES, unfence, verifiedRows, type CutoverFailureFacts, type CutoverResult } from '../../replicate/cutover.js';
 import { teardown } from '../../replicate/teardown.js';
 import { describeUnfence } from '../../replicate/fence.js';
-import { type ActionContext, defineAction } from './types.js';
+import { type ActionContext, type ExecContext, defineAction } from './types.js';
+import { FinishDoc, StartDoc, TeardownDoc, UnfenceDoc } from '../../json/shapes-replicate.js';
 import { rollback } from '../../replicate/rollback.js';
 import { finish } from '../../replicate/window.js';
 import { withClient } from '../../pg/connect.js';
@@ -19,7 +21,7 @@ import type { ConnParams } from '../../pg/conninfo.js';
 
 const windowOpen = async (target: ConnParams) => withClient(await resolveEndpoint(target), 'replicate-rollback', (c) => reverseCapture(c));
 import { CutoverError } from '../../errors.js';
-import { jobsOption, resolveJobs, selection } from './common.js';
+import { endpointOf, jobsOption, resolveJobs, selection, selectionFlags, wholeNumber } from './common.js';
 import { invertRoleMap } from '../../pg/role-map.js';
 import { type KeyResults, switchResults, verifyOutcome, withResults } from '../key-results.js';
 
@@ -38,22 +40,54 @@ function failedSwitch(direction: 'cutover' | 'rollback', e: unknown): unknown {
   return withResults(e, switchResults(direction, { ...f, verify: verifyOutcome(f.verify.level, false, f.verify.summary, f.verify.trustedRows) }));
 }
 
+const startSchema = z.strictObject({
+  mode: z.enum(CAPTURE_MODES).default('row').describe('capture triggers: per row, or per statement with transition tables'),
+  keys: z.record(z.string(), z.array(z.string().min(1)).min(1)).optional().describe('replicate a table without a primary key by this unique index\'s NOT NULL columns'),
+  lock_timeout_ms: wholeNumber(10).default(1000).describe('lock_timeout for each CREATE TRIGGER; busy tables are retried'),
+  ...selection,
+});
+
+const executeStart = (ctx: ExecContext, o: z.infer<typeof startSchema>) => installCapture({
+  source: endpointOf(ctx, 'source'), mode: o.mode, keys: o.keys, lockTimeoutMs: o.lock_timeout_ms, onNote: (m) => ctx.log(m),
+  schemas: o.schemas, excludeSchemas: o.exclude_schemas, tables: o.tables, excludeTables: o.exclude_tables,
+});
+
+/** `--key schema.table=col1,col2` (repeatable): the `keys` record. */
+function keysFromArgs(values: string[]): Record<string, string[]> {
+  return Object.fromEntries(values.map((v) => {
+    const i = v.lastIndexOf('=');
+    if (i <= 0 || i === v.length - 1) throw new CutoverError('E_USAGE', `--key ${v}: write it as "schema.table=col1,col2"`);
+    return [v.slice(0, i), v.slice(i + 1).split(',').map((c) => c.trim())];
+  }));
+}
+
 export const replicateStartAction = defineAction({
   name: 'replicate-start',
   endpoints: { source: 'write' },
   description: 'install change capture on the source (triggers, private schema); the next copy records where replication starts',
-  schema: z.strictObject({
-    mode: z.enum(CAPTURE_MODES).default('row'),
-    keys: z.record(z.string(), z.array(z.string().min(1)).min(1)).optional(),
-    lock_timeout_ms: z.number().int().min(10).default(1000),
-    ...selection,
-  }),
+  schema: startSchema,
   async run(ctx, o) {
-    const r = await installCapture({
-      source: ctx.source, mode: o.mode, keys: o.keys, lockTimeoutMs: o.lock_timeout_ms, onNote: (m) => ctx.log(m),
-      schemas: o.schemas, excludeSchemas: o.exclude_schemas, tables: o.tables, excludeTables: o.exclude_tables,
-    });
+    const r = await executeStart(ctx, o);
     return { connections: { source: 1, target: 0 }, summary: `capture on ${r.tables.length} table(s) (${r.mode} triggers)${r.lockRetries ? `, ${r.lockRetries} lock retries` : ''}` };
+  },
+  cli: {
+    parent: 'replicate',
+    description: `install change capture on the source (private ${CUTOVER_SCHEMA} schema, triggers with brief locks); then copy the data, which records where replication starts`,
+    example: 'cutover replicate start --source env:SOURCE_URL --exclude-table billing.audit_log',
+    flags: {
+      ...selectionFlags,
+      mode: { arg: 'mode' },
+      keys: { flag: 'key', arg: 'schema.table=cols', help: 'replicate a table without a primary key by this unique index\'s NOT NULL columns (repeatable)', fromArgs: keysFromArgs },
+      lock_timeout_ms: { flag: 'lock-timeout', arg: 'ms' },
+    },
+    execute: executeStart,
+    output: (res) => ({
+      doc: { ok: true as const, ...res, tables: res.tables.map((t) => ({ schema: t.schema, name: t.name, key: t.key, keySource: t.keySource })) },
+      text: () => `${table(['table', 'key'], res.tables.map((t) => [`${t.schema}.${t.name}`, `${t.key.join(', ')} (${t.keySource})`]))}\n\n` +
+        `capture on: ${res.tables.length} table(s), ${res.mode} triggers, in ${humanDuration(res.durationMs)}${res.lockRetries ? ` (${res.lockRetries} lock retries)` : ''}` +
+        `${res.removed.length ? `; no longer captured: ${res.removed.join(', ')}` : ''}\nnext: copy the data (cutover copy), then cutover replicate apply`,
+    }),
+    doc: StartDoc,
   },
 });
 
@@ -180,19 +214,37 @@ export const replicateRollbackAction = defineAction({
   },
 });
 
+const executeFinish = (ctx: ExecContext) => finish({ source: endpointOf(ctx, 'source'), target: endpointOf(ctx, 'target'), onNote: (m) => ctx.log(m) });
+
 export const replicateFinishAction = defineAction({
   name: 'replicate-finish',
   endpoints: { source: 'write', target: 'write' },
   description: 'end the rollback window: reverse capture off the target, bookkeeping off the source (which stays fenced)',
   schema: z.strictObject({}),
   async run(ctx) {
-    const r = await finish({ source: ctx.source, target: ctx.target, onNote: (m) => ctx.log(m) });
+    const r = await executeFinish(ctx);
     return {
       connections: { source: 1, target: 1 }, statements: [...r.fenceStatements, ...r.target.fenceStatements],
       summary: `window finished: ${r.target.triggersDropped} capture trigger(s) dropped on the target${r.oldSourceFenced ? '; the source stays fenced (replicate-unfence lifts it)' : ''}`,
     };
   },
+  cli: {
+    parent: 'replicate',
+    description: 'end the rollback window: reverse capture off the target, bookkeeping off the source (which stays fenced until `replicate unfence`)',
+    example: 'cutover replicate finish --source env:SOURCE_URL --target env:TARGET_URL',
+    execute: executeFinish,
+    output: (res) => ({
+      doc: { ok: true as const, ...res },
+      text: () => `window finished: ${res.target.triggersDropped} capture trigger(s) dropped on the target, ` +
+        `target schema ${res.target.sourceSchema ? 'dropped' : 'absent'}, source bookkeeping ${res.target.targetSchema ? 'dropped' : 'absent'}` +
+        `${res.constraints ? `, ${res.constraints} foreign key(s) completed on the source` : ''}` +
+        `${res.oldSourceFenced ? '; the source stays fenced (`cutover replicate unfence` lifts it)' : ''}`,
+    }),
+    doc: FinishDoc,
+  },
 });
+
+const executeUnfence = (ctx: ExecContext) => unfence(endpointOf(ctx, 'source'), { note: (m) => ctx.log(m) });
 
 export const replicateUnfenceAction = defineAction({
   name: 'replicate-unfence',
@@ -200,10 +252,20 @@ export const replicateUnfenceAction = defineAction({
   description: 'lift exactly what the write fence set on the source (rollback of replicate-cutover; works after teardown)',
   schema: z.strictObject({}),
   async run(ctx) {
-    const r = await unfence(ctx.source, { note: (m) => ctx.log(m) });
+    const r = await executeUnfence(ctx);
     return { connections: { source: 1, target: 0 }, summary: describeUnfence(r), statements: r.statements };
   },
+  cli: {
+    parent: 'replicate',
+    description: 'lift exactly what a fence set: its triggers, revoked privileges, read-only roles (the rollback of a cutover; works after teardown too)',
+    example: 'cutover replicate unfence --source env:SOURCE_URL',
+    execute: executeUnfence,
+    output: (r) => ({ doc: { ok: true as const, ...r }, text: () => describeUnfence(r) }),
+    doc: UnfenceDoc,
+  },
 });
+
+const executeTeardown = (ctx: ExecContext) => teardown({ source: endpointOf(ctx, 'source'), target: ctx.target, onNote: (m) => ctx.log(m) });
 
 export const replicateTeardownAction = defineAction({
   name: 'replicate-teardown',
@@ -211,11 +273,24 @@ export const replicateTeardownAction = defineAction({
   description: 'remove every capture trigger, function and schema from the source and the bookkeeping from the target',
   schema: z.strictObject({}),
   async run(ctx) {
-    const r = await teardown({ source: ctx.source, target: ctx.target, onNote: (m) => ctx.log(m) });
+    const r = await executeTeardown(ctx);
     return {
       connections: { source: 1, target: 1 }, statements: r.fenceStatements,
       summary: `${r.triggersDropped} capture triggers dropped; ${r.fenceStatements.length ? 'the write fence stays on the source (replicate-unfence lifts it)' : 'nothing of cutover\'s left'}`,
     };
+  },
+  cli: {
+    parent: 'replicate',
+    description: `remove every trigger, function and the ${CUTOVER_SCHEMA} schema from the source, and the bookkeeping from the target (idempotent)`,
+    example: 'cutover replicate teardown --source env:SOURCE_URL --target env:TARGET_URL',
+    optionalSides: ['target'],
+    execute: executeTeardown,
+    output: (res) => ({
+      doc: { ok: true as const, ...res },
+      text: () => `teardown: ${res.triggersDropped} trigger(s) dropped, source schema ${res.sourceSchema ? 'dropped' : 'absent'}, ` +
+        `target bookkeeping ${res.targetSchema ? 'dropped' : 'absent'}${res.targetTriggersRestored ? `, ${res.targetTriggersRestored} target trigger(s) re-enabled` : ''}`,
+    }),
+    doc: TeardownDoc,
   },
 });
 

@@ -10,32 +10,55 @@ import { CutoverError } from '../../errors.js';
 import { withClient } from '../../pg/connect.js';
 import { resolveEndpoint } from '../../pg/endpoint.js';
 import { sqlStateOf } from '../../pg/sqlstate.js';
-import { defineAction } from './types.js';
+import { SqlFileDoc } from '../../json/shapes-engines.js';
+import { defineAction, type ExecContext } from './types.js';
+import { endpointOf } from './common.js';
+
+const schema = z.strictObject({
+  file: z.string().min(1).regex(/\.sql$/, 'must name a .sql file').describe('the .sql file (a step\'s: relative to the runbook; a command\'s: to the current directory)'),
+  on: z.enum(['source', 'target']).describe('the side it runs on'),
+});
+
+async function execute(ctx: ExecContext, o: z.infer<typeof schema>): Promise<{ file: string; on: 'source' | 'target'; statements: number; durationMs: number }> {
+  const path = isAbsolute(o.file) ? o.file : join(ctx.runbookDir ?? '.', o.file);
+  const text = await readFile(path, 'utf8').catch((e: unknown) => {
+    throw new CutoverError('E_USAGE', `sql-file: cannot read ${path}: ${(e as Error).message}`, { hint: ctx.runbookDir ? 'a relative `file` is read from the runbook\'s folder' : 'a relative --file is read from the current directory' });
+  });
+  const shown = relative(process.cwd(), path) || path;
+  const t0 = Date.now();
+  return withClient(await resolveEndpoint(endpointOf(ctx, o.on)), ctx.stepId, async (c) => {
+    try {
+      await c.query(text);
+    } catch (e) {
+      // The server's position is a 1-based character offset into the text it was sent: the file.
+      const pos = Number((e as { position?: string }).position);
+      const line = pos > 0 ? text.slice(0, pos - 1).split('\n').length : undefined;
+      const state = sqlStateOf(e);
+      throw new CutoverError('E_SQL', `${shown}${line ? `:${line}` : ''}: ${(e as Error).message}${state ? ` (SQLSTATE ${state})` : ''}; the file ran as one transaction: none of it was committed (unless it commits itself)`, { cause: e });
+    }
+    const statements = text.split(';').filter((x) => x.replace(/--.*$/gm, '').trim()).length;
+    return { file: shown, on: o.on, statements, durationMs: Date.now() - t0 };
+  });
+}
+
+const ran = (r: { file: string; on: string; statements: number }) => `ran ${r.file} on the ${r.on} (~${r.statements} statement(s))`;
 
 export const sqlFileAction = defineAction({
   name: 'sql-file',
   endpoints: (o) => ({ [o.on]: 'write' }),
   endpointsText: 'the `on` side: write',
   description: 'run a .sql file (relative to the runbook) on one side, in one transaction; an error names the file\'s FILE:LINE',
-  schema: z.strictObject({ file: z.string().min(1).regex(/\.sql$/, 'must name a .sql file'), on: z.enum(['source', 'target']) }),
+  schema,
   async run(ctx, o) {
-    const path = isAbsolute(o.file) ? o.file : join(ctx.runbookDir ?? '.', o.file);
-    const text = await readFile(path, 'utf8').catch((e: unknown) => {
-      throw new CutoverError('E_USAGE', `sql-file: cannot read ${path}: ${(e as Error).message}`, { hint: 'a relative `file` is read from the runbook\'s folder' });
-    });
-    const shown = relative(process.cwd(), path) || path;
-    return withClient(await resolveEndpoint(ctx[o.on]), ctx.stepId, async (c) => {
-      try {
-        await c.query(text);
-      } catch (e) {
-        // The server's position is a 1-based character offset into the text it was sent: the file.
-        const pos = Number((e as { position?: string }).position);
-        const line = pos > 0 ? text.slice(0, pos - 1).split('\n').length : undefined;
-        const state = sqlStateOf(e);
-        throw new CutoverError('E_SQL', `${shown}${line ? `:${line}` : ''}: ${(e as Error).message}${state ? ` (SQLSTATE ${state})` : ''}; the file ran as one transaction: none of it was committed (unless it commits itself)`, { cause: e });
-      }
-      const statements = text.split(';').filter((x) => x.replace(/--.*$/gm, '').trim()).length;
-      return { summary: `ran ${shown} on the ${o.on} (~${statements} statement(s))`, connections: { source: o.on === 'source' ? 1 : 0, target: o.on === 'target' ? 1 : 0 } };
-    });
+    const r = await execute(ctx, o);
+    return { summary: ran(r), connections: { source: o.on === 'source' ? 1 : 0, target: o.on === 'target' ? 1 : 0 } };
+  },
+  cli: {
+    description: 'run a .sql file on one side, in one transaction; a failing statement is named by the file\'s FILE:LINE and nothing of the file is committed',
+    example: 'cutover sql-file --file migrations/add_audit.sql --on target --target env:TARGET_URL',
+    flags: { file: { arg: 'path' }, on: { arg: 'side' } },
+    execute,
+    output: (r) => ({ doc: { ok: true as const, ...r }, text: () => ran(r) }),
+    doc: SqlFileDoc,
   },
 });

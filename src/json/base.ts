@@ -5,8 +5,8 @@
  * differences, doctor's problems, a failed run). `ok` is true exactly when the exit status is 0.
  */
 import { z } from 'zod';
-import { ERROR_CODES, type ErrorCode } from '../../errors.js';
-import { HANDLED_SIGNALS } from '../../lib/signals.js';
+import { ERROR_CODES, type ErrorCode } from '../errors.js';
+import { HANDLED_SIGNALS } from '../lib/signals.js';
 
 export const int = z.number().int();
 export const ms = int.nonnegative().describe('milliseconds');

@@ -1,7 +1,7 @@
 /** `--json` documents of doctor, budget, verify, copy, dump and restore. */
 import { z } from 'zod';
-import { VERIFY_LEVELS } from '../../verify/verify.js';
-import { SECTIONS } from '../../dump/restore.js';
+import { VERIFY_LEVELS } from '../verify/verify.js';
+import { SECTIONS } from '../dump/restore.js';
 import { int, ms, success, withFailure } from './base.js';
 
 const str = z.string();
@@ -91,6 +91,11 @@ export const DumpDoc = success({
   dir: str, skipped: z.boolean().describe('the directory held a complete dump made with these options'), durationMs: ms,
   tables: int, bytesOnDisk: int, pgDumpVersion: str, jobs: int,
   finishedAt: str.describe('when pg_dump finished: for a skipped dump, the moment its data is of'),
+});
+
+export const SqlFileDoc = success({
+  file: str.describe('the file as shown (relative to the current directory)'), on: z.enum(['source', 'target']),
+  statements: int.describe('statements in the file (an estimate: the text split at semicolons)'), durationMs: ms,
 });
 
 export const RestoreDoc = success({

@@ -1,7 +1,7 @@
 /** `--json` documents of the `replicate` commands. */
 import { z } from 'zod';
-import { CAPTURE_MODES } from '../../replicate/capture.js';
-import { CUTOVER_VERIFY, FENCES } from '../../replicate/cutover.js';
+import { CAPTURE_MODES } from '../replicate/capture.js';
+import { CUTOVER_VERIFY, FENCES } from '../replicate/cutover.js';
 import { int, ms, signal, success, withFailure } from './base.js';
 
 const str = z.string();
