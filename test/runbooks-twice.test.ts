@@ -69,7 +69,7 @@ describe('every step of every shipped runbook is safe to run twice', () => {
       const stateDir = await mkdtemp(join(tmpdir(), 'cutover-twice-'));
       const abort = new AbortController();
       const logs: string[] = [];
-      const ctx = (s: Step) => ({ stepId: s.id, source, target, pooler, stateDir, headroom: parseHeadroom(rb.front.headroom), signal: abort.signal, progress: () => undefined, log: (t: string) => logs.push(t) });
+      const ctx = (s: Step) => ({ stepId: s.id, source, target, pooler, endpoints: { source, target, ...(pooler ? { pooler } : {}) }, stateDir, headroom: parseHeadroom(rb.front.headroom), signal: abort.signal, progress: () => undefined, log: (t: string) => logs.push(t) });
       const state = async () => `${await fingerprint(src, db)}\n----\n${await fingerprint(tgt, db)}`;
       const twice: string[] = [];
       for (const s of rb.steps.filter((x) => !x.rollback && x.kind !== 'manual')) {

@@ -94,7 +94,7 @@ export const DumpDoc = success({
 });
 
 export const SqlFileDoc = success({
-  file: str.describe('the file as shown (relative to the current directory)'), on: z.enum(['source', 'target']),
+  file: str.describe('the file as shown (relative to the current directory)'), on: str.describe('the endpoint it ran on: source or target (a runbook step may name others)'),
   statements: int.describe('statements in the file (an estimate: the text split at semicolons)'), durationMs: ms,
 });
 

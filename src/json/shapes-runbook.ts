@@ -17,10 +17,11 @@ export const CheckDoc = z.discriminatedUnion('ok', [
     runbook: str, name: str, phases: z.array(str),
     connections: z.strictObject({
       source: ConnRef, target: ConnRef, pooler: ConnRef.optional(),
-      rehearsal: z.strictObject({ source: ConnRef, target: ConnRef, pooler: ConnRef.optional() }).optional(),
+      named: z.record(str, ConnRef).optional().describe('endpoints the steps use by name (sql {on=NAME}, sql-file on:, NAME_URL in sh)'),
+      rehearsal: z.strictObject({ source: ConnRef, target: ConnRef, pooler: ConnRef.optional(), named: z.record(str, ConnRef).optional() }).optional(),
     }),
     steps: z.array(z.strictObject({
-      id: str, line: int, phase: str, rollback: z.boolean(), kind, action: str.optional(), on: z.enum(['source', 'target']).optional(),
+      id: str, line: int, phase: str, rollback: z.boolean(), kind, action: str.optional(), on: str.optional().describe('sql steps: the endpoint (source, target or a named one)'),
       parallel: str.optional(), estimateMs: ms.optional(), title: str,
     })),
     markers: z.array(z.strictObject({ kind: z.enum(['writes-stopped', 'writes-resumed']), line: int, phase: str })),

@@ -16,7 +16,10 @@ function resolveRef(ref: ConnectionRef, label: string, env: NodeJS.ProcessEnv): 
   return parseConnString(ref.url!, { env });
 }
 
-export async function resolveConnections(rb: Runbook, mode: Mode, env: NodeJS.ProcessEnv = process.env): Promise<{ source: Endpoint; target: Endpoint; pooler?: Endpoint }> {
+/** The run's endpoints, credentials resolved: the two databases, the pooler if any, and the named others. */
+export interface RunEndpoints { source: Endpoint; target: Endpoint; pooler?: Endpoint; named: Record<string, Endpoint> }
+
+export async function resolveConnections(rb: Runbook, mode: Mode, env: NodeJS.ProcessEnv = process.env): Promise<RunEndpoints> {
   const refs = mode === 'rehearse' ? rb.front.connections.rehearsal : rb.front.connections;
   if (!refs) {
     throw new CutoverError('E_RUNBOOK', `${rb.file}: no connections.rehearsal in the front matter`, {
@@ -28,5 +31,6 @@ export async function resolveConnections(rb: Runbook, mode: Mode, env: NodeJS.Pr
     source: await resolveEndpoint(resolveRef(refs.source, `${prefix}.source`, env)),
     target: await resolveEndpoint(resolveRef(refs.target, `${prefix}.target`, env)),
     pooler: refs.pooler ? await resolveEndpoint(resolveRef(refs.pooler, `${prefix}.pooler`, env)) : undefined,
+    named: Object.fromEntries(await Promise.all(Object.entries(refs.named).map(async ([k, ref]) => [k, await resolveEndpoint(resolveRef(ref, `${prefix}.${k}`, env))] as const))),
   };
 }

@@ -13,6 +13,11 @@ export interface RunContext {
   target: Endpoint;
   /** The PgBouncer admin console (connections.pooler), if the runbook names one. */
   pooler?: Endpoint;
+  /**
+   * Every endpoint by name: source, target, pooler (if any) and the ones the front matter names
+   * (connections: { reporting: env:REPORTING_URL }), for steps that name theirs (`sql {on=reporting}`).
+   */
+  endpoints: Readonly<Record<string, Endpoint>>;
   /** The run's connection governor (also in force for every connection opened in the run's async context). */
   governor: Governor;
   journal: RunJournal;

@@ -11,14 +11,17 @@ import { ACTIONS, type ActionContext, type StepOutputs } from './actions/index.j
 import type { Step } from './model.js';
 
 export async function executeStep(step: Step, ctx: ActionContext): Promise<StepOutputs> {
-  const secrets = [ctx.source.password, ctx.target.password];
+  const secrets = Object.values(ctx.endpoints).map((e) => e.password);
   if (step.kind === 'sql') {
     const side = step.on ?? 'source';
+    const endpoint = ctx.endpoints[side];
+    // `cutover check` refuses an endpoint the front matter does not declare; a library caller may not have checked.
+    if (!endpoint) throw new CutoverError('E_USAGE', `${step.id}: sql {on=${side}}: the run has no endpoint named ${side}`, { hint: `declare it in the front matter: connections: { ${side}: env:${side.toUpperCase()}_URL }` });
     try {
-      return await withClient(ctx[side], step.id, async (c) => {
+      return await withClient(endpoint, step.id, async (c) => {
         // Ctrl-C cancels the statement on the server (a vanished client does not stop a running query).
         const pid = backendPid(c);
-        const cancel = () => { if (pid) void withClient(ctx[side], `${step.id}/cancel`, (k) => k.query('SELECT pg_cancel_backend($1)', [pid])).catch(() => undefined); };
+        const cancel = () => { if (pid) void withClient(endpoint, `${step.id}/cancel`, (k) => k.query('SELECT pg_cancel_backend($1)', [pid])).catch(() => undefined); };
         ctx.signal.addEventListener('abort', cancel, { once: true });
         const res = await c.query(step.body).finally(() => ctx.signal.removeEventListener('abort', cancel));
         const results = Array.isArray(res) ? res : [res];
@@ -38,8 +41,10 @@ export async function executeStep(step: Step, ctx: ActionContext): Promise<StepO
     const declared = (step.options as { connections?: { source: number; target: number } }).connections;
     const releases = declared ? [await admitConnections(ctx.source, declared.source, `cutover/${step.id}`)] : [];
     if (declared) releases.push(await admitConnections(ctx.target, declared.target, `cutover/${step.id}`).catch((e: unknown) => { releases[0]!(); throw e; }));
+    // SOURCE_URL, TARGET_URL and NAME_URL for each named endpoint (no password: it is in the passfile).
     const creds = await childCredentials(step.id, undefined, [
       { params: ctx.source, urlVar: 'SOURCE_URL' }, { params: ctx.target, urlVar: 'TARGET_URL' },
+      ...Object.entries(ctx.endpoints).filter(([k]) => !['source', 'target', 'pooler'].includes(k)).map(([k, params]) => ({ params, urlVar: `${k.toUpperCase()}_URL` })),
     ]);
     try {
       // Its own process group, signalled as a whole on an interruption (the runner's signal is the abort

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { parseConnString } from '../pg/conninfo.js';
 import { parseHeadroom } from '../budget/capacity.js';
 import { parseDuration } from '../lib/duration.js';
-import type { ConnectionRef, FrontMatter } from './model.js';
+import { type ConnectionRef, ENDPOINT_NAME, type FrontMatter, RESERVED_ENDPOINTS } from './model.js';
 import { roleMapFromObject } from '../pg/role-map.js';
 
 export interface Located { line: number; message: string }
@@ -20,12 +20,13 @@ const connRef = z.union([
 
 const rawSchema = z.strictObject({
   name: z.string().min(1),
-  connections: z.strictObject({
+  // Other keys are named endpoints (checked below: their names, and the same names in both sets).
+  connections: z.object({
     source: connRef,
     target: connRef,
     pooler: connRef.optional(),
-    rehearsal: z.strictObject({ source: connRef, target: connRef, pooler: connRef.optional() }).optional(),
-  }),
+    rehearsal: z.object({ source: connRef, target: connRef, pooler: connRef.optional() }).catchall(connRef).optional(),
+  }).catchall(connRef),
   downtime_budget: z.string().optional(),
   headroom: z.union([z.number().int().min(0), z.string()]).optional(),
   max_parallel: z.number().int().min(1).max(64).default(2),
@@ -79,11 +80,29 @@ export function checkFrontMatter(text: string, offset: number): { front?: FrontM
   const conns = (raw.connections ?? {}) as Record<string, unknown>;
   const rehearsalRaw = (conns.rehearsal ?? {}) as Record<string, unknown>;
   const refs: [string, ConnectionRef][] = [];
+  const namedIn = (set: Record<string, unknown>) => Object.keys(set).filter((k) => !(RESERVED_ENDPOINTS as readonly string[]).includes(k));
+  const named = namedIn(conns), namedRehearsal = namedIn(rehearsalRaw);
   for (const [name, v] of [['source', conns.source], ['target', conns.target], ['pooler', conns.pooler], ['rehearsal.source', rehearsalRaw.source],
-    ['rehearsal.target', rehearsalRaw.target], ['rehearsal.pooler', rehearsalRaw.pooler]] as const) {
+    ['rehearsal.target', rehearsalRaw.target], ['rehearsal.pooler', rehearsalRaw.pooler],
+    ...named.map((k) => [k, conns[k]] as const), ...namedRehearsal.map((k) => [`rehearsal.${k}`, rehearsalRaw[k]] as const)] as const) {
     if (v === undefined && name.endsWith('pooler')) continue;
     const ok = connRef.safeParse(v);
     if (ok.success) refs.push([name, toConnectionRef(ok.data)]);
+  }
+  // A named endpoint: a name sh steps can carry as NAME_URL, declared for the rehearsal too (a rehearsal
+  // runs the same steps, so it needs the same endpoints).
+  for (const [set, names] of [['connections', named], ['connections.rehearsal', namedRehearsal]] as const) {
+    for (const k of names.filter((n) => !ENDPOINT_NAME.test(n))) {
+      problems.push({ line: lineOf(doc, lc, [...set.split('.'), k], offset), message: `${set}.${k}: an endpoint's name is lower case letters, digits and _ (starting with a letter), e.g. reporting` });
+    }
+  }
+  if (raw.connections && conns.rehearsal !== undefined) {
+    for (const k of named.filter((n) => !namedRehearsal.includes(n))) {
+      problems.push({ line: lineOf(doc, lc, ['connections', k], offset), message: `connections.${k}: declared for the run but not under connections.rehearsal (a rehearsal runs the same steps: add rehearsal: { ${k}: env:REHEARSAL_${k.toUpperCase()}_URL })` });
+    }
+    for (const k of namedRehearsal.filter((n) => !named.includes(n))) {
+      problems.push({ line: lineOf(doc, lc, ['connections', 'rehearsal', k], offset), message: `connections.rehearsal.${k}: declared for the rehearsal but not for the run (add connections: { ${k}: env:${k.toUpperCase()}_URL })` });
+    }
   }
   for (const [name, ref] of refs) {
     if (!ref.url) continue;
@@ -112,13 +131,16 @@ export function checkFrontMatter(text: string, offset: number): { front?: FrontM
   const r = parsed.data;
   const get = (k: string) => refs.find(([n]) => n === k)![1];
   const opt = (k: string) => refs.find(([n]) => n === k)?.[1];
+  const namedRefs = (prefix: string, names: string[]) => Object.fromEntries(names.map((k) => [k, get(`${prefix}${k}`)]));
   return {
     problems,
     front: {
       name: r.name,
       connections: {
-        source: get('source'), target: get('target'), pooler: opt('pooler'),
-        rehearsal: r.connections.rehearsal ? { source: get('rehearsal.source'), target: get('rehearsal.target'), pooler: opt('rehearsal.pooler') } : undefined,
+        source: get('source'), target: get('target'), pooler: opt('pooler'), named: namedRefs('', named),
+        rehearsal: r.connections.rehearsal
+          ? { source: get('rehearsal.source'), target: get('rehearsal.target'), pooler: opt('rehearsal.pooler'), named: namedRefs('rehearsal.', namedRehearsal) }
+          : undefined,
       },
       downtimeBudgetMs, headroom: r.headroom, maxParallel: r.max_parallel, defaults: r.defaults,
       roles: { map: roleMapFromObject(r.roles?.map), create: r.roles?.create ?? false, dropUnmapped: r.roles?.drop_unmapped ?? false },

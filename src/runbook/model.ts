@@ -10,10 +10,20 @@ export interface ConnectionRef {
   url?: string;
 }
 
+/** One set of connections: the two databases of the move, and optionally a pooler and named others. */
+export interface ConnectionSet { source: ConnectionRef; target: ConnectionRef; pooler?: ConnectionRef; named: Record<string, ConnectionRef> }
+
+/** Endpoint names a runbook may declare beside source, target and pooler (lower case: sh steps get NAME_URL). */
+export const ENDPOINT_NAME = /^[a-z][a-z0-9_]{0,39}$/;
+export const RESERVED_ENDPOINTS = ['source', 'target', 'pooler', 'rehearsal'] as const;
+
 export interface FrontMatter {
   name: string;
-  /** pooler: a PgBouncer admin console (fence: pooler), optional, in each set. */
-  connections: { source: ConnectionRef; target: ConnectionRef; pooler?: ConnectionRef; rehearsal?: { source: ConnectionRef; target: ConnectionRef; pooler?: ConnectionRef } };
+  /**
+   * pooler: a PgBouncer admin console (fence: pooler), optional, in each set. `named`: any other endpoint
+   * the runbook's steps use by name (`sql {on=reporting}`, `sql-file` `on: reporting`, `$REPORTING_URL` in sh).
+   */
+  connections: ConnectionSet & { rehearsal?: ConnectionSet };
   /** Milliseconds of write outage allowed. */
   downtimeBudgetMs?: number;
   /** Connections kept free for the application on each side: a count or "20%". */
@@ -42,8 +52,8 @@ export interface Step {
   action?: string;
   /** Validated options (actions) merged with defaults. */
   options: Record<string, unknown>;
-  /** For sql: which side. For sh: unused. */
-  on?: Side;
+  /** For sql: the endpoint it runs on (source, target, or one the front matter names). For sh: unused. */
+  on?: string;
   /** SQL text or shell script (sql/sh), the YAML source (action), or the checklist text (manual). */
   body: string;
   /** Steps sharing a group name and adjacent run concurrently. */

@@ -11,9 +11,10 @@ import { basename } from 'node:path';
 import MarkdownIt from 'markdown-it';
 import { CutoverError } from '../errors.js';
 import { ACTIONS } from './actions/index.js';
+import { endpointsOf } from './actions/types.js';
 import { estimateIn } from '../lib/duration.js';
 import { checkFrontMatter, lineOf, parseYaml, type Located } from './front-matter.js';
-import { type Marker, type Runbook, type RunbookProblem, type Step, formatProblem } from './model.js';
+import { ENDPOINT_NAME, type Marker, type Runbook, type RunbookProblem, type Step, formatProblem } from './model.js';
 
 const md = new MarkdownIt('commonmark');
 const EXEC_LANGS = new Set(['sql', 'sh', 'bash', 'shell', 'cutover']);
@@ -279,11 +280,12 @@ export function parseRunbook(text: string, file = 'runbook.md'): ParseResult {
           addStep({ ...common, kind: 'action', action: actionName, title: titleText || `cutover ${actionName}`, options: parsed.data as Record<string, unknown>, body: t.content });
         } else if (info.lang === 'sql') {
           const on = info.attrs.on;
-          if (on !== 'source' && on !== 'target') add(line, on ? `sql {on=${on}}: on must be source or target` : 'sql block without {on=source} or {on=target}');
+          // source, target, or an endpoint the front matter names (checked against it below).
+          if (!on || !ENDPOINT_NAME.test(on) || on === 'pooler') add(line, on ? `sql {on=${on}}: on must be source, target or an endpoint named under connections` : 'sql block without {on=source} or {on=target}');
           if (!t.content.trim()) add(line, 'empty sql block');
-          addStep({ ...common, kind: 'sql', on: on === 'target' ? 'target' : 'source', title: titleText || `SQL on ${on ?? '?'}`, options: {}, body: t.content });
+          addStep({ ...common, kind: 'sql', on: on && ENDPOINT_NAME.test(on) ? on : 'source', title: titleText || `SQL on ${on ?? '?'}`, options: {}, body: t.content });
         } else {
-          if (info.attrs.on) add(line, '"on" is for sql blocks: a sh step gets SOURCE_URL and TARGET_URL');
+          if (info.attrs.on) add(line, '"on" is for sql blocks: a sh step gets SOURCE_URL, TARGET_URL and NAME_URL for each named endpoint');
           if (!t.content.trim()) add(line, 'empty sh block');
           // What the script opens, for the connection budget: {connections=SOURCE/TARGET}, e.g. 2/1.
           const decl = info.attrs.connections === undefined ? undefined : /^(\d{1,3})\/(\d{1,3})$/.exec(info.attrs.connections);
@@ -315,6 +317,17 @@ export function parseRunbook(text: string, file = 'runbook.md'): ParseResult {
   if (rb.length > 1) add(1, 'more than one Rollback phase');
   // Steps that failed their own checks are reported as such, not as "no steps".
   if (front && !steps.some((s) => !s.rollback) && !problems.some((p) => p.line > bodyOffset + 1)) add(bodyOffset + 1, 'no steps: add checklist items or fenced blocks under ## phases');
+  // Every named endpoint a step uses is declared (for the run and, when there is one, the rehearsal).
+  if (front) {
+    const declared = new Set(['source', 'target', ...Object.keys(front.connections.named)]);
+    for (const s of steps) {
+      const a = s.kind === 'action' ? ACTIONS.get(s.action ?? '') : undefined;
+      const names = s.kind === 'sql' ? [s.on ?? 'source'] : a ? Object.keys(endpointsOf(a, s.options)).filter((n) => n !== 'pooler') : [];
+      for (const n of names.filter((x) => !declared.has(x))) {
+        add(s.line, `${s.kind === 'sql' ? 'sql' : `cutover ${s.action}`} uses the endpoint "${n}", which the front matter does not declare: add connections: { ${n}: env:${n.toUpperCase()}_URL }${front.connections.rehearsal ? ' (and under rehearsal)' : ''}`);
+      }
+    }
+  }
   for (const s of steps.filter((x) => x.action === 'replicate-cutover' && x.options.fence === 'pooler')) {
     if (front && !front.connections.pooler) add(s.line, 'fence: pooler needs the pooler\'s admin console: connections: { pooler: env:POOLER_URL } in the front matter');
     if (front?.connections.rehearsal && !front.connections.rehearsal.pooler) add(s.line, 'fence: pooler needs connections.rehearsal.pooler too (a pooler in front of the rehearsal source)');

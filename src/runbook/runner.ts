@@ -18,6 +18,7 @@ import { capacities } from './actions/common.js';
 import { humanDuration } from '../lib/format.js';
 import { type ProgressText, TTY_REFRESH_MS, oneLine, plainIntervalMs, resolveText } from '../lib/progress.js';
 import { ACTIONS, type ActionContext, type StepOutputs } from './actions/index.js';
+import { endpointsOf } from './actions/types.js';
 import { executeStep } from './execute.js';
 import { resultsOfError } from './key-results.js';
 import { RunJournal, type Outcome, type JournalEvent } from './journal.js';
@@ -48,6 +49,8 @@ export interface RunOptions {
   target: Endpoint;
   /** The PgBouncer admin console, for replicate-cutover with fence: pooler. */
   pooler?: Endpoint;
+  /** The endpoints the front matter names beside those (connections.reporting -> named.reporting). */
+  named?: Readonly<Record<string, Endpoint>>;
   stateDir: string;
   /** Confirm manual steps and the rollback without asking. */
   yes?: boolean;
@@ -103,9 +106,20 @@ export interface RunResult { outcome: Outcome; summary: RunSummary; rolledBack: 
 const CONTROL_SESSIONS = ['run-lock', 'sampler'];
 
 
+/** The endpoints a step names: a sql step's `on`, an action's (registry) endpoints. */
+function stepEndpoints(s: Step): string[] {
+  if (s.kind === 'sql') return [s.on ?? 'source'];
+  const a = s.kind === 'action' ? ACTIONS.get(s.action ?? '') : undefined;
+  return a ? Object.keys(endpointsOf(a, s.options)) : [];
+}
+
 export async function runRunbook(o: RunOptions): Promise<RunResult> {
   const rb = o.runbook;
   const events = o.events ?? new RunEmitter();
+  // Every endpoint a step names is given, before anything (the journal included) is touched.
+  const given = new Set(['source', 'target', ...(o.pooler ? ['pooler'] : []), ...Object.keys(o.named ?? {})]);
+  const missing = rb.steps.flatMap((s) => stepEndpoints(s).filter((n) => !given.has(n)).map((n) => `${s.id} (line ${s.line}) uses ${n}`));
+  if (missing.length) throw new CutoverError('E_USAGE', `no connection for: ${missing.join('; ')}`, { hint: 'give every endpoint the runbook\'s steps name (RunOptions.named; the CLI resolves them from the front matter\'s connections)' });
   await mkdir(o.stateDir, { recursive: true });
   const journal = await RunJournal.open(o.stateDir);
   const tag = ensureSessionTag();
@@ -164,7 +178,8 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
   const sampler = await ConnectionSampler.start({ source: o.source, target: o.target }, { headroom: parseHeadroom(rb.front.headroom), governor: gov });
   const measure = (side: 'source' | 'target') => sampler.capacity(side, parseHeadroom(rb.front.headroom));
   const abort = new AbortController();
-  const run: RunContext = { source: o.source, target: o.target, pooler: o.pooler, stateDir: o.stateDir, governor: gov, journal, signal: abort.signal, events };
+  const endpoints = { ...o.named, source: o.source, target: o.target, ...(o.pooler ? { pooler: o.pooler } : {}) };
+  const run: RunContext = { source: o.source, target: o.target, pooler: o.pooler, endpoints, stateDir: o.stateDir, governor: gov, journal, signal: abort.signal, events };
   /** What interrupted the run (a signal's name, or the abort's reason), once it was. */
   let interrupted: string | undefined;
   // Server-side work of this run (its sessions carry the run's tag), index builds included.
@@ -234,7 +249,7 @@ export async function runRunbook(o: RunOptions): Promise<RunResult> {
         // The step's whole output, passwords scrubbed, in logs/<step>.log (appended on a resume).
         const logRel = join('logs', `${s.id}.log`);
         mkdirSync(join(o.stateDir, 'logs'), { recursive: true, mode: 0o700 });
-        const secrets = [o.source.password, o.target.password, o.pooler?.password];
+        const secrets = Object.values(endpoints).map((e) => e.password);
         let progressLoggedAt = 0;
         const toLog = (t: string) => appendFileSync(join(o.stateDir, logRel), `${new Date().toISOString()} ${scrub(t, secrets)}\n`, { mode: 0o600 });
         toLog(`--- ${s.id}: ${s.title} (line ${s.line}) started`);

@@ -60,7 +60,8 @@ export interface OutageEstimate {
 }
 
 export function sideOf(s: Step): StepTiming['side'] {
-  if (s.kind === 'sql') return s.on ?? 'source';
+  // A named endpoint is neither database of the move: it costs neither side connections.
+  if (s.kind === 'sql') return s.on === 'source' || s.on === 'target' ? s.on : s.on ? 'none' : 'source';
   if (s.kind === 'manual') return 'none';
   if (s.kind === 'sh') return 'both';
   // An action's side is what it declares in the registry (actions/types.ts endpoints).

@@ -73,8 +73,8 @@ interface RunFlags { json?: boolean; yes?: boolean; resume?: boolean; fresh?: bo
 
 async function runOrRehearse(file: string, mode: Mode, o: RunFlags): Promise<void> {
   const rb = await loadRunbook(file);
-  const { source, target, pooler } = await resolveConnections(rb, mode);
-  for (const p of [source, target, pooler]) addSecret(p?.password);
+  const { source, target, pooler, named } = await resolveConnections(rb, mode);
+  for (const p of [source, target, pooler, ...Object.values(named)]) addSecret(p?.password);
   // Which databases these are (readable without superuser): the state directory is keyed by the target,
   // and the journal bound to both.
   const read = await readBindingsLenient(source, target);
@@ -99,7 +99,7 @@ async function runOrRehearse(file: string, mode: Mode, o: RunFlags): Promise<voi
   if (o.manualDuration && manualDurationMs === undefined) throw new CutoverError('E_USAGE', `--manual-duration "${o.manualDuration}" is not a duration`);
   // The task list, the questions, the notes on stderr and the signals are the CLI's (run-session.ts).
   const session = cliRunSession({ renderer: o.renderer, taskList: o.json ? 'stderr' : 'stdout' });
-  const r = await runRunbook({ runbook: rb, mode, source, target, pooler, stateDir, yes: o.yes, resume: o.resume, fresh: o.fresh, rollbackOnly: o.rollback, timings, manualDurationMs, bindings,
+  const r = await runRunbook({ runbook: rb, mode, source, target, pooler, named, stateDir, yes: o.yes, resume: o.resume, fresh: o.fresh, rollbackOnly: o.rollback, timings, manualDurationMs, bindings,
     ...session.options }).catch((e: unknown) => {
     // A second signal (or 10 s without an end): the run journaled its end; exit as the signal would.
     if (e instanceof RunInterruptedError && e.immediate) process.exit(SIGNAL_EXIT[e.signal ?? 'SIGINT']);

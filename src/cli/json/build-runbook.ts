@@ -13,6 +13,7 @@ import type { CheckDoc, DemoDoc, RunDoc } from '../../json/shapes-runbook.js';
 import type { DemoResult } from '../demo-run.js';
 
 const ref = (r: { env?: string; url?: string }) => ({ ...(r.env ? { env: r.env } : {}), ...(r.url ? { url: r.url } : {}) });
+const named = (n: Record<string, { env?: string; url?: string }>) => (Object.keys(n).length ? { named: Object.fromEntries(Object.entries(n).map(([k, r]) => [k, ref(r)])) } : {});
 
 export function checkDoc(rb: Runbook): z.input<typeof CheckDoc> {
   const c = rb.front.connections;
@@ -20,8 +21,8 @@ export function checkDoc(rb: Runbook): z.input<typeof CheckDoc> {
   return {
     ok: true, runbook: rb.file, name: rb.front.name, phases: rb.phases,
     connections: {
-      source: ref(c.source), target: ref(c.target), ...(c.pooler ? { pooler: ref(c.pooler) } : {}),
-      ...(c.rehearsal ? { rehearsal: { source: ref(c.rehearsal.source), target: ref(c.rehearsal.target), ...(c.rehearsal.pooler ? { pooler: ref(c.rehearsal.pooler) } : {}) } } : {}),
+      source: ref(c.source), target: ref(c.target), ...(c.pooler ? { pooler: ref(c.pooler) } : {}), ...named(c.named),
+      ...(c.rehearsal ? { rehearsal: { source: ref(c.rehearsal.source), target: ref(c.rehearsal.target), ...(c.rehearsal.pooler ? { pooler: ref(c.rehearsal.pooler) } : {}), ...named(c.rehearsal.named) } } : {}),
     },
     steps: rb.steps.map((s) => ({
       id: s.id, line: s.line, phase: s.phase, rollback: s.rollback, kind: s.kind, action: s.action, on: s.on,

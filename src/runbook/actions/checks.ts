@@ -6,7 +6,8 @@ import { withClient } from '../../pg/connect.js';
 import { resolveEndpoint } from '../../pg/endpoint.js';
 import { parseDuration } from '../../lib/duration.js';
 import { defineAction } from './types.js';
-import { capacities } from './common.js';
+import { capacities, endpointOf } from './common.js';
+import { ENDPOINT_NAME } from '../model.js';
 import { describeCapacity } from '../../budget/capacity.js';
 
 export const doctorAction = defineAction({
@@ -48,19 +49,19 @@ const duration = z.string().refine((s) => parseDuration(s) !== undefined, 'a dur
 export const waitForAction = defineAction({
   name: 'wait-for',
   endpoints: (o) => ({ [o.on]: 'read' }),
-  endpointsText: 'the `on` side: read',
+  endpointsText: 'the `on` endpoint (source, target or a named one): read',
   readOnly: true,
   description: 'poll a SQL condition (first column of the first row true) until it holds or times out',
   schema: z.strictObject({
     sql: z.string().min(1),
-    on: z.enum(['source', 'target']),
+    on: z.string().regex(ENDPOINT_NAME, 'source, target, or an endpoint named under the front matter\'s connections'),
     timeout: duration.default('5 min'),
     interval: duration.default('2s'),
   }),
   async run(ctx, o) {
     const deadline = Date.now() + parseDuration(o.timeout)!;
     const every = parseDuration(o.interval)!;
-    return withClient(await resolveEndpoint(ctx[o.on]), ctx.stepId, async (c) => {
+    return withClient(await resolveEndpoint(endpointOf(ctx, o.on)), ctx.stepId, async (c) => {
       for (let attempt = 1; ; attempt++) {
         const r = await c.query(o.sql);
         const row = r.rows[0] as Record<string, unknown> | undefined;

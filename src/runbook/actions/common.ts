@@ -33,10 +33,14 @@ export const selectionFlags = {
 export const pgBindir = (what: string) => z.string().min(1).optional().describe(`directory holding ${what}`);
 
 /** A side the operation needs: a step always has both; a command only the ones it takes (a bug otherwise). */
-export function endpointOf(ctx: Pick<ExecContext, 'source' | 'target' | 'stepId'>, side: 'source' | 'target'): Endpoint {
-  const e = ctx[side];
-  if (!e) throw new CutoverError('E_INTERNAL', `${ctx.stepId}: no ${side} connection was given to it`);
-  return e;
+/** An endpoint by name: source or target, or (in a run) one the front matter names. */
+export function endpointOf(ctx: Pick<ExecContext, 'source' | 'target' | 'stepId' | 'endpoints'>, side: string): Endpoint {
+  const e = ctx.endpoints?.[side] ?? (side === 'source' ? ctx.source : side === 'target' ? ctx.target : undefined);
+  if (e) return e;
+  if (side === 'source' || side === 'target') throw new CutoverError('E_INTERNAL', `${ctx.stepId}: no ${side} connection was given to it`);
+  throw new CutoverError('E_USAGE', `${ctx.stepId}: no endpoint named ${side}`, {
+    hint: ctx.endpoints ? `declare it in the runbook's front matter: connections: { ${side}: env:${side.toUpperCase()}_URL }` : 'a command line knows source and target; named endpoints are a runbook\'s (front matter connections)',
+  });
 }
 
 export async function capacities(ctx: Pick<ExecContext, 'source' | 'target' | 'stepId' | 'headroom' | 'measure'>, sides: { source?: boolean; target?: boolean }): Promise<{ source?: Capacity; target?: Capacity }> {

@@ -12,14 +12,15 @@ import { resolveEndpoint } from '../../pg/endpoint.js';
 import { sqlStateOf } from '../../pg/sqlstate.js';
 import { SqlFileDoc } from '../../json/shapes-engines.js';
 import { defineAction, type ExecContext } from './types.js';
+import { ENDPOINT_NAME } from '../model.js';
 import { endpointOf } from './common.js';
 
 const schema = z.strictObject({
   file: z.string().min(1).regex(/\.sql$/, 'must name a .sql file').describe('the .sql file (a step\'s: relative to the runbook; a command\'s: to the current directory)'),
-  on: z.enum(['source', 'target']).describe('the side it runs on'),
+  on: z.string().regex(ENDPOINT_NAME, 'source, target, or an endpoint named under the front matter\'s connections').refine((n) => n !== 'pooler', 'not the pooler\'s admin console').describe('where it runs: source, target, or an endpoint the runbook names (connections: { reporting: ... })'),
 });
 
-async function execute(ctx: ExecContext, o: z.infer<typeof schema>): Promise<{ file: string; on: 'source' | 'target'; statements: number; durationMs: number }> {
+async function execute(ctx: ExecContext, o: z.infer<typeof schema>): Promise<{ file: string; on: string; statements: number; durationMs: number }> {
   const path = isAbsolute(o.file) ? o.file : join(ctx.runbookDir ?? '.', o.file);
   const text = await readFile(path, 'utf8').catch((e: unknown) => {
     throw new CutoverError('E_USAGE', `sql-file: cannot read ${path}: ${(e as Error).message}`, { hint: ctx.runbookDir ? 'a relative `file` is read from the runbook\'s folder' : 'a relative --file is read from the current directory' });
@@ -46,7 +47,7 @@ const ran = (r: { file: string; on: string; statements: number }) => `ran ${r.fi
 export const sqlFileAction = defineAction({
   name: 'sql-file',
   endpoints: (o) => ({ [o.on]: 'write' }),
-  endpointsText: 'the `on` side: write',
+  endpointsText: 'the `on` endpoint (source, target or a named one): write',
   description: 'run a .sql file (relative to the runbook) on one side, in one transaction; an error names the file\'s FILE:LINE',
   schema,
   async run(ctx, o) {

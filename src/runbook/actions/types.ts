@@ -39,7 +39,7 @@ export interface ActionContext extends RunContext {
  * flags (only the sides its command takes, no state dir: the command's own options say where).
  */
 export type ExecContext = Pick<ActionContext, 'stepId' | 'headroom' | 'roles' | 'budgetShare' | 'measure' | 'signal' | 'progress' | 'log' | 'runbookDir'>
-  & Partial<Pick<ActionContext, 'source' | 'target'>>;
+  & Partial<Pick<ActionContext, 'source' | 'target' | 'endpoints'>>;
 
 /** How the CLI spells one option (src/cli/from-registry.ts derives the rest from the schema). */
 export interface CliFlag<V = unknown> {
@@ -107,7 +107,8 @@ export interface StepOutputs {
 
 /** How an operation uses an endpoint: reads it, or changes it (data, schema, privileges or bookkeeping). */
 export type EndpointUse = 'read' | 'write';
-export type Endpoints = Partial<Record<'source' | 'target' | 'pooler', EndpointUse>>;
+/** source, target, pooler, or an endpoint the runbook's front matter names (`on: reporting`). */
+export type Endpoints = Partial<Record<'source' | 'target' | 'pooler', EndpointUse>> & Readonly<Record<string, EndpointUse>>;
 
 /**
  * One operation of the registry (index.ts): its name, its options (one zod schema: the runbook's YAML
