@@ -150,7 +150,7 @@ describe('--json documents', () => {
     errorDoc('render', await cutover(['render', join(smoke.dir, 'nope.md'), '--json']), 'E_USAGE');
   });
 
-  it('dump, restore, sql-file, copy, verify: success and failure; a signal mid-copy ends with E_INTERRUPTED', async () => {
+  it('dump, restore, sql-file, wait-for, copy, verify: success and failure; a signal mid-copy ends with E_INTERRUPTED', async () => {
     const dir = join(await work(), 'dump');
     const dmp = success('dump', await cutover(['dump', '--source', 'env:S', '--dir', dir, '--json'], env('shop', 'x')));
     expect(dmp.tables).toBeGreaterThan(5);
@@ -171,6 +171,11 @@ describe('--json documents', () => {
       .toMatchObject({ on: 'target', statements: 1 });
     expect(errorDoc('sql-file', await cutover(['sql-file', '--file', join(sqlDir, 'bad.sql'), '--on', 'target', '--target', 'env:T', '--json'], env('shop', 'restored')), 'E_SQL').message)
       .toMatch(/bad\.sql:2: /);
+    // wait-for: true at once, or still false at the timeout (E_SQL, exit 6, its last value named).
+    expect(success('wait-for', await cutover(['wait-for', '--on', 'target', '--sql', 'SELECT true', '--target', 'env:T', '--json'], env('shop', 'restored'))))
+      .toMatchObject({ on: 'target', checks: 1 });
+    expect(errorDoc('wait-for', await cutover(['wait-for', '--on', 'target', '--sql', 'SELECT 41 + 1', '--timeout', '1s', '--interval', '1s', '--target', 'env:T', '--json'], env('shop', 'restored')), 'E_SQL').message)
+      .toMatch(/still false after 1s \(last value: 42\)/);
 
     await tgt.createDatabase('copied');
     const cp = success('copy', await cutover(['copy', ...conns, '--dir', join(await work(), 'copy')], env('shop', 'copied')));

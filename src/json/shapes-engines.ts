@@ -93,6 +93,10 @@ export const DumpDoc = success({
   finishedAt: str.describe('when pg_dump finished: for a skipped dump, the moment its data is of'),
 });
 
+export const WaitForDoc = success({
+  on: str.describe('the endpoint polled'), checks: int.describe('times the condition was read (the last one true)'), durationMs: ms,
+});
+
 export const SqlFileDoc = success({
   file: str.describe('the file as shown (relative to the current directory)'), on: str.describe('the endpoint it ran on: source or target (a runbook step may name others)'),
   statements: int.describe('statements in the file (an estimate: the text split at semicolons)'), durationMs: ms,

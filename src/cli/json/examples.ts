@@ -214,6 +214,9 @@ export const EXAMPLES: { [C in JsonCommandName]: JsonDocument<C>[] } = {
       }
     },
   ],
+  'wait-for': [
+    { ok: true, on: "target", checks: 3, durationMs: 4012 }
+  ],
   'sql-file': [
     { ok: true, file: "migrations/add_audit.sql", on: "target", statements: 3, durationMs: 41 }
   ],

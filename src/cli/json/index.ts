@@ -3,7 +3,7 @@
  * from, docs/json.md is generated from (scripts/json-docs.ts) and the tests validate output against.
  */
 import type { z } from 'zod';
-import { BudgetDoc, CopyDoc, DoctorDoc, DumpDoc, RestoreDoc, SqlFileDoc, VerifyDoc } from '../../json/shapes-engines.js';
+import { BudgetDoc, CopyDoc, DoctorDoc, DumpDoc, RestoreDoc, SqlFileDoc, VerifyDoc, WaitForDoc } from '../../json/shapes-engines.js';
 import { CheckDoc, DemoDoc, RenderDoc, RunDoc } from '../../json/shapes-runbook.js';
 import { ApplyDoc, CutoverDoc, FinishDoc, RollbackDoc, StartDoc, StatusDoc, TeardownDoc, UnfenceDoc } from '../../json/shapes-replicate.js';
 
@@ -20,6 +20,7 @@ export const JSON_COMMANDS = {
   copy: { shape: CopyDoc, about: 'The copy\'s phases, tables, counts and peak connections.' },
   dump: { shape: DumpDoc, about: 'What pg_dump wrote, or `skipped` when the directory already held a complete dump made with these options.' },
   restore: { shape: RestoreDoc, about: 'pg_restore section by section, entries left out, owners and grants applied.' },
+  'wait-for': { shape: WaitForDoc, about: 'The condition held: on which side, after how many checks. Still false at the timeout: the error document, `E_SQL`, exit 6, naming its last value.' },
   'sql-file': { shape: SqlFileDoc, about: 'The file run, on which side. A failing statement: the error document, `E_SQL`, exit 6, its message naming the file\'s FILE:LINE; nothing of the file was committed.' },
   budget: { shape: BudgetDoc, about: 'Connections on each side and the parallelism each action would get.' },
   verify: { shape: VerifyDoc, about: 'Everything compared, part by part. `ok: false` (exit 5, `E_DIFFERENCE`) when anything differs; the message is the summary line.' },
