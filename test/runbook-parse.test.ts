@@ -38,7 +38,8 @@ describe('runbook validation', () => {
     at(21, /duplicate id "copy" \(also at line 16\)/);
     at(22, /cutover verify: level: /);
     at(25, /sql block without \{on=source\} or \{on=target\}/);
-    at(29, /sql \{on=replica\}: on must be source or target/);
+    // replica could be a named endpoint: refused because the front matter does not name it.
+    at(29, /sql \{on=replica\}: the front matter declares no endpoint "replica" \(source, target, or one named under connections\)/);
     at(35, /bad YAML/);
     at(37, /writes-resumed without an earlier writes-stopped/);
     at(43, /unknown attribute "wat"/);
@@ -63,7 +64,7 @@ describe('runbook validation', () => {
   it('a runbook whose only step fails its checks reports that step, not "no steps"; an empty one says no steps', () => {
     const head = '---\nname: t\nconnections:\n  source: env:S\n  target: env:T\n---\n# T\n\n## P\n\n';
     const bad = parseRunbook(head + 'Run it.\n\n```cutover sql-file\nfile: m.sql\n```\n', 'x.md');
-    expect(bad.problems.map(formatProblem)).toEqual(['x.md:14: cutover sql-file: on: Invalid option: expected one of "source"|"target"']);
+    expect(bad.problems.map(formatProblem)).toEqual(['x.md:14: cutover sql-file: on: required: source, target, or an endpoint named under the front matter\'s connections']);
     const empty = parseRunbook(head, 'x.md');
     expect(empty.problems.map(formatProblem)).toEqual([expect.stringMatching(/^x\.md:\d+: no steps: /)]);
   });

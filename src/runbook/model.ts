@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { RolesPolicy } from '../pg/role-map.js';
 /** The parsed runbook: front matter, phases, steps, outage markers. */
 export type StepKind = 'manual' | 'sql' | 'sh' | 'action';
@@ -16,6 +17,11 @@ export interface ConnectionSet { source: ConnectionRef; target: ConnectionRef; p
 /** Endpoint names a runbook may declare beside source, target and pooler (lower case: sh steps get NAME_URL). */
 export const ENDPOINT_NAME = /^[a-z][a-z0-9_]{0,39}$/;
 export const RESERVED_ENDPOINTS = ['source', 'target', 'pooler', 'rehearsal'] as const;
+
+/** An option naming the endpoint a step runs on (`on:`): source, target, or one the front matter names. */
+export const endpointOption = z.string({ error: (i) => (i.input === undefined ? 'required: source, target, or an endpoint named under the front matter\'s connections' : undefined) })
+  .regex(ENDPOINT_NAME, 'source, target, or an endpoint named under the front matter\'s connections')
+  .refine((n) => n !== 'pooler', 'not the pooler\'s admin console (it takes no SQL)');
 
 export interface FrontMatter {
   name: string;

@@ -324,7 +324,7 @@ export function parseRunbook(text: string, file = 'runbook.md'): ParseResult {
       const a = s.kind === 'action' ? ACTIONS.get(s.action ?? '') : undefined;
       const names = s.kind === 'sql' ? [s.on ?? 'source'] : a ? Object.keys(endpointsOf(a, s.options)).filter((n) => n !== 'pooler') : [];
       for (const n of names.filter((x) => !declared.has(x))) {
-        add(s.line, `${s.kind === 'sql' ? 'sql' : `cutover ${s.action}`} uses the endpoint "${n}", which the front matter does not declare: add connections: { ${n}: env:${n.toUpperCase()}_URL }${front.connections.rehearsal ? ' (and under rehearsal)' : ''}`);
+        add(s.line, `${s.kind === 'sql' ? `sql {on=${n}}` : `cutover ${s.action}: on`}: the front matter declares no endpoint "${n}" (source, target, or one named under connections): add connections: { ${n}: env:${n.toUpperCase()}_URL }${front.connections.rehearsal ? ' (and under rehearsal)' : ''}`);
       }
     }
   }

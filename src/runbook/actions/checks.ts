@@ -8,7 +8,7 @@ import { parseDuration } from '../../lib/duration.js';
 import { defineAction, type ExecContext } from './types.js';
 import { WaitForDoc } from '../../json/shapes-engines.js';
 import { capacities, endpointOf } from './common.js';
-import { ENDPOINT_NAME } from '../model.js';
+import { endpointOption } from '../model.js';
 import { describeCapacity } from '../../budget/capacity.js';
 
 export const doctorAction = defineAction({
@@ -49,7 +49,7 @@ const duration = z.string().refine((s) => parseDuration(s) !== undefined, 'a dur
 
 const waitForSchema = z.strictObject({
   sql: z.string().min(1).describe('the condition: a query whose first column of the first row is true when done'),
-  on: z.string().regex(ENDPOINT_NAME, 'source, target, or an endpoint named under the front matter\'s connections').describe('where it runs: source, target, or an endpoint the runbook names'),
+  on: endpointOption.describe('where it runs: source, target, or an endpoint the runbook names'),
   timeout: duration.default('5 min').describe('give up after this long'),
   interval: duration.default('2s').describe('time between checks'),
 });

@@ -12,12 +12,12 @@ import { resolveEndpoint } from '../../pg/endpoint.js';
 import { sqlStateOf } from '../../pg/sqlstate.js';
 import { SqlFileDoc } from '../../json/shapes-engines.js';
 import { defineAction, type ExecContext } from './types.js';
-import { ENDPOINT_NAME } from '../model.js';
+import { endpointOption } from '../model.js';
 import { endpointOf } from './common.js';
 
 const schema = z.strictObject({
   file: z.string().min(1).regex(/\.sql$/, 'must name a .sql file').describe('the .sql file (a step\'s: relative to the runbook; a command\'s: to the current directory)'),
-  on: z.string().regex(ENDPOINT_NAME, 'source, target, or an endpoint named under the front matter\'s connections').refine((n) => n !== 'pooler', 'not the pooler\'s admin console').describe('where it runs: source, target, or an endpoint the runbook names (connections: { reporting: ... })'),
+  on: endpointOption.describe('where it runs: source, target, or an endpoint the runbook names (connections: { reporting: ... })'),
 });
 
 async function execute(ctx: ExecContext, o: z.infer<typeof schema>): Promise<{ file: string; on: string; statements: number; durationMs: number }> {
