@@ -6,7 +6,7 @@ import { backoffMs, sleep } from '../lib/backoff.js';
 
 export type ErrorClass =
   | 'auth' | 'no_database' | 'no_slots' | 'connection' | 'retryable' | 'lock_timeout'
-  | 'privilege' | 'undefined_object' | 'canceled' | 'fk_violation' | 'data' | 'rule' | 'raised' | 'other';
+  | 'privilege' | 'undefined_object' | 'canceled' | 'fk_violation' | 'data' | 'rule' | 'raised' | 'internal' | 'other';
 
 const EXACT: Record<string, ErrorClass> = {
   '28P01': 'auth', // invalid_password
@@ -26,6 +26,10 @@ const EXACT: Record<string, ErrorClass> = {
   '42883': 'undefined_object', // undefined_function
   '3F000': 'undefined_object', // invalid_schema_name
   '42704': 'undefined_object', // undefined_object
+  // internal_error: among others "cache lookup failed", when a catalog function (pg_get_indexdef, ...)
+  // meets an object dropped after the reading snapshot was taken (catalog functions read the current
+  // catalog, not the snapshot).
+  'XX000': 'internal',
 };
 
 export function classifySqlState(code: string | undefined): ErrorClass {

@@ -1058,6 +1058,13 @@ export class Applier {
           await sleep(500, o.signal);
           continue;
         }
+        // A source object dropped while the applier's catalog snapshot still showed it (an index dropped
+        // as the applier starts): read the catalogs again in a new snapshot, a bounded number of times.
+        if (cls === 'internal' && ++failures <= (o.maxReconnects ?? 30)) {
+          this.o.onNote?.(`applier: the source's catalog changed while it was read (SQLSTATE ${sqlStateOf(e)}: ${(e as Error).message}); reading it again (${failures})`);
+          await this.reconnect();
+          continue;
+        }
         const lost = connectionLost(e) || cls === 'canceled';
         if (!lost || ++failures > (o.maxReconnects ?? 30)) throw e;
         this.o.onNote?.(`applier: ${sqlStateOf(e) ? `SQLSTATE ${sqlStateOf(e)}` : 'connection lost'}; reconnecting (${failures})`);
