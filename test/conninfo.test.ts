@@ -82,7 +82,9 @@ describe('SQLSTATE classification', () => {
     expect(classifySqlState('42703')).toBe('rule'); // undefined_column
     expect(classifySqlState('42501')).toBe('privilege');
     expect(classifySqlState('P0001')).toBe('raised'); // RAISE EXCEPTION
-    expect(classifySqlState('XX000')).toBe('other');
+    // internal_error is its own class (the applier reads the catalogs again on it); other XX codes are not.
+    expect(classifySqlState('XX000')).toBe('internal');
+    expect(classifySqlState('XX001')).toBe('other');
     expect(isRetryable({ code: '23503' })).toBe(false);
     expect(isRetryable({ code: '40P01' })).toBe(true);
     expect(isRetryable({ code: '55P03' })).toBe(true);
