@@ -8,15 +8,15 @@ import { childCredentials } from '../pg/child-env.js';
 import { superviseGroup } from '../lib/child-group.js';
 import { sqlStateOf } from '../pg/sqlstate.js';
 import { ACTIONS, type ActionContext, type StepOutputs } from './actions/index.js';
+import { endpointOf, oneSessionOn } from './actions/common.js';
 import type { Step } from './model.js';
 
 export async function executeStep(step: Step, ctx: ActionContext): Promise<StepOutputs> {
   const secrets = Object.values(ctx.endpoints).map((e) => e.password);
   if (step.kind === 'sql') {
     const side = step.on ?? 'source';
-    const endpoint = ctx.endpoints[side];
-    // `cutover check` refuses an endpoint the front matter does not declare; a library caller may not have checked.
-    if (!endpoint) throw new CutoverError('E_USAGE', `${step.id}: sql {on=${side}}: the run has no endpoint named ${side}`, { hint: `declare it in the front matter: connections: { ${side}: env:${side.toUpperCase()}_URL }` });
+    // `cutover check` and the run refuse an undeclared endpoint; a library caller may not have checked.
+    const endpoint = endpointOf(ctx, side);
     try {
       return await withClient(endpoint, step.id, async (c) => {
         // Ctrl-C cancels the statement on the server (a vanished client does not stop a running query).
@@ -28,7 +28,7 @@ export async function executeStep(step: Step, ctx: ActionContext): Promise<StepO
         const last = [...results].reverse().find((r) => r.rows?.length) ?? results.at(-1)!;
         const shown = (last.rows ?? []).slice(0, 5).map((r: Record<string, unknown>) => Object.entries(r).map(([k, v]) => `${k}=${v === null ? 'NULL' : String(v)}`).join(' '));
         for (const l of shown) ctx.log(l);
-        return { rows: last.rowCount ?? 0, connections: { source: side === 'source' ? 1 : 0, target: side === 'target' ? 1 : 0 }, summary: shown[0] };
+        return { rows: last.rowCount ?? 0, connections: oneSessionOn(side), summary: shown[0] };
       });
     } catch (e) {
       if (e instanceof CutoverError) throw e;

@@ -10,8 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import MarkdownIt from 'markdown-it';
 import { CutoverError } from '../errors.js';
-import { ACTIONS } from './actions/index.js';
-import { endpointsOf } from './actions/types.js';
+import { ACTIONS, stepEndpoints } from './actions/index.js';
 import { estimateIn } from '../lib/duration.js';
 import { checkFrontMatter, lineOf, parseYaml, type Located } from './front-matter.js';
 import { ENDPOINT_NAME, type Marker, type Runbook, type RunbookProblem, type Step, formatProblem } from './model.js';
@@ -321,9 +320,8 @@ export function parseRunbook(text: string, file = 'runbook.md'): ParseResult {
   if (front) {
     const declared = new Set(['source', 'target', ...Object.keys(front.connections.named)]);
     for (const s of steps) {
-      const a = s.kind === 'action' ? ACTIONS.get(s.action ?? '') : undefined;
-      const names = s.kind === 'sql' ? [s.on ?? 'source'] : a ? Object.keys(endpointsOf(a, s.options)).filter((n) => n !== 'pooler') : [];
-      for (const n of names.filter((x) => !declared.has(x))) {
+      // (the pooler has its own check below, with what fence: pooler needs)
+      for (const n of stepEndpoints(s).filter((x) => x !== 'pooler' && !declared.has(x))) {
         add(s.line, `${s.kind === 'sql' ? `sql {on=${n}}` : `cutover ${s.action}: on`}: the front matter declares no endpoint "${n}" (source, target, or one named under connections): add connections: { ${n}: env:${n.toUpperCase()}_URL }${front.connections.rehearsal ? ' (and under rehearsal)' : ''}`);
       }
     }

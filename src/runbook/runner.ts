@@ -17,8 +17,7 @@ import { type Capacity, parseHeadroom } from '../budget/capacity.js';
 import { capacities } from './actions/common.js';
 import { humanDuration } from '../lib/format.js';
 import { type ProgressText, TTY_REFRESH_MS, oneLine, plainIntervalMs, resolveText } from '../lib/progress.js';
-import { ACTIONS, type ActionContext, type StepOutputs } from './actions/index.js';
-import { endpointsOf } from './actions/types.js';
+import { ACTIONS, type ActionContext, type StepOutputs, stepEndpoints } from './actions/index.js';
 import { executeStep } from './execute.js';
 import { resultsOfError } from './key-results.js';
 import { RunJournal, type Outcome, type JournalEvent } from './journal.js';
@@ -106,12 +105,6 @@ export interface RunResult { outcome: Outcome; summary: RunSummary; rolledBack: 
 const CONTROL_SESSIONS = ['run-lock', 'sampler'];
 
 
-/** The endpoints a step names: a sql step's `on`, an action's (registry) endpoints. */
-function stepEndpoints(s: Step): string[] {
-  if (s.kind === 'sql') return [s.on ?? 'source'];
-  const a = s.kind === 'action' ? ACTIONS.get(s.action ?? '') : undefined;
-  return a ? Object.keys(endpointsOf(a, s.options)) : [];
-}
 
 export async function runRunbook(o: RunOptions): Promise<RunResult> {
   const rb = o.runbook;

@@ -7,7 +7,7 @@ import { resolveEndpoint } from '../../pg/endpoint.js';
 import { parseDuration } from '../../lib/duration.js';
 import { defineAction, type ExecContext } from './types.js';
 import { WaitForDoc } from '../../json/shapes-engines.js';
-import { capacities, endpointOf } from './common.js';
+import { capacities, endpointOf, oneSessionOn } from './common.js';
 import { endpointOption } from '../model.js';
 import { describeCapacity } from '../../budget/capacity.js';
 
@@ -84,7 +84,7 @@ export const waitForAction = defineAction({
   schema: waitForSchema,
   async run(ctx, o) {
     const r = await waitFor(ctx, o);
-    return { connections: { source: o.on === 'source' ? 1 : 0, target: o.on === 'target' ? 1 : 0 }, summary: `true after ${r.checks} check(s)` };
+    return { connections: oneSessionOn(o.on), summary: `true after ${r.checks} check(s)` };
   },
   cli: {
     description: 'poll a SQL condition on one side until it is true (exit 0) or the timeout passes (exit 6, its last value named)',

@@ -32,7 +32,6 @@ export const selectionFlags = {
 /** Where the client tools are, for a command (a runbook step finds them on PATH and the usual places). */
 export const pgBindir = (what: string) => z.string().min(1).optional().describe(`directory holding ${what}`);
 
-/** A side the operation needs: a step always has both; a command only the ones it takes (a bug otherwise). */
 /** An endpoint by name: source or target, or (in a run) one the front matter names. */
 export function endpointOf(ctx: Pick<ExecContext, 'source' | 'target' | 'stepId' | 'endpoints'>, side: string): Endpoint {
   const e = ctx.endpoints?.[side] ?? (side === 'source' ? ctx.source : side === 'target' ? ctx.target : undefined);
@@ -61,3 +60,6 @@ export async function resolveJobs(ctx: ExecContext, action: string, jobs: number
   ctx.log(`${action}: jobs auto -> ${j} (available${ctx.budgetShare ? `, its 1/${ctx.budgetShare.of} share` : ''}: source ${s?.available ?? '-'}, target ${t?.available ?? '-'})`);
   return j;
 }
+
+/** The connections a step held on the two sides of the move when it used one session on `on` (none for a named endpoint). */
+export const oneSessionOn = (on: string): { source: number; target: number } => ({ source: on === 'source' ? 1 : 0, target: on === 'target' ? 1 : 0 });

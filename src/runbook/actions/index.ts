@@ -1,5 +1,6 @@
 /** The registry: every operation a `cutover <action>` block can run (one module each, see types.ts). */
-import type { Action } from './types.js';
+import { type Action, endpointsOf } from './types.js';
+import type { Step } from '../model.js';
 import { copyAction } from './copy.js';
 import { dumpAction, restoreAction } from './dump-restore.js';
 import { verifyAction } from './verify.js';
@@ -13,3 +14,10 @@ export const ACTIONS: ReadonlyMap<string, Action> = new Map<string, Action>(
     replicateRollbackAction, replicateFinishAction].map((a) => [a.name, a as unknown as Action]),
 );
 export type { Action, ActionContext, StepOutputs } from './types.js';
+
+/** The endpoints a step names: a sql step's `on`, an action's (from the registry, with its options). */
+export function stepEndpoints(s: Pick<Step, 'kind' | 'on' | 'action' | 'options'>): string[] {
+  if (s.kind === 'sql') return [s.on ?? 'source'];
+  const a = s.kind === 'action' ? ACTIONS.get(s.action ?? '') : undefined;
+  return a ? Object.keys(endpointsOf(a, s.options)) : [];
+}

@@ -13,7 +13,7 @@ import { sqlStateOf } from '../../pg/sqlstate.js';
 import { SqlFileDoc } from '../../json/shapes-engines.js';
 import { defineAction, type ExecContext } from './types.js';
 import { endpointOption } from '../model.js';
-import { endpointOf } from './common.js';
+import { endpointOf, oneSessionOn } from './common.js';
 
 const schema = z.strictObject({
   file: z.string().min(1).regex(/\.sql$/, 'must name a .sql file').describe('the .sql file (a step\'s: relative to the runbook; a command\'s: to the current directory)'),
@@ -52,7 +52,7 @@ export const sqlFileAction = defineAction({
   schema,
   async run(ctx, o) {
     const r = await execute(ctx, o);
-    return { summary: ran(r), connections: { source: o.on === 'source' ? 1 : 0, target: o.on === 'target' ? 1 : 0 } };
+    return { summary: ran(r), connections: oneSessionOn(o.on) };
   },
   cli: {
     description: 'run a .sql file on one side, in one transaction; a failing statement is named by the file\'s FILE:LINE and nothing of the file is committed',
