@@ -100,6 +100,12 @@ INSERT INTO audit (what) VALUES ('target step');
     expect(run.code).toBe(2);
     expect(await audit(r)).not.toContain('never');
 
+    // A typo of a declared endpoint is named with the declared one.
+    const typo = await tempRunbook(`${front('  reporting: env:REPORTING_URL\n')}\n# T\n\n## One\n\n\`\`\`sql {on=reportng}\nSELECT 1;\n\`\`\`\n`);
+    const c0 = await cutover(['check', typo.file]);
+    expect(c0.code).toBe(2);
+    expect(c0.stderr).toMatch(/sql \{on=reportng\}: the front matter declares no endpoint "reportng" .*; did you mean "reporting"\?/);
+
     const badName = await tempRunbook(`${front('  Reporting: env:REPORTING_URL\n')}\n# T\n\n## One\n\n\`\`\`sql {on=target}\nSELECT 1;\n\`\`\`\n`);
     const c2 = await cutover(['check', badName.file]);
     expect(c2.code).toBe(2);

@@ -12,6 +12,7 @@ import MarkdownIt from 'markdown-it';
 import { CutoverError } from '../errors.js';
 import { ACTIONS, stepEndpoints } from './actions/index.js';
 import { estimateIn } from '../lib/duration.js';
+import { closeMatches } from '../lib/similar.js';
 import { checkFrontMatter, lineOf, parseYaml, type Located } from './front-matter.js';
 import { ENDPOINT_NAME, type Marker, type Runbook, type RunbookProblem, type Step, formatProblem } from './model.js';
 
@@ -322,7 +323,8 @@ export function parseRunbook(text: string, file = 'runbook.md'): ParseResult {
     for (const s of steps) {
       // (the pooler has its own check below, with what fence: pooler needs)
       for (const n of stepEndpoints(s).filter((x) => x !== 'pooler' && !declared.has(x))) {
-        add(s.line, `${s.kind === 'sql' ? `sql {on=${n}}` : `cutover ${s.action}: on`}: the front matter declares no endpoint "${n}" (source, target, or one named under connections): add connections: { ${n}: env:${n.toUpperCase()}_URL }${front.connections.rehearsal ? ' (and under rehearsal)' : ''}`);
+        const near = closeMatches(n, declared);
+        add(s.line, `${s.kind === 'sql' ? `sql {on=${n}}` : `cutover ${s.action}: on`}: the front matter declares no endpoint "${n}" (source, target, or one named under connections)${near.length ? `; did you mean ${near.map((x) => `"${x}"`).join(' or ')}?` : `: add connections: { ${n}: env:${n.toUpperCase()}_URL }${front.connections.rehearsal ? ' (and under rehearsal)' : ''}`}`);
       }
     }
   }
